@@ -1,0 +1,18 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from 'vite';
+
+// One config for the viewer app (vite dev / build / preview) and the test runner (vitest).
+export default defineConfig({
+  root: '.',
+  server: { host: '127.0.0.1' },
+  build: { outDir: 'dist/app', target: 'es2022' },
+  test: {
+    include: ['tests/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
