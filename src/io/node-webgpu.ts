@@ -26,10 +26,11 @@ export function installNodeWebGpu(): void {
 }
 
 function hasSystemVulkanDriver(): boolean {
-  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
-  // lavapipe (lvp_icd) on Debian 12 gives no adapter; treat it as absent.
+  // A GPU driver needs a device node: DRM render nodes (Mesa, AMD, Intel) or NVIDIA's. Without one, the
+  // installed ICDs (e.g. Debian's lavapipe, which gives Dawn no adapter) are of no use and SwiftShader is.
   try {
-    return dirs.some((d) => existsSync(d) && readdirSync(d).some((f: string) => f.endsWith('.json') && !f.includes('lvp')));
+    if (existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl')) return true;
+    return existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
   } catch {
     return false;
   }
