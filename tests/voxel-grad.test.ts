@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../src/core/rng';
+import { createVoxelGrid, type VoxelGrid } from '../src/nerf/voxel-grid';
+import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel-backend';
+import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel-render-cpu';
+
+/** Finite-difference checks of the CPU voxel backward pass (density, colour, SH band 1; bounded and contracted). */
+
+function randomGrid(rng: Rng, shDegree: 0 | 1, bgLen: number): VoxelGrid {
+  const g = createVoxelGrid({ res: [5, 4, 6], box: { min: [-1, -0.5, -1], max: [1, 0.7, 1.2] }, bgLen, shDegree });
+  g.densityShift = -1; // a partly opaque field, so every term of the gradient matters
+  for (let i = 0; i < g.density.length; i++) g.density[i] = rng.uniform(-2, 4);
+  for (let i = 0; i < g.color.length; i++) g.color[i] = rng.uniform(-1.5, 1.5);
+  return g;
+}
+
+function randomBatch(rng: Rng, n: number, far: number): TrainBatch {
+  const origins = new Float32Array(n * 3), dirs = new Float32Array(n * 3), target = new Float32Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const th = rng.uniform(0, 2 * Math.PI), ph = rng.uniform(0.2, 1.2);
+    const o = [far * Math.cos(ph) * Math.cos(th), far * Math.sin(ph), far * Math.cos(ph) * Math.sin(th)];
+    const aim = [rng.uniform(-0.5, 0.5), rng.uniform(-0.3, 0.4), rng.uniform(-0.5, 0.5)];
+    const d = [aim[0] - o[0], aim[1] - o[1], aim[2] - o[2]];
+    const l = Math.hypot(d[0], d[1], d[2]);
+    for (let a = 0; a < 3; a++) { origins[i * 3 + a] = o[a]; dirs[i * 3 + a] = d[a] / l; target[i * 3 + a] = rng.next(); }
+  }
+  return { origins, dirs, target, count: n };
+}
+
+function lossOf(grid: VoxelGrid, batch: TrainBatch, p: ReturnType<typeof defaultMarchParams>): number {
+  const out = renderRaysCpu(grid, batch, p);
+  let s = 0;
+  for (let i = 0; i < batch.count * 3; i++) s += (out.rgb[i] - batch.target[i]) ** 2;
+  return s / (batch.count * 3);
+}
+
+function check(shDegree: 0 | 1, bgLen: number, seed: number) {
+  const rng = new Rng(seed);
+  const grid = randomGrid(rng, shDegree, bgLen);
+  const batch = randomBatch(rng, 12, 3);
+  // coarse steps keep the test fast; no early termination so the loss is smooth
+  const p = defaultMarchParams(grid, [0.9, 0.3, 0.6], { stepSize: 0.11, stopTransmittance: 0, farNorm: 8 });
+  const grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
+  const res = trainRaysCpu(grid, batch, p, grads);
+  expect(res.loss).toBeCloseTo(lossOf(grid, batch, p), 6);
+  expect(res.samples).toBeGreaterThan(0);
+  let checked = 0;
+  const eps = 1e-2;
+  for (const [name, arr, g] of [['density', grid.density, grads.density], ['color', grid.color, grads.color]] as const) {
+    // check the entries with the largest gradients plus some random ones
+    const idx = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, 12);
+    for (let r = 0; r < 6; r++) idx.push(rng.int(arr.length));
+    for (const i of idx) {
+      const v = arr[i];
+      arr[i] = v + eps; const lp = lossOf(grid, batch, p);
+      arr[i] = v - eps; const lm = lossOf(grid, batch, p);
+      arr[i] = v;
+      const fd = (lp - lm) / (2 * eps);
+      const tol = 2e-3 * Math.max(Math.abs(fd), Math.abs(g[i])) + 1e-6;
+      if (Math.abs(fd - g[i]) > tol) throw new Error(`${name}[${i}]: analytic ${g[i]} vs finite difference ${fd}`);
+      checked++;
+    }
+    // some gradient must be non-zero, or the check proves nothing
+    expect(Math.max(...Array.from(g, Math.abs))).toBeGreaterThan(1e-4);
+  }
+  expect(checked).toBeGreaterThan(30);
+}
+
+describe('voxel CPU backward = finite differences', () => {
+  it('bounded grid, RGB colour', () => check(0, 0, 1));
+  it('bounded grid, SH degree 1', () => check(1, 0, 2));
+  it('contracted (unbounded) grid, SH degree 1', () => check(1, 0.5, 3));
+});
