@@ -1,0 +1,158 @@
+import type { Camera } from '../core/camera';
+import type { Image } from '../core/image';
+import { pixelRay } from '../core/rays';
+import { Rng } from '../core/rng';
+import type { TrainBatch } from '../nerf/voxel-backend';
+import type { EditableScene, StateBlob } from './editable';
+import type { Region } from './regions';
+import { almostEmpty, regionMask } from './regions';
+import type { SdsSchedule } from './sds-core';
+import { VOXE_SCHEDULE } from './sds-core';
+
+/** One training view of an edit: its capture, the frozen source render, and the region's dilated mask. */
+export interface EditView {
+  file: string;
+  camera: Camera;
+  /** The dataset image (IDU's image condition; the start of the training set). */
+  original: Image;
+  /** Render of the frozen original scene (SDS image condition; preservation target). */
+  source: Image;
+  /** Dilated projected region mask, or null without a region. */
+  mask: Image | null;
+  /** Pixel indices rays are drawn from: inside the mask (or all pixels without a region). */
+  pixels: Uint32Array;
+  /** Pixel indices outside the mask (preservation rays). */
+  outside: Uint32Array;
+  /** Mask almost empty (< 0.5 %): not edited, not sampled. */
+  skipped: boolean;
+}
+
+export interface EditConfig {
+  method: 'idu' | 'sds';
+  instruction: string;
+  textScale: number;
+  imageScale: number;
+  seed: number;
+  /** Refit (IDU) or distillation (SDS) iterations. */
+  iters: number;
+  raysPerStep: number;
+  /** NeRF-Insert preservation (rgb term 10 × 10·MSE) on rays outside the masks; 0 = off. */
+  preserveWeight: number;
+  /** Fraction of each batch spent on preservation rays (when preserveWeight > 0 and there is a region). */
+  preserveFraction: number;
+  checkpointEvery: number;
+  idu: { editEvery: number; editCount: number; tMin: number; tMax: number; steps: number; mode: 'one' | 'all' };
+  sds: { schedule: SdsSchedule; lambda: number; levels: number; levelUntil: number };
+}
+
+export const EDIT_DEFAULTS: Omit<EditConfig, 'method' | 'instruction'> = {
+  textScale: 7.5,
+  imageScale: 1.5,
+  seed: 0,
+  iters: 300,
+  raysPerStep: 2048,
+  preserveWeight: 0,
+  preserveFraction: 0.25,
+  checkpointEvery: 50,
+  idu: { editEvery: 10, editCount: 1, tMin: 0.02, tMax: 0.98, steps: 20, mode: 'one' },
+  sds: { schedule: VOXE_SCHEDULE, lambda: 1, levels: 1, levelUntil: 0.4 },
+};
+
+/** Loop state that checkpoints carry (with the scene's StateBlob): resuming from it continues bit-exactly. */
+export interface LoopState {
+  step: number;
+  rng: number;
+  /** IDU: next view to edit (index into the active views). */
+  cursor: number;
+  viewsEdited: number;
+  /** IDU: the current training image of each view (null = still the original). */
+  targets: (Image | null)[];
+  editorMs: number;
+  refitMs: number;
+  lastLoss: number;
+}
+
+export function initialLoopState(cfg: EditConfig, views: EditView[]): LoopState {
+  return { step: 0, rng: new Rng(cfg.seed).state, cursor: 0, viewsEdited: 0, targets: views.map(() => null), editorMs: 0, refitMs: 0, lastLoss: 0 };
+}
+
+/** Builds the views of an edit: frozen source renders, projected region masks, skip flags. */
+export async function prepareViews(
+  scene: EditableScene,
+  frames: { file: string; camera: Camera; image: Image }[],
+  region: Region | undefined,
+  dilate: (cam: Camera) => number,
+  onView?: (i: number, n: number) => void,
+): Promise<EditView[]> {
+  const views: EditView[] = [];
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i];
+    const source = await scene.renderSource(f.camera);
+    const mask = region ? regionMask(region, f.camera, dilate(f.camera)) : null;
+    const n = f.camera.width * f.camera.height;
+    const inside: number[] = [], outside: number[] = [];
+    for (let p = 0; p < n; p++) (!mask || mask.data[p] >= 0.5 ? inside : outside).push(p);
+    views.push({
+      file: f.file, camera: f.camera, original: f.image, source, mask,
+      pixels: Uint32Array.from(inside), outside: Uint32Array.from(outside), skipped: mask ? almostEmpty(mask) : false,
+    });
+    onView?.(i + 1, frames.length);
+  }
+  return views;
+}
+
+/** Draws a batch of rays: a view uniformly among `views`, then a pixel from `pick(view)`, target from `target(view)`. */
+export function sampleRays(
+  views: EditView[],
+  count: number,
+  rng: Rng,
+  pick: (v: EditView) => Uint32Array,
+  target: (v: EditView, viewIndex: number) => Image,
+): TrainBatch {
+  const origins = new Float32Array(count * 3), dirs = new Float32Array(count * 3), tgt = new Float32Array(count * 3);
+  for (let r = 0; r < count; r++) {
+    const vi = rng.int(views.length);
+    const v = views[vi];
+    const px = pick(v);
+    const p = px[rng.int(px.length)];
+    const x = p % v.camera.width, y = (p - x) / v.camera.width;
+    pixelRay(v.camera, x, y, origins, dirs, r);
+    const img = target(v, vi);
+    for (let c = 0; c < 3; c++) tgt[r * 3 + c] = img.data[p * img.channels + c];
+  }
+  return { origins, dirs, target: tgt, count };
+}
+
+/** Rays through given pixels of one view with targets from an image. */
+export function viewRays(v: EditView, pixels: ArrayLike<number>, target: Image): TrainBatch {
+  const n = pixels.length;
+  const origins = new Float32Array(n * 3), dirs = new Float32Array(n * 3), tgt = new Float32Array(n * 3);
+  for (let r = 0; r < n; r++) {
+    const p = pixels[r];
+    const x = p % v.camera.width, y = (p - x) / v.camera.width;
+    pixelRay(v.camera, x, y, origins, dirs, r);
+    for (let c = 0; c < 3; c++) tgt[r * 3 + c] = target.data[p * target.channels + c];
+  }
+  return { origins, dirs, target: tgt, count: n };
+}
+
+/** Progress events (the CLI prints them; the viewer consumes the same objects). */
+export interface EditEvent {
+  phase: 'prepare' | 'edit' | 'refit' | 'sds' | 'merge' | 'save';
+  step: number;
+  total: number;
+  viewsEdited?: number;
+  loss?: number;
+  t?: number;
+  level?: number;
+}
+
+export interface LoopHooks {
+  onProgress?(ev: EditEvent): void;
+  /** Called every `checkpointEvery` steps (and never after the last step; the caller saves the result). */
+  onCheckpoint?(state: LoopState, scene: StateBlob): Promise<void>;
+  /** Polled each step; true stops the loop early (the state stays resumable). */
+  shouldStop?(): boolean;
+}
+
+export const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());

@@ -1,0 +1,37 @@
+import type { Camera } from '../core/camera';
+import type { Image } from '../core/image';
+import type { TrainBatch } from '../nerf/voxel-backend';
+
+/**
+ * A scene being edited, as the loops (IDU, SDS) see it. Voxel grids implement it in `voxel-editable.ts`,
+ * Gaussians in `gaussian-editable.ts`. All losses are mean squared errors over the given rays and the three
+ * channels, scaled by `scale` (so callers weight terms: edit targets, NeRF-Insert preservation, SDS λ·w(t)).
+ */
+export interface EditableScene {
+  readonly kind: 'voxel' | 'gaussians';
+  readonly background: [number, number, number];
+  /** Render of the scene being edited. */
+  render(cam: Camera): Promise<Image>;
+  /** Render of the frozen original (the preservation reference and SDS image condition). */
+  renderSource(cam: Camera): Promise<Image>;
+  /** Adds the gradient of scale·MSE(rays, targets) to the accumulated gradient; returns the MSE. */
+  addRayLoss(batch: TrainBatch, scale: number): Promise<number>;
+  /** Adds the representation's regularisers (voxels: Vox-E Pearson density term); returns their value. */
+  regularize(): number;
+  /** One optimiser step from the accumulated gradient (gated to the region when there is one). */
+  step(): void;
+  /** SDS dynamic scaling: work at a resolution reduced by 2^level (0 = full). No-op where meaningless. */
+  setLevel(level: number): void;
+  readonly level: number;
+  /** Checkpoint state (parameters, optimiser moments); restoring it continues bit-exactly. */
+  saveState(): StateBlob;
+  loadState(s: StateBlob): void;
+  /** Final result (voxels: merge G = M·G_edit + (1−M)·G_orig); called once at the end. */
+  finalize(): void;
+}
+
+/** Named typed arrays plus JSON metadata: what checkpoints store. */
+export interface StateBlob {
+  meta: Record<string, unknown>;
+  arrays: Record<string, Float32Array | Uint8Array | Uint32Array>;
+}
