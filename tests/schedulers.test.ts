@@ -100,7 +100,7 @@ describe('the released IP2P schedule (Euler-ancestral)', () => {
     const run = (seed: number, exact: boolean) => {
       s.setTimesteps(20);
       const rng = new Rng(seed);
-      let x = randn(64, 100).map((v) => v * s.initNoiseSigma);
+      let x: Float32Array = randn(64, 100).map((v) => v * s.initNoiseSigma);
       const mid: Float32Array[] = [];
       s.timesteps.forEach((_, i) => {
         const sigma = s.sigmas![i];
@@ -135,7 +135,7 @@ describe('the released IP2P schedule (Euler-ancestral)', () => {
     const v = createScheduler({ ...IP2P, prediction_type: 'v_prediction' });
     v.setTimesteps(10);
     const x0 = randn(32, 9);
-    let x = randn(32, 10).map((q) => q * v.initNoiseSigma);
+    let x: Float32Array = randn(32, 10).map((q) => q * v.initNoiseSigma);
     const rng = new Rng(0);
     v.timesteps.forEach((_, i) => {
       const sigma = v.sigmas![i];
@@ -181,7 +181,7 @@ describe('DDIM', () => {
     const x0 = randn(128, 11).map((v) => v * 2); // beyond [−1, 1]: clipping must be off to recover it
     const eps = (x: Float32Array, t: number) => x.map((v, k) => (v - Math.sqrt(AC[t]) * x0[k]) / Math.sqrt(1 - AC[t]));
     s.setTimesteps(20);
-    let x = randn(128, 12);
+    let x: Float32Array = randn(128, 12);
     s.timesteps.forEach((t, i) => (x = s.step(eps(x, t), i, x)));
     closeArrays(x, x0, 1e-4);
     const start = s.startIndexForStrength(0.5);
@@ -206,7 +206,7 @@ describe('DDIM', () => {
       const s = ddim({ clip_sample: false, prediction_type: pt });
       s.setTimesteps(10);
       const x0 = randn(32, 14);
-      let x = randn(32, 15);
+      let x: Float32Array = randn(32, 15);
       s.timesteps.forEach((t, i) => {
         const a = Math.sqrt(AC[t]), b = Math.sqrt(1 - AC[t]);
         const e = x.map((v, k) => (v - a * x0[k]) / b);
@@ -218,7 +218,7 @@ describe('DDIM', () => {
     s.setTimesteps(10);
     const go = (seed: number) => {
       const rng = new Rng(seed);
-      let x = randn(32, 16);
+      let x: Float32Array = randn(32, 16);
       s.timesteps.forEach((_, i) => (x = s.step(x.map((v) => 0.5 * v), i, x, rng)));
       return x;
     };
