@@ -1,0 +1,25 @@
+import { useEffect } from 'react';
+import { SceneViewer } from '../components/SceneViewer';
+import { StatsOverlay } from '../components/StatsOverlay';
+import { EditPanel } from '../components/EditPanel';
+import { useViewerStore } from '../state/viewer-store';
+import { loadDemoScene, loadSceneFromUrl } from '../state/scene-actions';
+
+/** The viewer application: the 3D view, the stats overlay, the open and edit panels. */
+export function App() {
+  const params = new URLSearchParams(window.location.search);
+  const forceWebGL = params.get('backend') === 'webgl2';
+  useEffect(() => {
+    const url = params.get('scene');
+    if (url) void loadSceneFromUrl(url);
+    else if (!useViewerStore.getState().scene) void loadDemoScene();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  return (
+    <div className="is-app">
+      <SceneViewer forceWebGL={forceWebGL} className="is-canvas" />
+      <StatsOverlay />
+      <EditPanel />
+    </div>
+  );
+}

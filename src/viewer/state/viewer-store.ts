@@ -1,0 +1,67 @@
+import { create } from 'zustand';
+import type { Camera } from '../../core/camera';
+import type { SplatBuffers } from '../three/splat-data';
+import type { VoxelGrid } from '../../nerf/voxel-grid';
+import type { Backend } from '../three/renderer';
+
+/** A scene the viewer shows: splats (drawn sorted every frame) or a voxel grid (ray-marched). */
+export type ViewerScene =
+  | { kind: 'gaussians'; name: string; splats: SplatBuffers; background: [number, number, number] }
+  | { kind: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number] };
+
+export type RenderMode = 'color' | 'depth' | 'region';
+
+export interface ViewerState {
+  backend: Backend | null;
+  fallbackReason: string | null;
+  fps: number;
+  frameMs: number;
+  scene: ViewerScene | null;
+  /** Cameras of an opened dataset (drawn as frustums). */
+  datasetCameras: Camera[];
+  datasetName: string | null;
+  renderMode: RenderMode;
+  /** A long operation in progress (loading, generating), shown in the overlay. */
+  busy: string | null;
+  /** The last user-facing error (one line). */
+  error: string | null;
+  /** Bumped to ask the camera to frame the scene. */
+  fitRequest: number;
+  setBackend(backend: Backend, reason: string | null): void;
+  setFrameStats(fps: number, frameMs: number): void;
+  setScene(scene: ViewerScene | null): void;
+  setDataset(name: string | null, cams: Camera[]): void;
+  setRenderMode(m: RenderMode): void;
+  setBusy(msg: string | null): void;
+  setError(msg: string | null): void;
+  requestFit(): void;
+}
+
+export const useViewerStore = create<ViewerState>((set) => ({
+  backend: null,
+  fallbackReason: null,
+  fps: 0,
+  frameMs: 0,
+  scene: null,
+  datasetCameras: [],
+  datasetName: null,
+  renderMode: 'color',
+  busy: null,
+  error: null,
+  fitRequest: 0,
+  setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
+  setFrameStats: (fps, frameMs) => set({ fps, frameMs }),
+  setScene: (scene) => set((s) => ({ scene, fitRequest: s.fitRequest + 1, error: null })),
+  setDataset: (datasetName, datasetCameras) => set((s) => ({ datasetName, datasetCameras, fitRequest: s.scene ? s.fitRequest : s.fitRequest + 1 })),
+  setRenderMode: (renderMode) => set({ renderMode }),
+  setBusy: (busy) => set({ busy }),
+  setError: (error) => set({ error, busy: null }),
+  requestFit: () => set((s) => ({ fitRequest: s.fitRequest + 1 })),
+}));
+
+/** Number of splats (or voxels) of the current scene, for the overlay. */
+export function sceneSize(scene: ViewerScene | null): string {
+  if (!scene) return 'no scene';
+  if (scene.kind === 'gaussians') return `${scene.splats.count.toLocaleString('en-US')} splats`;
+  return `${scene.grid.res.join('×')} voxels`;
+}

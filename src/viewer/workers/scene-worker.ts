@@ -1,0 +1,23 @@
+/// <reference lib="webworker" />
+import { demoGaussians } from '../data/demo-gaussians';
+import { packSplats, splatTransferables } from '../three/splat-data';
+import { DEMO_BACKGROUND } from '../../io/demo-scene';
+import type { SceneWorkerRequest, SceneWorkerReply } from './scene-worker-protocol';
+
+/** Scene generation and file parsing off the main thread. */
+const post = (msg: SceneWorkerReply, transfer: Transferable[] = []) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(msg, transfer);
+
+self.onmessage = async (ev: MessageEvent<SceneWorkerRequest>) => {
+  const req = ev.data;
+  try {
+    if (req.type === 'demo') {
+      const g = demoGaussians({ spacing: req.spacing });
+      const splats = packSplats(g);
+      post({ id: req.id, type: 'splats', name: 'demo', splats, background: DEMO_BACKGROUND }, splatTransferables(splats));
+      return;
+    }
+    throw new Error(`unknown request ${(req as { type: string }).type}`);
+  } catch (e) {
+    post({ id: req.id, type: 'error', message: (e as Error).message });
+  }
+};
