@@ -93,4 +93,19 @@ export class Adam {
       }
     }
   }
+
+  /** The moments and per-entry step counts of a group (checkpoints; the edit loops' --resume). */
+  exportState(name: string): { m: Float32Array; v: Float32Array; t: Uint32Array } {
+    const s = this.state.get(name);
+    if (!s) throw new Error(`Adam: no group ${name}`);
+    return s;
+  }
+
+  /** Restores what `exportState` returned (same lengths). */
+  importState(name: string, st: { m: Float32Array; v: Float32Array; t: Uint32Array }): void {
+    const s = this.exportState(name);
+    s.m.set(st.m);
+    s.v.set(st.v);
+    s.t.set(st.t);
+  }
 }
