@@ -123,19 +123,6 @@ export function sampleRays(
   return { origins, dirs, target: tgt, count };
 }
 
-/** Rays through given pixels of one view with targets from an image. */
-export function viewRays(v: EditView, pixels: ArrayLike<number>, target: Image): TrainBatch {
-  const n = pixels.length;
-  const origins = new Float32Array(n * 3), dirs = new Float32Array(n * 3), tgt = new Float32Array(n * 3);
-  for (let r = 0; r < n; r++) {
-    const p = pixels[r];
-    const x = p % v.camera.width, y = (p - x) / v.camera.width;
-    pixelRay(v.camera, x, y, origins, dirs, r);
-    for (let c = 0; c < 3; c++) tgt[r * 3 + c] = target.data[p * target.channels + c];
-  }
-  return { origins, dirs, target: tgt, count: n };
-}
-
 /** Progress events (the CLI prints them; the viewer consumes the same objects). */
 export interface EditEvent {
   phase: 'prepare' | 'edit' | 'refit' | 'sds' | 'merge' | 'save';
@@ -156,3 +143,26 @@ export interface LoopHooks {
 }
 
 export const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/** A random subset (with replacement) of at most `n` entries of `px`; `px` itself when it is small enough. */
+export function subsample(px: Uint32Array, n: number, rng: Rng): Uint32Array {
+  if (px.length <= n) return px;
+  const sel = new Uint32Array(n);
+  for (let r = 0; r < n; r++) sel[r] = px[rng.int(px.length)];
+  return sel;
+}
+
+/**
+ * One refit step's data term: the edit/SDS targets on `views` plus, when enabled, NeRF-Insert preservation
+ * against the frozen source render outside the masks. Ray-batch scenes draw rays across views; rasterisers
+ * take one view (chosen by the caller) per step.
+ */
+export async function preservationLoss(scene: EditableScene, views: EditView[], cfg: EditConfig, rng: Rng): Promise<number> {
+  const n = Math.round(cfg.raysPerStep * cfg.preserveFraction);
+  if (!(cfg.preserveWeight > 0) || !n) return 0;
+  const withOutside = views.filter((v) => v.mask && v.outside.length > 0);
+  if (!withOutside.length) return 0;
+  if (scene.addRayLoss) return cfg.preserveWeight * (await scene.addRayLoss(sampleRays(withOutside, n, rng, (v) => v.outside, (v) => v.source), cfg.preserveWeight));
+  const v = withOutside[rng.int(withOutside.length)];
+  return cfg.preserveWeight * (await scene.addViewLoss(v.camera, v.source, subsample(v.outside, n, rng), cfg.preserveWeight));
+}

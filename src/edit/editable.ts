@@ -14,8 +14,13 @@ export interface EditableScene {
   render(cam: Camera): Promise<Image>;
   /** Render of the frozen original (the preservation reference and SDS image condition). */
   renderSource(cam: Camera): Promise<Image>;
-  /** Adds the gradient of scale·MSE(rays, targets) to the accumulated gradient; returns the MSE. */
-  addRayLoss(batch: TrainBatch, scale: number): Promise<number>;
+  /**
+   * Ray-batch representations (voxels) set this: the loops then draw each batch's rays across all views.
+   * Rasterisers (Gaussians) leave it unset and get one view per step through `addViewLoss`.
+   */
+  addRayLoss?(batch: TrainBatch, scale: number): Promise<number>;
+  /** Adds the gradient of scale·MSE over the given pixels of one view against `target`; returns the MSE. */
+  addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number): Promise<number>;
   /** Adds the representation's regularisers (voxels: Vox-E Pearson density term); returns their value. */
   regularize(): number;
   /** One optimiser step from the accumulated gradient (gated to the region when there is one). */

@@ -1,7 +1,7 @@
 import { Rng } from '../core/rng';
 import type { EditableScene } from './editable';
 import type { EditConfig, EditView, LoopHooks, LoopState } from './edit-session';
-import { now, sampleRays } from './edit-session';
+import { now, preservationLoss, sampleRays, subsample } from './edit-session';
 import type { DiffusionPrior } from './prior';
 import { compositeInMask } from './regions';
 
@@ -47,12 +47,13 @@ export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views:
     }
     const t0 = now();
     const targetOf = (v: EditView) => state.targets[views.indexOf(v)] ?? v.original;
-    const batch = sampleRays(activeViews, nEdit, rng, (v) => v.pixels, (v) => targetOf(v));
-    let loss = await scene.addRayLoss(batch, 1);
-    if (nPreserve) {
-      const withOutside = views.filter((v) => v.outside.length > 0);
-      if (withOutside.length) loss += cfg.preserveWeight * (await scene.addRayLoss(sampleRays(withOutside, nPreserve, rng, (v) => v.outside, (v) => v.source), cfg.preserveWeight));
+    let loss: number;
+    if (scene.addRayLoss) loss = await scene.addRayLoss(sampleRays(activeViews, nEdit, rng, (v) => v.pixels, (v) => targetOf(v)), 1);
+    else {
+      const v = activeViews[rng.int(activeViews.length)];
+      loss = await scene.addViewLoss(v.camera, targetOf(v), subsample(v.pixels, nEdit, rng), 1);
     }
+    loss += await preservationLoss(scene, views, cfg, rng);
     loss += scene.regularize();
     scene.step();
     state.refitMs += now() - t0;

@@ -1,7 +1,7 @@
 import { Rng } from '../core/rng';
 import type { EditableScene } from './editable';
 import type { EditConfig, EditView, LoopHooks, LoopState } from './edit-session';
-import { now, sampleRays, viewRays } from './edit-session';
+import { now, preservationLoss, subsample } from './edit-session';
 import type { DiffusionPrior } from './prior';
 import { annealedTMax, sampleTimestep, sdsTarget } from './sds-core';
 
@@ -32,19 +32,9 @@ export async function runSds(scene: EditableScene, prior: DiffusionPrior, views:
     const t0 = now();
     const res = await sdsTarget(prior, x, { image: v.source, instruction: cfg.instruction, textScale: cfg.textScale, imageScale: cfg.imageScale }, t, rng, sds.schedule.weighting);
     const t1 = now();
-    // rays inside the mask (all of them, or a random subset of raysPerStep)
-    let px: ArrayLike<number> = v.pixels;
-    const nEdit = cfg.raysPerStep - nPreserve;
-    if (v.pixels.length > nEdit) {
-      const sel = new Uint32Array(nEdit);
-      for (let r = 0; r < nEdit; r++) sel[r] = v.pixels[rng.int(v.pixels.length)];
-      px = sel;
-    }
-    let loss = await scene.addRayLoss(viewRays(v, px, res.target), sds.lambda * res.weight);
-    if (nPreserve) {
-      const withOutside = views.filter((w) => w.outside.length > 0);
-      if (withOutside.length) loss += cfg.preserveWeight * (await scene.addRayLoss(sampleRays(withOutside, nPreserve, rng, (w) => w.outside, (w) => w.source), cfg.preserveWeight));
-    }
+    // the view's pixels inside the mask (all of them, or a random subset of raysPerStep)
+    let loss = await scene.addViewLoss(v.camera, res.target, subsample(v.pixels, cfg.raysPerStep - nPreserve, rng), sds.lambda * res.weight);
+    loss += await preservationLoss(scene, views, cfg, rng);
     loss += scene.regularize();
     scene.step();
     state.editorMs += t1 - t0;
