@@ -242,6 +242,25 @@ describe('tokenizer files made by hand', () => {
     expect(t.encodeForModel('lower newer lower')).toEqual([21, 10, 2, 16, 9, 3, 2, 22]);
   });
 
+  it('tokenizer.json: BOS/EOS from a TemplateProcessing post-processor, pad from padding, length from truncation', () => {
+    const json = JSON.stringify({
+      truncation: { max_length: 6 },
+      padding: { pad_token: 'l', pad_id: 0 },
+      model: { type: 'BPE', vocab, merges: [['l', 'o'], ['lo', 'w</w>'], ['e', 'r</w>']], end_of_word_suffix: '</w>', unk_token: '<unk>' },
+      post_processor: {
+        type: 'Sequence',
+        processors: [
+          { type: 'ByteLevel' },
+          { type: 'TemplateProcessing', single: [{ SpecialToken: { id: 'newer</w>' } }, { Sequence: { id: 'A' } }, { SpecialToken: { id: 'wider' } }] },
+        ],
+      },
+    });
+    const t = ClipTokenizer.fromTokenizerJson(json);
+    expect([t.bosId, t.eosId, t.padId, t.maxLength]).toEqual([18, 19, 0, 6]);
+    expect(t.encode('lower')).toEqual([18, 10, 2, 16, 19]);
+    expect(t.encodeForModel('low')).toEqual([18, 15, 19, 0, 0, 0]);
+  });
+
   it('bad files give one clear error naming the file', async () => {
     const d = join(dir, 'bad');
     mkdirSync(d);

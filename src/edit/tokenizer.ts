@@ -152,9 +152,9 @@ export class ClipTokenizer {
     checkMerges(merges, vocab, file);
     // Special tokens: the post-processor (RobertaProcessing/TemplateProcessing) names BOS/EOS; padding names pad.
     const cfg: ClipTokenizerConfig = { ...config };
-    const pp = j.post_processor;
-    if (pp && Array.isArray(pp.cls) && typeof pp.cls[0] === 'string') cfg.bos ??= pp.cls[0];
-    if (pp && Array.isArray(pp.sep) && typeof pp.sep[0] === 'string') cfg.eos ??= pp.sep[0];
+    const around = specialsAround(j.post_processor);
+    if (around.bos) cfg.bos ??= around.bos;
+    if (around.eos) cfg.eos ??= around.eos;
     if (j.padding && typeof j.padding.pad_token === 'string') cfg.pad ??= j.padding.pad_token;
     if (typeof model.unk_token === 'string') cfg.unk ??= model.unk_token;
     if (typeof model.end_of_word_suffix === 'string') cfg.suffix ??= model.end_of_word_suffix;
@@ -266,6 +266,28 @@ function checkMerges(merges: [string, string][], vocab: Map<string, number>, fil
       if (!vocab.has(t)) throw new UserError(`merge ${i + 1} ('${a} ${b}') uses '${t}', which is not in the vocabulary`, file);
     }
   }
+}
+
+/** BOS/EOS named by a tokenizers post-processor: RobertaProcessing/BertProcessing (cls, sep), TemplateProcessing, or a Sequence of them. */
+function specialsAround(pp: any): { bos?: string; eos?: string } {
+  if (!pp || typeof pp !== 'object') return {};
+  if (pp.type === 'Sequence' && Array.isArray(pp.processors)) {
+    for (const p of pp.processors) {
+      const r = specialsAround(p);
+      if (r.bos || r.eos) return r;
+    }
+    return {};
+  }
+  if (Array.isArray(pp.single)) {
+    // [{SpecialToken: {id: BOS}}, {Sequence: {id: 'A'}}, {SpecialToken: {id: EOS}}]
+    const seq = pp.single.findIndex((x: any) => x && x.Sequence);
+    const name = (x: any) => (x && x.SpecialToken && typeof x.SpecialToken.id === 'string' ? x.SpecialToken.id : undefined);
+    return { bos: seq > 0 ? name(pp.single[seq - 1]) : undefined, eos: seq >= 0 ? name(pp.single[seq + 1]) : undefined };
+  }
+  return {
+    bos: Array.isArray(pp.cls) && typeof pp.cls[0] === 'string' ? pp.cls[0] : undefined,
+    eos: Array.isArray(pp.sep) && typeof pp.sep[0] === 'string' ? pp.sep[0] : undefined,
+  };
 }
 
 /** The content of a special-token entry in tokenizer_config.json / special_tokens_map.json (string or AddedToken object). */
