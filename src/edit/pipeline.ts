@@ -25,6 +25,7 @@ import { createScheduler, type Scheduler } from './schedulers';
 import { builtinInstructionProblem } from './builtin-words';
 
 export const LATENT_SCALE = 0.18215;
+const LUMA = [0.299, 0.587, 0.114];
 
 export interface Latents {
   channels: number;
@@ -65,7 +66,7 @@ export interface EditOptions {
   /** override the folder's scheduler: 'euler-ancestral' or 'ddim' */
   scheduler?: 'euler-ancestral' | 'ddim';
   /**
-   * Add back the detail the VAE loses (x − D(E(x))) to the edit. Default: on for the built-in model (its VAE is
+   * Add back the detail the VAE loses (luminance of x − D(E(x))) to the edit. Default: on for the built-in model (its VAE is
    * an 8×8 pooling), off for real models.
    */
   keepDetail?: boolean;
@@ -362,9 +363,14 @@ export class InstructPix2Pix {
     if (opts.keepDetail ?? this.info.builtin) {
       const src = resizeImage(compositeOver(image, [1, 1, 1]), W, H);
       const recon = await this.decode({ channels: 4, height: h, width: w, data: imgLat.data.map((v) => v * LATENT_SCALE) });
-      for (let i = 0; i < out.data.length; i++) {
-        const v = out.data[i] + src.data[i] - recon.data[i];
-        out.data[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+      // luminance detail only: colour detail would bring the input's colours back at edges
+      for (let i = 0; i < W * H; i++) {
+        let d = 0;
+        for (let c = 0; c < 3; c++) d += LUMA[c] * (src.data[i * 3 + c] - recon.data[i * 3 + c]);
+        for (let c = 0; c < 3; c++) {
+          const v = out.data[i * 3 + c] + d;
+          out.data[i * 3 + c] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
       }
     }
     if (out.width !== image.width || out.height !== image.height) out = resizeImage(out, image.width, image.height);
