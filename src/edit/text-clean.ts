@@ -116,7 +116,25 @@ function widthOf(c: string): string {
 }
 const SINGLE_QUOTES = /[\u02bc\u2018-\u201b]/g;
 const DOUBLE_QUOTES = /[\u201c-\u201f]/g;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const SURROGATE = /[\ud800-\udfff]/;
+/** Lone surrogates → U+FFFD (pairs are already whole characters in JavaScript strings). No regex lookbehind: older Safari lacks it. */
+function fixSurrogates(text: string): string {
+  if (!SURROGATE.test(text)) return text;
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        out += text[i] + text[i + 1];
+        i++;
+        continue;
+      }
+    }
+    out += c >= 0xd800 && c <= 0xdfff ? '\ufffd' : text[i];
+  }
+  return out;
+}
 const ANSI = /\u001b\[(?:\p{Nd}|;)*[a-zA-Z]/gu;
 const CONTROL = /[\u0000-\u0008\u000b\u000e-\u001f\u007f\u206a-\u206f\ufeff\ufff9-\ufffc]/g;
 
@@ -124,14 +142,13 @@ function fixSegment(text: string, unescape: boolean): string {
   for (;;) {
     const orig = text;
     if (unescape) text = ftfyUnescapeHtml(text);
-    text = text
+    text = fixSurrogates(text
       .replace(C1, (c) => HTML5_NUMERIC_REPLACED[c.charCodeAt(0)] ?? c)
       .replace(LIGATURE_RE, (c) => LIGATURES[c])
       .replace(WIDTH_RE, widthOf)
       .replace(DOUBLE_QUOTES, '"')
       .replace(SINGLE_QUOTES, "'")
-      .replace(/\r\n/g, '\n').replace(/[\r\u2028\u2029\u0085]/g, '\n')
-      .replace(LONE_SURROGATE, '\ufffd')
+      .replace(/\r\n/g, '\n').replace(/[\r\u2028\u2029\u0085]/g, '\n'))
       .replace(ANSI, '')
       .replace(CONTROL, '')
       .normalize('NFC');
