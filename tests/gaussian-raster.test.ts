@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { lookAtCamera, projectPoint } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
-import { rasterizeBackward, rasterizeForward, shBasis, radixSortU32 } from '../src/nerf/gaussian-raster-cpu';
+import { rasterizeBackward, rasterizeBackwardTiles, rasterizeForward, rasterizeForwardTiles, shBasis, radixSortU32 } from '../src/nerf/gaussian-raster-cpu';
 
 function randomScene(seed: number, n: number, deg: number): Gaussians {
   const rng = new Rng(seed);
@@ -75,6 +75,29 @@ describe('CPU Gaussian rasteriser', () => {
     expect(f2.image[3 * p + 1]).toBeGreaterThan(0.95);
     expect(f2.depth[p]).toBeGreaterThan(2.3);
     expect(f2.depth[p]).toBeLessThan(2.7);
+  });
+
+  it('the footprint splatter gives the tile rasteriser\'s image and gradients', () => {
+    const g = randomScene(21, 60, 3);
+    for (let i = 0; i < 20; i++) g.opacityLogits[i] = 6; // some clamped at 0.99, some early termination
+    const rng = new Rng(9);
+    const wI = new Float32Array(40 * 28 * 3).map(() => rng.uniform(-1, 1));
+    const wA = new Float32Array(40 * 28).map(() => rng.uniform(-1, 1));
+    const a = rasterizeForward(g, cam, BG), b = rasterizeForwardTiles(g, cam, BG);
+    let maxD = 0;
+    for (let i = 0; i < a.image.length; i++) maxD = Math.max(maxD, Math.abs(a.image[i] - b.image[i]));
+    for (let i = 0; i < a.alpha.length; i++) maxD = Math.max(maxD, Math.abs(a.alpha[i] - b.alpha[i]), Math.abs(a.depth[i] - b.depth[i]));
+    expect(maxD).toBeLessThan(1e-5);
+    let minT = 1;
+    for (const t of a.finalT) minT = Math.min(minT, t);
+    expect(minT).toBeLessThan(0.01);
+    const ga = rasterizeBackward(g, cam, a, wI, wA), gb = rasterizeBackwardTiles(g, cam, b, wI, wA);
+    for (const k of ['means', 'logScales', 'rotations', 'opacityLogits', 'sh', 'xy'] as const) {
+      let scale = 0, diff = 0;
+      for (let i = 0; i < ga[k].length; i++) { scale = Math.max(scale, Math.abs(gb[k][i])); diff = Math.max(diff, Math.abs(ga[k][i] - gb[k][i])); }
+      expect(scale, k).toBeGreaterThan(0);
+      expect(diff, k).toBeLessThan(1e-4 * scale + 1e-7);
+    }
   });
 
   it('SH basis derivatives match finite differences', () => {
