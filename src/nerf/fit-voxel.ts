@@ -82,6 +82,15 @@ export interface FitVoxelResult {
  */
 export function sceneBounds(cams: Camera[], sceneBox?: Box3, bgLen = 0.5): { box: Box3; bgLen: number } {
   if (sceneBox) return { box: { min: [...sceneBox.min] as Vec3, max: [...sceneBox.max] as Vec3 }, bgLen: 0 };
+  const centre = axesFocus(cams);
+  let h = 0;
+  for (const c of cams) { const o = cameraCenter(c); h = Math.max(h, Math.hypot(o[0] - centre[0], o[1] - centre[1], o[2] - centre[2])); }
+  if (!(h > 0)) h = 1;
+  return { box: { min: centre.map((v) => v - h) as Vec3, max: centre.map((v) => v + h) as Vec3 }, bgLen };
+}
+
+/** The point nearest all cameras' optical axes (least squares); the cameras' mean when the axes are parallel. */
+export function axesFocus(cams: Camera[]): Vec3 {
   const A = [0, 0, 0, 0, 0, 0, 0, 0, 0], b = [0, 0, 0];
   for (const c of cams) {
     const o = cameraCenter(c), d = cameraForward(c);
@@ -92,15 +101,11 @@ export function sceneBounds(cams: Camera[], sceneBox?: Box3, bgLen = 0.5): { box
         b[r] += m * o[s];
       }
   }
-  let centre = solve3(A, b);
-  if (!centre) {
-    centre = [0, 0, 0];
-    for (const c of cams) { const o = cameraCenter(c); for (let a = 0; a < 3; a++) centre[a] += o[a] / cams.length; }
-  }
-  let h = 0;
-  for (const c of cams) { const o = cameraCenter(c); h = Math.max(h, Math.hypot(o[0] - centre[0], o[1] - centre[1], o[2] - centre[2])); }
-  if (!(h > 0)) h = 1;
-  return { box: { min: centre.map((v) => v - h) as Vec3, max: centre.map((v) => v + h) as Vec3 }, bgLen };
+  const centre = solve3(A, b);
+  if (centre) return centre;
+  const mean: Vec3 = [0, 0, 0];
+  for (const c of cams) { const o = cameraCenter(c); for (let a = 0; a < 3; a++) mean[a] += o[a] / cams.length; }
+  return mean;
 }
 
 function solve3(A: number[], b: number[]): Vec3 | null {

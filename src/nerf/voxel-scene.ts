@@ -18,6 +18,8 @@ export interface VoxelRenderSettings {
 /** A voxel grid as a `Scene`: renders whole cameras on the CPU reference (or a given backend). */
 export class VoxelScene implements Scene {
   readonly kind = 'voxel' as const;
+  /** Free-form metadata saved with the scene (how it was fitted, orbit hints). */
+  meta?: Record<string, unknown>;
   constructor(
     public grid: VoxelGrid,
     public background: Vec3,

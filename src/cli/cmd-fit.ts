@@ -1,0 +1,139 @@
+import { UserError } from '../core/errors';
+import { joinPath } from '../core/paths';
+import { loadDataset, loadViews, type Dataset, type LoadedView } from '../io/dataset';
+import { saveVoxelScene } from '../io/load-scene';
+import { orbitHintFromCameras } from '../io/multiview-export';
+import { nodeFiles } from '../io/node-files';
+import { axesFocus, fitVoxel, sceneBounds } from '../nerf/fit-voxel';
+import { VoxelScene } from '../nerf/voxel-scene';
+import { psnr } from '../edit/metrics';
+import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
+import { Progress, warn } from './progress';
+
+const USAGE = `usage: instruct-scene fit DATASET --repr voxel|gaussians --out SCENE_DIR [options]
+
+Fits a scene to a posed dataset (nerfstudio, Blender or instant-ngp transforms) and writes a scene folder
+(scene.json + scene.voxel or scene.ply) that eval, render, edit and the viewer open.
+
+options:
+  --repr voxel|gaussians   representation (default voxel)
+  --res N                  voxel grid: vertices along the longest axis (default 128; 160 for unbounded captures)
+  --iters N                optimisation steps (voxel default 2000, gaussians default 3000)
+  --backend cpu|webgpu     where to run (default cpu)
+  --downscale K            use images downscaled by K
+  --max-images N           use at most N training images
+  --seed S                 random seed (default 0)
+  --sh                     voxel: view-dependent colour (SH degree 1)
+  --batch N                voxel: rays per step (default 4096)
+  --json                   progress and the result as JSON lines on stdout`;
+
+export interface FitCliOptions {
+  repr: 'voxel' | 'gaussians';
+  res?: number;
+  iters?: number;
+  backend: 'cpu' | 'webgpu';
+  downscale: number;
+  maxImages?: number;
+  seed: number;
+  sh: boolean;
+  batch?: number;
+}
+
+export interface FitSummary {
+  out: string;
+  repr: string;
+  seconds: number;
+  trainPsnr: number;
+  testPsnr?: number;
+  views: number;
+  res?: number[];
+  count?: number;
+}
+
+/** Fits and saves a voxel scene; shared by `fit` and `demo`. */
+export async function fitVoxelToFolder(ds: Dataset, views: LoadedView[], out: string, o: FitCliOptions, progress: Progress, datasetPath: string): Promise<FitSummary> {
+  const cams = views.map((v) => v.frame.camera);
+  const bounds = sceneBounds(cams, ds.sceneBox);
+  const iters = o.iters ?? 2000;
+  const r = await fitVoxel(views.map((v) => ({ camera: v.frame.camera, image: v.image })), {
+    ...bounds, background: ds.background, res: o.res, iters, batch: o.batch, seed: o.seed, shDegree: o.sh ? 1 : 0,
+    backend: o.backend,
+    onProgress: (p) => progress.update({ phase: 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr }, p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : ''),
+  });
+  progress.done();
+  const scene = new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
+  const orbit = orbitHintFromCameras(cams, axesFocus(cams));
+  let testPsnr: number | undefined;
+  const test = ds.frames.filter((f) => f.split === 'test');
+  if (test.length) {
+    const { views: tv } = await loadViews(ds, 'test', nodeFiles);
+    let s = 0;
+    for (const v of tv) s += psnr((await scene.render(v.frame.camera)).image, v.image);
+    testPsnr = s / tv.length;
+  }
+  const meta = {
+    dataset: datasetPath, downscale: ds.downscale, iters, seed: o.seed, backend: o.backend, views: views.length,
+    seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, testPsnr, orbit,
+  };
+  scene.meta = meta;
+  await saveVoxelScene(out, { grid: r.grid, background: ds.background, render: scene.settings, meta }, nodeFiles);
+  return { out, repr: 'voxel', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, testPsnr, views: views.length, res: r.grid.res };
+}
+
+async function fitGaussiansToFolder(ds: Dataset, views: LoadedView[], out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
+  // Written by the Gaussian engineer (src/nerf/fit-gaussians.ts, src/io/ply.ts); imported lazily.
+  const fg: any = await import('../nerf/fit-gaussians');
+  const ply: any = await import('../io/ply');
+  const r = await fg.fitGaussians(
+    ds, views.map((v) => ({ camera: v.frame.camera, image: v.image })),
+    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles },
+    (p: any) => progress.update({ phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count }, p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : ''),
+  );
+  progress.done();
+  await nodeFiles.mkdir(out);
+  await nodeFiles.write(joinPath(out, 'scene.ply'), ply.writeGaussianPly(r.gaussians));
+  const manifest = { format: 'instruct-scene', version: 1, kind: 'gaussians', file: 'scene.ply', background: ds.background, meta: { ...r.stats, seed: o.seed } };
+  await nodeFiles.write(joinPath(out, 'scene.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return { out, repr: 'gaussians', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, views: views.length, count: r.stats.count };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const p = parseCommand(args, USAGE, {
+    repr: { type: 'string' }, res: { type: 'string' }, iters: { type: 'string' }, backend: { type: 'string' },
+    downscale: { type: 'string' }, 'max-images': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+    sh: { type: 'boolean' }, batch: { type: 'string' },
+  }, { positionals: [1, 1] });
+  if (!p) return 0;
+  const dataset = p.positionals[0];
+  const out = requireFlag(p.values.out, 'out');
+  const o: FitCliOptions = {
+    repr: choiceFlag(p.values.repr, 'repr', ['voxel', 'gaussians'] as const, 'voxel'),
+    res: p.values.res === undefined ? undefined : intFlag(p.values.res, 'res', 128, 4),
+    iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 2000, 1),
+    backend: choiceFlag(p.values.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu'),
+    downscale: intFlag(p.values.downscale, 'downscale', 1, 1),
+    maxImages: p.values['max-images'] === undefined ? undefined : intFlag(p.values['max-images'], 'max-images', 1, 1),
+    seed: intFlag(p.values.seed, 'seed', 0, 0),
+    sh: !!p.values.sh,
+    batch: p.values.batch === undefined ? undefined : intFlag(p.values.batch, 'batch', 4096, 1),
+  };
+  if (o.res !== undefined && o.res > 1024) throw new UserError(`--res ${o.res} is too large (at most 1024)`);
+  const json = !!p.values.json;
+  const progress = Progress.for(json);
+  const summary = await fitToFolder(dataset, out, o, progress);
+  if (json) console.log(JSON.stringify(summary));
+  else {
+    const test = summary.testPsnr !== undefined ? `, test PSNR ${summary.testPsnr.toFixed(2)} dB` : '';
+    console.log(`fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${out}/`);
+  }
+  return 0;
+}
+
+/** Loads a dataset, fits the chosen representation and writes the scene folder. */
+export async function fitToFolder(dataset: string, out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
+  const ds = await loadDataset(dataset, nodeFiles, { downscale: o.downscale, maxImages: o.maxImages });
+  const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) => progress.update({ phase: 'load', step: done, total }));
+  progress.done();
+  if (missing.length) warn(`${missing.length} training image(s) are missing and were skipped (first: ${missing[0]})`);
+  return o.repr === 'voxel' ? fitVoxelToFolder(ds, views, out, o, progress, dataset) : fitGaussiansToFolder(ds, views, out, o, progress);
+}
