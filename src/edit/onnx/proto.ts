@@ -83,6 +83,15 @@ export class ProtoWriter {
     return this.bytes(field, b);
   }
 
+  /** Copies a field read by `readFields` unchanged. */
+  raw(f: ProtoField): this {
+    if (f.wire === WIRE_VARINT) return this.int(f.field, f.int!);
+    if (f.wire === WIRE_LEN) return this.bytes(f.field, f.bytes!);
+    this.tag(f.field, f.wire);
+    this.cur.push(...f.bytes!);
+    return this;
+  }
+
   finish(): Uint8Array {
     this.flushCur();
     if (this.chunks.length === 1) return this.chunks[0];
