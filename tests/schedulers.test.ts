@@ -95,6 +95,18 @@ describe('the released IP2P schedule (Euler-ancestral)', () => {
     closeArrays(y, Array.from(x, (v) => v * k), 1e-6);
   });
 
+  it('one ancestral step: x + ε·(σ_down − σ) + σ_up·z, σ_up = √(σ_to²(σ²−σ_to²)/σ²), σ_down = √(σ_to² − σ_up²)', () => {
+    s.setTimesteps(20);
+    const x = randn(16, 21), e = randn(16, 22);
+    const i = 7;
+    const sg = sigmaOf(s.timesteps[i]), to = sigmaOf(s.timesteps[i + 1]);
+    const up = Math.sqrt((to * to * (sg * sg - to * to)) / (sg * sg)), down = Math.sqrt(to * to - up * up);
+    const z = new Rng(99);
+    const expected = Array.from(x, (v, k) => v + e[k] * (down - sg) + up * z.normal());
+    closeArrays(s.step(e, i, x, new Rng(99)), expected, 1e-5);
+    closeArrays(s.lastPredOriginal!, Array.from(x, (v, k) => v - sg * e[k]), 1e-5);
+  });
+
   it('with an exact ε predictor it lands on x0 for any seed; same seed → same path, different seeds → different paths', () => {
     const x0 = randn(64, 5).map((v) => v * 0.5);
     const run = (seed: number, exact: boolean) => {
