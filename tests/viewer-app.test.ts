@@ -4,6 +4,8 @@ import { lookAtCamera, type Camera } from '../src/core/camera';
 import { demoGaussians } from '../src/viewer/data/demo-gaussians';
 import { renderGaussiansCpu } from '../src/nerf/gaussian-raster-cpu';
 import { DEMO_BACKGROUND } from '../src/io/demo-scene';
+import { demoVoxelGrid } from '../src/viewer/data/demo-voxels';
+import { VoxelScene } from '../src/nerf/voxel-scene';
 import { chromiumMissing, startViewer, type ViewerHarness } from './helpers/viewer-browser';
 
 // The viewer app in a real Chromium (WebGPU on SwiftShader), served by `vite preview` of a fresh build.
@@ -23,6 +25,22 @@ async function waitForScene(page: Page, minFrames = 4): Promise<Record<string, u
     if (Date.now() > deadline) throw new Error(`scene did not load in 60 s (last info ${JSON.stringify(info)})`);
     await page.waitForTimeout(250);
   }
+}
+
+/** PSNR between the viewer's RGBA bytes and a CPU RGB float image; also the fraction of non-background pixels. */
+function compare(rgba: number[], ref: Float32Array, cam: Camera, what: string) {
+  let se = 0, maxDiff = 0, covered = 0;
+  const n = cam.width * cam.height;
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < 3; c++) {
+      const d = rgba[4 * i + c] / 255 - Math.min(1, Math.max(0, ref[3 * i + c]));
+      se += d * d;
+      maxDiff = Math.max(maxDiff, Math.abs(d));
+      if (c === 0 && ref[3 * i] < 0.97) covered++;
+    }
+  const psnr = 10 * Math.log10(1 / Math.max(se / (3 * n), 1e-12));
+  console.log(`${what}: PSNR ${psnr.toFixed(2)} dB, max |diff| ${maxDiff.toFixed(3)}, ${covered}/${n} scene pixels`);
+  return { psnr, maxDiff, covered: covered / n };
 }
 
 describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
@@ -78,20 +96,31 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       const cam = lookAtCamera([2.4, 1.5, 2.2], [0, 0.2, 0], [0, 1, 0], 96, 72, 40);
       const px = await page.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(cam));
       const ref = renderGaussiansCpu(demoGaussians(), cam, DEMO_BACKGROUND).image;
-      let se = 0, maxDiff = 0, covered = 0;
-      const n = cam.width * cam.height;
-      for (let i = 0; i < n; i++)
-        for (let c = 0; c < 3; c++) {
-          const d = px.rgba[4 * i + c] / 255 - Math.min(1, ref.data[3 * i + c]);
-          se += d * d;
-          maxDiff = Math.max(maxDiff, Math.abs(d));
-          if (c === 0 && ref.data[3 * i] < 0.97) covered++;
-        }
-      const psnr = 10 * Math.log10(1 / (se / (3 * n)));
-      console.log(`viewer vs CPU rasteriser: PSNR ${psnr.toFixed(2)} dB, max |diff| ${maxDiff.toFixed(3)}, ${covered}/${n} scene pixels`);
-      expect(covered / n).toBeGreaterThan(0.3);
+      const { psnr, covered } = compare(px.rgba, ref.data, cam, 'splats vs CPU rasteriser');
+      expect(covered).toBeGreaterThan(0.3);
       expect(psnr).toBeGreaterThan(35);
       expect(errors).toEqual([]);
     });
+  });
+
+  it('ray-marches a voxel scene like the CPU reference renderer', async () => {
+    const { page: vpage, errors: verrors } = await h.open('?demo=voxel&res=48');
+    try {
+      await waitForScene(vpage, 2);
+      const info = await vpage.evaluate(() => window.__instructScene!.info());
+      expect(info.scene).toBe('voxel:demo-voxel');
+      const cam = lookAtCamera([2.3, 1.4, -2.1], [0, 0.2, 0], [0, 1, 0], 80, 60, 40);
+      const px = await vpage.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(cam));
+      const ref = (await new VoxelScene(demoVoxelGrid(48), DEMO_BACKGROUND).render(cam)).image;
+      const { psnr, covered } = compare(px.rgba, ref.data, cam, 'voxels vs CPU renderer');
+      expect(covered).toBeGreaterThan(0.3);
+      expect(psnr).toBeGreaterThan(35);
+      expect(verrors).toEqual([]);
+    } catch (e) {
+      await h.screenshot(vpage, 'viewer-voxel').catch(() => {});
+      throw e;
+    } finally {
+      await vpage.close();
+    }
   });
 });

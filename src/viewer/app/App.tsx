@@ -12,7 +12,8 @@ export function App() {
   useEffect(() => {
     const url = params.get('scene');
     if (url) void loadSceneFromUrl(url);
-    else if (!useViewerStore.getState().scene) void loadDemoScene();
+    else if (!useViewerStore.getState().scene)
+      void loadDemoScene(params.get('demo') === 'voxel' ? 'voxel' : 'gaussians', params.get('res') ? Number(params.get('res')) : undefined);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
   return (

@@ -2,12 +2,12 @@ import { useViewerStore } from './viewer-store';
 import { sceneWorker } from '../workers/scene-client';
 import { basename } from '../../core/paths';
 
-/** Generates the built-in demo scene in the worker and shows it. */
-export async function loadDemoScene(): Promise<void> {
+/** Generates the built-in demo scene (splats, or `voxel`: a voxel grid of `res` vertices on its long axis) in the worker and shows it. */
+export async function loadDemoScene(kind: 'gaussians' | 'voxel' = 'gaussians', res?: number): Promise<void> {
   const st = useViewerStore.getState();
   st.setBusy('generating the demo scene…');
   try {
-    const scene = await sceneWorker({ type: 'demo' });
+    const scene = await sceneWorker(kind === 'voxel' ? { type: 'demo-voxel', res } : { type: 'demo' });
     st.setScene(scene);
     st.setBusy(null);
   } catch (e) {

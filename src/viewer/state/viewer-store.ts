@@ -7,7 +7,7 @@ import type { Backend } from '../three/renderer';
 /** A scene the viewer shows: splats (drawn sorted every frame) or a voxel grid (ray-marched). */
 export type ViewerScene =
   | { kind: 'gaussians'; name: string; splats: SplatBuffers; background: [number, number, number] }
-  | { kind: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number] };
+  | { kind: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number]; stepRatio?: number };
 
 export type RenderMode = 'color' | 'depth' | 'region';
 

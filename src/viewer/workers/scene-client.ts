@@ -17,7 +17,7 @@ function getWorker(): Worker {
     pending.delete(r.id);
     if (r.type === 'error') p.reject(new Error(r.message));
     else if (r.type === 'splats') p.resolve({ kind: 'gaussians', name: r.name, splats: r.splats, background: r.background });
-    else p.resolve({ kind: 'voxel', name: r.name, grid: r.grid, background: r.background });
+    else p.resolve({ kind: 'voxel', name: r.name, grid: r.grid, background: r.background, stepRatio: r.stepRatio });
   };
   worker.onerror = (ev) => {
     for (const p of pending.values()) p.reject(new Error(`scene worker failed: ${ev.message}`));
