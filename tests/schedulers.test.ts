@@ -238,6 +238,20 @@ describe('DDIM', () => {
     expect(go(1)).not.toEqual(go(2));
   });
 
+  it('one step with eta = 1 follows the DDIM posterior: σ = √((1−ᾱ′)/(1−ᾱ)·(1−ᾱ/ᾱ′))', () => {
+    const s = ddim({ clip_sample: false, eta: 1 });
+    s.setTimesteps(20);
+    const x = randn(16, 31), e = randn(16, 32);
+    const i = 4, a = AC[s.timesteps[i]], ap = AC[s.timesteps[i] - 50];
+    const sd = Math.sqrt(((1 - ap) / (1 - a)) * (1 - a / ap));
+    const z = new Rng(5);
+    const expected = Array.from(x, (v, k) => {
+      const x0 = (v - Math.sqrt(1 - a) * e[k]) / Math.sqrt(a);
+      return Math.sqrt(ap) * x0 + Math.sqrt(1 - ap - sd * sd) * e[k] + sd * z.normal();
+    });
+    closeArrays(s.step(e, i, x, new Rng(5)), expected, 1e-5);
+  });
+
   it('Instruct-NeRF2NeRF span: 20 steps over [0, T) with T < 1000', () => {
     const s = ddim();
     s.setTimesteps(20, 700);
