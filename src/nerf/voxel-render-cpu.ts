@@ -40,6 +40,26 @@ function scratchFor(n: number): Scratch {
   return s;
 }
 
+/** Cells per block side of the coarse skip grid (CPU only: an acceleration, not part of the spec). */
+const BLOCK = 4;
+
+/** Block occupancy (OR of the cells of each BLOCK³ block), recomputed per call: cheap next to marching. */
+interface Blocks { occ: Uint8Array; bx: number; by: number; bz: number }
+function blocksOf(grid: VoxelGrid): Blocks {
+  const cx = grid.res[0] - 1, cy = grid.res[1] - 1, cz = grid.res[2] - 1;
+  const bx = Math.ceil(cx / BLOCK), by = Math.ceil(cy / BLOCK), bz = Math.ceil(cz / BLOCK);
+  const occ = new Uint8Array(bx * by * bz);
+  const o = grid.occupancy;
+  for (let k = 0, c = 0; k < cz; k++) {
+    const kb = ((k / BLOCK) | 0) * bx * by;
+    for (let j = 0; j < cy; j++) {
+      const jb = kb + ((j / BLOCK) | 0) * bx;
+      for (let i = 0; i < cx; i++, c++) if (o[c]) occ[jb + ((i / BLOCK) | 0)] = 1;
+    }
+  }
+  return { occ, bx, by, bz };
+}
+
 interface RayOut {
   r: number; g: number; b: number; alpha: number; depth: number; samples: number; recorded: number;
 }
@@ -51,7 +71,7 @@ interface RayOut {
 function marchRay(
   grid: VoxelGrid, p: MarchParams,
   ox: number, oy: number, oz: number, dx: number, dy: number, dz: number,
-  basis: Float64Array, rec: Scratch | null, out: RayOut,
+  basis: Float64Array, rec: Scratch | null, out: RayOut, blocks: Blocks,
 ): void {
   const { res, box, bgLen, density, color, occupancy } = grid;
   const nx = res[0], ny = res[1], nz = res[2];
@@ -69,8 +89,18 @@ function marchRay(
   const unbounded = bgLen > 0;
 
   let t: number, t1: number;
+  // grid coordinates are affine in t inside the (inner) box: g = gA + t·gB
+  const gAx = ((ox - ctrX) * ihX + E) * gsX, gBx = dx * ihX * gsX;
+  const gAy = ((oy - ctrY) * ihY + E) * gsY, gBy = dy * ihY * gsY;
+  const gAz = ((oz - ctrZ) * ihZ + E) * gsZ, gBz = dz * ihZ * gsZ;
+  let tInnerExit = Infinity;
   if (unbounded) {
     t = p.near; t1 = Infinity;
+    // where the ray leaves the inner box (block jumps must not cross it: steps change there)
+    for (let a = 0; a < 3; a++) {
+      const d = a === 0 ? dx : a === 1 ? dy : dz, o = a === 0 ? ox : a === 1 ? oy : oz;
+      if (d !== 0) { const te = ((d > 0 ? box.max[a] : box.min[a]) - o) / d; if (te < tInnerExit) tInnerExit = te; }
+    }
   } else {
     // ray–box slab test
     let a0 = -Infinity, a1 = Infinity;
@@ -118,7 +148,18 @@ function marchRay(
     if (i > nx - 2) i = nx - 2;
     if (j > ny - 2) j = ny - 2;
     if (k > nz - 2) k = nz - 2;
-    if (occupancy[i + cx * (j + cy * k)] === 0) continue;
+    if (occupancy[i + cx * (j + cy * k)] === 0) {
+      // Empty block: jump to the first sample position past it (same positions as stepping through it).
+      const bi = (i / BLOCK) | 0, bj = (j / BLOCK) | 0, bk = (k / BLOCK) | 0;
+      if (dt === step && blocks.occ[bi + blocks.bx * (bj + blocks.by * bk)] === 0) {
+        let te = tInnerExit;
+        if (gBx !== 0) { const q = ((gBx > 0 ? Math.min((bi + 1) * BLOCK, nx - 1) : bi * BLOCK) - gAx) / gBx; if (q < te) te = q; }
+        if (gBy !== 0) { const q = ((gBy > 0 ? Math.min((bj + 1) * BLOCK, ny - 1) : bj * BLOCK) - gAy) / gBy; if (q < te) te = q; }
+        if (gBz !== 0) { const q = ((gBz > 0 ? Math.min((bk + 1) * BLOCK, nz - 1) : bk * BLOCK) - gAz) / gBz; if (q < te) te = q; }
+        if (te > t && te < Infinity) t += Math.ceil((te - t) / step) * step;
+      }
+      continue;
+    }
     const fx = gx - i, fy = gy - j, fz = gz - k;
     const v = i + nx * (j + ny * k);
     const wx0 = 1 - fx, wy0 = 1 - fy, wz0 = 1 - fz;
@@ -182,12 +223,13 @@ export function renderRaysCpu(grid: VoxelGrid, rays: RayBatch, p: MarchParams, o
   const res: ForwardResult = out ?? { rgb: new Float32Array(n * 3), alpha: new Float32Array(n), depth: new Float32Array(n), samples: 0 };
   const basis = new Float64Array(4);
   const o: RayOut = { r: 0, g: 0, b: 0, alpha: 0, depth: 0, samples: 0, recorded: 0 };
+  const blocks = blocksOf(grid);
   const { origins, dirs } = rays;
   let samples = 0;
   for (let q = 0; q < n; q++) {
     const dx = dirs[q * 3], dy = dirs[q * 3 + 1], dz = dirs[q * 3 + 2];
     shBasis(grid, dx, dy, dz, basis);
-    marchRay(grid, p, origins[q * 3], origins[q * 3 + 1], origins[q * 3 + 2], dx, dy, dz, basis, null, o);
+    marchRay(grid, p, origins[q * 3], origins[q * 3 + 1], origins[q * 3 + 2], dx, dy, dz, basis, null, o, blocks);
     res.rgb[q * 3] = o.r; res.rgb[q * 3 + 1] = o.g; res.rgb[q * 3 + 2] = o.b;
     res.alpha[q] = o.alpha; res.depth[q] = o.depth;
     samples += o.samples;
@@ -205,6 +247,7 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
   const rec = scratchFor(p.maxSamples);
   const basis = new Float64Array(4);
   const o: RayOut = { r: 0, g: 0, b: 0, alpha: 0, depth: 0, samples: 0, recorded: 0 };
+  const blocks = blocksOf(grid);
   const { origins, dirs, target } = batch;
   const [nx, ny] = grid.res;
   const sy = nx, sz = nx * ny;
@@ -215,7 +258,7 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
   for (let q = 0; q < n; q++) {
     const dx = dirs[q * 3], dy = dirs[q * 3 + 1], dz = dirs[q * 3 + 2];
     shBasis(grid, dx, dy, dz, basis);
-    marchRay(grid, p, origins[q * 3], origins[q * 3 + 1], origins[q * 3 + 2], dx, dy, dz, basis, rec, o);
+    marchRay(grid, p, origins[q * 3], origins[q * 3 + 1], origins[q * 3 + 2], dx, dy, dz, basis, rec, o, blocks);
     samples += o.samples;
     const er = o.r - target[q * 3], eg = o.g - target[q * 3 + 1], eb = o.b - target[q * 3 + 2];
     loss += er * er + eg * eg + eb * eb;
