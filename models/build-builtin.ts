@@ -17,7 +17,6 @@ export const SCHEDULER_CONFIG = {
   num_train_timesteps: 1000,
   prediction_type: 'epsilon',
   steps_offset: 1,
-  timestep_spacing: 'leading',
   trained_betas: null,
 };
 
