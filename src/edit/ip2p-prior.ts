@@ -13,6 +13,7 @@ export function ip2pPrior(pipe: InstructPix2Pix, id = pipe.info.name): Diffusion
   const sizeFor = (img: Image) => pipe.workingSize(img.width, img.height);
   return {
     id,
+    keepDetail: pipe.info.builtin,
     alphasCumprod: pipe.alphasCumprod,
     encode: (img) => pipe.encode(img, sizeFor(img)),
     async decode(z, w, h) {

@@ -26,6 +26,12 @@ export interface PriorCondition {
 export interface DiffusionPrior {
   /** Model id for logs (e.g. `builtin` or the folder's name) and file hashes. */
   id: string;
+  /**
+   * SDS targets keep the render's detail the VAE cannot represent: x̂ = x + D(ẑ₀) − D(z) instead of D(ẑ₀)
+   * (the image-space step then only moves what the latents see). On for the built-in model (its VAE is 8×8
+   * pooling, so D(ẑ₀) alone is a blocky image).
+   */
+  keepDetail?: boolean;
   /** ᾱ_t for t = 0..T−1 (T = 1000 for IP2P). */
   alphasCumprod: Float32Array;
   /** z = 0.18215·E(x) (VAE mean); identity for analytic priors. */

@@ -81,6 +81,11 @@ export async function sdsTarget(prior: DiffusionPrior, x: Image, cond: PriorCond
     residual += (epsHat[i] - eps.data[i]) ** 2;
   }
   const target = await prior.decode(z0, x.width, x.height);
+  if (prior.keepDetail) {
+    const recon = await prior.decode(z, x.width, x.height);
+    for (let i = 0, n = x.width * x.height; i < n; i++)
+      for (let c = 0; c < 3; c++) target.data[i * 3 + c] += x.data[i * x.channels + c] - recon.data[i * 3 + c];
+  }
   for (let i = 0; i < target.data.length; i++) target.data[i] = Math.min(1, Math.max(0, target.data[i]));
   return { target, t, alphaBar: a, weight: sdsWeight(a, weighting), residual: residual / z0.data.length };
 }

@@ -201,8 +201,15 @@ export class VoxelEditable implements EditableScene {
       this.origAtLevel = downsampleGrid(this.orig, level);
       this.grid.occupancy.set(occupancyFrom(this.orig, this.grid));
     } else {
-      // back to N: the edit upsampled inside the region, the original's full detail outside it
-      const up = resampleGrid(this.grid, this.orig.res);
+      // back to N: the original at full resolution plus the coarse edit's CHANGE, upsampled (so detail the
+      // coarse grid could not hold, e.g. thin surfaces, is kept wherever the edit did not touch it); then the
+      // original outside the region
+      const delta = cloneGrid(this.grid);
+      for (let i = 0; i < delta.density.length; i++) delta.density[i] -= this.origAtLevel.density[i];
+      for (let i = 0; i < delta.color.length; i++) delta.color[i] -= this.origAtLevel.color[i];
+      const up = resampleGrid(delta, this.orig.res);
+      for (let i = 0; i < up.density.length; i++) up.density[i] += this.orig.density[i];
+      for (let i = 0; i < up.color.length; i++) up.color[i] += this.orig.color[i];
       this.grid = this.mask ? mergeGrids(up, this.orig, this.mask) : (up.occupancy.set(this.orig.occupancy), up);
       this.origAtLevel = this.orig;
     }

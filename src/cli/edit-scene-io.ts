@@ -1,0 +1,57 @@
+import { UserError } from '../core/errors';
+import { joinPath } from '../core/paths';
+import type { EditableScene } from '../edit/editable';
+import type { Bounds, Region } from '../edit/regions';
+import { VoxelEditable, type VoxelEditOptions } from '../edit/voxel-editable';
+import { loadScene, saveVoxelScene } from '../io/load-scene';
+import { nodeFiles } from '../io/node-files';
+import type { Gaussians } from '../nerf/gaussians';
+import { gaussianBounds } from '../nerf/gaussians';
+import type { Vec3 } from '../nerf/voxel-grid';
+import { VoxelScene } from '../nerf/voxel-scene';
+
+/** A loaded parent scene, ready to be edited (a fresh EditableScene per call) and saved. */
+export interface ParentScene {
+  kind: 'voxel' | 'gaussians';
+  /** Where the scene lies (region validation and visual hulls when the dataset declares no box). */
+  bounds: Bounds;
+  editable(region: Region | undefined, opts: Partial<VoxelEditOptions>): EditableScene;
+  save(scene: EditableScene, out: string, meta: Record<string, unknown>): Promise<void>;
+}
+
+/** Loads SCENE for `edit`: voxel folders/files now; Gaussian scenes when their loader provides the Gaussians. */
+export async function loadEditableScene(path: string, datasetBackground: [number, number, number]): Promise<ParentScene> {
+  const scene = await loadScene(path, nodeFiles);
+  if (scene instanceof VoxelScene) {
+    const vs = scene;
+    return {
+      kind: 'voxel',
+      bounds: { min: [...vs.grid.box.min] as Vec3, max: [...vs.grid.box.max] as Vec3 },
+      editable: (region, opts) => new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams()),
+      async save(ed, out, meta) {
+        const grid = (ed as VoxelEditable).grid;
+        await saveVoxelScene(out, { grid, background: vs.background, render: vs.settings, meta: { ...(vs.meta ?? {}), edit: meta } }, nodeFiles, { edit: meta });
+      },
+    };
+  }
+  const gs = (scene as unknown as { gaussians?: Gaussians }).gaussians;
+  if (scene.kind === 'gaussians' && gs) {
+    const [{ GaussianEditable }, { writeGaussianPly }] = await Promise.all([import('../edit/gaussian-editable'), import('../io/ply')]);
+    const bg = scene.background ?? datasetBackground;
+    return {
+      kind: 'gaussians',
+      bounds: gaussianBounds(gs),
+      editable: (region) => new GaussianEditable(gs, bg, region),
+      async save(ed, out, meta) {
+        await nodeFiles.mkdir(out);
+        await nodeFiles.write(joinPath(out, 'scene.ply'), writeGaussianPly((ed as InstanceType<typeof GaussianEditable>).g));
+        await nodeFiles.write(joinPath(out, 'scene.json'), JSON.stringify({ format: 'instruct-scene', version: 1, kind: 'gaussians', file: 'scene.ply', edit: meta }, null, 2) + '\n');
+      },
+    };
+  }
+  throw new UserError(`editing ${scene.kind} scenes is not supported by this build`, path);
+}
+
+export async function saveEditedScene(parent: ParentScene, scene: EditableScene, out: string, meta: Record<string, unknown> = {}): Promise<void> {
+  await parent.save(scene, out, meta);
+}
