@@ -7,6 +7,14 @@ import { DEMO_BACKGROUND } from '../src/io/demo-scene';
 import { demoVoxelGrid } from '../src/viewer/data/demo-voxels';
 import { VoxelScene } from '../src/nerf/voxel-scene';
 import { chromiumMissing, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { writeGaussianPly } from '../src/io/ply';
+import { encodeVoxelScene } from '../src/io/voxel-format';
+import { demoCameras, demoTransforms } from '../src/io/demo-scene';
+import { encodePng } from '../src/io/image-codec';
+import { createImage } from '../src/core/image';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // The viewer app in a real Chromium (WebGPU on SwiftShader), served by `vite preview` of a fresh build.
 const missing = chromiumMissing();
@@ -48,7 +56,10 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
   let page: Page;
   let errors: string[];
   beforeAll(async () => {
-    h = await startViewer();
+    // scene files served next to the app, for ?scene=URL
+    const ply = writeGaussianPly(demoGaussians({ spacing: 0.05 }));
+    const voxel = encodeVoxelScene({ grid: demoVoxelGrid(32), background: DEMO_BACKGROUND, render: { stepRatio: 0.5, near: 0 } });
+    h = await startViewer({ extraPublic: { 'scenes/demo.ply': ply, 'scenes/demo.voxel': voxel, } });
     ({ page, errors } = await h.open());
   });
   afterAll(async () => {
@@ -121,6 +132,44 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       throw e;
     } finally {
       await vpage.close();
+    }
+  });
+
+  it('opens scenes by URL (?scene=), by file picker and dataset folders (cameras as frustums); bad files give one line', async () => {
+    const { page: p, errors: perr } = await h.open('?scene=scenes/demo.ply');
+    const tmp = mkdtempSync(join(tmpdir(), 'is-open-'));
+    try {
+      const info = await waitForScene(p, 2);
+      expect(info.scene).toBe('gaussians:demo.ply');
+      expect(info.count).toBe(demoGaussians({ spacing: 0.05 }).count);
+
+      // a .voxel file through the file picker
+      await p.getByTestId('file-input').setInputFiles({ name: 'demo.voxel', mimeType: 'application/octet-stream', buffer: Buffer.from(encodeVoxelScene({ grid: demoVoxelGrid(24), background: DEMO_BACKGROUND, render: { stepRatio: 0.5, near: 0 } })) });
+      await p.waitForFunction(() => window.__instructScene?.info().scene === 'voxel:demo.voxel', undefined, { timeout: 30_000 });
+
+      // a dataset folder: transforms.json + images → its cameras as frustums
+      const ds = join(tmp, 'demo-dataset');
+      mkdirSync(join(ds, 'images'), { recursive: true });
+      const cams = demoCameras(6, 16, 1);
+      writeFileSync(join(ds, 'transforms.json'), JSON.stringify(demoTransforms(cams, (i) => `images/${i}.png`)));
+      for (let i = 0; i < cams.length; i++) writeFileSync(join(ds, `images/${i}.png`), encodePng(createImage(16, 16, 3)));
+      await p.getByTestId('folder-input').setInputFiles(ds);
+      await p.waitForFunction(() => (window.__instructScene?.info().cameras ?? 0) === 6, undefined, { timeout: 30_000 });
+
+      // a broken file: one line naming it, the previous scene stays
+      await p.getByTestId('file-input').setInputFiles({ name: 'junk.splat.ply', mimeType: 'application/octet-stream', buffer: Buffer.from('ply\nformat binary_little_endian 1.0\nelement vertex 99999999999\nproperty float x\nend_header\n') });
+      await p.getByTestId('error').waitFor({ timeout: 30_000 });
+      const err = (await p.getByTestId('error').textContent()) ?? '';
+      expect(err).toContain('junk.splat.ply');
+      expect(err.split('\n')).toHaveLength(1);
+      expect((await p.evaluate(() => window.__instructScene!.info())).scene).toBe('voxel:demo.voxel');
+      expect(perr).toEqual([]);
+    } catch (e) {
+      await h.screenshot(p, 'viewer-open').catch(() => {});
+      throw e;
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+      await p.close();
     }
   });
 });

@@ -2,6 +2,8 @@ import { useEffect } from 'react';
 import { SceneViewer } from '../components/SceneViewer';
 import { StatsOverlay } from '../components/StatsOverlay';
 import { EditPanel } from '../components/EditPanel';
+import { OpenPanel } from '../components/OpenPanel';
+import { DropZone } from '../components/DropZone';
 import { useViewerStore } from '../state/viewer-store';
 import { loadDemoScene, loadSceneFromUrl } from '../state/scene-actions';
 
@@ -20,7 +22,9 @@ export function App() {
     <div className="is-app">
       <SceneViewer forceWebGL={forceWebGL} className="is-canvas" />
       <StatsOverlay />
+      <OpenPanel />
       <EditPanel />
+      <DropZone />
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { ViewerControls } from './ViewerControls';
 import { FrameStats } from './FrameStats';
 import { TestHook } from './TestHook';
 import { Background } from './Background';
+import { CameraFrustums } from './CameraFrustums';
 
 export interface SceneViewerProps {
   /** Use three's WebGL2 backend even where WebGPU exists. */
@@ -45,6 +46,7 @@ export function SceneViewer({ forceWebGL, testHook = true, children, className }
       <Background />
       <ViewerControls />
       <SceneContent />
+      <CameraFrustums />
       <FrameStats />
       {testHook && <TestHook />}
       {children}

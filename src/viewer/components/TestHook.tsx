@@ -19,7 +19,7 @@ export interface RenderedPixels {
  */
 export interface InstructSceneHook {
   /** Backend in use, scene kind/size, and how many frames have been drawn. */
-  info(): { backend: string | null; fallbackReason: string | null; scene: string | null; count: number; frames: number; error: string | null };
+  info(): { backend: string | null; fallbackReason: string | null; scene: string | null; count: number; cameras: number; frames: number; error: string | null };
   /** Renders `cam` (the project's Camera JSON) off-screen and returns its pixels. */
   renderPixels(cam: Camera): Promise<RenderedPixels>;
   /** Moves the on-screen view to `cam` (position, orientation and field of view). */
@@ -48,7 +48,7 @@ export function TestHook() {
       info() {
         const s = useViewerStore.getState();
         const count = s.scene?.kind === 'gaussians' ? s.scene.splats.count : s.scene ? s.scene.grid.density.length : 0;
-        return { backend: s.backend, fallbackReason: s.fallbackReason, scene: s.scene ? `${s.scene.kind}:${s.scene.name}` : null, count, frames, error: s.error };
+        return { backend: s.backend, fallbackReason: s.fallbackReason, scene: s.scene ? `${s.scene.kind}:${s.scene.name}` : null, count, cameras: s.datasetCameras.length, frames, error: s.error };
       },
       async renderPixels(cam) {
         const c = threeCameraFrom(cam, gl.coordinateSystem);

@@ -1,43 +1,47 @@
 import { useViewerStore } from './viewer-store';
-import { sceneWorker } from '../workers/scene-client';
+import { sceneWorker, type Opened } from '../workers/scene-client';
 import { basename } from '../../core/paths';
 
+function show(r: Opened): void {
+  const st = useViewerStore.getState();
+  if (r.dataset) st.setDataset(r.dataset.name, r.dataset.cameras);
+  else st.setDataset(null, []);
+  if (r.scene) st.setScene(r.scene);
+  st.setBusy(null);
+}
+
+async function run(busy: string, fn: () => Promise<Opened>): Promise<boolean> {
+  const st = useViewerStore.getState();
+  st.setBusy(busy);
+  st.setError(null);
+  st.setBusy(busy);
+  try {
+    show(await fn());
+    return true;
+  } catch (e) {
+    useViewerStore.getState().setError((e as Error).message);
+    return false;
+  }
+}
+
 /** Generates the built-in demo scene (splats, or `voxel`: a voxel grid of `res` vertices on its long axis) in the worker and shows it. */
-export async function loadDemoScene(kind: 'gaussians' | 'voxel' = 'gaussians', res?: number): Promise<void> {
-  const st = useViewerStore.getState();
-  st.setBusy('generating the demo scene…');
-  try {
-    const scene = await sceneWorker(kind === 'voxel' ? { type: 'demo-voxel', res } : { type: 'demo' });
-    st.setScene(scene);
-    st.setBusy(null);
-  } catch (e) {
-    st.setError(`demo scene: ${(e as Error).message}`);
-  }
+export function loadDemoScene(kind: 'gaussians' | 'voxel' = 'gaussians', res?: number): Promise<boolean> {
+  return run('generating the demo scene…', () => sceneWorker(kind === 'voxel' ? { type: 'demo-voxel', res } : { type: 'demo' }));
 }
 
-/** Opens one file's bytes (.ply / .splat / voxel scene) via the worker. */
-export async function openSceneBytes(name: string, bytes: ArrayBuffer): Promise<void> {
-  const st = useViewerStore.getState();
-  st.setBusy(`reading ${name}…`);
-  try {
-    const scene = await sceneWorker({ type: 'parse', name, bytes }, [bytes]);
-    st.setScene(scene);
-    st.setBusy(null);
-  } catch (e) {
-    st.setError((e as Error).message);
-  }
+/** Opens files the user picked or dropped (relative paths for folders), parsed in the worker. */
+export function openUserFiles(files: { path: string; data: Blob | Uint8Array }[]): Promise<boolean> {
+  const what = files.length === 1 ? files[0].path : `${files.length} files`;
+  return run(`opening ${what}…`, () => sceneWorker({ type: 'open', files }));
 }
 
-/** `?scene=URL`: downloads a scene file and opens it. */
-export async function loadSceneFromUrl(url: string): Promise<void> {
-  const st = useViewerStore.getState();
-  st.setBusy(`downloading ${url}…`);
-  try {
+/** `?scene=URL`: downloads a scene file (.ply / .splat / .voxel) and opens it. */
+export function loadSceneFromUrl(url: string): Promise<boolean> {
+  return run(`downloading ${url}…`, async () => {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
-    const bytes = await res.arrayBuffer();
-    await openSceneBytes(basename(new URL(url, window.location.href).pathname) || url, bytes);
-  } catch (e) {
-    st.setError((e as Error).message);
-  }
+    const data = new Uint8Array(await res.arrayBuffer());
+    const name = basename(new URL(url, window.location.href).pathname) || 'scene';
+    return sceneWorker({ type: 'open', files: [{ path: name, data }] }, [data.buffer]);
+  });
 }

@@ -1,13 +1,10 @@
 import { create } from 'zustand';
 import type { Camera } from '../../core/camera';
-import type { SplatBuffers } from '../three/splat-data';
-import type { VoxelGrid } from '../../nerf/voxel-grid';
+import type { SceneData } from '../workers/scene-worker-protocol';
 import type { Backend } from '../three/renderer';
 
 /** A scene the viewer shows: splats (drawn sorted every frame) or a voxel grid (ray-marched). */
-export type ViewerScene =
-  | { kind: 'gaussians'; name: string; splats: SplatBuffers; background: [number, number, number] }
-  | { kind: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number]; stepRatio?: number };
+export type ViewerScene = SceneData;
 
 export type RenderMode = 'color' | 'depth' | 'region';
 

@@ -1,11 +1,11 @@
 import type { SceneWorkerReply, SceneWorkerRequest } from './scene-worker-protocol';
-import type { ViewerScene } from '../state/viewer-store';
 
 type Req = SceneWorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+export type Opened = Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 'type'>;
 
 let worker: Worker | null = null;
 let nextId = 1;
-const pending = new Map<number, { resolve(s: ViewerScene): void; reject(e: Error): void }>();
+const pending = new Map<number, { resolve(s: Opened): void; reject(e: Error): void }>();
 
 function getWorker(): Worker {
   if (worker) return worker;
@@ -16,18 +16,18 @@ function getWorker(): Worker {
     if (!p) return;
     pending.delete(r.id);
     if (r.type === 'error') p.reject(new Error(r.message));
-    else if (r.type === 'splats') p.resolve({ kind: 'gaussians', name: r.name, splats: r.splats, background: r.background });
-    else p.resolve({ kind: 'voxel', name: r.name, grid: r.grid, background: r.background, stepRatio: r.stepRatio });
+    else p.resolve({ scene: r.scene, dataset: r.dataset });
   };
   worker.onerror = (ev) => {
     for (const p of pending.values()) p.reject(new Error(`scene worker failed: ${ev.message}`));
     pending.clear();
+    worker = null;
   };
   return worker;
 }
 
 /** Runs a request in the scene worker (generation and parsing happen off the main thread). */
-export function sceneWorker(req: Req, transfer: Transferable[] = []): Promise<ViewerScene> {
+export function sceneWorker(req: Req, transfer: Transferable[] = []): Promise<Opened> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });

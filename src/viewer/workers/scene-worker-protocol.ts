@@ -1,12 +1,18 @@
+import type { Camera } from '../../core/camera';
 import type { SplatBuffers } from '../three/splat-data';
 import type { VoxelGrid } from '../../nerf/voxel-grid';
 
 export type SceneWorkerRequest =
   | { id: number; type: 'demo'; spacing?: number }
   | { id: number; type: 'demo-voxel'; res?: number }
-  | { id: number; type: 'parse'; name: string; bytes: ArrayBuffer };
+  /** Files the user opened (a folder's files with relative paths, or single files). */
+  | { id: number; type: 'open'; files: { path: string; data: Blob | Uint8Array }[] };
+
+/** A scene as it crosses from the worker (splats already packed for drawing). */
+export type SceneData =
+  | { kind: 'gaussians'; name: string; splats: SplatBuffers; background: [number, number, number] }
+  | { kind: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number]; stepRatio?: number };
 
 export type SceneWorkerReply =
-  | { id: number; type: 'splats'; name: string; splats: SplatBuffers; background: [number, number, number] }
-  | { id: number; type: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number]; stepRatio?: number }
+  | { id: number; type: 'opened'; scene: SceneData | null; dataset: { name: string; cameras: Camera[] } | null }
   | { id: number; type: 'error'; message: string };

@@ -1,0 +1,38 @@
+import { useRef } from 'react';
+import { filesFromInput } from '../io/dropped-files';
+import { loadDemoScene, openUserFiles } from '../state/scene-actions';
+import { useViewerStore, type RenderMode } from '../state/viewer-store';
+
+/** Open files / folders, reload the demo, fit the view, pick the render mode. */
+export function OpenPanel() {
+  const fileInput = useRef<HTMLInputElement>(null);
+  const folderInput = useRef<HTMLInputElement>(null);
+  const requestFit = useViewerStore((s) => s.requestFit);
+  const renderMode = useViewerStore((s) => s.renderMode);
+  const setRenderMode = useViewerStore((s) => s.setRenderMode);
+  const busy = useViewerStore((s) => s.busy);
+  const onPick = (list: FileList | null) => {
+    if (list && list.length) void openUserFiles(filesFromInput(list));
+  };
+  return (
+    <div className="is-open-panel is-row" data-testid="open-panel">
+      <button disabled={!!busy} onClick={() => fileInput.current?.click()} title=".ply, .splat or .voxel">Open file…</button>
+      <button disabled={!!busy} onClick={() => folderInput.current?.click()} title="a scene folder (scene.json) or a dataset (transforms.json)">Open folder…</button>
+      <button disabled={!!busy} onClick={() => void loadDemoScene()}>Demo</button>
+      <button onClick={requestFit}>Fit view</button>
+      <select value={renderMode} onChange={(e) => setRenderMode(e.target.value as RenderMode)} title="render mode">
+        <option value="color">colour</option>
+        <option value="depth">depth</option>
+        <option value="region">region</option>
+      </select>
+      <input ref={fileInput} data-testid="file-input" type="file" multiple accept=".ply,.splat,.voxel,.json" hidden onChange={(e) => { onPick(e.target.files); e.target.value = ''; }} />
+      <input
+        ref={(el) => {
+          folderInput.current = el;
+          el?.setAttribute('webkitdirectory', '');
+        }}
+        data-testid="folder-input" type="file" multiple hidden onChange={(e) => { onPick(e.target.files); e.target.value = ''; }}
+      />
+    </div>
+  );
+}
