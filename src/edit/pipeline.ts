@@ -266,6 +266,26 @@ export class InstructPix2Pix {
     return chwToImage(s, W, H);
   }
 
+  private textTensorCache = new WeakMap<TextEmbeddings, { batch: RtTensor; cond: RtTensor; uncond: RtTensor }>();
+
+  /** The UNet's encoder_hidden_states for a text, built once per text: batch [prompt, "", ""] and single rows. */
+  private textTensors(text: TextEmbeddings): { batch: RtTensor; cond: RtTensor; uncond: RtTensor } {
+    const hit = this.textTensorCache.get(text);
+    if (hit) return hit;
+    const hid = text.hidden, m = 77 * hid, ed = this.info.variant.dtypes.unet.encoder_hidden_states;
+    const batch = new Float32Array(3 * m);
+    batch.set(text.cond, 0);
+    batch.set(text.uncond, m);
+    batch.set(text.uncond, 2 * m);
+    const t = {
+      batch: toTensorFloat(this.rt, ed, batch, [3, 77, hid]),
+      cond: toTensorFloat(this.rt, ed, text.cond, [1, 77, hid]),
+      uncond: toTensorFloat(this.rt, ed, text.uncond, [1, 77, hid]),
+    };
+    this.textTensorCache.set(text, t);
+    return t;
+  }
+
   /**
    * The three raw UNet predictions in batch order [text, image, uncond] for VP-form latents z_t (already
    * scaled by the scheduler's scaleModelInput when sampling), each [4·h·w].
@@ -276,12 +296,11 @@ export class InstructPix2Pix {
     const n = 4 * h * w, hid = text.hidden;
     const v = this.info.variant;
     const sample = new Float32Array(3 * 2 * n);
-    const ehs = new Float32Array(3 * 77 * hid);
     for (let b = 0; b < 3; b++) {
       sample.set(zt.data.subarray(0, n), b * 2 * n);
       if (b < 2) sample.set(image.data.subarray(0, n), b * 2 * n + n); // [img, img, zeros]
-      ehs.set(b === 0 ? text.cond : text.uncond, b * 77 * hid); // [prompt, "", ""]
     }
+    const ehsTensors = this.textTensors(text);
     const tsType = v.timestepDtype;
     const tsTensor = (B: number): RtTensor => {
       const dims = v.timestepRank === 0 ? [] : [B];
@@ -290,12 +309,12 @@ export class InstructPix2Pix {
       if (tsType === 'int32') return this.rt.tensor('int32', new Int32Array(count).fill(Math.round(t)), dims);
       return toTensorFloat(this.rt, tsType, new Float32Array(count).fill(t), dims);
     };
-    const sd = v.dtypes.unet.sample, ed = v.dtypes.unet.encoder_hidden_states;
-    const run = async (B: number, s: Float32Array, e: Float32Array): Promise<Float32Array> => {
+    const sd = v.dtypes.unet.sample;
+    const run = async (B: number, s: Float32Array, e: RtTensor): Promise<Float32Array> => {
       const out = await this.sessions.unet.run({
         sample: toTensorFloat(this.rt, sd, s, [B, 8, h, w]),
         timestep: tsTensor(B),
-        encoder_hidden_states: toTensorFloat(this.rt, ed, e, [B, 77, hid]),
+        encoder_hidden_states: e,
       });
       const o = out.out_sample;
       const d = tensorToF32(o);
@@ -306,8 +325,8 @@ export class InstructPix2Pix {
     let eps: Float32Array;
     if (v.unetBatch === 1) {
       eps = new Float32Array(3 * n);
-      for (let b = 0; b < 3; b++) eps.set(await run(1, sample.subarray(b * 2 * n, (b + 1) * 2 * n), ehs.subarray(b * 77 * hid, (b + 1) * 77 * hid)), b * n);
-    } else eps = await run(3, sample, ehs);
+      for (let b = 0; b < 3; b++) eps.set(await run(1, sample.subarray(b * 2 * n, (b + 1) * 2 * n), b === 0 ? ehsTensors.cond : ehsTensors.uncond), b * n);
+    } else eps = await run(3, sample, ehsTensors.batch);
     return [eps.slice(0, n), eps.slice(n, 2 * n), eps.slice(2 * n, 3 * n)];
   }
 

@@ -1,0 +1,126 @@
+/**
+ * InstructPix2Pix pipeline overhead: wall time of `edit` vs the sum of the raw ONNX Runtime `session.run`
+ * times for the same calls (ratio 1.0 = no overhead). Cases: the built-in stand-in (tiny graphs, so the
+ * pipeline's own work — tensor copies, guidance, scheduler — dominates) and a built-in folder whose UNet is
+ * replaced by a conv stack with real compute (closer to a real model's balance). Runtimes: onnxruntime-node,
+ * and onnxruntime-web's wasm backend running in Node (the browser's code path without WebGPU).
+ * Run: node bin/run-ts.mjs bench/ip2p.ts  → bench/results/ip2p.json
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ortWeb from 'onnxruntime-web';
+import { createImage } from '../src/core/image';
+import { Rng } from '../src/core/rng';
+import { nodeFiles, writeFileAtomic } from '../src/io/node-files';
+import { nodeRuntime } from '../src/io/node-ort';
+import { webRuntime } from '../src/edit/ort-web';
+import { GraphBuilder } from '../src/edit/onnx/builder';
+import { InstructPix2Pix } from '../src/edit/pipeline';
+import type { OnnxRuntime, OrtModule, RtSession } from '../src/edit/runtime';
+import { buildBuiltin } from '../models/build-builtin';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** Wraps a runtime so every session.run is timed. */
+function timed(rt: OnnxRuntime): { rt: OnnxRuntime; ms: Record<string, number>; reset(): void } {
+  const ms: Record<string, number> = {};
+  return {
+    ms,
+    reset() {
+      for (const k of Object.keys(ms)) delete ms[k];
+    },
+    rt: {
+      name: rt.name,
+      tensor: rt.tensor.bind(rt),
+      async createSession(model) {
+        const s = await rt.createSession(model);
+        const comp = model.path.split('/').slice(-2, -1)[0];
+        const wrapped: RtSession = {
+          inputNames: s.inputNames,
+          outputNames: s.outputNames,
+          release: () => s.release(),
+          async run(feeds) {
+            const t0 = performance.now();
+            const out = await s.run(feeds);
+            ms[comp] = (ms[comp] ?? 0) + performance.now() - t0;
+            return out;
+          },
+        };
+        return wrapped;
+      },
+    },
+  };
+}
+
+/** A UNet with the real I/O and some real compute: 3×3 convs 8→64→64→4 at latent resolution. */
+function convUnet(): Uint8Array {
+  const g = new GraphBuilder('conv_unet');
+  const s = g.input('sample', 'float32', ['batch_size', 8, 'height', 'width']);
+  g.input('timestep', 'float32', ['steps']);
+  g.input('encoder_hidden_states', 'float32', ['batch_size', 'sequence_length', 768]);
+  const rng = new Rng(3);
+  const w = (o: number, i: number) => g.f32(Array.from({ length: o * i * 9 }, () => rng.normal() * Math.sqrt(1 / (i * 9))), [o, i, 3, 3]);
+  const conv = (x: string, o: number, i: number) => g.op('Conv', [x, w(o, i)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+  let x = g.op('Relu', [conv(s, 64, 8)]);
+  x = g.op('Relu', [conv(x, 64, 64)]);
+  g.op('Mul', [conv(x, 4, 64), g.f32([0.01], [])], {}, 'out_sample');
+  g.output('out_sample', 'float32', ['batch_size', 4, 'height', 'width']);
+  return g.toModel();
+}
+
+interface Case {
+  name: string;
+  runtime: string;
+  size: number;
+  steps: number;
+  total_ms: number;
+  session_ms: number;
+  overhead_ratio: number;
+  session_ms_by_model: Record<string, number>;
+}
+
+async function measure(name: string, dir: string, base: OnnxRuntime, size: number, steps: number): Promise<Case> {
+  const t = timed(base);
+  const pipe = await InstructPix2Pix.load(dir, nodeFiles, t.rt);
+  const img = createImage(size, size, 3, 0.5);
+  for (let i = 0; i < 3; i++) await pipe.edit(img, 'make it red', { steps: 2, seed: 0 }); // warm-up (JIT, text cache, allocators)
+  let best: Case | null = null;
+  for (let rep = 0; rep < 5; rep++) {
+    t.reset();
+    const t0 = performance.now();
+    await pipe.edit(img, 'make it blue', { steps, seed: rep });
+    const total = performance.now() - t0;
+    const session = Object.values(t.ms).reduce((a, b) => a + b, 0);
+    const c: Case = {
+      name, runtime: base.name, size, steps,
+      total_ms: +total.toFixed(1), session_ms: +session.toFixed(1), overhead_ratio: +(total / session).toFixed(3),
+      session_ms_by_model: Object.fromEntries(Object.entries(t.ms).map(([k, v]) => [k, +v.toFixed(1)])),
+    };
+    if (!best || c.total_ms < best.total_ms) best = c;
+  }
+  await pipe.dispose();
+  console.log(`${name.padEnd(10)} ${base.name.padEnd(28)} ${size}² ${steps} steps: ${best!.total_ms} ms total, ${best!.session_ms} ms in sessions, ratio ${best!.overhead_ratio}`);
+  return best!;
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'bench-ip2p-'));
+try {
+  const builtin = join(HERE, '../models/builtin');
+  const conv = join(tmp, 'conv');
+  await buildBuiltin(conv);
+  writeFileSync(join(conv, 'unet', 'model.onnx'), convUnet());
+  const node = nodeRuntime();
+  const web = await webRuntime({ ort: ortWeb as unknown as OrtModule });
+  const cases: Case[] = [];
+  cases.push(await measure('builtin', builtin, node, 256, 20));
+  cases.push(await measure('builtin', builtin, node, 512, 20));
+  cases.push(await measure('builtin', builtin, web, 256, 20));
+  cases.push(await measure('conv-unet', conv, node, 256, 10));
+  cases.push(await measure('conv-unet', conv, web, 256, 10));
+  const out = { bench: 'ip2p-pipeline-overhead', date: new Date().toISOString(), node: process.version, note: 'overhead_ratio = pipeline wall time / sum of session.run times for the same edit; onnxruntime-web runs its wasm backend in Node', cases };
+  await writeFileAtomic(join(HERE, 'results/ip2p.json'), JSON.stringify(out, null, 2) + '\n');
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
