@@ -64,7 +64,7 @@ for (const method of ['idu', 'sds'] as const) {
 describe('checkpoint files', () => {
   it('rejects garbage and truncation with one line naming the file', () => {
     expect(() => decodeCheckpoint(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), 'out/edit.ckpt')).toThrow(/out\/edit\.ckpt: not an edit checkpoint/);
-    const bytes = encodeCheckpoint({ settings: {}, loop: { step: 1, rng: 2, cursor: 0, viewsEdited: 0, targets: [null], editorMs: 0, refitMs: 0, lastLoss: 0 }, scene: { meta: {}, arrays: { a: new Float32Array(100) } } });
+    const bytes = encodeCheckpoint({ settings: {}, loop: { step: 1, rng: 2, cursor: 0, viewsEdited: 0, targets: [null], editorMs: 0, refitMs: 0, renderMs: 0, lastLoss: 0 }, scene: { meta: {}, arrays: { a: new Float32Array(100) } } });
     expect(decodeCheckpoint(bytes, 'c').scene.arrays.a.length).toBe(100);
     expect(() => decodeCheckpoint(bytes.slice(0, bytes.length - 40), 'c')).toThrow(UserError);
   });

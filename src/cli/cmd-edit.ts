@@ -266,15 +266,15 @@ export async function run(args: string[]): Promise<number> {
     finished: new Date().toISOString(),
     steps: cfg.iters, viewsEdited: st.viewsEdited,
     times: {
-      sessionSeconds: seconds, editorSeconds: st.editorMs / 1000, refitSeconds: st.refitMs / 1000,
-      refitStepsPerSecond: cfg.iters / Math.max(1e-9, (st.editorMs + st.refitMs) / 1000), resumed: !!resume,
+      sessionSeconds: seconds, editorSeconds: st.editorMs / 1000, refitSeconds: st.refitMs / 1000, renderSeconds: (st.renderMs ?? 0) / 1000,
+      stepsPerSecond: cfg.iters / Math.max(1e-9, (st.editorMs + st.refitMs + (st.renderMs ?? 0)) / 1000), resumed: !!resume,
     },
   });
   await rm(ckptPath, { force: true });
   progress.done();
   await dispose();
-  if (json) console.log(JSON.stringify({ event: 'done', out, steps: cfg.iters, viewsEdited: st.viewsEdited, editorSeconds: st.editorMs / 1000, refitSeconds: st.refitMs / 1000 }));
-  else console.log(`edited scene written to ${out}/ (${cfg.iters} ${method} steps, ${st.viewsEdited} view edits, editor ${(st.editorMs / 1000).toFixed(1)} s, refit ${(st.refitMs / 1000).toFixed(1)} s)`);
+  if (json) console.log(JSON.stringify({ event: 'done', out, steps: cfg.iters, viewsEdited: st.viewsEdited, editorSeconds: st.editorMs / 1000, renderSeconds: (st.renderMs ?? 0) / 1000, refitSeconds: st.refitMs / 1000 }));
+  else console.log(`edited scene written to ${out}/ (${cfg.iters} ${method} steps, ${st.viewsEdited} view edits; editor ${(st.editorMs / 1000).toFixed(1)} s, renders ${((st.renderMs ?? 0) / 1000).toFixed(1)} s, refit ${(st.refitMs / 1000).toFixed(1)} s)`);
   void stat;
   return 0;
 }

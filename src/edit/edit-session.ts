@@ -67,13 +67,15 @@ export interface LoopState {
   viewsEdited: number;
   /** IDU: the current training image of each view (null = still the original). */
   targets: (Image | null)[];
+  /** Time in the diffusion model (img2img / noise predictions incl. VAE), in the refit (rays, backward, optimiser), and rendering whole views for the editor. */
   editorMs: number;
   refitMs: number;
+  renderMs: number;
   lastLoss: number;
 }
 
 export function initialLoopState(cfg: EditConfig, views: EditView[]): LoopState {
-  return { step: 0, rng: new Rng(cfg.seed).state, cursor: 0, viewsEdited: 0, targets: views.map(() => null), editorMs: 0, refitMs: 0, lastLoss: 0 };
+  return { step: 0, rng: new Rng(cfg.seed).state, cursor: 0, viewsEdited: 0, targets: views.map(() => null), editorMs: 0, refitMs: 0, renderMs: 0, lastLoss: 0 };
 }
 
 /** Builds the views of an edit: frozen source renders, projected region masks, skip flags. */

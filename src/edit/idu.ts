@@ -34,8 +34,10 @@ export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views:
       for (let e = 0; e < toEdit; e++) {
         const { v, i } = active[state.cursor % active.length];
         state.cursor = (state.cursor + 1) % active.length;
-        const t0 = now();
+        const tr = now();
         const render = await scene.render(v.camera);
+        const t0 = now();
+        state.renderMs += t0 - tr;
         const tFrac = rng.uniform(idu.tMin, idu.tMax);
         const seed = rng.int(2 ** 31);
         const edited = await prior.img2img(render, { image: v.original, instruction: cfg.instruction, textScale: cfg.textScale, imageScale: cfg.imageScale }, { tFrac, steps: idu.steps, seed });

@@ -28,8 +28,10 @@ export async function runSds(scene: EditableScene, prior: DiffusionPrior, views:
     const tMax = annealedTMax(step, cfg.iters, sds.schedule);
     const t = sampleTimestep(rng, sds.schedule.tMin, tMax, T);
     const v = active[rng.int(active.length)];
+    const tr = now();
     const x = await scene.render(v.camera);
     const t0 = now();
+    state.renderMs += t0 - tr;
     const res = await sdsTarget(prior, x, { image: v.source, instruction: cfg.instruction, textScale: cfg.textScale, imageScale: cfg.imageScale }, t, rng, sds.schedule.weighting);
     const t1 = now();
     // the view's pixels inside the mask (all of them, or a random subset of raysPerStep)

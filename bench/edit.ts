@@ -1,0 +1,109 @@
+/**
+ * Edit loops: refit steps/s during an edit (IDU and SDS, built-in model, "make it red" inside the vase box)
+ * vs plain fitting (fitVoxel at the same resolution and batch), and the time split between the editor
+ * (diffusion model calls) and the refit (render + backward + optimiser). Also the edit's effect
+ * (outside PSNR, redness change) on the dataset's test views.
+ *
+ * Run: node bin/run-ts.mjs bench/edit.ts [SCENE_DIR DATASET_DIR] [--iters N] [--rays N]
+ *   default scene: the analytic tiny demo (tests/helpers/edit-demo.ts) at 64² images, 40³ grid.
+ *   For the real demo: instruct-scene demo-data --out D; instruct-scene fit D --repr voxel --res 96 --iters 1200 --out S;
+ *   node bin/run-ts.mjs bench/edit.ts S D
+ * → bench/results/edit.json
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { framesOf, loadDataset, loadViews } from '../src/io/dataset';
+import { loadScene } from '../src/io/load-scene';
+import { nodeFiles, writeFileAtomic } from '../src/io/node-files';
+import { VoxelScene } from '../src/nerf/voxel-scene';
+import { fitVoxel } from '../src/nerf/fit-voxel';
+import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/edit-session';
+import { runEdit } from '../src/edit/edit-run';
+import { VoxelEditable } from '../src/edit/voxel-editable';
+import { boxRegion, defaultDilation } from '../src/edit/regions';
+import { diffScenes, redness } from '../src/edit/diff';
+import { ip2pPrior } from '../src/edit/ip2p-prior';
+import { loadPipelineFor } from '../src/cli/model-path';
+import { DEMO_OBJECTS } from '../src/io/demo-scene';
+import { writeTinyDemo } from '../tests/helpers/edit-demo';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const flag = (name: string, d: number) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : d;
+};
+const positional = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && argv[i - 1].startsWith('--')));
+
+let tmp: string | null = null;
+let scenePath: string, dataPath: string;
+if (positional.length >= 2) [scenePath, dataPath] = positional;
+else {
+  tmp = mkdtempSync(join(tmpdir(), 'bench-edit-'));
+  ({ scene: scenePath, data: dataPath } = await writeTinyDemo(tmp, { size: 64, views: 24, res: 40 }));
+}
+const iters = flag('iters', 100), rays = flag('rays', 2048);
+
+const ds = await loadDataset(dataPath, nodeFiles);
+const { views: train } = await loadViews(ds, 'train', nodeFiles);
+const parent = await loadScene(scenePath, nodeFiles);
+if (!(parent instanceof VoxelScene)) throw new Error('bench/edit.ts needs a voxel scene');
+const vase = DEMO_OBJECTS.find((o) => o.name === 'vase')!;
+const region = boxRegion(vase.min, vase.max);
+const pipe = await loadPipelineFor('builtin');
+const prior = ip2pPrior(pipe);
+const testFrames = framesOf(ds, 'test').map((f) => ({ file: f.file, camera: f.camera }));
+
+const results: Record<string, unknown> = {
+  scene: positional.length >= 2 ? scenePath : 'analytic tiny demo (64², 40³ grid)',
+  grid: parent.grid.res, trainViews: train.length, imageSize: [train[0].image.width, train[0].image.height], iters, rays,
+  machine: 'CPU reference renderer; shared 2-core box — compare ratios, not absolute figures',
+};
+
+// plain fitting at the same resolution and batch (no coarse-to-fine), for the same number of steps
+{
+  const t0 = performance.now();
+  await fitVoxel(train.map((v) => ({ camera: v.frame.camera, image: v.image })), {
+    res: Math.max(...parent.grid.res), iters, batch: rays, upsampleAt: [], box: parent.grid.box, bgLen: parent.grid.bgLen, background: parent.background,
+  });
+  const s = (performance.now() - t0) / 1000;
+  results.plainFit = { seconds: s, stepsPerSecond: iters / s };
+}
+
+for (const method of ['idu', 'sds'] as const) {
+  const scene = new VoxelEditable(parent.grid, parent.background, region, { pearsonWeight: method === 'sds' ? 200 : 0 }, parent.marchParams());
+  const t0 = performance.now();
+  const views = await prepareViews(scene, train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })), region, defaultDilation);
+  const prepSeconds = (performance.now() - t0) / 1000;
+  const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'make it red', iters, raysPerStep: rays, idu: { ...EDIT_DEFAULTS.idu, editEvery: 2 } };
+  const t1 = performance.now();
+  const res = await runEdit({ cfg, scene, prior, views, settings: {} });
+  const loopSeconds = (performance.now() - t1) / 1000;
+  const edited = { kind: 'voxel' as const, background: parent.background, render: async (c: Parameters<VoxelScene['render']>[0]) => ({ image: await scene.render(c), alpha: new Float32Array(0), depth: new Float32Array(0) }) };
+  const d = await diffScenes(parent, edited, testFrames, region, defaultDilation(testFrames[0].camera));
+  results[method] = {
+    prepareSeconds: prepSeconds,
+    loopSeconds,
+    stepsPerSecond: iters / loopSeconds,
+    refitStepsPerSecond: iters / (res.state.refitMs / 1000),
+    editorSeconds: res.state.editorMs / 1000,
+    refitSeconds: res.state.refitMs / 1000,
+    renderSeconds: res.state.renderMs / 1000,
+    editorShare: res.state.editorMs / (res.state.editorMs + res.state.refitMs + res.state.renderMs),
+    viewsEdited: res.state.viewsEdited,
+    test_outside_psnr: d.outside_psnr,
+    test_redness_change: redness(d.inside_mean_rgb_b!) - redness(d.inside_mean_rgb_a!),
+  };
+  console.log(method, JSON.stringify(results[method]));
+}
+const plain = (results.plainFit as { stepsPerSecond: number }).stepsPerSecond;
+results.ratios = {
+  idu_vs_plain_fit: (results.idu as { stepsPerSecond: number }).stepsPerSecond / plain,
+  sds_vs_plain_fit: (results.sds as { stepsPerSecond: number }).stepsPerSecond / plain,
+};
+await pipe.dispose();
+if (tmp) rmSync(tmp, { recursive: true, force: true });
+await writeFileAtomic(join(HERE, 'results', 'edit.json'), JSON.stringify(results, null, 2) + '\n');
+console.log(JSON.stringify(results, null, 2));
