@@ -154,7 +154,7 @@ export async function fitGaussians(
 ): Promise<FitGaussiansResult> {
   const t0 = performance.now();
   if (!views.length) throw new UserError('no training views to fit');
-  const iters = opts.iters ?? 3000;
+  const iters = opts.iters ?? 1000;
   if (!Number.isInteger(iters) || iters < 1) throw new UserError(`--iters must be a positive integer, got ${iters}`);
   const maxCount = opts.maxGaussians ?? 200_000;
   const maxDeg = Math.max(0, Math.min(3, opts.shDegree ?? 3));
