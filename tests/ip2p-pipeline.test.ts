@@ -159,6 +159,23 @@ describe('img2img from a noise level', () => {
     expect(ddimTotal).toBe(14);
   });
 
+  it('reports a preview of the clean latents after each step and can be cancelled between steps', async () => {
+    const img = constImage(16, 16, [0.5, 0.5, 0.5]);
+    const previews: number[] = [];
+    const out = await pipe.edit(img, 'make it darker', { steps: 5, keepDetail: false, onStep: (_i, _n, x0) => previews.push(x0 ? x0.data[0] : NaN) });
+    expect(previews).toHaveLength(5);
+    // the exact denoiser's x̂0 is the edited latents from the first step: 0.18215·5·(2·0.5·0.55 − 1)
+    for (const v of previews) expect(v).toBeCloseTo(0.18215 * 5 * (0.55 - 1), 3);
+    expect(out.data[0]).toBeCloseTo(0.275, 2);
+    const ac = new AbortController();
+    let steps = 0;
+    const err = await pipe
+      .edit(img, 'make it darker', { steps: 10, signal: ac.signal, onStep: (i) => { steps = i; if (i === 2) ac.abort(new Error('stop')); } })
+      .catch((e) => e);
+    expect(err.message).toBe('stop');
+    expect(steps).toBe(2);
+  });
+
   it('IDU: noising a render and denoising conditioned on the original lands on the edited original', async () => {
     const original = constImage(16, 16, [0.8, 0.8, 0.8]);
     const render = constImage(16, 16, [0.1, 0.4, 0.9]);
@@ -196,6 +213,18 @@ describe('signature validation', () => {
     const err = await InstructPix2Pix.load(d, nodeFiles, rt).catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toMatch(/not a usable InstructPix2Pix model folder/);
+  });
+
+  it('hints at the cause for a PyTorch folder and a text-to-image UNet', async () => {
+    const d = await folder();
+    writeUnet(d, probeUnet({ sampleChannels: 4 }));
+    unlinkSync(join(d, 'vae_encoder', 'model.onnx'));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(d, 'vae'));
+    writeFileSync(join(d, 'vae', 'diffusion_pytorch_model.safetensors'), '');
+    const c = await checkModelFolder(d, nodeFiles);
+    expect(c.problems.join('\n')).toMatch(/text-to-image Stable Diffusion UNet takes 4 channels/);
+    expect(c.problems.join('\n')).toMatch(/vae_encoder\/model.onnx: missing .*PyTorch \(diffusers\) folder; export it to ONNX with optimum-cli/);
   });
 
   it('a folder that is not a model at all gets one line', async () => {

@@ -113,7 +113,10 @@ function portMatches(spec: ValueSpec, port: Port, file: string, problems: string
   }
   for (const [axis, size] of Object.entries(port.fixed ?? {})) {
     const d = spec.shape[Number(axis)];
-    if (typeof d === 'number' && d !== size) problems.push(`${file}: '${spec.name}' has size ${d} on axis ${axis}, expected ${size} (${port.what})`);
+    if (typeof d === 'number' && d !== size) {
+      const hint = port.what.startsWith('noisy + image') && d === 4 ? ' — a text-to-image Stable Diffusion UNet takes 4 channels; InstructPix2Pix takes 8 (noisy latents + image latents)' : '';
+      problems.push(`${file}: '${spec.name}' has size ${d} on axis ${axis}, expected ${size} (${port.what})${hint}`);
+    }
   }
 }
 
@@ -162,7 +165,15 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
   for (const comp of COMPONENTS) {
     const path = joinPath(dir, comp, 'model.onnx');
     if (!(await files.exists(path))) {
-      problems.push(`${path}: missing (expected the ${comp} ONNX export here)`);
+      let hint = '';
+      const torchDir = comp.startsWith('vae') ? 'vae' : comp;
+      for (const w of ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.bin', 'model.safetensors', 'pytorch_model.bin']) {
+        if (await files.exists(joinPath(dir, torchDir, w))) {
+          hint = ` — this looks like a PyTorch (diffusers) folder; export it to ONNX with optimum-cli (README "Getting the InstructPix2Pix model")`;
+          break;
+        }
+      }
+      problems.push(`${path}: missing (expected the ${comp} ONNX export here)${hint}`);
       continue;
     }
     anyFile = true;

@@ -72,7 +72,13 @@ export interface EditOptions {
   keepDetail?: boolean;
   /** working size of the longer side (multiple of 8/64 applied); default: the image's own size, at most 512 for real models */
   size?: number;
-  onStep?: (step: number, total: number) => void;
+  /**
+   * Called after each denoising step; `preview` is the scheduler's current estimate of the clean latents
+   * (decode it with `decode` for a live preview), when the scheduler provides one.
+   */
+  onStep?: (step: number, total: number, preview: Latents | null) => void;
+  /** cancels between steps (rejects with the signal's reason) */
+  signal?: AbortSignal;
 }
 
 export interface PipelineInfo {
@@ -145,7 +151,7 @@ export class InstructPix2Pix {
    * creates the four sessions once.
    */
   static async load(dir: string, files: FileSource, runtime: OnnxRuntime, opts: { readExternal?: boolean; onProgress?: (msg: string) => void } = {}): Promise<InstructPix2Pix> {
-    const check = await checkModelFolder(dir, files, { readExternal: opts.readExternal ?? !runtime.name.includes('node') });
+    const check = await checkModelFolder(dir, files, { readExternal: opts.readExternal ?? !runtime.loadsByPath });
     if (check.problems.length || !check.variant) throw modelProblems(check);
     const tokenizer = await loadTokenizer(joinPath(dir, 'tokenizer'), files);
     const sessions = {} as Record<Component, RtSession>;
@@ -373,10 +379,12 @@ export class InstructPix2Pix {
     const ts = sched.timesteps;
     const total = ts.length - start;
     for (let i = start; i < ts.length; i++) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('edit cancelled');
       const inp = sched.scaleModelInput(lat, i);
       const eps = await this.predictNoise({ channels: 4, height: h, width: w, data: inp }, ts[i], imgLat, text, scales);
       lat = sched.step(eps, i, lat, rng);
-      opts.onStep?.(i - start + 1, total);
+      const x0 = sched.lastPredOriginal;
+      opts.onStep?.(i - start + 1, total, x0 ? { channels: 4, height: h, width: w, data: x0 } : null);
     }
     let out = await this.decode({ channels: 4, height: h, width: w, data: lat });
     if (opts.keepDetail ?? this.info.builtin) {

@@ -32,6 +32,8 @@ export interface ModelBytes {
 export interface OnnxRuntime {
   /** e.g. "onnxruntime-node 1.30.0 (cpu)", "onnxruntime-web (webgpu)" */
   readonly name: string;
+  /** true when models with external data are loaded from their path (Node), so the data files need not be read */
+  readonly loadsByPath?: boolean;
   tensor(type: TensorType, data: TensorData, dims: number[]): RtTensor;
   createSession(model: ModelBytes): Promise<RtSession>;
 }
@@ -58,6 +60,7 @@ export function ortRuntime(ort: OrtModule, opts: OrtAdapterOptions): OnnxRuntime
   const used: string[] = [];
   return {
     name: opts.name,
+    loadsByPath: !!opts.loadByPath,
     usedProviders: used,
     tensor(type, data, dims) {
       return new ort.Tensor(type, data, dims);
