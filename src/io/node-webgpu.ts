@@ -3,6 +3,7 @@ import { setGpuProvider } from '../gpu/device';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 let installed = false;
+let dawnGpu: GPU | undefined;
 
 /**
  * Node adapter: makes `getGpuDevice()` use Dawn (npm package `webgpu`). Machines without a GPU driver use
@@ -17,7 +18,9 @@ export function installNodeWebGpu(): void {
     try {
       const { create, globals } = await import('webgpu');
       Object.assign(globalThis, globals);
-      return create([]);
+      // Dawn lives only while the object from create() is referenced: if it is garbage-collected, in-flight
+      // GPU work crashes the process (futex / mutex assertions, segfaults). Keep it for the process's life.
+      return (dawnGpu ??= create([]));
     } catch (e) {
       process.stderr.write(`warning: cannot load Dawn (webgpu package): ${(e as Error).message}\n`);
       return undefined;
