@@ -387,20 +387,33 @@ export class InstructPix2Pix {
       opts.onStep?.(i - start + 1, total, x0 ? { channels: 4, height: h, width: w, data: x0 } : null);
     }
     let out = await this.decode({ channels: 4, height: h, width: w, data: lat });
-    if (opts.keepDetail ?? this.info.builtin) {
-      const src = resizeImage(compositeOver(image, [1, 1, 1]), W, H);
-      const recon = await this.decode({ channels: 4, height: h, width: w, data: imgLat.data.map((v) => v * LATENT_SCALE) });
-      // luminance detail only: colour detail would bring the input's colours back at edges
-      for (let i = 0; i < W * H; i++) {
-        let d = 0;
-        for (let c = 0; c < 3; c++) d += LUMA[c] * (src.data[i * 3 + c] - recon.data[i * 3 + c]);
-        for (let c = 0; c < 3; c++) {
-          const v = out.data[i * 3 + c] + d;
-          out.data[i * 3 + c] = v < 0 ? 0 : v > 1 ? 1 : v;
-        }
+    if (opts.keepDetail ?? this.info.builtin) out = await this.restoreDetail(out, image, imgLat);
+    if (out.width !== image.width || out.height !== image.height) out = resizeImage(out, image.width, image.height);
+    return out;
+  }
+  /**
+   * Adds back to `edited` the luminance detail the VAE loses from `source` (source − D(E(source))), at
+   * `edited`'s size. What `keepDetail` does; also useful for SDS targets x̂ = D(ẑ0) with the built-in model,
+   * whose 8×8-pooling VAE would otherwise pull renders towards a blurred image.
+   * @param sourceLatents the source's VAE mean when already computed (must match edited's size / 8)
+   */
+  async restoreDetail(edited: Image, source: Image, sourceLatents?: Latents): Promise<Image> {
+    const W = edited.width, H = edited.height;
+    const src = resizeImage(compositeOver(source, [1, 1, 1]), W, H);
+    const lat = sourceLatents ?? (await this.encodeImage(src, [W, H]));
+    const recon = await this.decode({ ...lat, data: lat.data.map((v) => v * LATENT_SCALE) });
+    if (recon.width !== W || recon.height !== H) throw new Error(`restoreDetail: latents ${lat.width}×${lat.height} do not match a ${W}×${H} image`);
+    const out = createImage(W, H, 3);
+    const e = edited.channels === 3 ? edited : compositeOver(edited, [1, 1, 1]);
+    // luminance detail only: colour detail would bring the source's colours back at edges
+    for (let i = 0; i < W * H; i++) {
+      let d = 0;
+      for (let c = 0; c < 3; c++) d += LUMA[c] * (src.data[i * 3 + c] - recon.data[i * 3 + c]);
+      for (let c = 0; c < 3; c++) {
+        const v = e.data[i * 3 + c] + d;
+        out.data[i * 3 + c] = v < 0 ? 0 : v > 1 ? 1 : v;
       }
     }
-    if (out.width !== image.width || out.height !== image.height) out = resizeImage(out, image.width, image.height);
     return out;
   }
 }
