@@ -671,11 +671,18 @@ export function rasterizeForward(g: Gaussians, cam: Camera, background: readonly
     const a = p.conic[3 * i], b = p.conic[3 * i + 1], c = p.conic[3 * i + 2];
     const op = p.opacity[i], z = p.depth[i];
     const r = p.rgb[3 * i], gc = p.rgb[3 * i + 1], bc = p.rgb[3 * i + 2];
+    const k2 = 2 * Math.log(255 * op); // α ≥ 1/255 ⟺ a·dx² + 2b·dx·dy + c·dy² ≤ k2
     for (let py = box[1]; py < box[3]; py++) {
       const dy = v - (py + 0.5);
+      // the row's span inside that ellipse (one pixel of margin; the tests below decide)
+      const D = b * b * dy * dy - a * (c * dy * dy - k2);
+      if (D < 0) continue;
+      const sq = Math.sqrt(D);
+      const x0 = Math.max(box[0], Math.ceil(u - (-b * dy + sq) / a - 0.5) - 1);
+      const x1 = Math.min(box[2], Math.floor(u - (-b * dy - sq) / a - 0.5) + 2);
       const row = py * width;
       const qy = -0.5 * c * dy * dy;
-      for (let px = box[0]; px < box[2]; px++) {
+      for (let px = x0; px < x1; px++) {
         const pi = row + px;
         if (done[pi]) continue;
         const dx = u - (px + 0.5);
@@ -746,11 +753,17 @@ export function rasterizeBackward(
     const op = p.opacity[i];
     const r = p.rgb[3 * i], gc = p.rgb[3 * i + 1], bc = p.rgb[3 * i + 2];
     let gU = 0, gV = 0, gA = 0, gB = 0, gC = 0, gOp = 0, gR = 0, gG = 0, gBl = 0;
+    const k2 = 2 * Math.log(255 * op);
     for (let py = box[1]; py < box[3]; py++) {
       const dy = v - (py + 0.5);
+      const D = b * b * dy * dy - a * (c * dy * dy - k2);
+      if (D < 0) continue;
+      const sq = Math.sqrt(D);
+      const x0 = Math.max(box[0], Math.ceil(u - (-b * dy + sq) / a - 0.5) - 1);
+      const x1 = Math.min(box[2], Math.floor(u - (-b * dy - sq) / a - 0.5) + 2);
       const row = py * width;
       const qy = -0.5 * c * dy * dy;
-      for (let px = box[0]; px < box[2]; px++) {
+      for (let px = x0; px < x1; px++) {
         const pi = row + px;
         if (done[pi]) continue;
         const dx = u - (px + 0.5);
