@@ -18,13 +18,14 @@ Fits a scene to a posed dataset (nerfstudio, Blender or instant-ngp transforms) 
 options:
   --repr voxel|gaussians   representation (default voxel)
   --res N                  voxel grid: vertices along the longest axis (default 128; 160 for unbounded captures)
-  --iters N                optimisation steps (voxel default 2000, gaussians default 3000)
+  --iters N                optimisation steps (voxel default 2000, gaussians default 1000)
   --backend cpu|webgpu     where to run (default cpu)
   --downscale K            use images downscaled by K
   --max-images N           use at most N training images
   --seed S                 random seed (default 0)
   --sh                     voxel: view-dependent colour (SH degree 1)
   --batch N                voxel: rays per step (default 4096)
+  --max-gaussians N        gaussians: upper bound on the count during densification (default 200000)
   --json                   progress and the result as JSON lines on stdout`;
 
 export interface FitCliOptions {
@@ -37,6 +38,7 @@ export interface FitCliOptions {
   seed: number;
   sh: boolean;
   batch?: number;
+  maxGaussians?: number;
 }
 
 export interface FitSummary {
@@ -86,7 +88,7 @@ async function fitGaussiansToFolder(ds: Dataset, views: LoadedView[], out: strin
   const ply: any = await import('../io/ply');
   const r = await fg.fitGaussians(
     ds, views.map((v) => ({ camera: v.frame.camera, image: v.image })),
-    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles },
+    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles, maxGaussians: o.maxGaussians },
     (p: any) => progress.update({ phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count }, p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : ''),
   );
   progress.done();
@@ -101,7 +103,7 @@ export async function run(args: string[]): Promise<number> {
   const p = parseCommand(args, USAGE, {
     repr: { type: 'string' }, res: { type: 'string' }, iters: { type: 'string' }, backend: { type: 'string' },
     downscale: { type: 'string' }, 'max-images': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-    sh: { type: 'boolean' }, batch: { type: 'string' },
+    sh: { type: 'boolean' }, batch: { type: 'string' }, 'max-gaussians': { type: 'string' },
   }, { positionals: [1, 1] });
   if (!p) return 0;
   const dataset = p.positionals[0];
@@ -116,6 +118,7 @@ export async function run(args: string[]): Promise<number> {
     seed: intFlag(p.values.seed, 'seed', 0, 0),
     sh: !!p.values.sh,
     batch: p.values.batch === undefined ? undefined : intFlag(p.values.batch, 'batch', 4096, 1),
+    maxGaussians: p.values['max-gaussians'] === undefined ? undefined : intFlag(p.values['max-gaussians'], 'max-gaussians', 200000, 1),
   };
   if (o.res !== undefined && o.res > 1024) throw new UserError(`--res ${o.res} is too large (at most 1024)`);
   const json = !!p.values.json;
