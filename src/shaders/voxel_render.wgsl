@@ -1,0 +1,263 @@
+// Voxel radiance grid: forward ray marching (`render`) and forward + analytic backward (`train`).
+// GPU twin of src/nerf/voxel-render-cpu.ts; the marching rule, activations, contraction, occupancy skipping and
+// compositing are specified in src/nerf/voxel-backend.ts and the memory layout in src/nerf/voxel-grid.ts.
+//
+// One thread per ray. `train` marches its ray twice with the same function: the first pass gives the colour C,
+// the second walks the same samples again and, with Sᵢ = C − Σ_{j≤i} wⱼcⱼ, adds
+//   ∂L/∂xᵢ = ∂L/∂C · (T_{i+1}cᵢ − Sᵢ)      (xᵢ = σᵢ·δ·densityScale, αᵢ = 1 − e^{−xᵢ})
+//   ∂L/∂zᵢ = ∂L/∂C · wᵢ cᵢ(1 − cᵢ)          (z = pre-sigmoid colour)
+// through softplus / SH / trilinear weights into `grads` (no per-sample storage).
+//
+// Gradient accumulation: WGSL has no float atomics, so `addGrad` is a compare-and-swap loop on the f32 bit
+// pattern held in an atomic<u32> (exact f32 additions; only their order varies between runs, so results match
+// the CPU to f32 rounding of sums, not bit for bit).
+//
+// Precision: sample positions of bounded rays are t₀ + (i + ½)·δ computed from the index (no drift); unbounded
+// rays accumulate t with Kahan summation. softplus uses an accurate log1p and α an accurate 1 − e^{−x}, so the
+// near-empty start of a fit (x ~ 1e-4) matches the CPU's float64 to ~1e-7.
+
+struct Params {
+  nx: u32, ny: u32, nz: u32, K: u32,
+  count: u32, maxSamples: u32, rayStride: u32, unbounded: u32,
+  bgLen: f32, densityShift: f32, densityScale: f32, stepSize: f32,
+  near: f32, farNorm: f32, stopT: f32, lossNorm: f32,
+  minX: f32, minY: f32, minZ: f32, maxX: f32,
+  maxY: f32, maxZ: f32, bgR: f32, bgG: f32,
+  bgB: f32, colorOffset: u32, pad0: u32, pad1: u32,
+}
+
+override WG: u32 = 64;
+const SH_C1: f32 = 0.4886025119029199;
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> density: array<f32>;
+@group(0) @binding(2) var<storage, read> color: array<f32>;
+// 1 bit per cell (cell c → bit c & 31 of word c >> 5), 1 = occupied
+@group(0) @binding(3) var<storage, read> occ: array<u32>;
+// per ray: origin xyz, unit direction xyz (render: stride 6), + target rgb (train: stride 9)
+@group(0) @binding(4) var<storage, read> rays: array<f32>;
+// render: rgb, alpha, depth, samples (6 per ray); train: squared error summed over rgb, samples (2 per ray)
+@group(0) @binding(5) var<storage, read_write> outv: array<f32>;
+// train: ∂L/∂density[v] at v, ∂L/∂color[v·K + c] at colorOffset + v·K + c (f32 bit patterns)
+@group(0) @binding(6) var<storage, read_write> grads: array<atomic<u32>>;
+
+fn addGrad(i: u32, v: f32) {
+  if (v == 0.0) { return; }
+  var old = atomicLoad(&grads[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&grads[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}
+
+fn log1p_(x: f32) -> f32 {
+  let u = 1.0 + x;
+  if (u == 1.0) { return x; }
+  return log(u) * (x / (u - 1.0));
+}
+
+fn softplus(z: f32) -> f32 {
+  if (z > 20.0) { return z; }
+  return log1p_(exp(z));
+}
+
+fn sigmoid(z: f32) -> f32 {
+  return 1.0 / (1.0 + exp(-z));
+}
+
+// 1 − e^{−x} for x ≥ 0, accurate for small x
+fn oneMinusExpNeg(x: f32) -> f32 {
+  if (x < 1e-3) { return x * (1.0 - x * 0.5 * (1.0 - x / 3.0)); }
+  return 1.0 - exp(-x);
+}
+
+struct RayOut {
+  rgb: vec3f,
+  T: f32,
+  dsum: f32,
+  samples: u32,
+}
+
+// Marches ray q. backward = false: returns the composite (without background). backward = true: walks the
+// same samples and adds the gradients for ∂L/∂C = dLdC, given the ray's final colour C (with background).
+fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
+  let base = q * P.rayStride;
+  let o = vec3f(rays[base], rays[base + 1u], rays[base + 2u]);
+  let d = vec3f(rays[base + 3u], rays[base + 4u], rays[base + 5u]);
+  var basis = array<f32, 4>(1.0, 0.0, 0.0, 0.0);
+  if (P.K == 12u) {
+    basis[1] = -SH_C1 * d.y;
+    basis[2] = SH_C1 * d.z;
+    basis[3] = -SH_C1 * d.x;
+  }
+  let nb = P.K / 3u;
+  let bmin = vec3f(P.minX, P.minY, P.minZ);
+  let bmax = vec3f(P.maxX, P.maxY, P.maxZ);
+  let ctr = (bmin + bmax) * 0.5;
+  let ih = 2.0 / (bmax - bmin);
+  let E = 1.0 + P.bgLen;
+  let rmax = vec3f(f32(P.nx - 1u), f32(P.ny - 1u), f32(P.nz - 1u));
+  let gs = rmax / (2.0 * E);
+  let step = P.stepSize;
+  let xscale = step * P.densityScale;
+  let shift = P.densityShift;
+  let unbounded = P.unbounded != 0u;
+  let sy = P.nx;
+  let sz = P.nx * P.ny;
+  let cx = P.nx - 1u;
+  let cy = P.ny - 1u;
+
+  var res: RayOut;
+  res.rgb = vec3f(0.0);
+  res.T = 1.0;
+  res.dsum = 0.0;
+  res.samples = 0u;
+
+  var t0 = P.near;
+  var t1 = 3.0e38;
+  if (!unbounded) {
+    // slab test (axes with a zero direction component constrain only by containment)
+    var a0 = -3.0e38;
+    var a1 = 3.0e38;
+    for (var a = 0u; a < 3u; a++) {
+      if (d[a] == 0.0) {
+        if (o[a] < bmin[a] || o[a] > bmax[a]) { return res; }
+      } else {
+        let inv = 1.0 / d[a];
+        var ta = (bmin[a] - o[a]) * inv;
+        var tb = (bmax[a] - o[a]) * inv;
+        if (ta > tb) { let s = ta; ta = tb; tb = s; }
+        a0 = max(a0, ta);
+        a1 = min(a1, tb);
+      }
+    }
+    if (a0 < P.near) { a0 = P.near; }
+    if (!(a1 > a0)) { return res; }
+    t0 = a0;
+    t1 = a1;
+  }
+
+  var T = 1.0;
+  var S = C;
+  var t = t0;     // unbounded: running t (Kahan-compensated)
+  var comp = 0.0;
+  for (var it = 0u; it < P.maxSamples; it++) {
+    var tHere = t;
+    if (!unbounded) {
+      tHere = t0 + (f32(it) + 0.5) * step;
+      if (tHere >= t1) { break; }
+    }
+    let p = o + tHere * d;
+    var u = (p - ctr) * ih;
+    if (unbounded) {
+      var dt = step;
+      let au = abs(u);
+      let n = max(au.x, max(au.y, au.z));
+      if (n > 1.0) {
+        if (n > P.farNorm) { break; }
+        dt = step * n * n / P.bgLen;
+        u = u * ((E - P.bgLen / n) / n);
+      }
+      let y = dt - comp;
+      let tn = t + y;
+      comp = (tn - t) - y;
+      t = tn;
+    }
+    let g = (u + E) * gs;
+    if (!(all(g >= vec3f(0.0)) && all(g <= rmax))) { continue; }
+    let i = min(u32(g.x), P.nx - 2u);
+    let j = min(u32(g.y), P.ny - 2u);
+    let k = min(u32(g.z), P.nz - 2u);
+    let cell = i + cx * (j + cy * k);
+    if (((occ[cell >> 5u] >> (cell & 31u)) & 1u) == 0u) { continue; }
+    let f = g - vec3f(f32(i), f32(j), f32(k));
+    let v = i + P.nx * (j + P.ny * k);
+    var vv: array<u32, 8>;
+    var tw: array<f32, 8>;
+    var raw = 0.0;
+    for (var c8 = 0u; c8 < 8u; c8++) {
+      let ex = c8 & 1u;
+      let ey = (c8 >> 1u) & 1u;
+      let ez = c8 >> 2u;
+      let wx = select(1.0 - f.x, f.x, ex == 1u);
+      let wy = select(1.0 - f.y, f.y, ey == 1u);
+      let wz = select(1.0 - f.z, f.z, ez == 1u);
+      tw[c8] = wx * wy * wz;
+      vv[c8] = v + ex + ey * sy + ez * sz;
+      raw += tw[c8] * density[vv[c8]];
+    }
+    let z = raw + shift;
+    let x = softplus(z) * xscale;
+    let alpha = oneMinusExpNeg(x);
+    var lin = vec3f(0.0);
+    for (var b = 0u; b < nb; b++) {
+      var acc = vec3f(0.0);
+      for (var c8 = 0u; c8 < 8u; c8++) {
+        let q3 = vv[c8] * P.K + b * 3u;
+        acc += tw[c8] * vec3f(color[q3], color[q3 + 1u], color[q3 + 2u]);
+      }
+      lin += basis[b] * acc;
+    }
+    let c = vec3f(sigmoid(lin.x), sigmoid(lin.y), sigmoid(lin.z));
+    let w = T * alpha;
+    T = T * (1.0 - alpha);
+    res.samples += 1u;
+    if (!backward) {
+      res.rgb += w * c;
+      res.dsum += w * tHere;
+    } else {
+      S -= w * c;
+      let dLdx = dot(dLdC, T * c - S);
+      let dRaw = dLdx * sigmoid(z) * xscale;
+      let zc = dLdC * w * c * (vec3f(1.0) - c);
+      for (var c8 = 0u; c8 < 8u; c8++) {
+        addGrad(vv[c8], tw[c8] * dRaw);
+        for (var b = 0u; b < nb; b++) {
+          let fb = tw[c8] * basis[b];
+          let gi = P.colorOffset + vv[c8] * P.K + b * 3u;
+          addGrad(gi, fb * zc.x);
+          addGrad(gi + 1u, fb * zc.y);
+          addGrad(gi + 2u, fb * zc.z);
+        }
+      }
+    }
+    if (T < P.stopT) { break; }
+  }
+  res.T = T;
+  return res;
+}
+
+@compute @workgroup_size(WG)
+fn render(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let q = gid.x + gid.y * nwg.x * WG;
+  if (q >= P.count) { return; }
+  let r = march(q, false, vec3f(0.0), vec3f(0.0));
+  let rgb = r.rgb + r.T * vec3f(P.bgR, P.bgG, P.bgB);
+  let a = 1.0 - r.T;
+  var depth = 0.0;
+  if (a >= 1e-6) { depth = r.dsum / max(a, 1e-10); }
+  let ob = q * 6u;
+  outv[ob] = rgb.x;
+  outv[ob + 1u] = rgb.y;
+  outv[ob + 2u] = rgb.z;
+  outv[ob + 3u] = a;
+  outv[ob + 4u] = depth;
+  outv[ob + 5u] = f32(r.samples);
+}
+
+@compute @workgroup_size(WG)
+fn train(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let q = gid.x + gid.y * nwg.x * WG;
+  if (q >= P.count) { return; }
+  let r = march(q, false, vec3f(0.0), vec3f(0.0));
+  let C = r.rgb + r.T * vec3f(P.bgR, P.bgG, P.bgB);
+  let tb = q * P.rayStride + 6u;
+  let e = C - vec3f(rays[tb], rays[tb + 1u], rays[tb + 2u]);
+  outv[q * 2u] = dot(e, e);
+  outv[q * 2u + 1u] = f32(r.samples);
+  let dLdC = P.lossNorm * e;
+  if (r.samples > 0u && any(dLdC != vec3f(0.0))) {
+    _ = march(q, true, dLdC, C);
+  }
+}
