@@ -134,6 +134,7 @@ export async function run(args: string[]): Promise<number> {
 
 /** Loads a dataset, fits the chosen representation and writes the scene folder. */
 export async function fitToFolder(dataset: string, out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
+  if (o.backend === 'webgpu') (await import('../io/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice() (voxel-gpu hook)
   const ds = await loadDataset(dataset, nodeFiles, { downscale: o.downscale, maxImages: o.maxImages });
   const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) => progress.update({ phase: 'load', step: done, total }));
   progress.done();
