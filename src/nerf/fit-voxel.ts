@@ -65,6 +65,9 @@ export interface FitVoxelOptions {
   /** Called every so often so that UIs stay responsive (e.g. `() => new Promise(r => setTimeout(r))`). */
   yieldEvery?: number;
   signal?: AbortSignal;
+  /** Called with the current grid every `gridEvery` steps (benchmarks: PSNR over time; previews). */
+  onGrid?: (grid: VoxelGrid, step: number, params: MarchParams) => Promise<void> | void;
+  gridEvery?: number;
 }
 
 export interface FitVoxelResult {
@@ -191,6 +194,7 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
       adam.setGroup('density', grid.density, grads.density);
       adam.setGroup('color', grid.color, grads.color);
       params = marchParamsFor(grid, o.background, near);
+      await backend.setGrid(grid); // the new grid before the next trainStep (fix by voxel-gpu)
     }
     // random batch
     for (let r = 0; r < batchSize; r++) {
@@ -221,6 +225,7 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
     emaLoss = Number.isNaN(emaLoss) ? res.loss : 0.9 * emaLoss + 0.1 * res.loss;
     if (o.onProgress && (step % 10 === 0 || step === iters - 1))
       o.onProgress({ phase: 'fit', step: step + 1, total: iters, loss: emaLoss, psnr: -10 * Math.log10(Math.max(emaLoss, 1e-12)), res: grid.res });
+    if (o.onGrid && o.gridEvery && (step + 1) % o.gridEvery === 0 && step + 1 < iters) await o.onGrid(grid, step + 1, marchParamsFor(grid, o.background, near));
     if (o.yieldEvery && step % o.yieldEvery === 0) await new Promise((r) => setTimeout(r, 0));
   }
   if (occEvery > 0) updateOccupancy(grid, occThr);
