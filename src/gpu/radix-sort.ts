@@ -157,7 +157,7 @@ export class GpuRadixSort {
     return this.scratch;
   }
 
-  private uniform(slot: number, data: Uint32Array): GPUBuffer {
+  private uniform(slot: number, data: Uint32Array<ArrayBuffer>): GPUBuffer {
     let u = this.uniforms[slot];
     if (!u) u = this.uniforms[slot] = this.runner.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `sort params ${slot}` });
     this.runner.device.queue.writeBuffer(u, 0, data);
@@ -165,7 +165,7 @@ export class GpuRadixSort {
   }
 
   /** Number of 4-bit passes a sort with these options runs. */
-  static passes(opts: Pick<SortBuffers, 'keysHi' | 'loBits' | 'hiBits'>): number {
+  static passes(opts: { keysHi?: GPUBuffer | boolean | null; loBits?: number; hiBits?: number }): number {
     const lo = Math.ceil((opts.loBits ?? 32) / 4);
     const hi = opts.keysHi ? Math.ceil((opts.hiBits ?? 32) / 4) : 0;
     return lo + hi;

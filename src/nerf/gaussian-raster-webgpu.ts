@@ -1,0 +1,379 @@
+import type { Camera } from '../core/camera';
+import { getGpuDevice } from '../gpu/device';
+import { GpuPrefixScan, GpuRadixSort } from '../gpu/radix-sort';
+import { runnerFor, type GpuRunner, type Kernel } from '../gpu/runner';
+import commonSource from '../shaders/gs_common.wgsl?raw';
+import projectSource from '../shaders/gs_project.wgsl?raw';
+import binSource from '../shaders/gs_bin.wgsl?raw';
+import renderSource from '../shaders/gs_render.wgsl?raw';
+import backwardSource from '../shaders/gs_backward.wgsl?raw';
+import projectBackwardSource from '../shaders/gs_project_backward.wgsl?raw';
+import type { GaussianRasterBackend, GaussianRenderResult } from './gaussian-backend';
+import { DILATION, TILE, viewMatrix, type GaussianGrads } from './gaussian-raster-cpu';
+import { SH_STRIDE, type Gaussians } from './gaussians';
+
+/**
+ * WebGPU twin of the 3DGS tile rasteriser in `gaussian-raster-cpu.ts` (same conventions, documented there and in
+ * src/shaders/gs_common.wgsl), forward and backward, for fitting (`--backend webgpu`) and for the viewer.
+ *
+ * Frame (forward):
+ *  1. `preprocess` (gs_project.wgsl): per Gaussian, EWA projection (2D covariance + 0.3 dilation, conic, radius),
+ *     tile rectangle, SH → colour, sigmoid opacity → `proj` (4 vec4 per Gaussian) and tile counts.
+ *  2. exclusive scan of the tile counts (gs_scan.wgsl) → each Gaussian's first slot; the total is read back
+ *     (one small readback per frame, as 3DGS does) to size the key buffers.
+ *  3. `duplicate` (gs_bin.wgsl): one (tile id, depth bits) key per covered tile; stable radix sort of the 64-bit
+ *     keys (gs_radix.wgsl, ⌈log2 tiles⌉ + 32 bits); `tile_ranges`: [start, end) per tile.
+ *  4. `render` (gs_render.wgsl): one 16×16 workgroup per tile, front-to-back compositing, early termination.
+ * Backward: `render_backward` (gs_backward.wgsl, per tile; float CAS adds into workgroup then global memory) →
+ * 9 gradients per Gaussian in 2D; `project_backward` (gs_project_backward.wgsl) → every parameter.
+ *
+ * Standalone use (viewer): `GaussianProjector` runs steps 1–3 on buffers the caller owns; `packGaussians` and
+ * `packCamera` give the buffer layouts. Precision: everything is f32 on the GPU (the CPU twin uses f64 inside).
+ */
+
+/** Floats per Gaussian in the packed parameter (and gradient) buffer: mean 3, log-scale 3, quaternion 4, opacity logit 1, SH 48. */
+export const PARAM_STRIDE = 59;
+/** Floats per Gaussian in `proj` (4 × vec4). */
+export const PROJ_STRIDE = 16;
+/** 2D gradients per Gaussian accumulated by the backward rasteriser. */
+const G2_STRIDE = 9;
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** The packed parameter buffer layout (see gs_common.wgsl) for `g`; `out` is reused when large enough. */
+export function packGaussians(g: Gaussians, out?: Float32Array): Float32Array {
+  const n = g.count;
+  const p = out && out.length >= n * PARAM_STRIDE ? out : new Float32Array(Math.max(1, n) * PARAM_STRIDE);
+  const { means, logScales, rotations, opacityLogits, sh } = g;
+  for (let i = 0; i < n; i++) {
+    const o = i * PARAM_STRIDE;
+    p[o] = means[3 * i]; p[o + 1] = means[3 * i + 1]; p[o + 2] = means[3 * i + 2];
+    p[o + 3] = logScales[3 * i]; p[o + 4] = logScales[3 * i + 1]; p[o + 5] = logScales[3 * i + 2];
+    p[o + 6] = rotations[4 * i]; p[o + 7] = rotations[4 * i + 1]; p[o + 8] = rotations[4 * i + 2]; p[o + 9] = rotations[4 * i + 3];
+    p[o + 10] = opacityLogits[i];
+    p.set(sh.subarray(i * SH_STRIDE, (i + 1) * SH_STRIDE), o + 11);
+  }
+  return p;
+}
+
+/** Bytes of the `Cam` uniform (gs_common.wgsl). */
+export const CAM_BYTES = 144;
+
+/** The `Cam` uniform for a camera (pinhole; distortion ignored as in the CPU twin). */
+export function packCamera(cam: Camera, count: number, shDegree: number, background: readonly [number, number, number] = [0, 0, 0]): ArrayBuffer {
+  const buf = new ArrayBuffer(CAM_BYTES);
+  const f = new Float32Array(buf), u = new Uint32Array(buf);
+  const { W, C } = viewMatrix(cam);
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) f[r * 4 + c] = W[r * 3 + c];
+  f[12] = C[0]; f[13] = C[1]; f[14] = C[2];
+  const { fx, fy, cx, cy, width, height } = cam;
+  f[16] = fx; f[17] = fy; f[18] = cx; f[19] = cy;
+  // x/z and y/z clamp of the EWA Jacobian (CPU twin: 0.3 of the image beyond each edge)
+  f[20] = cx / fx + DILATION * width / fx; f[21] = (width - cx) / fx + DILATION * width / fx;
+  f[22] = cy / fy + DILATION * height / fy; f[23] = (height - cy) / fy + DILATION * height / fy;
+  f[24] = background[0]; f[25] = background[1]; f[26] = background[2];
+  u[28] = width; u[29] = height; u[30] = Math.ceil(width / TILE); u[31] = Math.ceil(height / TILE);
+  u[32] = count; u[33] = shDegree;
+  return buf;
+}
+
+class Grow {
+  buf: GPUBuffer | null = null;
+  constructor(private device: GPUDevice, private label: string, private usage = STORAGE()) {}
+  get(bytes: number): GPUBuffer {
+    const need = Math.max(16, Math.ceil(bytes / 16) * 16);
+    if (this.buf && this.buf.size >= need) return this.buf;
+    const size = Math.max(need, Math.ceil(((this.buf?.size ?? 0) * 1.5) / 16) * 16);
+    const max = this.device.limits.maxStorageBufferBindingSize;
+    if (need > max) throw new Error(`WebGPU: ${this.label} needs ${need} bytes, more than this device's storage binding limit (${max}); use fewer Gaussians or a smaller image`);
+    this.buf?.destroy();
+    this.buf = this.device.createBuffer({ size: Math.min(size, max), usage: this.usage, label: this.label });
+    return this.buf;
+  }
+  destroy() { this.buf?.destroy(); this.buf = null; }
+}
+
+/**
+ * Projection + tile binning + sort on the GPU, for callers that own the buffers (the rasteriser below, the viewer).
+ * `encodeProject` then (after reading back `total`) `encodeBin`.
+ */
+export class GaussianProjector {
+  private readonly scan: GpuPrefixScan;
+  private readonly sort: GpuRadixSort;
+  private readonly keysHi: Grow; private readonly keysLo: Grow; private readonly ids: Grow; private readonly ranges: Grow;
+
+  private constructor(
+    readonly runner: GpuRunner,
+    private readonly k: { preprocess: Kernel; duplicate: Kernel; ranges: Kernel },
+    scan: GpuPrefixScan,
+    sort: GpuRadixSort,
+  ) {
+    this.scan = scan;
+    this.sort = sort;
+    const d = runner.device;
+    this.keysHi = new Grow(d, 'gs keysHi'); this.keysLo = new Grow(d, 'gs keysLo'); this.ids = new Grow(d, 'gs ids'); this.ranges = new Grow(d, 'gs ranges');
+  }
+
+  static async create(device: GPUDevice): Promise<GaussianProjector> {
+    const runner = runnerFor(device);
+    const [preprocess, duplicate, ranges, scan, sort] = await Promise.all([
+      runner.kernel({ code: commonSource + projectSource, entry: 'preprocess', bindings: ['uniform', 'read', 'storage', 'storage'], workgroupSize: 64, label: 'gs_project.preprocess' }),
+      runner.kernel({ code: commonSource + binSource, entry: 'duplicate', bindings: ['uniform', 'read', 'read', 'storage', 'storage', 'storage', 'storage'], workgroupSize: 64, label: 'gs_bin.duplicate' }),
+      runner.kernel({ code: commonSource + binSource, entry: 'tile_ranges', bindings: ['uniform', 'read', 'read', 'storage', 'storage', 'storage', 'storage'], workgroupSize: 256, label: 'gs_bin.tile_ranges' }),
+      GpuPrefixScan.create(device),
+      GpuRadixSort.create(device),
+    ]);
+    return new GaussianProjector(runner, { preprocess, duplicate, ranges }, scan, sort);
+  }
+
+  /**
+   * Projects `count` Gaussians (`params`: packGaussians layout; `cam`: packCamera uniform) into `proj`
+   * (≥ count × 64 bytes) and scans the per-Gaussian tile counts in `touched` (≥ (count + 1) × 4 bytes): afterwards
+   * touched[i] is Gaussian i's first key slot and touched[count] the number of keys (read it back for `encodeBin`).
+   */
+  encodeProject(enc: GPUCommandEncoder, b: { cam: GPUBuffer; params: GPUBuffer; proj: GPUBuffer; touched: GPUBuffer; count: number }): void {
+    enc.clearBuffer(b.touched, b.count * 4, 4);
+    const pass = enc.beginComputePass({ label: 'gs project' });
+    this.runner.encode(pass, [{ kernel: this.k.preprocess, buffers: [b.cam, b.params, b.proj, b.touched], threads: b.count }]);
+    this.scan.encode(pass, b.touched, b.count + 1);
+    pass.end();
+  }
+
+  /**
+   * Duplicates `total` (tile, depth) keys, sorts them and fills the tile ranges. Returns the sorted Gaussian ids
+   * (`ids[k]`) and `ranges` (2 u32 per tile: [start, end) into ids), valid after the submit.
+   */
+  encodeBin(enc: GPUCommandEncoder, b: { cam: GPUBuffer; proj: GPUBuffer; touched: GPUBuffer; count: number; total: number; tiles: number }): { ids: GPUBuffer; ranges: GPUBuffer } {
+    const m = Math.max(1, b.total);
+    const keysHi = this.keysHi.get(m * 4), keysLo = this.keysLo.get(m * 4), ids = this.ids.get(m * 4);
+    const ranges = this.ranges.get(b.tiles * 8);
+    enc.clearBuffer(ranges, 0, Math.ceil((b.tiles * 8) / 4) * 4);
+    const bufs = [b.cam, b.proj, b.touched, keysHi, keysLo, ids, ranges];
+    if (b.total > 0) {
+      let pass = enc.beginComputePass({ label: 'gs duplicate' });
+      this.runner.encode(pass, [{ kernel: this.k.duplicate, buffers: bufs, threads: b.count }]);
+      pass.end();
+      const hiBits = Math.max(1, Math.ceil(Math.log2(Math.max(2, b.tiles))));
+      this.sort.encode(enc, { keysLo, keysHi, values: ids, count: b.total, hiBits });
+      pass = enc.beginComputePass({ label: 'gs tile ranges' });
+      this.runner.encode(pass, [{ kernel: this.k.ranges, buffers: bufs, threads: b.total }]);
+      pass.end();
+    }
+    return { ids, ranges };
+  }
+
+  destroy(): void {
+    this.keysHi.destroy(); this.keysLo.destroy(); this.ids.destroy(); this.ranges.destroy();
+    this.scan.destroy(); this.sort.destroy();
+  }
+}
+
+/** What `forward` returns (arrays per pixel, image layout) — the CPU twin's ForwardResult without its CPU-only parts. */
+export interface WebGpuForwardResult {
+  width: number;
+  height: number;
+  image: Float32Array;
+  alpha: Float32Array;
+  depth: Float32Array;
+  finalT: Float32Array;
+  nContrib: Uint32Array;
+  background: [number, number, number];
+  /** pixel radius per Gaussian (0 = culled) */
+  radius: Int32Array;
+  /** number of (tile, Gaussian) pairs this frame */
+  pairs: number;
+}
+
+/** Projected values read back for tests and tools (CPU twin's `Projected` fields). */
+export interface WebGpuProjected {
+  xy: Float32Array; depth: Float32Array; radius: Int32Array; conic: Float32Array; opacity: Float32Array; rgb: Float32Array; rgbClamped: Uint8Array; rect: Int32Array;
+}
+
+/** The GPU Gaussian rasteriser: forward then (optionally) backward on the same Gaussians and camera. */
+export class GaussianRasterizerWebGpu {
+  private readonly d: GPUDevice;
+  private readonly params: Grow; private readonly proj: Grow; private readonly touched: Grow; private readonly cam: Grow;
+  private readonly color: Grow; private readonly nContrib: Grow; private readonly depth: Grow; private readonly dpix: Grow;
+  private readonly grad2d: Grow; private readonly grads: Grow;
+  private packed: Float32Array | null = null;
+  private last: { count: number; width: number; height: number; tilesX: number; tilesY: number; ids: GPUBuffer; ranges: GPUBuffer } | null = null;
+
+  private constructor(
+    readonly runner: GpuRunner,
+    readonly projector: GaussianProjector,
+    private readonly k: { render: Kernel; backward: Kernel; projectBackward: Kernel },
+  ) {
+    const d = (this.d = runner.device);
+    this.params = new Grow(d, 'gs params'); this.proj = new Grow(d, 'gs proj'); this.touched = new Grow(d, 'gs touched');
+    this.cam = new Grow(d, 'gs camera', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.color = new Grow(d, 'gs color'); this.nContrib = new Grow(d, 'gs nContrib'); this.depth = new Grow(d, 'gs depth');
+    this.dpix = new Grow(d, 'gs dpix'); this.grad2d = new Grow(d, 'gs grad2d'); this.grads = new Grow(d, 'gs grads');
+  }
+
+  static async create(device?: GPUDevice): Promise<GaussianRasterizerWebGpu> {
+    const dev = device ?? (await getGpuDevice());
+    const runner = runnerFor(dev);
+    const [projector, render, backward, projectBackward] = await Promise.all([
+      GaussianProjector.create(dev),
+      runner.kernel({ code: commonSource + renderSource, entry: 'render', bindings: ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage'], label: 'gs_render.render' }),
+      runner.kernel({ code: commonSource + backwardSource, entry: 'render_backward', bindings: ['uniform', 'read', 'read', 'read', 'read', 'read', 'read', 'storage'], label: 'gs_backward.render_backward' }),
+      runner.kernel({ code: commonSource + projectBackwardSource, entry: 'project_backward', bindings: ['uniform', 'read', 'read', 'read', 'storage'], workgroupSize: 64, label: 'gs_project_backward' }),
+    ]);
+    return new GaussianRasterizerWebGpu(runner, projector, { render, backward, projectBackward });
+  }
+
+  /** Rasterises `g` from `cam` over `background`; keeps what `backward` needs. */
+  async forward(g: Gaussians, cam: Camera, background: readonly [number, number, number]): Promise<WebGpuForwardResult> {
+    const n = g.count;
+    const { width, height } = cam;
+    const tilesX = Math.ceil(width / TILE), tilesY = Math.ceil(height / TILE), tiles = tilesX * tilesY;
+    const npx = width * height;
+    this.packed = packGaussians(g, this.packed ?? undefined);
+    const params = this.params.get(Math.max(1, n) * PARAM_STRIDE * 4);
+    this.runner.upload(params, this.packed.subarray(0, Math.max(1, n) * PARAM_STRIDE));
+    const camBuf = this.cam.get(CAM_BYTES);
+    this.runner.upload(camBuf, packCamera(cam, n, g.shDegree, background));
+    const proj = this.proj.get(Math.max(1, n) * PROJ_STRIDE * 4);
+    const touched = this.touched.get((n + 1) * 4);
+
+    let enc = this.d.createCommandEncoder({ label: 'gs forward 1' });
+    this.projector.encodeProject(enc, { cam: camBuf, params, proj, touched, count: n });
+    this.d.queue.submit([enc.finish()]);
+    const total = (await this.runner.readU32(touched, n * 4, 1))[0];
+
+    enc = this.d.createCommandEncoder({ label: 'gs forward 2' });
+    const { ids, ranges } = this.projector.encodeBin(enc, { cam: camBuf, proj, touched, count: n, total, tiles });
+    const color = this.color.get(npx * 16), nContrib = this.nContrib.get(npx * 4), depth = this.depth.get(npx * 4);
+    const pass = enc.beginComputePass({ label: 'gs render' });
+    this.runner.encode(pass, [{ kernel: this.k.render, buffers: [camBuf, ranges, ids, proj, color, nContrib, depth], threads: [tilesX, tilesY, 1] }]);
+    pass.end();
+    this.d.queue.submit([enc.finish()]);
+    this.last = { count: n, width, height, tilesX, tilesY, ids, ranges };
+
+    const [col, nc, dep, radiusF] = await Promise.all([
+      this.runner.readF32(color, 0, npx * 4),
+      this.runner.readU32(nContrib, 0, npx),
+      this.runner.readF32(depth, 0, npx),
+      this.readProjColumn(proj, n, 3),
+    ]);
+    const image = new Float32Array(npx * 3), alpha = new Float32Array(npx), finalT = new Float32Array(npx);
+    for (let p = 0; p < npx; p++) {
+      image[3 * p] = col[4 * p]; image[3 * p + 1] = col[4 * p + 1]; image[3 * p + 2] = col[4 * p + 2];
+      finalT[p] = col[4 * p + 3];
+      alpha[p] = 1 - col[4 * p + 3];
+    }
+    const radius = new Int32Array(n);
+    for (let i = 0; i < n; i++) radius[i] = radiusF[i];
+    return { width, height, image, alpha, depth: dep, finalT, nContrib: nc, background: [background[0], background[1], background[2]], radius, pairs: total };
+  }
+
+  private async readProjColumn(proj: GPUBuffer, n: number, k: number): Promise<Float32Array> {
+    if (n === 0) return new Float32Array(0);
+    const all = await this.runner.readF32(proj, 0, n * PROJ_STRIDE);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = all[i * PROJ_STRIDE + k];
+    return out;
+  }
+
+  /** The projection of the last `forward` (for tests and tools). */
+  async projected(): Promise<WebGpuProjected> {
+    const n = this.last?.count ?? 0;
+    const all = n ? await this.runner.readF32(this.proj.get(n * PROJ_STRIDE * 4), 0, n * PROJ_STRIDE) : new Float32Array(0);
+    const bits = new Uint32Array(all.buffer, all.byteOffset, all.length);
+    const p: WebGpuProjected = {
+      xy: new Float32Array(2 * n), depth: new Float32Array(n), radius: new Int32Array(n), conic: new Float32Array(3 * n), opacity: new Float32Array(n),
+      rgb: new Float32Array(3 * n), rgbClamped: new Uint8Array(n), rect: new Int32Array(4 * n),
+    };
+    for (let i = 0; i < n; i++) {
+      const o = i * PROJ_STRIDE;
+      p.xy[2 * i] = all[o]; p.xy[2 * i + 1] = all[o + 1]; p.depth[i] = all[o + 2]; p.radius[i] = all[o + 3];
+      p.conic[3 * i] = all[o + 4]; p.conic[3 * i + 1] = all[o + 5]; p.conic[3 * i + 2] = all[o + 6]; p.opacity[i] = all[o + 7];
+      p.rgb[3 * i] = all[o + 8]; p.rgb[3 * i + 1] = all[o + 9]; p.rgb[3 * i + 2] = all[o + 10]; p.rgbClamped[i] = bits[o + 11];
+      for (let c = 0; c < 4; c++) p.rect[4 * i + c] = bits[o + 12 + c];
+    }
+    return p;
+  }
+
+  /** Tile bins of the last `forward` (ranges, sorted ids), for tests. */
+  async bins(): Promise<{ ranges: Uint32Array; ids: Uint32Array }> {
+    const l = this.last;
+    if (!l) throw new Error('bins() called before forward()');
+    const tiles = l.tilesX * l.tilesY;
+    const ranges = await this.runner.readU32(l.ranges, 0, 2 * tiles);
+    let total = 0;
+    for (let t = 0; t < tiles; t++) total = Math.max(total, ranges[2 * t + 1]);
+    const ids = total ? await this.runner.readU32(l.ids, 0, total) : new Uint32Array(0);
+    return { ranges, ids };
+  }
+
+  /**
+   * Gradients for the last `forward` given ∂L/∂image (RGB per pixel) and optionally ∂L/∂alpha, into `out`
+   * (overwritten; the CPU twin's layout, `xy` = ∂L/∂(u, v)).
+   */
+  async backward(dImage: Float32Array, dAlpha: Float32Array | null, out: GaussianGrads): Promise<void> {
+    const l = this.last;
+    if (!l) throw new Error('backward() called before forward()');
+    const { count: n, width, height } = l;
+    const npx = width * height;
+    const dp = new Float32Array(npx * 4);
+    for (let p = 0; p < npx; p++) {
+      dp[4 * p] = dImage[3 * p]; dp[4 * p + 1] = dImage[3 * p + 1]; dp[4 * p + 2] = dImage[3 * p + 2];
+      dp[4 * p + 3] = dAlpha ? dAlpha[p] : 0;
+    }
+    const dpix = this.dpix.get(npx * 16);
+    this.runner.upload(dpix, dp);
+    const grad2d = this.grad2d.get(Math.max(1, n) * G2_STRIDE * 4);
+    const grads = this.grads.get(Math.max(1, n) * PARAM_STRIDE * 4);
+    const camBuf = this.cam.get(CAM_BYTES), proj = this.proj.get(Math.max(1, n) * PROJ_STRIDE * 4), params = this.params.get(Math.max(1, n) * PARAM_STRIDE * 4);
+    const enc = this.d.createCommandEncoder({ label: 'gs backward' });
+    enc.clearBuffer(grad2d, 0, Math.max(1, n) * G2_STRIDE * 4);
+    const pass = enc.beginComputePass({ label: 'gs backward' });
+    this.runner.encode(pass, [
+      { kernel: this.k.backward, buffers: [camBuf, l.ranges, l.ids, proj, this.color.get(npx * 16), this.nContrib.get(npx * 4), dpix, grad2d], threads: [l.tilesX, l.tilesY, 1] },
+      { kernel: this.k.projectBackward, buffers: [camBuf, params, proj, grad2d, grads], threads: n },
+    ]);
+    pass.end();
+    this.d.queue.submit([enc.finish()]);
+    if (n === 0) return;
+    const [gp, g2] = await Promise.all([this.runner.readF32(grads, 0, n * PARAM_STRIDE), this.runner.readF32(grad2d, 0, n * G2_STRIDE)]);
+    for (let i = 0; i < n; i++) {
+      const o = i * PARAM_STRIDE;
+      out.means[3 * i] = gp[o]; out.means[3 * i + 1] = gp[o + 1]; out.means[3 * i + 2] = gp[o + 2];
+      out.logScales[3 * i] = gp[o + 3]; out.logScales[3 * i + 1] = gp[o + 4]; out.logScales[3 * i + 2] = gp[o + 5];
+      out.rotations[4 * i] = gp[o + 6]; out.rotations[4 * i + 1] = gp[o + 7]; out.rotations[4 * i + 2] = gp[o + 8]; out.rotations[4 * i + 3] = gp[o + 9];
+      out.opacityLogits[i] = gp[o + 10];
+      out.sh.set(gp.subarray(o + 11, o + PARAM_STRIDE), i * SH_STRIDE);
+      out.xy[2 * i] = g2[G2_STRIDE * i]; out.xy[2 * i + 1] = g2[G2_STRIDE * i + 1];
+    }
+  }
+
+  destroy(): void {
+    for (const b of [this.params, this.proj, this.touched, this.cam, this.color, this.nContrib, this.depth, this.dpix, this.grad2d, this.grads]) b.destroy();
+    this.projector.destroy();
+    this.last = null;
+  }
+}
+
+/** `--backend webgpu` for fitting and scenes (the contract in gaussian-backend.ts). */
+export class WebGpuGaussianBackend implements GaussianRasterBackend {
+  readonly name = 'webgpu' as const;
+  constructor(readonly raster: GaussianRasterizerWebGpu) {}
+
+  async render(g: Gaussians, cam: Camera, background: readonly [number, number, number]): Promise<GaussianRenderResult> {
+    const f = await this.raster.forward(g, cam, background);
+    return { width: f.width, height: f.height, image: f.image, alpha: f.alpha, depth: f.depth, radius: f.radius };
+  }
+
+  backward(dImage: Float32Array, dAlpha: Float32Array | null, out: GaussianGrads): Promise<void> {
+    return this.raster.backward(dImage, dAlpha, out);
+  }
+
+  dispose(): void {
+    this.raster.destroy();
+  }
+}
+
+/** The WebGPU backend on the shared device (`getGpuDevice`; in Node call `installNodeWebGpu()` first). */
+export async function createWebGpuGaussianBackend(device?: GPUDevice): Promise<WebGpuGaussianBackend> {
+  return new WebGpuGaussianBackend(await GaussianRasterizerWebGpu.create(device));
+}
