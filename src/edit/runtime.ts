@@ -87,3 +87,39 @@ export function ortRuntime(ort: OrtModule, opts: OrtAdapterOptions): OnnxRuntime
     },
   };
 }
+
+/** Wraps a runtime so that every session.run is timed, by model folder name (e.g. `unet`); for benchmarks and stats. */
+export function timedRuntime(rt: OnnxRuntime): { rt: OnnxRuntime; ms: Record<string, number>; calls: Record<string, number>; reset(): void } {
+  const ms: Record<string, number> = {}, calls: Record<string, number> = {};
+  const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+  return {
+    ms,
+    calls,
+    reset() {
+      for (const k of Object.keys(ms)) delete ms[k];
+      for (const k of Object.keys(calls)) delete calls[k];
+    },
+    rt: {
+      name: rt.name,
+      loadsByPath: rt.loadsByPath,
+      tensor: rt.tensor.bind(rt),
+      async createSession(model) {
+        const s = await rt.createSession(model);
+        const parts = model.path.split('/');
+        const comp = parts.length > 1 ? parts[parts.length - 2] : model.path;
+        return {
+          inputNames: s.inputNames,
+          outputNames: s.outputNames,
+          release: () => s.release(),
+          async run(feeds) {
+            const t0 = now();
+            const out = await s.run(feeds);
+            ms[comp] = (ms[comp] ?? 0) + now() - t0;
+            calls[comp] = (calls[comp] ?? 0) + 1;
+            return out;
+          },
+        };
+      },
+    },
+  };
+}
