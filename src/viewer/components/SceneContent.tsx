@@ -1,10 +1,13 @@
 import { useViewerStore } from '../state/viewer-store';
+import { useHistoryStore } from '../state/history-store';
 import { SplatScene } from './SplatScene';
 import { VoxelScene } from './VoxelScene';
 
-/** Whatever the store's scene is, drawn with the matching three.js object. */
+/** Whatever the store's scene is (or, with the before/after toggle, the scene before the last edit). */
 export function SceneContent() {
-  const scene = useViewerStore((s) => s.scene);
+  const current = useViewerStore((s) => s.scene);
+  const before = useHistoryStore((s) => (s.showBefore ? s.done[s.done.length - 1]?.before : undefined));
+  const scene = before ?? current;
   if (!scene) return null;
   if (scene.kind === 'gaussians') return <SplatScene splats={scene.splats} />;
   return <VoxelScene grid={scene.grid} background={scene.background} stepRatio={scene.stepRatio} />;

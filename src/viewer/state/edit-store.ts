@@ -1,8 +1,11 @@
 import { create } from 'zustand';
+import type { EditEvent } from '../../edit/edit-session';
+import type { ModelSource } from '../edit/edit-protocol';
 
 export type EditMethod = 'idu' | 'sds';
+export type EditStatus = 'idle' | 'starting' | 'running' | 'paused' | 'cancelling';
 
-/** Edit settings; guidance, noise range and steps may change while an edit runs (the loop reads them each step). */
+/** Edit settings and the running edit's progress. Guidance, noise range and steps may change while an edit runs. */
 export interface EditState {
   instruction: string;
   method: EditMethod;
@@ -10,6 +13,20 @@ export interface EditState {
   imageGuidance: number;
   noiseRange: [number, number];
   steps: number;
+  iters: number;
+  views: number;
+  viewSize: number;
+  model: ModelSource;
+  /** Region box (world, axis-aligned) and whether edits are limited to it. */
+  regionEnabled: boolean;
+  region: { min: [number, number, number]; max: [number, number, number] };
+  status: EditStatus;
+  statusText: string | null;
+  progress: EditEvent | null;
+  /** Thumbnails (data URLs) of the edited training views, by view index. */
+  thumbs: (string | null)[];
+  error: string | null;
+  set(p: Partial<Omit<EditState, 'set'>>): void;
   setInstruction(s: string): void;
   setMethod(m: EditMethod): void;
   setTextGuidance(v: number): void;
@@ -18,16 +35,30 @@ export interface EditState {
   setSteps(n: number): void;
 }
 
-/** The sample instruction shown when the viewer opens on the demo scene. */
-export const SAMPLE_INSTRUCTION = 'make the vase gold';
+/** The sample instruction shown when the viewer opens on the demo scene (the built-in model understands it). */
+export const SAMPLE_INSTRUCTION = 'make it gold';
+/** The demo's default region: a box around the vase. */
+export const SAMPLE_REGION = { min: [-0.3, -0.02, -0.3] as [number, number, number], max: [0.3, 0.62, 0.3] as [number, number, number] };
 
 export const useEditStore = create<EditState>((set) => ({
   instruction: SAMPLE_INSTRUCTION,
   method: 'idu',
   textGuidance: 7.5,
   imageGuidance: 1.5,
-  noiseRange: [0.02, 0.98],
-  steps: 20,
+  noiseRange: [0.7, 0.98],
+  steps: 10,
+  iters: 120,
+  views: 8,
+  viewSize: 64,
+  model: { source: 'builtin' },
+  regionEnabled: true,
+  region: SAMPLE_REGION,
+  status: 'idle',
+  statusText: null,
+  progress: null,
+  thumbs: [],
+  error: null,
+  set: (p) => set(p),
   setInstruction: (instruction) => set({ instruction }),
   setMethod: (method) => set({ method }),
   setTextGuidance: (textGuidance) => set({ textGuidance }),

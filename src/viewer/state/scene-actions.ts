@@ -1,4 +1,5 @@
 import { useViewerStore } from './viewer-store';
+import { useHistoryStore } from './history-store';
 import { sceneWorker, type Opened } from '../workers/scene-client';
 import { basename } from '../../core/paths';
 
@@ -6,7 +7,10 @@ function show(r: Opened): void {
   const st = useViewerStore.getState();
   if (r.dataset) st.setDataset(r.dataset.name, r.dataset.cameras);
   else st.setDataset(null, []);
-  if (r.scene) st.setScene(r.scene);
+  if (r.scene) {
+    useHistoryStore.getState().clear();
+    st.setScene(r.scene);
+  }
   st.setBusy(null);
 }
 

@@ -26,7 +26,10 @@ export interface ViewerState {
   fitRequest: number;
   setBackend(backend: Backend, reason: string | null): void;
   setFrameStats(fps: number, frameMs: number): void;
+  /** Shows a newly opened scene (frames the view; the edit history starts over). */
   setScene(scene: ViewerScene | null): void;
+  /** Swaps in another version of the same scene (edits, undo/redo): the view stays where it is. */
+  replaceScene(scene: ViewerScene): void;
   setDataset(name: string | null, cams: Camera[]): void;
   setRenderMode(m: RenderMode): void;
   setBusy(msg: string | null): void;
@@ -49,6 +52,7 @@ export const useViewerStore = create<ViewerState>((set) => ({
   setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
   setFrameStats: (fps, frameMs) => set({ fps, frameMs }),
   setScene: (scene) => set((s) => ({ scene, fitRequest: s.fitRequest + 1, error: null })),
+  replaceScene: (scene) => set({ scene }),
   setDataset: (datasetName, datasetCameras) => set((s) => ({ datasetName, datasetCameras, fitRequest: s.scene ? s.fitRequest : s.fitRequest + 1 })),
   setRenderMode: (renderMode) => set({ renderMode }),
   setBusy: (busy) => set({ busy }),

@@ -5,7 +5,8 @@ export type Opened = Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 
 
 let worker: Worker | null = null;
 let nextId = 1;
-const pending = new Map<number, { resolve(s: Opened): void; reject(e: Error): void }>();
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const pending = new Map<number, { resolve(s: any): void; reject(e: Error): void }>();
 
 function getWorker(): Worker {
   if (worker) return worker;
@@ -16,6 +17,7 @@ function getWorker(): Worker {
     if (!p) return;
     pending.delete(r.id);
     if (r.type === 'error') p.reject(new Error(r.message));
+    else if (r.type === 'exported') p.resolve({ name: r.name, bytes: r.bytes });
     else p.resolve({ scene: r.scene, dataset: r.dataset });
   };
   worker.onerror = (ev) => {
@@ -26,8 +28,17 @@ function getWorker(): Worker {
   return worker;
 }
 
+/** Exports a scene in the worker (rendering and encoding off the main thread). */
+export function exportInWorker(req: Extract<Req, { type: 'export' }>): Promise<{ name: string; bytes: Uint8Array }> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    getWorker().postMessage({ ...req, id });
+  });
+}
+
 /** Runs a request in the scene worker (generation and parsing happen off the main thread). */
-export function sceneWorker(req: Req, transfer: Transferable[] = []): Promise<Opened> {
+export function sceneWorker(req: Exclude<Req, { type: 'export' }>, transfer: Transferable[] = []): Promise<Opened> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });

@@ -1,18 +1,22 @@
 import type { Camera } from '../../core/camera';
 import type { SplatBuffers } from '../three/splat-data';
 import type { VoxelGrid } from '../../nerf/voxel-grid';
+import type { Gaussians } from '../../nerf/gaussians';
 
 export type SceneWorkerRequest =
   | { id: number; type: 'demo'; spacing?: number }
   | { id: number; type: 'demo-voxel'; res?: number }
   /** Files the user opened (a folder's files with relative paths, or single files). */
-  | { id: number; type: 'open'; files: { path: string; data: Blob | Uint8Array }[] };
+  | { id: number; type: 'open'; files: { path: string; data: Blob | Uint8Array }[] }
+  | { id: number; type: 'export'; scene: SceneData; options: import('../io/export-scene').ExportOptions };
 
 /** A scene as it crosses from the worker (splats already packed for drawing). */
 export type SceneData =
-  | { kind: 'gaussians'; name: string; splats: SplatBuffers; background: [number, number, number] }
+  /** `raw`: the Gaussians themselves (edits and exports need them; `splats` is the drawing layout). */
+  | { kind: 'gaussians'; name: string; splats: SplatBuffers; background: [number, number, number]; raw?: Gaussians }
   | { kind: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number]; stepRatio?: number };
 
 export type SceneWorkerReply =
   | { id: number; type: 'opened'; scene: SceneData | null; dataset: { name: string; cameras: Camera[] } | null }
+  | { id: number; type: 'exported'; name: string; bytes: Uint8Array }
   | { id: number; type: 'error'; message: string };

@@ -5,6 +5,7 @@ import { packSplats, splatTransferables } from '../three/splat-data';
 import { DEMO_BACKGROUND } from '../../io/demo-scene';
 import { MemoryFiles } from '../io/memory-files';
 import { openFiles } from '../io/open-files';
+import { exportScene } from '../io/export-scene';
 import type { SceneData, SceneWorkerRequest, SceneWorkerReply } from './scene-worker-protocol';
 
 /** Scene generation and file parsing, off the main thread. */
@@ -12,13 +13,19 @@ const post = (msg: SceneWorkerReply, transfer: Transferable[] = []) => (self as 
 
 function transferables(scene: SceneData | null): Transferable[] {
   if (!scene) return [];
-  if (scene.kind === 'gaussians') return splatTransferables(scene.splats);
+  if (scene.kind === 'gaussians') {
+    const list = splatTransferables(scene.splats);
+    const g = scene.raw;
+    if (g) list.push(...([g.means.buffer, g.logScales.buffer, g.rotations.buffer, g.opacityLogits.buffer, g.sh.buffer] as ArrayBuffer[]));
+    return list;
+  }
   return [scene.grid.density.buffer, scene.grid.color.buffer, scene.grid.occupancy.buffer] as ArrayBuffer[];
 }
 
-async function handle(req: SceneWorkerRequest): Promise<Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 'type'>> {
+async function handle(req: Exclude<SceneWorkerRequest, { type: 'export' }>): Promise<Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 'type'>> {
   if (req.type === 'demo') {
-    return { scene: { kind: 'gaussians', name: 'demo', splats: packSplats(demoGaussians({ spacing: req.spacing })), background: DEMO_BACKGROUND }, dataset: null };
+    const g = demoGaussians({ spacing: req.spacing });
+    return { scene: { kind: 'gaussians', name: 'demo', splats: packSplats(g), background: DEMO_BACKGROUND, raw: g }, dataset: null };
   }
   if (req.type === 'demo-voxel') {
     return { scene: { kind: 'voxel', name: 'demo-voxel', grid: demoVoxelGrid(req.res), background: DEMO_BACKGROUND }, dataset: null };
@@ -26,7 +33,7 @@ async function handle(req: SceneWorkerRequest): Promise<Omit<Extract<SceneWorker
   if (req.type === 'open') {
     const r = await openFiles(new MemoryFiles(req.files.map((f) => [f.path, f.data])));
     let scene: SceneData | null = null;
-    if (r.scene?.gaussians) scene = { kind: 'gaussians', name: r.scene.name, splats: packSplats(r.scene.gaussians), background: r.scene.background };
+    if (r.scene?.gaussians) scene = { kind: 'gaussians', name: r.scene.name, splats: packSplats(r.scene.gaussians), background: r.scene.background, raw: r.scene.gaussians };
     else if (r.scene?.voxel) scene = { kind: 'voxel', name: r.scene.name, grid: r.scene.voxel.grid, background: r.scene.voxel.background, stepRatio: r.scene.voxel.stepRatio };
     return { scene, dataset: r.dataset };
   }
@@ -36,6 +43,11 @@ async function handle(req: SceneWorkerRequest): Promise<Omit<Extract<SceneWorker
 self.onmessage = async (ev: MessageEvent<SceneWorkerRequest>) => {
   const req = ev.data;
   try {
+    if (req.type === 'export') {
+      const f = await exportScene(req.scene, req.options);
+      post({ id: req.id, type: 'exported', name: f.name, bytes: f.bytes }, [f.bytes.buffer as ArrayBuffer]);
+      return;
+    }
     const r = await handle(req);
     post({ id: req.id, type: 'opened', ...r }, transferables(r.scene));
   } catch (e) {

@@ -1,0 +1,27 @@
+import { useEditStore } from '../state/edit-store';
+
+/** Progress of the running edit: phase, step bar, loss, and thumbnails of the edited views. */
+export function EditProgress() {
+  const { progress, statusText, thumbs, error, status } = useEditStore();
+  return (
+    <div className="is-progress" data-testid="edit-progress">
+      {statusText && <div className="is-busy" data-testid="edit-status">{statusText}</div>}
+      {progress && status !== 'idle' && (
+        <div>
+          <progress max={progress.total} value={progress.step} style={{ width: '100%' }} />
+          <div data-testid="edit-step">
+            {progress.phase} {progress.step}/{progress.total}
+            {progress.viewsEdited !== undefined ? ` · ${progress.viewsEdited} view edits` : ''}
+            {progress.loss !== undefined ? ` · loss ${progress.loss.toExponential(2)}` : ''}
+          </div>
+        </div>
+      )}
+      {thumbs.some(Boolean) && (
+        <div className="is-thumbs" data-testid="thumbs">
+          {thumbs.map((t, i) => (t ? <img key={i} src={t} alt={`edited view ${i}`} title={`view ${i}`} /> : null))}
+        </div>
+      )}
+      {error && <div className="is-error" data-testid="edit-error">{error}</div>}
+    </div>
+  );
+}

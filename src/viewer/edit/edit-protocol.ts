@@ -1,0 +1,63 @@
+import type { EditEvent } from '../../edit/edit-session';
+import type { Gaussians } from '../../nerf/gaussians';
+import type { VoxelGrid } from '../../nerf/voxel-grid';
+import type { SceneData } from '../workers/scene-worker-protocol';
+
+/** The scene an edit starts from (raw parameters; the worker edits a copy). */
+export type EditSource =
+  | { kind: 'gaussians'; gaussians: Gaussians; background: [number, number, number] }
+  | { kind: 'voxel'; grid: VoxelGrid; background: [number, number, number]; stepRatio: number };
+
+/** Where the InstructPix2Pix model comes from. */
+export type ModelSource =
+  | { source: 'builtin' }
+  /** An ONNX model folder served over HTTP(S) (downloaded once, kept in the Cache API). */
+  | { source: 'url'; url: string }
+  /** A local model folder the user picked (relative paths inside it). */
+  | { source: 'files'; files: { path: string; data: Blob }[] };
+
+/** Settings that may change while an edit runs (read by the loop at every step). */
+export interface LiveSettings {
+  textScale: number;
+  imageScale: number;
+  tMin: number;
+  tMax: number;
+  steps: number;
+}
+
+export interface EditSettings extends LiveSettings {
+  instruction: string;
+  method: 'idu' | 'sds';
+  iters: number;
+  /** Training views: an orbit of `views` cameras of `size`² pixels around the scene. */
+  views: number;
+  size: number;
+  seed: number;
+  raysPerStep: number;
+  /** Axis-aligned region box, or null to edit everything. */
+  region: { min: [number, number, number]; max: [number, number, number] } | null;
+}
+
+export type EditRequest =
+  | { type: 'start'; scene: EditSource; settings: EditSettings; model: ModelSource }
+  | ({ type: 'update' } & Partial<LiveSettings>)
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'cancel' };
+
+/** A small RGBA picture of one training view after its latest edit. */
+export interface Thumb {
+  index: number;
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray;
+}
+
+export type EditReply =
+  | { type: 'status'; text: string }
+  | { type: 'progress'; ev: EditEvent; thumbs: Thumb[] }
+  | { type: 'paused'; step: number }
+  | { type: 'resumed' }
+  | { type: 'done'; scene: SceneData; log: Record<string, unknown> }
+  | { type: 'cancelled' }
+  | { type: 'error'; message: string };

@@ -1,0 +1,213 @@
+/// <reference lib="webworker" />
+import { lookAtCamera, type Camera } from '../../core/camera';
+import type { Image } from '../../core/image';
+import { UserError } from '../../core/errors';
+import { EDIT_DEFAULTS, initialLoopState, prepareViews, type EditConfig, type EditEvent, type EditView, type LoopState } from '../../edit/edit-session';
+import { runEdit } from '../../edit/edit-run';
+import type { EditableScene } from '../../edit/editable';
+import { boxRegion, defaultDilation, type Region } from '../../edit/regions';
+import { GaussianEditable } from '../../edit/gaussian-editable';
+import { VoxelEditable } from '../../edit/voxel-editable';
+import { ip2pPrior } from '../../edit/ip2p-prior';
+import { InstructPix2Pix } from '../../edit/pipeline';
+import { webRuntime } from '../../edit/ort-web';
+import { urlFiles } from '../../io/url-files';
+import type { FileSource } from '../../io/files';
+import { gaussianBounds } from '../../nerf/gaussians';
+import { VoxelScene } from '../../nerf/voxel-scene';
+import { packSplats, splatTransferables } from '../three/splat-data';
+import { MemoryFiles } from '../io/memory-files';
+import { builtinModelFiles } from './builtin-model-files';
+import type { EditReply, EditRequest, EditSettings, EditSource, LiveSettings, ModelSource, Thumb } from './edit-protocol';
+
+/**
+ * Runs an edit (the project's IDU / SDS loops with the InstructPix2Pix pipeline on onnxruntime-web) off the main
+ * thread. Live settings are applied to the running loop's config between steps; pause stops the loop at a step
+ * boundary and keeps its state in memory, resume continues it bit-exactly (the loops' checkpoint mechanism).
+ */
+const post = (msg: EditReply, transfer: Transferable[] = []) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(msg, transfer);
+
+interface Job {
+  cfg: EditConfig;
+  settings: EditSettings;
+  source: EditSource;
+  scene: EditableScene;
+  views: EditView[];
+  prior: Awaited<ReturnType<typeof loadPrior>>;
+  state: LoopState | null;
+  paused: boolean;
+  cancelled: boolean;
+  running: boolean;
+  lastThumbs: (Image | null)[];
+}
+let job: Job | null = null;
+
+async function modelFiles(m: ModelSource): Promise<{ files: FileSource; id: string }> {
+  if (m.source === 'builtin') return { files: builtinModelFiles, id: 'builtin' };
+  if (m.source === 'url') {
+    const files = urlFiles(m.url, {
+      onProgress: (p) => post({ type: 'status', text: `${p.fromCache ? 'cached' : 'downloading'} ${p.path}: ${(p.loaded / 1e6).toFixed(1)}${p.total ? ` / ${(p.total / 1e6).toFixed(1)}` : ''} MB` }),
+    });
+    return { files, id: m.url };
+  }
+  // a picked folder: strip the folder's own name so paths are relative to the model root
+  const list = m.files;
+  const root = list.length && list.every((f) => f.path.includes('/')) ? list[0].path.split('/')[0] + '/' : '';
+  return { files: new MemoryFiles(list.map((f) => [f.path.startsWith(root) ? f.path.slice(root.length) : f.path, f.data])), id: root.replace(/\/$/, '') || 'local model' };
+}
+
+/**
+ * True when WebGPU here is a software rasteriser (SwiftShader, a fallback adapter) or missing: the ONNX models then
+ * run faster on onnxruntime-web's wasm backend than on its WebGPU provider.
+ */
+async function softwareGpu(): Promise<boolean> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) return true;
+  const a = await gpu.requestAdapter().catch(() => null);
+  if (!a) return true;
+  const info = (a as GPUAdapter & { info?: GPUAdapterInfo; isFallbackAdapter?: boolean }).info;
+  return !!(a as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`);
+}
+
+async function loadPrior(m: ModelSource) {
+  const { files, id } = await modelFiles(m);
+  post({ type: 'status', text: 'loading the model…' });
+  const rt = await webRuntime({ wasmOnly: await softwareGpu() });
+  const pipe = await InstructPix2Pix.load('.', files, rt, { onProgress: (msg) => post({ type: 'status', text: msg }) });
+  return { prior: ip2pPrior(pipe, m.source === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name), pipe, id, providers: rt.usedProviders };
+}
+
+function orbitCameras(source: EditSource, n: number, size: number): Camera[] {
+  const b = source.kind === 'gaussians' ? gaussianBounds(source.gaussians) : source.grid.box;
+  const c: [number, number, number] = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2) as [number, number, number];
+  const r = Math.max(1e-3, Math.hypot(b.max[0] - b.min[0], b.max[1] - b.min[1], b.max[2] - b.min[2]) / 2);
+  const dist = (r / Math.sin((40 * Math.PI) / 360)) * 0.9;
+  const cams: Camera[] = [];
+  for (let i = 0; i < n; i++) {
+    const az = (2 * Math.PI * i) / n, el = ((25 + 15 * Math.sin(3 * az)) * Math.PI) / 180;
+    cams.push(lookAtCamera([c[0] + dist * Math.cos(el) * Math.cos(az), c[1] + dist * Math.sin(el), c[2] + dist * Math.cos(el) * Math.sin(az)], c, [0, 1, 0], size, size, 40));
+  }
+  return cams;
+}
+
+function thumbOf(index: number, img: Image): Thumb {
+  const rgba = new Uint8ClampedArray(img.width * img.height * 4);
+  for (let p = 0; p < img.width * img.height; p++) {
+    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = Math.round(255 * img.data[p * img.channels + Math.min(c, img.channels - 1)]);
+    rgba[p * 4 + 3] = 255;
+  }
+  return { index, width: img.width, height: img.height, rgba };
+}
+
+function applyLive(cfg: EditConfig, s: Partial<LiveSettings>): void {
+  if (s.textScale !== undefined) cfg.textScale = s.textScale;
+  if (s.imageScale !== undefined) cfg.imageScale = s.imageScale;
+  if (s.tMin !== undefined) { cfg.idu.tMin = s.tMin; cfg.sds.schedule = { ...cfg.sds.schedule, tMin: s.tMin }; }
+  if (s.tMax !== undefined) { cfg.idu.tMax = s.tMax; cfg.sds.schedule = { ...cfg.sds.schedule, tMax: s.tMax }; }
+  if (s.steps !== undefined) cfg.idu.steps = s.steps;
+}
+
+async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void> {
+  const s = req.settings;
+  if (!s.instruction.trim()) throw new UserError('the instruction is empty');
+  const prior = await loadPrior(req.model);
+  prior.pipe.checkInstruction(s.instruction);
+  const cfg: EditConfig = {
+    ...EDIT_DEFAULTS,
+    method: s.method, instruction: s.instruction, seed: s.seed, iters: s.iters, raysPerStep: s.raysPerStep,
+    textScale: s.textScale, imageScale: s.imageScale, checkpointEvery: Number.MAX_SAFE_INTEGER,
+    idu: { ...EDIT_DEFAULTS.idu, tMin: s.tMin, tMax: s.tMax, steps: s.steps, editEvery: Math.max(1, Math.floor(s.iters / (2 * s.views))) },
+    sds: { ...EDIT_DEFAULTS.sds, levels: 0, schedule: { ...EDIT_DEFAULTS.sds.schedule, tMin: s.tMin, tMax: s.tMax } },
+  };
+  const region: Region | undefined = s.region ? boxRegion(s.region.min, s.region.max) : undefined;
+  const src = req.scene;
+  const scene: EditableScene = src.kind === 'gaussians'
+    ? new GaussianEditable(src.gaussians, src.background, region)
+    : new VoxelEditable(src.grid, src.background, region, { pearsonWeight: s.method === 'sds' ? 200 : 0 }, new VoxelScene(src.grid, src.background, { stepRatio: src.stepRatio, near: 0 }).marchParams());
+  post({ type: 'status', text: 'rendering the training views…' });
+  const cams = orbitCameras(src, s.views, s.size);
+  // the "capture" of each view is the render of the scene as it is now
+  const frames = [];
+  for (let i = 0; i < cams.length; i++) frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: await scene.renderSource(cams[i]) });
+  const views = await prepareViews(scene, frames, region, (c) => defaultDilation(c));
+  if (views.every((v) => v.skipped)) throw new UserError('the region covers (almost) nothing in every view; move or enlarge the box');
+  job = { cfg, settings: s, source: src, scene, views, prior, state: null, paused: false, cancelled: false, running: false, lastThumbs: views.map(() => null) };
+  await runJob(job);
+}
+
+async function runJob(j: Job): Promise<void> {
+  j.running = true;
+  // the loop mutates this state object in place: thumbnails read its targets, pause/resume keep it
+  j.state ??= initialLoopState(j.cfg, j.views);
+  const state = j.state;
+  const onProgress = (ev: EditEvent) => {
+    const thumbs: Thumb[] = [];
+    const targets = j.state?.targets;
+    if (ev.phase === 'edit' && targets) {
+      targets.forEach((t, i) => {
+        if (t && t !== j.lastThumbs[i]) { j.lastThumbs[i] = t; thumbs.push(thumbOf(i, t)); }
+      });
+    }
+    post({ type: 'progress', ev, thumbs }, thumbs.map((t) => t.rgba.buffer as ArrayBuffer));
+  };
+  const res = await runEdit({
+    cfg: j.cfg, scene: j.scene, prior: j.prior.prior, views: j.views, settings: {},
+    resume: { settings: {}, loop: state, scene: j.scene.saveState() },
+    onProgress,
+    shouldStop: () => j.paused || j.cancelled,
+  }).catch((e) => { j.running = false; throw e; });
+  // runEdit's state object is the one the loop mutates; keep it for thumbnails and resume
+  j.state = res.state;
+  j.running = false;
+  if (j.cancelled) { job = null; await j.prior.pipe.dispose(); post({ type: 'cancelled' }); return; }
+  if (!res.complete) { post({ type: 'paused', step: res.state.step }); return; }
+  // SDS: thumbnails are renders of the edited scene
+  const finalThumbs: Thumb[] = [];
+  if (j.cfg.method === 'sds') for (let i = 0; i < j.views.length; i++) finalThumbs.push(thumbOf(i, await j.scene.render(j.views[i].camera)));
+  if (finalThumbs.length) post({ type: 'progress', ev: { phase: 'save', step: j.cfg.iters, total: j.cfg.iters }, thumbs: finalThumbs });
+  const log = {
+    format: 'instruct-scene-edit-log', version: 1, status: 'done', instruction: j.cfg.instruction, method: j.cfg.method,
+    model: { id: j.prior.id, providers: j.prior.providers }, region: j.settings.region, seed: j.cfg.seed,
+    settings: { ...j.cfg }, views: j.views.length, viewsEdited: res.state.viewsEdited,
+    times: { editorSeconds: res.state.editorMs / 1000, refitSeconds: res.state.refitMs / 1000 }, finished: new Date().toISOString(),
+  };
+  job = null;
+  await j.prior.pipe.dispose();
+  if (j.scene instanceof GaussianEditable) {
+    const g = j.scene.g;
+    const splats = packSplats(g);
+    post({ type: 'done', scene: { kind: 'gaussians', name: 'edited', splats, background: j.source.background, raw: g }, log }, splatTransferables(splats));
+  } else {
+    const grid = (j.scene as VoxelEditable).grid;
+    const stepRatio = j.source.kind === 'voxel' ? j.source.stepRatio : 0.5;
+    post({ type: 'done', scene: { kind: 'voxel', name: 'edited', grid, background: j.source.background, stepRatio }, log });
+  }
+}
+
+self.onmessage = async (ev: MessageEvent<EditRequest>) => {
+  const req = ev.data;
+  try {
+    if (req.type === 'start') {
+      if (job) throw new UserError('an edit is already running');
+      await start(req);
+    } else if (req.type === 'update') {
+      if (job) applyLive(job.cfg, req);
+    } else if (req.type === 'pause') {
+      if (job) job.paused = true;
+    } else if (req.type === 'resume') {
+      if (job && !job.running) {
+        job.paused = false;
+        post({ type: 'resumed' });
+        await runJob(job);
+      }
+    } else if (req.type === 'cancel') {
+      if (job) {
+        job.cancelled = true;
+        if (!job.running) { const j = job; job = null; await j.prior.pipe.dispose(); post({ type: 'cancelled' }); }
+      }
+    }
+  } catch (e) {
+    job = null;
+    post({ type: 'error', message: (e as Error).message });
+  }
+};
