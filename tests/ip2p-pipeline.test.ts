@@ -157,6 +157,13 @@ describe('img2img from a noise level', () => {
     let ddimTotal = -1;
     await pipe.edit(img, 'make it darker', { steps: 20, strength: 0.7, scheduler: 'ddim', onStep: (_i, n) => (ddimTotal = n) });
     expect(ddimTotal).toBe(14);
+    // Instruct-NeRF2NeRF: all steps spread below t = strength·T
+    const seen: number[] = [];
+    await pipe.edit(img, 'make it darker', { steps: 20, strength: 0.3, spread: true, scheduler: 'ddim', onStep: (_i, n) => seen.push(n) });
+    expect(seen).toHaveLength(20);
+    const few: number[] = [];
+    await pipe.edit(img, 'make it darker', { steps: 20, strength: 0.005, spread: true, scheduler: 'ddim', onStep: (_i, n) => few.push(n) });
+    expect(few).toHaveLength(5); // 5 training timesteps cannot hold 20 steps
   });
 
   it('reports a preview of the clean latents after each step and can be cancelled between steps', async () => {

@@ -63,6 +63,12 @@ export interface EditOptions {
   strength?: number;
   /** start image for img2img (resized to the input image's size) */
   init?: Image;
+  /**
+   * img2img schedule. false (default, diffusers img2img): the last ⌊steps·strength⌋ steps of a `steps`-step
+   * schedule. true (Instruct-NeRF2NeRF): all `steps` spread over training timesteps [0, strength·T), starting at
+   * the first of them.
+   */
+  spread?: boolean;
   /** override the folder's scheduler: 'euler-ancestral' or 'ddim' */
   scheduler?: 'euler-ancestral' | 'ddim';
   /**
@@ -373,7 +379,11 @@ export class InstructPix2Pix {
       for (let i = 0; i < n; i++) lat[i] = noise[i] * sched.initNoiseSigma;
     } else {
       const z0 = opts.init ? (await this.encode(opts.init, [W, H])).data : imgLat.data.map((v) => v * LATENT_SCALE);
-      start = sched.startIndexForStrength(strength);
+      if (opts.spread) {
+        const span = Math.max(1, Math.min(sched.numTrainTimesteps, Math.round(strength * sched.numTrainTimesteps)));
+        sched.setTimesteps(Math.min(steps, span), span);
+        start = 0;
+      } else start = sched.startIndexForStrength(strength);
       lat = start < sched.timesteps.length ? sched.addNoise(z0, noise, sched.timesteps[start]) : z0;
     }
     const ts = sched.timesteps;
