@@ -20,7 +20,8 @@ import { SsimLoss } from './ssim-loss';
  * huge ones, periodic opacity reset), and a hard bound on the count.
  *
  * Defaults are the 3DGS ones with the schedule compressed to a CPU-friendly number of steps (see
- * `defaultSchedule`).
+ * `defaultSchedule`). Adam is "selective" (as in gsplat's sparse mode): Gaussians that a step's view does
+ * not draw keep their parameters and moments; inactive SH bands are not updated.
  */
 
 export interface GaussianFitView {
