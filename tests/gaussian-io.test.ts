@@ -162,6 +162,8 @@ describe('3DGS .ply', () => {
       ['ascii body ending early', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n4 5 6\n              \n'), /ends early/],
       ['NaN value', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n4 nan 6\n'), /vertex 1: property y is NaN/],
       ['garbage number', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 zz\n'), /'zz' is not a number/],
+      ['empty elements with huge counts (no hang)', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement junk 9007199254740991\nelement vertex 9007199254740991\nend_header\n'), /vertex element has no properties/],
+      ['binary list element running past the end', () => new TextEncoder().encode('ply\nformat binary_little_endian 1.0\nelement face 1000000000\nproperty list uchar int idx\nelement vertex 1\nproperty float x\nend_header\n\u0003abc'), /extends past the end/],
       ['unknown format', () => new TextEncoder().encode('ply\nformat binary_middle_endian 1.0\nend_header\n'), /unknown format/],
       ['no vertex element', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement face 0\nproperty list uchar int vertex_indices\nend_header\n'), /no vertex element/],
       ['bad SH count', () => customPly('ascii', 1, [['float', 'x'], ['float', 'y'], ['float', 'z'], ['float', 'f_rest_0'], ['float', 'f_rest_1']], () => 0), /2 f_rest properties/],

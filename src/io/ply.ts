@@ -125,6 +125,7 @@ export function readPlyVertices(bytes: Uint8Array, file: string, want: (name: st
   if (vi < 0) throw new UserError('PLY file has no vertex element', file);
   const vertex = header.elements[vi];
   if (vertex.properties.some((p) => p.listCount)) throw new UserError('PLY vertex element has list properties (not a point cloud / Gaussian file)', file);
+  if (!vertex.properties.length) throw new UserError('PLY vertex element has no properties', file);
   const n = vertex.count;
   const wanted = vertex.properties.map((p) => want(p.name));
 
@@ -222,6 +223,7 @@ function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boo
   };
   for (let e = 0; e < vi; e++) {
     const el = header.elements[e];
+    if (!el.properties.length) continue; // no values, whatever the count
     for (let i = 0; i < el.count; i++)
       for (const p of el.properties) {
         if (p.listCount) {
