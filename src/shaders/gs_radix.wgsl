@@ -4,10 +4,8 @@
 //   1. `radix_count`: per-block digit histogram into hist[digit * numBlocks + block] (digit-major, so that one
 //      exclusive scan of `hist` (gs_scan.wgsl) gives every (digit, block) its first output slot);
 //   2. `radix_scatter`: each element goes to hist[digit * numBlocks + block] + its rank among the elements of its
-//      block with the same digit and a lower index (stable). The rank comes from one workgroup prefix sum of
-//      one-hot digit counters packed as 8-bit fields (16 digits in a vec4<u32>): exclusive counts within a block
-//      of 256 are ≤ 255, so the packed sums never carry between fields (the inclusive total may, but
-//      inclusive − own is exact in modular u32 arithmetic).
+//      block with the same digit and a lower index (stable); 16 threads, one per digit, walk the block's digits
+//      in workgroup memory to assign the ranks.
 // Host side: src/gpu/radix-sort.ts.
 
 struct SortParams { n: u32, shift: u32, useHi: u32, numBlocks: u32 }
@@ -26,10 +24,8 @@ override HAS_HI: bool = true;
 const WGS: u32 = 256u;
 
 var<workgroup> counts: array<atomic<u32>, 16>;
-var<workgroup> pk0: array<u32, 256>;
-var<workgroup> pk1: array<u32, 256>;
-var<workgroup> pk2: array<u32, 256>;
-var<workgroup> pk3: array<u32, 256>;
+var<workgroup> s_digit: array<u32, 256>;
+var<workgroup> s_rank: array<u32, 256>;
 
 fn digitOf(i: u32) -> u32 {
   var w: u32;
@@ -55,26 +51,22 @@ fn radix_scatter(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
   let valid = i < P.n;
   var d = 16u;
   if (valid) { d = digitOf(i); }
-  // one-hot in field (d & 3) of word d >> 2 (component selects, no dynamic vector indexing)
-  let word = d >> 2u;
-  let bit = 1u << ((d & 3u) * 8u);
-  let own = vec4<u32>(select(0u, bit, word == 0u), select(0u, bit, word == 1u), select(0u, bit, word == 2u), select(0u, bit, word == 3u));
-  pk0[lid] = own.x; pk1[lid] = own.y; pk2[lid] = own.z; pk3[lid] = own.w;
-  // Hillis–Steele inclusive scan of the packed counters
-  for (var off = 1u; off < WGS; off = off << 1u) {
-    workgroupBarrier();
-    var t = vec4<u32>(pk0[lid], pk1[lid], pk2[lid], pk3[lid]);
-    if (lid >= off) { let j = lid - off; t = t + vec4<u32>(pk0[j], pk1[j], pk2[j], pk3[j]); }
-    workgroupBarrier();
-    pk0[lid] = t.x; pk1[lid] = t.y; pk2[lid] = t.z; pk3[lid] = t.w;
+  s_digit[lid] = d;
+  workgroupBarrier();
+  // rank within the block among equal digits: thread t < 16 walks the block once for digit t (2 barriers in all;
+  // a parallel scan needs ~16 and barriers are what software rasterisers pay most for)
+  if (lid < 16u) {
+    var c = 0u;
+    for (var j = 0u; j < WGS; j++) {
+      if (s_digit[j] == lid) {
+        s_rank[j] = c;
+        c++;
+      }
+    }
   }
   workgroupBarrier();
   if (valid) {
-    let excl = vec4<u32>(pk0[lid], pk1[lid], pk2[lid], pk3[lid]) - own;
-    var w = excl.x;
-    if (word == 1u) { w = excl.y; } else if (word == 2u) { w = excl.z; } else if (word == 3u) { w = excl.w; }
-    let rank = (w >> ((d & 3u) * 8u)) & 255u;
-    let dst = min(hist[d * P.numBlocks + b] + rank, P.n - 1u); // (min: never write past the end, even on bad input)
+    let dst = min(hist[d * P.numBlocks + b] + s_rank[lid], P.n - 1u); // (min: never write past the end, even on bad input)
     keysLoOut[dst] = keysLoIn[i];
     if (HAS_HI) { keysHiOut[dst] = keysHiIn[i]; }
     valsOut[dst] = valsIn[i];
