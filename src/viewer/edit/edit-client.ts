@@ -101,7 +101,7 @@ export function startEdit(): void {
   es.set({ status: 'starting', error: null, statusText: 'starting…', progress: null, thumbs: [] });
   // the worker gets a structured copy of the scene; the viewer keeps showing the original meanwhile
   getWorker();
-  send({ type: 'start', scene: source, settings, model: es.model });
+  send({ type: 'start', scene: source, settings, model: es.model, ortWasmPaths: es.ortWasmPaths });
 }
 
 export function updateLiveSettings(): void {

@@ -39,7 +39,8 @@ export interface EditSettings extends LiveSettings {
 }
 
 export type EditRequest =
-  | { type: 'start'; scene: EditSource; settings: EditSettings; model: ModelSource }
+  /** `ortWasmPaths`: where onnxruntime-web's .wasm files are served (library builds; the app bundles them). */
+  | { type: 'start'; scene: EditSource; settings: EditSettings; model: ModelSource; ortWasmPaths?: string }
   | ({ type: 'update' } & Partial<LiveSettings>)
   | { type: 'pause' }
   | { type: 'resume' }

@@ -69,10 +69,10 @@ async function softwareGpu(): Promise<boolean> {
   return !!(a as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`);
 }
 
-async function loadPrior(m: ModelSource) {
+async function loadPrior(m: ModelSource, wasmPaths?: string) {
   const { files, id } = await modelFiles(m);
   post({ type: 'status', text: 'loading the model…' });
-  const rt = await webRuntime({ wasmOnly: await softwareGpu() });
+  const rt = await webRuntime({ wasmOnly: await softwareGpu(), wasmPaths });
   const pipe = await InstructPix2Pix.load('.', files, rt, { onProgress: (msg) => post({ type: 'status', text: msg }) });
   return { prior: ip2pPrior(pipe, m.source === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name), pipe, id, providers: rt.usedProviders };
 }
@@ -110,7 +110,7 @@ function applyLive(cfg: EditConfig, s: Partial<LiveSettings>): void {
 async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void> {
   const s = req.settings;
   if (!s.instruction.trim()) throw new UserError('the instruction is empty');
-  const prior = await loadPrior(req.model);
+  const prior = await loadPrior(req.model, req.ortWasmPaths);
   prior.pipe.checkInstruction(s.instruction);
   const cfg: EditConfig = {
     ...EDIT_DEFAULTS,

@@ -17,6 +17,8 @@ export interface EditState {
   views: number;
   viewSize: number;
   model: ModelSource;
+  /** Folder URL of onnxruntime-web's .wasm files (needed with the library build; the app bundles them). */
+  ortWasmPaths?: string;
   /** Region box (world, axis-aligned) and whether edits are limited to it. */
   regionEnabled: boolean;
   region: { min: [number, number, number]; max: [number, number, number] };

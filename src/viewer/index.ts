@@ -1,0 +1,54 @@
+/**
+ * instruct-scene viewer as a library (`npm run build:lib` → dist/lib): React components for R3F apps, the
+ * plain three.js objects underneath them, the stores, and the editing API.
+ *
+ * React (R3F) — put these inside your own `<Canvas>` whose renderer is three's WebGPURenderer:
+ *   <SplatScene splats={...} />  <VoxelScene grid={...} />  <CameraFrustums cameras={...} />
+ * or use the whole viewer: <SceneViewer /> (canvas, controls, the store's scene) and <App /> (with panels).
+ * Plain three.js — SplatMesh (Gaussians, GPU-sorted every frame), VoxelMesh (ray-marched grid),
+ * createCameraFrustums, createViewerRenderer (WebGPU with the WebGL2 fallback).
+ */
+export { App } from './app/App';
+export { SceneViewer, type SceneViewerProps } from './components/SceneViewer';
+export { SplatScene, type SplatSceneProps } from './components/SplatScene';
+export { VoxelScene, type VoxelSceneProps } from './components/VoxelScene';
+export { CameraFrustums } from './components/CameraFrustums';
+export { StatsOverlay } from './components/StatsOverlay';
+export { EditPanel } from './components/EditPanel';
+export { OpenPanel } from './components/OpenPanel';
+export { DropZone } from './components/DropZone';
+
+export { SplatMesh, type SplatMeshOptions } from './three/splat-mesh';
+export { VoxelMesh, type VoxelMeshOptions } from './three/voxel-mesh';
+export { packSplats, type SplatBuffers } from './three/splat-data';
+export { createCameraFrustums } from './three/camera-frustums';
+export { createViewerRenderer, webGpuProblem, type Backend, type RendererInfo } from './three/renderer';
+export { threeCameraFrom, cameraFromThree } from './three/camera-convert';
+
+export { useViewerStore, type ViewerScene, type ViewerState, type RenderMode } from './state/viewer-store';
+export { useEditStore, SAMPLE_INSTRUCTION, type EditState } from './state/edit-store';
+export { useHistoryStore, editLogs, type EditOperation } from './state/history-store';
+export { loadDemoScene, openUserFiles, loadSceneFromUrl } from './state/scene-actions';
+
+// editing API: run edits on the store's scene (worker), or call the loops directly
+export { startEdit, pauseEdit, resumeEdit, cancelEdit, updateLiveSettings } from './edit/edit-client';
+export type { EditSettings, EditSource, ModelSource, LiveSettings, EditRequest, EditReply } from './edit/edit-protocol';
+export { exportScene, type ExportFormat, type ExportOptions } from './io/export-scene';
+export { openFiles, type OpenResult } from './io/open-files';
+export { MemoryFiles } from './io/memory-files';
+export { demoGaussians } from './data/demo-gaussians';
+export { demoVoxelGrid } from './data/demo-voxels';
+export { runEdit } from '../edit/edit-run';
+export { EDIT_DEFAULTS, prepareViews, type EditConfig, type EditEvent, type EditView } from '../edit/edit-session';
+export { GaussianEditable } from '../edit/gaussian-editable';
+export { VoxelEditable } from '../edit/voxel-editable';
+export { InstructPix2Pix } from '../edit/pipeline';
+export { ip2pPrior } from '../edit/ip2p-prior';
+export { webRuntime } from '../edit/ort-web';
+export { boxRegion, sphereRegion, type Region } from '../edit/regions';
+export { readGaussianPly, writeGaussianPly } from '../io/ply';
+export { readSplat, writeSplat } from '../io/splat';
+export { decodeVoxelScene, encodeVoxelScene } from '../io/voxel-format';
+export type { Gaussians } from '../nerf/gaussians';
+export type { VoxelGrid } from '../nerf/voxel-grid';
+export type { Camera } from '../core/camera';
