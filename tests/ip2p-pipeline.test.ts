@@ -92,7 +92,7 @@ describe('pipeline with probe UNets (real ONNX sessions, real contract)', () => 
 });
 
 describe('variants: timestep scalar/int64, fp16, older latent_sample', () => {
-  it('feeds the timestep as the model declares it (float [B] rounded never; int64 scalar rounded)', async () => {
+  it('feeds the timestep as the model declares it (float [B] as is; int64 scalar rounded)', async () => {
     const d = await folder();
     writeUnet(d, probeUnet({ q: 0, kt: 1 }));
     const p = await InstructPix2Pix.load(d, nodeFiles, rt);
@@ -181,6 +181,16 @@ describe('img2img from a noise level', () => {
       .catch((e) => e);
     expect(err.message).toBe('stop');
     expect(steps).toBe(2);
+  });
+
+  it('reuses the condition latents of an unchanged image, and notices an image changed in place', async () => {
+    const img = constImage(16, 16, [0.8, 0.8, 0.8]);
+    const a = await pipe.edit(img, 'make it darker', { steps: 3, keepDetail: false });
+    const b = await pipe.edit(img, 'make it darker', { steps: 3, keepDetail: false });
+    expect(Array.from(b.data)).toEqual(Array.from(a.data));
+    img.data.fill(0.2);
+    const c = await pipe.edit(img, 'make it darker', { steps: 3, keepDetail: false });
+    expect(c.data[0]).toBeCloseTo(0.2 * 0.55, 2);
   });
 
   it('IDU: noising a render and denoising conditioned on the original lands on the edited original', async () => {

@@ -257,6 +257,22 @@ export class InstructPix2Pix {
     return { channels: 4, height: h, width: w, data: d.slice(0, 4 * h * w) };
   }
 
+  private condCache = new WeakMap<Image, { W: number; H: number; data: Float32Array; lat: Latents }>();
+
+  /**
+   * The condition image's VAE mean, cached per Image object (IDU edits each original view many times).
+   * A cached entry is reused only while the image's pixels are unchanged (compared against a copy).
+   */
+  private async conditionLatents(image: Image, W: number, H: number): Promise<Latents> {
+    const hit = this.condCache.get(image);
+    if (hit && hit.W === W && hit.H === H && hit.data.length === image.data.length && hit.data.every((v, i) => v === image.data[i])) {
+      return { ...hit.lat, data: hit.lat.data.slice() };
+    }
+    const lat = await this.encodeImage(image, [W, H]);
+    this.condCache.set(image, { W, H, data: image.data.slice(), lat: { ...lat, data: lat.data.slice() } });
+    return lat;
+  }
+
   /** z = 0.18215·E(x) (VAE mean): the latents that get noised and denoised (SDS, img2img). */
   async encode(img: Image, size?: [number, number]): Promise<Latents> {
     const m = await this.encodeImage(img, size);
@@ -364,7 +380,7 @@ export class InstructPix2Pix {
     if (!(strength > 0 && strength <= 1)) throw new UserError(`strength (noise level) must be in (0, 1], got ${strength}`);
     const text = await this.encodeText(instruction);
     const [W, H] = this.workingSize(image.width, image.height, opts.size);
-    const imgLat = await this.encodeImage(image, [W, H]);
+    const imgLat = await this.conditionLatents(image, W, H);
     const { height: h, width: w } = imgLat;
     const n = 4 * h * w;
     const sched = this.scheduler(opts.scheduler);
