@@ -173,7 +173,10 @@ export class InstructPix2Pix {
       // The runtime's view must agree with the file's.
       const want = [...check.components[comp]!.info.inputs.map((i) => i.name)].sort().join(',');
       const got = [...sessions[comp].inputNames].sort().join(',');
-      if (want !== got) throw new UserError(`the runtime reports inputs ${got}, the file declares ${want}`, f.path);
+      if (want !== got) {
+        for (const s of Object.values(sessions)) await s.release();
+        throw new UserError(`the runtime reports inputs ${got}, the file declares ${want}`, f.path);
+      }
     }
     // The bytes are in the sessions now; drop our copies.
     for (const c of Object.values(check.components)) (c as { bytes: Uint8Array }).bytes = new Uint8Array();
