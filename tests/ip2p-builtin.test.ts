@@ -123,6 +123,14 @@ describe('built-in stand-in model', () => {
     expect(partial.message).toMatch(/'reddish'/);
   });
 
+  it('ignores (and reports) the object in "make the vase gold": it edits the whole image or the region', async () => {
+    expect(pipe.checkInstruction('make the vase gold')).toEqual(['vase']);
+    expect(pipe.checkInstruction('make it gold')).toEqual([]);
+    const gold = stats(await edit('make the vase gold'));
+    expect(gold.r).toBeGreaterThan(gold.g);
+    expect(gold.g - gold.b).toBeGreaterThan(0.15);
+  });
+
   it('restoreDetail gives back exactly the detail the VAE loses (grey images: all of it)', async () => {
     const grey = createImage(32, 16, 3);
     for (let i = 0; i < 32 * 16; i++) grey.data.fill(((i * 7919) % 97) / 96, i * 3, i * 3 + 3);

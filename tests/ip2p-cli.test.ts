@@ -42,6 +42,9 @@ describe('edit-image', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/does not understand 'clown'.*InstructPix2Pix/);
     expect(existsSync(join(tmp, 'x.png'))).toBe(false);
+    r = cli(['edit-image', input, '--instruction', 'make the vase gold', '--out', join(tmp, 'gold.png'), '--steps', '2']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^warning: the built-in stand-in ignores 'vase'/);
     r = cli(['edit-image', input, '--instruction', 'make it red', '--out', input]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/never overwritten/);

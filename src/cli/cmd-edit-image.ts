@@ -4,7 +4,7 @@ import { decodeImage, encodeImage } from '../io/image-codec';
 import { nodeFiles } from '../io/node-files';
 import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './args';
 import { loadPipelineFor } from './model-path';
-import { Progress } from './progress';
+import { Progress, warn } from './progress';
 
 const USAGE = `usage: instruct-scene edit-image IMAGE --instruction TEXT --out FILE [options]
 
@@ -67,7 +67,8 @@ export async function run(args: string[]): Promise<number> {
   const t0 = performance.now();
   const pipe = await loadPipelineFor((p.values.model as string | undefined) ?? 'builtin');
   try {
-    pipe.checkInstruction(instruction);
+    const ignored = pipe.checkInstruction(instruction);
+    if (ignored.length) warn(`the built-in stand-in ignores ${ignored.map((w) => `'${w}'`).join(', ')}: it changes the colours of the whole image (the edit loops can limit it to a region)`);
     const edited = await pipe.edit(img, instruction, {
       steps, textScale, imageScale, seed, strength, scheduler, size, keepDetail: kd,
       onStep: (step, total) => progress.update({ phase: 'denoise', step, total }),

@@ -9,8 +9,19 @@ import type { ClipTokenizer } from './tokenizer';
 
 export const INSTALL_HINT = `for other edits use the real InstructPix2Pix model: export timbrooks/instruct-pix2pix with optimum-cli (README "Getting the InstructPix2Pix model") and pass --model DIR`;
 
-/** Returns a one-line problem, or null when the instruction is fully understood. */
-export function builtinInstructionProblem(instruction: string, info: BuiltinInfo, tok: ClipTokenizer): string | null {
+export interface InstructionCheck {
+  /** one line saying why the instruction cannot be done, or null */
+  error: string | null;
+  /** words the model does not know but can do without (an edit word is present): e.g. the object in "make the vase gold" */
+  ignored: string[];
+}
+
+/**
+ * Checks an instruction against the stand-in's words. It needs at least one edit word; other unknown words
+ * (usually the object: "make the vase gold") are ignored — it edits the whole image, or the region the user
+ * selected — and reported so the caller can say so.
+ */
+export function checkBuiltinInstruction(instruction: string, info: BuiltinInfo, tok: ClipTokenizer): InstructionCheck {
   const editWords = new Set(Object.values(info.edits).flat());
   const known = new Set([...editWords, ...info.fillers, ...info.modifiers]);
   const tokens = tok.tokenize(instruction);
@@ -33,13 +44,20 @@ export function builtinInstructionProblem(instruction: string, info: BuiltinInfo
     cur = '';
     curKnown = true;
   }
+  const uniq = [...new Set(unknown)];
+  if (edits > 0) return { error: null, ignored: uniq };
   const list = Object.entries(info.edits)
     .map(([group, words]) => `${group}: ${words.join(', ')}`)
     .join('; ');
-  if (unknown.length) {
-    const u = [...new Set(unknown)].slice(0, 5).map((w) => `'${w}'`).join(', ');
-    return `the built-in stand-in model does not understand ${u} in "${instruction}". It only makes colour and tone edits (${list}), e.g. "make it red", "make it darker", "make it black and white"; ${INSTALL_HINT}`;
+  const what = `It only makes colour and tone edits (${list}), e.g. "make it red", "make the vase gold", "make it black and white"; ${INSTALL_HINT}`;
+  if (uniq.length) {
+    const u = uniq.slice(0, 5).map((w) => `'${w}'`).join(', ');
+    return { error: `the built-in stand-in model does not understand ${u} in "${instruction}". ${what}`, ignored: [] };
   }
-  if (edits === 0) return `"${instruction}" names no edit the built-in stand-in model knows (${list}); ${INSTALL_HINT}`;
-  return null;
+  return { error: `"${instruction}" names no edit the built-in stand-in model knows. ${what}`, ignored: [] };
+}
+
+/** Returns the one-line problem, or null when the instruction can be done. */
+export function builtinInstructionProblem(instruction: string, info: BuiltinInfo, tok: ClipTokenizer): string | null {
+  return checkBuiltinInstruction(instruction, info, tok).error;
 }

@@ -22,7 +22,7 @@ import { checkModelFolder, type BuiltinInfo, type Component, type ModelCheck, ty
 import type { OnnxRuntime, RtSession, RtTensor } from './runtime';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer';
 import { createScheduler, type Scheduler } from './schedulers';
-import { builtinInstructionProblem } from './builtin-words';
+import { checkBuiltinInstruction } from './builtin-words';
 
 export const LATENT_SCALE = 0.18215;
 const LUMA = [0.299, 0.587, 0.114];
@@ -204,11 +204,16 @@ export class InstructPix2Pix {
     return Float32Array.from(this.scheduler().alphasCumprod);
   }
 
-  /** Throws a UserError when the built-in model would not understand the instruction (real models take anything). */
-  checkInstruction(instruction: string): void {
-    if (!this.builtinInfo) return;
-    const problem = builtinInstructionProblem(instruction, this.builtinInfo, this.tokenizer);
-    if (problem) throw new UserError(problem);
+  /**
+   * Throws a UserError when the built-in model cannot do the instruction (real models take anything). Returns
+   * the words it will ignore (e.g. the object in "make the vase gold": the stand-in edits the whole image or
+   * the selected region), for a warning.
+   */
+  checkInstruction(instruction: string): string[] {
+    if (!this.builtinInfo) return [];
+    const c = checkBuiltinInstruction(instruction, this.builtinInfo, this.tokenizer);
+    if (c.error) throw new UserError(c.error);
+    return c.ignored;
   }
 
   private async runText(text: string): Promise<Float32Array> {
