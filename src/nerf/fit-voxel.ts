@@ -128,9 +128,9 @@ export async function createBackend(which: BackendName | VoxelBackend | undefine
   if (!which || which === 'cpu') return new CpuVoxelBackend();
   if (typeof which !== 'string') return which;
   // The WebGPU backend is written by the voxel-gpu engineer; loaded lazily so CPU-only use never touches WebGPU.
-  const path = './voxel-render-webgpu';
-  const mod: any = await import(/* @vite-ignore */ path);
-  return mod.createWebGpuVoxelBackend ? await mod.createWebGpuVoxelBackend() : new mod.WebGpuVoxelBackend();
+  // A literal specifier, so Vite and other bundlers split it into its own chunk (a variable one is left unresolved).
+  const mod = await import('./voxel-render-webgpu');
+  return mod.createWebGpuVoxelBackend();
 }
 
 /** Marching parameters for a grid while fitting: half of the current voxel size. */
