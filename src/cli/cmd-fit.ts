@@ -1,5 +1,4 @@
 import { UserError } from '../core/errors';
-import { joinPath } from '../core/paths';
 import { loadDataset, loadViews, type Dataset, type LoadedView } from '../io/dataset';
 import { saveVoxelScene } from '../io/load-scene';
 import { orbitHintFromCameras } from '../io/multiview-export';
@@ -82,20 +81,19 @@ export async function fitVoxelToFolder(ds: Dataset, views: LoadedView[], out: st
   return { out, repr: 'voxel', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, testPsnr, views: views.length, res: r.grid.res };
 }
 
-async function fitGaussiansToFolder(ds: Dataset, views: LoadedView[], out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
-  // Written by the Gaussian engineer (src/nerf/fit-gaussians.ts, src/io/ply.ts); imported lazily.
-  const fg: any = await import('../nerf/fit-gaussians');
-  const ply: any = await import('../io/ply');
-  const r = await fg.fitGaussians(
+async function fitGaussiansToFolder(ds: Dataset, views: LoadedView[], out: string, o: FitCliOptions, progress: Progress, datasetPath: string): Promise<FitSummary> {
+  // Written by the Gaussian engineer (src/nerf/fit-gaussians.ts, src/io/load-gaussian-scene.ts); imported lazily.
+  const { fitGaussians } = await import('../nerf/fit-gaussians');
+  const { saveGaussianScene } = await import('../io/load-gaussian-scene');
+  const cams = views.map((v) => v.frame.camera);
+  const r = await fitGaussians(
     ds, views.map((v) => ({ camera: v.frame.camera, image: v.image })),
-    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles, maxGaussians: o.maxGaussians },
-    (p: any) => progress.update({ phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count }, p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : ''),
+    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles },
+    (p) => progress.update({ phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count }, p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : ''),
   );
   progress.done();
-  await nodeFiles.mkdir(out);
-  await nodeFiles.write(joinPath(out, 'scene.ply'), ply.writeGaussianPly(r.gaussians));
-  const manifest = { format: 'instruct-scene', version: 1, kind: 'gaussians', file: 'scene.ply', background: ds.background, meta: { ...r.stats, seed: o.seed } };
-  await nodeFiles.write(joinPath(out, 'scene.json'), JSON.stringify(manifest, null, 2) + '\n');
+  const orbit = orbitHintFromCameras(cams, axesFocus(cams));
+  await saveGaussianScene(out, r.gaussians, ds.background, nodeFiles, { meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, orbit } });
   return { out, repr: 'gaussians', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, views: views.length, count: r.stats.count };
 }
 
@@ -139,5 +137,5 @@ export async function fitToFolder(dataset: string, out: string, o: FitCliOptions
   const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) => progress.update({ phase: 'load', step: done, total }));
   progress.done();
   if (missing.length) warn(`${missing.length} training image(s) are missing and were skipped (first: ${missing[0]})`);
-  return o.repr === 'voxel' ? fitVoxelToFolder(ds, views, out, o, progress, dataset) : fitGaussiansToFolder(ds, views, out, o, progress);
+  return o.repr === 'voxel' ? fitVoxelToFolder(ds, views, out, o, progress, dataset) : fitGaussiansToFolder(ds, views, out, o, progress, dataset);
 }

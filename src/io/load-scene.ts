@@ -66,13 +66,7 @@ export async function loadScene(path: string, files: FileSource): Promise<Scene>
 // `.ply` / `.splat` files and folders whose manifest kind is 'gaussians' come here. The module is imported
 // lazily so voxel-only use never loads the Gaussian code.
 async function loadGaussianScene(path: string, files: FileSource): Promise<Scene> {
-  let mod: any;
-  try {
-    const name = './load-gaussian-scene';
-    mod = await import(/* @vite-ignore */ name);
-  } catch {
-    throw new UserError('Gaussian scenes are not supported by this build (src/io/load-gaussian-scene.ts is missing)', path);
-  }
+  const mod = await import('./load-gaussian-scene');
   return mod.loadGaussianScene(path, files);
 }
 

@@ -79,15 +79,15 @@ export interface FitVoxelResult {
 /**
  * Scene bounds for fitting. Bounded when the dataset declares a box (the demo's `scene_box`, instant-ngp
  * `aabb`): that box, no contraction. Otherwise an unbounded capture: a cube centred on the point nearest all
- * optical axes (least squares), half size = the largest camera distance from it, so the cameras and the
- * region they look at are inside the inner (uncontracted) grid and everything farther lies in the
- * contracted shell of thickness `bgLen` (DVGO v2 places its inner box around the cameras the same way).
+ * optical axes (least squares) with half size = half the cameras' median distance from it, so the region the
+ * cameras look at gets the uncontracted voxels and everything farther — the cameras themselves and the
+ * background out to infinity — lies in the contracted shell of thickness `bgLen` (mip-NeRF 360 / DVGO v2).
  */
 export function sceneBounds(cams: Camera[], sceneBox?: Box3, bgLen = 0.5): { box: Box3; bgLen: number } {
   if (sceneBox) return { box: { min: [...sceneBox.min] as Vec3, max: [...sceneBox.max] as Vec3 }, bgLen: 0 };
   const centre = axesFocus(cams);
-  let h = 0;
-  for (const c of cams) { const o = cameraCenter(c); h = Math.max(h, Math.hypot(o[0] - centre[0], o[1] - centre[1], o[2] - centre[2])); }
+  const dist = cams.map((c) => { const o = cameraCenter(c); return Math.hypot(o[0] - centre[0], o[1] - centre[1], o[2] - centre[2]); }).sort((a, b) => a - b);
+  let h = 0.5 * dist[dist.length >> 1];
   if (!(h > 0)) h = 1;
   return { box: { min: centre.map((v) => v - h) as Vec3, max: centre.map((v) => v + h) as Vec3 }, bgLen };
 }
