@@ -246,6 +246,28 @@ describe('Gaussian scenes and the convert CLI', () => {
     expect((s3 as any).gaussians.shDegree).toBe(3);
   });
 
+  it('GaussianScene renders RGB, alpha and ray-distance depth', async () => {
+    const { GaussianScene } = await import('../src/nerf/gaussian-scene');
+    const { lookAtCamera } = await import('../src/core/camera');
+    const g = createGaussians(1, 0);
+    g.logScales.fill(Math.log(0.3));
+    g.opacityLogits[0] = 8;
+    g.means.set([0.5, 0, 0]);
+    const cam = lookAtCamera([0, 0, 4], [0, 0, 0], [0, 1, 0], 48, 32, 40);
+    const out = await new GaussianScene(g, [0, 0, 0]).render(cam);
+    expect(out.image.width).toBe(48);
+    expect(out.image.channels).toBe(3);
+    // pixel nearest the mean's projection: depth is the distance along the ray, not camera z
+    const { projectPoint } = await import('../src/core/camera');
+    const [u, v] = projectPoint(cam, g.means)!;
+    const pi = Math.floor(v) * 48 + Math.floor(u);
+    expect(out.alpha[pi]).toBeGreaterThan(0.9);
+    expect(out.depth[pi]).toBeCloseTo(Math.hypot(0.5, 4), 1);
+    expect(out.depth[pi]).toBeGreaterThan(4.01);
+    expect(out.alpha[0]).toBeLessThan(0.01);
+    expect(out.depth[0]).toBe(0);
+  });
+
   it('convert: .ply → .splat → .ply, one-line errors, inputs never overwritten', async () => {
     const g = randomGaussians(40, 3);
     const ply = join(dir, 'in.ply');
