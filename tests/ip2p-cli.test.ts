@@ -27,7 +27,8 @@ describe('edit-image', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.filter((l) => l.event === 'progress').length).toBe(8);
+    expect(lines.filter((l) => l.event === 'progress' && l.phase === 'denoise').length).toBe(8);
+    expect(lines.filter((l) => l.event === 'progress' && l.phase === 'load').length).toBe(4);
     const summary = lines[lines.length - 1];
     expect(summary).toMatchObject({ out, builtin: true, steps: 8, seed: 1, width: 32, height: 24 });
     const img = decodeImage(readFileSync(out), out);

@@ -65,7 +65,8 @@ export async function run(args: string[]): Promise<number> {
   const progress = Progress.for(json);
   const img = decodeImage(await nodeFiles.read(input), input);
   const t0 = performance.now();
-  const pipe = await loadPipelineFor((p.values.model as string | undefined) ?? 'builtin');
+  let loaded = 0;
+  const pipe = await loadPipelineFor((p.values.model as string | undefined) ?? 'builtin', (msg) => progress.update({ phase: 'load', step: loaded++, total: 4 }, msg));
   try {
     const ignored = pipe.checkInstruction(instruction);
     if (ignored.length) warn(`the built-in stand-in ignores ${ignored.map((w) => `'${w}'`).join(', ')}: it changes the colours of the whole image (the edit loops can limit it to a region)`);
