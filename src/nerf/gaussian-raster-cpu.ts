@@ -672,6 +672,7 @@ export function rasterizeForward(g: Gaussians, cam: Camera, background: readonly
     const op = p.opacity[i], z = p.depth[i];
     const r = p.rgb[3 * i], gc = p.rgb[3 * i + 1], bc = p.rgb[3 * i + 2];
     const k2 = 2 * Math.log(255 * op); // α ≥ 1/255 ⟺ a·dx² + 2b·dx·dy + c·dy² ≤ k2
+    const q = Math.exp(-a);
     for (let py = box[1]; py < box[3]; py++) {
       const dy = v - (py + 0.5);
       // the row's span inside that ellipse (one pixel of margin; the tests below decide)
@@ -681,14 +682,14 @@ export function rasterizeForward(g: Gaussians, cam: Camera, background: readonly
       const x0 = Math.max(box[0], Math.ceil(u - (-b * dy + sq) / a - 0.5) - 1);
       const x1 = Math.min(box[2], Math.floor(u - (-b * dy - sq) / a - 0.5) + 2);
       const row = py * width;
-      const qy = -0.5 * c * dy * dy;
-      for (let px = x0; px < x1; px++) {
+      // exp(power) along the row by recurrence: G(x+1) = G(x)·r(x), r(x+1) = r(x)·e^(−a)
+      const dx0 = u - (x0 + 0.5);
+      let G = Math.exp(-0.5 * a * dx0 * dx0 - b * dx0 * dy - 0.5 * c * dy * dy);
+      let rr = Math.exp(a * dx0 - 0.5 * a + b * dy);
+      for (let px = x0; px < x1; px++, G *= rr, rr *= q) {
         const pi = row + px;
         if (done[pi]) continue;
-        const dx = u - (px + 0.5);
-        const power = -0.5 * a * dx * dx + qy - b * dx * dy;
-        if (power > 0) continue;
-        let alpha = op * Math.exp(power);
+        let alpha = op * G;
         if (alpha > ALPHA_MAX) alpha = ALPHA_MAX;
         if (alpha < ALPHA_MIN) continue;
         const T = Tb[pi];
@@ -754,6 +755,7 @@ export function rasterizeBackward(
     const r = p.rgb[3 * i], gc = p.rgb[3 * i + 1], bc = p.rgb[3 * i + 2];
     let gU = 0, gV = 0, gA = 0, gB = 0, gC = 0, gOp = 0, gR = 0, gG = 0, gBl = 0;
     const k2 = 2 * Math.log(255 * op);
+    const q = Math.exp(-a);
     for (let py = box[1]; py < box[3]; py++) {
       const dy = v - (py + 0.5);
       const D = b * b * dy * dy - a * (c * dy * dy - k2);
@@ -762,14 +764,14 @@ export function rasterizeBackward(
       const x0 = Math.max(box[0], Math.ceil(u - (-b * dy + sq) / a - 0.5) - 1);
       const x1 = Math.min(box[2], Math.floor(u - (-b * dy - sq) / a - 0.5) + 2);
       const row = py * width;
-      const qy = -0.5 * c * dy * dy;
-      for (let px = x0; px < x1; px++) {
+      // same recurrence as the forward (identical decisions)
+      const dx0 = u - (x0 + 0.5);
+      let G = Math.exp(-0.5 * a * dx0 * dx0 - b * dx0 * dy - 0.5 * c * dy * dy);
+      let rr = Math.exp(a * dx0 - 0.5 * a + b * dy);
+      for (let px = x0; px < x1; px++, G *= rr, rr *= q) {
         const pi = row + px;
         if (done[pi]) continue;
         const dx = u - (px + 0.5);
-        const power = -0.5 * a * dx * dx + qy - b * dx * dy;
-        if (power > 0) continue;
-        const G = Math.exp(power);
         let alpha = op * G;
         const clamped = alpha > ALPHA_MAX;
         if (clamped) alpha = ALPHA_MAX;
