@@ -1,7 +1,8 @@
 import { UserError } from '../core/errors';
 import { getGpuDevice, GpuUnavailableError } from '../gpu/device';
-import { runnerFor, params, u32, type GpuRunner, type Kernel } from '../gpu/runner';
+import { runnerFor, params, u32, type GpuRunner, type Kernel, type KernelCall } from '../gpu/runner';
 import voxelRenderWgsl from '../shaders/voxel_render.wgsl?raw';
+import voxelOptimWgsl from '../shaders/voxel_optim.wgsl?raw';
 import type { ForwardResult, MarchParams, RayBatch, TrainBatch, TrainResult, VoxelBackend, VoxelGrads } from './voxel-backend';
 import { cellCount, colorDims, vertexCount, type VoxelGrid } from './voxel-grid';
 
@@ -17,15 +18,45 @@ import { cellCount, colorDims, vertexCount, type VoxelGrid } from './voxel-grid'
  *   CLI calls it for `--backend webgpu`).
  */
 const BINDINGS = ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const;
+const REG_BINDINGS = ['uniform', 'read', 'read', 'read', 'storage'] as const;
+const ADAM_BINDINGS = ['uniform', 'storage', 'storage', 'storage', 'storage', 'storage'] as const;
 
 interface GridBuffers {
   density: GPUBuffer;
   color: GPUBuffer;
   occ: GPUBuffer;
   grads: GPUBuffer;
+  /** Adam state for [density | colour], allocated on the first fused step (zero = fresh moments). */
+  adam: { m1: GPUBuffer; m2: GPUBuffer; steps: GPUBuffer } | null;
   nV: number;
   K: number;
   key: string;
+}
+
+/** One fused step's optimiser settings (the same numbers fit-voxel.ts gives the host Adam and regularisers). */
+export interface FusedStepOptions {
+  lrDensity: number;
+  lrColor: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Total-variation weights as passed to `gridTotalVariation` (0 = none this step). */
+  tvDensity: number;
+  tvColor: number;
+  /** Density sparsity weight as passed to `densitySparsity` (0 = none this step). */
+  sparsity: number;
+}
+
+/**
+ * A backend that can keep the grid and the optimiser state on the device for a whole fit: `trainAndStep` does
+ * forward + backward + regularisers + Adam without copying the grid or gradients to the host (only the loss
+ * comes back); `readGrid` copies the device's values into a host grid when the trainer needs them (upsampling,
+ * occupancy updates, previews, the end). `setGrid` uploads the host grid; with an unchanged shape the Adam
+ * moments are kept, with a new shape (upsampling) they restart from zero, as the host Adam's `setGroup`.
+ */
+export interface FusedVoxelBackend {
+  trainAndStep(batch: TrainBatch, params: MarchParams, o: FusedStepOptions): Promise<TrainResult>;
+  readGrid(grid: VoxelGrid): Promise<void>;
 }
 
 /** Packs the occupancy bytes to one bit per cell (cell c → bit c & 31 of word c >> 5). */
@@ -36,7 +67,7 @@ export function packOccupancy(occ: Uint8Array, out?: Uint32Array): Uint32Array {
   return words;
 }
 
-export class WebGpuVoxelBackend implements VoxelBackend {
+export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   readonly name = 'webgpu' as const;
   private grid: VoxelGrid | null = null;
   private bufs: GridBuffers | null = null;
@@ -45,7 +76,10 @@ export class WebGpuVoxelBackend implements VoxelBackend {
   private outBuf: GPUBuffer | null = null;
   private dummy: GPUBuffer;
 
-  private constructor(readonly runner: GpuRunner, private readonly kRender: Kernel, private readonly kTrain: Kernel) {
+  private constructor(
+    readonly runner: GpuRunner, private readonly kRender: Kernel, private readonly kTrain: Kernel,
+    private readonly kReg: Kernel, private readonly kAdam: Kernel,
+  ) {
     this.dummy = runner.buffer(16, 'voxel dummy');
   }
 
@@ -60,11 +94,13 @@ export class WebGpuVoxelBackend implements VoxelBackend {
       }
     }
     const runner = runnerFor(dev);
-    const [kRender, kTrain] = await Promise.all([
+    const [kRender, kTrain, kReg, kAdam] = await Promise.all([
       runner.kernel({ code: voxelRenderWgsl, entry: 'render', bindings: [...BINDINGS], label: 'voxel render' }),
       runner.kernel({ code: voxelRenderWgsl, entry: 'train', bindings: [...BINDINGS], label: 'voxel train' }),
+      runner.kernel({ code: voxelOptimWgsl, entry: 'regularize', bindings: [...REG_BINDINGS], label: 'voxel regularize' }),
+      runner.kernel({ code: voxelOptimWgsl, entry: 'adam', bindings: [...ADAM_BINDINGS], label: 'voxel adam' }),
     ]);
-    return new WebGpuVoxelBackend(runner, kRender, kTrain);
+    return new WebGpuVoxelBackend(runner, kRender, kTrain, kReg, kAdam);
   }
 
   async setGrid(grid: VoxelGrid): Promise<void> {
@@ -80,6 +116,7 @@ export class WebGpuVoxelBackend implements VoxelBackend {
         color: r.buffer(nV * K * 4, 'voxel color'),
         occ: r.buffer(Math.ceil(cellCount(grid.res) / 32) * 4, 'voxel occupancy'),
         grads: r.buffer(nV * (1 + K) * 4, 'voxel grads'),
+        adam: null,
         nV, K, key,
       };
       this.occWords = new Uint32Array(Math.ceil(cellCount(grid.res) / 32) || 1);
@@ -152,10 +189,9 @@ export class WebGpuVoxelBackend implements VoxelBackend {
     return out;
   }
 
-  async trainStep(batch: TrainBatch, p: MarchParams, grads: VoxelGrads): Promise<TrainResult> {
-    const { grid, bufs } = this.needGrads(grads);
+  /** Uploads a training batch and returns the calls of forward + backward (gradients into bufs.grads, zeroed first). */
+  private trainCalls(grid: VoxelGrid, bufs: GridBuffers, batch: TrainBatch, p: MarchParams): { calls: KernelCall[]; outBuf: GPUBuffer; uni: GPUBuffer } {
     const n = batch.count;
-    if (n === 0) return { loss: 0, samples: 0 };
     const packed = new Float32Array(n * 9);
     for (let q = 0; q < n; q++) {
       for (let a = 0; a < 3; a++) {
@@ -169,15 +205,67 @@ export class WebGpuVoxelBackend implements VoxelBackend {
     this.runner.upload(rayBuf, packed);
     this.runner.zero(bufs.grads);
     const uni = this.uniform(grid, p, n, 9, 2 / (3 * n));
-    this.runner.run([{ kernel: this.kTrain, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, bufs.grads], threads: n }], 'voxel train');
-    const [res, g] = await Promise.all([this.runner.readF32(outBuf, 0, n * 2), this.runner.readF32(bufs.grads, 0, bufs.nV * (1 + bufs.K))]);
-    uni.destroy();
+    return { calls: [{ kernel: this.kTrain, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, bufs.grads], threads: n }], outBuf, uni };
+  }
+
+  private async lossOf(outBuf: GPUBuffer, n: number): Promise<TrainResult> {
+    const res = await this.runner.readF32(outBuf, 0, n * 2);
     let loss = 0, samples = 0;
     for (let q = 0; q < n; q++) { loss += res[q * 2]; samples += res[q * 2 + 1]; }
+    return { loss: loss / (3 * n), samples };
+  }
+
+  async trainStep(batch: TrainBatch, p: MarchParams, grads: VoxelGrads): Promise<TrainResult> {
+    const { grid, bufs } = this.needGrads(grads);
+    const n = batch.count;
+    if (n === 0) return { loss: 0, samples: 0 };
+    const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p);
+    this.runner.run(calls, 'voxel train');
+    const [res, g] = await Promise.all([this.lossOf(outBuf, n), this.runner.readF32(bufs.grads, 0, bufs.nV * (1 + bufs.K))]);
+    uni.destroy();
     const gD = grads.density, gC = grads.color, nV = bufs.nV;
     for (let v = 0; v < nV; v++) gD[v] += g[v];
     for (let c = 0, m = gC.length; c < m; c++) gC[c] += g[nV + c];
-    return { loss: loss / (3 * n), samples };
+    return res;
+  }
+
+  /** Forward + backward + TV / sparsity + Adam, all on the device; only the loss is read back. */
+  async trainAndStep(batch: TrainBatch, p: MarchParams, o: FusedStepOptions): Promise<TrainResult> {
+    const { grid, bufs } = this.need();
+    const n = batch.count;
+    if (n === 0) return { loss: 0, samples: 0 };
+    const r = this.runner, nV = bufs.nV, K = bufs.K, total = nV * (1 + K);
+    if (!bufs.adam) bufs.adam = { m1: r.buffer(total * 4, 'adam m'), m2: r.buffer(total * 4, 'adam v'), steps: r.buffer(total * 4, 'adam t') };
+    const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p);
+    const uniforms = [uni];
+    const [nx, ny, nz] = grid.res;
+    if (o.tvDensity > 0 || o.tvColor > 0 || o.sparsity > 0) {
+      const ru = r.uniform(params({
+        nx: u32(nx), ny: u32(ny), nz: u32(nz), K: u32(K),
+        sTvD: o.tvDensity / (nV * 3), sTvC: o.tvColor / (nV * 3 * 3), sSparse: o.sparsity / nV, densityShift: grid.densityShift,
+      }), 'voxel reg params');
+      uniforms.push(ru);
+      calls.push({ kernel: this.kReg, buffers: [ru, bufs.density, bufs.color, bufs.occ, bufs.grads], threads: total });
+    }
+    const { m1, m2, steps } = bufs.adam;
+    for (const [param, count, offset, lr] of [[bufs.density, nV, 0, o.lrDensity], [bufs.color, nV * K, nV, o.lrColor]] as const) {
+      const au = r.uniform(params({ n: u32(count), offset: u32(offset), lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, pad0: u32(0), pad1: u32(0) }), 'adam params');
+      uniforms.push(au);
+      calls.push({ kernel: this.kAdam, buffers: [au, param, bufs.grads, m1, m2, steps], threads: count });
+    }
+    r.run(calls, 'voxel fused step');
+    const res = await this.lossOf(outBuf, n);
+    for (const u of uniforms) u.destroy();
+    return res;
+  }
+
+  /** Copies the device's density and colour into `grid` (same shape as the bound grid). */
+  async readGrid(grid: VoxelGrid): Promise<void> {
+    const { bufs } = this.need();
+    if (grid.density.length !== bufs.nV || grid.color.length !== bufs.nV * bufs.K) throw new Error('WebGpuVoxelBackend.readGrid: grid shape differs from the bound grid');
+    const [d, c] = await Promise.all([this.runner.readF32(bufs.density, 0, bufs.nV), this.runner.readF32(bufs.color, 0, bufs.nV * bufs.K)]);
+    grid.density.set(d);
+    grid.color.set(c);
   }
 
   private needGrads(grads: VoxelGrads): { grid: VoxelGrid; bufs: GridBuffers } {
@@ -189,6 +277,7 @@ export class WebGpuVoxelBackend implements VoxelBackend {
   private freeGrid(): void {
     if (!this.bufs) return;
     for (const b of [this.bufs.density, this.bufs.color, this.bufs.occ, this.bufs.grads]) b.destroy();
+    if (this.bufs.adam) for (const b of Object.values(this.bufs.adam)) b.destroy();
     this.bufs = null;
   }
 
