@@ -24,7 +24,7 @@ options:
   --seed S                 random seed (default 0)
   --sh                     voxel: view-dependent colour (SH degree 1)
   --batch N                voxel: rays per step (default 4096)
-  --max-gaussians N        gaussians: upper bound on the count during densification (default 200000)
+  --max-gaussians N        gaussians: upper bound on the count (default 4 × the pixels of an image, ≥ 20000)
   --json                   progress and the result as JSON lines on stdout`;
 
 export interface FitCliOptions {
@@ -55,9 +55,8 @@ export interface FitSummary {
 export async function fitVoxelToFolder(ds: Dataset, views: LoadedView[], out: string, o: FitCliOptions, progress: Progress, datasetPath: string): Promise<FitSummary> {
   const cams = views.map((v) => v.frame.camera);
   const bounds = sceneBounds(cams, ds.sceneBox);
-  const iters = o.iters ?? 2000;
   const r = await fitVoxel(views.map((v) => ({ camera: v.frame.camera, image: v.image })), {
-    ...bounds, background: ds.background, res: o.res, iters, batch: o.batch, seed: o.seed, shDegree: o.sh ? 1 : 0,
+    ...bounds, background: ds.background, res: o.res, iters: o.iters, batch: o.batch, seed: o.seed, shDegree: o.sh ? 1 : 0,
     backend: o.backend,
     onProgress: (p) => progress.update({ phase: 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr }, p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : ''),
   });
@@ -73,7 +72,7 @@ export async function fitVoxelToFolder(ds: Dataset, views: LoadedView[], out: st
     testPsnr = s / tv.length;
   }
   const meta = {
-    dataset: datasetPath, downscale: ds.downscale, iters, seed: o.seed, backend: o.backend, views: views.length,
+    dataset: datasetPath, downscale: ds.downscale, iters: r.stats.steps, seed: o.seed, backend: o.backend, views: views.length,
     seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, testPsnr, orbit,
   };
   scene.meta = meta;
@@ -109,7 +108,7 @@ export async function run(args: string[]): Promise<number> {
   const o: FitCliOptions = {
     repr: choiceFlag(p.values.repr, 'repr', ['voxel', 'gaussians'] as const, 'voxel'),
     res: p.values.res === undefined ? undefined : intFlag(p.values.res, 'res', 128, 4),
-    iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 2000, 1),
+    iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 1000, 1),
     backend: choiceFlag(p.values.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu'),
     downscale: intFlag(p.values.downscale, 'downscale', 1, 1),
     maxImages: p.values['max-images'] === undefined ? undefined : intFlag(p.values['max-images'], 'max-images', 1, 1),

@@ -42,7 +42,11 @@ export interface FitGaussiansOptions {
   iters?: number;
   seed?: number;
   backend?: GaussianBackendName | GaussianRasterBackend;
-  /** Upper bound on the number of Gaussians (densification stops adding at this count). Default 200 000. */
+  /**
+   * Upper bound on the number of Gaussians (densification stops adding at this count). Default: 4 × the
+   * pixels of the largest training image, at least 20 000 (Gaussians much smaller than a pixel add cost,
+   * not quality).
+   */
   maxGaussians?: number;
   /** Highest SH degree (0..3). Default 3. */
   shDegree?: number;
@@ -157,7 +161,8 @@ export async function fitGaussians(
   if (!views.length) throw new UserError('no training views to fit');
   const iters = opts.iters ?? 1000;
   if (!Number.isInteger(iters) || iters < 1) throw new UserError(`--iters must be a positive integer, got ${iters}`);
-  const maxCount = opts.maxGaussians ?? 200_000;
+  const maxPixels = Math.max(...views.map((v) => v.camera.width * v.camera.height));
+  const maxCount = opts.maxGaussians ?? Math.max(20_000, 4 * maxPixels);
   const maxDeg = Math.max(0, Math.min(3, opts.shDegree ?? 3));
   const shEvery = opts.shEvery ?? 1000;
   const lambda = opts.lambdaDssim ?? 0.2;
@@ -180,7 +185,7 @@ export async function fitGaussians(
   let g: Gaussians;
   let how = 'given';
   if (opts.init) g = selectGaussians(opts.init, Array.from({ length: opts.init.count }, (_, i) => i));
-  else ({ g, how } = await initialGaussians(dataset, cams, { files: opts.files, randomInit: opts.randomInit, maxInitPoints: opts.maxInitPoints, rng }));
+  else ({ g, how } = await initialGaussians(dataset, cams, { files: opts.files, randomInit: opts.randomInit, maxInitPoints: Math.min(opts.maxInitPoints ?? 100_000, Math.floor(maxCount / 2)), rng }));
   if (g.count > maxCount) g = selectGaussians(g, Array.from({ length: maxCount }, (_, i) => i));
   g.shDegree = opts.init ? Math.min(g.shDegree, maxDeg) : 0;
 
