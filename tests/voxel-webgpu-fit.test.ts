@@ -3,11 +3,13 @@ import { installNodeWebGpu } from '../src/io/node-webgpu';
 import { gpuAvailable } from '../src/gpu/device';
 import { DEMO_BACKGROUND, DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/demo-scene';
 import { fitVoxel, type FitVoxelOptions, type FitView } from '../src/nerf/fit-voxel';
+import { createWebGpuVoxelBackend } from '../src/nerf/voxel-render-webgpu';
 
 /**
  * The same trainer (fitVoxel) on `backend: 'webgpu'` lowers the loss like on the CPU: a short coarse-to-fine
- * fit of the demo scene at 16² with identical seeds. The gradients agree to f32 rounding
- * (voxel-webgpu-parity.test.ts), so the two loss curves must nearly coincide.
+ * fit of the demo scene at 16² with identical seeds, with occupancy updates and an upsample, both with the
+ * whole step on the device (fused: train + TV + sparsity + Adam in WGSL) and with the host Adam. The gradients
+ * agree to f32 rounding (voxel-webgpu-parity / -optim tests), so the loss curves must nearly coincide.
  */
 installNodeWebGpu();
 let skip = '';
@@ -15,15 +17,25 @@ beforeAll(async () => {
   if (!(await gpuAvailable())) skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
 });
 
-async function curve(views: FitView[], backend: 'cpu' | 'webgpu') {
+async function curve(views: FitView[], which: 'cpu' | 'webgpu', fused = true) {
   const losses: number[] = [];
+  let fusedSteps = 0, hostSteps = 0;
+  let backend: FitVoxelOptions['backend'] = which;
+  if (which === 'webgpu') {
+    // count which path the trainer takes (the real backend, with its two step methods wrapped)
+    const be = await createWebGpuVoxelBackend();
+    const fusedStep = be.trainAndStep.bind(be), hostStep = be.trainStep.bind(be);
+    be.trainAndStep = (...a) => { fusedSteps++; return fusedStep(...a); };
+    be.trainStep = (...a) => { hostSteps++; return hostStep(...a); };
+    backend = be;
+  }
   const o: FitVoxelOptions = {
     box: DEMO_SCENE_BOX, bgLen: 0, background: DEMO_BACKGROUND, res: 17, iters: 40, batch: 384, seed: 3,
-    upsampleAt: [15], occupancyEvery: 10, backend,
+    upsampleAt: [15], occupancyEvery: 10, backend, fused,
     onProgress: (p) => { if (p.loss !== undefined) losses.push(p.loss); },
   };
   const r = await fitVoxel(views, o);
-  return { losses, r };
+  return { losses, r, fusedSteps, hostSteps };
 }
 
 describe('fitVoxel on the WebGPU backend', () => {
@@ -32,8 +44,13 @@ describe('fitVoxel on the WebGPU backend', () => {
     const views = demoCameras(6, 16, 5).map((camera) => ({ camera, image: renderDemoScene(camera) }));
     const cpu = await curve(views, 'cpu');
     const gpu = await curve(views, 'webgpu');
-    console.log(`loss (EMA) cpu: ${cpu.losses.map((l) => l.toFixed(4)).join(' ')}\nloss (EMA) webgpu: ${gpu.losses.map((l) => l.toFixed(4)).join(' ')}`);
+    const host = await curve(views, 'webgpu', false);
+    const fmt = (l: number[]) => l.map((x) => x.toFixed(4)).join(' ');
+    console.log(`loss (EMA) cpu: ${fmt(cpu.losses)}\nloss (EMA) webgpu fused: ${fmt(gpu.losses)}\nloss (EMA) webgpu + host Adam: ${fmt(host.losses)}`);
+    for (let i = 0; i < cpu.losses.length; i++) expect(Math.abs(host.losses[i] - cpu.losses[i]) / cpu.losses[i]).toBeLessThan(0.02);
     expect(gpu.losses.length).toBe(cpu.losses.length);
+    expect([gpu.fusedSteps, gpu.hostSteps]).toEqual([40, 0]);
+    expect([host.fusedSteps, host.hostSteps]).toEqual([0, 40]);
     const first = gpu.losses[0], last = gpu.losses[gpu.losses.length - 1];
     expect(last).toBeLessThan(0.7 * first);
     expect(cpu.losses[cpu.losses.length - 1]).toBeLessThan(0.7 * cpu.losses[0]);

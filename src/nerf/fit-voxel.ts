@@ -5,7 +5,8 @@ import { pixelRay } from '../core/rays';
 import { Rng } from '../core/rng';
 import { Adam } from './adam';
 import { CpuVoxelBackend } from './voxel-render-cpu';
-import { defaultMarchParams, type BackendName, type MarchParams, type TrainBatch, type VoxelBackend } from './voxel-backend';
+import { defaultMarchParams, type BackendName, type MarchParams, type TrainBatch, type TrainResult, type VoxelBackend } from './voxel-backend';
+import type { FusedVoxelBackend } from './voxel-render-webgpu';
 import {
   createVoxelGrid, resolutionFromMax, upsampleGrid, updateOccupancy, voxelSize,
   type Box3, type Vec3, type VoxelGrid,
@@ -65,6 +66,8 @@ export interface FitVoxelOptions {
   /** Called every so often so that UIs stay responsive (e.g. `() => new Promise(r => setTimeout(r))`). */
   yieldEvery?: number;
   signal?: AbortSignal;
+  /** WebGPU: run forward, backward, regularisers and Adam on the device, reading back only the loss (default true). */
+  fused?: boolean;
   /** Called with the current grid every `gridEvery` steps (benchmarks: PSNR over time; previews). */
   onGrid?: (grid: VoxelGrid, step: number, params: MarchParams) => Promise<void> | void;
   gridEvery?: number;
@@ -167,6 +170,8 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
   let grid = createVoxelGrid({ res: resAt(0), box: o.box, bgLen: o.bgLen, shDegree, densityScale: 1 / finestVoxel, alphaInit });
   const backend = await createBackend(o.backend);
   await backend.setGrid(grid);
+  // Backends that keep the grid and the Adam state on the device (WebGPU) run the whole step there (fused).
+  const fused = o.fused !== false && 'trainAndStep' in backend ? (backend as VoxelBackend & FusedVoxelBackend) : null;
   let grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
   const adam = new Adam([
     { name: 'density', params: grid.density, grads: grads.density, lr: lrD0 },
@@ -188,6 +193,7 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
     if (o.signal?.aborted) throw new Error('fitting aborted');
     if (level < nUp && step === upsampleAt[level]) {
       level++;
+      if (fused) await fused.readGrid(grid);
       grid = upsampleGrid(grid, resAt(level));
       if (occEvery > 0 && step >= occWarmup) updateOccupancy(grid, occThr);
       grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
@@ -211,23 +217,40 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
     const frac = step / iters;
     adam.setLr('density', lrD0 * Math.pow(lrDecay, frac));
     adam.setLr('color', lrC0 * Math.pow(lrDecay, frac));
-    const res = await backend.trainStep(batch, params, grads);
-    if (tvEvery > 0 && step % tvEvery === 0) {
-      if (tvD > 0 || tvC > 0) gridTotalVariation(grid, grads, tvD * tvEvery, tvC * tvEvery);
-      if (sparsity > 0) densitySparsity(grid, grads.density, sparsity * tvEvery);
+    const regNow = tvEvery > 0 && step % tvEvery === 0;
+    let res: TrainResult;
+    if (fused) {
+      res = await fused.trainAndStep(batch, params, {
+        lrDensity: lrD0 * Math.pow(lrDecay, frac), lrColor: lrC0 * Math.pow(lrDecay, frac), beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps,
+        tvDensity: regNow ? tvD * tvEvery : 0, tvColor: regNow ? tvC * tvEvery : 0, sparsity: regNow ? sparsity * tvEvery : 0,
+      });
+    } else {
+      res = await backend.trainStep(batch, params, grads);
+      if (regNow) {
+        if (tvD > 0 || tvC > 0) gridTotalVariation(grid, grads, tvD * tvEvery, tvC * tvEvery);
+        if (sparsity > 0) densitySparsity(grid, grads.density, sparsity * tvEvery);
+      }
+      adam.step();
     }
-    adam.step();
-    if (occEvery > 0 && step >= occWarmup && step % occEvery === 0) updateOccupancy(grid, occThr);
-    await backend.setGrid(grid);
+    const occNow = occEvery > 0 && step >= occWarmup && step % occEvery === 0;
+    if (occNow) {
+      if (fused) await fused.readGrid(grid);
+      updateOccupancy(grid, occThr);
+    }
+    if (!fused || occNow) await backend.setGrid(grid);
     rays += batchSize;
     samples += res.samples;
     lastLoss = res.loss;
     emaLoss = Number.isNaN(emaLoss) ? res.loss : 0.9 * emaLoss + 0.1 * res.loss;
     if (o.onProgress && (step % 10 === 0 || step === iters - 1))
       o.onProgress({ phase: 'fit', step: step + 1, total: iters, loss: emaLoss, psnr: -10 * Math.log10(Math.max(emaLoss, 1e-12)), res: grid.res });
-    if (o.onGrid && o.gridEvery && (step + 1) % o.gridEvery === 0 && step + 1 < iters) await o.onGrid(grid, step + 1, marchParamsFor(grid, o.background, near));
+    if (o.onGrid && o.gridEvery && (step + 1) % o.gridEvery === 0 && step + 1 < iters) {
+      if (fused) await fused.readGrid(grid);
+      await o.onGrid(grid, step + 1, marchParamsFor(grid, o.background, near));
+    }
     if (o.yieldEvery && step % o.yieldEvery === 0) await new Promise((r) => setTimeout(r, 0));
   }
+  if (fused) await fused.readGrid(grid);
   if (occEvery > 0) updateOccupancy(grid, occThr);
   backend.dispose();
   const seconds = (Date.now() - start) / 1000;
