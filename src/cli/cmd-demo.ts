@@ -29,7 +29,7 @@ export async function run(args: string[]): Promise<number> {
   say(`2/3 fitting a voxel grid (CPU) → ${sceneDir}/`);
   const fit = await fitToFolder(data, sceneDir, {
     repr: 'voxel', backend: 'cpu', downscale: 1, seed: 0, sh: false,
-    iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 2000, 1),
+    iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 1000, 1),
     res: p.values.res === undefined ? undefined : intFlag(p.values.res, 'res', 128, 4),
   }, progress);
   say(`    ${fit.seconds.toFixed(1)} s, train PSNR ${fit.trainPsnr.toFixed(2)} dB`);
