@@ -4,7 +4,7 @@ import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
-import { createGrads, rasterizeBackward, rasterizeForward, rasterizeForwardTiles, type GaussianGrads } from '../src/nerf/gaussian-raster-cpu';
+import { createGrads, depthOrder, rasterizeBackward, rasterizeForward, rasterizeForwardTiles, type GaussianGrads } from '../src/nerf/gaussian-raster-cpu';
 import { GaussianRasterizerWebGpu } from '../src/nerf/gaussian-raster-webgpu';
 import { createGaussianBackend } from '../src/nerf/gaussian-backend';
 
@@ -93,6 +93,11 @@ describe.skipIf(!hasGpu)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
       expect(relL2(p.conic, q.conic)).toBeLessThan(1e-4);
       expect(maxAbsDiff(p.rgb, q.rgb)).toBeLessThan(1e-5);
       expect(maxAbsDiff(p.opacity, q.opacity)).toBeLessThan(1e-6);
+      // global depth order (what the viewer draws back to front): visible ones as the CPU twin, culled after
+      const order = await raster.depthOrder();
+      const visible = depthOrder(q);
+      expect(Array.from(order.subarray(0, visible.length))).toEqual(Array.from(visible));
+      expect(new Set(order).size).toBe(c.n);
       const bins = await raster.bins();
       expect(gpu.pairs).toBe(tiles.bins!.ids.length);
       expect(tileLists(bins.ranges, bins.ids)).toEqual(tileLists(tiles.bins!.ranges, tiles.bins!.ids));

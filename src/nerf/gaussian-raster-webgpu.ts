@@ -19,10 +19,12 @@ import { SH_STRIDE, type Gaussians } from './gaussians';
  * Frame (forward):
  *  1. `preprocess` (gs_project.wgsl): per Gaussian, EWA projection (2D covariance + 0.3 dilation, conic, radius),
  *     tile rectangle, SH → colour, sigmoid opacity → `proj` (4 vec4 per Gaussian) and tile counts.
- *  2. exclusive scan of the tile counts (gs_scan.wgsl) → each Gaussian's first slot; the total is read back
- *     (one small readback per frame, as 3DGS does) to size the key buffers.
- *  3. `duplicate` (gs_bin.wgsl): one (tile id, depth bits) key per covered tile; stable radix sort of the 64-bit
- *     keys (gs_radix.wgsl, ⌈log2 tiles⌉ + 32 bits); `tile_ranges`: [start, end) per tile.
+ *  2. stable radix sort (gs_radix.wgsl) of the Gaussians by depth (32-bit keys); exclusive scan (gs_scan.wgsl) of
+ *     the tile counts in that order → each Gaussian's first slot; the total is read back (one small readback per
+ *     frame, as 3DGS does) to size the key buffers.
+ *  3. `duplicate` (gs_bin.wgsl): one (tile id, Gaussian) entry per covered tile, in depth order; stable radix sort
+ *     by tile id (⌈log2 tiles⌉ bits) — the same lists as sorting 64-bit (tile, depth) keys, with fewer passes over
+ *     the (larger) entry array; `tile_ranges`: [start, end) per tile.
  *  4. `render` (gs_render.wgsl): one 16×16 workgroup per tile, front-to-back compositing, early termination.
  * Backward: `render_backward` (gs_backward.wgsl, per tile; float CAS adds into workgroup then global memory) →
  * 9 gradients per Gaussian in 2D; `project_backward` (gs_project_backward.wgsl) → every parameter.
@@ -94,77 +96,107 @@ class Grow {
 }
 
 /**
- * Projection + tile binning + sort on the GPU, for callers that own the buffers (the rasteriser below, the viewer).
- * `encodeProject` then (after reading back `total`) `encodeBin`.
+ * Projection, depth sort and tile binning on the GPU, for callers that own the Gaussian and camera buffers (the
+ * rasteriser below; the viewer, which can stop after `encodeProject` and draw `order` back to front).
+ *
+ * ```ts
+ * const pr = await GaussianProjector.create(device);
+ * // params: packGaussians layout (STORAGE), cam: packCamera uniform, proj: ≥ count × 64 bytes (STORAGE)
+ * let enc = device.createCommandEncoder();
+ * const { order, offsets } = pr.encodeProject(enc, { cam, params, proj, count });
+ * device.queue.submit([enc.finish()]);
+ * // order[k] = k-th nearest Gaussian (culled ones last); offsets[count] = number of (tile, Gaussian) pairs
+ * const total = (await runner.readU32(offsets, count * 4, 1))[0];
+ * enc = device.createCommandEncoder();
+ * const { ids, ranges } = pr.encodeBin(enc, { cam, proj, count, total, tiles });
+ * device.queue.submit([enc.finish()]);   // tile t's Gaussians, front to back: ids[ranges[2t] .. ranges[2t+1])
+ * ```
+ * The returned buffers belong to the projector (valid until its next call; they grow as needed).
  */
 export class GaussianProjector {
+  private readonly depthSort: GpuRadixSort;
+  private readonly tileSort: GpuRadixSort;
   private readonly scan: GpuPrefixScan;
-  private readonly sort: GpuRadixSort;
-  private readonly keysHi: Grow; private readonly keysLo: Grow; private readonly ids: Grow; private readonly ranges: Grow;
+  private readonly b: Record<'touched' | 'depthKeys' | 'order' | 'offsets' | 'keys' | 'ids' | 'ranges', Grow>;
 
   private constructor(
     readonly runner: GpuRunner,
-    private readonly k: { preprocess: Kernel; duplicate: Kernel; ranges: Kernel },
+    private readonly k: { preprocess: Kernel; gather: Kernel; duplicate: Kernel; ranges: Kernel },
     scan: GpuPrefixScan,
-    sort: GpuRadixSort,
+    depthSort: GpuRadixSort,
+    tileSort: GpuRadixSort,
   ) {
     this.scan = scan;
-    this.sort = sort;
+    this.depthSort = depthSort;
+    this.tileSort = tileSort;
     const d = runner.device;
-    this.keysHi = new Grow(d, 'gs keysHi'); this.keysLo = new Grow(d, 'gs keysLo'); this.ids = new Grow(d, 'gs ids'); this.ranges = new Grow(d, 'gs ranges');
+    const g = (name: string) => new Grow(d, `gs ${name}`);
+    this.b = { touched: g('touched'), depthKeys: g('depthKeys'), order: g('order'), offsets: g('offsets'), keys: g('keys'), ids: g('ids'), ranges: g('ranges') };
   }
 
   static async create(device: GPUDevice): Promise<GaussianProjector> {
     const runner = runnerFor(device);
-    const [preprocess, duplicate, ranges, scan, sort] = await Promise.all([
-      runner.kernel({ code: commonSource + projectSource, entry: 'preprocess', bindings: ['uniform', 'read', 'storage', 'storage'], workgroupSize: 64, label: 'gs_project.preprocess' }),
-      runner.kernel({ code: commonSource + binSource, entry: 'duplicate', bindings: ['uniform', 'read', 'read', 'storage', 'storage', 'storage', 'storage'], workgroupSize: 64, label: 'gs_bin.duplicate' }),
-      runner.kernel({ code: commonSource + binSource, entry: 'tile_ranges', bindings: ['uniform', 'read', 'read', 'storage', 'storage', 'storage', 'storage'], workgroupSize: 256, label: 'gs_bin.tile_ranges' }),
-      GpuPrefixScan.create(device),
-      GpuRadixSort.create(device),
+    const binB = ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage'] as const;
+    const bin = (entry: string, workgroupSize: number) => runner.kernel({ code: commonSource + binSource, entry, bindings: [...binB], workgroupSize, label: `gs_bin.${entry}` });
+    const [preprocess, gather, duplicate, ranges, scan, depthSort, tileSort] = await Promise.all([
+      runner.kernel({ code: commonSource + projectSource, entry: 'preprocess', bindings: ['uniform', 'read', 'storage', 'storage', 'storage', 'storage'], workgroupSize: 64, label: 'gs_project.preprocess' }),
+      bin('gather_counts', 256), bin('duplicate', 64), bin('tile_ranges', 256),
+      GpuPrefixScan.create(device), GpuRadixSort.create(device), GpuRadixSort.create(device),
     ]);
-    return new GaussianProjector(runner, { preprocess, duplicate, ranges }, scan, sort);
+    return new GaussianProjector(runner, { preprocess, gather, duplicate, ranges }, scan, depthSort, tileSort);
   }
 
   /**
-   * Projects `count` Gaussians (`params`: packGaussians layout; `cam`: packCamera uniform) into `proj`
-   * (≥ count × 64 bytes) and scans the per-Gaussian tile counts in `touched` (≥ (count + 1) × 4 bytes): afterwards
-   * touched[i] is Gaussian i's first key slot and touched[count] the number of keys (read it back for `encodeBin`).
+   * Projects `count` Gaussians into `proj` (layout in gs_common.wgsl), sorts them by depth (stable; culled last)
+   * and scans their tile counts in depth order. Returns `order` (u32 per Gaussian: the k-th nearest) and `offsets`
+   * (count + 1 u32: first key slot per depth rank; offsets[count] = total pairs, read it back for `encodeBin`).
    */
-  encodeProject(enc: GPUCommandEncoder, b: { cam: GPUBuffer; params: GPUBuffer; proj: GPUBuffer; touched: GPUBuffer; count: number }): void {
-    enc.clearBuffer(b.touched, b.count * 4, 4);
-    const pass = enc.beginComputePass({ label: 'gs project' });
-    this.runner.encode(pass, [{ kernel: this.k.preprocess, buffers: [b.cam, b.params, b.proj, b.touched], threads: b.count }]);
-    this.scan.encode(pass, b.touched, b.count + 1);
+  encodeProject(enc: GPUCommandEncoder, a: { cam: GPUBuffer; params: GPUBuffer; proj: GPUBuffer; count: number }): { order: GPUBuffer; offsets: GPUBuffer } {
+    const n = a.count;
+    const touched = this.b.touched.get(n * 4), depthKeys = this.b.depthKeys.get(n * 4), order = this.b.order.get(n * 4);
+    const offsets = this.b.offsets.get((n + 1) * 4);
+    let pass = enc.beginComputePass({ label: 'gs project' });
+    this.runner.encode(pass, [{ kernel: this.k.preprocess, buffers: [a.cam, a.params, a.proj, touched, depthKeys, order], threads: n }]);
     pass.end();
+    this.depthSort.encode(enc, { keysLo: depthKeys, values: order, count: n });
+    pass = enc.beginComputePass({ label: 'gs tile counts' });
+    const bufs = this.binBuffers(a.cam, a.proj, 0, 0);
+    this.runner.encode(pass, [{ kernel: this.k.gather, buffers: bufs, threads: n + 1 }]);
+    this.scan.encode(pass, offsets, n + 1);
+    pass.end();
+    return { order, offsets };
+  }
+
+  private binBuffers(cam: GPUBuffer, proj: GPUBuffer, total: number, tiles: number): GPUBuffer[] {
+    const b = this.b;
+    return [cam, proj, b.order.get(0), b.touched.get(0), b.offsets.get(0), b.keys.get(total * 4), b.ids.get(total * 4), b.ranges.get(tiles * 8)];
   }
 
   /**
-   * Duplicates `total` (tile, depth) keys, sorts them and fills the tile ranges. Returns the sorted Gaussian ids
-   * (`ids[k]`) and `ranges` (2 u32 per tile: [start, end) into ids), valid after the submit.
+   * After `encodeProject` (same count) and reading back `total`: one (tile, Gaussian) entry per covered tile,
+   * sorted by tile (stable, so depth order within a tile), and the tile ranges. Returns `ids` (sorted Gaussian ids)
+   * and `ranges` (2 u32 per tile: [start, end) into ids).
    */
-  encodeBin(enc: GPUCommandEncoder, b: { cam: GPUBuffer; proj: GPUBuffer; touched: GPUBuffer; count: number; total: number; tiles: number }): { ids: GPUBuffer; ranges: GPUBuffer } {
-    const m = Math.max(1, b.total);
-    const keysHi = this.keysHi.get(m * 4), keysLo = this.keysLo.get(m * 4), ids = this.ids.get(m * 4);
-    const ranges = this.ranges.get(b.tiles * 8);
-    enc.clearBuffer(ranges, 0, Math.ceil((b.tiles * 8) / 4) * 4);
-    const bufs = [b.cam, b.proj, b.touched, keysHi, keysLo, ids, ranges];
-    if (b.total > 0) {
+  encodeBin(enc: GPUCommandEncoder, a: { cam: GPUBuffer; proj: GPUBuffer; count: number; total: number; tiles: number }): { ids: GPUBuffer; ranges: GPUBuffer } {
+    const bufs = this.binBuffers(a.cam, a.proj, Math.max(1, a.total), a.tiles);
+    const [, , , , , keys, ids, ranges] = bufs;
+    enc.clearBuffer(ranges, 0, Math.ceil((a.tiles * 8) / 4) * 4);
+    if (a.total > 0) {
       let pass = enc.beginComputePass({ label: 'gs duplicate' });
-      this.runner.encode(pass, [{ kernel: this.k.duplicate, buffers: bufs, threads: b.count }]);
+      this.runner.encode(pass, [{ kernel: this.k.duplicate, buffers: bufs, threads: a.count }]);
       pass.end();
-      const hiBits = Math.max(1, Math.ceil(Math.log2(Math.max(2, b.tiles))));
-      this.sort.encode(enc, { keysLo, keysHi, values: ids, count: b.total, hiBits });
+      const loBits = Math.max(1, Math.ceil(Math.log2(Math.max(2, a.tiles))));
+      this.tileSort.encode(enc, { keysLo: keys, values: ids, count: a.total, loBits });
       pass = enc.beginComputePass({ label: 'gs tile ranges' });
-      this.runner.encode(pass, [{ kernel: this.k.ranges, buffers: bufs, threads: b.total }]);
+      this.runner.encode(pass, [{ kernel: this.k.ranges, buffers: bufs, threads: a.total }]);
       pass.end();
     }
     return { ids, ranges };
   }
 
   destroy(): void {
-    this.keysHi.destroy(); this.keysLo.destroy(); this.ids.destroy(); this.ranges.destroy();
-    this.scan.destroy(); this.sort.destroy();
+    for (const g of Object.values(this.b)) g.destroy();
+    this.scan.destroy(); this.depthSort.destroy(); this.tileSort.destroy();
   }
 }
 
@@ -192,11 +224,11 @@ export interface WebGpuProjected {
 /** The GPU Gaussian rasteriser: forward then (optionally) backward on the same Gaussians and camera. */
 export class GaussianRasterizerWebGpu {
   private readonly d: GPUDevice;
-  private readonly params: Grow; private readonly proj: Grow; private readonly touched: Grow; private readonly cam: Grow;
+  private readonly params: Grow; private readonly proj: Grow; private readonly cam: Grow;
   private readonly color: Grow; private readonly nContrib: Grow; private readonly depth: Grow; private readonly dpix: Grow;
   private readonly grad2d: Grow; private readonly grads: Grow;
   private packed: Float32Array | null = null;
-  private last: { count: number; width: number; height: number; tilesX: number; tilesY: number; ids: GPUBuffer; ranges: GPUBuffer } | null = null;
+  private last: { count: number; width: number; height: number; tilesX: number; tilesY: number; ids: GPUBuffer; ranges: GPUBuffer; order: GPUBuffer } | null = null;
 
   private constructor(
     readonly runner: GpuRunner,
@@ -204,7 +236,7 @@ export class GaussianRasterizerWebGpu {
     private readonly k: { render: Kernel; backward: Kernel; projectBackward: Kernel },
   ) {
     const d = (this.d = runner.device);
-    this.params = new Grow(d, 'gs params'); this.proj = new Grow(d, 'gs proj'); this.touched = new Grow(d, 'gs touched');
+    this.params = new Grow(d, 'gs params'); this.proj = new Grow(d, 'gs proj');
     this.cam = new Grow(d, 'gs camera', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     this.color = new Grow(d, 'gs color'); this.nContrib = new Grow(d, 'gs nContrib'); this.depth = new Grow(d, 'gs depth');
     this.dpix = new Grow(d, 'gs dpix'); this.grad2d = new Grow(d, 'gs grad2d'); this.grads = new Grow(d, 'gs grads');
@@ -234,21 +266,20 @@ export class GaussianRasterizerWebGpu {
     const camBuf = this.cam.get(CAM_BYTES);
     this.runner.upload(camBuf, packCamera(cam, n, g.shDegree, background));
     const proj = this.proj.get(Math.max(1, n) * PROJ_STRIDE * 4);
-    const touched = this.touched.get((n + 1) * 4);
 
     let enc = this.d.createCommandEncoder({ label: 'gs forward 1' });
-    this.projector.encodeProject(enc, { cam: camBuf, params, proj, touched, count: n });
+    const { order, offsets } = this.projector.encodeProject(enc, { cam: camBuf, params, proj, count: n });
     this.d.queue.submit([enc.finish()]);
-    const total = (await this.runner.readU32(touched, n * 4, 1))[0];
+    const total = (await this.runner.readU32(offsets, n * 4, 1))[0];
 
     enc = this.d.createCommandEncoder({ label: 'gs forward 2' });
-    const { ids, ranges } = this.projector.encodeBin(enc, { cam: camBuf, proj, touched, count: n, total, tiles });
+    const { ids, ranges } = this.projector.encodeBin(enc, { cam: camBuf, proj, count: n, total, tiles });
     const color = this.color.get(npx * 16), nContrib = this.nContrib.get(npx * 4), depth = this.depth.get(npx * 4);
     const pass = enc.beginComputePass({ label: 'gs render' });
     this.runner.encode(pass, [{ kernel: this.k.render, buffers: [camBuf, ranges, ids, proj, color, nContrib, depth], threads: [tilesX, tilesY, 1] }]);
     pass.end();
     this.d.queue.submit([enc.finish()]);
-    this.last = { count: n, width, height, tilesX, tilesY, ids, ranges };
+    this.last = { count: n, width, height, tilesX, tilesY, ids, ranges, order };
 
     const [col, nc, dep, radiusF] = await Promise.all([
       this.runner.readF32(color, 0, npx * 4),
@@ -292,6 +323,13 @@ export class GaussianRasterizerWebGpu {
       for (let c = 0; c < 4; c++) p.rect[4 * i + c] = bits[o + 12 + c];
     }
     return p;
+  }
+
+  /** Gaussian ids of the last `forward` front to back (culled ones after the visible ones), for tests and tools. */
+  async depthOrder(): Promise<Uint32Array> {
+    const l = this.last;
+    if (!l) throw new Error('depthOrder() called before forward()');
+    return l.count ? this.runner.readU32(l.order, 0, l.count) : new Uint32Array(0);
   }
 
   /** Tile bins of the last `forward` (ranges, sorted ids), for tests. */
@@ -348,7 +386,7 @@ export class GaussianRasterizerWebGpu {
   }
 
   destroy(): void {
-    for (const b of [this.params, this.proj, this.touched, this.cam, this.color, this.nContrib, this.depth, this.dpix, this.grad2d, this.grads]) b.destroy();
+    for (const b of [this.params, this.proj, this.cam, this.color, this.nContrib, this.depth, this.dpix, this.grad2d, this.grads]) b.destroy();
     this.projector.destroy();
     this.last = null;
   }

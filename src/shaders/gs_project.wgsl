@@ -1,19 +1,19 @@
 // Gaussian splatting — projection (preprocess), duplication with (tile, depth) keys, tile ranges.
 // Prepended with gs_common.wgsl. Host: src/nerf/gaussian-raster-webgpu.ts (class GaussianProjector).
 //
-// preprocess:  one thread per Gaussian → proj[4i..4i+4) (layout in gs_common.wgsl) and touched[i] = number of
-//              tiles covered (0 when culled); the host exclusive-scans `touched` (length count + 1, last = 0) so
-//              that touched[i] becomes Gaussian i's first slot and touched[count] the total.
-// duplicate:   one thread per Gaussian → for each covered tile (row-major inside the rectangle) one entry with
-//              keyHi = tile id, keyLo = depth bits (positive f32 sort like their bit patterns), value = i.
-//              A stable sort of the (hi, lo) keys then gives each tile's Gaussians front to back, ties by index —
-//              the order of the CPU twin.
-// tile_ranges: one thread per sorted entry → ranges[2t], ranges[2t+1] = [start, end) of tile t (host zeroes it).
+// preprocess:  one thread per Gaussian → proj[4i..4i+4) (layout in gs_common.wgsl), touched[i] = number of
+//              tiles covered (0 when culled), depthKey[i] = depth bits (positive f32 sort like their bit patterns;
+//              0xffffffff when culled) and order[i] = i, ready for a stable 32-bit sort of (depthKey, order):
+//              the global front-to-back order of the CPU twin (ties by index). The viewer can stop here.
+// Then (gs_bin.wgsl): touched is gathered in depth order and scanned, each Gaussian writes one (tile id, Gaussian)
+// entry per covered tile at its slot, and a stable sort by tile id keeps each tile's list in depth order.
 
 @group(0) @binding(0) var<uniform> cam: Cam;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read_write> proj: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> touched: array<u32>;
+@group(0) @binding(4) var<storage, read_write> depthKey: array<u32>;
+@group(0) @binding(5) var<storage, read_write> order: array<u32>;
 
 override WG: u32 = 256;
 
@@ -24,6 +24,8 @@ fn preprocess(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= cam.count) { return; }
   touched[i] = 0u;
+  depthKey[i] = 0xffffffffu;
+  order[i] = i;
   proj[4u * i] = vec4<f32>(0.0);
   let m = vec3<f32>(pf(i, 0u), pf(i, 1u), pf(i, 2u));
   let d = m - cam.center.xyz;
@@ -81,4 +83,5 @@ fn preprocess(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   proj[4u * i + 2u] = vec4<f32>(rgb, bitcast<f32>(clampBits));
   proj[4u * i + 3u] = bitcast<vec4<f32>>(vec4<u32>(x0, y0, x1, y1));
   touched[i] = (x1 - x0) * (y1 - y0);
+  depthKey[i] = bitcast<u32>(t.z);
 }
