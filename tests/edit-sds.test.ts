@@ -48,6 +48,22 @@ describe('SDS building blocks', () => {
   });
 });
 
+describe('Pearson regulariser on a gated voxel edit', () => {
+  it('the cached form (region vertices revisited) equals the whole-grid Pearson loss', () => {
+    const region = boxRegion([0.05, -0.5, -0.5], [0.9, 0.5, 0.5]);
+    const scene = new VoxelEditable(blocks(), [1, 1, 1], region, { pearsonWeight: 200, tvColor: 0 });
+    scene.regularize(); // builds the cache
+    const rng = new Rng(2);
+    const mask = (scene as unknown as { mask: Uint8Array }).mask; // region vertices (the only ones gating lets change)
+    for (let i = 0; i < mask.length; i++) if (mask[i]) scene.grid.density[i] += rng.uniform(-4, 4);
+    const sp = (x: number) => Math.log1p(Math.exp(x));
+    const shift = scene.grid.densityShift;
+    const want = 200 * pearsonLoss(Array.from(scene.orig.density, (d) => sp(d + shift)), Array.from(scene.grid.density, (d) => sp(d + shift)));
+    expect(want).toBeGreaterThan(1e-4);
+    expect(scene.regularize()).toBeCloseTo(want, 6);
+  });
+});
+
 describe('SDS loop on a voxel grid', () => {
   it('with an exact denoiser for one target image per camera, the renders converge to the targets', async () => {
     const src = blocks();

@@ -29,10 +29,16 @@ Edits a fitted scene (voxel folder from 'fit --repr voxel') so its renders follo
   --downscale K           --max-images N       dataset options as for 'fit'
   --rays N                rays per step (default 2048)
   --text-scale S          --image-scale S      guidance (default 7.5 / 1.5)
-  IDU: --edit-every N (10)  --edit-count N (1)  --idu-mode one|all  --t-min 0.02 --t-max 0.98  --steps 20
+  IDU: --edit-every N (10)  --edit-count N (default: enough to edit every view twice in --iters steps)
+       --t-min 0.02 --t-max 0.98  --steps 20 (DDIM)
+       --idu-mode all       Instruct-GS2GS: every --edit-every steps (default iters/3) edit ALL views, then
+                            refit on that fixed set (defaults then t ∈ [0.70, 0.98], text scale 12.5)
   SDS: --sds-levels L (1: start at N/2)  --sds-lambda X (1)  --pearson W (200)  --weighting sds|uniform
   --preserve W            NeRF-Insert preservation weight outside the region (default 0: the voxel edit is
                           gated to the region and merged, which preserves the outside exactly)
+  --lr-color X            Adam learning rate of the colour (voxels 0.1, Gaussians 0.01)
+  --lr-density X          voxels: of the density (default 0.01: edits mostly recolour; raise it, e.g. 0.1, for
+                          shape changes)
   --dilate PX             mask dilation in pixels (default 2% of the image side)
   --checkpoint-every N    (default 50)         --json   one JSON line per progress event
 
@@ -48,7 +54,7 @@ const FLAGS = {
   'edit-every': { type: 'string' }, 'edit-count': { type: 'string' }, 'idu-mode': { type: 'string' },
   't-min': { type: 'string' }, 't-max': { type: 'string' }, steps: { type: 'string' },
   'sds-levels': { type: 'string' }, 'sds-lambda': { type: 'string' }, pearson: { type: 'string' }, weighting: { type: 'string' },
-  preserve: { type: 'string' }, dilate: { type: 'string' }, 'checkpoint-every': { type: 'string' },
+  preserve: { type: 'string' }, 'lr-color': { type: 'string' }, 'lr-density': { type: 'string' }, dilate: { type: 'string' }, 'checkpoint-every': { type: 'string' },
 } as const;
 
 const CKPT = 'edit.ckpt';
@@ -146,10 +152,19 @@ export async function run(args: string[]): Promise<number> {
       schedule: { ...EDIT_DEFAULTS.sds.schedule, weighting: choiceFlag(v.weighting, 'weighting', ['sds', 'uniform'] as const, 'sds') },
     },
   };
+  if (cfg.idu.mode === 'all') {
+    // Instruct-GS2GS: edit every view, then train on the fixed set; its t range and text scale
+    if (v['t-min'] === undefined) cfg.idu.tMin = 0.7;
+    if (v['text-scale'] === undefined) cfg.textScale = 12.5;
+    if (v['edit-every'] === undefined) cfg.idu.editEvery = Math.max(1, Math.ceil(cfg.iters / 3));
+  }
   if (cfg.idu.tMin > cfg.idu.tMax) throw new UserError(`--t-min (${cfg.idu.tMin}) must not exceed --t-max (${cfg.idu.tMax})`);
   if (v['t-min'] !== undefined) cfg.sds.schedule = { ...cfg.sds.schedule, tMin: cfg.idu.tMin };
   if (v['t-max'] !== undefined) cfg.sds.schedule = { ...cfg.sds.schedule, tMax: cfg.idu.tMax };
   const pearson = numFlag(v.pearson, 'pearson', 200, 0, 1e6);
+  const lr: { lrColor?: number; lrDensity?: number } = {};
+  if (v['lr-color'] !== undefined) lr.lrColor = numFlag(v['lr-color'], 'lr-color', 0.1, 0, 10);
+  if (v['lr-density'] !== undefined) lr.lrDensity = numFlag(v['lr-density'], 'lr-density', 0.01, 0, 10);
   if (cfg.sds.levels > 4) throw new UserError('--sds-levels must be at most 4');
 
   // --- everything is checked before work starts ---
@@ -179,11 +194,19 @@ export async function run(args: string[]): Promise<number> {
   const parent = await loadEditableScene(scenePath, ds.background);
   const bounds = ds.sceneBox ?? parent.bounds;
   let region: Region | undefined;
+  let activeViews = frames.length;
   if (typeof v.region === 'string') {
     region = await loadRegion(v.region, { dataset: ds, files: nodeFiles, listDir: (d) => readdir(d), bounds });
     const dil = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
-    if (frames.every((f) => almostEmpty(regionMask(region!, f.camera, dil(f.camera)))))
+    activeViews = frames.filter((f) => !almostEmpty(regionMask(region!, f.camera, dil(f.camera)))).length;
+    if (!activeViews)
       throw new UserError(`--region '${region.text}' covers (almost) nothing in every training view (< 0.5% of the pixels); check its coordinates against the scene box`);
+  }
+  if (v['edit-count'] === undefined && cfg.idu.mode === 'one') {
+    // IN2N edits one view every 10 steps over 15k steps (every view many times); short CPU edits edit more
+    // views per round so that each view is edited about twice
+    const rounds = Math.max(1, Math.ceil(cfg.iters / cfg.idu.editEvery));
+    cfg.idu.editCount = Math.min(activeViews, Math.max(1, Math.ceil((2 * activeViews) / rounds)));
   }
   const { prior, dir: modelDir, id: modelId, dispose, check } = await loadPrior(model);
   check(instruction);
@@ -191,11 +214,11 @@ export async function run(args: string[]): Promise<number> {
   const parentHash = await hashPath(scenePath);
   const settings = {
     scene: scenePath, parentHash, dataset: dsPath, downscale: ds.downscale, views: frames.map((f) => f.file), model: modelId,
-    region: region?.text ?? null, pearson, dilate: v.dilate ?? null, cfg,
+    region: region?.text ?? null, pearson, lr, dilate: v.dilate ?? null, cfg,
   };
   if (resume) {
     const a = resume.settings as typeof settings;
-    for (const k of ['parentHash', 'model', 'region', 'downscale', 'pearson', 'dilate'] as const)
+    for (const k of ['parentHash', 'model', 'region', 'downscale', 'pearson', 'lr', 'dilate'] as const)
       if (JSON.stringify(a[k]) !== JSON.stringify(settings[k])) throw new UserError(`the checkpoint was made with a different ${k} (${JSON.stringify(a[k])}, now ${JSON.stringify(settings[k])}); resume with the same options`, ckptPath);
     if (JSON.stringify(a.views) !== JSON.stringify(settings.views)) throw new UserError('the checkpoint was made with a different set of training views (--dataset / --max-images)', ckptPath);
     if (JSON.stringify(a.cfg) !== JSON.stringify(settings.cfg)) {
@@ -214,7 +237,7 @@ export async function run(args: string[]): Promise<number> {
   const t0 = now();
   const { views: loaded, missing } = await loadViews(ds, 'train', nodeFiles);
   if (missing.length) warn(`${missing.length} training images are missing (first: ${missing[0]}); editing the other ${loaded.length}`);
-  const scene = parent.editable(region, { pearsonWeight: method === 'sds' ? pearson : 0 });
+  const scene = parent.editable(region, { pearsonWeight: method === 'sds' ? pearson : 0, ...lr });
   const dilate = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
   const views = await prepareViews(scene, loaded.map((l) => ({ file: l.frame.file, camera: l.frame.camera, image: l.image })), region, dilate, (i, n) =>
     emit({ phase: 'prepare', step: i, total: n }),
@@ -228,7 +251,7 @@ export async function run(args: string[]): Promise<number> {
       instruction, method, model: { id: modelId, dir: modelDir, files: await modelHashes(modelDir) },
       parent: { scene: scenePath, sha256: parentHash }, dataset: { path: dsPath, downscale: ds.downscale, trainViews: views.length, skippedViews: skipped },
       region: region ? { text: region.text, ...region.describe() } : null, seed,
-      settings: { ...cfg, pearsonWeight: method === 'sds' ? pearson : 0, dilatePx: v.dilate === undefined ? 'auto (2% of the image side)' : Number(v.dilate) },
+      settings: { ...cfg, pearsonWeight: method === 'sds' ? pearson : 0, learningRates: lr, dilatePx: v.dilate === undefined ? 'auto (2% of the image side)' : Number(v.dilate) },
       started, ...extra,
     };
     await nodeFiles.write(joinPath(out, LOG), JSON.stringify(log, null, 2));

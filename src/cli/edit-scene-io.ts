@@ -41,11 +41,11 @@ export async function loadEditableScene(path: string, datasetBackground: [number
     return {
       kind: 'gaussians',
       bounds: gaussianBounds(gs),
-      editable: (region) => new GaussianEditable(gs, bg, region),
+      editable: (region, opts) => new GaussianEditable(gs, bg, region, opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}),
       async save(ed, out, meta) {
         await nodeFiles.mkdir(out);
         await nodeFiles.write(joinPath(out, 'scene.ply'), writeGaussianPly((ed as InstanceType<typeof GaussianEditable>).g));
-        await nodeFiles.write(joinPath(out, 'scene.json'), JSON.stringify({ format: 'instruct-scene', version: 1, kind: 'gaussians', file: 'scene.ply', edit: meta }, null, 2) + '\n');
+        await nodeFiles.write(joinPath(out, 'scene.json'), JSON.stringify({ format: 'instruct-scene', version: 1, kind: 'gaussians', file: 'scene.ply', background: bg, edit: meta }, null, 2) + '\n');
       },
     };
   }

@@ -168,3 +168,12 @@ export async function preservationLoss(scene: EditableScene, views: EditView[], 
   const v = withOutside[rng.int(withOutside.length)];
   return cfg.preserveWeight * (await scene.addViewLoss(v.camera, v.source, subsample(v.outside, n, rng), cfg.preserveWeight));
 }
+
+/** The current render of a view for the editor: only its masked pixels when the scene allows it (gated edits). */
+export async function renderView(scene: EditableScene, v: EditView): Promise<Image> {
+  if (v.mask && scene.renderPixels) {
+    const img = await scene.renderPixels(v.camera, v.pixels, v.source);
+    if (img) return img;
+  }
+  return scene.render(v.camera);
+}

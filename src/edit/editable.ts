@@ -12,6 +12,12 @@ export interface EditableScene {
   readonly background: [number, number, number];
   /** Render of the scene being edited. */
   render(cam: Camera): Promise<Image>;
+  /**
+   * Renders only `pixels` of the view and takes the rest from `base` (the frozen source render). Exact when the
+   * scene is gated to the region (nothing outside it changes) and `pixels` covers the region's dilated mask;
+   * the loops use it to render just the masked part of each view. Absent (or returning null) → full render.
+   */
+  renderPixels?(cam: Camera, pixels: Uint32Array, base: Image): Promise<Image | null>;
   /** Render of the frozen original (the preservation reference and SDS image condition). */
   renderSource(cam: Camera): Promise<Image>;
   /**

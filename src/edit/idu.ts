@@ -1,7 +1,7 @@
 import { Rng } from '../core/rng';
 import type { EditableScene } from './editable';
 import type { EditConfig, EditView, LoopHooks, LoopState } from './edit-session';
-import { now, preservationLoss, sampleRays, subsample } from './edit-session';
+import { now, preservationLoss, renderView, sampleRays, subsample } from './edit-session';
 import type { DiffusionPrior } from './prior';
 import { compositeInMask } from './regions';
 
@@ -35,7 +35,7 @@ export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views:
         const { v, i } = active[state.cursor % active.length];
         state.cursor = (state.cursor + 1) % active.length;
         const tr = now();
-        const render = await scene.render(v.camera);
+        const render = await renderView(scene, v);
         const t0 = now();
         state.renderMs += t0 - tr;
         const tFrac = rng.uniform(idu.tMin, idu.tMax);

@@ -1,7 +1,7 @@
 import { Rng } from '../core/rng';
 import type { EditableScene } from './editable';
 import type { EditConfig, EditView, LoopHooks, LoopState } from './edit-session';
-import { now, preservationLoss, subsample } from './edit-session';
+import { now, preservationLoss, renderView, subsample } from './edit-session';
 import type { DiffusionPrior } from './prior';
 import { annealedTMax, sampleTimestep, sdsTarget } from './sds-core';
 
@@ -29,7 +29,7 @@ export async function runSds(scene: EditableScene, prior: DiffusionPrior, views:
     const t = sampleTimestep(rng, sds.schedule.tMin, tMax, T);
     const v = active[rng.int(active.length)];
     const tr = now();
-    const x = await scene.render(v.camera);
+    const x = await renderView(scene, v);
     const t0 = now();
     state.renderMs += t0 - tr;
     const res = await sdsTarget(prior, x, { image: v.source, instruction: cfg.instruction, textScale: cfg.textScale, imageScale: cfg.imageScale }, t, rng, sds.schedule.weighting);

@@ -86,9 +86,15 @@ export interface VoxelEditOptions {
   pearsonWeight: number;
   /** Only vertices inside the (dilated) region are updated (the merge would discard the rest anyway). */
   gate: boolean;
+  /**
+   * Total variation on the raw colour of the region's vertices (weight per step, mean over vertex pairs).
+   * Vertices the edit's rays barely see (just behind a surface) follow their neighbours instead of keeping
+   * the old colour, which otherwise shows as a faint voxel-grid pattern on recoloured surfaces.
+   */
+  tvColor: number;
 }
 
-export const VOXEL_EDIT_DEFAULTS: VoxelEditOptions = { lrDensity: 0.1, lrColor: 0.1, pearsonWeight: 0, gate: true };
+export const VOXEL_EDIT_DEFAULTS: VoxelEditOptions = { lrDensity: 0.01, lrColor: 0.1, pearsonWeight: 0, gate: true, tvColor: 0.01 };
 
 /**
  * A voxel grid under edit: the working grid (possibly at a reduced resolution, Instruct 3D-to-3D dynamic
@@ -106,7 +112,7 @@ export class VoxelEditable implements EditableScene {
   private adam!: Adam;
   private params: MarchParams;
   private paramsAtLevel: MarchParams;
-  private sigmaOrig: Float32Array | null = null;
+  private pearsonCache: { idx: Uint32Array; sigmaOrig: Float64Array; A: number; B: number; AA: number; BB: number; AB: number; n: number } | null = null;
   private readonly opts: VoxelEditOptions;
 
   /** `params`: the scene's march parameters (default: half-voxel steps); kept at every level (world units). */
@@ -128,7 +134,7 @@ export class VoxelEditable implements EditableScene {
       { name: 'density', params: this.grid.density, grads: this.grads.density, lr: this.opts.lrDensity },
       { name: 'color', params: this.grid.color, grads: this.grads.color, lr: this.opts.lrColor },
     ]);
-    this.sigmaOrig = null;
+    this.pearsonCache = null;
   }
 
   private renderGrid(grid: VoxelGrid, cam: Camera, params: MarchParams): Image {
@@ -141,6 +147,14 @@ export class VoxelEditable implements EditableScene {
 
   async render(cam: Camera): Promise<Image> {
     return this.renderGrid(this.grid, cam, this.paramsAtLevel);
+  }
+
+  async renderPixels(cam: Camera, pixels: Uint32Array, base: Image): Promise<Image | null> {
+    if (!(this.opts.gate && this.mask)) return null;
+    const f = renderRaysCpu(this.grid, pixelRays(cam, pixels, base), this.paramsAtLevel);
+    const img = { ...base, data: base.data.slice() };
+    for (let r = 0; r < pixels.length; r++) for (let c = 0; c < 3; c++) img.data[pixels[r] * base.channels + c] = f.rgb[r * 3 + c];
+    return img;
   }
 
   async renderSource(cam: Camera): Promise<Image> {
@@ -157,20 +171,80 @@ export class VoxelEditable implements EditableScene {
   }
 
   regularize(): number {
+    return this.colorTv() + this.pearson();
+  }
+
+  /** TV on the colour of masked vertices (see VoxelEditOptions.tvColor). */
+  private colorTv(): number {
+    const w = this.opts.tvColor;
+    if (!(w > 0) || !this.mask) return 0;
+    const m = this.level === 0 ? this.mask : this.levelMask();
+    const [nx, ny, nz] = this.grid.res;
+    const K = colorDims(this.grid.shDegree);
+    const col = this.grid.color, g = this.grads.color;
+    let pairs = 0;
+    for (let v = 0; v < m.length; v++) if (m[v]) pairs += 3;
+    const s = w / Math.max(1, pairs * 3);
+    let loss = 0;
+    for (let k = 0, v = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++, v++) {
+          if (!m[v]) continue;
+          for (const [ok, q] of [[i + 1 < nx, v + 1], [j + 1 < ny, v + nx], [k + 1 < nz, v + nx * ny]] as [boolean, number][]) {
+            if (!ok || !m[q]) continue;
+            for (let c = 0; c < 3; c++) {
+              const d = col[v * K + c] - col[q * K + c];
+              loss += d * d;
+              g[v * K + c] += 2 * s * d;
+              g[q * K + c] -= 2 * s * d;
+            }
+          }
+        }
+    return loss * s;
+  }
+
+  /**
+   * Vox-E's Pearson density term over every vertex of the grid. With a gated region only the region's
+   * vertices can change, so the sums over the others are computed once per level and only the region's
+   * vertices are revisited each step (same value and gradient, a fraction of the cost).
+   */
+  private pearson(): number {
     const w = this.opts.pearsonWeight;
     if (!(w > 0)) return 0;
     const g = this.grid, shift = g.densityShift;
-    if (!this.sigmaOrig) {
+    if (!this.pearsonCache) {
       const o = this.origAtLevel;
-      this.sigmaOrig = new Float32Array(o.density.length);
-      for (let i = 0; i < o.density.length; i++) this.sigmaOrig[i] = softplus(o.density[i] + shift);
+      const m = this.mask && this.opts.gate ? this.levelMask() : null;
+      const idx: number[] = [];
+      let A = 0, B = 0, AA = 0, BB = 0, AB = 0;
+      for (let i = 0; i < o.density.length; i++) {
+        if (!m || m[i]) { idx.push(i); continue; }
+        const a = softplus(o.density[i] + shift), b = softplus(g.density[i] + shift);
+        A += a; B += b; AA += a * a; BB += b * b; AB += a * b;
+      }
+      const sigmaOrig = new Float64Array(idx.length);
+      for (let j = 0; j < idx.length; j++) sigmaOrig[j] = softplus(o.density[idx[j]] + shift);
+      this.pearsonCache = { idx: Uint32Array.from(idx), sigmaOrig, A, B, AA, BB, AB, n: o.density.length };
     }
-    const sigma = new Float32Array(g.density.length);
-    for (let i = 0; i < sigma.length; i++) sigma[i] = softplus(g.density[i] + shift);
-    const gs = new Float32Array(sigma.length);
-    const loss = pearsonLoss(this.sigmaOrig, sigma, w, gs);
-    for (let i = 0; i < gs.length; i++) if (gs[i] !== 0) this.grads.density[i] += gs[i] * sigmoid(g.density[i] + shift);
-    return w * loss;
+    const c = this.pearsonCache;
+    const { idx, sigmaOrig } = c;
+    let A = c.A, B = c.B, AA = c.AA, BB = c.BB, AB = c.AB;
+    const sigma = new Float64Array(idx.length);
+    for (let j = 0; j < idx.length; j++) {
+      const a = sigmaOrig[j], b = (sigma[j] = softplus(g.density[idx[j]] + shift));
+      A += a; B += b; AA += a * a; BB += b * b; AB += a * b;
+    }
+    const n = c.n, ma = A / n, mb = B / n;
+    const va = AA - n * ma * ma, vb = BB - n * mb * mb, cov = AB - n * ma * mb;
+    if (va <= 1e-20 || vb <= 1e-20) return 0;
+    const sab = Math.sqrt(va * vb), r = cov / sab;
+    // L = w·(1 − r);  ∂r/∂b_j = (a_j − ma)/√(va·vb) − r·(b_j − mb)/vb
+    for (let j = 0; j < idx.length; j++) {
+      const v = idx[j];
+      const d = -w * ((sigmaOrig[j] - ma) / sab - (r * (sigma[j] - mb)) / vb);
+      this.grads.density[v] += d * sigmoid(g.density[v] + shift);
+    }
+    return w * (1 - r);
   }
 
   step(): void {
@@ -235,7 +309,7 @@ export class VoxelEditable implements EditableScene {
     for (const name of ['density', 'color'])
       this.adam.importState(name, { m: s.arrays[`adam.${name}.m`] as Float32Array, v: s.arrays[`adam.${name}.v`] as Float32Array, t: s.arrays[`adam.${name}.t`] as Uint32Array });
     this.adam.steps = s.meta.adamSteps as number;
-    this.sigmaOrig = null;
+    this.pearsonCache = null;
   }
 
   finalize(): void {
