@@ -33,6 +33,14 @@ import { SH_STRIDE } from './gaussians';
  *   P_i = Σ_{j≤i} c_j·α_j·T_j (the back-to-front recursion of 3DGS gives the same numbers).
  *   `grads.xy` is ∂L/∂(u, v) per Gaussian (pixels) — its norm drives densification;
  *   `dConic` internally is (∂L/∂a, ½·∂L/∂b, ∂L/∂c) (the symmetric-matrix gradient).
+ *
+ * TWO CPU PATHS, SAME RESULT: `rasterizeForwardTiles`/`rasterizeBackwardTiles` follow the GPU algorithm
+ * literally (tile lists, every pixel of a tile against its list). `rasterizeForward`/`rasterizeBackward`
+ * (the default) splat each Gaussian in global depth order over only the pixels where α ≥ 1/255 is possible
+ * (per-row ellipse spans inside its tile rectangle), with per-pixel transmittance and termination flags,
+ * and evaluate exp(power) along a row by a multiplicative recurrence. The pixel/Gaussian pairs, their order
+ * and every decision are those of the tile path (a test checks images and gradients agree), at a fraction
+ * of the cost.
  */
 
 export const TILE = 16;
