@@ -36,7 +36,7 @@ Edits a fitted scene (voxel folder from 'fit --repr voxel') so its renders follo
   SDS: --sds-levels L (1: start at N/2)  --sds-lambda X (1)  --pearson W (200)  --weighting sds|uniform
   --preserve W            NeRF-Insert preservation weight outside the region (default 0: the voxel edit is
                           gated to the region and merged, which preserves the outside exactly)
-  --lr-color X            Adam learning rate of the colour (voxels 0.1, Gaussians 0.01)
+  --lr-color X            Adam learning rate of the colour (voxels 0.1, Gaussians 0.025)
   --lr-density X          voxels: of the density (default 0.01: edits mostly recolour; raise it, e.g. 0.1, for
                           shape changes)
   --dilate PX             mask dilation in pixels (default 2% of the image side)

@@ -1,5 +1,4 @@
 import { UserError } from '../core/errors';
-import { joinPath } from '../core/paths';
 import type { EditableScene } from '../edit/editable';
 import type { Bounds, Region } from '../edit/regions';
 import { VoxelEditable, type VoxelEditOptions } from '../edit/voxel-editable';
@@ -36,16 +35,14 @@ export async function loadEditableScene(path: string, datasetBackground: [number
   }
   const gs = (scene as unknown as { gaussians?: Gaussians }).gaussians;
   if (scene.kind === 'gaussians' && gs) {
-    const [{ GaussianEditable }, { writeGaussianPly }] = await Promise.all([import('../edit/gaussian-editable'), import('../io/ply')]);
+    const [{ GaussianEditable }, { saveGaussianScene }] = await Promise.all([import('../edit/gaussian-editable'), import('../io/load-gaussian-scene')]);
     const bg = scene.background ?? datasetBackground;
     return {
       kind: 'gaussians',
       bounds: gaussianBounds(gs),
       editable: (region, opts) => new GaussianEditable(gs, bg, region, opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}),
       async save(ed, out, meta) {
-        await nodeFiles.mkdir(out);
-        await nodeFiles.write(joinPath(out, 'scene.ply'), writeGaussianPly((ed as InstanceType<typeof GaussianEditable>).g));
-        await nodeFiles.write(joinPath(out, 'scene.json'), JSON.stringify({ format: 'instruct-scene', version: 1, kind: 'gaussians', file: 'scene.ply', background: bg, edit: meta }, null, 2) + '\n');
+        await saveGaussianScene(out, (ed as InstanceType<typeof GaussianEditable>).g, bg, nodeFiles, { edit: meta });
       },
     };
   }

@@ -15,7 +15,7 @@ export interface GaussianEditOptions {
   lrColor: number;
 }
 
-export const GAUSSIAN_EDIT_DEFAULTS: GaussianEditOptions = { lrMeans: 1.6e-4, lrScales: 5e-3, lrRotations: 1e-3, lrOpacity: 0.05, lrColor: 0.01 };
+export const GAUSSIAN_EDIT_DEFAULTS: GaussianEditOptions = { lrMeans: 1.6e-4, lrScales: 5e-3, lrRotations: 1e-3, lrOpacity: 0.05, lrColor: 0.025 };
 
 const GROUPS = ['means', 'logScales', 'rotations', 'opacityLogits', 'sh'] as const;
 const WIDTH: Record<(typeof GROUPS)[number], number> = { means: 3, logScales: 3, rotations: 4, opacityLogits: 1, sh: SH_STRIDE };

@@ -56,3 +56,34 @@ export async function writeTinyDemo(root: string, o: { size?: number; views?: nu
   writeFileSync(join(data, 'objects.json'), JSON.stringify(DEMO_OBJECTS.map((x) => ({ name: x.name, min: x.min, max: x.max }))));
   return { scene, data };
 }
+
+/** The tiny demo as Gaussians: one per surface vertex of the analytic voxel demo, with its colour. */
+export async function writeTinyGaussianDemo(root: string, o: { size?: number; views?: number; res?: number } = {}): Promise<{ scene: string; data: string }> {
+  const { gaussiansFromPoints } = await import('../../src/nerf/gaussians');
+  const { saveGaussianScene } = await import('../../src/io/load-gaussian-scene');
+  const { GaussianScene } = await import('../../src/nerf/gaussian-scene');
+  const size = o.size ?? 32, views = o.views ?? 16;
+  const grid = demoVoxelGrid(o.res ?? 32);
+  const [nx, ny, nz] = grid.res;
+  const xyz: number[] = [], rgb: number[] = [];
+  const solid = (i: number, j: number, k: number) => i >= 0 && j >= 0 && k >= 0 && i < nx && j < ny && k < nz && grid.density[i + nx * (j + ny * k)] > 0;
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) {
+        if (!solid(i, j, k)) continue;
+        if (solid(i + 1, j, k) && solid(i - 1, j, k) && solid(i, j + 1, k) && solid(i, j - 1, k) && solid(i, j, k + 1) && solid(i, j, k - 1)) continue;
+        const v = i + nx * (j + ny * k);
+        xyz.push(...[i / (nx - 1), j / (ny - 1), k / (nz - 1)].map((f, a) => DEMO_SCENE_BOX.min[a] + f * (DEMO_SCENE_BOX.max[a] - DEMO_SCENE_BOX.min[a])));
+        for (let c = 0; c < 3; c++) rgb.push(1 / (1 + Math.exp(-grid.color[v * 3 + c])));
+      }
+  const g = gaussiansFromPoints(Float32Array.from(xyz), Float32Array.from(rgb), { opacity: 0.95 });
+  const scene = join(root, 'gscene'), data = join(root, 'gdata');
+  await saveGaussianScene(scene, g, [1, 1, 1], nodeFiles);
+  const gs = new GaussianScene(g, [1, 1, 1]);
+  const cams = demoCameras(views, size, 0);
+  const fileOf = (i: number) => `images/frame_${String(i + 1).padStart(5, '0')}.png`;
+  mkdirSync(join(data, 'images'), { recursive: true });
+  for (let i = 0; i < cams.length; i++) writeFileSync(join(data, fileOf(i)), encodePng((await gs.render(cams[i])).image));
+  writeFileSync(join(data, 'transforms.json'), JSON.stringify(demoTransforms(cams, fileOf), null, 2));
+  return { scene, data };
+}
