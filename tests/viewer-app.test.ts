@@ -123,6 +123,8 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
 
   it('ray-marches a voxel scene like the CPU reference renderer', async () => {
     const { page: vpage, errors: verrors } = await h.open('?demo=voxel&res=48');
+    // a small window: the on-screen ray march at 640×480 costs seconds per frame on SwiftShader
+    await vpage.setViewportSize({ width: 320, height: 240 });
     try {
       await waitForScene(vpage, 2);
       const info = await vpage.evaluate(() => window.__instructScene!.info());
@@ -154,6 +156,11 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       await p.getByTestId('file-input').setInputFiles({ name: 'demo.voxel', mimeType: 'application/octet-stream', buffer: Buffer.from(encodeVoxelScene({ grid: demoVoxelGrid(24), background: DEMO_BACKGROUND, render: { stepRatio: 0.5, near: 0 } })) });
       await p.waitForFunction(() => window.__instructScene?.info().scene === 'voxel:demo.voxel', undefined, { timeout: 30_000 });
 
+      // a .splat file (the demo's Gaussians) through the file picker
+      const { writeSplat } = await import('../src/io/splat');
+      await p.getByTestId('file-input').setInputFiles({ name: 'demo.splat', mimeType: 'application/octet-stream', buffer: Buffer.from(writeSplat(demoGaussians({ spacing: 0.05 }))) });
+      await p.waitForFunction(() => window.__instructScene?.info().scene === 'gaussians:demo.splat', undefined, { timeout: 30_000 });
+
       // a dataset folder: transforms.json + images → its cameras as frustums
       const ds = join(tmp, 'demo-dataset');
       mkdirSync(join(ds, 'images'), { recursive: true });
@@ -169,7 +176,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       const err = (await p.getByTestId('error').textContent()) ?? '';
       expect(err).toContain('junk.splat.ply');
       expect(err.split('\n')).toHaveLength(1);
-      expect((await p.evaluate(() => window.__instructScene!.info())).scene).toBe('voxel:demo.voxel');
+      expect((await p.evaluate(() => window.__instructScene!.info())).scene).toBe('gaussians:demo.splat');
       expect(perr).toEqual([]);
     } catch (e) {
       await h.screenshot(p, 'viewer-open').catch(() => {});

@@ -41,10 +41,13 @@ export interface ViewerHarness {
   close(): Promise<void>;
 }
 
-/** Builds the app into a temporary folder, serves it with `vite preview` on a free 127.0.0.1 port, and starts Chromium. */
-export async function startViewer(opts: { extraPublic?: Record<string, Uint8Array> } = {}): Promise<ViewerHarness> {
+/** Builds the app (or another page: `entry`, an HTML file relative to the repo root) into a temporary folder, serves it with `vite preview` on a free 127.0.0.1 port, and starts Chromium. */
+export async function startViewer(opts: { extraPublic?: Record<string, Uint8Array>; entry?: string } = {}): Promise<ViewerHarness> {
   const outDir = mkdtempSync(join(tmpdir(), 'is-viewer-'));
-  await build({ root: ROOT, logLevel: 'error', build: { outDir, emptyOutDir: true } });
+  await build({
+    root: ROOT, logLevel: 'error',
+    build: { outDir, emptyOutDir: true, ...(opts.entry ? { rolldownOptions: { input: join(ROOT, opts.entry) } } : {}) },
+  });
   for (const [name, bytes] of Object.entries(opts.extraPublic ?? {})) {
     mkdirSync(join(outDir, name, '..'), { recursive: true });
     writeFileSync(join(outDir, name), bytes);

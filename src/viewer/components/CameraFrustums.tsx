@@ -14,7 +14,9 @@ export function CameraFrustums({ cameras }: { cameras?: Camera[] }) {
     sx /= cams.length; sy /= cams.length; sz /= cams.length;
     let spread = 0;
     for (const c of cams) spread = Math.max(spread, Math.hypot(c.c2w[12] - sx, c.c2w[13] - sy, c.c2w[14] - sz));
-    return createCameraFrustums(cams, Math.max(spread * 0.08, 1e-3));
+    const l = createCameraFrustums(cams, Math.max(spread * 0.08, 1e-3));
+    l.userData.isHelper = true;
+    return l;
   }, [cams]);
   useEffect(() => () => { lines?.geometry.dispose(); }, [lines]);
   return lines ? <primitive object={lines} /> : null;

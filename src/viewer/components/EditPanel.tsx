@@ -53,6 +53,10 @@ export function EditPanel() {
       </label>
       <label className="is-row" title="edit only inside the box (drag it in the view)">
         <input type="checkbox" data-testid="region-enabled" checked={s.regionEnabled} disabled={running} onChange={(e) => s.set({ regionEnabled: e.target.checked })} /> limit to the region box
+        <select value={s.gizmoMode} disabled={!s.regionEnabled} onChange={(e) => s.set({ gizmoMode: e.target.value as 'translate' | 'scale' })} title="what dragging the box does">
+          <option value="translate">move</option>
+          <option value="scale">resize</option>
+        </select>
       </label>
       <div className="is-row">
         {!running && <button data-testid="run" onClick={startEdit}>Run edit</button>}

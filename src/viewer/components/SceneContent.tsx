@@ -1,5 +1,6 @@
 import { useViewerStore } from '../state/viewer-store';
 import { useHistoryStore } from '../state/history-store';
+import { useEditStore } from '../state/edit-store';
 import { SplatScene } from './SplatScene';
 import { VoxelScene } from './VoxelScene';
 
@@ -8,7 +9,9 @@ export function SceneContent() {
   const current = useViewerStore((s) => s.scene);
   const before = useHistoryStore((s) => (s.showBefore ? s.done[s.done.length - 1]?.before : undefined));
   const scene = before ?? current;
+  const renderMode = useViewerStore((s) => s.renderMode);
+  const region = useEditStore((s) => (s.regionEnabled ? s.region : null));
   if (!scene) return null;
-  if (scene.kind === 'gaussians') return <SplatScene splats={scene.splats} />;
-  return <VoxelScene grid={scene.grid} background={scene.background} stepRatio={scene.stepRatio} />;
+  if (scene.kind === 'gaussians') return <SplatScene splats={scene.splats} renderMode={renderMode} region={region} />;
+  return <VoxelScene grid={scene.grid} background={scene.background} stepRatio={scene.stepRatio} renderMode={renderMode} region={region} />;
 }

@@ -8,6 +8,7 @@ import { FrameStats } from './FrameStats';
 import { TestHook } from './TestHook';
 import { Background } from './Background';
 import { CameraFrustums } from './CameraFrustums';
+import { RegionGizmo } from './RegionGizmo';
 
 export interface SceneViewerProps {
   /** Use three's WebGL2 backend even where WebGPU exists. */
@@ -47,6 +48,7 @@ export function SceneViewer({ forceWebGL, testHook = true, children, className }
       <ViewerControls />
       <SceneContent />
       <CameraFrustums />
+      <RegionGizmo />
       <FrameStats />
       {testHook && <TestHook />}
       {children}

@@ -20,7 +20,7 @@ export interface RenderedPixels {
 export interface InstructSceneHook {
   /** Backend in use, scene kind/size, and how many frames have been drawn. */
   info(): { backend: string | null; fallbackReason: string | null; scene: string | null; count: number; cameras: number; frames: number; error: string | null };
-  /** Renders `cam` (the project's Camera JSON) off-screen and returns its pixels. */
+  /** Renders `cam` (the project's Camera JSON) off-screen and returns its pixels (scene content only, no helpers). */
   renderPixels(cam: Camera): Promise<RenderedPixels>;
   /** Moves the on-screen view to `cam` (position, orientation and field of view). */
   setCamera(cam: Camera): void;
@@ -54,9 +54,17 @@ export function TestHook() {
         const c = threeCameraFrom(cam, gl.coordinateSystem);
         const rt = new RenderTarget(cam.width, cam.height);
         const prev = gl.getRenderTarget();
-        gl.setRenderTarget(rt);
-        gl.render(scene, c);
-        gl.setRenderTarget(prev);
+        // only the scene content: helpers (region gizmo, camera frustums) are hidden for the off-screen render
+        const hidden: import('three').Object3D[] = [];
+        scene.traverse((o) => { if (o.userData.isHelper && o.visible) hidden.push(o); });
+        for (const o of hidden) o.visible = false;
+        try {
+          gl.setRenderTarget(rt);
+          gl.render(scene, c);
+        } finally {
+          gl.setRenderTarget(prev);
+          for (const o of hidden) o.visible = true;
+        }
         const px = (await gl.readRenderTargetPixelsAsync(rt, 0, 0, cam.width, cam.height)) as Uint8Array;
         rt.dispose();
         const isWebGL = (gl.backend as unknown as { isWebGLBackend?: boolean }).isWebGLBackend === true;

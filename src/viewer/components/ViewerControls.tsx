@@ -13,6 +13,10 @@ export function ViewerControls() {
   const fitRequest = useViewerStore((s) => s.fitRequest);
   const scene = useViewerStore((s) => s.scene);
   const cams = useViewerStore((s) => s.datasetCameras);
+  const orbitEnabled = useViewerStore((s) => s.orbitEnabled);
+  useEffect(() => {
+    if (controls.current) controls.current.enabled = orbitEnabled;
+  }, [orbitEnabled]);
 
   useEffect(() => {
     const c = new OrbitControls(camera, dom);

@@ -4,6 +4,7 @@ import { basename, dirname, extname, joinPath } from '../../core/paths';
 import { loadDataset } from '../../io/dataset';
 import { readManifest } from '../../io/load-scene';
 import { readGaussianPly, readPointCloud } from '../../io/ply';
+import { readSplat } from '../../io/splat';
 import { decodeVoxelScene } from '../../io/voxel-format';
 import { gaussiansFromPoints, type Gaussians } from '../../nerf/gaussians';
 import type { VoxelGrid } from '../../nerf/voxel-grid';
@@ -35,7 +36,7 @@ async function openSceneFile(path: string, files: MemoryFiles, background?: [num
   }
   if (ext === '.ply') return { name: basename(path), gaussians: readGaussianPly(bytes, path), background: background ?? SPLAT_BACKGROUND };
   if (ext === '.splat') {
-    throw new UserError('.splat files are not supported by this build yet (convert with `instruct-scene convert` to .ply)', path);
+    return { name: basename(path), gaussians: readSplat(bytes, path), background: background ?? SPLAT_BACKGROUND };
   }
   throw new UserError(`cannot open ${ext || 'files without an extension'} (open .ply, .splat, .voxel, a scene folder with scene.json, or a dataset folder with transforms.json)`, path);
 }

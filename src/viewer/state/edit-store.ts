@@ -21,6 +21,8 @@ export interface EditState {
   ortWasmPaths?: string;
   /** Region box (world, axis-aligned) and whether edits are limited to it. */
   regionEnabled: boolean;
+  /** What dragging the region gizmo does. */
+  gizmoMode: 'translate' | 'scale';
   region: { min: [number, number, number]; max: [number, number, number] };
   status: EditStatus;
   statusText: string | null;
@@ -54,6 +56,7 @@ export const useEditStore = create<EditState>((set) => ({
   viewSize: 64,
   model: { source: 'builtin' },
   regionEnabled: true,
+  gizmoMode: 'translate',
   region: SAMPLE_REGION,
   status: 'idle',
   statusText: null,

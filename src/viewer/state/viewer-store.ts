@@ -24,6 +24,9 @@ export interface ViewerState {
   error: string | null;
   /** Bumped to ask the camera to frame the scene. */
   fitRequest: number;
+  /** False while a gizmo is dragged. */
+  orbitEnabled: boolean;
+  setOrbitEnabled(v: boolean): void;
   setBackend(backend: Backend, reason: string | null): void;
   setFrameStats(fps: number, frameMs: number): void;
   /** Shows a newly opened scene (frames the view; the edit history starts over). */
@@ -49,6 +52,8 @@ export const useViewerStore = create<ViewerState>((set) => ({
   busy: null,
   error: null,
   fitRequest: 0,
+  orbitEnabled: true,
+  setOrbitEnabled: (orbitEnabled) => set({ orbitEnabled }),
   setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
   setFrameStats: (fps, frameMs) => set({ fps, frameMs }),
   setScene: (scene) => set((s) => ({ scene, fitRequest: s.fitRequest + 1, error: null })),

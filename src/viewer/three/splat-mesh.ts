@@ -1,6 +1,6 @@
 import { BufferAttribute, DoubleSide, InstancedBufferGeometry, Matrix4, Mesh, NodeMaterial, Sphere, Box3, StorageBufferAttribute, Vector2, Vector3, type Camera, type Renderer, type Object3D } from 'three/webgpu';
 import {
-  Discard, Fn, If, cameraProjectionMatrix, ceil, dot, exp, float, highpModelViewMatrix, instanceIndex, max, min, normalize,
+  Discard, Fn, If, cameraProjectionMatrix, dot, exp, float, highpModelViewMatrix, instanceIndex, log, max, min, normalize,
   positionGeometry, sqrt, storage, uint, uniform, varyingProperty, vec2, vec3, vec4,
 } from 'three/tsl';
 import { CountingSort } from 'three/examples/jsm/gpgpu/CountingSort.js';
@@ -11,9 +11,9 @@ import type { SplatBuffers } from './splat-data';
  *
  * Rendering follows the 3DGS rasteriser (and the project's CPU twin, src/nerf/gaussian-raster-cpu.ts):
  * EWA projection of the world covariance with the Jacobian of the pinhole projection (view-space x/z, y/z
- * clamped to the image plus 0.3 of its size on each side), a 0.3 px² low-pass added to the 2D covariance, a screen-aligned
- * square of radius ⌈3√λmax⌉ pixels, per-pixel α = min(0.99, o·exp(−½ dᵀ Σ⁻¹ d)), fragments with α < 1/255
- * dropped, blended back to front ("over"), which equals the front-to-back compositing of the tile rasteriser.
+ * clamped to the image plus 0.3 of its size on each side), a 0.3 px² low-pass added to the 2D covariance,
+ * per-pixel α = min(0.99, o·exp(−½ dᵀ Σ⁻¹ d)), fragments with α < 1/255 dropped (the quad is the rectangle
+ * around the ellipse where α can reach 1/255, so no pixel the CPU blends is missed), blended back to front ("over"), which equals the front-to-back compositing of the tile rasteriser.
  *
  * Order: every frame the splats are sorted by view depth on the GPU (a counting sort over depth bins,
  * three's `CountingSort`) before they are drawn, so the order is never a frame late; on the WebGL2 backend
@@ -46,6 +46,10 @@ export class SplatMesh extends Mesh {
   private depthRange = uniform(new Vector2(0, 1));
   private viewport = uniform(new Vector2(1, 1));
   private localCamera = uniform(new Vector3());
+  /** 0 colour, 1 depth (grey, near = dark), 2 region (splats whose centre is inside `regionMin..regionMax` tinted). */
+  readonly renderMode = uniform(0);
+  readonly regionMin = uniform(new Vector3(0, 0, 0));
+  readonly regionMax = uniform(new Vector3(-1, -1, -1));
   // TSL nodes are typed loosely here: three's TSL typings do not model matrix columns or storage element types well.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private reads: any[] = [];
@@ -136,14 +140,36 @@ export class SplatMesh extends Mesh {
       const cc = j11.mul(j11).mul(v11).add(j11.mul(j12).mul(v12).mul(2)).add(j12.mul(j12).mul(v22)).add(0.3).toVar('cc');
       const det = a.mul(cc).sub(b.mul(b)).toVar('det');
       const mid = a.add(cc).mul(0.5).toVar('mid');
-      const lambda1 = mid.add(sqrt(max(float(0.1), mid.mul(mid).sub(det))));
-      const radius = ceil(sqrt(lambda1).mul(3)).toVar('radius');
       const invDet = float(1).div(max(det, 1e-12));
       vConic.assign(vec3(cc.mul(invDet), b.negate().mul(invDet), a.mul(invDet)));
-      vColor.assign(vec4(max(rgb, vec3(0)), c4.w));
-      const off = positionGeometry.xy.mul(radius).toVar('off');
+      const shown = max(rgb, vec3(0)).toVar('shown');
+      If(this.renderMode.equal(1), () => {
+        const dn = tz.sub(depthRange.x).div(max(depthRange.y.sub(depthRange.x), 1e-6)).clamp(0, 1);
+        shown.assign(vec3(dn));
+      });
+      If(this.renderMode.equal(2), () => {
+        const p = c4.xyz;
+        const inside = p.x.greaterThanEqual(this.regionMin.x).and(p.y.greaterThanEqual(this.regionMin.y)).and(p.z.greaterThanEqual(this.regionMin.z))
+          .and(p.x.lessThanEqual(this.regionMax.x)).and(p.y.lessThanEqual(this.regionMax.y)).and(p.z.lessThanEqual(this.regionMax.z));
+        shown.assign(shown.mul(0.35));
+        If(inside, () => { shown.assign(shown.mul(1 / 0.35).mul(0.5).add(vec3(0.5, 0.4, 0))); });
+      });
+      vColor.assign(vec4(shown, c4.w));
+      // The quad: the ellipse where α = o·exp(−½ dᵀΣ⁻¹d) can reach 1/255, i.e. Mahalanobis distance
+      // k = √(2 ln(255·o)) (≤ 3.33), as a rectangle along the eigenvectors of the 2D covariance. Every pixel the
+      // CPU rasteriser blends lies inside it, and thin or faint splats cost far fewer fragments than a 3σ square.
+      const k = sqrt(max(log(c4.w.mul(255)).mul(2), 0)).toVar('k');
+      const disc = sqrt(max(mid.mul(mid).sub(det), 0)).toVar('disc');
+      const l1 = mid.add(disc).toVar('l1');
+      const l2 = max(mid.sub(disc), 1e-6).toVar('l2');
+      const v = vec2(b, l1.sub(a)).toVar('v');
+      const axis1 = vec2(1, 0).toVar('axis1');
+      If(dot(v, v).greaterThan(1e-12), () => { axis1.assign(normalize(v)); });
+      const axis2 = vec2(axis1.y.negate(), axis1.x);
+      const off = axis1.mul(positionGeometry.x.mul(k.mul(sqrt(l1)))).add(axis2.mul(positionGeometry.y.mul(k.mul(sqrt(l2))))).toVar('off');
       vOffset.assign(off);
       const clip = clipC.add(vec4(off.x.mul(2).div(viewport.x).mul(clipC.w), off.y.mul(-2).div(viewport.y).mul(clipC.w), 0, 0)).toVar('clip');
+      If(c4.w.mul(255).lessThanEqual(1), () => { clip.assign(vec4(2, 2, 2, 1)); });
       If(tz.lessThanEqual(0.01).or(det.lessThanEqual(0)).or(clipC.z.greaterThan(clipC.w)), () => {
         clip.assign(vec4(2, 2, 2, 1));
       });
@@ -183,7 +209,6 @@ export class SplatMesh extends Mesh {
     this.updateWorldMatrix(true, false);
     _inv.copy(this.matrixWorld).invert();
     this.localCamera.value.setFromMatrixPosition(camera.matrixWorld).applyMatrix4(_inv);
-    if ((globalThis as any).__noSort) return;
     if (this.sortEveryFrame || this.sortCount === 0) this.sortFor(renderer, camera);
   }
 

@@ -1,6 +1,6 @@
 import { BackSide, BoxGeometry, Color, Mesh, NodeMaterial, StorageBufferAttribute, Vector3 } from 'three/webgpu';
 import {
-  Break, Continue, Fn, If, Loop, abs, cameraPosition, exp, float, floor, int, log, max, min as tslMin, normalize, positionWorld, storage,
+  Break, Continue, Fn, If, Loop, abs, cameraPosition, exp, float, floor, int, log, max, min as tslMin, mix, normalize, positionWorld, storage,
   uint, uniform, vec3, vec4,
 } from 'three/tsl';
 import { colorDims, voxelSize, type VoxelGrid } from '../../nerf/voxel-grid';
@@ -31,6 +31,10 @@ export class VoxelMesh extends Mesh {
   readonly isVoxelMesh = true;
   readonly grid: VoxelGrid;
   readonly background = uniform(new Color(1, 1, 1));
+  /** 0 colour, 1 depth (grey, near = dark), 2 region (samples inside `regionMin..regionMax` tinted). */
+  readonly renderMode = uniform(0);
+  readonly regionMin = uniform(new Vector3(0, 0, 0));
+  readonly regionMax = uniform(new Vector3(-1, -1, -1));
 
   constructor(grid: VoxelGrid, opts: VoxelMeshOptions = {}) {
     const { box, res, bgLen } = grid;
@@ -69,6 +73,7 @@ export class VoxelMesh extends Mesh {
     const gs = vec3((nx - 1) / (2 * E), (ny - 1) / (2 * E), (nz - 1) / (2 * E));
     const bmin = vec3(...box.min), bmax = vec3(...box.max);
     const xscale = step * grid.densityScale;
+    const radius = size.length() / 2;
     const shift = grid.densityShift;
     const C1 = 0.4886025119029199;
 
@@ -79,6 +84,8 @@ export class VoxelMesh extends Mesh {
       const t1 = float(1e30).toVar('t1');
       const T = float(1).toVar('T');
       const acc = vec3(0).toVar('acc');
+      const dsum = float(0).toVar('dsum');
+      const mode = this.renderMode, rmin = this.regionMin, rmax = this.regionMax;
       const hit = uint(1).toVar('hit');
       if (!unbounded) {
         const inv = vec3(1).div(d).toVar('inv');
@@ -94,7 +101,7 @@ export class VoxelMesh extends Mesh {
       If(hit.equal(1), () => {
         Loop({ start: int(0), end: int(maxSamples), type: 'int', condition: '<' }, () => {
           If(t.greaterThanEqual(t1), () => { Break(); });
-          const p = o.add(d.mul(t));
+          const p = o.add(d.mul(t)).toVar('p');
           const u = p.sub(ctr).mul(ih).toVar('u');
           const dt = float(step).toVar('dt');
           if (unbounded) {
@@ -138,13 +145,28 @@ export class VoxelMesh extends Mesh {
               col.addAssign(vec3(colorBuf.element(base), colorBuf.element(base.add(1)), colorBuf.element(base.add(2))).mul(w[q].mul(yb)));
             }
           });
-          const c = vec3(1).div(exp(col.negate()).add(1));
+          const c = vec3(1).div(exp(col.negate()).add(1)).toVar('c');
+          If(mode.equal(2), () => {
+            const inside = p.x.greaterThanEqual(rmin.x).and(p.y.greaterThanEqual(rmin.y)).and(p.z.greaterThanEqual(rmin.z))
+              .and(p.x.lessThanEqual(rmax.x)).and(p.y.lessThanEqual(rmax.y)).and(p.z.lessThanEqual(rmax.z));
+            c.mulAssign(0.35);
+            If(inside, () => { c.assign(c.mul(1 / 0.35).mul(0.5).add(vec3(0.5, 0.4, 0))); });
+          });
           acc.addAssign(c.mul(T.mul(alpha)));
+          dsum.addAssign(t.sub(dt).mul(T.mul(alpha)));
           T.mulAssign(float(1).sub(alpha));
           If(T.lessThan(1e-4), () => { Break(); });
         });
       });
-      return vec4(acc.add(background.mul(T)), 1);
+      const out = acc.add(background.mul(T)).toVar('out');
+      If(mode.equal(1), () => {
+        // expected depth of the opaque part, scaled between the nearest and farthest point of the grid's bounding sphere
+        const dist = o.sub(ctr).length();
+        const near = max(dist.sub(radius), 0), far = dist.add(radius);
+        const depth = dsum.div(max(float(1).sub(T), 1e-6));
+        out.assign(mix(background, vec3(depth.sub(near).div(far.sub(near)).clamp(0, 1)), float(1).sub(T)));
+      });
+      return vec4(out, 1);
     })();
     material.side = BackSide;
     material.depthWrite = false;
