@@ -112,6 +112,11 @@ class Grow {
  * device.queue.submit([enc.finish()]);   // tile t's Gaussians, front to back: ids[ranges[2t] .. ranges[2t+1])
  * ```
  * The returned buffers belong to the projector (valid until its next call; they grow as needed).
+ *
+ * Drawing splats (viewer): upload `packGaussians` once, write `packCamera` per frame, `encodeProject`, then draw
+ * instance k = count − 1 … 0 of `order` (back to front) as a quad from proj[4·order[k] ..]: centre (u, v) in
+ * pixels (y down), conic (a, b, c) for the Gaussian falloff α = opacity·exp(−½(a·dx² + c·dy²) − b·dx·dy), radius
+ * for the quad's half size, rgb; radius 0 means culled (emit a degenerate quad). Culled Gaussians sort last.
  */
 export class GaussianProjector {
   private readonly depthSort: GpuRadixSort;
