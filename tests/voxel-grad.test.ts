@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { createVoxelGrid, type VoxelGrid } from '../src/nerf/voxel-grid';
+import { createVoxelGrid, sampleDensity, softplus, type VoxelGrid } from '../src/nerf/voxel-grid';
 import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel-render-cpu';
 
@@ -28,21 +28,37 @@ function randomBatch(rng: Rng, n: number, far: number): TrainBatch {
 }
 
 function lossOf(grid: VoxelGrid, batch: TrainBatch, p: ReturnType<typeof defaultMarchParams>): number {
+  if (p.distortion) {
+    // the loss with distortion comes from trainRaysCpu itself (its value is checked against the pieces below)
+    const g = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
+    return trainRaysCpu(grid, batch, p, g).loss;
+  }
   const out = renderRaysCpu(grid, batch, p);
   let s = 0;
   for (let i = 0; i < batch.count * 3; i++) s += (out.rgb[i] - batch.target[i]) ** 2;
   return s / (batch.count * 3);
 }
 
-function check(shDegree: 0 | 1, bgLen: number, seed: number) {
+/** L_dist of one ray by its definition (double sum), from a literal march of the weights. */
+function distortionLiteral(w: number[], s: number[], delta: number): number {
+  let L = 0;
+  for (let i = 0; i < w.length; i++) {
+    for (let j = 0; j < w.length; j++) L += w[i] * w[j] * Math.abs(s[i] - s[j]);
+    L += (w[i] * w[i] * delta) / 3;
+  }
+  return L;
+}
+
+function check(shDegree: 0 | 1, bgLen: number, seed: number, distortion = 0) {
   const rng = new Rng(seed);
   const grid = randomGrid(rng, shDegree, bgLen);
   const batch = randomBatch(rng, 12, 3);
   // coarse steps keep the test fast; no early termination so the loss is smooth
-  const p = defaultMarchParams(grid, [0.9, 0.3, 0.6], { stepSize: 0.11, stopTransmittance: 0, farNorm: 8 });
+  const p = defaultMarchParams(grid, [0.9, 0.3, 0.6], { stepSize: 0.11, stopTransmittance: 0, farNorm: 8, distortion });
   const grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
   const res = trainRaysCpu(grid, batch, p, grads);
-  expect(res.loss).toBeCloseTo(lossOf(grid, batch, p), 6);
+  if (!distortion) expect(res.loss).toBeCloseTo(lossOf(grid, batch, p), 6);
+  else expect(res.loss).toBeGreaterThan(lossOf(grid, batch, { ...p, distortion: 0 }) + 1e-4);
   expect(res.samples).toBeGreaterThan(0);
   let checked = 0;
   const eps = 1e-2;
@@ -70,4 +86,38 @@ describe('voxel CPU backward = finite differences', () => {
   it('bounded grid, RGB colour', () => check(0, 0, 1));
   it('bounded grid, SH degree 1', () => check(1, 0, 2));
   it('contracted (unbounded) grid, SH degree 1', () => check(1, 0.5, 3));
+  it('distortion regulariser, bounded and contracted', () => { check(0, 0, 4, 0.3); check(1, 0.5, 5, 0.3); });
+  it('distortion value matches its double-sum definition', () => {
+    // one ray through a 1-D-like grid: recompute weights and positions literally
+    const rng = new Rng(9);
+    const grid = randomGrid(rng, 0, 0);
+    const batch = randomBatch(rng, 1, 3);
+    const p = defaultMarchParams(grid, [1, 1, 1], { stepSize: 0.11, stopTransmittance: 0, farNorm: 8 });
+    const g0 = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
+    const mse = trainRaysCpu(grid, batch, p, g0).loss;
+    const withD = trainRaysCpu(grid, batch, { ...p, distortion: 1 }, g0).loss;
+    // literal: march the bounded ray (no occupancy skipping: all cells occupied) and collect w_i, s_i
+    const o = Array.from(batch.origins), d = Array.from(batch.dirs);
+    let t0 = -Infinity, t1 = Infinity;
+    for (let a = 0; a < 3; a++) {
+      let ta = (grid.box.min[a] - o[a]) / d[a], tb = (grid.box.max[a] - o[a]) / d[a];
+      if (ta > tb) [ta, tb] = [tb, ta];
+      t0 = Math.max(t0, ta); t1 = Math.min(t1, tb);
+    }
+    const w: number[] = [], s: number[] = [];
+    let T = 1;
+    for (let k = 0; t0 + (k + 0.5) * p.stepSize < t1; k++) {
+      const t = t0 + (k + 0.5) * p.stepSize;
+      const x = [0, 1, 2].map((a) => o[a] + t * d[a]);
+      const gx = [0, 1, 2].map((a) => ((x[a] - grid.box.min[a]) / (grid.box.max[a] - grid.box.min[a])) * (grid.res[a] - 1));
+      const sig = softplus(sampleDensity(grid, gx[0], gx[1], gx[2]) + grid.densityShift);
+      const al = 1 - Math.exp(-sig * p.stepSize * grid.densityScale);
+      w.push(T * al); s.push((k + 0.5) * p.stepSize);
+      T *= 1 - al;
+    }
+    expect(w.length).toBeGreaterThan(5);
+    const L = distortionLiteral(w, s, p.stepSize);
+    expect(L).toBeGreaterThan(1e-3);
+    expect(withD - mse).toBeCloseTo(L, 6);
+  });
 });

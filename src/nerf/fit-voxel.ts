@@ -46,6 +46,8 @@ export interface FitVoxelOptions {
   tvDensity?: number;
   tvColor?: number;
   tvEvery?: number;
+  /** Distortion regulariser weight (mip-NeRF 360; see MarchParams.distortion). Default 0 (off). */
+  distortion?: number;
   /** Density sparsity weight (see voxel-regularizers.ts), applied every `tvEvery` steps. */
   sparsity?: number;
   /** Coarse-to-fine: steps at which the resolution doubles, ending at `res`. Default at 15% and 35% of iters. */
@@ -178,7 +180,7 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
     { name: 'color', params: grid.color, grads: grads.color, lr: lrC0 },
   ]);
   const near = unbounded ? 0.05 * Math.min(...o.box.max.map((v, a) => v - o.box.min[a])) : 0;
-  let params = marchParamsFor(grid, o.background, near);
+  let params = { ...marchParamsFor(grid, o.background, near), distortion: o.distortion ?? 0 };
 
   // Training pixels: (view, pixel) pairs drawn uniformly over all pixels.
   const offsets = new Float64Array(views.length + 1);
@@ -199,7 +201,7 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
       grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
       adam.setGroup('density', grid.density, grads.density);
       adam.setGroup('color', grid.color, grads.color);
-      params = marchParamsFor(grid, o.background, near);
+      params = { ...marchParamsFor(grid, o.background, near), distortion: o.distortion ?? 0 };
       await backend.setGrid(grid); // the new grid before the next trainStep (fix by voxel-gpu)
     }
     // random batch

@@ -38,6 +38,13 @@ export interface MarchParams {
   stopTransmittance: number;
   /** Cap on the number of steps per ray (evaluated or skipped). */
   maxSamples: number;
+  /**
+   * Optional distortion regulariser weight λ (mip-NeRF 360 / DVGO v2), training only; the CPU backend
+   * implements it, a backend that does not must throw when it is > 0. Per ray, with sᵢ = (kᵢ + ½)·δ the
+   * contracted-space position of sample i (kᵢ its step index, skipped steps counted):
+   * L_dist = Σᵢ Σⱼ wᵢwⱼ|sᵢ − sⱼ| + ⅓ Σᵢ wᵢ² δ, added to the loss as λ · mean over rays.
+   */
+  distortion?: number;
 }
 
 export interface RayBatch {
@@ -68,7 +75,7 @@ export interface VoxelGrads {
 }
 
 export interface TrainResult {
-  /** Mean squared error over the batch's rays and channels. */
+  /** Mean squared error over the batch's rays and channels (+ λ·mean distortion when enabled). */
   loss: number;
   samples: number;
 }

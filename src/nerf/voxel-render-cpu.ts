@@ -23,7 +23,11 @@ class Scratch {
   wgt: Float64Array; // w_i = T_i α_i
   col: Float64Array; // activated colour, 3 per sample
   dxdraw: Float64Array; // ∂x/∂raw density = sigmoid(raw+shift)·δ·densityScale
+  kstep: Float64Array; // step index along the ray (distortion loss)
+  gw: Float64Array; // ∂L_dist/∂w_i
   constructor(readonly n: number) {
+    this.kstep = new Float64Array(n);
+    this.gw = new Float64Array(n);
     this.base = new Int32Array(n);
     this.frac = new Float32Array(n * 3);
     this.tNext = new Float64Array(n);
@@ -123,7 +127,7 @@ function marchRay(
     t = a0 + 0.5 * step; t1 = a1;
   }
 
-  let T = 1, r = 0, g = 0, b = 0, dsum = 0, samples = 0, nrec = 0;
+  let T = 1, r = 0, g = 0, b = 0, dsum = 0, samples = 0, nrec = 0, kstep = -1;
   const stopT = p.stopTransmittance, farNorm = p.farNorm;
   for (let it = 0; it < p.maxSamples; it++) {
     if (t >= t1) break;
@@ -142,6 +146,7 @@ function marchRay(
     }
     const tHere = t;
     t += dt;
+    kstep++;
     const gx = (ux + E) * gsX, gy = (uy + E) * gsY, gz = (uz + E) * gsZ;
     if (!(gx >= 0 && gy >= 0 && gz >= 0 && gx <= nx - 1 && gy <= ny - 1 && gz <= nz - 1)) continue;
     let i = gx | 0, j = gy | 0, k = gz | 0;
@@ -156,7 +161,7 @@ function marchRay(
         if (gBx !== 0) { const q = ((gBx > 0 ? Math.min((bi + 1) * BLOCK, nx - 1) : bi * BLOCK) - gAx) / gBx; if (q < te) te = q; }
         if (gBy !== 0) { const q = ((gBy > 0 ? Math.min((bj + 1) * BLOCK, ny - 1) : bj * BLOCK) - gAy) / gBy; if (q < te) te = q; }
         if (gBz !== 0) { const q = ((gBz > 0 ? Math.min((bk + 1) * BLOCK, nz - 1) : bk * BLOCK) - gAz) / gBz; if (q < te) te = q; }
-        if (te > t && te < Infinity) t += Math.ceil((te - t) / step) * step;
+        if (te > t && te < Infinity) { const jump = Math.ceil((te - t) / step); t += jump * step; kstep += jump; }
       }
       continue;
     }
@@ -196,6 +201,7 @@ function marchRay(
       rec.wgt[nrec] = w;
       rec.col[nrec * 3] = cr; rec.col[nrec * 3 + 1] = cg; rec.col[nrec * 3 + 2] = cb;
       rec.dxdraw[nrec] = (1 / (1 + Math.exp(-zz))) * xscale;
+      rec.kstep[nrec] = kstep;
       nrec++;
     }
     if (T < stopT) break;
@@ -215,6 +221,26 @@ function shBasis(grid: VoxelGrid, dx: number, dy: number, dz: number, basis: Flo
     basis[2] = SH_C1 * dz;
     basis[3] = -SH_C1 * dx;
   }
+}
+
+/**
+ * Distortion loss of one recorded ray (see MarchParams.distortion): returns L_dist and writes ∂L_dist/∂wᵢ
+ * into rec.gw. Samples are in ray order, so Σⱼ wⱼ|sᵢ − sⱼ| comes from prefix sums in O(n).
+ */
+function distortionGrad(rec: Scratch, n: number, delta: number): number {
+  let W = 0, MW = 0;
+  for (let i = 0; i < n; i++) { W += rec.wgt[i]; MW += rec.wgt[i] * (rec.kstep[i] + 0.5) * delta; }
+  let Wb = 0, MWb = 0, L = 0;
+  for (let i = 0; i < n; i++) {
+    const w = rec.wgt[i], m = (rec.kstep[i] + 0.5) * delta;
+    // Σ_j w_j |m_i − m_j| = m·W_before − MW_before + (MW_after − m·W_after)
+    const Wa = W - Wb - w, MWa = MW - MWb - w * m;
+    const pair = m * Wb - MWb + MWa - m * Wa;
+    L += w * pair + (w * w * delta) / 3;
+    rec.gw[i] = 2 * pair + (2 / 3) * w * delta;
+    Wb += w; MWb += w * m;
+  }
+  return L;
 }
 
 /** Forward render of a batch of rays on the CPU. */
@@ -254,6 +280,8 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
   const K = colorDims(grid.shDegree), nb = K / 3;
   const gD = grads.density, gC = grads.color;
   const norm = 2 / (3 * n) * lossScale;
+  const lambdaDist = p.distortion ?? 0;
+  const distScale = (lambdaDist / n) * lossScale;
   let loss = 0, samples = 0;
   for (let q = 0; q < n; q++) {
     const dx = dirs[q * 3], dy = dirs[q * 3 + 1], dz = dirs[q * 3 + 2];
@@ -263,15 +291,25 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
     const er = o.r - target[q * 3], eg = o.g - target[q * 3 + 1], eb = o.b - target[q * 3 + 2];
     loss += er * er + eg * eg + eb * eb;
     const gr = norm * er, gg = norm * eg, gb = norm * eb; // ∂L/∂C
+    const nr = o.recorded;
+    // the returned loss is loss/(3n), so this adds λ·L_dist/n: the mean over rays
+    if (lambdaDist > 0 && nr > 0) loss += 3 * lambdaDist * distortionGrad(rec, nr, p.stepSize);
     // suffix S_i = C − prefix_i
     let Sr = o.r, Sg = o.g, Sb = o.b;
+    let gwSuffix = 0;
+    if (lambdaDist > 0) for (let s = 0; s < nr; s++) gwSuffix += rec.gw[s] * rec.wgt[s];
     for (let s = 0; s < o.recorded; s++) {
       const w = rec.wgt[s];
       const cr = rec.col[s * 3], cg = rec.col[s * 3 + 1], cb = rec.col[s * 3 + 2];
       Sr -= w * cr; Sg -= w * cg; Sb -= w * cb;
       const Tn = rec.tNext[s];
       // ∂L/∂x_i
-      const dLdx = gr * (Tn * cr - Sr) + gg * (Tn * cg - Sg) + gb * (Tn * cb - Sb);
+      let dLdx = gr * (Tn * cr - Sr) + gg * (Tn * cg - Sg) + gb * (Tn * cb - Sb);
+      if (lambdaDist > 0) {
+        // distortion: ∂/∂x_s = g_s·T_{s+1} − Σ_{i>s} g_i·w_i  (suffix kept in gwSuffix)
+        gwSuffix -= rec.gw[s] * w;
+        dLdx += distScale * (rec.gw[s] * Tn - gwSuffix);
+      }
       const dRaw = dLdx * rec.dxdraw[s];
       // ∂L/∂z (pre-sigmoid colour) = ∂L/∂c · w · c(1−c)
       const zr = gr * w * cr * (1 - cr), zg = gg * w * cg * (1 - cg), zb = gb * w * cb * (1 - cb);
