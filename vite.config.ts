@@ -6,6 +6,9 @@ export default defineConfig({
   root: '.',
   server: { host: '127.0.0.1' },
   build: { outDir: 'dist/app', target: 'es2022' },
+  // dev server: scan the viewer's workers too, so their dependencies (onnxruntime-web, fflate) are pre-bundled up
+  // front instead of being discovered mid-session (which reloads the page)
+  optimizeDeps: { entries: ['index.html', 'src/viewer/**/*-worker.ts'] },
   test: {
     include: ['tests/**/*.test.ts'],
     environment: 'node',
