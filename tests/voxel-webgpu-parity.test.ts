@@ -5,7 +5,7 @@ import { gpuAvailable, gpuDescription } from '../src/gpu/device';
 import { createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel-grid';
 import { defaultMarchParams, type MarchParams, type TrainBatch } from '../src/nerf/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel-render-cpu';
-import { createWebGpuVoxelBackend, packOccupancy, type WebGpuVoxelBackend } from '../src/nerf/voxel-render-webgpu';
+import { createWebGpuVoxelBackend, packOccupancy, packOccupancyWithBlocks, type WebGpuVoxelBackend } from '../src/nerf/voxel-render-webgpu';
 
 /**
  * Parity of the WebGPU voxel backend (src/shaders/voxel_render.wgsl) with the CPU reference
@@ -147,9 +147,14 @@ describe('voxel WebGPU backend = CPU reference', () => {
   it('contracted (unbounded), RGB, rays from inside', (ctx) => parity(ctx, { res: [12, 12, 12], shDegree: 0, bgLen: 0.5, sparse: true, inside: true }, 3, unbounded));
   it('contracted (unbounded), SH degree 1, rays from outside', (ctx) => parity(ctx, { res: [10, 10, 10], shDegree: 1, bgLen: 1, sparse: false, inside: false }, 4, unbounded));
 
-  it('packs occupancy one bit per cell', () => {
+  it('packs occupancy one bit per cell, then one per skip block', () => {
     const occ = new Uint8Array(70);
     occ[0] = 1; occ[31] = 1; occ[32] = 1; occ[69] = 1;
     expect(Array.from(packOccupancy(occ))).toEqual([(1 | (1 << 31)) >>> 0, 1, 1 << 5]);
+    // cells then 4³-cell skip blocks: 5×2×2 cells → 2×1×1 blocks; only cell (4, 1, 1) = 19 occupied → block 1
+    const g = createVoxelGrid({ res: [6, 3, 3], box: { min: [0, 0, 0], max: [1, 1, 1] } });
+    g.occupancy.fill(0);
+    g.occupancy[19] = 1;
+    expect(Array.from(packOccupancyWithBlocks(g))).toEqual([1 << 19, 1 << 1]);
   });
 });

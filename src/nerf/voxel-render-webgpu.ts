@@ -4,7 +4,7 @@ import { runnerFor, params, u32, type GpuRunner, type Kernel, type KernelCall } 
 import voxelRenderWgsl from '../shaders/voxel_render.wgsl?raw';
 import voxelOptimWgsl from '../shaders/voxel_optim.wgsl?raw';
 import type { ForwardResult, MarchParams, RayBatch, TrainBatch, TrainResult, VoxelBackend, VoxelGrads } from './voxel-backend';
-import { cellCount, colorDims, vertexCount, type VoxelGrid } from './voxel-grid';
+import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from './voxel-grid';
 
 /**
  * The WebGPU voxel backend: the same interface and results as `CpuVoxelBackend` (voxel-render-cpu.ts), with the
@@ -67,6 +67,38 @@ export function packOccupancy(occ: Uint8Array, out?: Uint32Array): Uint32Array {
   return words;
 }
 
+/** Cells per side of the coarse skip blocks (BLOCK in voxel_render.wgsl, as in voxel-render-cpu.ts). */
+const BLOCK = 4;
+
+/** Layout of the occupancy buffer: cell bits, then block bits (see voxel_render.wgsl). */
+function occupancyLayout(res: Vec3) {
+  const cx = res[0] - 1, cy = res[1] - 1, cz = res[2] - 1;
+  const bx = Math.ceil(cx / BLOCK), by = Math.ceil(cy / BLOCK), bz = Math.ceil(cz / BLOCK);
+  const cellWords = Math.ceil((cx * cy * cz) / 32);
+  return { cx, cy, cz, bx, by, bz, cellWords, words: cellWords + Math.ceil((bx * by * bz) / 32) };
+}
+
+/** Cell bits followed by block bits (a block is occupied when any of its cells is). */
+export function packOccupancyWithBlocks(grid: VoxelGrid, out?: Uint32Array): Uint32Array {
+  const L = occupancyLayout(grid.res);
+  const words = out && out.length === L.words ? out : new Uint32Array(L.words);
+  words.fill(0);
+  const o = grid.occupancy;
+  for (let k = 0, c = 0; k < L.cz; k++) {
+    const kb = ((k / BLOCK) | 0) * L.bx * L.by;
+    for (let j = 0; j < L.cy; j++) {
+      const jb = kb + ((j / BLOCK) | 0) * L.bx;
+      for (let i = 0; i < L.cx; i++, c++) {
+        if (!o[c]) continue;
+        words[c >>> 5] |= 1 << (c & 31);
+        const b = jb + ((i / BLOCK) | 0);
+        words[L.cellWords + (b >>> 5)] |= 1 << (b & 31);
+      }
+    }
+  }
+  return words;
+}
+
 export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   readonly name = 'webgpu' as const;
   private grid: VoxelGrid | null = null;
@@ -114,16 +146,16 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
       this.bufs = {
         density: r.buffer(nV * 4, 'voxel density'),
         color: r.buffer(nV * K * 4, 'voxel color'),
-        occ: r.buffer(Math.ceil(cellCount(grid.res) / 32) * 4, 'voxel occupancy'),
+        occ: r.buffer(occupancyLayout(grid.res).words * 4, 'voxel occupancy'),
         grads: r.buffer(nV * (1 + K) * 4, 'voxel grads'),
         adam: null,
         nV, K, key,
       };
-      this.occWords = new Uint32Array(Math.ceil(cellCount(grid.res) / 32) || 1);
+      this.occWords = new Uint32Array(occupancyLayout(grid.res).words);
     }
     r.upload(this.bufs.density, grid.density);
     r.upload(this.bufs.color, grid.color);
-    r.upload(this.bufs.occ, packOccupancy(grid.occupancy, this.occWords));
+    r.upload(this.bufs.occ, packOccupancyWithBlocks(grid, this.occWords));
     this.grid = grid;
   }
 
@@ -143,6 +175,7 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
 
   private uniform(grid: VoxelGrid, p: MarchParams, count: number, rayStride: number, lossNorm: number): GPUBuffer {
     const nV = vertexCount(grid.res);
+    const L = occupancyLayout(grid.res);
     return this.runner.uniform(params({
       nx: u32(grid.res[0]), ny: u32(grid.res[1]), nz: u32(grid.res[2]), K: u32(colorDims(grid.shDegree)),
       count: u32(count), maxSamples: u32(p.maxSamples), rayStride: u32(rayStride), unbounded: u32(grid.bgLen > 0 ? 1 : 0),
@@ -150,7 +183,8 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
       near: p.near, farNorm: p.farNorm, stopT: p.stopTransmittance, lossNorm,
       minX: grid.box.min[0], minY: grid.box.min[1], minZ: grid.box.min[2], maxX: grid.box.max[0],
       maxY: grid.box.max[1], maxZ: grid.box.max[2], bgR: p.background[0], bgG: p.background[1],
-      bgB: p.background[2], colorOffset: u32(nV), pad0: u32(0), pad1: u32(0),
+      bgB: p.background[2], colorOffset: u32(nV), blockWords: u32(L.cellWords), bx: u32(L.bx),
+      by: u32(L.by), pad0: u32(0), pad1: u32(0), pad2: u32(0),
     }), 'voxel params');
   }
 

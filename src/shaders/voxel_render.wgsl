@@ -23,8 +23,14 @@ struct Params {
   near: f32, farNorm: f32, stopT: f32, lossNorm: f32,
   minX: f32, minY: f32, minZ: f32, maxX: f32,
   maxY: f32, maxZ: f32, bgR: f32, bgG: f32,
-  bgB: f32, colorOffset: u32, pad0: u32, pad1: u32,
+  bgB: f32, colorOffset: u32, blockWords: u32, bx: u32,
+  by: u32, pad0: u32, pad1: u32, pad2: u32,
 }
+
+// Cells per side of the coarse skip blocks (as voxel-render-cpu.ts): a sample in an empty cell of an empty block
+// jumps to the last sample position before the block's exit (one short of the CPU's jump, so f32 rounding can
+// never skip a position the CPU evaluates); the samples evaluated are exactly those of plain stepping.
+const BLOCK: u32 = 4u;
 
 override WG: u32 = 64;
 const SH_C1: f32 = 0.4886025119029199;
@@ -32,7 +38,8 @@ const SH_C1: f32 = 0.4886025119029199;
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> density: array<f32>;
 @group(0) @binding(2) var<storage, read> color: array<f32>;
-// 1 bit per cell (cell c → bit c & 31 of word c >> 5), 1 = occupied
+// 1 bit per cell (cell c → bit c & 31 of word c >> 5), 1 = occupied; then, from word blockWords, 1 bit per
+// BLOCK³ block (block b → bit b & 31 of word blockWords + (b >> 5)), 1 = some cell of it occupied
 @group(0) @binding(3) var<storage, read> occ: array<u32>;
 // per ray: origin xyz, unit direction xyz (render: stride 6), + target rgb (train: stride 9)
 @group(0) @binding(4) var<storage, read> rays: array<f32>;
@@ -138,20 +145,32 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
     t1 = a1;
   }
 
+  // grid coordinates are affine in t inside the inner box: g = gA + t·gB (block exits)
+  let gA = ((o - ctr) * ih + E) * gs;
+  let gB = d * ih * gs;
+  var tInnerExit = 3.0e38;
+  if (unbounded) {
+    for (var a = 0u; a < 3u; a++) {
+      if (d[a] != 0.0) { tInnerExit = min(tInnerExit, (select(bmin[a], bmax[a], d[a] > 0.0) - o[a]) / d[a]); }
+    }
+  }
+
   var T = 1.0;
   var S = C;
   var t = t0;     // unbounded: running t (Kahan-compensated)
   var comp = 0.0;
+  var si = 0u;    // bounded: index of the sample position (block jumps advance it by more than one)
   for (var it = 0u; it < P.maxSamples; it++) {
     var tHere = t;
     if (!unbounded) {
-      tHere = t0 + (f32(it) + 0.5) * step;
+      tHere = t0 + (f32(si) + 0.5) * step;
+      si += 1u;
       if (tHere >= t1) { break; }
     }
     let p = o + tHere * d;
     var u = (p - ctr) * ih;
+    var dt = step;
     if (unbounded) {
-      var dt = step;
       let au = abs(u);
       let n = max(au.x, max(au.y, au.z));
       if (n > 1.0) {
@@ -170,7 +189,36 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
     let j = min(u32(g.y), P.ny - 2u);
     let k = min(u32(g.z), P.nz - 2u);
     let cell = i + cx * (j + cy * k);
-    if (((occ[cell >> 5u] >> (cell & 31u)) & 1u) == 0u) { continue; }
+    if (((occ[cell >> 5u] >> (cell & 31u)) & 1u) == 0u) {
+      let bi = i / BLOCK;
+      let bj = j / BLOCK;
+      let bk = k / BLOCK;
+      let blk = bi + P.bx * (bj + P.by * bk);
+      if (dt == step && ((occ[P.blockWords + (blk >> 5u)] >> (blk & 31u)) & 1u) == 0u) {
+        var te = tInnerExit;
+        let lo = vec3f(f32(bi * BLOCK), f32(bj * BLOCK), f32(bk * BLOCK));
+        let hi = min(lo + f32(BLOCK), rmax);
+        for (var a = 0u; a < 3u; a++) {
+          if (gB[a] != 0.0) { te = min(te, (select(lo[a], hi[a], gB[a] > 0.0) - gA[a]) / gB[a]); }
+        }
+        // the next position is tNext; jump over all but the last position before te
+        let tNext = select(t0 + (f32(si) + 0.5) * step, t, unbounded);
+        if (te > tNext && te < 3.0e38) {
+          let skip = ceil((te - tNext) / step) - 1.0;
+          if (skip >= 1.0) {
+            if (unbounded) {
+              let y = skip * step - comp;
+              let tn = t + y;
+              comp = (tn - t) - y;
+              t = tn;
+            } else {
+              si += u32(skip);
+            }
+          }
+        }
+      }
+      continue;
+    }
     let f = g - vec3f(f32(i), f32(j), f32(k));
     let v = i + P.nx * (j + P.ny * k);
     var vv: array<u32, 8>;
