@@ -108,6 +108,26 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
     });
   });
 
+  it('falls back to WebGL2 (forced with ?backend=webgl2), says so, and still draws the splats like the CPU rasteriser', async () => {
+    const { page: g, errors: gerr } = await h.open('?backend=webgl2');
+    try {
+      const info = await waitForScene(g, 2);
+      expect(info.backend).toBe('webgl2');
+      expect(await g.getByTestId('stats').textContent()).toContain('WebGL2 fallback');
+      const cam = lookAtCamera([2.4, 1.5, 2.2], [0, 0.2, 0], [0, 1, 0], 64, 48, 40);
+      const px = await g.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(cam));
+      const ref = renderGaussiansCpu(demoGaussians(), cam, DEMO_BACKGROUND).image;
+      const { psnr } = compare(px.rgba, ref.data, cam, 'WebGL2 splats vs CPU rasteriser');
+      expect(psnr).toBeGreaterThan(35);
+      expect(gerr).toEqual([]);
+    } catch (e) {
+      await h.screenshot(g, 'viewer-webgl2').catch(() => {});
+      throw e;
+    } finally {
+      await g.close();
+    }
+  });
+
   it('renders a known camera like the CPU reference rasteriser', async () => {
     await withScreenshot('viewer-parity', async () => {
       await waitForScene(page);
