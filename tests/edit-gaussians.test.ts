@@ -14,6 +14,18 @@ const AC = scaledLinearAlphasCumprod();
 const cams = blocksCameras(24);
 
 describe('edits on Gaussians', () => {
+  it("idu-mode 'all' (Instruct-GS2GS) edits every view each round", async () => {
+    const g = randomGaussians(100, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(4));
+    const scene = new GaussianEditable(g, [1, 1, 1], undefined);
+    const imgs = await Promise.all(cams.map((c) => scene.renderSource(c)));
+    const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: imgs[i] })), undefined, () => 0);
+    const prior = exactDenoiserPrior((cond) => cond.image, AC);
+    const cfg: EditConfig = { ...EDIT_DEFAULTS, method: 'idu', instruction: 'x', iters: 25, raysPerStep: 64, idu: { ...EDIT_DEFAULTS.idu, mode: 'all', editEvery: 10 } };
+    const r = await runEdit({ cfg, scene, prior, views, settings: {} });
+    expect(r.state.viewsEdited).toBe(3 * cams.length); // rounds at steps 0, 10, 20
+    expect(r.state.targets.every((t) => t !== null)).toBe(true);
+  });
+
   for (const method of ['idu', 'sds'] as const) {
     it(`${method}: only Gaussians inside the region change, and the renders approach the target`, async () => {
       const g = randomGaussians(300, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(1));

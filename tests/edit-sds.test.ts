@@ -97,6 +97,14 @@ describe('SDS loop on a voxel grid', () => {
     await runSds(scene, prior, views, cfg, initialLoopState(cfg, views));
     scene.finalize();
     expect(scene.grid.res).toEqual(src.res);
+    // rendering only the masked pixels over the source render is exact for a gated edit
+    for (const v of views) {
+      const part = (await scene.renderPixels(v.camera, v.pixels, v.source))!;
+      const full = await scene.render(v.camera);
+      let worst = 0;
+      for (let i = 0; i < full.data.length; i++) worst = Math.max(worst, Math.abs(part.data[i] - full.data[i]));
+      expect(worst).toBeLessThan(1e-4);
+    }
     // what should come out: only the right block red (the left one lies outside the region)
     const expected = new VoxelEditable(blocks(17, [2.5, -2, -2]), [1, 1, 1], undefined);
     for (let i = 0; i < cams.length; i++) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, stat, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { UserError } from '../core/errors';
 import { basename, joinPath } from '../core/paths';
 import { framesOf, loadDataset, loadViews } from '../io/dataset';
@@ -298,6 +298,5 @@ export async function run(args: string[]): Promise<number> {
   await dispose();
   if (json) console.log(JSON.stringify({ event: 'done', out, steps: cfg.iters, viewsEdited: st.viewsEdited, editorSeconds: st.editorMs / 1000, renderSeconds: (st.renderMs ?? 0) / 1000, refitSeconds: st.refitMs / 1000 }));
   else console.log(`edited scene written to ${out}/ (${cfg.iters} ${method} steps, ${st.viewsEdited} view edits; editor ${(st.editorMs / 1000).toFixed(1)} s, renders ${((st.renderMs ?? 0) / 1000).toFixed(1)} s, refit ${(st.refitMs / 1000).toFixed(1)} s)`);
-  void stat;
   return 0;
 }
