@@ -60,5 +60,8 @@ describe('GpuRunner (Dawn in Node)', () => {
   it('rejects WGSL errors with the compiler message', async () => {
     const runner = runnerFor(await getGpuDevice());
     await expect(runner.kernel({ code: 'fn oops( {', entry: 'main', bindings: [] })).rejects.toThrow(/WGSL/);
+    // valid WGSL, but no such entry point / a layout that does not match the shader's bindings
+    await expect(runner.kernel({ code: testKernel, entry: 'nope', bindings: ['uniform', 'read', 'storage'] })).rejects.toThrow(/WGSL/);
+    await expect(runner.kernel({ code: testKernel, entry: 'affine', bindings: ['uniform', 'storage'] })).rejects.toThrow(/WGSL/);
   });
 });

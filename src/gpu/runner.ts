@@ -3,7 +3,7 @@
  *
  * - Buffers: `runner.buffer(dataOrBytes)` (storage, copy src/dst), `runner.upload`, `runner.read` (async readback),
  *   `runner.zero`.
- * - Kernels: `await runner.kernel({ code, entry, bindings })` compiles (once; cached by WGSL source + entry point +
+ * - Kernels: `await runner.kernel({ code, entry, bindings })` compiles (once, asynchronously; cached by WGSL source + entry point +
  *   binding kinds + override constants) a compute pipeline with an explicit bind-group layout, so bindings an entry
  *   point does not use are still accepted (no 'auto' layout surprises). Compile errors reject with the WGSL messages.
  * - Dispatch: `runner.run([{ kernel, buffers, threads }, …])` encodes every call in one command buffer and submits it.
@@ -186,15 +186,17 @@ export class GpuRunner {
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length) throw new Error(`WGSL ${label}: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
     const layout = this.layoutFor(def.bindings);
-    // createComputePipelineAsync crashes the process in Dawn's Node binding (webgpu 0.6.2), so: sync + error scope.
-    this.device.pushErrorScope('validation');
-    const pipeline = this.device.createComputePipeline({
-      label,
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: def.entry, constants },
-    });
-    const err = await this.device.popErrorScope();
-    if (err) throw new Error(`WGSL ${label}: ${err.message}`);
+    let pipeline: GPUComputePipeline;
+    try {
+      // async: compiles without blocking the page's main thread in the browser
+      pipeline = await this.device.createComputePipelineAsync({
+        label,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: def.entry, constants },
+      });
+    } catch (e) {
+      throw new Error(`WGSL ${label}: ${(e as Error).message}`);
+    }
     return { def, pipeline, layout, workgroupSize: wg };
   }
 
