@@ -19,7 +19,8 @@ import { resolveModelDir } from './model-path';
 
 const USAGE = `usage: instruct-scene edit SCENE --dataset DATASET --instruction TEXT (--out OUT | --resume OUT) [options]
 
-Edits a fitted scene (voxel folder from 'fit --repr voxel') so its renders follow the instruction.
+Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', or a .voxel / .ply / .splat file) so its
+renders follow the instruction.
 
   --model builtin|DIR     InstructPix2Pix ONNX folder, or the built-in model (default builtin)
   --method idu|sds        iterative dataset update (Instruct-NeRF2NeRF) or score distillation
