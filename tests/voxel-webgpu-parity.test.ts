@@ -124,6 +124,14 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
   }
   const dRgb = Math.max(...eRgb), dA = Math.max(...eA), dD = Math.max(...eD);
   expect(Math.abs(gpu.samples - cpu.samples)).toBeLessThanOrEqual(Math.max(2, cpu.samples * 1e-3));
+  // rendering in several dispatches (as for large images) gives the same result
+  backend!.renderChunk = 100;
+  const chunked = await backend!.render(batch, mp);
+  backend!.renderChunk = 1 << 18;
+  expect(chunked.rgb).toEqual(gpu.rgb);
+  expect(chunked.alpha).toEqual(gpu.alpha);
+  expect(chunked.depth).toEqual(gpu.depth);
+  expect(chunked.samples).toBe(gpu.samples);
 
   // forward + backward
   const gc = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };

@@ -107,6 +107,8 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   private rayBuf: GPUBuffer | null = null;
   private outBuf: GPUBuffer | null = null;
   private dummy: GPUBuffer;
+  /** Rays per render dispatch (keeps the scratch buffers bounded for full-image renders). */
+  renderChunk = 1 << 18;
 
   private constructor(
     readonly runner: GpuRunner, private readonly kRender: Kernel, private readonly kTrain: Kernel,
@@ -173,18 +175,18 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     return b;
   }
 
-  private uniform(grid: VoxelGrid, p: MarchParams, count: number, rayStride: number, lossNorm: number): GPUBuffer {
+  private uniform(grid: VoxelGrid, p: MarchParams, count: number, lossNorm: number): GPUBuffer {
     const nV = vertexCount(grid.res);
     const L = occupancyLayout(grid.res);
     return this.runner.uniform(params({
       nx: u32(grid.res[0]), ny: u32(grid.res[1]), nz: u32(grid.res[2]), K: u32(colorDims(grid.shDegree)),
-      count: u32(count), maxSamples: u32(p.maxSamples), rayStride: u32(rayStride), unbounded: u32(grid.bgLen > 0 ? 1 : 0),
+      count: u32(count), maxSamples: u32(p.maxSamples), dirOffset: u32(3 * count), unbounded: u32(grid.bgLen > 0 ? 1 : 0),
       bgLen: grid.bgLen, densityShift: grid.densityShift, densityScale: grid.densityScale, stepSize: p.stepSize,
       near: p.near, farNorm: p.farNorm, stopT: p.stopTransmittance, lossNorm,
       minX: grid.box.min[0], minY: grid.box.min[1], minZ: grid.box.min[2], maxX: grid.box.max[0],
       maxY: grid.box.max[1], maxZ: grid.box.max[2], bgR: p.background[0], bgG: p.background[1],
       bgB: p.background[2], colorOffset: u32(nV), blockWords: u32(L.cellWords), bx: u32(L.bx),
-      by: u32(L.by), pad0: u32(0), pad1: u32(0), pad2: u32(0),
+      by: u32(L.by), targetOffset: u32(6 * count), pad1: u32(0), pad2: u32(0),
     }), 'voxel params');
   }
 
@@ -193,31 +195,22 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     const n = rays.count;
     const out: ForwardResult = { rgb: new Float32Array(n * 3), alpha: new Float32Array(n), depth: new Float32Array(n), samples: 0 };
     if (n === 0) return out;
-    // Chunks keep the scratch buffers bounded for full-image renders.
-    const CHUNK = 1 << 18;
+    const CHUNK = this.renderChunk;
     for (let s = 0; s < n; s += CHUNK) {
       const m = Math.min(CHUNK, n - s);
-      const packed = new Float32Array(m * 6);
-      for (let q = 0; q < m; q++) {
-        for (let a = 0; a < 3; a++) {
-          packed[q * 6 + a] = rays.origins[(s + q) * 3 + a];
-          packed[q * 6 + 3 + a] = rays.dirs[(s + q) * 3 + a];
-        }
-      }
-      const rayBuf = this.scratch('rayBuf', packed.byteLength);
+      const rayBuf = this.scratch('rayBuf', m * 6 * 4);
       const outBuf = this.scratch('outBuf', m * 6 * 4);
-      this.runner.upload(rayBuf, packed);
-      const uni = this.uniform(grid, p, m, 6, 0);
+      this.runner.upload(rayBuf, rays.origins.subarray(s * 3, (s + m) * 3));
+      this.runner.upload(rayBuf, rays.dirs.subarray(s * 3, (s + m) * 3), m * 3 * 4);
+      const uni = this.uniform(grid, p, m, 0);
       this.runner.run([{ kernel: this.kRender, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, this.dummy], threads: m }], 'voxel render');
       const res = await this.runner.readF32(outBuf, 0, m * 6);
       uni.destroy();
+      out.rgb.set(res.subarray(0, m * 3), s * 3);
+      out.alpha.set(res.subarray(m * 3, m * 4), s);
+      out.depth.set(res.subarray(m * 4, m * 5), s);
       let samples = 0;
-      for (let q = 0; q < m; q++) {
-        const o = q * 6, r = s + q;
-        out.rgb[r * 3] = res[o]; out.rgb[r * 3 + 1] = res[o + 1]; out.rgb[r * 3 + 2] = res[o + 2];
-        out.alpha[r] = res[o + 3]; out.depth[r] = res[o + 4];
-        samples += res[o + 5];
-      }
+      for (let q = m * 5; q < m * 6; q++) samples += res[q];
       out.samples += samples;
     }
     return out;
@@ -226,19 +219,13 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   /** Uploads a training batch and returns the calls of forward + backward (gradients into bufs.grads, zeroed first). */
   private trainCalls(grid: VoxelGrid, bufs: GridBuffers, batch: TrainBatch, p: MarchParams): { calls: KernelCall[]; outBuf: GPUBuffer; uni: GPUBuffer } {
     const n = batch.count;
-    const packed = new Float32Array(n * 9);
-    for (let q = 0; q < n; q++) {
-      for (let a = 0; a < 3; a++) {
-        packed[q * 9 + a] = batch.origins[q * 3 + a];
-        packed[q * 9 + 3 + a] = batch.dirs[q * 3 + a];
-        packed[q * 9 + 6 + a] = batch.target[q * 3 + a];
-      }
-    }
-    const rayBuf = this.scratch('rayBuf', packed.byteLength);
+    const rayBuf = this.scratch('rayBuf', n * 9 * 4);
     const outBuf = this.scratch('outBuf', n * 2 * 4);
-    this.runner.upload(rayBuf, packed);
+    this.runner.upload(rayBuf, batch.origins.subarray(0, n * 3));
+    this.runner.upload(rayBuf, batch.dirs.subarray(0, n * 3), n * 3 * 4);
+    this.runner.upload(rayBuf, batch.target.subarray(0, n * 3), n * 6 * 4);
     this.runner.zero(bufs.grads);
-    const uni = this.uniform(grid, p, n, 9, 2 / (3 * n));
+    const uni = this.uniform(grid, p, n, 2 / (3 * n));
     return { calls: [{ kernel: this.kTrain, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, bufs.grads], threads: n }], outBuf, uni };
   }
 

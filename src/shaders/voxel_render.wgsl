@@ -18,13 +18,13 @@
 
 struct Params {
   nx: u32, ny: u32, nz: u32, K: u32,
-  count: u32, maxSamples: u32, rayStride: u32, unbounded: u32,
+  count: u32, maxSamples: u32, dirOffset: u32, unbounded: u32,
   bgLen: f32, densityShift: f32, densityScale: f32, stepSize: f32,
   near: f32, farNorm: f32, stopT: f32, lossNorm: f32,
   minX: f32, minY: f32, minZ: f32, maxX: f32,
   maxY: f32, maxZ: f32, bgR: f32, bgG: f32,
   bgB: f32, colorOffset: u32, blockWords: u32, bx: u32,
-  by: u32, pad0: u32, pad1: u32, pad2: u32,
+  by: u32, targetOffset: u32, pad1: u32, pad2: u32,
 }
 
 // Cells per side of the coarse skip blocks (as voxel-render-cpu.ts): a sample in an empty cell of an empty block
@@ -41,9 +41,9 @@ const SH_C1: f32 = 0.4886025119029199;
 // 1 bit per cell (cell c → bit c & 31 of word c >> 5), 1 = occupied; then, from word blockWords, 1 bit per
 // BLOCK³ block (block b → bit b & 31 of word blockWords + (b >> 5)), 1 = some cell of it occupied
 @group(0) @binding(3) var<storage, read> occ: array<u32>;
-// per ray: origin xyz, unit direction xyz (render: stride 6), + target rgb (train: stride 9)
+// origins (3 per ray), then unit directions from dirOffset, then (train) target rgb from targetOffset
 @group(0) @binding(4) var<storage, read> rays: array<f32>;
-// render: rgb, alpha, depth, samples (6 per ray); train: squared error summed over rgb, samples (2 per ray)
+// render: rgb (3 per ray), then alpha, depth, samples (count each); train: squared error over rgb, samples (2 per ray)
 @group(0) @binding(5) var<storage, read_write> outv: array<f32>;
 // train: ∂L/∂density[v] at v, ∂L/∂color[v·K + c] at colorOffset + v·K + c (f32 bit patterns)
 @group(0) @binding(6) var<storage, read_write> grads: array<atomic<u32>>;
@@ -89,9 +89,10 @@ struct RayOut {
 // Marches ray q. backward = false: returns the composite (without background). backward = true: walks the
 // same samples and adds the gradients for ∂L/∂C = dLdC, given the ray's final colour C (with background).
 fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
-  let base = q * P.rayStride;
-  let o = vec3f(rays[base], rays[base + 1u], rays[base + 2u]);
-  let d = vec3f(rays[base + 3u], rays[base + 4u], rays[base + 5u]);
+  let ob = q * 3u;
+  let db = P.dirOffset + q * 3u;
+  let o = vec3f(rays[ob], rays[ob + 1u], rays[ob + 2u]);
+  let d = vec3f(rays[db], rays[db + 1u], rays[db + 2u]);
   var basis = array<f32, 4>(1.0, 0.0, 0.0, 0.0);
   if (P.K == 12u) {
     basis[1] = -SH_C1 * d.y;
@@ -285,13 +286,12 @@ fn render(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let a = 1.0 - r.T;
   var depth = 0.0;
   if (a >= 1e-6) { depth = r.dsum / max(a, 1e-10); }
-  let ob = q * 6u;
-  outv[ob] = rgb.x;
-  outv[ob + 1u] = rgb.y;
-  outv[ob + 2u] = rgb.z;
-  outv[ob + 3u] = a;
-  outv[ob + 4u] = depth;
-  outv[ob + 5u] = f32(r.samples);
+  outv[q * 3u] = rgb.x;
+  outv[q * 3u + 1u] = rgb.y;
+  outv[q * 3u + 2u] = rgb.z;
+  outv[3u * P.count + q] = a;
+  outv[4u * P.count + q] = depth;
+  outv[5u * P.count + q] = f32(r.samples);
 }
 
 @compute @workgroup_size(WG)
@@ -300,7 +300,7 @@ fn train(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   if (q >= P.count) { return; }
   let r = march(q, false, vec3f(0.0), vec3f(0.0));
   let C = r.rgb + r.T * vec3f(P.bgR, P.bgG, P.bgB);
-  let tb = q * P.rayStride + 6u;
+  let tb = P.targetOffset + q * 3u;
   let e = C - vec3f(rays[tb], rays[tb + 1u], rays[tb + 2u]);
   outv[q * 2u] = dot(e, e);
   outv[q * 2u + 1u] = f32(r.samples);
