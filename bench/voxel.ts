@@ -102,7 +102,12 @@ const dataDir = join(tmpdir(), `bench-voxel-demo-${process.pid}`);
 await writeDemoData(dataDir, {});
 const results: Record<string, unknown>[] = [];
 const backends: BackendName[] = ['cpu'];
-if (process.argv.includes('--webgpu')) backends.push('webgpu');
+if (process.argv.includes('--webgpu')) {
+  // Dawn for getGpuDevice() (hook by voxel-gpu). On software WebGPU this full-size run is very slow:
+  // bench/voxel-webgpu.ts compares both backends on a smaller fit (bench/results/voxel-webgpu*.json).
+  (await import('../src/io/node-webgpu')).installNodeWebGpu();
+  backends.push('webgpu');
+}
 for (const b of backends) {
   try {
     results.push(await measureBackend(b, dataDir));
