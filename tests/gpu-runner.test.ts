@@ -1,10 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { installNodeWebGpu } from '../src/io/node-webgpu';
-import { getGpuDevice } from '../src/gpu/device';
+import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
 import { dispatchSize, params, runnerFor, u32, WGSL_LINEAR_ID } from '../src/gpu/runner';
 import testKernel from './fixtures/runner_test.wgsl?raw';
 
 installNodeWebGpu();
+let skip = '';
+beforeAll(async () => {
+  if (!(await gpuAvailable())) skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
+});
 
 describe('dispatchSize', () => {
   it('stays 1D while the workgroup count fits', () => {
@@ -30,7 +34,8 @@ describe('dispatchSize', () => {
 });
 
 describe('GpuRunner (Dawn in Node)', () => {
-  it('loads WGSL through ?raw, caches pipelines, runs a 2D-spilled dispatch and reads back', async () => {
+  it('loads WGSL through ?raw, caches pipelines, runs a 2D-spilled dispatch and reads back', async (ctx) => {
+    if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
     const runner = runnerFor(await getGpuDevice());
     expect(testKernel).toContain(WGSL_LINEAR_ID);
     const def = { code: testKernel, entry: 'affine', bindings: ['uniform', 'read', 'storage'] as const, workgroupSize: 4 };
@@ -57,7 +62,8 @@ describe('GpuRunner (Dawn in Node)', () => {
     expect(Array.from(await runner.readF32(dst, 0, 2))).toEqual([0, 0]);
     for (const b of [src, dst, p]) b.destroy();
   });
-  it('rejects WGSL errors with the compiler message', async () => {
+  it('rejects WGSL errors with the compiler message', async (ctx) => {
+    if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
     const runner = runnerFor(await getGpuDevice());
     await expect(runner.kernel({ code: 'fn oops( {', entry: 'main', bindings: [] })).rejects.toThrow(/WGSL/);
     // valid WGSL, but no such entry point / a layout that does not match the shader's bindings
