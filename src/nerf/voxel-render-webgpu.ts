@@ -10,12 +10,15 @@ import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from './
  * The WebGPU voxel backend: the same interface and results as `CpuVoxelBackend` (voxel-render-cpu.ts), with the
  * marching and the analytic backward in WGSL (src/shaders/voxel_render.wgsl, one thread per ray).
  *
- * - `setGrid` uploads density, colour and the occupancy grid packed to one bit per cell (buffers are
- *   reallocated only when the resolution or SH degree changes).
+ * - `setGrid` uploads density, colour and the occupancy grid packed to one bit per cell, followed by one bit
+ *   per 4³-cell block for empty-space jumps (buffers are reallocated only when the resolution or SH degree changes).
  * - `render` returns rgb/alpha/depth per ray; `trainStep` returns the batch MSE and adds ∂L/∂(raw values) into
  *   the host gradient arrays (accumulated on the GPU with f32 compare-and-swap atomics, then read back).
+ * - `trainAndStep` / `readGrid` (FusedVoxelBackend): the whole fit step on the device (train, then
+ *   src/shaders/voxel_optim.wgsl: TV + density sparsity, Adam); fit-voxel.ts uses it by default.
  * - Works in the browser (navigator.gpu) and in Node after `installNodeWebGpu()` (src/io/node-webgpu.ts; the
  *   CLI calls it for `--backend webgpu`).
+ * - Parity with the CPU reference: tests/voxel-webgpu-parity.test.ts, -optim, -fit; speed: bench/voxel-webgpu.ts.
  */
 const BINDINGS = ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'] as const;
 const REG_BINDINGS = ['uniform', 'read', 'read', 'read', 'storage'] as const;
