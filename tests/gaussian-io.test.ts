@@ -288,6 +288,9 @@ describe('Gaussian scenes and the convert CLI', () => {
     expect(lines.length).toBe(1);
     expect(lines[0]).toMatch(/bad\.splat.*not a multiple of 32/);
     expect(existsSync(join(dir, 'x.ply'))).toBe(false);
+    // a scene folder (saved by the loadScene test above) converts too
+    await run('node', [cli, 'convert', join(dir, 'scene'), join(dir, 'scene.splat')]);
+    expect(statSync(join(dir, 'scene.splat')).size).toBe(30 * 32);
     const same = await run('node', [cli, 'convert', ply, ply]).catch((x) => x);
     expect(same.code).not.toBe(0);
     expect(readFileSync(ply).equals(before)).toBe(true);

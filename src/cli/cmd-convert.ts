@@ -18,6 +18,8 @@ export async function run(args: string[]): Promise<number> {
   if (extname(input) !== '.ply' && extname(input) !== '.splat') {
     // a scene folder
     const { readManifest } = await import('../io/load-scene');
+    if (!(await nodeFiles.exists(`${input.replace(/\/+$/, '')}/scene.json`)))
+      throw new UserError(await nodeFiles.exists(input) ? 'expected a .ply or .splat file, or a Gaussian scene folder (with scene.json)' : 'no such file', input);
     const m = await readManifest(input, nodeFiles);
     if (m.kind !== 'gaussians') throw new UserError(`this scene is a ${m.kind} scene; convert handles Gaussian scenes (.ply / .splat)`, input);
     input = `${input.replace(/\/+$/, '')}/${m.file}`;
