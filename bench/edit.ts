@@ -19,7 +19,7 @@ import { loadScene } from '../src/io/load-scene';
 import { nodeFiles, writeFileAtomic } from '../src/io/node-files';
 import { VoxelScene } from '../src/nerf/voxel-scene';
 import { fitVoxel } from '../src/nerf/fit-voxel';
-import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/edit-session';
+import { autoEditCount, EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/edit-session';
 import { runEdit } from '../src/edit/edit-run';
 import { VoxelEditable } from '../src/edit/voxel-editable';
 import { boxRegion, defaultDilation } from '../src/edit/regions';
@@ -77,7 +77,9 @@ for (const method of ['idu', 'sds'] as const) {
   const t0 = performance.now();
   const views = await prepareViews(scene, train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })), region, defaultDilation);
   const prepSeconds = (performance.now() - t0) / 1000;
-  const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'make it red', iters, raysPerStep: rays, idu: { ...EDIT_DEFAULTS.idu, editEvery: 2 } };
+  // the CLI's defaults: an edit round every 10 steps, enough views per round to edit each view about twice
+  const active = views.filter((v) => !v.skipped).length;
+  const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'make it red', iters, raysPerStep: rays, idu: { ...EDIT_DEFAULTS.idu, editCount: autoEditCount(iters, EDIT_DEFAULTS.idu.editEvery, active) } };
   const t1 = performance.now();
   const res = await runEdit({ cfg, scene, prior, views, settings: {} });
   const loopSeconds = (performance.now() - t1) / 1000;

@@ -6,7 +6,7 @@ import { framesOf, loadDataset, loadViews } from '../io/dataset';
 import { encodePng } from '../io/image-codec';
 import { nodeFiles, isDirectory } from '../io/node-files';
 import { decodeCheckpoint, encodeCheckpoint } from '../edit/checkpoint';
-import { EDIT_DEFAULTS, now, prepareViews, type EditConfig, type EditEvent } from '../edit/edit-session';
+import { autoEditCount, EDIT_DEFAULTS, now, prepareViews, type EditConfig, type EditEvent } from '../edit/edit-session';
 import { runEdit } from '../edit/edit-run';
 import type { DiffusionPrior } from '../edit/prior';
 import { loadRegion } from '../edit/region-load';
@@ -203,12 +203,7 @@ export async function run(args: string[]): Promise<number> {
     if (!activeViews)
       throw new UserError(`--region '${region.text}' covers (almost) nothing in every training view (< 0.5% of the pixels); check its coordinates against the scene box`);
   }
-  if (v['edit-count'] === undefined && cfg.idu.mode === 'one') {
-    // IN2N edits one view every 10 steps over 15k steps (every view many times); short CPU edits edit more
-    // views per round so that each view is edited about twice
-    const rounds = Math.max(1, Math.ceil(cfg.iters / cfg.idu.editEvery));
-    cfg.idu.editCount = Math.min(activeViews, Math.max(1, Math.ceil((2 * activeViews) / rounds)));
-  }
+  if (v['edit-count'] === undefined && cfg.idu.mode === 'one') cfg.idu.editCount = autoEditCount(cfg.iters, cfg.idu.editEvery, activeViews);
   const { prior, dir: modelDir, id: modelId, dispose, check } = await loadPrior(model);
   check(instruction);
 

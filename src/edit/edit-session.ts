@@ -177,3 +177,12 @@ export async function renderView(scene: EditableScene, v: EditView): Promise<Ima
   }
   return scene.render(v.camera);
 }
+
+/**
+ * Default IDU views per round: IN2N edits one view every 10 steps over 15k steps (every view many times);
+ * short CPU edits edit enough views per round that each view is edited about twice in `iters` steps.
+ */
+export function autoEditCount(iters: number, editEvery: number, activeViews: number): number {
+  const rounds = Math.max(1, Math.ceil(iters / editEvery));
+  return Math.min(activeViews, Math.max(1, Math.ceil((2 * activeViews) / rounds)));
+}
