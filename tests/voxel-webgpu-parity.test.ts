@@ -19,6 +19,7 @@ import { createWebGpuVoxelBackend, packOccupancy, packOccupancyWithBlocks, type 
  *   (bench/results/voxel-webgpu-h200*.json): 99th percentile 1e-6, 7 of 262 144 rays above 1e-4, max 9e-3).
  * - gradients: per channel, max |Δ| ≤ 1e-3 · max |g_cpu| and the cosine between the two vectors ≥ 0.99999
  *   (measured: ≤ 1.3e-4 and ≥ 0.9999997 on SwiftShader; ≤ 7.2e-5 on the H200).
+ * - the optional distortion regulariser (MarchParams.distortion) is held to the same bounds.
  * - loss: relative 1e-5; evaluated samples: equal up to 0.1 % (f32 rounding can move a sample across a
  *   cell or box boundary).
  */
@@ -141,6 +142,16 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
   // trainStep adds into the arrays
   for (const a of [gg.density, gg.color]) for (let i = 0; i < a.length; i++) a[i] -= 0.25;
   expect(Math.abs(rg.loss - rc.loss) / rc.loss).toBeLessThanOrEqual(1e-5);
+  if (mp.distortion) {
+    // the regulariser must matter here, or its parity would be untested
+    const g0 = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
+    const r0 = trainRaysCpu(grid, batch, { ...mp, distortion: 0 }, g0);
+    let diff = 0;
+    for (let i = 0; i < g0.density.length; i++) diff = Math.max(diff, Math.abs(g0.density[i] - gc.density[i]));
+    console.log(`distortion: loss ${r0.loss.toFixed(5)} → ${rc.loss.toFixed(5)}, density gradient changed by ${(diff / maxAbs(gc.density)).toFixed(3)} of its max`);
+    expect(rc.loss - r0.loss).toBeGreaterThan(0.02 * r0.loss);
+    expect(diff).toBeGreaterThan(0.05 * maxAbs(gc.density));
+  }
   const dens = compareGrads('density', gc.density, gg.density);
   const col = compareGrads('colour', gc.color, gg.color);
   console.log(`${JSON.stringify(c)}: rgb ${dRgb.toExponential(2)} alpha ${dA.toExponential(2)} depth ${dD.toExponential(2)} ` +
@@ -154,6 +165,9 @@ describe('voxel WebGPU backend = CPU reference', () => {
   it('bounded, SH degree 1, empty-space skipping', (ctx) => parity(ctx, { res: [13, 10, 12], shDegree: 1, bgLen: 0, sparse: true, inside: false }, 2, bounded));
   it('contracted (unbounded), RGB, rays from inside', (ctx) => parity(ctx, { res: [12, 12, 12], shDegree: 0, bgLen: 0.5, sparse: true, inside: true }, 3, unbounded));
   it('contracted (unbounded), SH degree 1, rays from outside', (ctx) => parity(ctx, { res: [10, 10, 10], shDegree: 1, bgLen: 1, sparse: false, inside: false }, 4, unbounded));
+  // the optional distortion regulariser (MarchParams.distortion), with empty-space jumps in the step indices
+  it('bounded + distortion regulariser, empty-space skipping', (ctx) => parity(ctx, { res: [13, 10, 12], shDegree: 0, bgLen: 0, sparse: true, inside: false }, 5, (g) => ({ ...bounded(g), distortion: 0.3 })));
+  it('contracted + distortion regulariser, rays from inside', (ctx) => parity(ctx, { res: [12, 12, 12], shDegree: 1, bgLen: 0.5, sparse: true, inside: true }, 6, (g) => ({ ...unbounded(g), distortion: 0.3 })));
 
   it('packs occupancy one bit per cell, then one per skip block', () => {
     const occ = new Uint8Array(70);

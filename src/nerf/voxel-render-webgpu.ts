@@ -189,7 +189,7 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
       minX: grid.box.min[0], minY: grid.box.min[1], minZ: grid.box.min[2], maxX: grid.box.max[0],
       maxY: grid.box.max[1], maxZ: grid.box.max[2], bgR: p.background[0], bgG: p.background[1],
       bgB: p.background[2], colorOffset: u32(nV), blockWords: u32(L.cellWords), bx: u32(L.bx),
-      by: u32(L.by), targetOffset: u32(6 * count), pad1: u32(0), pad2: u32(0),
+      by: u32(L.by), targetOffset: u32(6 * count), distLambda: p.distortion ?? 0, distScale: (p.distortion ?? 0) / Math.max(count, 1),
     }), 'voxel params');
   }
 

@@ -24,7 +24,7 @@ struct Params {
   minX: f32, minY: f32, minZ: f32, maxX: f32,
   maxY: f32, maxZ: f32, bgR: f32, bgG: f32,
   bgB: f32, colorOffset: u32, blockWords: u32, bx: u32,
-  by: u32, targetOffset: u32, pad1: u32, pad2: u32,
+  by: u32, targetOffset: u32, distLambda: f32, distScale: f32,
 }
 
 // Cells per side of the coarse skip blocks (as voxel-render-cpu.ts): a sample in an empty cell of an empty block
@@ -84,11 +84,21 @@ struct RayOut {
   T: f32,
   dsum: f32,
   samples: u32,
+  // distortion (when distLambda > 0): Σw, Σw·m, L_dist = Σᵢⱼ wᵢwⱼ|mᵢ − mⱼ| + ⅓Σw²δ (m = (k + ½)·δ)
+  W: f32,
+  MW: f32,
+  Ldist: f32,
 }
 
 // Marches ray q. backward = false: returns the composite (without background). backward = true: walks the
-// same samples and adds the gradients for ∂L/∂C = dLdC, given the ray's final colour C (with background).
-fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
+// same samples and adds the gradients for ∂L/∂C = dLdC, given the ray's final colour C (with background)
+// and, with the distortion regulariser, its forward sums `fw` (W, MW, Ldist).
+//
+// Distortion (MarchParams.distortion, mip-NeRF 360 form, O(n) per ray as in voxel-render-cpu.ts): with kᵢ the
+// step index of sample i (skipped positions counted) and mᵢ = (kᵢ + ½)δ, ∂L/∂wᵢ = gᵢ = 2·pairᵢ + ⅔wᵢδ where
+// pairᵢ = Σⱼ wⱼ|mᵢ − mⱼ| (from running prefix sums), Σᵢ gᵢwᵢ = 2·L_dist, and
+// ∂L/∂xᵢ += λ/n · (gᵢT_{i+1} − Σ_{j>i} gⱼwⱼ).
+fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f, fw: RayOut) -> RayOut {
   let ob = q * 3u;
   let db = P.dirOffset + q * 3u;
   let o = vec3f(rays[ob], rays[ob + 1u], rays[ob + 2u]);
@@ -161,6 +171,13 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
   var t = t0;     // unbounded: running t (Kahan-compensated)
   var comp = 0.0;
   var si = 0u;    // bounded: index of the sample position (block jumps advance it by more than one)
+  var kst = 0u;   // positions stepped so far, the current one included (distortion's step index + 1)
+  let dist = P.distLambda > 0.0;
+  var Wb = 0.0;   // distortion: Σ w and Σ w·m over the samples before the current one
+  var MWb = 0.0;
+  var Pd = 0.0;   // forward: Σᵢ wᵢ(mᵢWbᵢ − MWbᵢ) (each pair once); Σ w²
+  var Qd = 0.0;
+  var gwSuffix = 2.0 * fw.Ldist;
   for (var it = 0u; it < P.maxSamples; it++) {
     var tHere = t;
     if (!unbounded) {
@@ -184,6 +201,7 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
       comp = (tn - t) - y;
       t = tn;
     }
+    kst += 1u;
     let g = (u + E) * gs;
     if (!(all(g >= vec3f(0.0)) && all(g <= rmax))) { continue; }
     let i = min(u32(g.x), P.nx - 2u);
@@ -215,6 +233,7 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
             } else {
               si += u32(skip);
             }
+            kst += u32(skip);
           }
         }
       }
@@ -252,12 +271,29 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
     let w = T * alpha;
     T = T * (1.0 - alpha);
     res.samples += 1u;
+    let m = (f32(kst) - 0.5) * step;
     if (!backward) {
       res.rgb += w * c;
       res.dsum += w * tHere;
+      if (dist) {
+        Pd += w * (m * Wb - MWb);
+        Qd += w * w;
+        Wb += w;
+        MWb += w * m;
+      }
     } else {
       S -= w * c;
-      let dLdx = dot(dLdC, T * c - S);
+      var dLdx = dot(dLdC, T * c - S);
+      if (dist) {
+        let Wa = fw.W - Wb - w;
+        let MWa = fw.MW - MWb - w * m;
+        let pair = m * Wb - MWb + MWa - m * Wa;
+        let gw = 2.0 * pair + (2.0 / 3.0) * w * step;
+        gwSuffix -= gw * w;
+        dLdx += P.distScale * (gw * T - gwSuffix);
+        Wb += w;
+        MWb += w * m;
+      }
       let dRaw = dLdx * sigmoid(z) * xscale;
       let zc = dLdC * w * c * (vec3f(1.0) - c);
       for (var c8 = 0u; c8 < 8u; c8++) {
@@ -274,6 +310,9 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
     if (T < P.stopT) { break; }
   }
   res.T = T;
+  res.W = Wb;
+  res.MW = MWb;
+  res.Ldist = 2.0 * Pd + Qd * step / 3.0;
   return res;
 }
 
@@ -281,7 +320,8 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f) -> RayOut {
 fn render(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let q = gid.x + gid.y * nwg.x * WG;
   if (q >= P.count) { return; }
-  let r = march(q, false, vec3f(0.0), vec3f(0.0));
+  var none: RayOut;
+  let r = march(q, false, vec3f(0.0), vec3f(0.0), none);
   let rgb = r.rgb + r.T * vec3f(P.bgR, P.bgG, P.bgB);
   let a = 1.0 - r.T;
   var depth = 0.0;
@@ -298,14 +338,16 @@ fn render(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
 fn train(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let q = gid.x + gid.y * nwg.x * WG;
   if (q >= P.count) { return; }
-  let r = march(q, false, vec3f(0.0), vec3f(0.0));
+  var none: RayOut;
+  let r = march(q, false, vec3f(0.0), vec3f(0.0), none);
   let C = r.rgb + r.T * vec3f(P.bgR, P.bgG, P.bgB);
   let tb = P.targetOffset + q * 3u;
   let e = C - vec3f(rays[tb], rays[tb + 1u], rays[tb + 2u]);
-  outv[q * 2u] = dot(e, e);
+  // the host divides by 3n: this adds λ·L_dist/n, the mean over rays (as voxel-render-cpu.ts)
+  outv[q * 2u] = dot(e, e) + 3.0 * P.distLambda * r.Ldist;
   outv[q * 2u + 1u] = f32(r.samples);
   let dLdC = P.lossNorm * e;
-  if (r.samples > 0u && any(dLdC != vec3f(0.0))) {
-    _ = march(q, true, dLdC, C);
+  if (r.samples > 0u && (any(dLdC != vec3f(0.0)) || P.distLambda > 0.0)) {
+    _ = march(q, true, dLdC, C, r);
   }
 }
