@@ -122,19 +122,21 @@ export class GpuRadixSort {
   private constructor(
     readonly runner: GpuRunner,
     private readonly scan: GpuPrefixScan,
-    private readonly k: { count64: Kernel; scatter64: Kernel; count32: Kernel; scatter32: Kernel },
+    private readonly k: { count64: Kernel | null; scatter64: Kernel | null; count32: Kernel; scatter32: Kernel },
   ) {
     const d = runner.device;
     this.dummies = [0, 1].map((i) => d.createBuffer({ size: 16, usage: STORAGE(), label: `sort dummy ${i}` }));
   }
 
-  static async create(device: GPUDevice): Promise<GpuRadixSort> {
+  /** `keys64: false` compiles only the 32-bit-key kernels (fewer pipelines to build; `keysHi` is then refused). */
+  static async create(device: GPUDevice, opts: { keys64?: boolean } = {}): Promise<GpuRadixSort> {
     const runner = runnerFor(device);
+    const with64 = opts.keys64 ?? true;
     const bindings = ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage'] as const;
     const mk = (entry: string, hasHi: boolean) =>
       runner.kernel({ code: radixSource, entry, bindings: [...bindings], workgroupSize: SORT_BLOCK, constants: { HAS_HI: hasHi ? 1 : 0 }, label: `gs_radix.${entry}${hasHi ? '64' : '32'}` });
     const [count64, scatter64, count32, scatter32, scan] = await Promise.all([
-      mk('radix_count', true), mk('radix_scatter', true), mk('radix_count', false), mk('radix_scatter', false), GpuPrefixScan.create(device),
+      with64 ? mk('radix_count', true) : null, with64 ? mk('radix_scatter', true) : null, mk('radix_count', false), mk('radix_scatter', false), GpuPrefixScan.create(device),
     ]);
     return new GpuRadixSort(runner, scan, { count64, scatter64, count32, scatter32 });
   }
@@ -182,6 +184,7 @@ export class GpuRadixSort {
     const has64 = !!b.keysHi;
     const countK = has64 ? this.k.count64 : this.k.count32;
     const scatterK = has64 ? this.k.scatter64 : this.k.scatter32;
+    if (!countK || !scatterK) throw new Error('radix sort: created with keys64: false, cannot sort 64-bit keys');
     const A = { lo: b.keysLo, hi: b.keysHi ?? this.dummies[0], vals: b.values };
     const B = { lo: s.lo, hi: has64 ? s.hi : this.dummies[1], vals: s.vals };
     const passes: { shift: number; useHi: number }[] = [];

@@ -53,7 +53,7 @@ export function packGaussians(g: Gaussians, out?: Float32Array): Float32Array {
     p[o + 3] = logScales[3 * i]; p[o + 4] = logScales[3 * i + 1]; p[o + 5] = logScales[3 * i + 2];
     p[o + 6] = rotations[4 * i]; p[o + 7] = rotations[4 * i + 1]; p[o + 8] = rotations[4 * i + 2]; p[o + 9] = rotations[4 * i + 3];
     p[o + 10] = opacityLogits[i];
-    p.set(sh.subarray(i * SH_STRIDE, (i + 1) * SH_STRIDE), o + 11);
+    for (let k = 0, q = i * SH_STRIDE; k < SH_STRIDE; k++) p[o + 11 + k] = sh[q + k];
   }
   return p;
 }
@@ -122,7 +122,7 @@ export class GaussianProjector {
   private readonly depthSort: GpuRadixSort;
   private readonly tileSort: GpuRadixSort;
   private readonly scan: GpuPrefixScan;
-  private readonly b: Record<'touched' | 'depthKeys' | 'order' | 'offsets' | 'keys' | 'ids' | 'ranges', Grow>;
+  private readonly b: Record<'touched' | 'depthKeys' | 'order' | 'offsets' | 'keys' | 'ids' | 'ranges' | 'radii', Grow>;
 
   private constructor(
     readonly runner: GpuRunner,
@@ -136,7 +136,7 @@ export class GaussianProjector {
     this.tileSort = tileSort;
     const d = runner.device;
     const g = (name: string) => new Grow(d, `gs ${name}`);
-    this.b = { touched: g('touched'), depthKeys: g('depthKeys'), order: g('order'), offsets: g('offsets'), keys: g('keys'), ids: g('ids'), ranges: g('ranges') };
+    this.b = { touched: g('touched'), depthKeys: g('depthKeys'), order: g('order'), offsets: g('offsets'), keys: g('keys'), ids: g('ids'), ranges: g('ranges'), radii: g('radii') };
   }
 
   static async create(device: GPUDevice): Promise<GaussianProjector> {
@@ -144,9 +144,9 @@ export class GaussianProjector {
     const binB = ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage'] as const;
     const bin = (entry: string, workgroupSize: number) => runner.kernel({ code: commonSource + binSource, entry, bindings: [...binB], workgroupSize, label: `gs_bin.${entry}` });
     const [preprocess, gather, duplicate, ranges, scan, depthSort, tileSort] = await Promise.all([
-      runner.kernel({ code: commonSource + projectSource, entry: 'preprocess', bindings: ['uniform', 'read', 'storage', 'storage', 'storage', 'storage'], workgroupSize: 64, label: 'gs_project.preprocess' }),
+      runner.kernel({ code: commonSource + projectSource, entry: 'preprocess', bindings: ['uniform', 'read', 'storage', 'storage', 'storage', 'storage', 'storage'], workgroupSize: 64, label: 'gs_project.preprocess' }),
       bin('gather_counts', 256), bin('duplicate', 64), bin('tile_ranges', 256),
-      GpuPrefixScan.create(device), GpuRadixSort.create(device), GpuRadixSort.create(device),
+      GpuPrefixScan.create(device), GpuRadixSort.create(device, { keys64: false }), GpuRadixSort.create(device, { keys64: false }),
     ]);
     return new GaussianProjector(runner, { preprocess, gather, duplicate, ranges }, scan, depthSort, tileSort);
   }
@@ -154,14 +154,15 @@ export class GaussianProjector {
   /**
    * Projects `count` Gaussians into `proj` (layout in gs_common.wgsl), sorts them by depth (stable; culled last)
    * and scans their tile counts in depth order. Returns `order` (u32 per Gaussian: the k-th nearest) and `offsets`
-   * (count + 1 u32: first key slot per depth rank; offsets[count] = total pairs, read it back for `encodeBin`).
+   * (count + 1 u32: first key slot per depth rank; offsets[count] = total pairs, read it back for `encodeBin`)
+   * and `radii` (i32 pixel radius per Gaussian, 0 = culled; what densification needs, without reading `proj`).
    */
-  encodeProject(enc: GPUCommandEncoder, a: { cam: GPUBuffer; params: GPUBuffer; proj: GPUBuffer; count: number }): { order: GPUBuffer; offsets: GPUBuffer } {
+  encodeProject(enc: GPUCommandEncoder, a: { cam: GPUBuffer; params: GPUBuffer; proj: GPUBuffer; count: number }): { order: GPUBuffer; offsets: GPUBuffer; radii: GPUBuffer } {
     const n = a.count;
     const touched = this.b.touched.get(n * 4), depthKeys = this.b.depthKeys.get(n * 4), order = this.b.order.get(n * 4);
-    const offsets = this.b.offsets.get((n + 1) * 4);
+    const offsets = this.b.offsets.get((n + 1) * 4), radii = this.b.radii.get(n * 4);
     let pass = enc.beginComputePass({ label: 'gs project' });
-    this.runner.encode(pass, [{ kernel: this.k.preprocess, buffers: [a.cam, a.params, a.proj, touched, depthKeys, order], threads: n }]);
+    this.runner.encode(pass, [{ kernel: this.k.preprocess, buffers: [a.cam, a.params, a.proj, touched, depthKeys, order, radii], threads: n }]);
     pass.end();
     this.depthSort.encode(enc, { keysLo: depthKeys, values: order, count: n });
     pass = enc.beginComputePass({ label: 'gs tile counts' });
@@ -169,7 +170,7 @@ export class GaussianProjector {
     this.runner.encode(pass, [{ kernel: this.k.gather, buffers: bufs, threads: n + 1 }]);
     this.scan.encode(pass, offsets, n + 1);
     pass.end();
-    return { order, offsets };
+    return { order, offsets, radii };
   }
 
   private binBuffers(cam: GPUBuffer, proj: GPUBuffer, total: number, tiles: number): GPUBuffer[] {
@@ -259,8 +260,11 @@ export class GaussianRasterizerWebGpu {
     return new GaussianRasterizerWebGpu(runner, projector, { render, backward, projectBackward });
   }
 
-  /** Rasterises `g` from `cam` over `background`; keeps what `backward` needs. */
-  async forward(g: Gaussians, cam: Camera, background: readonly [number, number, number]): Promise<WebGpuForwardResult> {
+  /**
+   * Rasterises `g` from `cam` over `background`; keeps what `backward` needs. `opts.nContrib: false` skips reading
+   * back the per-pixel contributor counts (fitting does not need them; the result then holds an empty array).
+   */
+  async forward(g: Gaussians, cam: Camera, background: readonly [number, number, number], opts: { nContrib?: boolean } = {}): Promise<WebGpuForwardResult> {
     const n = g.count;
     const { width, height } = cam;
     const tilesX = Math.ceil(width / TILE), tilesY = Math.ceil(height / TILE), tiles = tilesX * tilesY;
@@ -273,7 +277,7 @@ export class GaussianRasterizerWebGpu {
     const proj = this.proj.get(Math.max(1, n) * PROJ_STRIDE * 4);
 
     let enc = this.d.createCommandEncoder({ label: 'gs forward 1' });
-    const { order, offsets } = this.projector.encodeProject(enc, { cam: camBuf, params, proj, count: n });
+    const { order, offsets, radii } = this.projector.encodeProject(enc, { cam: camBuf, params, proj, count: n });
     this.d.queue.submit([enc.finish()]);
     const total = (await this.runner.readU32(offsets, n * 4, 1))[0];
 
@@ -286,11 +290,12 @@ export class GaussianRasterizerWebGpu {
     this.d.queue.submit([enc.finish()]);
     this.last = { count: n, width, height, tilesX, tilesY, ids, ranges, order };
 
-    const [col, nc, dep, radiusF] = await Promise.all([
+    const withContrib = opts.nContrib ?? true;
+    const [col, nc, dep, radiusBytes] = await Promise.all([
       this.runner.readF32(color, 0, npx * 4),
-      this.runner.readU32(nContrib, 0, npx),
+      withContrib ? this.runner.readU32(nContrib, 0, npx) : Promise.resolve(new Uint32Array(0)),
       this.runner.readF32(depth, 0, npx),
-      this.readProjColumn(proj, n, 3),
+      n ? this.runner.read(radii, 0, n * 4) : Promise.resolve(new ArrayBuffer(0)),
     ]);
     const image = new Float32Array(npx * 3), alpha = new Float32Array(npx), finalT = new Float32Array(npx);
     for (let p = 0; p < npx; p++) {
@@ -298,17 +303,8 @@ export class GaussianRasterizerWebGpu {
       finalT[p] = col[4 * p + 3];
       alpha[p] = 1 - col[4 * p + 3];
     }
-    const radius = new Int32Array(n);
-    for (let i = 0; i < n; i++) radius[i] = radiusF[i];
+    const radius = new Int32Array(radiusBytes);
     return { width, height, image, alpha, depth: dep, finalT, nContrib: nc, background: [background[0], background[1], background[2]], radius, pairs: total };
-  }
-
-  private async readProjColumn(proj: GPUBuffer, n: number, k: number): Promise<Float32Array> {
-    if (n === 0) return new Float32Array(0);
-    const all = await this.runner.readF32(proj, 0, n * PROJ_STRIDE);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = all[i * PROJ_STRIDE + k];
-    return out;
   }
 
   /** The projection of the last `forward` (for tests and tools). */
@@ -385,7 +381,7 @@ export class GaussianRasterizerWebGpu {
       out.logScales[3 * i] = gp[o + 3]; out.logScales[3 * i + 1] = gp[o + 4]; out.logScales[3 * i + 2] = gp[o + 5];
       out.rotations[4 * i] = gp[o + 6]; out.rotations[4 * i + 1] = gp[o + 7]; out.rotations[4 * i + 2] = gp[o + 8]; out.rotations[4 * i + 3] = gp[o + 9];
       out.opacityLogits[i] = gp[o + 10];
-      out.sh.set(gp.subarray(o + 11, o + PARAM_STRIDE), i * SH_STRIDE);
+      for (let k = 0, q = i * SH_STRIDE; k < SH_STRIDE; k++) out.sh[q + k] = gp[o + 11 + k];
       out.xy[2 * i] = g2[G2_STRIDE * i]; out.xy[2 * i + 1] = g2[G2_STRIDE * i + 1];
     }
   }
@@ -403,7 +399,7 @@ export class WebGpuGaussianBackend implements GaussianRasterBackend {
   constructor(readonly raster: GaussianRasterizerWebGpu) {}
 
   async render(g: Gaussians, cam: Camera, background: readonly [number, number, number]): Promise<GaussianRenderResult> {
-    const f = await this.raster.forward(g, cam, background);
+    const f = await this.raster.forward(g, cam, background, { nContrib: false });
     return { width: f.width, height: f.height, image: f.image, alpha: f.alpha, depth: f.depth, radius: f.radius };
   }
 

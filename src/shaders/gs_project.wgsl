@@ -3,7 +3,7 @@
 //
 // preprocess:  one thread per Gaussian → proj[4i..4i+4) (layout in gs_common.wgsl), touched[i] = number of
 //              tiles covered (0 when culled), depthKey[i] = depth bits (positive f32 sort like their bit patterns;
-//              0xffffffff when culled) and order[i] = i, ready for a stable 32-bit sort of (depthKey, order):
+//              0xffffffff when culled), radii[i] (pixel radius, 0 when culled) and order[i] = i, ready for a stable 32-bit sort of (depthKey, order):
 //              the global front-to-back order of the CPU twin (ties by index). The viewer can stop here.
 // Then (gs_bin.wgsl): touched is gathered in depth order and scanned, each Gaussian writes one (tile id, Gaussian)
 // entry per covered tile at its slot, and a stable sort by tile id keeps each tile's list in depth order.
@@ -14,6 +14,7 @@
 @group(0) @binding(3) var<storage, read_write> touched: array<u32>;
 @group(0) @binding(4) var<storage, read_write> depthKey: array<u32>;
 @group(0) @binding(5) var<storage, read_write> order: array<u32>;
+@group(0) @binding(6) var<storage, read_write> radii: array<i32>;
 
 override WG: u32 = 256;
 
@@ -26,6 +27,7 @@ fn preprocess(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   touched[i] = 0u;
   depthKey[i] = 0xffffffffu;
   order[i] = i;
+  radii[i] = 0;
   proj[4u * i] = vec4<f32>(0.0);
   let m = vec3<f32>(pf(i, 0u), pf(i, 1u), pf(i, 2u));
   let d = m - cam.center.xyz;
@@ -84,4 +86,5 @@ fn preprocess(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   proj[4u * i + 3u] = bitcast<vec4<f32>>(vec4<u32>(x0, y0, x1, y1));
   touched[i] = (x1 - x0) * (y1 - y0);
   depthKey[i] = bitcast<u32>(t.z);
+  radii[i] = i32(r);
 }
