@@ -3,8 +3,8 @@
  * forward frame time (projection, tile keys, GPU sort, compositing, readback of the image) and backward time
  * (2D gradients with float CAS atomics, projection backward, readback of all gradients). 512×512, SH degree 3,
  * the scene of bench/gaussians.ts (half on a unit sphere, half on a ground square, surface-like depth complexity).
- * Wall-clock ms (the GPU runs outside this process's CPU time), median of a few runs after one warm-up; also
- * the time of each forward stage measured by separate submits. On machines without a GPU this is SwiftShader
+ * Wall-clock ms (the GPU runs outside this process's CPU time), median of a few runs after one warm-up (with
+ * two runs, the slower). On machines without a GPU this is SwiftShader
  * (Vulkan on the CPU): it proves the kernels run at these sizes; speed is meaningful on real GPUs only.
  *
  * Run: node bin/run-ts.mjs bench/gaussians-webgpu.ts [--counts 10000,100000,1000000] [--size 512] [--cpu-max 100000]
