@@ -147,6 +147,9 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     const key = `${grid.res.join('x')}/${K}`;
     const r = this.runner;
     if (!this.bufs || this.bufs.key !== key) {
+      const need = nV * (1 + K) * 4, limit = r.device.limits.maxStorageBufferBindingSize;
+      if (need > limit)
+        throw new UserError(`a ${grid.res.join('×')} grid${K > 3 ? ' with SH degree 1' : ''} needs ${(need / 2 ** 20).toFixed(0)} MiB GPU buffers, over this device's ${(limit / 2 ** 20).toFixed(0)} MiB limit; use a smaller --res or --backend cpu`);
       this.freeGrid();
       this.bufs = {
         density: r.buffer(nV * 4, 'voxel density'),
