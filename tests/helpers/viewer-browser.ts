@@ -53,7 +53,8 @@ export async function startViewer(opts: { extraPublic?: Record<string, Uint8Arra
     writeFileSync(join(outDir, name), bytes);
   }
   const port = await freePort();
-  const server: PreviewServer = await preview({ root: ROOT, logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: true } });
+  // appType 'mpa': missing files are 404s (as on a static host), not the SPA's index.html
+  const server: PreviewServer = await preview({ root: ROOT, logLevel: 'error', appType: 'mpa', build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: true } });
   const url = `http://127.0.0.1:${port}/`;
   const profile = mkdtempSync(join(tmpdir(), 'is-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {

@@ -60,7 +60,7 @@ export function EditPanel() {
       </label>
       <div className="is-row">
         {!running && <button data-testid="run" onClick={startEdit}>Run edit</button>}
-        {s.status === 'running' && <button data-testid="pause" onClick={pauseEdit}>Pause</button>}
+        {(s.status === 'running' || s.status === 'starting') && <button data-testid="pause" onClick={pauseEdit}>Pause</button>}
         {s.status === 'paused' && <button data-testid="resume" onClick={resumeEdit}>Resume</button>}
         {running && <button data-testid="cancel" disabled={s.status === 'cancelling'} onClick={cancelEdit}>Cancel</button>}
       </div>

@@ -2,7 +2,7 @@ import { useEditStore } from '../state/edit-store';
 
 /** Progress of the running edit: phase, step bar, loss, and thumbnails of the edited views. */
 export function EditProgress() {
-  const { progress, statusText, thumbs, error, status } = useEditStore();
+  const { progress, statusText, thumbs, error, status, applied } = useEditStore();
   return (
     <div className="is-progress" data-testid="edit-progress">
       {statusText && <div className="is-busy" data-testid="edit-status">{statusText}</div>}
@@ -16,6 +16,7 @@ export function EditProgress() {
           </div>
         </div>
       )}
+      {applied && status !== 'idle' && <div className="is-applied" data-testid="edit-applied">{applied}</div>}
       {thumbs.some(Boolean) && (
         <div className="is-thumbs" data-testid="thumbs">
           {thumbs.map((t, i) => (t ? <img key={i} src={t} alt={`edited view ${i}`} title={`view ${i}`} /> : null))}

@@ -4,6 +4,7 @@ import { RenderTarget, type WebGPURenderer } from 'three/webgpu';
 import type { Camera } from '../../core/camera';
 import { threeCameraFrom, setIntrinsics } from '../three/camera-convert';
 import { useViewerStore } from '../state/viewer-store';
+import { editLogs } from '../state/history-store';
 import type { PerspectiveCamera } from 'three';
 
 export interface RenderedPixels {
@@ -24,6 +25,8 @@ export interface InstructSceneHook {
   renderPixels(cam: Camera): Promise<RenderedPixels>;
   /** Moves the on-screen view to `cam` (position, orientation and field of view). */
   setCamera(cam: Camera): void;
+  /** Edit logs of the applied edit operations, oldest first. */
+  editLogs(): Record<string, unknown>[];
   /** The generated shaders of the first scene object with a node material (debugging aid). */
   shaderSource(): Promise<{ vertexShader: string; fragmentShader: string } | null>;
 }
@@ -76,6 +79,9 @@ export function TestHook() {
           for (let y = 0; y < cam.height; y++) rows.set(px.subarray((cam.height - 1 - y) * stride, (cam.height - y) * stride), y * stride);
         }
         return { width: cam.width, height: cam.height, rgba: Array.from(rows) };
+      },
+      editLogs() {
+        return editLogs();
       },
       async shaderSource() {
         let obj: import('three').Object3D | null = null;

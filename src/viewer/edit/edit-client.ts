@@ -39,6 +39,9 @@ function onReply(r: EditReply): void {
     case 'paused':
       es.set({ status: 'paused', statusText: `paused at step ${r.step}` });
       break;
+    case 'applied':
+      es.set({ applied: `settings applied at step ${r.step} (text ${r.settings.textScale}, image ${r.settings.imageScale}, noise ${r.settings.tMin.toFixed(2)}–${r.settings.tMax.toFixed(2)}, ${r.settings.steps} steps)` });
+      break;
     case 'resumed':
       es.set({ status: 'running', statusText: null });
       break;
@@ -98,7 +101,7 @@ export function startEdit(): void {
     region: es.regionEnabled ? es.region : null,
   };
   startedFrom = scene;
-  es.set({ status: 'starting', error: null, statusText: 'starting…', progress: null, thumbs: [] });
+  es.set({ status: 'starting', error: null, statusText: 'starting…', progress: null, thumbs: [], applied: null });
   // the worker gets a structured copy of the scene; the viewer keeps showing the original meanwhile
   getWorker();
   send({ type: 'start', scene: source, settings, model: es.model, ortWasmPaths: es.ortWasmPaths });

@@ -58,6 +58,8 @@ export type EditReply =
   | { type: 'status'; text: string }
   | { type: 'progress'; ev: EditEvent; thumbs: Thumb[] }
   | { type: 'paused'; step: number }
+  /** Live settings reached the running loop (they take effect from `step`). */
+  | { type: 'applied'; step: number; settings: LiveSettings }
   | { type: 'resumed' }
   | { type: 'done'; scene: SceneData; log: Record<string, unknown> }
   | { type: 'cancelled' }

@@ -41,6 +41,9 @@ interface Job {
   lastThumbs: (Image | null)[];
 }
 let job: Job | null = null;
+/** A pause asked for while the edit was still starting (model loading, view renders). */
+let pendingPause = false;
+let pendingCancel = false;
 
 async function modelFiles(m: ModelSource): Promise<{ files: FileSource; id: string }> {
   if (m.source === 'builtin') return { files: builtinModelFiles, id: 'builtin' };
@@ -99,6 +102,42 @@ function thumbOf(index: number, img: Image): Thumb {
   return { index, width: img.width, height: img.height, rgba };
 }
 
+/** Resolves after pending messages (pause, cancel, live settings) have been handled: a macrotask, unclamped. */
+const channel = new MessageChannel();
+const waiting: (() => void)[] = [];
+channel.port1.onmessage = () => waiting.shift()?.();
+function yieldToMessages(): Promise<void> {
+  return new Promise((r) => { waiting.push(r); channel.port2.postMessage(0); });
+}
+
+/**
+ * The scene as the loop sees it, yielding to the worker's message queue about every 30 ms of work: the loops'
+ * awaits on CPU scenes resolve as microtasks, so without this no pause / cancel / settings message would be read
+ * until the edit ended.
+ */
+function responsive(scene: EditableScene): EditableScene {
+  let last = performance.now();
+  const maybeYield = async () => {
+    if (performance.now() - last > 30) {
+      await yieldToMessages();
+      last = performance.now();
+    }
+  };
+  return new Proxy(scene, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      if (prop === 'addViewLoss' || prop === 'addRayLoss' || prop === 'render') {
+        return async (...args: unknown[]) => {
+          await maybeYield();
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return (v as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
+}
+
 function applyLive(cfg: EditConfig, s: Partial<LiveSettings>): void {
   if (s.textScale !== undefined) cfg.textScale = s.textScale;
   if (s.imageScale !== undefined) cfg.imageScale = s.imageScale;
@@ -131,7 +170,15 @@ async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void
   for (let i = 0; i < cams.length; i++) frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: await scene.renderSource(cams[i]) });
   const views = await prepareViews(scene, frames, region, (c) => defaultDilation(c));
   if (views.every((v) => v.skipped)) throw new UserError('the region covers (almost) nothing in every view; move or enlarge the box');
-  job = { cfg, settings: s, source: src, scene, views, prior, state: null, paused: false, cancelled: false, running: false, lastThumbs: views.map(() => null) };
+  job = { cfg, settings: s, source: src, scene, views, prior, state: null, paused: pendingPause, cancelled: false, running: false, lastThumbs: views.map(() => null) };
+  pendingPause = false;
+  if (pendingCancel) {
+    pendingCancel = false;
+    job = null;
+    await prior.pipe.dispose();
+    post({ type: 'cancelled' });
+    return;
+  }
   await runJob(job);
 }
 
@@ -140,7 +187,12 @@ async function runJob(j: Job): Promise<void> {
   // the loop mutates this state object in place: thumbnails read its targets, pause/resume keep it
   j.state ??= initialLoopState(j.cfg, j.views);
   const state = j.state;
+  let lastPost = 0;
   const onProgress = (ev: EditEvent) => {
+    // refit steps can come every few ms: post them at most ~8 times a second (edits, merges and the last step always)
+    const t = performance.now();
+    if (ev.phase === 'refit' && ev.step < ev.total && t - lastPost < 120) return;
+    lastPost = t;
     const thumbs: Thumb[] = [];
     const targets = j.state?.targets;
     if (ev.phase === 'edit' && targets) {
@@ -151,7 +203,7 @@ async function runJob(j: Job): Promise<void> {
     post({ type: 'progress', ev, thumbs }, thumbs.map((t) => t.rgba.buffer as ArrayBuffer));
   };
   const res = await runEdit({
-    cfg: j.cfg, scene: j.scene, prior: j.prior.prior, views: j.views, settings: {},
+    cfg: j.cfg, scene: responsive(j.scene), prior: j.prior.prior, views: j.views, settings: {},
     resume: { settings: {}, loop: state, scene: j.scene.saveState() },
     onProgress,
     shouldStop: () => j.paused || j.cancelled,
@@ -189,11 +241,18 @@ self.onmessage = async (ev: MessageEvent<EditRequest>) => {
   try {
     if (req.type === 'start') {
       if (job) throw new UserError('an edit is already running');
+      pendingPause = false;
+      pendingCancel = false;
       await start(req);
     } else if (req.type === 'update') {
-      if (job) applyLive(job.cfg, req);
+      if (job) {
+        applyLive(job.cfg, req);
+        const c = job.cfg;
+        post({ type: 'applied', step: job.state?.step ?? 0, settings: { textScale: c.textScale, imageScale: c.imageScale, tMin: c.idu.tMin, tMax: c.idu.tMax, steps: c.idu.steps } });
+      }
     } else if (req.type === 'pause') {
       if (job) job.paused = true;
+      else pendingPause = true;
     } else if (req.type === 'resume') {
       if (job && !job.running) {
         job.paused = false;
@@ -204,7 +263,7 @@ self.onmessage = async (ev: MessageEvent<EditRequest>) => {
       if (job) {
         job.cancelled = true;
         if (!job.running) { const j = job; job = null; await j.prior.pipe.dispose(); post({ type: 'cancelled' }); }
-      }
+      } else pendingCancel = true;
     }
   } catch (e) {
     job = null;

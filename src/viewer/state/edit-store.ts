@@ -30,6 +30,8 @@ export interface EditState {
   /** Thumbnails (data URLs) of the edited training views, by view index. */
   thumbs: (string | null)[];
   error: string | null;
+  /** The last live-settings change the running loop confirmed. */
+  applied: string | null;
   set(p: Partial<Omit<EditState, 'set'>>): void;
   setInstruction(s: string): void;
   setMethod(m: EditMethod): void;
@@ -63,6 +65,7 @@ export const useEditStore = create<EditState>((set) => ({
   progress: null,
   thumbs: [],
   error: null,
+  applied: null,
   set: (p) => set(p),
   setInstruction: (instruction) => set({ instruction }),
   setMethod: (method) => set({ method }),

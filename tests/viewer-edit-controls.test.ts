@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Page } from 'playwright-core';
+import { chromiumMissing, ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+
+// Editing controls in a real Chromium: a model loaded from a URL (downloaded once, kept in the Cache API),
+// guidance changed while the edit runs, pause / resume, cancel.
+const missing = chromiumMissing();
+if (missing) console.log(`viewer edit-controls tests skipped: ${missing}`);
+
+function filesUnder(dir: string): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[`served-models/builtin/${relative(dir, p)}`] = new Uint8Array(readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+async function status(page: Page): Promise<string> {
+  return (await page.getByTestId('edit-status').textContent({ timeout: 1000 }).catch(() => '')) ?? '';
+}
+
+describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
+  let h: ViewerHarness;
+  beforeAll(async () => {
+    h = await startViewer({ extraPublic: filesUnder(join(ROOT, 'models/builtin')) });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('edits with a model from a URL (cached); guidance changes reach the running loop; pause, resume, cancel', async () => {
+    const { page, errors } = await h.open();
+    try {
+      await page.waitForFunction(() => (window.__instructScene?.info().count ?? 0) > 0, undefined, { timeout: 60_000 });
+      await page.getByTestId('model-picker').locator('select').selectOption('url');
+      await page.getByTestId('model-picker').locator('input[type=text]').fill(`${h.url}served-models/builtin/`);
+      await page.getByTestId('views').fill('2');
+      await page.getByTestId('steps').fill('3');
+
+      // a long edit: change guidance while it runs, pause, resume, cancel
+      await page.getByTestId('iters').fill('5000');
+      await page.getByTestId('run').click();
+      await page.getByTestId('edit-step').filter({ hasText: 'refit' }).waitFor({ timeout: 90_000 });
+      await page.getByTestId('text-guidance').fill('12');
+      await page.getByTestId('edit-applied').filter({ hasText: /settings applied at step \d+ \(text 12,/ }).waitFor({ timeout: 30_000 });
+      await page.getByTestId('pause').click();
+      await page.getByTestId('resume').waitFor({ timeout: 60_000 });
+      const pausedAt = Number(/paused at step (\d+)/.exec(await status(page))?.[1] ?? -1);
+      expect(pausedAt).toBeGreaterThan(0);
+      await page.waitForTimeout(1500);
+      expect(await status(page)).toBe(`paused at step ${pausedAt}`);
+      await page.getByTestId('resume').click();
+      await page.waitForFunction((p) => {
+        const m = /refit (\d+)\//.exec(document.querySelector('[data-testid=edit-step]')?.textContent ?? '');
+        return !!m && Number(m[1]) > p;
+      }, pausedAt, { timeout: 60_000 });
+      await page.getByTestId('cancel').click();
+      await page.getByTestId('edit-status').filter({ hasText: 'cancelled' }).waitFor({ timeout: 60_000 });
+      expect(await page.getByTestId('history-count').textContent()).toBe('0 edits');
+
+      // a short edit runs to the end: its log names the URL model and the guidance in use
+      await page.getByTestId('iters').fill('30');
+      await page.getByTestId('run').click();
+      await page.getByTestId('history-count').filter({ hasText: '1 edit' }).waitFor({ timeout: 150_000 });
+      const logs = await page.evaluate(() => window.__instructScene!.editLogs());
+      expect(logs).toHaveLength(1);
+      const log = logs[0] as { model: { id: string }; settings: { textScale: number; iters: number } };
+      expect(log.model.id).toContain('served-models/builtin');
+      expect(log.settings.textScale).toBe(12);
+      expect(log.settings.iters).toBe(30);
+      // the model files were kept in the Cache API (a second load does not download them again)
+      const cached = await page.evaluate(async () => (await (await caches.open('instruct-scene-models')).keys()).length);
+      expect(cached).toBeGreaterThan(5);
+      expect(errors).toEqual([]);
+    } catch (e) {
+      await h.screenshot(page, 'viewer-edit-controls').catch(() => {});
+      const panel = await page.getByTestId('edit-progress').textContent().catch(() => '');
+      throw new Error(`${(e as Error).message}\n(edit panel: ${panel})`);
+    } finally {
+      await page.close();
+    }
+  });
+});
