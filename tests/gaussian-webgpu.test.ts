@@ -5,7 +5,7 @@ import { lookAtCamera, type Camera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
 import { createGrads, depthOrder, rasterizeBackward, rasterizeForward, rasterizeForwardTiles, type GaussianGrads } from '../src/nerf/gaussian-raster-cpu';
-import { GaussianRasterizerWebGpu } from '../src/nerf/gaussian-raster-webgpu';
+import { GaussianRasterizerWebGpu, GpuMemoryError } from '../src/nerf/gaussian-raster-webgpu';
 import { createGaussianBackend } from '../src/nerf/gaussian-backend';
 
 // WebGPU twin of the 3DGS rasteriser vs the CPU twin (gaussian-raster-cpu.ts): same projection, tile lists,
@@ -156,5 +156,17 @@ describe.skipIf(!hasGpu)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
     expect(maxAbsDiff(out.image, ref.image)).toBeLessThan(1e-4);
     expect(Array.from(out.radius)).toEqual(Array.from(ref.projected.radius));
     backend.dispose?.();
+  });
+
+  it('refuses a frame larger than the device allows with one clear error (no allocation, no garbage)', async () => {
+    const g = scene(3, 10, 0);
+    const huge = lookAtCamera([0, 0, 3], [0, 0, 0], [0, 1, 0], 40_000, 40_000, 40); // 1.6 G pixels × 16 B of colour
+    const err = await raster.forward(g, huge, BG).catch((e) => e);
+    expect(err).toBeInstanceOf(GpuMemoryError);
+    expect(String(err.message)).toMatch(/more than this device allows.*--downscale/);
+    // the rasteriser still works afterwards
+    const cam = lookAtCamera([0, 0, 3], [0, 0, 0], [0, 1, 0], 20, 18, 40);
+    const f = await raster.forward(g, cam, BG);
+    expect(maxAbsDiff(f.image, rasterizeForward(g, cam, BG).image)).toBeLessThan(1e-4);
   });
 });

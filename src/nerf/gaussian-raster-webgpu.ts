@@ -1,4 +1,5 @@
 import type { Camera } from '../core/camera';
+import { UserError } from '../core/errors';
 import { getGpuDevice } from '../gpu/device';
 import { GpuPrefixScan, GpuRadixSort } from '../gpu/radix-sort';
 import { runnerFor, type GpuRunner, type Kernel } from '../gpu/runner';
@@ -79,6 +80,16 @@ export function packCamera(cam: Camera, count: number, shDegree: number, backgro
   return buf;
 }
 
+/** A frame that does not fit the device: the message says what to change (a UserError: the CLI prints one line). */
+export class GpuMemoryError extends UserError {
+  constructor(detail: string) {
+    super(`WebGPU Gaussian rasteriser: ${detail}; use fewer Gaussians (--max-gaussians), a smaller image (--downscale) or --backend cpu`);
+    this.name = 'GpuMemoryError';
+  }
+}
+
+const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+
 class Grow {
   buf: GPUBuffer | null = null;
   constructor(private device: GPUDevice, private label: string, private usage = STORAGE()) {}
@@ -86,8 +97,8 @@ class Grow {
     const need = Math.max(16, Math.ceil(bytes / 16) * 16);
     if (this.buf && this.buf.size >= need) return this.buf;
     const size = Math.max(need, Math.ceil(((this.buf?.size ?? 0) * 1.5) / 16) * 16);
-    const max = this.device.limits.maxStorageBufferBindingSize;
-    if (need > max) throw new Error(`WebGPU: ${this.label} needs ${need} bytes, more than this device's storage binding limit (${max}); use fewer Gaussians or a smaller image`);
+    const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    if (need > max) throw new GpuMemoryError(`${this.label} needs ${mib(need)} MiB, more than this device allows in one buffer (${mib(max)} MiB)`);
     this.buf?.destroy();
     this.buf = this.device.createBuffer({ size: Math.min(size, max), usage: this.usage, label: this.label });
     return this.buf;
@@ -264,7 +275,29 @@ export class GaussianRasterizerWebGpu {
    * Rasterises `g` from `cam` over `background`; keeps what `backward` needs. `opts.nContrib: false` skips reading
    * back the per-pixel contributor counts (fitting does not need them; the result then holds an empty array).
    */
-  async forward(g: Gaussians, cam: Camera, background: readonly [number, number, number], opts: { nContrib?: boolean } = {}): Promise<WebGpuForwardResult> {
+  forward(g: Gaussians, cam: Camera, background: readonly [number, number, number], opts: { nContrib?: boolean } = {}): Promise<WebGpuForwardResult> {
+    return this.guarded(`forward (${g.count} Gaussians, ${cam.width}×${cam.height})`, () => this.forwardImpl(g, cam, background, opts));
+  }
+
+  /** Runs `f` inside out-of-memory and validation error scopes, so a failed allocation is one clear error, not zeros. */
+  private async guarded<T>(what: string, f: () => Promise<T>): Promise<T> {
+    this.d.pushErrorScope('out-of-memory');
+    this.d.pushErrorScope('validation');
+    let result: T | undefined, thrown: unknown;
+    try {
+      result = await f();
+    } catch (e) {
+      thrown = e;
+    }
+    const invalid = await this.d.popErrorScope();
+    const oom = await this.d.popErrorScope();
+    if (thrown) throw thrown;
+    if (oom) throw new GpuMemoryError(`the GPU ran out of memory in the ${what}`);
+    if (invalid) throw new Error(`WebGPU Gaussian rasteriser: ${what}: ${invalid.message}`);
+    return result as T;
+  }
+
+  private async forwardImpl(g: Gaussians, cam: Camera, background: readonly [number, number, number], opts: { nContrib?: boolean }): Promise<WebGpuForwardResult> {
     const n = g.count;
     const { width, height } = cam;
     const tilesX = Math.ceil(width / TILE), tilesY = Math.ceil(height / TILE), tiles = tilesX * tilesY;
@@ -349,7 +382,11 @@ export class GaussianRasterizerWebGpu {
    * Gradients for the last `forward` given ∂L/∂image (RGB per pixel) and optionally ∂L/∂alpha, into `out`
    * (overwritten; the CPU twin's layout, `xy` = ∂L/∂(u, v)).
    */
-  async backward(dImage: Float32Array, dAlpha: Float32Array | null, out: GaussianGrads): Promise<void> {
+  backward(dImage: Float32Array, dAlpha: Float32Array | null, out: GaussianGrads): Promise<void> {
+    return this.guarded(`backward (${this.last?.count ?? 0} Gaussians)`, () => this.backwardImpl(dImage, dAlpha, out));
+  }
+
+  private async backwardImpl(dImage: Float32Array, dAlpha: Float32Array | null, out: GaussianGrads): Promise<void> {
     const l = this.last;
     if (!l) throw new Error('backward() called before forward()');
     const { count: n, width, height } = l;
