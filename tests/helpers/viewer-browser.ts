@@ -42,10 +42,12 @@ export interface ViewerHarness {
 }
 
 /** Builds the app (or another page: `entry`, an HTML file relative to the repo root) into a temporary folder, serves it with `vite preview` on a free 127.0.0.1 port, and starts Chromium. */
-export async function startViewer(opts: { extraPublic?: Record<string, Uint8Array>; entry?: string } = {}): Promise<ViewerHarness> {
+export async function startViewer(opts: { extraPublic?: Record<string, Uint8Array>; entry?: string; root?: string; alias?: Record<string, string> } = {}): Promise<ViewerHarness> {
   const outDir = mkdtempSync(join(tmpdir(), 'is-viewer-'));
+  const root = opts.root ?? ROOT;
   await build({
-    root: ROOT, logLevel: 'error',
+    root, logLevel: 'error', configFile: opts.root ? false : undefined,
+    resolve: opts.alias ? { alias: opts.alias } : undefined,
     build: { outDir, emptyOutDir: true, ...(opts.entry ? { rolldownOptions: { input: join(ROOT, opts.entry) } } : {}) },
   });
   for (const [name, bytes] of Object.entries(opts.extraPublic ?? {})) {
@@ -54,7 +56,7 @@ export async function startViewer(opts: { extraPublic?: Record<string, Uint8Arra
   }
   const port = await freePort();
   // appType 'mpa': missing files are 404s (as on a static host), not the SPA's index.html
-  const server: PreviewServer = await preview({ root: ROOT, logLevel: 'error', appType: 'mpa', build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: true } });
+  const server: PreviewServer = await preview({ root, configFile: opts.root ? false : undefined, logLevel: 'error', appType: 'mpa', build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: true } });
   const url = `http://127.0.0.1:${port}/`;
   const profile = mkdtempSync(join(tmpdir(), 'is-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
