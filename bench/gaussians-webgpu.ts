@@ -1,7 +1,8 @@
 /**
  * WebGPU Gaussian rasteriser speed vs number of Gaussians, with the CPU twin on the same rows for ratios:
  * forward frame time (projection, tile keys, GPU sort, compositing, readback of the image) and backward time
- * (2D gradients with float CAS atomics, projection backward, readback of all gradients). 512×512, SH degree 3,
+ * (2D gradients with float CAS atomics, projection backward, readback of all gradients), and the viewer's part
+ * (projection + depth sort of all Gaussians, `GaussianProjector.encodeProject`). 512×512, SH degree 3,
  * the scene of bench/gaussians.ts (half on a unit sphere, half on a ground square, surface-like depth complexity).
  * Wall-clock ms (the GPU runs outside this process's CPU time), median of a few runs after one warm-up (with
  * two runs, the slower). On machines without a GPU this is SwiftShader
@@ -20,7 +21,8 @@ import { getGpuDevice, gpuDescription } from '../src/gpu/device';
 import { installNodeWebGpu } from '../src/io/node-webgpu';
 import { writeFileAtomic } from '../src/io/node-files';
 import { createGrads, rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian-raster-cpu';
-import { GaussianRasterizerWebGpu } from '../src/nerf/gaussian-raster-webgpu';
+import { GaussianProjector, GaussianRasterizerWebGpu, packCamera, packGaussians } from '../src/nerf/gaussian-raster-webgpu';
+import { runnerFor } from '../src/gpu/runner';
 import { createGaussians, logit, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -97,7 +99,21 @@ for (const n of counts) {
     process.stderr.write(`${Math.round(tf)}/${Math.round(tb)} ms `);
   }
   process.stderr.write('\n');
-  const row: any = { count: n, visible, tilePairs: pairs, webgpu: { forwardMs: r1(median(fwd)), backwardMs: r1(median(bwd)), runs: fwd.length } };
+  // the viewer's per-frame work: projection + depth sort of all Gaussians (+ tile-count scan), no compositing
+  const runner = runnerFor(device);
+  const projector = await GaussianProjector.create(device);
+  const params = runner.buffer(packGaussians(g)), camU = runner.uniform(packCamera(cam, n, 3)), proj = runner.buffer(n * 64);
+  const ps: number[] = [];
+  for (let r = 0; r <= reps; r++) {
+    t0 = performance.now();
+    const enc = device.createCommandEncoder();
+    const { offsets } = projector.encodeProject(enc, { cam: camU, params, proj, count: n });
+    device.queue.submit([enc.finish()]);
+    await runner.readU32(offsets, n * 4, 1);
+    if (r > 0 || reps === 1) ps.push(performance.now() - t0);
+  }
+  projector.destroy(); params.destroy(); camU.destroy(); proj.destroy();
+  const row: any = { count: n, visible, tilePairs: pairs, webgpu: { forwardMs: r1(median(fwd)), backwardMs: r1(median(bwd)), projectDepthSortMs: r1(median(ps)), runs: fwd.length } };
   if (n <= cpuMax) {
     const cf: number[] = [], cb: number[] = [];
     for (let r = 0; r < Math.min(reps, 3); r++) {
