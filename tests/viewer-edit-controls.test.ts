@@ -35,7 +35,7 @@ describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
     await h?.close();
   });
 
-  it('edits with a model from a URL (cached); guidance changes reach the running loop; pause, resume, cancel', async () => {
+  it('edits with a model from a URL (cached); guidance changes reach the running loop; pause, reject a view, resume, cancel', async () => {
     const { page, errors } = await h.open();
     try {
       await page.waitForFunction(() => (window.__instructScene?.info().count ?? 0) > 0, undefined, { timeout: 60_000 });
@@ -56,6 +56,12 @@ describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
       expect(pausedAt).toBeGreaterThan(0);
       await page.waitForTimeout(1500);
       expect(await status(page)).toBe(`paused at step ${pausedAt}`);
+      // reject the edit of a view while paused: its thumbnail goes, the loop confirms
+      const thumb = page.getByTestId('thumbs').locator('img').first();
+      const tid = await thumb.getAttribute('data-testid');
+      await thumb.click();
+      await page.getByTestId('edit-applied').filter({ hasText: 'edit rejected' }).waitFor({ timeout: 30_000 });
+      expect(await page.getByTestId(tid!).count()).toBe(0);
       await page.getByTestId('resume').click();
       await page.waitForFunction((p) => {
         const m = /refit (\d+)\//.exec(document.querySelector('[data-testid=edit-step]')?.textContent ?? '');

@@ -1,6 +1,7 @@
 import { useEditStore } from '../state/edit-store';
+import { rejectView } from '../edit/edit-client';
 
-/** Progress of the running edit: phase, step bar, loss, and thumbnails of the edited views. */
+/** Progress of the running edit: phase, step bar, loss, and thumbnails of the edited views (click one to reject it). */
 export function EditProgress() {
   const { progress, statusText, thumbs, error, status, applied } = useEditStore();
   return (
@@ -19,7 +20,10 @@ export function EditProgress() {
       {applied && status !== 'idle' && <div className="is-applied" data-testid="edit-applied">{applied}</div>}
       {thumbs.some(Boolean) && (
         <div className="is-thumbs" data-testid="thumbs">
-          {thumbs.map((t, i) => (t ? <img key={i} src={t} alt={`edited view ${i}`} title={`view ${i}`} /> : null))}
+          {thumbs.map((t, i) => (t ? (
+            <img key={i} src={t} alt={`edited view ${i}`} data-testid={`thumb-${i}`} title={`view ${i}: click to reject this edit (the view trains on its original image until it is edited again)`}
+              style={{ cursor: status !== 'idle' ? 'pointer' : 'default' }} onClick={() => { if (status !== 'idle') rejectView(i); }} />
+          ) : null))}
         </div>
       )}
       {error && <div className="is-error" data-testid="edit-error">{error}</div>}

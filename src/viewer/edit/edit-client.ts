@@ -42,6 +42,12 @@ function onReply(r: EditReply): void {
     case 'applied':
       es.set({ applied: `settings applied at step ${r.step} (text ${r.settings.textScale}, image ${r.settings.imageScale}, noise ${r.settings.tMin.toFixed(2)}–${r.settings.tMax.toFixed(2)}, ${r.settings.steps} steps)` });
       break;
+    case 'rejected': {
+      const thumbs = [...es.thumbs];
+      thumbs[r.index] = null;
+      es.set({ thumbs, applied: `view ${r.index}: edit rejected, training on its original image until it is edited again` });
+      break;
+    }
     case 'resumed':
       es.set({ status: 'running', statusText: null });
       break;
@@ -114,6 +120,8 @@ export function updateLiveSettings(): void {
 }
 
 export function pauseEdit(): void { send({ type: 'pause' }); }
+/** Rejects the latest edit of training view `index` (IDU). */
+export function rejectView(index: number): void { send({ type: 'reject', index }); }
 export function resumeEdit(): void { send({ type: 'resume' }); }
 export function cancelEdit(): void {
   useEditStore.getState().set({ status: 'cancelling' });

@@ -43,6 +43,8 @@ export type EditRequest =
   | { type: 'start'; scene: EditSource; settings: EditSettings; model: ModelSource; ortWasmPaths?: string }
   | ({ type: 'update' } & Partial<LiveSettings>)
   | { type: 'pause' }
+  /** Rejects the current edit of one training view (IDU): it trains on its original image until edited again. */
+  | { type: 'reject'; index: number }
   | { type: 'resume' }
   | { type: 'cancel' };
 
@@ -61,6 +63,7 @@ export type EditReply =
   /** Live settings reached the running loop (they take effect from `step`). */
   | { type: 'applied'; step: number; settings: LiveSettings }
   | { type: 'resumed' }
+  | { type: 'rejected'; index: number }
   | { type: 'done'; scene: SceneData; log: Record<string, unknown> }
   | { type: 'cancelled' }
   | { type: 'error'; message: string };

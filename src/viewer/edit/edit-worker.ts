@@ -250,6 +250,12 @@ self.onmessage = async (ev: MessageEvent<EditRequest>) => {
         const c = job.cfg;
         post({ type: 'applied', step: job.state?.step ?? 0, settings: { textScale: c.textScale, imageScale: c.imageScale, tMin: c.idu.tMin, tMax: c.idu.tMax, steps: c.idu.steps } });
       }
+    } else if (req.type === 'reject') {
+      if (job?.state && req.index >= 0 && req.index < job.state.targets.length) {
+        job.state.targets[req.index] = null;
+        job.lastThumbs[req.index] = null;
+        post({ type: 'rejected', index: req.index });
+      }
     } else if (req.type === 'pause') {
       if (job) job.paused = true;
       else pendingPause = true;
