@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Page } from 'playwright-core';
+import { lookAtCamera } from '../src/core/camera';
 import { chromiumMissing, ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
 
 // Editing controls in a real Chromium: a model loaded from a URL (downloaded once, kept in the Cache API),
@@ -89,6 +90,36 @@ describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
       await h.screenshot(page, 'viewer-edit-controls').catch(() => {});
       const panel = await page.getByTestId('edit-progress').textContent().catch(() => '');
       throw new Error(`${(e as Error).message}\n(edit panel: ${panel})`);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('runs a short SDS edit on a voxel scene (ray-marched before and after)', async () => {
+    const { page, errors } = await h.open('?demo=voxel&res=32');
+    await page.setViewportSize({ width: 320, height: 240 });
+    try {
+      await page.waitForFunction(() => (window.__instructScene?.info().count ?? 0) > 0, undefined, { timeout: 60_000 });
+      const cam = { ...lookAtCamera([1.4, 1.0, 1.6], [0, 0.3, 0], [0, 1, 0], 48, 36, 40) };
+      const camJson = { ...cam, c2w: Array.from(cam.c2w) };
+      const render = async () => (await page.evaluate((c) => window.__instructScene!.renderPixels(c as never), camJson)).rgba;
+      const before = await render();
+      await page.getByTestId('method').selectOption('sds');
+      await page.getByTestId('iters').fill('20');
+      await page.getByTestId('views').fill('2');
+      await page.getByTestId('run').click();
+      await page.getByTestId('history-count').filter({ hasText: '1 edit' }).waitFor({ timeout: 150_000 });
+      const logs = await page.evaluate(() => window.__instructScene!.editLogs());
+      expect((logs[0] as { method: string }).method).toBe('sds');
+      const after = await render();
+      let changed = 0;
+      for (let i = 0; i < after.length; i += 4) if (Math.max(...[0, 1, 2].map((c) => Math.abs(after[i + c] - before[i + c]))) > 4) changed++;
+      console.log(`voxel SDS edit changed ${changed} of ${after.length / 4} pixels`);
+      expect(changed).toBeGreaterThan(10);
+      expect(errors).toEqual([]);
+    } catch (e) {
+      await h.screenshot(page, 'viewer-voxel-sds').catch(() => {});
+      throw e;
     } finally {
       await page.close();
     }
