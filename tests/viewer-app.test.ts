@@ -131,6 +131,8 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
   it('renders a known camera like the CPU reference rasteriser', async () => {
     await withScreenshot('viewer-parity', async () => {
       await waitForScene(page);
+      // the splats are ordered by the project's GPU radix sort once its kernels are compiled
+      await page.waitForFunction(() => window.__instructScene?.info().sorter === 'radix', undefined, { timeout: 60_000 });
       const cam = lookAtCamera([2.4, 1.5, 2.2], [0, 0.2, 0], [0, 1, 0], 96, 72, 40);
       const px = await page.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(cam));
       const ref = renderGaussiansCpu(demoGaussians(), cam, DEMO_BACKGROUND).image;

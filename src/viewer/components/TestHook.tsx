@@ -20,7 +20,7 @@ export interface RenderedPixels {
  */
 export interface InstructSceneHook {
   /** Backend in use, scene kind/size, and how many frames have been drawn. */
-  info(): { backend: string | null; fallbackReason: string | null; scene: string | null; count: number; cameras: number; frames: number; error: string | null };
+  info(): { backend: string | null; fallbackReason: string | null; scene: string | null; count: number; cameras: number; frames: number; error: string | null; sorter: string | null };
   /** Renders `cam` (the project's Camera JSON) off-screen and returns its pixels (scene content only, no helpers). */
   renderPixels(cam: Camera): Promise<RenderedPixels>;
   /** Moves the on-screen view to `cam` (position, orientation and field of view). */
@@ -51,7 +51,9 @@ export function TestHook() {
       info() {
         const s = useViewerStore.getState();
         const count = s.scene?.kind === 'gaussians' ? s.scene.splats.count : s.scene ? s.scene.grid.density.length : 0;
-        return { backend: s.backend, fallbackReason: s.fallbackReason, scene: s.scene ? `${s.scene.kind}:${s.scene.name}` : null, count, cameras: s.datasetCameras.length, frames, error: s.error };
+        let sorter: string | null = null;
+        scene.traverse((o) => { if ((o as { isSplatMesh?: boolean }).isSplatMesh) sorter = (o as unknown as { lastSorter: string }).lastSorter; });
+        return { backend: s.backend, fallbackReason: s.fallbackReason, scene: s.scene ? `${s.scene.kind}:${s.scene.name}` : null, count, cameras: s.datasetCameras.length, frames, error: s.error, sorter };
       },
       async renderPixels(cam) {
         const c = threeCameraFrom(cam, gl.coordinateSystem);

@@ -5,6 +5,7 @@ import {
 } from 'three/tsl';
 import { CountingSort } from 'three/examples/jsm/gpgpu/CountingSort.js';
 import type { SplatBuffers } from './splat-data';
+import { GpuRadixSort } from '../../gpu/radix-sort';
 
 /**
  * 3D Gaussian splats as a plain three.js object (WebGPURenderer; also its WebGL2 backend).
@@ -15,15 +16,21 @@ import type { SplatBuffers } from './splat-data';
  * per-pixel α = min(0.99, o·exp(−½ dᵀ Σ⁻¹ d)), fragments with α < 1/255 dropped (the quad is the rectangle
  * around the ellipse where α can reach 1/255, so no pixel the CPU blends is missed), blended back to front ("over"), which equals the front-to-back compositing of the tile rasteriser.
  *
- * Order: every frame the splats are sorted by view depth on the GPU (a counting sort over depth bins,
- * three's `CountingSort`) before they are drawn, so the order is never a frame late; on the WebGL2 backend
- * the same sort runs on the CPU.
+ * Order: every frame the splats are sorted by view depth on the GPU before they are drawn, so the order is never
+ * a frame late: the project's stable radix sort (src/gpu/radix-sort.ts, 16-bit depth keys) on three's own buffers,
+ * or three's `CountingSort` while the radix kernels compile; on the WebGL2 backend a counting sort on the CPU.
  */
 const WORKGROUP = 256;
 
 export interface SplatMeshOptions {
-  /** Depth bins of the sort (more = finer order, longer prefix pass). Default 8192. */
+  /** Depth bins of the counting sort (more = finer order, longer prefix pass). Default 8192. */
   bins?: number;
+  /**
+   * 'radix' (default on WebGPU): the project's stable GPU radix sort (src/gpu/radix-sort.ts) on 16-bit depth keys,
+   * on three's own buffers (same device, no copies); 'counting': three's CountingSort. The counting sort also
+   * serves while the radix kernels compile and on the WebGL2 backend (there on the CPU).
+   */
+  sorter?: 'radix' | 'counting';
 }
 
 const _mv = new Matrix4();
@@ -53,6 +60,14 @@ export class SplatMesh extends Mesh {
   // TSL nodes are typed loosely here: three's TSL typings do not model matrix columns or storage element types well.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private reads: any[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private keysNode: any = null;
+  private keysAttr: StorageBufferAttribute | null = null;
+  private radix: GpuRadixSort | null = null;
+  private radixState: 'off' | 'loading' | 'ready' | 'failed' = 'off';
+  private radixPromise: Promise<void> | null = null;
+  /** Which sort ordered the last frame ('radix', 'counting' or 'cpu'). */
+  lastSorter = 'none';
   private webglReady = false;
 
   constructor(splats: SplatBuffers, opts: SplatMeshOptions = {}) {
@@ -93,6 +108,23 @@ export class SplatMesh extends Mesh {
       const t = depth.sub(depthRange.x).div(max(depthRange.y.sub(depthRange.x), 1e-6)).clamp(0, 1);
       return uint(bins - 1).sub(uint(t.mul(bins - 1)));
     });
+
+    // ---- the radix path: 16-bit far-to-near depth keys + identity order, sorted in place by GpuRadixSort
+    if ((opts.sorter ?? 'radix') === 'radix') {
+      this.keysAttr = new StorageBufferAttribute(new Uint32Array(count), 1);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const keysWrite: any = storage(this.keysAttr, 'uint', count);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const orderWrite: any = storage(this.sort.orderAttribute, 'uint', count);
+      this.keysNode = Fn(() => {
+        const c = centerRead.element(instanceIndex).xyz;
+        const depth = sortMatrix.mul(vec4(c, 1)).z.negate();
+        const t = depth.sub(depthRange.x).div(max(depthRange.y.sub(depthRange.x), 1e-6)).clamp(0, 1);
+        keysWrite.element(instanceIndex).assign(uint(65535).sub(uint(t.mul(65535))));
+        orderWrite.element(instanceIndex).assign(instanceIndex);
+      })().compute(count, [WORKGROUP]);
+      this.radixState = 'loading';
+    }
 
     // ---- vertex stage
     const vOffset = varyingProperty('vec2', 'vSplatOffset');
@@ -229,15 +261,40 @@ export class SplatMesh extends Mesh {
         this.webglReady = true;
       }
       const e = _mv.elements, c = this.splats.center, bins = this.bins, scale = (bins - 1) / Math.max(far - near, 1e-6);
+      this.lastSorter = 'cpu';
       this.sort.computeCPU((i: number) => {
         const depth = -(e[2] * c[4 * i] + e[6] * c[4 * i + 1] + e[10] * c[4 * i + 2] + e[14]);
         const t = Math.min(bins - 1, Math.max(0, Math.floor((depth - near) * scale)));
         return bins - 1 - t;
       });
-    } else {
+    } else if (!this.radixSort(renderer)) {
       this.sort.compute(renderer);
+      this.lastSorter = 'counting';
     }
     this.sortCount++;
+  }
+
+  /** Sorts with the project's radix sort when it is ready; false when the counting sort must do it this frame. */
+  private radixSort(renderer: Renderer): boolean {
+    if (this.radixState === 'off' || this.radixState === 'failed') return false;
+    const backend = (renderer as unknown as { backend: { device?: GPUDevice; get(o: object): { buffer?: GPUBuffer } } }).backend;
+    const device = backend.device;
+    if (!device) return false;
+    if (this.radixState === 'loading') {
+      this.radixPromise ??= GpuRadixSort.create(device, { keys64: false }).then(
+        (r) => { this.radix = r; this.radixState = 'ready'; },
+        (e) => { console.warn(`splat radix sort unavailable, using the counting sort: ${(e as Error).message}`); this.radixState = 'failed'; },
+      );
+      return false;
+    }
+    renderer.compute(this.keysNode);
+    const keys = backend.get(this.keysAttr!).buffer, order = backend.get(this.sort.orderAttribute).buffer;
+    if (!keys || !order) return false;
+    const enc = device.createCommandEncoder({ label: 'splat depth sort' });
+    this.radix!.encode(enc, { keysLo: keys, values: order, count: this.splats.count, loBits: 16 });
+    device.queue.submit([enc.finish()]);
+    this.lastSorter = 'radix';
+    return true;
   }
 
   dispose(): void {
