@@ -75,7 +75,7 @@ describe('edit CLI', () => {
   }
 
   it('resume after kill -9 gives the same scene as an uninterrupted run', async () => {
-    const args = [...base(), '--method', 'idu', '--region', VASE, '--iters', '100', '--edit-every', '3', '--rays', '256', '--checkpoint-every', '10', '--seed', '5'];
+    const args = [...base(), '--method', 'idu', '--region', VASE, '--iters', '60', '--edit-every', '3', '--rays', '256', '--checkpoint-every', '10', '--seed', '5'];
     const full = join(root, 'full');
     expect(cli(['edit', ...args, '--out', full]).code).toBe(0);
     const cut = join(root, 'cut');
