@@ -171,6 +171,7 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
   let level = 0;
   let grid = createVoxelGrid({ res: resAt(0), box: o.box, bgLen: o.bgLen, shDegree, densityScale: 1 / finestVoxel, alphaInit });
   const backend = await createBackend(o.backend);
+  if ((o.distortion ?? 0) > 0 && backend.name !== 'cpu') throw new Error(`fitVoxel: the distortion regulariser is implemented on the CPU backend only (got ${backend.name})`);
   await backend.setGrid(grid);
   // Backends that keep the grid and the Adam state on the device (WebGPU) run the whole step there (fused).
   const fused = o.fused !== false && 'trainAndStep' in backend ? (backend as VoxelBackend & FusedVoxelBackend) : null;

@@ -39,8 +39,8 @@ export interface MarchParams {
   /** Cap on the number of steps per ray (evaluated or skipped). */
   maxSamples: number;
   /**
-   * Optional distortion regulariser weight λ (mip-NeRF 360 / DVGO v2), training only; the CPU backend
-   * implements it, a backend that does not must throw when it is > 0. Per ray, with sᵢ = (kᵢ + ½)·δ the
+   * Optional distortion regulariser weight λ (mip-NeRF 360 / DVGO v2), training only. Only the CPU backend
+   * implements it so far (`fitVoxel` refuses λ > 0 on another backend). Per ray, with sᵢ = (kᵢ + ½)·δ the
    * contracted-space position of sample i (kᵢ its step index, skipped steps counted):
    * L_dist = Σᵢ Σⱼ wᵢwⱼ|sᵢ − sⱼ| + ⅓ Σᵢ wᵢ² δ, added to the loss as λ · mean over rays.
    */
