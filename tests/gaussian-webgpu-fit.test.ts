@@ -20,7 +20,7 @@ const dataset: Dataset = { root: '', sources: [], format: 'nerfstudio', frames: 
 
 describe.skipIf(!hasGpu)('Gaussian fitting with --backend webgpu', () => {
   it('follows the CPU backend step for step (same count, same renders, same loss)', async () => {
-    const opts = { iters: 12, seed: 3, randomInit: 300, maxGaussians: 1000 };
+    const opts = { iters: 8, seed: 3, randomInit: 300, maxGaussians: 1000 };
     const cpu = await fitGaussians(dataset, views, { ...opts, backend: 'cpu' });
     const gpu = await fitGaussians(dataset, views, { ...opts, backend: 'webgpu' });
     expect(gpu.stats.backend).toBe('webgpu');
