@@ -121,3 +121,34 @@ describe('voxel CPU backward = finite differences', () => {
     expect(withD - mse).toBeCloseTo(L, 6);
   });
 });
+
+describe('L1 photometric loss (the IDU refit)', () => {
+  it('its gradient matches finite differences of the mean absolute error', () => {
+    const rng = new Rng(11);
+    const grid = randomGrid(rng, 0, 0);
+    const batch = randomBatch(rng, 10, 3);
+    const p = defaultMarchParams(grid, [0.9, 0.3, 0.6], { stepSize: 0.11, stopTransmittance: 0 });
+    const l1 = () => {
+      const out = renderRaysCpu(grid, batch, p);
+      let s = 0;
+      for (let i = 0; i < batch.count * 3; i++) s += Math.abs(out.rgb[i] - batch.target[i]);
+      return s / (batch.count * 3);
+    };
+    const grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
+    const res = trainRaysCpu(grid, batch, p, grads, 1, 'l1');
+    expect(res.loss).toBeCloseTo(l1(), 6);
+    let checked = 0;
+    for (const [arr, g] of [[grid.density, grads.density], [grid.color, grads.color]] as const) {
+      for (let i = 0; i < arr.length && checked < 60; i += 3) {
+        if (Math.abs(g[i]) < 1e-6) continue;
+        const h = 1e-3, v = arr[i];
+        arr[i] = v + h; const up = l1();
+        arr[i] = v - h; const dn = l1();
+        arr[i] = v;
+        expect(g[i]).toBeCloseTo((up - dn) / (2 * h), 3);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+});

@@ -2,6 +2,9 @@ import type { Camera } from '../core/camera';
 import type { Image } from '../core/image';
 import type { TrainBatch } from '../nerf/voxel-backend';
 
+/** The refit's photometric loss: IDU refits with L1 (Instruct-NeRF2NeRF); SDS and preservation use MSE. */
+export type PhotometricLoss = 'mse' | 'l1';
+
 /**
  * A scene being edited, as the loops (IDU, SDS) see it. Voxel grids implement it in `voxel-editable.ts`,
  * Gaussians in `gaussian-editable.ts`. All losses are mean squared errors over the given rays and the three
@@ -24,9 +27,9 @@ export interface EditableScene {
    * Ray-batch representations (voxels) set this: the loops then draw each batch's rays across all views.
    * Rasterisers (Gaussians) leave it unset and get one view per step through `addViewLoss`.
    */
-  addRayLoss?(batch: TrainBatch, scale: number): Promise<number>;
-  /** Adds the gradient of scale·MSE over the given pixels of one view against `target`; returns the MSE. */
-  addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number): Promise<number>;
+  addRayLoss?(batch: TrainBatch, scale: number, photometric?: PhotometricLoss): Promise<number>;
+  /** Adds the gradient of scale·MSE (or L1) over the given pixels of one view against `target`; returns the loss. */
+  addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric?: PhotometricLoss): Promise<number>;
   /** Adds the representation's regularisers (voxels: Vox-E Pearson density term); returns their value. */
   regularize(): number;
   /** One optimiser step from the accumulated gradient (gated to the region when there is one). */

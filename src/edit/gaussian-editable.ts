@@ -3,7 +3,7 @@ import type { Image } from '../core/image';
 import { Adam } from '../nerf/adam';
 import { cloneGaussians, SH_STRIDE, type Gaussians } from '../nerf/gaussians';
 import { createGrads, rasterizeBackward, rasterizeForward, renderGaussiansCpu, type GaussianGrads } from '../nerf/gaussian-raster-cpu';
-import type { EditableScene, StateBlob } from './editable';
+import type { EditableScene, StateBlob, PhotometricLoss } from './editable';
 import type { Region } from './regions';
 
 export interface GaussianEditOptions {
@@ -57,19 +57,20 @@ export class GaussianEditable implements EditableScene {
     return renderGaussiansCpu(this.orig, cam, this.background).image;
   }
 
-  async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number): Promise<number> {
+  async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric: PhotometricLoss = 'mse'): Promise<number> {
     const n = pixels.length;
     if (!n) return 0;
     const fwd = rasterizeForward(this.g, cam, this.background);
     const d = new Float32Array(fwd.image.length);
-    const k = (2 * scale) / (3 * n);
+    const l1 = photometric === 'l1';
+    const k = ((l1 ? 1 : 2) * scale) / (3 * n);
     let loss = 0;
     for (let r = 0; r < n; r++) {
       const p = pixels[r];
       for (let c = 0; c < 3; c++) {
         const e = fwd.image[p * 3 + c] - target.data[p * target.channels + c];
-        loss += e * e;
-        d[p * 3 + c] += k * e;
+        loss += l1 ? Math.abs(e) : e * e;
+        d[p * 3 + c] += l1 ? k * Math.sign(e) : k * e;
       }
     }
     rasterizeBackward(this.g, cam, fwd, d, null, this.tmp);

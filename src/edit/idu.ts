@@ -13,8 +13,8 @@ import { compositeInMask } from './regions';
  * on that fixed set. With a region, edits are composited into the original image only inside the view's
  * dilated mask, views with an almost empty mask are skipped, and rays are drawn inside the masks.
  *
- * Refit loss: mean squared error of the rendered rays against the current training images (the renderers'
- * loss; see the closing note on L1). Runs from `state.step` to `cfg.iters`, so a checkpointed state resumes.
+ * Refit loss: L1 of the rendered rays against the current training images, as Instruct-NeRF2NeRF (its
+ * optional LPIPS term needs a perceptual model and is not used). Runs from `state.step` to `cfg.iters`, so a checkpointed state resumes.
  */
 export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views: EditView[], cfg: EditConfig, state: LoopState, hooks: LoopHooks = {}): Promise<LoopState> {
   const active = views.map((v, i) => ({ v, i })).filter((x) => !x.v.skipped);
@@ -50,10 +50,11 @@ export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views:
     const t0 = now();
     const targetOf = (v: EditView) => state.targets[views.indexOf(v)] ?? v.original;
     let loss: number;
-    if (scene.addRayLoss) loss = await scene.addRayLoss(sampleRays(activeViews, nEdit, rng, (v) => v.pixels, (v) => targetOf(v)), 1);
+    // Instruct-NeRF2NeRF refits with L1 on the edited set
+    if (scene.addRayLoss) loss = await scene.addRayLoss(sampleRays(activeViews, nEdit, rng, (v) => v.pixels, (v) => targetOf(v)), 1, 'l1');
     else {
       const v = activeViews[rng.int(activeViews.length)];
-      loss = await scene.addViewLoss(v.camera, targetOf(v), subsample(v.pixels, nEdit, rng), 1);
+      loss = await scene.addViewLoss(v.camera, targetOf(v), subsample(v.pixels, nEdit, rng), 1, 'l1');
     }
     loss += await preservationLoss(scene, views, cfg, rng);
     loss += scene.regularize();

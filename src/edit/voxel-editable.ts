@@ -8,7 +8,7 @@ import { defaultMarchParams } from '../nerf/voxel-backend';
 import type { Vec3, VoxelGrid } from '../nerf/voxel-grid';
 import { cloneGrid, colorDims, downsampleGrid, resampleGrid, sigmoid, softplus } from '../nerf/voxel-grid';
 import { renderRaysCpu, trainRaysCpu } from '../nerf/voxel-render-cpu';
-import type { EditableScene, StateBlob } from './editable';
+import type { EditableScene, StateBlob, PhotometricLoss } from './editable';
 import type { Region } from './regions';
 import { pearsonLoss } from './sds-core';
 
@@ -161,13 +161,13 @@ export class VoxelEditable implements EditableScene {
     return this.renderGrid(this.orig, cam, this.params);
   }
 
-  async addRayLoss(batch: TrainBatch, scale: number): Promise<number> {
-    return trainRaysCpu(this.grid, batch, this.paramsAtLevel, this.grads, scale).loss;
+  async addRayLoss(batch: TrainBatch, scale: number, photometric: PhotometricLoss = 'mse'): Promise<number> {
+    return trainRaysCpu(this.grid, batch, this.paramsAtLevel, this.grads, scale, photometric).loss;
   }
 
-  async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number): Promise<number> {
+  async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric: PhotometricLoss = 'mse'): Promise<number> {
     if (!pixels.length) return 0;
-    return this.addRayLoss(pixelRays(cam, pixels, target), scale);
+    return this.addRayLoss(pixelRays(cam, pixels, target), scale, photometric);
   }
 
   regularize(): number {

@@ -265,10 +265,11 @@ export function renderRaysCpu(grid: VoxelGrid, rays: RayBatch, p: MarchParams, o
 }
 
 /**
- * Forward + backward of a batch on the CPU: returns the mean squared error and adds its gradient with respect
- * to the raw density and colour values into `grads`. `lossScale` multiplies the gradient (not the returned loss).
+ * Forward + backward of a batch on the CPU: returns the mean squared error (or, with `photometric` 'l1', the mean
+ * absolute error, as Instruct-NeRF2NeRF's refit uses) and adds its gradient with respect to the raw density and
+ * colour values into `grads`. `lossScale` multiplies the gradient (not the returned loss).
  */
-export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams, grads: VoxelGrads, lossScale = 1): TrainResult {
+export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams, grads: VoxelGrads, lossScale = 1, photometric: 'mse' | 'l1' = 'mse'): TrainResult {
   const n = batch.count;
   const rec = scratchFor(p.maxSamples);
   const basis = new Float64Array(4);
@@ -279,7 +280,8 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
   const sy = nx, sz = nx * ny;
   const K = colorDims(grid.shDegree), nb = K / 3;
   const gD = grads.density, gC = grads.color;
-  const norm = 2 / (3 * n) * lossScale;
+  const l1 = photometric === 'l1';
+  const norm = (l1 ? 1 : 2) / (3 * n) * lossScale;
   const lambdaDist = p.distortion ?? 0;
   const distScale = (lambdaDist / n) * lossScale;
   let loss = 0, samples = 0;
@@ -289,8 +291,14 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
     marchRay(grid, p, origins[q * 3], origins[q * 3 + 1], origins[q * 3 + 2], dx, dy, dz, basis, rec, o, blocks);
     samples += o.samples;
     const er = o.r - target[q * 3], eg = o.g - target[q * 3 + 1], eb = o.b - target[q * 3 + 2];
-    loss += er * er + eg * eg + eb * eb;
-    const gr = norm * er, gg = norm * eg, gb = norm * eb; // ∂L/∂C
+    let gr: number, gg: number, gb: number; // ∂L/∂C
+    if (l1) {
+      loss += Math.abs(er) + Math.abs(eg) + Math.abs(eb);
+      gr = norm * Math.sign(er); gg = norm * Math.sign(eg); gb = norm * Math.sign(eb);
+    } else {
+      loss += er * er + eg * eg + eb * eb;
+      gr = norm * er; gg = norm * eg; gb = norm * eb;
+    }
     const nr = o.recorded;
     // the returned loss is loss/(3n), so this adds λ·L_dist/n: the mean over rays
     if (lambdaDist > 0 && nr > 0) loss += 3 * lambdaDist * distortionGrad(rec, nr, p.stepSize);
