@@ -12,6 +12,8 @@ export function App() {
   const params = new URLSearchParams(window.location.search);
   const forceWebGL = params.get('backend') === 'webgl2';
   useEffect(() => {
+    const sorter = params.get('sorter');
+    if (sorter === 'radix' || sorter === 'counting') useViewerStore.setState({ sorter });
     const url = params.get('scene');
     if (url) void loadSceneFromUrl(url);
     else if (!useViewerStore.getState().scene)

@@ -10,8 +10,9 @@ export function SceneContent() {
   const before = useHistoryStore((s) => (s.showBefore ? s.done[s.done.length - 1]?.before : undefined));
   const scene = before ?? current;
   const renderMode = useViewerStore((s) => s.renderMode);
+  const sorter = useViewerStore((s) => s.sorter);
   const region = useEditStore((s) => (s.regionEnabled ? s.region : null));
   if (!scene) return null;
-  if (scene.kind === 'gaussians') return <SplatScene splats={scene.splats} renderMode={renderMode} region={region} />;
+  if (scene.kind === 'gaussians') return <SplatScene splats={scene.splats} renderMode={renderMode} region={region} sorter={sorter} />;
   return <VoxelScene grid={scene.grid} background={scene.background} stepRatio={scene.stepRatio} renderMode={renderMode} region={region} />;
 }

@@ -15,8 +15,8 @@ export interface SplatSceneProps extends SplatMeshOptions {
 }
 
 /** React wrapper of `SplatMesh`: 3D Gaussians drawn sorted every frame. */
-export function SplatScene({ splats, bins, onMesh, renderMode = 'color', region }: SplatSceneProps) {
-  const mesh = useMemo(() => new SplatMesh(splats, { bins }), [splats, bins]);
+export function SplatScene({ splats, bins, sorter, onMesh, renderMode = 'color', region }: SplatSceneProps) {
+  const mesh = useMemo(() => new SplatMesh(splats, { bins, sorter }), [splats, bins, sorter]);
   useEffect(() => {
     onMesh?.(mesh);
     return () => {

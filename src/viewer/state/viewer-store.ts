@@ -24,6 +24,8 @@ export interface ViewerState {
   error: string | null;
   /** Bumped to ask the camera to frame the scene. */
   fitRequest: number;
+  /** How splats are sorted (`?sorter=radix|counting`; default auto). */
+  sorter: 'auto' | 'radix' | 'counting';
   /** False while a gizmo is dragged. */
   orbitEnabled: boolean;
   setOrbitEnabled(v: boolean): void;
@@ -53,6 +55,7 @@ export const useViewerStore = create<ViewerState>((set) => ({
   error: null,
   fitRequest: 0,
   orbitEnabled: true,
+  sorter: 'auto',
   setOrbitEnabled: (orbitEnabled) => set({ orbitEnabled }),
   setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
   setFrameStats: (fps, frameMs) => set({ fps, frameMs }),

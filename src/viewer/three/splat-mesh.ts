@@ -26,11 +26,12 @@ export interface SplatMeshOptions {
   /** Depth bins of the counting sort (more = finer order, longer prefix pass). Default 8192. */
   bins?: number;
   /**
-   * 'radix' (default on WebGPU): the project's stable GPU radix sort (src/gpu/radix-sort.ts) on 16-bit depth keys,
-   * on three's own buffers (same device, no copies); 'counting': three's CountingSort. The counting sort also
-   * serves while the radix kernels compile and on the WebGL2 backend (there on the CPU).
+   * 'radix': the project's stable GPU radix sort (src/gpu/radix-sort.ts) on 16-bit depth keys, on three's own
+   * buffers (same device, no copies); 'counting': three's CountingSort; 'auto' (default): radix on hardware GPUs,
+   * counting on software adapters (SwiftShader, where the radix passes cost more than the draw). The counting sort
+   * also serves while the radix kernels compile and on the WebGL2 backend (there on the CPU).
    */
-  sorter?: 'radix' | 'counting';
+  sorter?: 'auto' | 'radix' | 'counting';
 }
 
 const _mv = new Matrix4();
@@ -66,6 +67,7 @@ export class SplatMesh extends Mesh {
   private radix: GpuRadixSort | null = null;
   private radixState: 'off' | 'loading' | 'ready' | 'failed' = 'off';
   private radixPromise: Promise<void> | null = null;
+  private autoSorter = false;
   /** Which sort ordered the last frame ('radix', 'counting' or 'cpu'). */
   lastSorter = 'none';
   private webglReady = false;
@@ -110,7 +112,8 @@ export class SplatMesh extends Mesh {
     });
 
     // ---- the radix path: 16-bit far-to-near depth keys + identity order, sorted in place by GpuRadixSort
-    if ((opts.sorter ?? 'radix') === 'radix') {
+    if ((opts.sorter ?? 'auto') !== 'counting') {
+      this.autoSorter = (opts.sorter ?? 'auto') === 'auto';
       this.keysAttr = new StorageBufferAttribute(new Uint32Array(count), 1);
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const keysWrite: any = storage(this.keysAttr, 'uint', count);
@@ -281,6 +284,10 @@ export class SplatMesh extends Mesh {
     const device = backend.device;
     if (!device) return false;
     if (this.radixState === 'loading') {
+      if (this.autoSorter && softwareAdapter(device)) {
+        this.radixState = 'off';
+        return false;
+      }
       this.radixPromise ??= GpuRadixSort.create(device, { keys64: false }).then(
         (r) => { this.radix = r; this.radixState = 'ready'; },
         (e) => { console.warn(`splat radix sort unavailable, using the counting sort: ${(e as Error).message}`); this.radixState = 'failed'; },
@@ -301,6 +308,12 @@ export class SplatMesh extends Mesh {
     this.geometry.dispose();
     (this.material as NodeMaterial).dispose();
   }
+}
+
+/** True for software WebGPU adapters (SwiftShader, llvmpipe), from the device's adapter info. */
+function softwareAdapter(device: GPUDevice): boolean {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return !!info && /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }
 
 /** Adds the view-dependent SH bands 1..degree (real SH, the 3DGS constants) to rgb. */
