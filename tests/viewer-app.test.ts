@@ -108,7 +108,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
     });
   });
 
-  it('falls back to WebGL2 (forced with ?backend=webgl2), says so, and still draws the splats like the CPU rasteriser', async () => {
+  it('falls back to WebGL2 (forced with ?backend=webgl2), says so, and still draws splats and voxels like the CPU renderers', async () => {
     const { page: g, errors: gerr } = await h.open('?backend=webgl2');
     try {
       const info = await waitForScene(g, 2);
@@ -119,6 +119,15 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       const ref = renderGaussiansCpu(demoGaussians(), cam, DEMO_BACKGROUND).image;
       const { psnr } = compare(px.rgba, ref.data, cam, 'WebGL2 splats vs CPU rasteriser');
       expect(psnr).toBeGreaterThan(35);
+      expect(gerr).toEqual([]);
+      // and a voxel grid, ray-marched by the same node material compiled to GLSL
+      await g.goto(`${h.url}?backend=webgl2&demo=voxel&res=32`);
+      await g.setViewportSize({ width: 320, height: 240 });
+      await g.waitForFunction(() => window.__instructScene?.info().scene === 'voxel:demo-voxel' && window.__instructScene.info().frames > 1, undefined, { timeout: 60_000 });
+      const vcam = lookAtCamera([2.3, 1.4, -2.1], [0, 0.2, 0], [0, 1, 0], 48, 36, 40);
+      const vpx = await g.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(vcam));
+      const vref = (await new VoxelScene(demoVoxelGrid(32), DEMO_BACKGROUND).render(vcam)).image;
+      expect(compare(vpx.rgba, vref.data, vcam, 'WebGL2 voxels vs CPU renderer').psnr).toBeGreaterThan(35);
       expect(gerr).toEqual([]);
     } catch (e) {
       await h.screenshot(g, 'viewer-webgl2').catch(() => {});

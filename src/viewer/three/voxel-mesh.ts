@@ -158,7 +158,7 @@ export class VoxelMesh extends Mesh {
           If(T.lessThan(1e-4), () => { Break(); });
         });
       });
-      const out = acc.add(background.mul(T)).toVar('out');
+      const out = acc.add(background.mul(T)).toVar('marched');
       If(mode.equal(1), () => {
         // expected depth of the opaque part, scaled between the nearest and farthest point of the grid's bounding sphere
         const dist = o.sub(ctr).length();
@@ -168,6 +168,13 @@ export class VoxelMesh extends Mesh {
       });
       return vec4(out, 1);
     })();
+    // WebGL2 backend: storage buffers are read through textures (three's PBO emulation), switched on at first draw
+    let webglReady = false;
+    this.onBeforeRender = ((renderer: { backend?: { isWebGLBackend?: boolean } }) => {
+      if (webglReady || renderer.backend?.isWebGLBackend !== true) return;
+      for (const b of [densityBuf, colorBuf, occBuf]) b.setPBO(true);
+      webglReady = true;
+    }) as unknown as Mesh['onBeforeRender'];
     material.side = BackSide;
     material.depthWrite = false;
     material.fog = false;
