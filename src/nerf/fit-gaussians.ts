@@ -94,13 +94,18 @@ export interface FitGaussiansResult {
   stats: { steps: number; seconds: number; count: number; finalLoss: number; finalPsnr: number; extent: number; init: string; backend: string };
 }
 
-/** The default schedule for a number of steps (3DGS's 30k-step schedule compressed). */
+/**
+ * The default schedule for a number of steps: 3DGS's 30k-step densification window compressed (5%–60% of the
+ * run), the opacity reset kept at 3DGS's 3000 steps — so it happens only in runs of 5000+ steps, where there
+ * is time to recover from it (bear at --downscale 4, 4000 steps: 24.2 dB test PSNR with a reset at 1/3 of the
+ * run, 25.3 dB without).
+ */
 export function defaultSchedule(iters: number) {
   return {
     densifyFrom: Math.min(500, Math.round(iters * 0.05)),
     densifyUntil: Math.round(iters * 0.6),
     densifyEvery: 100,
-    opacityResetEvery: Math.max(1000, Math.round(iters / 3)),
+    opacityResetEvery: 3000,
   };
 }
 
