@@ -17,7 +17,7 @@ Fits a scene to a posed dataset (nerfstudio, Blender or instant-ngp transforms) 
 options:
   --repr voxel|gaussians   representation (default voxel)
   --res N                  voxel grid: vertices along the longest axis (default 128; 160 for unbounded captures)
-  --iters N                optimisation steps (voxel: 1000 bounded, 2000 unbounded captures; gaussians: 1000)
+  --iters N                optimisation steps (voxel: 1000 bounded, 2000 unbounded captures; gaussians: 1000 bounded, 4000 unbounded)
   --backend cpu|webgpu     where to run (default cpu)
   --downscale K            use images downscaled by K
   --max-images N           use at most N training images

@@ -164,7 +164,9 @@ export async function fitGaussians(
 ): Promise<FitGaussiansResult> {
   const t0 = performance.now();
   if (!views.length) throw new UserError('no training views to fit');
-  const iters = opts.iters ?? 1000;
+  // bounded synthetic scenes converge in 1000 steps; real unbounded captures need more (bear, ¼ size: 23.6 dB at
+  // 2000 steps, 25.3 dB at 4000)
+  const iters = opts.iters ?? (dataset.sceneBox ? 1000 : 4000);
   if (!Number.isInteger(iters) || iters < 1) throw new UserError(`--iters must be a positive integer, got ${iters}`);
   const maxPixels = Math.max(...views.map((v) => v.camera.width * v.camera.height));
   const maxCount = opts.maxGaussians ?? Math.max(20_000, 4 * maxPixels);
