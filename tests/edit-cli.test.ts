@@ -20,7 +20,7 @@ const redness = (rgb: number[]) => rgb[0] - (rgb[1] + rgb[2]) / 2;
 function diff(b: string) {
   const r = cli(['diff', scene, b, '--dataset', data, '--split', 'all', '--region', VASE, '--json']);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return JSON.parse(r.stdout); // exactly one JSON object on stdout
 }
 
 describe('edit CLI', () => {

@@ -38,7 +38,8 @@ export async function run(args: string[]): Promise<number> {
     : undefined;
   const dilate = p.values.dilate === undefined ? defaultDilation(frames[0].camera) : intFlag(p.values.dilate, 'dilate', 0, 0);
   const [a, b] = [await loadScene(pathA, nodeFiles), await loadScene(pathB, nodeFiles)];
-  const progress = Progress.for(p.values.json as boolean);
+  // with --json stdout is exactly one JSON object (like eval); the bar only shows on a terminal
+  const progress = p.values.json ? new Progress('off') : Progress.for(false);
   const res = await diffScenes(a, b, frames.map((f) => ({ file: f.file, camera: f.camera })), region, dilate, (i, n) =>
     progress.update({ phase: 'diff', step: i, total: n }),
   );
