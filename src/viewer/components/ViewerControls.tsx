@@ -4,8 +4,12 @@ import { Box3, Vector3 } from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import { useViewerStore } from '../state/viewer-store';
 import { sceneBounds } from '../three/scene-bounds';
+import { flyStep, FLY_KEYS, isTyping } from '../three/fly';
 
-/** Orbit controls (three's OrbitControls) and fit-to-view whenever the store asks for it. */
+/**
+ * Orbit controls (three's OrbitControls: drag to orbit, right-drag to pan, wheel to zoom), fly keys (WASD/QE or
+ * arrows, Shift for speed) and fit-to-view whenever the store asks for it.
+ */
 export function ViewerControls() {
   const camera = useThree((s) => s.camera);
   const dom = useThree((s) => s.gl.domElement);
@@ -47,6 +51,35 @@ export function ViewerControls() {
     c.update();
   }, [fitRequest, camera, scene, cams]);
 
-  useFrame(() => controls.current?.update());
+  const held = useRef(new Set<string>());
+  const shift = useRef(false);
+  useEffect(() => {
+    const down = (e: KeyboardEvent) => {
+      shift.current = e.shiftKey;
+      if (!isTyping(e) && FLY_KEYS[e.code]) {
+        held.current.add(e.code);
+        e.preventDefault();
+      }
+    };
+    const up = (e: KeyboardEvent) => {
+      shift.current = e.shiftKey;
+      held.current.delete(e.code);
+    };
+    const clear = () => held.current.clear();
+    window.addEventListener('keydown', down);
+    window.addEventListener('keyup', up);
+    window.addEventListener('blur', clear);
+    return () => {
+      window.removeEventListener('keydown', down);
+      window.removeEventListener('keyup', up);
+      window.removeEventListener('blur', clear);
+    };
+  }, []);
+
+  useFrame((_, dt) => {
+    const c = controls.current;
+    if (c && held.current.size) flyStep(camera, c.target, held.current, Math.min(dt, 0.1), shift.current);
+    c?.update();
+  });
   return null;
 }
