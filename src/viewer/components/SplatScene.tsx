@@ -3,7 +3,9 @@ import { SplatMesh, type SplatMeshOptions } from '../three/splat-mesh';
 import type { SplatBuffers } from '../three/splat-data';
 import type { RenderMode } from '../state/viewer-store';
 
-export const RENDER_MODES: Record<RenderMode, number> = { color: 0, depth: 1, region: 2 };
+import { setViewUniforms } from '../three/view-uniforms';
+
+export { RENDER_MODES } from '../three/view-uniforms';
 
 export interface SplatSceneProps extends SplatMeshOptions {
   splats: SplatBuffers;
@@ -25,9 +27,7 @@ export function SplatScene({ splats, bins, sorter, onMesh, renderMode = 'color',
     };
   }, [mesh, onMesh]);
   useEffect(() => {
-    mesh.renderMode.value = RENDER_MODES[renderMode];
-    if (region) { mesh.regionMin.value.set(...region.min); mesh.regionMax.value.set(...region.max); }
-    else { mesh.regionMin.value.set(0, 0, 0); mesh.regionMax.value.set(-1, -1, -1); }
+    setViewUniforms(mesh, renderMode, region);
   }, [mesh, renderMode, region]);
   return <primitive object={mesh} />;
 }

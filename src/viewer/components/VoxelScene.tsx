@@ -2,7 +2,7 @@ import { useEffect, useMemo } from 'react';
 import { VoxelMesh, type VoxelMeshOptions } from '../three/voxel-mesh';
 import type { VoxelGrid } from '../../nerf/voxel-grid';
 import type { RenderMode } from '../state/viewer-store';
-import { RENDER_MODES } from './SplatScene';
+import { setViewUniforms } from '../three/view-uniforms';
 
 export interface VoxelSceneProps extends VoxelMeshOptions {
   grid: VoxelGrid;
@@ -19,9 +19,7 @@ export function VoxelScene({ grid, stepRatio, background, maxSamples, renderMode
     if (background) mesh.background.value.setRGB(background[0], background[1], background[2]);
   }, [mesh, background]);
   useEffect(() => {
-    mesh.renderMode.value = RENDER_MODES[renderMode];
-    if (region) { mesh.regionMin.value.set(...region.min); mesh.regionMax.value.set(...region.max); }
-    else { mesh.regionMin.value.set(0, 0, 0); mesh.regionMax.value.set(-1, -1, -1); }
+    setViewUniforms(mesh, renderMode, region);
   }, [mesh, renderMode, region]);
   return <primitive object={mesh} />;
 }
