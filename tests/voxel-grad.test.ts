@@ -152,3 +152,42 @@ describe('L1 photometric loss (the IDU refit)', () => {
     expect(checked).toBeGreaterThan(20);
   });
 });
+
+describe('opacity target term (NeRF-Insert preservation)', () => {
+  it('value and density gradient match finite differences of mse(rgb) + w·mean((α − α*)²)', () => {
+    const rng = new Rng(21);
+    const grid = randomGrid(rng, 0, 0);
+    const batch = randomBatch(rng, 10, 3);
+    const targetAlpha = new Float32Array(batch.count);
+    for (let i = 0; i < batch.count; i++) targetAlpha[i] = rng.next();
+    const w = 7;
+    const ab: TrainBatch = { ...batch, targetAlpha, alphaWeight: w };
+    const p = defaultMarchParams(grid, [0.9, 0.3, 0.6], { stepSize: 0.11, stopTransmittance: 0 });
+    const literal = () => {
+      const out = renderRaysCpu(grid, batch, p);
+      let s = 0, a = 0;
+      for (let i = 0; i < batch.count * 3; i++) s += (out.rgb[i] - batch.target[i]) ** 2;
+      for (let i = 0; i < batch.count; i++) a += (out.alpha[i] - targetAlpha[i]) ** 2;
+      return s / (batch.count * 3) + (w * a) / batch.count;
+    };
+    const grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
+    const plain = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
+    const scale = 1.7;
+    const res = trainRaysCpu(grid, ab, p, grads, scale);
+    trainRaysCpu(grid, batch, p, plain, scale);
+    expect(res.loss).toBeCloseTo(literal(), 6);
+    // the term changes density gradients only (opacity does not depend on colour)
+    expect(Array.from(grads.color)).toEqual(Array.from(plain.color));
+    const idx = Array.from(grads.density.keys()).sort((a, b) => Math.abs(grads.density[b] - plain.density[b]) - Math.abs(grads.density[a] - plain.density[a])).slice(0, 16);
+    expect(Math.abs(grads.density[idx[0]] - plain.density[idx[0]])).toBeGreaterThan(1e-4);
+    const eps = 1e-2;
+    for (const i of idx) {
+      const v = grid.density[i];
+      grid.density[i] = v + eps; const lp = literal();
+      grid.density[i] = v - eps; const lm = literal();
+      grid.density[i] = v;
+      const fd = (scale * (lp - lm)) / (2 * eps);
+      expect(Math.abs(fd - grads.density[i])).toBeLessThan(2e-3 * Math.max(Math.abs(fd), Math.abs(grads.density[i])) + 1e-6);
+    }
+  });
+});

@@ -58,6 +58,13 @@ export interface RayBatch {
 export interface TrainBatch extends RayBatch {
   /** Target RGB, 3 floats per ray, in [0, 1]. */
   target: Float32Array;
+  /**
+   * Optional opacity targets, 1 float per ray (the ray's accumulated α = 1 − T_final): adds
+   * `alphaWeight` · mean over rays of (α − α*)² to the loss (NeRF-Insert's preservation of the original's
+   * opacity). CPU backend only so far; the WebGPU backend refuses batches that carry it.
+   */
+  targetAlpha?: Float32Array;
+  alphaWeight?: number;
 }
 
 export interface ForwardResult {

@@ -268,6 +268,9 @@ export function renderRaysCpu(grid: VoxelGrid, rays: RayBatch, p: MarchParams, o
  * Forward + backward of a batch on the CPU: returns the mean squared error (or, with `photometric` 'l1', the mean
  * absolute error, as Instruct-NeRF2NeRF's refit uses) and adds its gradient with respect to the raw density and
  * colour values into `grads`. `lossScale` multiplies the gradient (not the returned loss).
+ *
+ * With `batch.targetAlpha`, the loss also holds alphaWeight · mean over rays of (α − α*)², α = 1 − T_final.
+ * Since T_final = Π(1 − αᵢ) = e^{−Σxᵢ}, ∂α/∂xᵢ = T_final for every sample of the ray.
  */
 export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams, grads: VoxelGrads, lossScale = 1, photometric: 'mse' | 'l1' = 'mse'): TrainResult {
   const n = batch.count;
@@ -284,6 +287,8 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
   const norm = (l1 ? 1 : 2) / (3 * n) * lossScale;
   const lambdaDist = p.distortion ?? 0;
   const distScale = (lambdaDist / n) * lossScale;
+  const tAlpha = batch.alphaWeight ? batch.targetAlpha : undefined;
+  const alphaW = batch.alphaWeight ?? 0;
   let loss = 0, samples = 0;
   for (let q = 0; q < n; q++) {
     const dx = dirs[q * 3], dy = dirs[q * 3 + 1], dz = dirs[q * 3 + 2];
@@ -300,6 +305,13 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
       gr = norm * er; gg = norm * eg; gb = norm * eb;
     }
     const nr = o.recorded;
+    // opacity term: ∂L/∂α = 2·w·(α − α*)/n; ∂α/∂xᵢ = T_final = 1 − α (the returned loss is loss/(3n))
+    let gaT = 0;
+    if (tAlpha) {
+      const ea = o.alpha - tAlpha[q];
+      loss += 3 * alphaW * ea * ea;
+      gaT = ((2 * alphaW * ea) / n) * lossScale * (1 - o.alpha);
+    }
     // the returned loss is loss/(3n), so this adds λ·L_dist/n: the mean over rays
     if (lambdaDist > 0 && nr > 0) loss += 3 * lambdaDist * distortionGrad(rec, nr, p.stepSize);
     // suffix S_i = C − prefix_i
@@ -312,7 +324,7 @@ export function trainRaysCpu(grid: VoxelGrid, batch: TrainBatch, p: MarchParams,
       Sr -= w * cr; Sg -= w * cg; Sb -= w * cb;
       const Tn = rec.tNext[s];
       // ∂L/∂x_i
-      let dLdx = gr * (Tn * cr - Sr) + gg * (Tn * cg - Sg) + gb * (Tn * cb - Sb);
+      let dLdx = gr * (Tn * cr - Sr) + gg * (Tn * cg - Sg) + gb * (Tn * cb - Sb) + gaT;
       if (lambdaDist > 0) {
         // distortion: ∂/∂x_s = g_s·T_{s+1} − Σ_{i>s} g_i·w_i  (suffix kept in gwSuffix)
         gwSuffix -= rec.gw[s] * w;

@@ -245,6 +245,7 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   async trainStep(batch: TrainBatch, p: MarchParams, grads: VoxelGrads): Promise<TrainResult> {
     const { grid, bufs } = this.needGrads(grads);
     const n = batch.count;
+    if (batch.targetAlpha && batch.alphaWeight) throw new Error('the WebGPU voxel backend has no opacity target term (TrainBatch.targetAlpha); use the CPU backend');
     if (n === 0) return { loss: 0, samples: 0 };
     const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p);
     this.runner.run(calls, 'voxel train');
