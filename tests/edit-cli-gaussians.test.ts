@@ -21,6 +21,7 @@ describe('edit CLI on a Gaussian scene', () => {
     const res = JSON.parse(d.stdout.trim().split('\n').pop()!);
     const red = (c: number[]) => c[0] - (c[1] + c[2]) / 2;
     expect(red(res.inside_mean_rgb_b) - red(res.inside_mean_rgb_a)).toBeGreaterThan(0.05);
-    expect(res.outside_psnr).toBeGreaterThan(33); // Gaussians straddling the mask edge blur it a little; the rest is untouched
+    console.log(`Gaussian IDU edit: outside ${res.outside_psnr.toFixed(2)} dB, redness +${(red(res.inside_mean_rgb_b) - red(res.inside_mean_rgb_a)).toFixed(3)}`);
+    expect(res.outside_psnr).toBeGreaterThan(36); // region Gaussians straddling the mask edge are held by the default preservation term
   });
 });

@@ -6,8 +6,9 @@ import { framesOf, loadDataset, loadViews } from '../io/dataset';
 import { encodePng } from '../io/image-codec';
 import { nodeFiles, isDirectory } from '../io/node-files';
 import { decodeCheckpoint, encodeCheckpoint } from '../edit/checkpoint';
-import { autoEditCount, EDIT_DEFAULTS, now, prepareViews, type EditConfig, type EditEvent } from '../edit/edit-session';
+import { autoEditCount, defaultPreserveWeight, EDIT_DEFAULTS, now, prepareViews, type EditConfig, type EditEvent } from '../edit/edit-session';
 import { runEdit } from '../edit/edit-run';
+import { GaussianEditable } from '../edit/gaussian-editable';
 import type { DiffusionPrior } from '../edit/prior';
 import { loadRegion } from '../edit/region-load';
 import type { Region } from '../edit/regions';
@@ -16,6 +17,7 @@ import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './arg
 import { Progress, warn } from './progress';
 import { loadEditableScene, saveEditedScene } from './edit-scene-io';
 import { resolveModelDir } from './model-path';
+import { cameraExtent } from '../core/camera';
 
 const USAGE = `usage: instruct-scene edit SCENE --dataset DATASET --instruction TEXT (--out OUT | --resume OUT) [options]
 
@@ -35,8 +37,12 @@ renders follow the instruction.
        --idu-mode all       Instruct-GS2GS: every --edit-every steps (default iters/3) edit ALL views, then
                             refit on that fixed set (defaults then t ∈ [0.70, 0.98], text scale 12.5)
   SDS: --sds-levels L (1: start at N/2)  --sds-lambda X (1)  --pearson W (200)  --weighting sds|uniform
-  --preserve W            NeRF-Insert preservation weight outside the region (default 0: the voxel edit is
-                          gated to the region and merged, which preserves the outside exactly)
+  --preserve W            NeRF-Insert preservation outside the region against the original:
+                          W·(100·MSE(opacity) + 10·MSE(rgb)), as NeRF-Insert. Default: Gaussians 10 (region
+                          Gaussians spill past the region's edge), voxels 0 (the edit is gated to the region
+                          and merged back into the original, which keeps the outside)
+  Gaussians: --densify-every N (100; 0 = off)  --densify-until N (default iters/2)  --densify-grad X (0.0002)
+                          3DGS clone/split/prune during the edit, on the region's Gaussians only
   --lr-color X            Adam learning rate of the colour (voxels 0.1, Gaussians 0.025)
   --lr-density X          voxels: of the density (default 0.01: edits mostly recolour; raise it, e.g. 0.1, for
                           shape changes)
@@ -55,6 +61,7 @@ const FLAGS = {
   'edit-every': { type: 'string' }, 'edit-count': { type: 'string' }, 'idu-mode': { type: 'string' },
   't-min': { type: 'string' }, 't-max': { type: 'string' }, steps: { type: 'string' },
   'sds-levels': { type: 'string' }, 'sds-lambda': { type: 'string' }, pearson: { type: 'string' }, weighting: { type: 'string' },
+  'densify-every': { type: 'string' }, 'densify-until': { type: 'string' }, 'densify-grad': { type: 'string' },
   preserve: { type: 'string' }, 'lr-color': { type: 'string' }, 'lr-density': { type: 'string' }, dilate: { type: 'string' }, 'checkpoint-every': { type: 'string' },
 } as const;
 
@@ -167,6 +174,13 @@ export async function run(args: string[]): Promise<number> {
   if (v['lr-color'] !== undefined) lr.lrColor = numFlag(v['lr-color'], 'lr-color', 0.1, 0, 10);
   if (v['lr-density'] !== undefined) lr.lrDensity = numFlag(v['lr-density'], 'lr-density', 0.01, 0, 10);
   if (cfg.sds.levels > 4) throw new UserError('--sds-levels must be at most 4');
+  const densifyEvery = intFlag(v['densify-every'], 'densify-every', 100, 0);
+  const densify = {
+    densify: densifyEvery > 0,
+    densifyEvery: Math.max(1, densifyEvery),
+    densifyUntil: intFlag(v['densify-until'], 'densify-until', Math.floor(cfg.iters / 2), 0),
+    densifyGradThreshold: numFlag(v['densify-grad'], 'densify-grad', 0.0002, 0, 1e6),
+  };
 
   // --- everything is checked before work starts ---
   const ckptPath = joinPath(out, CKPT);
@@ -193,6 +207,7 @@ export async function run(args: string[]): Promise<number> {
   const frames = framesOf(ds, 'train');
   if (!frames.length) throw new UserError('the dataset has no training frames', ds.sources[0]);
   const parent = await loadEditableScene(scenePath, ds.background);
+  if (v.preserve === undefined) cfg.preserveWeight = defaultPreserveWeight(parent.kind);
   const bounds = ds.sceneBox ?? parent.bounds;
   let region: Region | undefined;
   let activeViews = frames.length;
@@ -210,11 +225,11 @@ export async function run(args: string[]): Promise<number> {
   const parentHash = await hashPath(scenePath);
   const settings = {
     scene: scenePath, parentHash, dataset: dsPath, downscale: ds.downscale, views: frames.map((f) => f.file), model: modelId,
-    region: region?.text ?? null, pearson, lr, dilate: v.dilate ?? null, cfg,
+    region: region?.text ?? null, pearson, lr, dilate: v.dilate ?? null, cfg, densify: parent.kind === 'gaussians' ? densify : null,
   };
   if (resume) {
     const a = resume.settings as typeof settings;
-    for (const k of ['parentHash', 'model', 'region', 'downscale', 'pearson', 'lr', 'dilate'] as const)
+    for (const k of ['parentHash', 'model', 'region', 'downscale', 'pearson', 'lr', 'dilate', 'densify'] as const)
       if (JSON.stringify(a[k]) !== JSON.stringify(settings[k])) throw new UserError(`the checkpoint was made with a different ${k} (${JSON.stringify(a[k])}, now ${JSON.stringify(settings[k])}); resume with the same options`, ckptPath);
     if (JSON.stringify(a.views) !== JSON.stringify(settings.views)) throw new UserError('the checkpoint was made with a different set of training views (--dataset / --max-images)', ckptPath);
     if (JSON.stringify(a.cfg) !== JSON.stringify(settings.cfg)) {
@@ -233,7 +248,7 @@ export async function run(args: string[]): Promise<number> {
   const t0 = now();
   const { views: loaded, missing } = await loadViews(ds, 'train', nodeFiles);
   if (missing.length) warn(`${missing.length} training images are missing (first: ${missing[0]}); editing the other ${loaded.length}`);
-  const scene = parent.editable(region, { pearsonWeight: method === 'sds' ? pearson : 0, ...lr });
+  const scene = parent.editable(region, { pearsonWeight: method === 'sds' ? pearson : 0, ...lr }, { ...densify, extent: cameraExtent(frames.map((f) => f.camera)).radius, seed });
   const dilate = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
   const views = await prepareViews(scene, loaded.map((l) => ({ file: l.frame.file, camera: l.frame.camera, image: l.image })), region, dilate, (i, n) =>
     emit({ phase: 'prepare', step: i, total: n }),
@@ -247,7 +262,10 @@ export async function run(args: string[]): Promise<number> {
       instruction, method, model: { id: modelId, dir: modelDir, files: await modelHashes(modelDir) },
       parent: { scene: scenePath, sha256: parentHash }, dataset: { path: dsPath, downscale: ds.downscale, trainViews: views.length, skippedViews: skipped },
       region: region ? { text: region.text, ...region.describe() } : null, seed,
-      settings: { ...cfg, pearsonWeight: method === 'sds' ? pearson : 0, learningRates: lr, dilatePx: v.dilate === undefined ? 'auto (2% of the image side)' : Number(v.dilate) },
+      settings: {
+        ...cfg, pearsonWeight: method === 'sds' ? pearson : 0, learningRates: lr, dilatePx: v.dilate === undefined ? 'auto (2% of the image side)' : Number(v.dilate),
+        ...(parent.kind === 'gaussians' ? { densify } : {}),
+      },
       started, ...extra,
     };
     await nodeFiles.write(joinPath(out, LOG), JSON.stringify(log, null, 2));
@@ -284,6 +302,7 @@ export async function run(args: string[]): Promise<number> {
   await writeLog('done', {
     finished: new Date().toISOString(),
     steps: cfg.iters, viewsEdited: st.viewsEdited,
+    ...(scene instanceof GaussianEditable ? { gaussians: { before: scene.orig.count, after: scene.count, densification: scene.densifyLog } } : {}),
     times: {
       sessionSeconds: seconds, editorSeconds: st.editorMs / 1000, refitSeconds: st.refitMs / 1000, renderSeconds: (st.renderMs ?? 0) / 1000,
       stepsPerSecond: cfg.iters / Math.max(1e-9, (st.editorMs + st.refitMs + (st.renderMs ?? 0)) / 1000), resumed: !!resume,

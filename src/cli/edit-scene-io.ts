@@ -1,5 +1,6 @@
 import { UserError } from '../core/errors';
 import type { EditableScene } from '../edit/editable';
+import type { GaussianEditOptions } from '../edit/gaussian-editable';
 import type { Bounds, Region } from '../edit/regions';
 import { VoxelEditable, type VoxelEditOptions } from '../edit/voxel-editable';
 import { loadScene, saveVoxelScene } from '../io/load-scene';
@@ -14,7 +15,8 @@ export interface ParentScene {
   kind: 'voxel' | 'gaussians';
   /** Where the scene lies (region validation and visual hulls when the dataset declares no box). */
   bounds: Bounds;
-  editable(region: Region | undefined, opts: Partial<VoxelEditOptions>): EditableScene;
+  /** A fresh scene to edit; `opts` for voxel grids, `gaussianOpts` for Gaussians (the other is ignored). */
+  editable(region: Region | undefined, opts: Partial<VoxelEditOptions>, gaussianOpts?: Partial<GaussianEditOptions>): EditableScene;
   save(scene: EditableScene, out: string, meta: Record<string, unknown>): Promise<void>;
 }
 
@@ -40,7 +42,7 @@ export async function loadEditableScene(path: string, datasetBackground: [number
     return {
       kind: 'gaussians',
       bounds: gaussianBounds(gs),
-      editable: (region, opts) => new GaussianEditable(gs, bg, region, opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}),
+      editable: (region, opts, gaussianOpts = {}) => new GaussianEditable(gs, bg, region, { ...(opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}), ...gaussianOpts }),
       async save(ed, out, meta) {
         await saveGaussianScene(out, (ed as InstanceType<typeof GaussianEditable>).g, bg, nodeFiles, { edit: meta });
       },

@@ -96,3 +96,12 @@ export function projectPoint(cam: Camera, p: ArrayLike<number>): [number, number
   if (depth <= 1e-6) return null;
   return [cam.cx + (cam.fx * xc) / depth, cam.cy - (cam.fy * yc) / depth, depth];
 }
+
+/** 3DGS's scene extent: 1.1 × the largest distance of a camera centre from their mean. */
+export function cameraExtent(cams: Camera[]): { center: [number, number, number]; radius: number } {
+  const c = [0, 0, 0];
+  for (const cam of cams) for (let a = 0; a < 3; a++) c[a] += cam.c2w[12 + a] / cams.length;
+  let r = 0;
+  for (const cam of cams) r = Math.max(r, Math.hypot(cam.c2w[12] - c[0], cam.c2w[13] - c[1], cam.c2w[14] - c[2]));
+  return { center: c as [number, number, number], radius: Math.max(r * 1.1, 1e-3) };
+}

@@ -17,6 +17,8 @@ export interface EditView {
   original: Image;
   /** Render of the frozen original scene (SDS image condition; preservation target). */
   source: Image;
+  /** Its opacity per pixel (the preservation term's opacity target). */
+  sourceAlpha: Float32Array;
   /** Dilated projected region mask, or null without a region. */
   mask: Image | null;
   /** Pixel indices rays are drawn from: inside the mask (or all pixels without a region). */
@@ -36,7 +38,10 @@ export interface EditConfig {
   /** Refit (IDU) or distillation (SDS) iterations. */
   iters: number;
   raysPerStep: number;
-  /** NeRF-Insert preservation (rgb term 10 × 10·MSE) on rays outside the masks; 0 = off. */
+  /**
+   * NeRF-Insert preservation outside the masks against the frozen original: preserveWeight ·
+   * (100·MSE(opacity) + 10·MSE(rgb)) (NeRF-Insert uses preserveWeight 10); 0 = off.
+   */
   preserveWeight: number;
   /** Fraction of each batch spent on preservation rays (when preserveWeight > 0 and there is a region). */
   preserveFraction: number;
@@ -89,13 +94,13 @@ export async function prepareViews(
   const views: EditView[] = [];
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i];
-    const source = await scene.renderSource(f.camera);
+    const { image: source, alpha: sourceAlpha } = await scene.renderSourceWithAlpha(f.camera);
     const mask = region ? regionMask(region, f.camera, dilate(f.camera)) : null;
     const n = f.camera.width * f.camera.height;
     const inside: number[] = [], outside: number[] = [];
     for (let p = 0; p < n; p++) (!mask || mask.data[p] >= 0.5 ? inside : outside).push(p);
     views.push({
-      file: f.file, camera: f.camera, original: f.image, source, mask,
+      file: f.file, camera: f.camera, original: f.image, source, sourceAlpha, mask,
       pixels: Uint32Array.from(inside), outside: Uint32Array.from(outside), skipped: mask ? almostEmpty(mask) : false,
     });
     onView?.(i + 1, frames.length);
@@ -103,15 +108,20 @@ export async function prepareViews(
   return views;
 }
 
-/** Draws a batch of rays: a view uniformly among `views`, then a pixel from `pick(view)`, target from `target(view)`. */
+/**
+ * Draws a batch of rays: a view uniformly among `views`, then a pixel from `pick(view)`, target from
+ * `target(view)`; with `alpha`, opacity targets from `alpha.of(view)` weighted by `alpha.weight`.
+ */
 export function sampleRays(
   views: EditView[],
   count: number,
   rng: Rng,
   pick: (v: EditView) => Uint32Array,
   target: (v: EditView, viewIndex: number) => Image,
+  alpha?: { of: (v: EditView) => Float32Array; weight: number },
 ): TrainBatch {
   const origins = new Float32Array(count * 3), dirs = new Float32Array(count * 3), tgt = new Float32Array(count * 3);
+  const tA = alpha ? new Float32Array(count) : undefined;
   for (let r = 0; r < count; r++) {
     const vi = rng.int(views.length);
     const v = views[vi];
@@ -121,8 +131,9 @@ export function sampleRays(
     pixelRay(v.camera, x, y, origins, dirs, r);
     const img = target(v, vi);
     for (let c = 0; c < 3; c++) tgt[r * 3 + c] = img.data[p * img.channels + c];
+    if (tA) tA[r] = alpha!.of(v)[p];
   }
-  return { origins, dirs, target: tgt, count };
+  return tA ? { origins, dirs, target: tgt, count, targetAlpha: tA, alphaWeight: alpha!.weight } : { origins, dirs, target: tgt, count };
 }
 
 /** Progress events (the CLI prints them; the viewer consumes the same objects). */
@@ -155,18 +166,34 @@ export function subsample(px: Uint32Array, n: number, rng: Rng): Uint32Array {
 }
 
 /**
- * One refit step's data term: the edit/SDS targets on `views` plus, when enabled, NeRF-Insert preservation
- * against the frozen source render outside the masks. Ray-batch scenes draw rays across views; rasterisers
- * take one view (chosen by the caller) per step.
+ * The preservation weight W when the user gives none: NeRF-Insert's 10 for Gaussians (region Gaussians
+ * spill past the region's edge: on the demo "make it red" vase edit, test-view outside PSNR 27 dB without,
+ * 46 dB with, redness unchanged), 0 for voxel grids (gated to the region and merged back into the original,
+ * which already keeps the outside).
+ */
+export function defaultPreserveWeight(kind: EditableScene['kind']): number {
+  return kind === 'gaussians' ? 10 : 0;
+}
+
+/** NeRF-Insert's preservation weights: W · (OPACITY·MSE(opacity) + RGB·MSE(rgb)), W = EditConfig.preserveWeight. */
+export const PRESERVE_WEIGHTS = { opacity: 100, rgb: 10 } as const;
+
+/**
+ * NeRF-Insert preservation, when enabled: W·(100·MSE(opacity) + 10·MSE(rgb)) against the frozen source
+ * render on pixels outside the masks. Ray-batch scenes draw the rays across views; rasterisers take one view
+ * per step. Returns the term's value.
  */
 export async function preservationLoss(scene: EditableScene, views: EditView[], cfg: EditConfig, rng: Rng): Promise<number> {
   const n = Math.round(cfg.raysPerStep * cfg.preserveFraction);
   if (!(cfg.preserveWeight > 0) || !n) return 0;
   const withOutside = views.filter((v) => v.mask && v.outside.length > 0);
   if (!withOutside.length) return 0;
-  if (scene.addRayLoss) return cfg.preserveWeight * (await scene.addRayLoss(sampleRays(withOutside, n, rng, (v) => v.outside, (v) => v.source), cfg.preserveWeight));
+  // scale·(MSE(rgb) + k·MSE(α)) with scale = W·10, k = 100/10
+  const scale = cfg.preserveWeight * PRESERVE_WEIGHTS.rgb, k = PRESERVE_WEIGHTS.opacity / PRESERVE_WEIGHTS.rgb;
+  if (scene.addRayLoss)
+    return scale * (await scene.addRayLoss(sampleRays(withOutside, n, rng, (v) => v.outside, (v) => v.source, { of: (v) => v.sourceAlpha, weight: k }), scale));
   const v = withOutside[rng.int(withOutside.length)];
-  return cfg.preserveWeight * (await scene.addViewLoss(v.camera, v.source, subsample(v.outside, n, rng), cfg.preserveWeight));
+  return scale * (await scene.addViewLoss(v.camera, v.source, subsample(v.outside, n, rng), scale, 'mse', { target: v.sourceAlpha, weight: k }));
 }
 
 /** The current render of a view for the editor: only its masked pixels when the scene allows it (gated edits). */

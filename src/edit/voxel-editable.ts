@@ -8,7 +8,7 @@ import { defaultMarchParams } from '../nerf/voxel-backend';
 import type { Vec3, VoxelGrid } from '../nerf/voxel-grid';
 import { cloneGrid, colorDims, downsampleGrid, resampleGrid, sigmoid, softplus } from '../nerf/voxel-grid';
 import { renderRaysCpu, trainRaysCpu } from '../nerf/voxel-render-cpu';
-import type { EditableScene, StateBlob, PhotometricLoss } from './editable';
+import type { AlphaTarget, EditableScene, PhotometricLoss, SourceRender, StateBlob } from './editable';
 import type { Region } from './regions';
 import { pearsonLoss } from './sds-core';
 
@@ -137,16 +137,16 @@ export class VoxelEditable implements EditableScene {
     this.pearsonCache = null;
   }
 
-  private renderGrid(grid: VoxelGrid, cam: Camera, params: MarchParams): Image {
+  private renderGrid(grid: VoxelGrid, cam: Camera, params: MarchParams): SourceRender {
     const rays = cameraRays(cam);
     const f = renderRaysCpu(grid, rays, params);
     const img = createImage(cam.width, cam.height, 3);
     img.data.set(f.rgb);
-    return img;
+    return { image: img, alpha: f.alpha };
   }
 
   async render(cam: Camera): Promise<Image> {
-    return this.renderGrid(this.grid, cam, this.paramsAtLevel);
+    return this.renderGrid(this.grid, cam, this.paramsAtLevel).image;
   }
 
   async renderPixels(cam: Camera, pixels: Uint32Array, base: Image): Promise<Image | null> {
@@ -158,6 +158,10 @@ export class VoxelEditable implements EditableScene {
   }
 
   async renderSource(cam: Camera): Promise<Image> {
+    return this.renderGrid(this.orig, cam, this.params).image;
+  }
+
+  async renderSourceWithAlpha(cam: Camera): Promise<SourceRender> {
     return this.renderGrid(this.orig, cam, this.params);
   }
 
@@ -165,9 +169,14 @@ export class VoxelEditable implements EditableScene {
     return trainRaysCpu(this.grid, batch, this.paramsAtLevel, this.grads, scale, photometric).loss;
   }
 
-  async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric: PhotometricLoss = 'mse'): Promise<number> {
+  async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric: PhotometricLoss = 'mse', alpha?: AlphaTarget): Promise<number> {
     if (!pixels.length) return 0;
-    return this.addRayLoss(pixelRays(cam, pixels, target), scale, photometric);
+    const batch = pixelRays(cam, pixels, target);
+    if (alpha) {
+      batch.targetAlpha = Float32Array.from(pixels, (p) => alpha.target[p]);
+      batch.alphaWeight = alpha.weight;
+    }
+    return this.addRayLoss(batch, scale, photometric);
   }
 
   regularize(): number {

@@ -1,4 +1,4 @@
-import type { Camera } from '../core/camera';
+import { cameraExtent, type Camera } from '../core/camera';
 import { UserError } from '../core/errors';
 import type { Image } from '../core/image';
 import { Rng } from '../core/rng';
@@ -11,6 +11,9 @@ import {
   concatGaussians, createGaussians, gaussiansFromPoints, logit, randomGaussians, selectGaussians, SH_STRIDE, type Gaussians,
 } from './gaussians';
 import { SsimLoss } from './ssim-loss';
+
+export { cameraExtent };
+import { applyDensify, planDensify, type DensifyOptions } from './gaussian-densify';
 
 /**
  * Fitting 3D Gaussians to posed images (3DGS): one view per step, L = (1 − λ)·L1 + λ·(1 − SSIM) with λ = 0.2,
@@ -107,15 +110,6 @@ export function defaultSchedule(iters: number) {
     densifyEvery: 100,
     opacityResetEvery: 3000,
   };
-}
-
-/** 3DGS's scene extent: 1.1 × the largest distance of a camera centre from their mean. */
-export function cameraExtent(cams: Camera[]): { center: [number, number, number]; radius: number } {
-  const c = [0, 0, 0];
-  for (const cam of cams) for (let a = 0; a < 3; a++) c[a] += cam.c2w[12 + a] / cams.length;
-  let r = 0;
-  for (const cam of cams) r = Math.max(r, Math.hypot(cam.c2w[12] - c[0], cam.c2w[13] - c[1], cam.c2w[14] - c[2]));
-  return { center: c as [number, number, number], radius: Math.max(r * 1.1, 1e-3) };
 }
 
 /** Initial Gaussians for a dataset: its sparse points when present, else random in its box (or around the cameras). */
@@ -316,23 +310,7 @@ export async function fitGaussians(
   };
 }
 
-interface DensifyOptions {
-  gradThr: number;
-  percentDense: number;
-  extent: number;
-  minOpacity: number;
-  maxScreen: number;
-  maxWorld: number;
-  maxCount: number;
-  rng: Rng;
-}
-
-/**
- * 3DGS adaptive density control: Gaussians whose mean view-space gradient exceeds the threshold are
- * cloned (small: max scale ≤ percentDense·extent) or split in two (large: samples drawn from the Gaussian,
- * scale / 1.6); then transparent, screen-huge and world-huge Gaussians are pruned. New Gaussians start with
- * zero Adam moments. The count never exceeds `maxCount` (candidates with the largest gradients go first).
- */
+/** `planDensify` + `applyDensify`, with Adam moments carried for kept rows and zero for new ones. */
 export function densifyAndPrune(
   g: Gaussians,
   mom: Moments,
@@ -341,55 +319,12 @@ export function densifyAndPrune(
   maxRadii: Float32Array,
   o: DensifyOptions,
 ): { g: Gaussians; mom: Moments; cloned: number; split: number; pruned: number } {
-  const n = g.count;
-  const cand: number[] = [];
-  for (let i = 0; i < n; i++) if (denom[i] > 0 && gradAccum[i] / denom[i] >= o.gradThr) cand.push(i);
-  cand.sort((a, b) => gradAccum[b] / denom[b] - gradAccum[a] / denom[a]);
-  const maxScale = (i: number) => Math.exp(Math.max(g.logScales[3 * i], g.logScales[3 * i + 1], g.logScales[3 * i + 2]));
-  const small = o.percentDense * o.extent;
-  // room: a clone adds 1, a split adds 1 (2 new, the original removed)
-  let room = o.maxCount - n;
-  const cloneIdx: number[] = [], splitIdx: number[] = [];
-  for (const i of cand) {
-    if (room <= 0) break;
-    if (maxScale(i) <= small) cloneIdx.push(i);
-    else splitIdx.push(i);
-    room--;
-  }
-  const splitSet = new Set(splitIdx);
-  // new Gaussians from splits: two samples each
-  const R = new Float64Array(9);
-  const newOnes = selectGaussians(g, [...cloneIdx, ...splitIdx, ...splitIdx]);
-  const nc = cloneIdx.length, ns = splitIdx.length;
-  for (let j = 0; j < 2 * ns; j++) {
-    const dst = nc + j, i = splitIdx[j % ns];
-    const q = g.rotations;
-    quatToMat(q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3], R);
-    const s = [0, 1, 2].map((a) => Math.exp(g.logScales[3 * i + a]));
-    const z = [o.rng.normal() * s[0], o.rng.normal() * s[1], o.rng.normal() * s[2]];
-    for (let a = 0; a < 3; a++) {
-      newOnes.means[3 * dst + a] = g.means[3 * i + a] + R[a * 3] * z[0] + R[a * 3 + 1] * z[1] + R[a * 3 + 2] * z[2];
-      newOnes.logScales[3 * dst + a] = g.logScales[3 * i + a] - Math.log(1.6);
-    }
-  }
-  // keep: not split, not pruned
-  const keep: number[] = [];
-  let pruned = 0;
-  for (let i = 0; i < n; i++) {
-    if (splitSet.has(i)) continue;
-    const op = 1 / (1 + Math.exp(-g.opacityLogits[i]));
-    if (op < o.minOpacity || maxRadii[i] > o.maxScreen || maxScale(i) > o.maxWorld) { pruned++; continue; }
-    keep.push(i);
-  }
-  const deg = g.shDegree;
-  const kept = selectGaussians(g, keep);
-  const out = concatGaussians(kept, newOnes);
-  out.shDegree = deg;
+  const plan = planDensify(g, gradAccum, denom, maxRadii, o);
   const mk = (x: Gaussians) => {
-    const a = selectGaussians(x, keep);
-    const z = createGaussians(newOnes.count);
+    const a = selectGaussians(x, plan.keep);
+    const z = createGaussians(plan.newOnes.count);
     z.rotations.fill(0);
     return concatGaussians(a, z);
   };
-  return { g: out, mom: { m: mk(mom.m), v: mk(mom.v) }, cloned: nc, split: ns, pruned };
+  return { g: applyDensify(g, plan), mom: { m: mk(mom.m), v: mk(mom.v) }, cloned: plan.cloned, split: plan.split, pruned: plan.pruned };
 }

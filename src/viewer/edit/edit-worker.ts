@@ -1,8 +1,8 @@
 /// <reference lib="webworker" />
-import { lookAtCamera, type Camera } from '../../core/camera';
+import { cameraExtent, lookAtCamera, type Camera } from '../../core/camera';
 import type { Image } from '../../core/image';
 import { UserError } from '../../core/errors';
-import { EDIT_DEFAULTS, initialLoopState, prepareViews, type EditConfig, type EditEvent, type EditView, type LoopState } from '../../edit/edit-session';
+import { defaultPreserveWeight, EDIT_DEFAULTS, initialLoopState, prepareViews, type EditConfig, type EditEvent, type EditView, type LoopState } from '../../edit/edit-session';
 import { runEdit } from '../../edit/edit-run';
 import type { EditableScene } from '../../edit/editable';
 import { boxRegion, defaultDilation, type Region } from '../../edit/regions';
@@ -160,11 +160,12 @@ async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void
   };
   const region: Region | undefined = s.region ? boxRegion(s.region.min, s.region.max) : undefined;
   const src = req.scene;
+  cfg.preserveWeight = defaultPreserveWeight(src.kind);
+  const cams = orbitCameras(src, s.views, s.size);
   const scene: EditableScene = src.kind === 'gaussians'
-    ? new GaussianEditable(src.gaussians, src.background, region)
+    ? new GaussianEditable(src.gaussians, src.background, region, { extent: cameraExtent(cams).radius, densifyUntil: Math.floor(s.iters / 2), seed: s.seed })
     : new VoxelEditable(src.grid, src.background, region, { pearsonWeight: s.method === 'sds' ? 200 : 0 }, new VoxelScene(src.grid, src.background, { stepRatio: src.stepRatio, near: 0 }).marchParams());
   post({ type: 'status', text: 'rendering the training views…' });
-  const cams = orbitCameras(src, s.views, s.size);
   // the "capture" of each view is the render of the scene as it is now
   const frames = [];
   for (let i = 0; i < cams.length; i++) frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: await scene.renderSource(cams[i]) });
