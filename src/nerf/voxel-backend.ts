@@ -22,8 +22,10 @@ import type { Vec3, VoxelGrid } from './voxel-grid';
  *
  * ## Loss and gradients
  * `trainStep` renders a batch, computes L = mean over rays and the 3 channels of (rgb − target)²
- * (+ nothing else: regularisers are applied by the fitting loop on the grid directly), and **adds** ∂L/∂(raw
- * values) into the `grads` arrays (same layout as the grid: `density`, `color`).
+ * (or |rgb − target| with `photometric: 'l1'`; + alphaWeight · mean over rays of (alpha − targetAlpha)² when
+ * the batch carries opacity targets; + the distortion term when enabled; other regularisers are applied by the
+ * fitting loop on the grid directly), and **adds** lossScale · ∂L/∂(raw values) into the `grads` arrays (same
+ * layout as the grid: `density`, `color`). The returned loss is not scaled.
  */
 
 export interface MarchParams {
@@ -61,7 +63,7 @@ export interface TrainBatch extends RayBatch {
   /**
    * Optional opacity targets, 1 float per ray (the ray's accumulated α = 1 − T_final): adds
    * `alphaWeight` · mean over rays of (α − α*)² to the loss (NeRF-Insert's preservation of the original's
-   * opacity). CPU backend only so far; the WebGPU backend refuses batches that carry it.
+   * opacity).
    */
   targetAlpha?: Float32Array;
   alphaWeight?: number;
@@ -82,12 +84,20 @@ export interface VoxelGrads {
 }
 
 export interface TrainResult {
-  /** Mean squared error over the batch's rays and channels (+ λ·mean distortion when enabled). */
+  /** Mean squared (or absolute) error over the batch's rays and channels (+ the opacity and distortion terms when enabled). */
   loss: number;
   samples: number;
 }
 
 export type BackendName = 'cpu' | 'webgpu';
+
+/** How `trainStep` scores a batch (defaults: MSE, scale 1). */
+export interface TrainOptions {
+  /** Multiplies the gradient (not the returned loss): the edit loops weight their terms with it. */
+  lossScale?: number;
+  /** 'l1': mean absolute error (Instruct-NeRF2NeRF's refit); gradient sign(e)/(3n). */
+  photometric?: 'mse' | 'l1';
+}
 
 export interface VoxelBackend {
   readonly name: BackendName;
@@ -99,7 +109,7 @@ export interface VoxelBackend {
   /** Forward render of a batch of rays. */
   render(rays: RayBatch, params: MarchParams): Promise<ForwardResult>;
   /** Forward + analytic backward of a batch against target colours; adds gradients into `grads`. */
-  trainStep(batch: TrainBatch, params: MarchParams, grads: VoxelGrads): Promise<TrainResult>;
+  trainStep(batch: TrainBatch, params: MarchParams, grads: VoxelGrads, opts?: TrainOptions): Promise<TrainResult>;
   dispose(): void;
 }
 

@@ -1,4 +1,4 @@
-import type { ForwardResult, MarchParams, RayBatch, TrainBatch, TrainResult, VoxelBackend, VoxelGrads } from './voxel-backend';
+import type { ForwardResult, MarchParams, RayBatch, TrainBatch, TrainOptions, TrainResult, VoxelBackend, VoxelGrads } from './voxel-backend';
 import { colorDims, SH_C1, type VoxelGrid } from './voxel-grid';
 
 /**
@@ -368,8 +368,8 @@ export class CpuVoxelBackend implements VoxelBackend {
   async render(rays: RayBatch, params: MarchParams): Promise<ForwardResult> {
     return renderRaysCpu(this.need(), rays, params);
   }
-  async trainStep(batch: TrainBatch, params: MarchParams, grads: VoxelGrads): Promise<TrainResult> {
-    return trainRaysCpu(this.need(), batch, params, grads);
+  async trainStep(batch: TrainBatch, params: MarchParams, grads: VoxelGrads, opts: TrainOptions = {}): Promise<TrainResult> {
+    return trainRaysCpu(this.need(), batch, params, grads, opts.lossScale ?? 1, opts.photometric ?? 'mse');
   }
   dispose(): void {
     this.grid = null;

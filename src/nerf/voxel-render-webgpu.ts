@@ -3,7 +3,7 @@ import { getGpuDevice, GpuUnavailableError } from '../gpu/device';
 import { runnerFor, params, u32, type GpuRunner, type Kernel, type KernelCall } from '../gpu/runner';
 import voxelRenderWgsl from '../shaders/voxel_render.wgsl?raw';
 import voxelOptimWgsl from '../shaders/voxel_optim.wgsl?raw';
-import type { ForwardResult, MarchParams, RayBatch, TrainBatch, TrainResult, VoxelBackend, VoxelGrads } from './voxel-backend';
+import type { ForwardResult, MarchParams, RayBatch, TrainBatch, TrainOptions, TrainResult, VoxelBackend, VoxelGrads } from './voxel-backend';
 import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from './voxel-grid';
 
 /**
@@ -242,10 +242,11 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     return { loss: loss / (3 * n), samples };
   }
 
-  async trainStep(batch: TrainBatch, p: MarchParams, grads: VoxelGrads): Promise<TrainResult> {
+  async trainStep(batch: TrainBatch, p: MarchParams, grads: VoxelGrads, opts: TrainOptions = {}): Promise<TrainResult> {
     const { grid, bufs } = this.needGrads(grads);
     const n = batch.count;
-    if (batch.targetAlpha && batch.alphaWeight) throw new Error('the WebGPU voxel backend has no opacity target term (TrainBatch.targetAlpha); use the CPU backend');
+    if (batch.targetAlpha && batch.alphaWeight) throw new Error('the WebGPU voxel backend has no opacity target term (TrainBatch.targetAlpha) yet; use the CPU backend');
+    if ((opts.lossScale ?? 1) !== 1 || (opts.photometric ?? 'mse') !== 'mse') throw new Error('the WebGPU voxel backend has no loss scale / L1 yet; use the CPU backend');
     if (n === 0) return { loss: 0, samples: 0 };
     const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p);
     this.runner.run(calls, 'voxel train');
