@@ -31,6 +31,7 @@ renders follow the instruction.
   --seed S                (default 0)          --iters N   refit / distillation steps (default idu 300, sds 300)
   --downscale K           --max-images N       dataset options as for 'fit'
   --rays N                rays per step (default 2048)
+  --backend cpu|webgpu    where renders and gradients run (default cpu; the diffusion model runs on ONNX Runtime)
   --text-scale S          --image-scale S      guidance (default 7.5 / 1.5)
   IDU: --edit-every N (10)  --edit-count N (default: enough to edit every view twice in --iters steps)
        --t-min 0.02 --t-max 0.98  --steps 20 (DDIM)
@@ -61,7 +62,7 @@ const FLAGS = {
   'edit-every': { type: 'string' }, 'edit-count': { type: 'string' }, 'idu-mode': { type: 'string' },
   't-min': { type: 'string' }, 't-max': { type: 'string' }, steps: { type: 'string' },
   'sds-levels': { type: 'string' }, 'sds-lambda': { type: 'string' }, pearson: { type: 'string' }, weighting: { type: 'string' },
-  'densify-every': { type: 'string' }, 'densify-until': { type: 'string' }, 'densify-grad': { type: 'string' },
+  backend: { type: 'string' }, 'densify-every': { type: 'string' }, 'densify-until': { type: 'string' }, 'densify-grad': { type: 'string' },
   preserve: { type: 'string' }, 'lr-color': { type: 'string' }, 'lr-density': { type: 'string' }, dilate: { type: 'string' }, 'checkpoint-every': { type: 'string' },
 } as const;
 
@@ -136,6 +137,7 @@ export async function run(args: string[]): Promise<number> {
   const method = choiceFlag(v.method, 'method', ['idu', 'sds'] as const, 'idu');
   const model = typeof v.model === 'string' ? v.model : 'builtin';
   const seed = intFlag(v.seed, 'seed', 0, 0);
+  const backend = choiceFlag(v.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu');
   const cfg: EditConfig = {
     ...EDIT_DEFAULTS,
     method, instruction, seed,
@@ -248,7 +250,8 @@ export async function run(args: string[]): Promise<number> {
   const t0 = now();
   const { views: loaded, missing } = await loadViews(ds, 'train', nodeFiles);
   if (missing.length) warn(`${missing.length} training images are missing (first: ${missing[0]}); editing the other ${loaded.length}`);
-  const scene = parent.editable(region, { pearsonWeight: method === 'sds' ? pearson : 0, ...lr }, { ...densify, extent: cameraExtent(frames.map((f) => f.camera)).radius, seed });
+  if (backend === 'webgpu') (await import('../io/node-webgpu')).installNodeWebGpu();
+  const scene = await parent.editable(region, { pearsonWeight: method === 'sds' ? pearson : 0, ...lr }, { ...densify, extent: cameraExtent(frames.map((f) => f.camera)).radius, seed }, backend);
   const dilate = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
   const views = await prepareViews(scene, loaded.map((l) => ({ file: l.frame.file, camera: l.frame.camera, image: l.image })), region, dilate, (i, n) =>
     emit({ phase: 'prepare', step: i, total: n }),
@@ -264,7 +267,7 @@ export async function run(args: string[]): Promise<number> {
       region: region ? { text: region.text, ...region.describe() } : null, seed,
       settings: {
         ...cfg, pearsonWeight: method === 'sds' ? pearson : 0, learningRates: lr, dilatePx: v.dilate === undefined ? 'auto (2% of the image side)' : Number(v.dilate),
-        ...(parent.kind === 'gaussians' ? { densify } : {}),
+        ...(parent.kind === 'gaussians' ? { densify } : {}), backend,
       },
       started, ...extra,
     };
@@ -286,6 +289,7 @@ export async function run(args: string[]): Promise<number> {
     await nodeFiles.write(ckptPath, encodeCheckpoint({ settings, loop: res.state, scene: scene.saveState() }));
     progress.done();
     console.error(`interrupted at step ${res.state.step}/${cfg.iters}; continue with: instruct-scene edit ${scenePath} ... --resume ${out}`);
+    scene.dispose?.();
     await dispose();
     return 130;
   }
@@ -310,6 +314,7 @@ export async function run(args: string[]): Promise<number> {
   });
   await rm(ckptPath, { force: true });
   progress.done();
+  scene.dispose?.();
   await dispose();
   if (json) console.log(JSON.stringify({ event: 'done', out, steps: cfg.iters, viewsEdited: st.viewsEdited, editorSeconds: st.editorMs / 1000, renderSeconds: (st.renderMs ?? 0) / 1000, refitSeconds: st.refitMs / 1000 }));
   else console.log(`edited scene written to ${out}/ (${cfg.iters} ${method} steps, ${st.viewsEdited} view edits; editor ${(st.editorMs / 1000).toFixed(1)} s, renders ${((st.renderMs ?? 0) / 1000).toFixed(1)} s, refit ${(st.refitMs / 1000).toFixed(1)} s)`);

@@ -9,14 +9,20 @@ import type { Gaussians } from '../nerf/gaussians';
 import { gaussianBounds } from '../nerf/gaussians';
 import type { Vec3 } from '../nerf/voxel-grid';
 import { VoxelScene } from '../nerf/voxel-scene';
+import type { BackendName } from '../nerf/voxel-backend';
+import { createBackend } from '../nerf/fit-voxel';
+import { createGaussianBackend } from '../nerf/gaussian-backend';
 
 /** A loaded parent scene, ready to be edited (a fresh EditableScene per call) and saved. */
 export interface ParentScene {
   kind: 'voxel' | 'gaussians';
   /** Where the scene lies (region validation and visual hulls when the dataset declares no box). */
   bounds: Bounds;
-  /** A fresh scene to edit; `opts` for voxel grids, `gaussianOpts` for Gaussians (the other is ignored). */
-  editable(region: Region | undefined, opts: Partial<VoxelEditOptions>, gaussianOpts?: Partial<GaussianEditOptions>): EditableScene;
+  /**
+   * A fresh scene to edit; `opts` for voxel grids, `gaussianOpts` for Gaussians (the other is ignored);
+   * renders and gradients on `backend` (default cpu).
+   */
+  editable(region: Region | undefined, opts: Partial<VoxelEditOptions>, gaussianOpts?: Partial<GaussianEditOptions>, backend?: BackendName): Promise<EditableScene>;
   save(scene: EditableScene, out: string, meta: Record<string, unknown>): Promise<void>;
 }
 
@@ -28,7 +34,10 @@ export async function loadEditableScene(path: string, datasetBackground: [number
     return {
       kind: 'voxel',
       bounds: { min: [...vs.grid.box.min] as Vec3, max: [...vs.grid.box.max] as Vec3 },
-      editable: (region, opts) => new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams()),
+      editable: async (region, opts, _g, backend = 'cpu') => {
+        const backends = backend === 'cpu' ? undefined : { work: await createBackend(backend), source: await createBackend(backend) };
+        return new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams(), backends);
+      },
       async save(ed, out, meta) {
         const grid = (ed as VoxelEditable).grid;
         await saveVoxelScene(out, { grid, background: vs.background, render: vs.settings, meta: { ...(vs.meta ?? {}), edit: meta } }, nodeFiles, { edit: meta });
@@ -42,7 +51,8 @@ export async function loadEditableScene(path: string, datasetBackground: [number
     return {
       kind: 'gaussians',
       bounds: gaussianBounds(gs),
-      editable: (region, opts, gaussianOpts = {}) => new GaussianEditable(gs, bg, region, { ...(opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}), ...gaussianOpts }),
+      editable: async (region, opts, gaussianOpts = {}, backend = 'cpu') =>
+        new GaussianEditable(gs, bg, region, { ...(opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}), ...gaussianOpts }, await createGaussianBackend(backend)),
       async save(ed, out, meta) {
         await saveGaussianScene(out, (ed as InstanceType<typeof GaussianEditable>).g, bg, nodeFiles, { edit: meta });
       },

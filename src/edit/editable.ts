@@ -61,6 +61,10 @@ export interface EditableScene {
   loadState(s: StateBlob): void;
   /** Final result (voxels: merge G = M·G_edit + (1−M)·G_orig); called once at the end. */
   finalize(): void;
+  /** Where renders and gradients run ('cpu', 'webgpu'). */
+  readonly backendName?: string;
+  /** Frees device memory (GPU backends). */
+  dispose?(): void;
 }
 
 /** Named typed arrays plus JSON metadata: what checkpoints store. */

@@ -4,7 +4,8 @@ import { Adam } from '../nerf/adam';
 import { Rng } from '../core/rng';
 import { cloneGaussians, createGaussians, SH_STRIDE, type Gaussians } from '../nerf/gaussians';
 import { applyDensify, planDensify } from '../nerf/gaussian-densify';
-import { createGrads, rasterizeBackward, rasterizeForward, renderGaussiansCpu, type GaussianGrads } from '../nerf/gaussian-raster-cpu';
+import { createGrads, type GaussianGrads } from '../nerf/gaussian-raster-cpu';
+import { CpuGaussianBackend, type GaussianRasterBackend } from '../nerf/gaussian-backend';
 import type { AlphaTarget, EditableScene, PhotometricLoss, SourceRender, StateBlob } from './editable';
 import type { Region } from './regions';
 
@@ -47,7 +48,8 @@ type Group = (typeof GROUPS)[number];
 const WIDTH: Record<Group, number> = { means: 3, logScales: 3, rotations: 4, opacityLogits: 1, sh: SH_STRIDE };
 
 /**
- * Gaussians under edit (CPU rasteriser). GaussianEditor-style gating: with a region, only Gaussians whose
+ * Gaussians under edit, rasterised by a GaussianRasterBackend (the CPU reference by default, or WebGPU).
+ * GaussianEditor-style gating: with a region, only Gaussians whose
  * mean lies inside it (and the Gaussians densification makes from them) receive updates, so the outside is
  * kept exactly and no merge is needed. Densification follows 3DGS (see GaussianEditOptions.densify).
  */
@@ -70,8 +72,11 @@ export class GaussianEditable implements EditableScene {
   private rng: Rng;
   private readonly maxCount: number;
 
-  constructor(g: Gaussians, readonly background: [number, number, number], readonly region: Region | undefined, opts: Partial<GaussianEditOptions> = {}) {
+  private readonly raster: GaussianRasterBackend;
+
+  constructor(g: Gaussians, readonly background: [number, number, number], readonly region: Region | undefined, opts: Partial<GaussianEditOptions> = {}, backend?: GaussianRasterBackend) {
     this.o = { ...GAUSSIAN_EDIT_DEFAULTS, ...opts };
+    this.raster = backend ?? new CpuGaussianBackend();
     this.orig = cloneGaussians(g);
     this.g = cloneGaussians(g);
     const n = this.g.count;
@@ -100,23 +105,32 @@ export class GaussianEditable implements EditableScene {
     return this.g.count;
   }
 
+  get backendName(): string {
+    return this.raster.name;
+  }
+
+  private async renderOf(g: Gaussians, cam: Camera): Promise<SourceRender> {
+    const r = await this.raster.render(g, cam, this.background);
+    return { image: { width: r.width, height: r.height, channels: 3, data: r.image }, alpha: r.alpha };
+  }
+
   async render(cam: Camera): Promise<Image> {
-    return renderGaussiansCpu(this.g, cam, this.background).image;
+    return (await this.renderOf(this.g, cam)).image;
   }
 
   async renderSource(cam: Camera): Promise<Image> {
-    return renderGaussiansCpu(this.orig, cam, this.background).image;
+    return (await this.renderOf(this.orig, cam)).image;
   }
 
   async renderSourceWithAlpha(cam: Camera): Promise<SourceRender> {
-    const r = renderGaussiansCpu(this.orig, cam, this.background);
-    return { image: r.image, alpha: r.alpha };
+    return this.renderOf(this.orig, cam);
   }
 
   async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric: PhotometricLoss = 'mse', alpha?: AlphaTarget): Promise<number> {
     const n = pixels.length;
     if (!n) return 0;
-    const fwd = rasterizeForward(this.g, cam, this.background);
+    // render + backward back to back: the backend keeps what backward needs from the most recent render
+    const fwd = await this.raster.render(this.g, cam, this.background);
     const d = new Float32Array(fwd.image.length);
     const l1 = photometric === 'l1';
     const k = ((l1 ? 1 : 2) * scale) / (3 * n);
@@ -144,14 +158,14 @@ export class GaussianEditable implements EditableScene {
       }
       loss += (alpha.weight * la) / n;
     }
-    rasterizeBackward(this.g, cam, fwd, d, dA, this.tmp);
+    await this.raster.backward(d, dA, this.tmp);
     for (const name of GROUPS) {
       const a = this.grads[name], b = this.tmp[name];
       for (let i = 0; i < a.length; i++) a[i] += b[i];
     }
     // densification statistics (3DGS: the view-space positional gradient in NDC units, per view that draws the Gaussian)
     if (this.o.densify) {
-      const sx = cam.width / 2, sy = cam.height / 2, xy = this.tmp.xy, rad = fwd.projected.radius, gate = this.gate;
+      const sx = cam.width / 2, sy = cam.height / 2, xy = this.tmp.xy, rad = fwd.radius, gate = this.gate;
       for (let i = 0; i < this.g.count; i++) {
         if (rad[i] <= 0 || (gate && !gate[i])) continue;
         this.gradAccum[i] += Math.hypot(xy[2 * i] * sx, xy[2 * i + 1] * sy);
@@ -243,4 +257,9 @@ export class GaussianEditable implements EditableScene {
   }
 
   finalize(): void {}
+
+  /** Frees the backend's device memory. */
+  dispose(): void {
+    this.raster.dispose?.();
+  }
 }

@@ -3,11 +3,11 @@ import type { Image } from '../core/image';
 import { createImage } from '../core/image';
 import { cameraRays, pixelRay } from '../core/rays';
 import { Adam } from '../nerf/adam';
-import type { MarchParams, TrainBatch, VoxelGrads } from '../nerf/voxel-backend';
+import type { MarchParams, RayBatch, TrainBatch, VoxelBackend, VoxelGrads } from '../nerf/voxel-backend';
 import { defaultMarchParams } from '../nerf/voxel-backend';
 import type { Vec3, VoxelGrid } from '../nerf/voxel-grid';
 import { cloneGrid, colorDims, downsampleGrid, resampleGrid, sigmoid, softplus } from '../nerf/voxel-grid';
-import { renderRaysCpu, trainRaysCpu } from '../nerf/voxel-render-cpu';
+import { CpuVoxelBackend } from '../nerf/voxel-render-cpu';
 import type { AlphaTarget, EditableScene, PhotometricLoss, SourceRender, StateBlob } from './editable';
 import type { Region } from './regions';
 import { pearsonLoss } from './sds-core';
@@ -96,10 +96,17 @@ export interface VoxelEditOptions {
 
 export const VOXEL_EDIT_DEFAULTS: VoxelEditOptions = { lrDensity: 0.01, lrColor: 0.1, pearsonWeight: 0, gate: true, tvColor: 0.01 };
 
+/** Where an edit's renders and gradients run: one backend for the working grid, one for the frozen original. */
+export interface VoxelEditBackends {
+  work: VoxelBackend;
+  source: VoxelBackend;
+}
+
 /**
  * A voxel grid under edit: the working grid (possibly at a reduced resolution, Instruct 3D-to-3D dynamic
- * scaling), the frozen original, the region mask M and an Adam optimiser. CPU renderer (the reference
- * backend); the march parameters are the original grid's.
+ * scaling), the frozen original, the region mask M and an Adam optimiser on the host. Renders and ray
+ * gradients run on a VoxelBackend (the CPU reference by default, or WebGPU: the grid is uploaded after each
+ * optimiser step, as fitVoxel's non-fused path does); the march parameters are the original grid's.
  */
 export class VoxelEditable implements EditableScene {
   readonly kind = 'voxel' as const;
@@ -115,9 +122,18 @@ export class VoxelEditable implements EditableScene {
   private pearsonCache: { idx: Uint32Array; sigmaOrig: Float64Array; A: number; B: number; AA: number; BB: number; AB: number; n: number } | null = null;
   private readonly opts: VoxelEditOptions;
 
-  /** `params`: the scene's march parameters (default: half-voxel steps); kept at every level (world units). */
-  constructor(orig: VoxelGrid, readonly background: [number, number, number], readonly region: Region | undefined, opts: Partial<VoxelEditOptions> = {}, params?: MarchParams) {
+  private readonly backends: VoxelEditBackends;
+  /** The working grid changed on the host since the work backend last saw it. */
+  private dirty = true;
+  private sourceBound = false;
+
+  /**
+   * `params`: the scene's march parameters (default: half-voxel steps); kept at every level (world units).
+   * `backends`: where renders and gradients run (default: the CPU reference for both).
+   */
+  constructor(orig: VoxelGrid, readonly background: [number, number, number], readonly region: Region | undefined, opts: Partial<VoxelEditOptions> = {}, params?: MarchParams, backends?: VoxelEditBackends) {
     this.opts = { ...VOXEL_EDIT_DEFAULTS, ...opts };
+    this.backends = backends ?? { work: new CpuVoxelBackend(), source: new CpuVoxelBackend() };
     this.orig = cloneGrid(orig);
     this.params = params ?? defaultMarchParams(orig, background as Vec3);
     this.paramsAtLevel = this.params;
@@ -137,36 +153,53 @@ export class VoxelEditable implements EditableScene {
     this.pearsonCache = null;
   }
 
-  private renderGrid(grid: VoxelGrid, cam: Camera, params: MarchParams): SourceRender {
-    const rays = cameraRays(cam);
-    const f = renderRaysCpu(grid, rays, params);
+  get backendName(): string {
+    return this.backends.work.name;
+  }
+
+  /** The working grid's backend, bound to the current grid. */
+  private async work(): Promise<VoxelBackend> {
+    if (this.dirty) { await this.backends.work.setGrid(this.grid); this.dirty = false; }
+    return this.backends.work;
+  }
+
+  private async renderRays(rays: RayBatch, source: boolean) {
+    if (source) {
+      if (!this.sourceBound) { await this.backends.source.setGrid(this.orig); this.sourceBound = true; }
+      return this.backends.source.render(rays, this.params);
+    }
+    return (await this.work()).render(rays, this.paramsAtLevel);
+  }
+
+  private async renderView(cam: Camera, source: boolean): Promise<SourceRender> {
+    const f = await this.renderRays(cameraRays(cam), source);
     const img = createImage(cam.width, cam.height, 3);
     img.data.set(f.rgb);
     return { image: img, alpha: f.alpha };
   }
 
   async render(cam: Camera): Promise<Image> {
-    return this.renderGrid(this.grid, cam, this.paramsAtLevel).image;
+    return (await this.renderView(cam, false)).image;
   }
 
   async renderPixels(cam: Camera, pixels: Uint32Array, base: Image): Promise<Image | null> {
     if (!(this.opts.gate && this.mask)) return null;
-    const f = renderRaysCpu(this.grid, pixelRays(cam, pixels, base), this.paramsAtLevel);
+    const f = await this.renderRays(pixelRays(cam, pixels, base), false);
     const img = { ...base, data: base.data.slice() };
     for (let r = 0; r < pixels.length; r++) for (let c = 0; c < 3; c++) img.data[pixels[r] * base.channels + c] = f.rgb[r * 3 + c];
     return img;
   }
 
   async renderSource(cam: Camera): Promise<Image> {
-    return this.renderGrid(this.orig, cam, this.params).image;
+    return (await this.renderView(cam, true)).image;
   }
 
   async renderSourceWithAlpha(cam: Camera): Promise<SourceRender> {
-    return this.renderGrid(this.orig, cam, this.params);
+    return this.renderView(cam, true);
   }
 
   async addRayLoss(batch: TrainBatch, scale: number, photometric: PhotometricLoss = 'mse'): Promise<number> {
-    return trainRaysCpu(this.grid, batch, this.paramsAtLevel, this.grads, scale, photometric).loss;
+    return (await (await this.work()).trainStep(batch, this.paramsAtLevel, this.grads, { lossScale: scale, photometric })).loss;
   }
 
   async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric: PhotometricLoss = 'mse', alpha?: AlphaTarget): Promise<number> {
@@ -267,6 +300,7 @@ export class VoxelEditable implements EditableScene {
         }
     }
     this.adam.step();
+    this.dirty = true;
   }
 
   private levelMaskCache: { level: number; mask: Uint8Array } | null = null;
@@ -299,6 +333,7 @@ export class VoxelEditable implements EditableScene {
     if (this.mask && level > 0) markRegionCells(this.grid, vertexRegionMask(this.grid, this.region!, 1));
     this.level = level;
     this.resetOptimizer();
+    this.dirty = true;
   }
 
   saveState(): StateBlob {
@@ -319,11 +354,21 @@ export class VoxelEditable implements EditableScene {
       this.adam.importState(name, { m: s.arrays[`adam.${name}.m`] as Float32Array, v: s.arrays[`adam.${name}.v`] as Float32Array, t: s.arrays[`adam.${name}.t`] as Uint32Array });
     this.adam.steps = s.meta.adamSteps as number;
     this.pearsonCache = null;
+    this.dirty = true;
   }
 
   finalize(): void {
     if (this.level !== 0) this.setLevel(0);
     if (this.mask) this.grid = mergeGrids(this.grid, this.orig, this.mask);
+    this.dirty = true;
+  }
+
+  /** Frees the backends' device memory (the scene can still be saved; renders rebind). */
+  dispose(): void {
+    this.backends.work.dispose();
+    this.backends.source.dispose();
+    this.dirty = true;
+    this.sourceBound = false;
   }
 }
 
