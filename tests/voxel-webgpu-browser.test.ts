@@ -44,7 +44,7 @@ describe.skipIf(missing !== null)('voxel WebGPU backend in Chromium', () => {
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
   });
 
-  it('renders and differentiates like the CPU reference (bounded and contracted, SH degree 1)', async (ctx) => {
+  it('renders and differentiates like the CPU reference (bounded and contracted, SH degree 1; MSE, and L1 with a loss scale and opacity targets)', async (ctx) => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -63,6 +63,12 @@ describe.skipIf(missing !== null)('voxel WebGPU backend in Chromium', () => {
       expect(Math.abs(r.loss[1] - r.loss[0]) / r.loss[0]).toBeLessThan(1e-4);
       expect(r.gradDensity).toBeLessThan(1e-3);
       expect(r.gradColor).toBeLessThan(1e-3);
+      // L1 + loss scale 2.5 + opacity targets (weight 10)
+      console.log(`  L1 ×2.5 + opacity targets: loss ${r.optsLoss[0].toFixed(6)} / ${r.optsLoss[1].toFixed(6)}, grad density ${r.optsGradDensity.toExponential(2)} colour ${r.optsGradColor.toExponential(2)} (options change the density gradient by ${r.optsEffect.toFixed(3)} of its max)`);
+      expect(r.optsEffect).toBeGreaterThan(0.05);
+      expect(Math.abs(r.optsLoss[1] - r.optsLoss[0]) / r.optsLoss[0]).toBeLessThan(1e-4);
+      expect(r.optsGradDensity).toBeLessThan(1e-3);
+      expect(r.optsGradColor).toBeLessThan(1e-3);
     }
     expect(errors).toEqual([]);
     await page.close();

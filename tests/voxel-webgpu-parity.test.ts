@@ -3,7 +3,7 @@ import { Rng } from '../src/core/rng';
 import { installNodeWebGpu } from '../src/io/node-webgpu';
 import { gpuAvailable, gpuDescription } from '../src/gpu/device';
 import { createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel-grid';
-import { defaultMarchParams, type MarchParams, type TrainBatch } from '../src/nerf/voxel-backend';
+import { defaultMarchParams, type MarchParams, type TrainBatch, type TrainOptions } from '../src/nerf/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel-render-cpu';
 import { createWebGpuVoxelBackend, packOccupancy, packOccupancyWithBlocks, type WebGpuVoxelBackend } from '../src/nerf/voxel-render-webgpu';
 
@@ -22,6 +22,8 @@ import { createWebGpuVoxelBackend, packOccupancy, packOccupancyWithBlocks, type 
  * - the optional distortion regulariser (MarchParams.distortion) is held to the same bounds.
  * - loss: relative 1e-5; evaluated samples: equal up to 0.1 % (f32 rounding can move a sample across a
  *   cell or box boundary).
+ * - the edit loops' loss options (TrainOptions.lossScale, photometric 'l1', TrainBatch.targetAlpha with
+ *   alphaWeight) are held to the same loss and gradient bounds.
  */
 
 installNodeWebGpu();
@@ -158,6 +160,42 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
     `grad density rel ${dens.rel.toExponential(2)} cos ${dens.cos.toFixed(7)}, colour rel ${col.rel.toExponential(2)} cos ${col.cos.toFixed(7)}; samples cpu ${cpu.samples} gpu ${gpu.samples}`);
 }
 
+/**
+ * Loss options of the edit loops: the WebGPU loss and gradients against the CPU twin's with `opts` (and, with
+ * `alphaWeight`, random opacity targets in [0, 1]); the option must change the CPU's result, or its parity would
+ * prove nothing.
+ */
+async function lossParity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid) => MarchParams, opts: TrainOptions, alphaWeight = 0) {
+  if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
+  const rng = new Rng(seed);
+  const grid = randomGrid(rng, c);
+  const batch = randomBatch(rng, 256, c.inside);
+  if (alphaWeight) {
+    batch.targetAlpha = new Float32Array(batch.count);
+    for (let q = 0; q < batch.count; q++) batch.targetAlpha[q] = rng.next();
+    batch.alphaWeight = alphaWeight;
+  }
+  const mp = p(grid);
+  await backend!.setGrid(grid);
+  const zeros = () => ({ density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) });
+  const gc = zeros(), gg = zeros(), gPlain = zeros();
+  const rc = trainRaysCpu(grid, batch, mp, gc, opts.lossScale, opts.photometric);
+  const rg = await backend!.trainStep(batch, mp, gg, opts);
+  const plain = trainRaysCpu(grid, { origins: batch.origins, dirs: batch.dirs, target: batch.target, count: batch.count }, mp, gPlain);
+  // the options matter here: the loss (L1, opacity term) or the gradient (scale) differs from plain MSE's
+  let diff = 0;
+  for (let i = 0; i < gc.density.length; i++) diff = Math.max(diff, Math.abs(gc.density[i] - gPlain.density[i]));
+  expect(diff, 'density gradient changed by the options').toBeGreaterThan(0.05 * maxAbs(gc.density));
+  if (opts.photometric === 'l1' || alphaWeight) expect(Math.abs(rc.loss - plain.loss)).toBeGreaterThan(0.02 * plain.loss);
+  const lossRel = Math.abs(rg.loss - rc.loss) / rc.loss;
+  expect(lossRel, 'loss: relative difference').toBeLessThanOrEqual(1e-5);
+  expect(Math.abs(rg.samples - rc.samples)).toBeLessThanOrEqual(Math.max(2, rc.samples * 1e-3));
+  const dens = compareGrads('density', gc.density, gg.density);
+  const col = compareGrads('colour', gc.color, gg.color);
+  console.log(`${JSON.stringify({ ...opts, alphaWeight, distortion: mp.distortion ?? 0, bgLen: c.bgLen, shDegree: c.shDegree })}: loss cpu ${rc.loss.toFixed(6)} gpu ${rg.loss.toFixed(6)} (rel ${lossRel.toExponential(2)}, plain MSE ${plain.loss.toFixed(6)}), ` +
+    `grad density rel ${dens.rel.toExponential(2)} cos ${dens.cos.toFixed(7)}, colour rel ${col.rel.toExponential(2)} cos ${col.cos.toFixed(7)}; density grad changed by ${(diff / maxAbs(gc.density)).toFixed(3)} of its max`);
+}
+
 describe('voxel WebGPU backend = CPU reference', () => {
   const bounded = (g: VoxelGrid) => defaultMarchParams(g, [0.9, 0.3, 0.6] as Vec3, { stepSize: 0.03 });
   const unbounded = (g: VoxelGrid) => defaultMarchParams(g, [0.2, 0.5, 0.7] as Vec3, { stepSize: 0.04, farNorm: 20, near: 0.05 });
@@ -168,6 +206,14 @@ describe('voxel WebGPU backend = CPU reference', () => {
   // the optional distortion regulariser (MarchParams.distortion), with empty-space jumps in the step indices
   it('bounded + distortion regulariser, empty-space skipping', (ctx) => parity(ctx, { res: [13, 10, 12], shDegree: 0, bgLen: 0, sparse: true, inside: false }, 5, (g) => ({ ...bounded(g), distortion: 0.3 })));
   it('contracted + distortion regulariser, rays from inside', (ctx) => parity(ctx, { res: [12, 12, 12], shDegree: 1, bgLen: 0.5, sparse: true, inside: true }, 6, (g) => ({ ...unbounded(g), distortion: 0.3 })));
+
+  // the edit loops' loss options (TrainOptions, TrainBatch.targetAlpha)
+  it('L1 with loss scale 2.5, bounded, empty-space skipping', (ctx) => lossParity(ctx, { res: [13, 10, 12], shDegree: 0, bgLen: 0, sparse: true, inside: false }, 7, bounded, { photometric: 'l1', lossScale: 2.5 }));
+  it('L1 with loss scale 2.5, contracted, rays from inside', (ctx) => lossParity(ctx, { res: [12, 12, 12], shDegree: 1, bgLen: 0.5, sparse: true, inside: true }, 8, unbounded, { photometric: 'l1', lossScale: 2.5 }));
+  it('opacity targets (weight 10) with loss scale 3, bounded', (ctx) => lossParity(ctx, { res: [12, 9, 11], shDegree: 1, bgLen: 0, sparse: true, inside: false }, 9, bounded, { lossScale: 3 }, 10));
+  it('opacity targets (weight 10) with loss scale 3, contracted, rays from outside', (ctx) => lossParity(ctx, { res: [10, 10, 10], shDegree: 0, bgLen: 1, sparse: false, inside: false }, 10, unbounded, { lossScale: 3 }, 10));
+  // the scale also multiplies the distortion regulariser's gradient (as the CPU twin)
+  it('L1 + opacity targets + distortion, loss scale 0.5, contracted', (ctx) => lossParity(ctx, { res: [12, 12, 12], shDegree: 0, bgLen: 0.5, sparse: true, inside: true }, 11, (g) => ({ ...unbounded(g), distortion: 0.3 }), { photometric: 'l1', lossScale: 0.5 }, 10));
 
   it('packs occupancy one bit per cell, then one per skip block', () => {
     const occ = new Uint8Array(70);

@@ -12,8 +12,9 @@ import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from './
  *
  * - `setGrid` uploads density, colour and the occupancy grid packed to one bit per cell, followed by one bit
  *   per 4³-cell block for empty-space jumps (buffers are reallocated only when the resolution or SH degree changes).
- * - `render` returns rgb/alpha/depth per ray; `trainStep` returns the batch MSE and adds ∂L/∂(raw values) into
- *   the host gradient arrays (accumulated on the GPU with f32 compare-and-swap atomics, then read back).
+ * - `render` returns rgb/alpha/depth per ray; `trainStep` returns the batch loss (MSE or L1, + the opacity-target
+ *   and distortion terms) and adds lossScale · ∂L/∂(raw values) into the host gradient arrays (accumulated on the
+ *   GPU with f32 compare-and-swap atomics, then read back).
  * - `trainAndStep` / `readGrid` (FusedVoxelBackend): the whole fit step on the device (train, then
  *   src/shaders/voxel_optim.wgsl: TV + density sparsity, Adam); fit-voxel.ts uses it by default.
  * - Works in the browser (navigator.gpu) and in Node after `installNodeWebGpu()` (src/io/node-webgpu.ts; the
@@ -181,9 +182,16 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     return b;
   }
 
-  private uniform(grid: VoxelGrid, p: MarchParams, count: number, lossNorm: number): GPUBuffer {
+  /**
+   * The kernels' `Params` (voxel_render.wgsl; same field order, 4 bytes each, 9 rows of 4). `loss` is given for
+   * training: the gradient's scale, L1 or MSE, and the opacity targets' weight (0 = none; targets at 9·count).
+   */
+  private uniform(grid: VoxelGrid, p: MarchParams, count: number, loss?: { scale: number; l1: boolean; alphaWeight: number }): GPUBuffer {
     const nV = vertexCount(grid.res);
     const L = occupancyLayout(grid.res);
+    const scale = loss?.scale ?? 0, n = Math.max(count, 1);
+    const lossNorm = loss ? ((loss.l1 ? 1 : 2) / (3 * n)) * scale : 0;
+    const alphaWeight = loss?.alphaWeight ?? 0;
     return this.runner.uniform(params({
       nx: u32(grid.res[0]), ny: u32(grid.res[1]), nz: u32(grid.res[2]), K: u32(colorDims(grid.shDegree)),
       count: u32(count), maxSamples: u32(p.maxSamples), dirOffset: u32(3 * count), unbounded: u32(grid.bgLen > 0 ? 1 : 0),
@@ -192,7 +200,8 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
       minX: grid.box.min[0], minY: grid.box.min[1], minZ: grid.box.min[2], maxX: grid.box.max[0],
       maxY: grid.box.max[1], maxZ: grid.box.max[2], bgR: p.background[0], bgG: p.background[1],
       bgB: p.background[2], colorOffset: u32(nV), blockWords: u32(L.cellWords), bx: u32(L.bx),
-      by: u32(L.by), targetOffset: u32(6 * count), distLambda: p.distortion ?? 0, distScale: (p.distortion ?? 0) / Math.max(count, 1),
+      by: u32(L.by), targetOffset: u32(6 * count), distLambda: p.distortion ?? 0, distScale: ((p.distortion ?? 0) / n) * scale,
+      l1: u32(loss?.l1 ? 1 : 0), alphaOffset: u32(9 * count), alphaWeight, alphaGrad: ((2 * alphaWeight) / n) * scale,
     }), 'voxel params');
   }
 
@@ -208,7 +217,7 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
       const outBuf = this.scratch('outBuf', m * 6 * 4);
       this.runner.upload(rayBuf, rays.origins.subarray(s * 3, (s + m) * 3));
       this.runner.upload(rayBuf, rays.dirs.subarray(s * 3, (s + m) * 3), m * 3 * 4);
-      const uni = this.uniform(grid, p, m, 0);
+      const uni = this.uniform(grid, p, m);
       this.runner.run([{ kernel: this.kRender, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, this.dummy], threads: m }], 'voxel render');
       const res = await this.runner.readF32(outBuf, 0, m * 6);
       uni.destroy();
@@ -222,16 +231,23 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     return out;
   }
 
-  /** Uploads a training batch and returns the calls of forward + backward (gradients into bufs.grads, zeroed first). */
-  private trainCalls(grid: VoxelGrid, bufs: GridBuffers, batch: TrainBatch, p: MarchParams): { calls: KernelCall[]; outBuf: GPUBuffer; uni: GPUBuffer } {
+  /**
+   * Uploads a training batch and returns the calls of forward + backward (gradients into bufs.grads, zeroed first).
+   * Ray buffer: origins, directions, target rgb (3 floats per ray each), then the opacity targets (1 per ray) when
+   * the batch has them, as the CPU twin: `targetAlpha` with a non-zero `alphaWeight`.
+   */
+  private trainCalls(grid: VoxelGrid, bufs: GridBuffers, batch: TrainBatch, p: MarchParams, opts: TrainOptions): { calls: KernelCall[]; outBuf: GPUBuffer; uni: GPUBuffer } {
     const n = batch.count;
-    const rayBuf = this.scratch('rayBuf', n * 9 * 4);
+    const alphaWeight = batch.targetAlpha && batch.alphaWeight ? batch.alphaWeight : 0;
+    if (alphaWeight && batch.targetAlpha!.length < n) throw new Error(`TrainBatch.targetAlpha has ${batch.targetAlpha!.length} values for ${n} rays`);
+    const rayBuf = this.scratch('rayBuf', n * (alphaWeight ? 10 : 9) * 4);
     const outBuf = this.scratch('outBuf', n * 2 * 4);
     this.runner.upload(rayBuf, batch.origins.subarray(0, n * 3));
     this.runner.upload(rayBuf, batch.dirs.subarray(0, n * 3), n * 3 * 4);
     this.runner.upload(rayBuf, batch.target.subarray(0, n * 3), n * 6 * 4);
+    if (alphaWeight) this.runner.upload(rayBuf, batch.targetAlpha!.subarray(0, n), n * 9 * 4);
     this.runner.zero(bufs.grads);
-    const uni = this.uniform(grid, p, n, 2 / (3 * n));
+    const uni = this.uniform(grid, p, n, { scale: opts.lossScale ?? 1, l1: (opts.photometric ?? 'mse') === 'l1', alphaWeight });
     return { calls: [{ kernel: this.kTrain, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, bufs.grads], threads: n }], outBuf, uni };
   }
 
@@ -245,10 +261,8 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   async trainStep(batch: TrainBatch, p: MarchParams, grads: VoxelGrads, opts: TrainOptions = {}): Promise<TrainResult> {
     const { grid, bufs } = this.needGrads(grads);
     const n = batch.count;
-    if (batch.targetAlpha && batch.alphaWeight) throw new Error('the WebGPU voxel backend has no opacity target term (TrainBatch.targetAlpha) yet; use the CPU backend');
-    if ((opts.lossScale ?? 1) !== 1 || (opts.photometric ?? 'mse') !== 'mse') throw new Error('the WebGPU voxel backend has no loss scale / L1 yet; use the CPU backend');
     if (n === 0) return { loss: 0, samples: 0 };
-    const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p);
+    const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p, opts);
     this.runner.run(calls, 'voxel train');
     const [res, g] = await Promise.all([this.lossOf(outBuf, n), this.runner.readF32(bufs.grads, 0, bufs.nV * (1 + bufs.K))]);
     uni.destroy();
@@ -265,7 +279,8 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     if (n === 0) return { loss: 0, samples: 0 };
     const r = this.runner, nV = bufs.nV, K = bufs.K, total = nV * (1 + K);
     if (!bufs.adam) bufs.adam = { m1: r.buffer(total * 4, 'adam m'), m2: r.buffer(total * 4, 'adam v'), steps: r.buffer(total * 4, 'adam t') };
-    const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p);
+    // the fit's loss: MSE, gradient scale 1 (a batch's opacity targets would count as in trainStep; fit-voxel.ts's carry none)
+    const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p, {});
     const uniforms = [uni];
     const [nx, ny, nz] = grid.res;
     if (o.tvDensity > 0 || o.tvColor > 0 || o.sparsity > 0) {

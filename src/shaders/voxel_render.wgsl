@@ -8,6 +8,12 @@
 //   ∂L/∂zᵢ = ∂L/∂C · wᵢ cᵢ(1 − cᵢ)          (z = pre-sigmoid colour)
 // through softplus / SH / trilinear weights into `grads` (no per-sample storage).
 //
+// Loss (TrainOptions / TrainBatch in voxel-backend.ts): per channel e² (MSE) or |e| (l1 ≠ 0, ∂/∂e = sign(e),
+// sign(0) = 0); lossNorm = lossScale·(2 or 1)/(3n) scales only the gradient. Opacity targets (alphaWeight ≠ 0,
+// α* at alphaOffset, 1 per ray): the loss gets + w·(α − α*)² per ray with α = 1 − T_final, and since
+// T_final = e^{−Σxⱼ}, ∂α/∂xᵢ = T_final for every sample: ∂L/∂xᵢ += alphaGrad·(α − α*)·T_final with
+// alphaGrad = lossScale·2w/n.
+//
 // Gradient accumulation: WGSL has no float atomics, so `addGrad` is a compare-and-swap loop on the f32 bit
 // pattern held in an atomic<u32> (exact f32 additions; only their order varies between runs, so results match
 // the CPU to f32 rounding of sums, not bit for bit).
@@ -25,6 +31,7 @@ struct Params {
   maxY: f32, maxZ: f32, bgR: f32, bgG: f32,
   bgB: f32, colorOffset: u32, blockWords: u32, bx: u32,
   by: u32, targetOffset: u32, distLambda: f32, distScale: f32,
+  l1: u32, alphaOffset: u32, alphaWeight: f32, alphaGrad: f32,
 }
 
 // Cells per side of the coarse skip blocks (as voxel-render-cpu.ts): a sample in an empty cell of an empty block
@@ -41,9 +48,10 @@ const SH_C1: f32 = 0.4886025119029199;
 // 1 bit per cell (cell c → bit c & 31 of word c >> 5), 1 = occupied; then, from word blockWords, 1 bit per
 // BLOCK³ block (block b → bit b & 31 of word blockWords + (b >> 5)), 1 = some cell of it occupied
 @group(0) @binding(3) var<storage, read> occ: array<u32>;
-// origins (3 per ray), then unit directions from dirOffset, then (train) target rgb from targetOffset
+// origins (3 per ray), then unit directions from dirOffset, then (train) target rgb from targetOffset and
+// (train, alphaWeight ≠ 0) target opacity from alphaOffset (1 per ray)
 @group(0) @binding(4) var<storage, read> rays: array<f32>;
-// render: rgb (3 per ray), then alpha, depth, samples (count each); train: squared error over rgb, samples (2 per ray)
+// render: rgb (3 per ray), then alpha, depth, samples (count each); train: the ray's loss terms (the host sums them and divides by 3n), samples (2 per ray)
 @group(0) @binding(5) var<storage, read_write> outv: array<f32>;
 // train: ∂L/∂density[v] at v, ∂L/∂color[v·K + c] at colorOffset + v·K + c (f32 bit patterns)
 @group(0) @binding(6) var<storage, read_write> grads: array<atomic<u32>>;
@@ -92,13 +100,14 @@ struct RayOut {
 
 // Marches ray q. backward = false: returns the composite (without background). backward = true: walks the
 // same samples and adds the gradients for ∂L/∂C = dLdC, given the ray's final colour C (with background)
-// and, with the distortion regulariser, its forward sums `fw` (W, MW, Ldist).
+// and, with the distortion regulariser, its forward sums `fw` (W, MW, Ldist); `gaT` (the opacity term's
+// ∂L/∂xᵢ, the same for every sample of the ray) is added to each sample's ∂L/∂x.
 //
 // Distortion (MarchParams.distortion, mip-NeRF 360 form, O(n) per ray as in voxel-render-cpu.ts): with kᵢ the
 // step index of sample i (skipped positions counted) and mᵢ = (kᵢ + ½)δ, ∂L/∂wᵢ = gᵢ = 2·pairᵢ + ⅔wᵢδ where
 // pairᵢ = Σⱼ wⱼ|mᵢ − mⱼ| (from running prefix sums), Σᵢ gᵢwᵢ = 2·L_dist, and
 // ∂L/∂xᵢ += λ/n · (gᵢT_{i+1} − Σ_{j>i} gⱼwⱼ).
-fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f, fw: RayOut) -> RayOut {
+fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f, fw: RayOut, gaT: f32) -> RayOut {
   let ob = q * 3u;
   let db = P.dirOffset + q * 3u;
   let o = vec3f(rays[ob], rays[ob + 1u], rays[ob + 2u]);
@@ -283,7 +292,7 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f, fw: RayOut) -> RayOut {
       }
     } else {
       S -= w * c;
-      var dLdx = dot(dLdC, T * c - S);
+      var dLdx = dot(dLdC, T * c - S) + gaT;
       if (dist) {
         let Wa = fw.W - Wb - w;
         let MWa = fw.MW - MWb - w * m;
@@ -321,7 +330,7 @@ fn render(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let q = gid.x + gid.y * nwg.x * WG;
   if (q >= P.count) { return; }
   var none: RayOut;
-  let r = march(q, false, vec3f(0.0), vec3f(0.0), none);
+  let r = march(q, false, vec3f(0.0), vec3f(0.0), none, 0.0);
   let rgb = r.rgb + r.T * vec3f(P.bgR, P.bgG, P.bgB);
   let a = 1.0 - r.T;
   var depth = 0.0;
@@ -339,15 +348,26 @@ fn train(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   let q = gid.x + gid.y * nwg.x * WG;
   if (q >= P.count) { return; }
   var none: RayOut;
-  let r = march(q, false, vec3f(0.0), vec3f(0.0), none);
+  let r = march(q, false, vec3f(0.0), vec3f(0.0), none, 0.0);
   let C = r.rgb + r.T * vec3f(P.bgR, P.bgG, P.bgB);
   let tb = P.targetOffset + q * 3u;
   let e = C - vec3f(rays[tb], rays[tb + 1u], rays[tb + 2u]);
+  var loss = dot(e, e);
+  var dLdC = P.lossNorm * e;
+  if (P.l1 != 0u) {
+    loss = dot(abs(e), vec3f(1.0));
+    dLdC = P.lossNorm * sign(e);
+  }
+  var gaT = 0.0;
+  if (P.alphaWeight != 0.0) {
+    let ea = (1.0 - r.T) - rays[P.alphaOffset + q];
+    loss += 3.0 * P.alphaWeight * ea * ea;
+    gaT = P.alphaGrad * ea * r.T;
+  }
   // the host divides by 3n: this adds λ·L_dist/n, the mean over rays (as voxel-render-cpu.ts)
-  outv[q * 2u] = dot(e, e) + 3.0 * P.distLambda * r.Ldist;
+  outv[q * 2u] = loss + 3.0 * P.distLambda * r.Ldist;
   outv[q * 2u + 1u] = f32(r.samples);
-  let dLdC = P.lossNorm * e;
-  if (r.samples > 0u && (any(dLdC != vec3f(0.0)) || P.distLambda > 0.0)) {
-    _ = march(q, true, dLdC, C, r);
+  if (r.samples > 0u && (any(dLdC != vec3f(0.0)) || P.distLambda > 0.0 || gaT != 0.0)) {
+    _ = march(q, true, dLdC, C, r, gaT);
   }
 }
