@@ -41,8 +41,8 @@ export interface MarchParams {
   /** Cap on the number of steps per ray (evaluated or skipped). */
   maxSamples: number;
   /**
-   * Optional distortion regulariser weight λ (mip-NeRF 360 / DVGO v2), training only. Only the CPU backend
-   * implements it so far (`fitVoxel` refuses λ > 0 on another backend). Per ray, with sᵢ = (kᵢ + ½)·δ the
+   * Optional distortion regulariser weight λ (mip-NeRF 360 / DVGO v2), training only. Both backends implement
+   * it (parity-tested); `fitVoxel` still refuses λ > 0 on WebGPU, where its fused step is not tested with it. Per ray, with sᵢ = (kᵢ + ½)·δ the
    * contracted-space position of sample i (kᵢ its step index, skipped steps counted):
    * L_dist = Σᵢ Σⱼ wᵢwⱼ|sᵢ − sⱼ| + ⅓ Σᵢ wᵢ² δ, added to the loss as λ · mean over rays.
    */
