@@ -19,7 +19,7 @@ import { cameraExtent } from '../src/core/camera';
 import { createImage, type Image } from '../src/core/image';
 import { installNodeWebGpu } from '../src/io/node-webgpu';
 import { gpuAvailable, gpuDescription } from '../src/gpu/device';
-import { framesOf, loadDataset, loadViews } from '../src/io/dataset';
+import { loadDataset, loadViews } from '../src/io/dataset';
 import { loadScene } from '../src/io/load-scene';
 import { nodeFiles } from '../src/io/node-files';
 import { DEMO_OBJECTS } from '../src/io/demo-scene';

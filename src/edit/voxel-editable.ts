@@ -10,7 +10,6 @@ import { cloneGrid, colorDims, downsampleGrid, resampleGrid, sigmoid, softplus }
 import { CpuVoxelBackend } from '../nerf/voxel-render-cpu';
 import type { AlphaTarget, EditableScene, PhotometricLoss, SourceRender, StateBlob } from './editable';
 import type { Region } from './regions';
-import { pearsonLoss } from './sds-core';
 
 /** World position of grid vertex (i, j, k), inverting the ∞-norm contraction for unbounded grids. */
 export function vertexWorld(grid: Pick<VoxelGrid, 'res' | 'box' | 'bgLen'>, i: number, j: number, k: number, out: number[]): void {

@@ -6,7 +6,7 @@ import type { Dataset } from '../io/dataset';
 import type { FileSource } from '../io/files';
 import { readPointCloud } from '../io/ply';
 import { createGaussianBackend, type GaussianBackendName, type GaussianRasterBackend } from './gaussian-backend';
-import { createGrads, quatToMat, shCount, type GaussianGrads } from './gaussian-raster-cpu';
+import { createGrads, shCount, type GaussianGrads } from './gaussian-raster-cpu';
 import {
   concatGaussians, createGaussians, gaussiansFromPoints, logit, randomGaussians, selectGaussians, SH_STRIDE, type Gaussians,
 } from './gaussians';
