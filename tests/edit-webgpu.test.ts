@@ -9,7 +9,9 @@ import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/edit-s
 import { runEdit } from '../src/edit/edit-run';
 import { GaussianEditable } from '../src/edit/gaussian-editable';
 import { scaledLinearAlphasCumprod } from '../src/edit/prior';
-import { boxRegion } from '../src/edit/regions';
+import { boxRegion, type Region } from '../src/edit/regions';
+import type { EditableScene } from '../src/edit/editable';
+import type { Image } from '../src/core/image';
 import { exactDenoiserPrior } from '../src/edit/sds-core';
 import { diffImages } from '../src/edit/diff';
 import { VoxelEditable } from '../src/edit/voxel-editable';
@@ -27,26 +29,36 @@ const AC = scaledLinearAlphasCumprod();
 const cams = blocksCameras(24);
 const region = boxRegion([0.1, -0.6, -0.6], [0.9, 0.6, 0.6]);
 
+/** Gaussians in a box, and each camera's render of them with the region's Gaussians turned red (the edit targets). */
+async function redRegionGaussians() {
+  const g = randomGaussians(150, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(2));
+  for (let i = 0; i < g.count; i++) g.logScales.fill(Math.log(0.15), 3 * i, 3 * i + 3), (g.opacityLogits[i] = 1);
+  const want = cloneGaussians(g);
+  for (let i = 0; i < want.count; i++) if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
+  const targets = await Promise.all(cams.map((c) => new GaussianEditable(want, [1, 1, 1], undefined).renderSource(c)));
+  return { g, targets };
+}
+
+/** Runs an edit towards per-camera targets (exact denoiser), then renders every camera and frees the backend. */
+async function editTowards(scene: EditableScene, r: Region, targets: Image[], cfg: EditConfig) {
+  const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })), r, () => 1);
+  const prior = exactDenoiserPrior((cond) => targets[Math.max(views.findIndex((v) => v.source === cond.image), views.findIndex((v) => v.original === cond.image))], AC);
+  const res = await runEdit({ cfg, scene, prior, views, settings: {} });
+  const renders = [];
+  for (const c of cams) renders.push(await scene.render(c));
+  scene.dispose?.();
+  return { scene, renders, loss: res.state.lastLoss, start: views.map((v) => v.source) };
+}
+
 describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
   for (const method of ['idu', 'sds'] as const) {
     it(`Gaussians, ${method} with preservation (rgb + opacity): the WebGPU edit matches the CPU edit`, async () => {
-      const g = randomGaussians(150, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(2));
-      for (let i = 0; i < g.count; i++) g.logScales.fill(Math.log(0.15), 3 * i, 3 * i + 3), (g.opacityLogits[i] = 1);
-      const want = cloneGaussians(g);
-      for (let i = 0; i < want.count; i++) if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
-      const targets = await Promise.all(cams.map((c) => new GaussianEditable(want, [1, 1, 1], undefined).renderSource(c)));
-      const run = async (backend: 'cpu' | 'webgpu') => {
-        const scene = new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densify: false }, await createGaussianBackend(backend));
-        const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })), region, () => 1);
-        const prior = exactDenoiserPrior((cond) => targets[Math.max(views.findIndex((v) => v.source === cond.image), views.findIndex((v) => v.original === cond.image))], AC);
-        const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'red', iters: 12, raysPerStep: 400, preserveWeight: 10, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 } };
-        const r = await runEdit({ cfg, scene, prior, views, settings: {} });
-        const renders = [];
-        for (const c of cams) renders.push(await scene.render(c));
-        scene.dispose();
-        return { scene, renders, loss: r.state.lastLoss, start: views.map((v) => v.source) };
-      };
+      const { g, targets } = await redRegionGaussians();
+      const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'red', iters: 12, raysPerStep: 400, preserveWeight: 10, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 } };
+      const run = async (backend: 'cpu' | 'webgpu') =>
+        editTowards(new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densify: false }, await createGaussianBackend(backend)), region, targets, cfg);
       const cpu = await run('cpu'), gpu = await run('webgpu');
+      const gpuScene = gpu.scene as GaussianEditable;
       expect(gpu.scene.backendName).toBe('webgpu');
       expect(Math.abs(gpu.loss - cpu.loss) / Math.abs(cpu.loss)).toBeLessThan(1e-2);
       for (let i = 0; i < cams.length; i++) {
@@ -55,44 +67,28 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
         expect(diffImages(cpu.renders[i], cpu.start[i]).psnr).toBeLessThan(40);
       }
       // the Gaussians outside the region stay bit-exact on the GPU path too
-      for (let i = 0; i < g.count; i++) if (!gpu.scene.gate![i]) expect(gpu.scene.g.sh[48 * i]).toBe(g.sh[48 * i]);
+      for (let i = 0; i < g.count; i++) if (!gpuScene.gate![i]) expect(gpuScene.g.sh[48 * i]).toBe(g.sh[48 * i]);
     });
   }
 
   it('Gaussians: densification runs on the WebGPU path (view-space gradients and radii from the GPU backward)', async () => {
-    const g = randomGaussians(150, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(2));
-    for (let i = 0; i < g.count; i++) g.logScales.fill(Math.log(0.15), 3 * i, 3 * i + 3), (g.opacityLogits[i] = 1);
-    const want = cloneGaussians(g);
-    for (let i = 0; i < want.count; i++) if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
-    const targets = await Promise.all(cams.map((c) => new GaussianEditable(want, [1, 1, 1], undefined).renderSource(c)));
+    const { g, targets } = await redRegionGaussians();
     const scene = new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densifyEvery: 5, densifyUntil: 5, extent: 3.5 }, await createGaussianBackend('webgpu'));
-    const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })), region, () => 1);
-    const prior = exactDenoiserPrior((cond) => targets[views.findIndex((v) => v.original === cond.image)], AC);
     const cfg: EditConfig = { ...EDIT_DEFAULTS, method: 'idu', instruction: 'red', iters: 8, raysPerStep: 400, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 } };
-    await runEdit({ cfg, scene, prior, views, settings: {} });
+    const { renders } = await editTowards(scene, region, targets, cfg);
     expect(scene.densifyLog.length).toBe(1);
     expect(scene.count).toBeGreaterThan(g.count);
     expect(scene.gate!.length).toBe(scene.count);
-    const img = await scene.render(cams[0]);
-    expect(img.data.every(Number.isFinite)).toBe(true);
-    scene.dispose();
+    expect(renders[0].data.every(Number.isFinite)).toBe(true);
   });
 
   for (const method of ['idu', 'sds'] as const) {
     it(`voxels, ${method} ungated with preservation (rgb + opacity, ${method === 'idu' ? 'L1 refit' : 'MSE'}): the WebGPU edit matches the CPU edit`, async () => {
       const targets = await Promise.all(cams.map((c) => new VoxelEditable(blocksGrid(17, [2.5, -2, -2]), [1, 1, 1], undefined).renderSource(c)));
       const vr = boxRegion([0.05, -0.5, -0.5], [0.9, 0.5, 0.5]);
-      const run = async (backend: 'cpu' | 'webgpu') => {
-        const scene = new VoxelEditable(blocksGrid(), [1, 1, 1], vr, { gate: false, lrDensity: 0.05, pearsonWeight: method === 'sds' ? 200 : 0 }, undefined, { work: await createBackend(backend), source: await createBackend(backend) });
-        const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })), vr, () => 1);
-        const prior = exactDenoiserPrior((cond) => targets[Math.max(views.findIndex((v) => v.source === cond.image), views.findIndex((v) => v.original === cond.image))], AC);
-        const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'red', iters: 10, raysPerStep: 512, preserveWeight: 10, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 }, sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.3 } };
-        const r = await runEdit({ cfg, scene, prior, views, settings: {} });
-        const renders = [];
-        for (const c of cams) renders.push(await scene.render(c));
-        scene.dispose();
-        return { scene, renders, loss: r.state.lastLoss, start: views.map((v) => v.source) };
-      };
+      const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'red', iters: 10, raysPerStep: 512, preserveWeight: 10, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 }, sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.3 } };
+      const run = async (backend: 'cpu' | 'webgpu') =>
+        editTowards(new VoxelEditable(blocksGrid(), [1, 1, 1], vr, { gate: false, lrDensity: 0.05, pearsonWeight: method === 'sds' ? 200 : 0 }, undefined, { work: await createBackend(backend), source: await createBackend(backend) }), vr, targets, cfg);
       const cpu = await run('cpu'), gpu = await run('webgpu');
       expect(gpu.scene.backendName).toBe('webgpu');
       // L1's gradient sign(e) flips between float64 and float32 where e ≈ 0 (pixels already right), and Adam's first

@@ -34,10 +34,8 @@ export async function loadEditableScene(path: string, datasetBackground: [number
     return {
       kind: 'voxel',
       bounds: { min: [...vs.grid.box.min] as Vec3, max: [...vs.grid.box.max] as Vec3 },
-      editable: async (region, opts, _g, backend = 'cpu') => {
-        const backends = backend === 'cpu' ? undefined : { work: await createBackend(backend), source: await createBackend(backend) };
-        return new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams(), backends);
-      },
+      editable: async (region, opts, _g, backend = 'cpu') =>
+        new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams(), { work: await createBackend(backend), source: await createBackend(backend) }),
       async save(ed, out, meta) {
         const grid = (ed as VoxelEditable).grid;
         await saveVoxelScene(out, { grid, background: vs.background, render: vs.settings, meta: { ...(vs.meta ?? {}), edit: meta } }, nodeFiles, { edit: meta });

@@ -193,7 +193,7 @@ export class GaussianEditable implements EditableScene {
 
   /** One round of 3DGS density control on the Gaussians that may change; optimiser state follows the rows. */
   private densify(step: number): void {
-    const plan = planDensify(this.g, this.gradAccum, this.denom, new Float32Array(this.g.count), {
+    const plan = planDensify(this.g, this.gradAccum, this.denom, null, {
       gradThr: this.o.densifyGradThreshold, percentDense: this.o.percentDense, extent: this.o.extent, minOpacity: this.o.minOpacity,
       maxScreen: Infinity, maxWorld: Infinity, maxCount: this.maxCount, rng: this.rng, eligible: this.gate,
     });

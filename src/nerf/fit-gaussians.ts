@@ -11,8 +11,6 @@ import {
   concatGaussians, createGaussians, gaussiansFromPoints, logit, randomGaussians, selectGaussians, SH_STRIDE, type Gaussians,
 } from './gaussians';
 import { SsimLoss } from './ssim-loss';
-
-export { cameraExtent };
 import { applyDensify, planDensify, type DensifyOptions } from './gaussian-densify';
 
 /**

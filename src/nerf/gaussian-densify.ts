@@ -37,7 +37,8 @@ export interface DensifyPlan {
  * scale / 1.6); then transparent, screen-huge and world-huge Gaussians are pruned. The count never exceeds
  * `maxCount` (candidates with the largest gradients go first). The result is kept rows + new ones.
  */
-export function planDensify(g: Gaussians, gradAccum: Float32Array, denom: Float32Array, maxRadii: Float32Array, o: DensifyOptions): DensifyPlan {
+/** `maxRadii`: each Gaussian's largest screen radius since the last round (null: no screen-size pruning). */
+export function planDensify(g: Gaussians, gradAccum: Float32Array, denom: Float32Array, maxRadii: Float32Array | null, o: DensifyOptions): DensifyPlan {
   const n = g.count;
   const el = o.eligible ?? null;
   const cand: number[] = [];
@@ -78,7 +79,7 @@ export function planDensify(g: Gaussians, gradAccum: Float32Array, denom: Float3
     if (splitSet.has(i)) continue;
     if (!el || el[i]) {
       const op = 1 / (1 + Math.exp(-g.opacityLogits[i]));
-      if (op < o.minOpacity || maxRadii[i] > o.maxScreen || maxScale(i) > o.maxWorld) { pruned++; continue; }
+      if (op < o.minOpacity || (maxRadii !== null && maxRadii[i] > o.maxScreen) || maxScale(i) > o.maxWorld) { pruned++; continue; }
     }
     keep.push(i);
   }
