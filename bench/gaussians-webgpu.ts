@@ -18,12 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { lookAtCamera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { getGpuDevice, gpuDescription } from '../src/gpu/device';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
-import { writeFileAtomic } from '../src/io/node-files';
-import { createGrads, rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian-raster-cpu';
-import { GaussianProjector, GaussianRasterizerWebGpu, packCamera, packGaussians } from '../src/nerf/gaussian-raster-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
+import { writeFileAtomic } from '../src/io/node/node-files';
+import { createGrads, rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { GaussianProjector, GaussianRasterizerWebGpu, packCamera, packGaussians } from '../src/nerf/gaussian/gaussian-raster-webgpu';
 import { runnerFor } from '../src/gpu/runner';
-import { createGaussians, logit, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
+import { createGaussians, logit, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);

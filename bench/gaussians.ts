@@ -13,9 +13,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lookAtCamera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
-import { writeFileAtomic } from '../src/io/node-files';
-import { createGaussians, logit, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
-import { createGrads, rasterizeBackward, rasterizeForward, rasterizeForwardTiles } from '../src/nerf/gaussian-raster-cpu';
+import { writeFileAtomic } from '../src/io/node/node-files';
+import { createGaussians, logit, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { createGrads, rasterizeBackward, rasterizeForward, rasterizeForwardTiles } from '../src/nerf/gaussian/gaussian-raster-cpu';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);

@@ -1,10 +1,10 @@
 // Bundled by bench/ip2p.ts (esbuild) into a page: times pipeline edits on onnxruntime-web in Chromium.
 import * as ort from 'onnxruntime-web/webgpu';
 import { createImage } from '../src/core/image';
-import { webRuntime } from '../src/edit/ort-web';
-import { InstructPix2Pix } from '../src/edit/pipeline';
-import { timedRuntime, type OrtModule } from '../src/edit/runtime';
-import { urlFiles } from '../src/io/url-files';
+import { webRuntime } from '../src/edit/diffusion/ort-web';
+import { InstructPix2Pix } from '../src/edit/diffusion/pipeline';
+import { timedRuntime, type OrtModule } from '../src/edit/diffusion/runtime';
+import { urlFiles } from '../src/io/files/url-files';
 
 (window as any).bench = async (model: string, wasmOnly: boolean, size: number, steps: number) => {
   const base = await webRuntime({ ort: ort as unknown as OrtModule, wasmOnly });

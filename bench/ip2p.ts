@@ -17,12 +17,12 @@ import { fileURLToPath } from 'node:url';
 import * as ortWeb from 'onnxruntime-web';
 import { createImage } from '../src/core/image';
 import { Rng } from '../src/core/rng';
-import { nodeFiles, writeFileAtomic } from '../src/io/node-files';
-import { nodeRuntime } from '../src/io/node-ort';
-import { webRuntime } from '../src/edit/ort-web';
-import { GraphBuilder } from '../src/edit/onnx/builder';
-import { InstructPix2Pix } from '../src/edit/pipeline';
-import { timedRuntime, type OnnxRuntime, type OrtModule } from '../src/edit/runtime';
+import { nodeFiles, writeFileAtomic } from '../src/io/node/node-files';
+import { nodeRuntime } from '../src/io/node/node-ort';
+import { webRuntime } from '../src/edit/diffusion/ort-web';
+import { GraphBuilder } from '../src/edit/diffusion/onnx/builder';
+import { InstructPix2Pix } from '../src/edit/diffusion/pipeline';
+import { timedRuntime, type OnnxRuntime, type OrtModule } from '../src/edit/diffusion/runtime';
 import { buildBuiltin } from '../models/build-builtin';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'fflate';
 import { Rng } from '../src/core/rng';
-import { writeFileAtomic } from '../src/io/node-files';
-import { ClipTokenizer } from '../src/edit/tokenizer';
+import { writeFileAtomic } from '../src/io/node/node-files';
+import { ClipTokenizer } from '../src/edit/diffusion/tokenizer/tokenizer';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const arg = process.argv.indexOf('--vocab');

@@ -5,8 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng';
-import { createGaussians, logit, setColor } from '../src/nerf/gaussians';
-import { writeSplat } from '../src/io/splat';
+import { createGaussians, logit, setColor } from '../src/nerf/gaussian/gaussians';
+import { writeSplat } from '../src/io/formats/splat';
 import { startViewer, ROOT } from '../tests/helpers/viewer-browser';
 
 const arg = (name: string, dflt: string) => {

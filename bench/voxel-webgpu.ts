@@ -17,16 +17,16 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable, gpuDescription } from '../src/gpu/device';
 import { cameraRays, pixelRay } from '../src/core/rays';
 import { Rng } from '../src/core/rng';
-import { DEMO_BACKGROUND, DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/demo-scene';
-import { createBackend, fitVoxel, type FitView } from '../src/nerf/fit-voxel';
-import type { BackendName, TrainBatch } from '../src/nerf/voxel-backend';
-import { updateOccupancy, type VoxelGrid } from '../src/nerf/voxel-grid';
-import { VoxelScene } from '../src/nerf/voxel-scene';
-import { WebGpuVoxelBackend } from '../src/nerf/voxel-render-webgpu';
+import { DEMO_BACKGROUND, DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
+import { createBackend, fitVoxel, type FitView } from '../src/nerf/voxel/fit-voxel';
+import type { BackendName, TrainBatch } from '../src/nerf/voxel/voxel-backend';
+import { updateOccupancy, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { WebGpuVoxelBackend } from '../src/nerf/voxel/voxel-render-webgpu';
 
 function flag(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

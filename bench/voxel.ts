@@ -10,13 +10,13 @@ import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { writeDemoData } from '../src/cli/cmd-demo-data';
-import { loadDataset, loadViews } from '../src/io/dataset';
-import { nodeFiles } from '../src/io/node-files';
-import { fitVoxel, sceneBounds, createBackend } from '../src/nerf/fit-voxel';
-import { VoxelScene } from '../src/nerf/voxel-scene';
+import { loadDataset, loadViews } from '../src/io/datasets/dataset';
+import { nodeFiles } from '../src/io/node/node-files';
+import { fitVoxel, sceneBounds, createBackend } from '../src/nerf/voxel/fit-voxel';
+import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
 import { cameraRays } from '../src/core/rays';
-import { psnr } from '../src/edit/metrics';
-import type { BackendName } from '../src/nerf/voxel-backend';
+import { psnr } from '../src/edit/eval/metrics';
+import type { BackendName } from '../src/nerf/voxel/voxel-backend';
 
 const quick = process.argv.includes('--quick');
 let peakRss = 0, peakArrayBuffers = 0;
@@ -105,7 +105,7 @@ const backends: BackendName[] = ['cpu'];
 if (process.argv.includes('--webgpu')) {
   // Dawn for getGpuDevice() (hook by voxel-gpu). On software WebGPU this full-size run is very slow:
   // bench/voxel-webgpu.ts compares both backends on a smaller fit (bench/results/voxel-webgpu*.json).
-  (await import('../src/io/node-webgpu')).installNodeWebGpu();
+  (await import('../src/io/node/node-webgpu')).installNodeWebGpu();
   backends.push('webgpu');
 }
 for (const b of backends) {

@@ -4,8 +4,8 @@
  * Deterministic: running it again gives the same bytes.
  */
 import { joinPath } from '../src/core/paths';
-import { nodeFiles } from '../src/io/node-files';
-import { bytesToUnicode, ClipTokenizer } from '../src/edit/tokenizer';
+import { nodeFiles } from '../src/io/node/node-files';
+import { bytesToUnicode, ClipTokenizer } from '../src/edit/diffusion/tokenizer/tokenizer';
 import { EDITS, FILLERS, MODIFIERS, buildTextEncoder, buildUnet, buildVaeDecoder, buildVaeEncoder, tokenTable, type GraphVariant } from './build/builtin-graphs';
 
 export const SCHEDULER_CONFIG = {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './helpers/cli';
 import { writeTinyGaussianDemo } from './helpers/edit-demo';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable } from '../src/gpu/device';
 
 installNodeWebGpu();

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Camera } from '../src/core/camera';
 import { createImage } from '../src/core/image';
-import { aggregateDiffs, diffImages, diffScenes, redness } from '../src/edit/diff';
-import { boxRegion } from '../src/edit/regions';
-import { DEMO_OBJECTS, demoCameras, renderDemoScene } from '../src/io/demo-scene';
-import type { Scene } from '../src/nerf/scene';
+import { aggregateDiffs, diffImages, diffScenes, redness } from '../src/edit/eval/diff';
+import { boxRegion } from '../src/edit/regions/regions';
+import { DEMO_OBJECTS, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
+import type { Scene } from '../src/nerf/common/scene';
 
 /** The analytic demo scene as a `Scene` (optionally with recoloured objects). */
 function demoScene(recolor: Record<string, [number, number, number]> = {}): Scene {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { blocksCameras } from './helpers/edit-fixtures';
 import { Rng } from '../src/core/rng';
-import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussians';
-import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/edit-session';
-import { runEdit } from '../src/edit/edit-run';
-import { GaussianEditable } from '../src/edit/gaussian-editable';
-import { scaledLinearAlphasCumprod } from '../src/edit/prior';
-import { boxRegion } from '../src/edit/regions';
-import { exactDenoiserPrior } from '../src/edit/sds-core';
-import { diffImages } from '../src/edit/diff';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/edit/checkpoint';
+import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussian/gaussians';
+import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
+import { runEdit } from '../src/edit/loops/edit-run';
+import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
+import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
+import { boxRegion } from '../src/edit/regions/regions';
+import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
+import { diffImages } from '../src/edit/eval/diff';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/edit/loops/checkpoint';
 
 const AC = scaledLinearAlphasCumprod();
 const cams = blocksCameras(24);

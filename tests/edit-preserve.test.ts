@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { blocksCameras, blocksGrid } from './helpers/edit-fixtures';
 import { Rng } from '../src/core/rng';
-import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussians';
-import { renderGaussiansCpu } from '../src/nerf/gaussian-raster-cpu';
-import { renderRaysCpu } from '../src/nerf/voxel-render-cpu';
-import { EDIT_DEFAULTS, preservationLoss, prepareViews, sampleRays, type EditConfig } from '../src/edit/edit-session';
-import { runEdit } from '../src/edit/edit-run';
-import { GaussianEditable } from '../src/edit/gaussian-editable';
-import { VoxelEditable } from '../src/edit/voxel-editable';
-import { scaledLinearAlphasCumprod } from '../src/edit/prior';
-import { boxRegion } from '../src/edit/regions';
-import { exactDenoiserPrior } from '../src/edit/sds-core';
-import { diffImages } from '../src/edit/diff';
+import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussian/gaussians';
+import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { renderRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
+import { EDIT_DEFAULTS, preservationLoss, prepareViews, sampleRays, type EditConfig } from '../src/edit/loops/edit-session';
+import { runEdit } from '../src/edit/loops/edit-run';
+import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
+import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
+import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
+import { boxRegion } from '../src/edit/regions/regions';
+import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
+import { diffImages } from '../src/edit/eval/diff';
 
 /** NeRF-Insert preservation: W · (100·MSE(opacity) + 10·MSE(rgb)) outside the region against the frozen original. */
 

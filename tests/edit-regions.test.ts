@@ -6,13 +6,13 @@ import { lookAtCamera, projectPoint } from '../src/core/camera';
 import { UserError } from '../src/core/errors';
 import {
   almostEmpty, boxRegion, carveVisualHull, dilateMask, gridRegion, maskCoverage, parseRegionSpec, regionMask, sphereRegion, validateRegion,
-} from '../src/edit/regions';
-import { loadRegion } from '../src/edit/region-load';
-import { DEMO_SCENE_BOX } from '../src/io/demo-scene';
-import { encodePng } from '../src/io/image-codec';
-import { nodeFiles } from '../src/io/node-files';
-import { loadDataset } from '../src/io/dataset';
-import { demoCameras, demoTransforms } from '../src/io/demo-scene';
+} from '../src/edit/regions/regions';
+import { loadRegion } from '../src/edit/regions/region-load';
+import { DEMO_SCENE_BOX } from '../src/io/datasets/demo-scene';
+import { encodePng } from '../src/io/images/image-codec';
+import { nodeFiles } from '../src/io/node/node-files';
+import { loadDataset } from '../src/io/datasets/dataset';
+import { demoCameras, demoTransforms } from '../src/io/datasets/demo-scene';
 import { createImage } from '../src/core/image';
 
 describe('region parsing', () => {

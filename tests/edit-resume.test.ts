@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { blocksCameras, blocksGrid } from './helpers/edit-fixtures';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/edit/checkpoint';
-import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/edit-session';
-import { runEdit } from '../src/edit/edit-run';
-import { scaledLinearAlphasCumprod } from '../src/edit/prior';
-import { boxRegion } from '../src/edit/regions';
-import { exactDenoiserPrior } from '../src/edit/sds-core';
-import { VoxelEditable } from '../src/edit/voxel-editable';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/edit/loops/checkpoint';
+import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
+import { runEdit } from '../src/edit/loops/edit-run';
+import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
+import { boxRegion } from '../src/edit/regions/regions';
+import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
+import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
 import { UserError } from '../src/core/errors';
 
 const AC = scaledLinearAlphasCumprod();

@@ -1,21 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { blocksCameras } from './helpers/edit-fixtures';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable } from '../src/gpu/device';
 import { Rng } from '../src/core/rng';
-import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussians';
-import { createGaussianBackend } from '../src/nerf/gaussian-backend';
-import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/edit-session';
-import { runEdit } from '../src/edit/edit-run';
-import { GaussianEditable } from '../src/edit/gaussian-editable';
-import { scaledLinearAlphasCumprod } from '../src/edit/prior';
-import { boxRegion, type Region } from '../src/edit/regions';
-import type { EditableScene } from '../src/edit/editable';
+import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussian/gaussians';
+import { createGaussianBackend } from '../src/nerf/gaussian/gaussian-backend';
+import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
+import { runEdit } from '../src/edit/loops/edit-run';
+import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
+import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
+import { boxRegion, type Region } from '../src/edit/regions/regions';
+import type { EditableScene } from '../src/edit/scenes/editable';
 import type { Image } from '../src/core/image';
-import { exactDenoiserPrior } from '../src/edit/sds-core';
-import { diffImages } from '../src/edit/diff';
-import { VoxelEditable } from '../src/edit/voxel-editable';
-import { createBackend } from '../src/nerf/fit-voxel';
+import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
+import { diffImages } from '../src/edit/eval/diff';
+import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
+import { createBackend } from '../src/nerf/voxel/fit-voxel';
 import { blocksGrid } from './helpers/edit-fixtures';
 
 // The edit loops on `--backend webgpu` run the same optimisation as on the CPU reference: from the same start,

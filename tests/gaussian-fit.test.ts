@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { Dataset } from '../src/io/dataset';
-import { DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/demo-scene';
+import type { Dataset } from '../src/io/datasets/dataset';
+import { DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
 import { Rng } from '../src/core/rng';
-import { fitGaussians, densifyAndPrune } from '../src/nerf/fit-gaussians';
-import { createGaussians, logit, sigmoid } from '../src/nerf/gaussians';
-import { rasterizeForward } from '../src/nerf/gaussian-raster-cpu';
-import { readSplat, writeSplat } from '../src/io/splat';
-import { readGaussianPly, writeGaussianPly } from '../src/io/ply';
-import type { Gaussians } from '../src/nerf/gaussians';
+import { fitGaussians, densifyAndPrune } from '../src/nerf/gaussian/fit-gaussians';
+import { createGaussians, logit, sigmoid } from '../src/nerf/gaussian/gaussians';
+import { rasterizeForward } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { readSplat, writeSplat } from '../src/io/formats/splat';
+import { readGaussianPly, writeGaussianPly } from '../src/io/formats/ply';
+import type { Gaussians } from '../src/nerf/gaussian/gaussians';
 import type { Camera } from '../src/core/camera';
 import type { Image } from '../src/core/image';
 

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng';
 import { UserError } from '../src/core/errors';
-import { createGaussians, SH_C0, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
-import { readGaussianPly, readPointCloud, writeGaussianPly } from '../src/io/ply';
-import { readSplat, writeSplat } from '../src/io/splat';
-import { loadScene } from '../src/io/load-scene';
-import { nodeFiles } from '../src/io/node-files';
+import { createGaussians, SH_C0, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { readGaussianPly, readPointCloud, writeGaussianPly } from '../src/io/formats/ply';
+import { readSplat, writeSplat } from '../src/io/formats/splat';
+import { loadScene } from '../src/io/scenes/load-scene';
+import { nodeFiles } from '../src/io/node/node-files';
 
 const run = promisify(execFile);
 
@@ -239,7 +239,7 @@ describe('Gaussian scenes and the convert CLI', () => {
     expect(s1.kind).toBe('gaussians');
     expect(s2.kind).toBe('gaussians');
     expect((s1 as any).gaussians.count).toBe(30);
-    const { saveGaussianScene } = await import('../src/io/load-gaussian-scene');
+    const { saveGaussianScene } = await import('../src/io/scenes/load-gaussian-scene');
     await saveGaussianScene(join(dir, 'scene'), g, [0, 0, 0], nodeFiles);
     const s3 = await loadScene(join(dir, 'scene'), nodeFiles);
     expect(s3.background).toEqual([0, 0, 0]);
@@ -247,7 +247,7 @@ describe('Gaussian scenes and the convert CLI', () => {
   });
 
   it('GaussianScene renders RGB, alpha and ray-distance depth', async () => {
-    const { GaussianScene } = await import('../src/nerf/gaussian-scene');
+    const { GaussianScene } = await import('../src/nerf/gaussian/gaussian-scene');
     const { lookAtCamera } = await import('../src/core/camera');
     const g = createGaussians(1, 0);
     g.logScales.fill(Math.log(0.3));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { lookAtCamera, projectPoint } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
-import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
-import { rasterizeBackward, rasterizeBackwardTiles, rasterizeForward, rasterizeForwardTiles, shBasis, radixSortU32 } from '../src/nerf/gaussian-raster-cpu';
+import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { rasterizeBackward, rasterizeBackwardTiles, rasterizeForward, rasterizeForwardTiles, shBasis, radixSortU32 } from '../src/nerf/gaussian/gaussian-raster-cpu';
 
 function randomScene(seed: number, n: number, deg: number): Gaussians {
   const rng = new Rng(seed);

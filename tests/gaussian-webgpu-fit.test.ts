@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable } from '../src/gpu/device';
-import type { Dataset } from '../src/io/dataset';
-import { DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/demo-scene';
-import { fitGaussians } from '../src/nerf/fit-gaussians';
-import { rasterizeForward } from '../src/nerf/gaussian-raster-cpu';
+import type { Dataset } from '../src/io/datasets/dataset';
+import { DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
+import { fitGaussians } from '../src/nerf/gaussian/fit-gaussians';
+import { rasterizeForward } from '../src/nerf/gaussian/gaussian-raster-cpu';
 
 // `fitGaussians(..., { backend: 'webgpu' })` runs the same optimisation as the CPU backend: a few steps from the
 // same random start give the same Gaussians up to float32 rounding (the rasterisers agree to ~1e-6 relative; Adam

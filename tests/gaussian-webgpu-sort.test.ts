@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
 import { GpuPrefixScan, GpuRadixSort } from '../src/gpu/radix-sort';
 import { runnerFor } from '../src/gpu/runner';

@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
-import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussians';
-import { createGrads, depthOrder, rasterizeBackward, rasterizeForward, rasterizeForwardTiles, type GaussianGrads } from '../src/nerf/gaussian-raster-cpu';
-import { GaussianRasterizerWebGpu, GpuMemoryError } from '../src/nerf/gaussian-raster-webgpu';
-import { createGaussianBackend } from '../src/nerf/gaussian-backend';
+import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { createGrads, depthOrder, rasterizeBackward, rasterizeForward, rasterizeForwardTiles, type GaussianGrads } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { GaussianRasterizerWebGpu, GpuMemoryError } from '../src/nerf/gaussian/gaussian-raster-webgpu';
+import { createGaussianBackend } from '../src/nerf/gaussian/gaussian-backend';
 
 // WebGPU twin of the 3DGS rasteriser vs the CPU twin (gaussian-raster-cpu.ts): same projection, tile lists,
 // image and gradients. The GPU computes in f32, the CPU in f64, so values agree to float32 rounding; the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { getGpuDevice } from '../src/gpu/device';
 
 installNodeWebGpu();

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
 import { dispatchSize, params, runnerFor, u32, WGSL_LINEAR_ID } from '../src/gpu/runner';
 import testKernel from './fixtures/runner_test.wgsl?raw';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeImage, encodeJpeg, encodePng } from '../src/io/image-codec';
+import { decodeImage, encodeJpeg, encodePng } from '../src/io/images/image-codec';
 import { createImage, compositeOver, downscaleImage } from '../src/core/image';
 import { UserError } from '../src/core/errors';
 

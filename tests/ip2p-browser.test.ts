@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild'; // installed with tsx (a dependency)
 import { chromium, type Browser } from 'playwright-core';
 import { createImage } from '../src/core/image';
-import { nodeFiles } from '../src/io/node-files';
-import { nodeRuntime } from '../src/io/node-ort';
-import { InstructPix2Pix } from '../src/edit/pipeline';
+import { nodeFiles } from '../src/io/node/node-files';
+import { nodeRuntime } from '../src/io/node/node-ort';
+import { InstructPix2Pix } from '../src/edit/diffusion/pipeline';
 import { CHROMIUM, CHROMIUM_ARGS, chromiumMissing } from './helpers/viewer-browser';
 
 // The pipeline in a real Chromium: onnxruntime-web with the WebGPU execution provider (SwiftShader here) and

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createImage, type Image } from '../src/core/image';
 import { UserError } from '../src/core/errors';
-import { nodeFiles } from '../src/io/node-files';
-import { nodeRuntime } from '../src/io/node-ort';
-import { InstructPix2Pix } from '../src/edit/pipeline';
-import { loadTokenizer } from '../src/edit/tokenizer';
+import { nodeFiles } from '../src/io/node/node-files';
+import { nodeRuntime } from '../src/io/node/node-ort';
+import { InstructPix2Pix } from '../src/edit/diffusion/pipeline';
+import { loadTokenizer } from '../src/edit/diffusion/tokenizer/tokenizer';
 import { buildBuiltin, builtinVocabulary } from '../models/build-builtin';
 
 const BUILTIN = join(__dirname, '../models/builtin');

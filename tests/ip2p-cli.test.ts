@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync, existsSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createImage } from '../src/core/image';
-import { decodeImage, encodePng } from '../src/io/image-codec';
+import { decodeImage, encodePng } from '../src/io/images/image-codec';
 import { cli } from './helpers/cli';
 import { modelFolder, probeUnet, writeUnet } from './helpers/ip2p-models';
 

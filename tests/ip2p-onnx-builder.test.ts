@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { GraphBuilder } from '../src/edit/onnx/builder';
-import { readModelInfo } from '../src/edit/onnx/signature';
-import { f16BitsToF32, f32ToF16Bits, fromF16Bits, toF16Bits } from '../src/edit/onnx/half';
-import { ProtoError } from '../src/edit/onnx/proto';
+import { GraphBuilder } from '../src/edit/diffusion/onnx/builder';
+import { readModelInfo } from '../src/edit/diffusion/onnx/signature';
+import { f16BitsToF32, f32ToF16Bits, fromF16Bits, toF16Bits } from '../src/edit/diffusion/onnx/half';
+import { ProtoError } from '../src/edit/diffusion/onnx/proto';
 
 function addMatMulModel(): Uint8Array {
   const g = new GraphBuilder('tiny');

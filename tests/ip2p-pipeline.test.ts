@@ -3,10 +3,10 @@ import { rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createImage, type Image } from '../src/core/image';
 import { UserError } from '../src/core/errors';
-import { nodeFiles } from '../src/io/node-files';
-import { nodeRuntime } from '../src/io/node-ort';
-import { InstructPix2Pix, LATENT_SCALE, guide } from '../src/edit/pipeline';
-import { checkModelFolder } from '../src/edit/model-contract';
+import { nodeFiles } from '../src/io/node/node-files';
+import { nodeRuntime } from '../src/io/node/node-ort';
+import { InstructPix2Pix, LATENT_SCALE, guide } from '../src/edit/diffusion/pipeline';
+import { checkModelFolder } from '../src/edit/diffusion/model-contract';
 import { modelFolder, probeUnet, writeUnet } from './helpers/ip2p-models';
 
 const rt = nodeRuntime();

@@ -6,10 +6,10 @@ import type { AddressInfo } from 'node:net';
 import * as ortWeb from 'onnxruntime-web';
 import { createImage } from '../src/core/image';
 import { UserError } from '../src/core/errors';
-import { urlFiles, type CacheLike, type DownloadProgress } from '../src/io/url-files';
-import { webRuntime } from '../src/edit/ort-web';
-import { InstructPix2Pix } from '../src/edit/pipeline';
-import type { OrtModule } from '../src/edit/runtime';
+import { urlFiles, type CacheLike, type DownloadProgress } from '../src/io/files/url-files';
+import { webRuntime } from '../src/edit/diffusion/ort-web';
+import { InstructPix2Pix } from '../src/edit/diffusion/pipeline';
+import type { OrtModule } from '../src/edit/diffusion/runtime';
 
 const ROOT = join(__dirname, '../models');
 let server: Server;

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as ortWeb from 'onnxruntime-web';
 import { createImage } from '../src/core/image';
-import { nodeFiles } from '../src/io/node-files';
-import { nodeRuntime } from '../src/io/node-ort';
-import { webRuntime } from '../src/edit/ort-web';
-import { InstructPix2Pix } from '../src/edit/pipeline';
-import type { OrtModule } from '../src/edit/runtime';
+import { nodeFiles } from '../src/io/node/node-files';
+import { nodeRuntime } from '../src/io/node/node-ort';
+import { webRuntime } from '../src/edit/diffusion/ort-web';
+import { InstructPix2Pix } from '../src/edit/diffusion/pipeline';
+import type { OrtModule } from '../src/edit/diffusion/runtime';
 
 const BUILTIN = join(__dirname, '../models/builtin');
 
@@ -33,8 +33,8 @@ describe('external data (models over 2 GB are exported this way)', () => {
   it('a folder whose UNet and text encoder keep weights in external files loads in both runtimes and edits identically', async () => {
     const { mkdtempSync, cpSync, readFileSync, writeFileSync, rmSync, unlinkSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
-    const { externalizeModel } = await import('../src/edit/onnx/external');
-    const { checkModelFolder } = await import('../src/edit/model-contract');
+    const { externalizeModel } = await import('../src/edit/diffusion/onnx/external');
+    const { checkModelFolder } = await import('../src/edit/diffusion/model-contract');
     const dir = mkdtempSync(join(tmpdir(), 'ip2p-ext-'));
     try {
       cpSync(BUILTIN, dir, { recursive: true });

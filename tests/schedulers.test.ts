@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng';
 import { UserError } from '../src/core/errors';
-import { nodeFiles } from '../src/io/node-files';
-import { createScheduler, loadScheduler, DdimScheduler, EulerScheduler, type Scheduler } from '../src/edit/schedulers';
+import { nodeFiles } from '../src/io/node/node-files';
+import { createScheduler, loadScheduler, DdimScheduler, EulerScheduler, type Scheduler } from '../src/edit/diffusion/schedulers/schedulers';
 
 /** The released InstructPix2Pix scheduler_config.json (timbrooks/instruct-pix2pix). */
 const IP2P = {

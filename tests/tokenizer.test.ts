@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'fflate';
 import { Rng } from '../src/core/rng';
 import { UserError } from '../src/core/errors';
-import { nodeFiles } from '../src/io/node-files';
-import { ClipTokenizer, loadTokenizer } from '../src/edit/tokenizer';
-import { cleanText, fixText, htmlUnescape } from '../src/edit/text-clean';
+import { nodeFiles } from '../src/io/node/node-files';
+import { ClipTokenizer, loadTokenizer } from '../src/edit/diffusion/tokenizer/tokenizer';
+import { cleanText, fixText, htmlUnescape } from '../src/edit/diffusion/tokenizer/text-clean';
 import { cli } from './helpers/cli';
 
 const GZ = join(__dirname, '../../shared/data/clip/bpe_simple_vocab_16e6.txt.gz');

@@ -2,25 +2,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { demoGaussians } from '../src/viewer/data/demo-gaussians';
-import { renderGaussiansCpu } from '../src/nerf/gaussian-raster-cpu';
-import { DEMO_BACKGROUND } from '../src/io/demo-scene';
+import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { DEMO_BACKGROUND } from '../src/io/datasets/demo-scene';
 import { demoVoxelGrid } from '../src/viewer/data/demo-voxels';
-import { VoxelScene } from '../src/nerf/voxel-scene';
+import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
 import { chromiumMissing, startViewer, type ViewerHarness } from './helpers/viewer-browser';
-import { writeGaussianPly } from '../src/io/ply';
-import { encodeVoxelScene } from '../src/io/voxel-format';
-import { demoCameras, demoTransforms } from '../src/io/demo-scene';
-import { encodePng } from '../src/io/image-codec';
+import { writeGaussianPly } from '../src/io/formats/ply';
+import { encodeVoxelScene } from '../src/io/formats/voxel-format';
+import { demoCameras, demoTransforms } from '../src/io/datasets/demo-scene';
+import { encodePng } from '../src/io/images/image-codec';
 import { createImage } from '../src/core/image';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { unzipSync, strFromU8 } from 'fflate';
-import { readGaussianPly } from '../src/io/ply';
-import { loadDataset } from '../src/io/dataset';
+import { readGaussianPly } from '../src/io/formats/ply';
+import { loadDataset } from '../src/io/datasets/dataset';
 import { MemoryFiles } from '../src/viewer/io/memory-files';
-import { boxRegion, regionMask } from '../src/edit/regions';
+import { boxRegion, regionMask } from '../src/edit/regions/regions';
 import { SAMPLE_INSTRUCTION, SAMPLE_REGION } from '../src/viewer/state/edit-store';
 
 // The viewer app in a real Chromium (WebGPU on SwiftShader), served by `vite preview` of a fresh build.
@@ -93,7 +93,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       expect(await page.getByTestId('instruction').inputValue()).toBe(SAMPLE_INSTRUCTION);
       // the on-screen canvas shows the scene: many distinct colours, not just the white background
       const shot = await page.locator('canvas').screenshot();
-      const { decodeImage } = await import('../src/io/image-codec');
+      const { decodeImage } = await import('../src/io/images/image-codec');
       const img = decodeImage(new Uint8Array(shot), 'canvas.png');
       const colours = new Set<string>();
       let nonBackground = 0;
@@ -200,7 +200,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       await p.waitForFunction(() => window.__instructScene?.info().scene === 'voxel:demo.voxel', undefined, { timeout: 30_000 });
 
       // a .splat file (the demo's Gaussians) through the file picker
-      const { writeSplat } = await import('../src/io/splat');
+      const { writeSplat } = await import('../src/io/formats/splat');
       await p.getByTestId('file-input').setInputFiles({ name: 'demo.splat', mimeType: 'application/octet-stream', buffer: Buffer.from(writeSplat(demoGaussians({ spacing: 0.05 }))) });
       await p.waitForFunction(() => window.__instructScene?.info().scene === 'gaussians:demo.splat', undefined, { timeout: 30_000 });
 

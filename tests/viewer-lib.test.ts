@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'vite';
 import { chromiumMissing, ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
-import { decodeImage } from '../src/io/image-codec';
+import { decodeImage } from '../src/io/images/image-codec';
 
 // The library build (vite.lib.config.ts, `npm run build:lib`) used by another R3F app: the host imports
 // 'instruct-scene-viewer' (the built bundle), makes its own Canvas with the library's renderer factory and

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset, loadViews } from '../src/io/dataset';
-import { nodeFiles } from '../src/io/node-files';
-import { fitVoxel, sceneBounds } from '../src/nerf/fit-voxel';
-import { VoxelScene } from '../src/nerf/voxel-scene';
-import { psnr } from '../src/edit/metrics';
+import { loadDataset, loadViews } from '../src/io/datasets/dataset';
+import { nodeFiles } from '../src/io/node/node-files';
+import { fitVoxel, sceneBounds } from '../src/nerf/voxel/fit-voxel';
+import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { psnr } from '../src/edit/eval/metrics';
 import { cameraCenter } from '../src/core/camera';
 
 /**

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng';
 import { UserError } from '../src/core/errors';
-import { createVoxelGrid, downsampleGrid, upsampleGrid, updateOccupancy } from '../src/nerf/voxel-grid';
-import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../src/io/voxel-format';
-import { loadScene, saveVoxelScene } from '../src/io/load-scene';
-import { nodeFiles } from '../src/io/node-files';
+import { createVoxelGrid, downsampleGrid, upsampleGrid, updateOccupancy } from '../src/nerf/voxel/voxel-grid';
+import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../src/io/formats/voxel-format';
+import { loadScene, saveVoxelScene } from '../src/io/scenes/load-scene';
+import { nodeFiles } from '../src/io/node/node-files';
 import { lookAtCamera } from '../src/core/camera';
 
 function sample(sh: 0 | 1 = 1): VoxelFile {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { createVoxelGrid, sampleDensity, softplus, type VoxelGrid } from '../src/nerf/voxel-grid';
-import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel-backend';
-import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel-render-cpu';
+import { createVoxelGrid, sampleDensity, softplus, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel/voxel-backend';
+import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
 
 /** Finite-difference checks of the CPU voxel backward pass (density, colour, SH band 1; bounded and contracted). */
 

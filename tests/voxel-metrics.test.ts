@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
 import { createImage, type Image } from '../src/core/image';
-import { psnr, ssim } from '../src/edit/metrics';
+import { psnr, ssim } from '../src/edit/eval/metrics';
 
 /** PSNR and SSIM (REFERENCE §5) against their definitions. */
 function randomImage(rng: Rng, w: number, h: number): Image {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { createVoxelGrid, sampleDensity, softplus, sigmoid, SH_C1, worldToGrid, colorDims, type VoxelGrid } from '../src/nerf/voxel-grid';
-import { defaultMarchParams, type MarchParams, type RayBatch } from '../src/nerf/voxel-backend';
-import { renderRaysCpu } from '../src/nerf/voxel-render-cpu';
+import { createVoxelGrid, sampleDensity, softplus, sigmoid, SH_C1, worldToGrid, colorDims, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { defaultMarchParams, type MarchParams, type RayBatch } from '../src/nerf/voxel/voxel-backend';
+import { renderRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
 
 /**
  * The CPU renderer against a naive, literal implementation of the marching spec in voxel-backend.ts

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable } from '../src/gpu/device';
-import { DEMO_BACKGROUND, DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/demo-scene';
-import { fitVoxel, type FitVoxelOptions, type FitView } from '../src/nerf/fit-voxel';
-import { createWebGpuVoxelBackend } from '../src/nerf/voxel-render-webgpu';
+import { DEMO_BACKGROUND, DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
+import { fitVoxel, type FitVoxelOptions, type FitView } from '../src/nerf/voxel/fit-voxel';
+import { createWebGpuVoxelBackend } from '../src/nerf/voxel/voxel-render-webgpu';
 
 /**
  * The same trainer (fitVoxel) on `backend: 'webgpu'` lowers the loss like on the CPU: a short coarse-to-fine

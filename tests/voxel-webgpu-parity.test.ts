@@ -1,15 +1,15 @@
 import { beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { installNodeWebGpu } from '../src/io/node-webgpu';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable, gpuDescription } from '../src/gpu/device';
-import { createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel-grid';
-import { defaultMarchParams, type MarchParams, type TrainBatch, type TrainOptions } from '../src/nerf/voxel-backend';
-import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel-render-cpu';
-import { createWebGpuVoxelBackend, packOccupancy, packOccupancyWithBlocks, type WebGpuVoxelBackend } from '../src/nerf/voxel-render-webgpu';
+import { createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { defaultMarchParams, type MarchParams, type TrainBatch, type TrainOptions } from '../src/nerf/voxel/voxel-backend';
+import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
+import { createWebGpuVoxelBackend, packOccupancy, packOccupancyWithBlocks, type WebGpuVoxelBackend } from '../src/nerf/voxel/voxel-render-webgpu';
 
 /**
  * Parity of the WebGPU voxel backend (src/shaders/voxel_render.wgsl) with the CPU reference
- * (src/nerf/voxel-render-cpu.ts): forward colour / alpha / depth and gradients of every grid channel,
+ * (src/nerf/voxel/voxel-render-cpu.ts): forward colour / alpha / depth and gradients of every grid channel,
  * on bounded and contracted (unbounded) grids, RGB and SH degree 1, with empty-space skipping.
  *
  * Tolerances (the GPU works in f32, the CPU in f64; gradient sums are f32 atomics in arbitrary order):

@@ -3,7 +3,7 @@
 import { Box3, PerspectiveCamera, Scene, Vector3, Color, type Object3D } from 'three/webgpu';
 import { SPLATLoader } from 'three/examples/jsm/loaders/SPLATLoader.js';
 import { GaussianSplat } from 'three/examples/jsm/objects/GaussianSplat.js';
-import { readSplat } from '../../src/io/splat';
+import { readSplat } from '../../src/io/formats/splat';
 import { packSplats } from '../../src/viewer/three/splat-data';
 import { SplatMesh } from '../../src/viewer/three/splat-mesh';
 import { createViewerRenderer } from '../../src/viewer/three/renderer';

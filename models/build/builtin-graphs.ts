@@ -20,7 +20,7 @@
  * default scales lands on the edited latents. Larger text scales overshoot (stronger, more saturated edits),
  * like a real model.
  */
-import { GraphBuilder } from '../../src/edit/onnx/builder';
+import { GraphBuilder } from '../../src/edit/diffusion/onnx/builder';
 
 export const HIDDEN = 768;
 export const FEAT = 32; // the used dims of each token's embedding

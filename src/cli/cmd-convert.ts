@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors';
 import { extname } from '../core/paths';
-import { encodeGaussianFile, readGaussianFile } from '../io/load-gaussian-scene';
-import { nodeFiles } from '../io/node-files';
+import { encodeGaussianFile, readGaussianFile } from '../io/scenes/load-gaussian-scene';
+import { nodeFiles } from '../io/node/node-files';
 import { parseCommand } from './args';
 import { resolve } from 'node:path';
 
@@ -17,7 +17,7 @@ export async function run(args: string[]): Promise<number> {
   let [input, output] = p.positionals;
   if (extname(input) !== '.ply' && extname(input) !== '.splat') {
     // a scene folder
-    const { readManifest } = await import('../io/load-scene');
+    const { readManifest } = await import('../io/scenes/load-scene');
     if (!(await nodeFiles.exists(`${input.replace(/\/+$/, '')}/scene.json`)))
       throw new UserError(await nodeFiles.exists(input) ? 'expected a .ply or .splat file, or a Gaussian scene folder (with scene.json)' : 'no such file', input);
     const m = await readManifest(input, nodeFiles);

@@ -1,8 +1,8 @@
 import { joinPath } from '../core/paths';
 import { UserError } from '../core/errors';
-import { encodePng } from '../io/image-codec';
-import { nodeFiles } from '../io/node-files';
-import { DEMO_OBJECTS, demoCameras, demoTransforms, renderDemoScene } from '../io/demo-scene';
+import { encodePng } from '../io/images/image-codec';
+import { nodeFiles } from '../io/node/node-files';
+import { DEMO_OBJECTS, demoCameras, demoTransforms, renderDemoScene } from '../io/datasets/demo-scene';
 import { intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
 

@@ -1,8 +1,8 @@
 import { joinPath } from '../core/paths';
-import { loadDataset, framesOf } from '../io/dataset';
-import { loadScene } from '../io/load-scene';
-import { exportMultiview, exportName } from '../io/multiview-export';
-import { nodeFiles } from '../io/node-files';
+import { loadDataset, framesOf } from '../io/datasets/dataset';
+import { loadScene } from '../io/scenes/load-scene';
+import { exportMultiview, exportName } from '../io/export/multiview-export';
+import { nodeFiles } from '../io/node/node-files';
 import { writeDemoData } from './cmd-demo-data';
 import { fitToFolder } from './cmd-fit';
 import { evaluate } from './cmd-eval';

@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { UserError } from '../core/errors';
-import { loadDataset, framesOf, type Split } from '../io/dataset';
-import { nodeFiles } from '../io/node-files';
-import { loadScene } from '../io/load-scene';
-import { diffScenes, redness } from '../edit/diff';
-import { loadRegion } from '../edit/region-load';
-import { defaultDilation } from '../edit/regions';
+import { loadDataset, framesOf, type Split } from '../io/datasets/dataset';
+import { nodeFiles } from '../io/node/node-files';
+import { loadScene } from '../io/scenes/load-scene';
+import { diffScenes, redness } from '../edit/eval/diff';
+import { loadRegion } from '../edit/regions/region-load';
+import { defaultDilation } from '../edit/regions/regions';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { UserError } from '../core/errors';
-import { decodeImage, encodeImage } from '../io/image-codec';
-import { nodeFiles } from '../io/node-files';
+import { decodeImage, encodeImage } from '../io/images/image-codec';
+import { nodeFiles } from '../io/node/node-files';
 import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './args';
 import { loadPipelineFor } from './model-path';
 import { Progress, warn } from './progress';

@@ -2,17 +2,17 @@ import { createHash } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { UserError } from '../core/errors';
 import { basename, joinPath } from '../core/paths';
-import { framesOf, loadDataset, loadViews } from '../io/dataset';
-import { encodePng } from '../io/image-codec';
-import { nodeFiles, isDirectory } from '../io/node-files';
-import { decodeCheckpoint, encodeCheckpoint } from '../edit/checkpoint';
-import { autoEditCount, defaultPreserveWeight, EDIT_DEFAULTS, now, prepareViews, type EditConfig, type EditEvent } from '../edit/edit-session';
-import { runEdit } from '../edit/edit-run';
-import { GaussianEditable } from '../edit/gaussian-editable';
-import type { DiffusionPrior } from '../edit/prior';
-import { loadRegion } from '../edit/region-load';
-import type { Region } from '../edit/regions';
-import { almostEmpty, defaultDilation, regionMask } from '../edit/regions';
+import { framesOf, loadDataset, loadViews } from '../io/datasets/dataset';
+import { encodePng } from '../io/images/image-codec';
+import { nodeFiles, isDirectory } from '../io/node/node-files';
+import { decodeCheckpoint, encodeCheckpoint } from '../edit/loops/checkpoint';
+import { autoEditCount, defaultPreserveWeight, EDIT_DEFAULTS, now, prepareViews, type EditConfig, type EditEvent } from '../edit/loops/edit-session';
+import { runEdit } from '../edit/loops/edit-run';
+import { GaussianEditable } from '../edit/scenes/gaussian-editable';
+import type { DiffusionPrior } from '../edit/diffusion/prior';
+import { loadRegion } from '../edit/regions/region-load';
+import type { Region } from '../edit/regions/regions';
+import { almostEmpty, defaultDilation, regionMask } from '../edit/regions/regions';
 import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 import { loadEditableScene, saveEditedScene } from './edit-scene-io';
@@ -112,7 +112,7 @@ export interface LoadedPrior {
 export async function loadPrior(model: string): Promise<LoadedPrior> {
   const dir = await resolveModelDir(model);
   if (!(await isDirectory(dir))) throw new UserError('the built-in model is missing from this installation (models/builtin)', dir);
-  const [{ InstructPix2Pix }, { nodeRuntime }, { ip2pPrior }] = await Promise.all([import('../edit/pipeline'), import('../io/node-ort'), import('../edit/ip2p-prior')]);
+  const [{ InstructPix2Pix }, { nodeRuntime }, { ip2pPrior }] = await Promise.all([import('../edit/diffusion/pipeline'), import('../io/node/node-ort'), import('../edit/diffusion/ip2p-prior')]);
   const pipe = await InstructPix2Pix.load(dir, nodeFiles, nodeRuntime());
   const id = model === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name;
   return { prior: ip2pPrior(pipe, id), dir, id, dispose: () => pipe.dispose(), check: (s: string) => pipe.checkInstruction(s) };
@@ -250,7 +250,7 @@ export async function run(args: string[]): Promise<number> {
   const t0 = now();
   const { views: loaded, missing } = await loadViews(ds, 'train', nodeFiles);
   if (missing.length) warn(`${missing.length} training images are missing (first: ${missing[0]}); editing the other ${loaded.length}`);
-  if (backend === 'webgpu') (await import('../io/node-webgpu')).installNodeWebGpu();
+  if (backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu();
   const scene = await parent.editable(region, { pearsonWeight: method === 'sds' ? pearson : 0, ...lr }, { ...densify, extent: cameraExtent(frames.map((f) => f.camera)).radius, seed }, backend);
   const dilate = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
   const views = await prepareViews(scene, loaded.map((l) => ({ file: l.frame.file, camera: l.frame.camera, image: l.image })), region, dilate, (i, n) =>

@@ -1,7 +1,7 @@
-import { loadDataset, loadFrameImage, framesOf, type Split } from '../io/dataset';
-import { loadScene } from '../io/load-scene';
-import { nodeFiles } from '../io/node-files';
-import { psnr, ssim } from '../edit/metrics';
+import { loadDataset, loadFrameImage, framesOf, type Split } from '../io/datasets/dataset';
+import { loadScene } from '../io/scenes/load-scene';
+import { nodeFiles } from '../io/node/node-files';
+import { psnr, ssim } from '../edit/eval/metrics';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 import { UserError } from '../core/errors';

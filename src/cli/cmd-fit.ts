@@ -1,11 +1,11 @@
 import { UserError } from '../core/errors';
-import { loadDataset, loadViews, type Dataset, type LoadedView } from '../io/dataset';
-import { saveVoxelScene } from '../io/load-scene';
-import { orbitHintFromCameras } from '../io/multiview-export';
-import { nodeFiles } from '../io/node-files';
-import { axesFocus, fitVoxel, sceneBounds } from '../nerf/fit-voxel';
-import { VoxelScene } from '../nerf/voxel-scene';
-import { psnr } from '../edit/metrics';
+import { loadDataset, loadViews, type Dataset, type LoadedView } from '../io/datasets/dataset';
+import { saveVoxelScene } from '../io/scenes/load-scene';
+import { orbitHintFromCameras } from '../io/export/multiview-export';
+import { nodeFiles } from '../io/node/node-files';
+import { axesFocus, fitVoxel, sceneBounds } from '../nerf/voxel/fit-voxel';
+import { VoxelScene } from '../nerf/voxel/voxel-scene';
+import { psnr } from '../edit/eval/metrics';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 
@@ -81,9 +81,9 @@ export async function fitVoxelToFolder(ds: Dataset, views: LoadedView[], out: st
 }
 
 async function fitGaussiansToFolder(ds: Dataset, views: LoadedView[], out: string, o: FitCliOptions, progress: Progress, datasetPath: string): Promise<FitSummary> {
-  // Written by the Gaussian engineer (src/nerf/fit-gaussians.ts, src/io/load-gaussian-scene.ts); imported lazily.
-  const { fitGaussians } = await import('../nerf/fit-gaussians');
-  const { saveGaussianScene } = await import('../io/load-gaussian-scene');
+  // Written by the Gaussian engineer (src/nerf/gaussian/fit-gaussians.ts, src/io/scenes/load-gaussian-scene.ts); imported lazily.
+  const { fitGaussians } = await import('../nerf/gaussian/fit-gaussians');
+  const { saveGaussianScene } = await import('../io/scenes/load-gaussian-scene');
   const cams = views.map((v) => v.frame.camera);
   const r = await fitGaussians(
     ds, views.map((v) => ({ camera: v.frame.camera, image: v.image })),
@@ -131,7 +131,7 @@ export async function run(args: string[]): Promise<number> {
 
 /** Loads a dataset, fits the chosen representation and writes the scene folder. */
 export async function fitToFolder(dataset: string, out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
-  if (o.backend === 'webgpu') (await import('../io/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice() (voxel-gpu hook)
+  if (o.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice() (voxel-gpu hook)
   const ds = await loadDataset(dataset, nodeFiles, { downscale: o.downscale, maxImages: o.maxImages });
   const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) => progress.update({ phase: 'load', step: done, total }));
   progress.done();

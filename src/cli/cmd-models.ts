@@ -1,10 +1,10 @@
 import { UserError } from '../core/errors';
 import { createImage } from '../core/image';
-import { checkModelFolder, COMPONENTS } from '../edit/model-contract';
-import { formatSpec } from '../edit/onnx/signature';
-import { InstructPix2Pix } from '../edit/pipeline';
-import { nodeFiles } from '../io/node-files';
-import { nodeRuntime } from '../io/node-ort';
+import { checkModelFolder, COMPONENTS } from '../edit/diffusion/model-contract';
+import { formatSpec } from '../edit/diffusion/onnx/signature';
+import { InstructPix2Pix } from '../edit/diffusion/pipeline';
+import { nodeFiles } from '../io/node/node-files';
+import { nodeRuntime } from '../io/node/node-ort';
 import { parseCommand } from './args';
 import { resolveModelDir } from './model-path';
 

@@ -1,10 +1,10 @@
 import { UserError } from '../core/errors';
-import { loadDataset, framesOf } from '../io/dataset';
-import { loadScene } from '../io/load-scene';
-import { exportMultiview, exportName, orbitCameras, orbitHintFromCameras, type ExportView, type OrbitHint } from '../io/multiview-export';
-import { nodeFiles } from '../io/node-files';
-import type { Scene } from '../nerf/scene';
-import { VoxelScene } from '../nerf/voxel-scene';
+import { loadDataset, framesOf } from '../io/datasets/dataset';
+import { loadScene } from '../io/scenes/load-scene';
+import { exportMultiview, exportName, orbitCameras, orbitHintFromCameras, type ExportView, type OrbitHint } from '../io/export/multiview-export';
+import { nodeFiles } from '../io/node/node-files';
+import type { Scene } from '../nerf/common/scene';
+import { VoxelScene } from '../nerf/voxel/voxel-scene';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
 

@@ -1,7 +1,7 @@
 import { joinPath } from '../core/paths';
 import { UserError } from '../core/errors';
-import { nodeFiles, isDirectory } from '../io/node-files';
-import { loadTokenizer } from '../edit/tokenizer';
+import { nodeFiles, isDirectory } from '../io/node/node-files';
+import { loadTokenizer } from '../edit/diffusion/tokenizer/tokenizer';
 import { parseCommand, requireFlag } from './args';
 
 const USAGE = `usage: instruct-scene tokenize --vocab FILE_OR_DIR [--pad] [--json] TEXT...

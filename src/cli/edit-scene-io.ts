@@ -1,17 +1,17 @@
 import { UserError } from '../core/errors';
-import type { EditableScene } from '../edit/editable';
-import type { GaussianEditOptions } from '../edit/gaussian-editable';
-import type { Bounds, Region } from '../edit/regions';
-import { VoxelEditable, type VoxelEditOptions } from '../edit/voxel-editable';
-import { loadScene, saveVoxelScene } from '../io/load-scene';
-import { nodeFiles } from '../io/node-files';
-import type { Gaussians } from '../nerf/gaussians';
-import { gaussianBounds } from '../nerf/gaussians';
-import type { Vec3 } from '../nerf/voxel-grid';
-import { VoxelScene } from '../nerf/voxel-scene';
-import type { BackendName } from '../nerf/voxel-backend';
-import { createBackend } from '../nerf/fit-voxel';
-import { createGaussianBackend } from '../nerf/gaussian-backend';
+import type { EditableScene } from '../edit/scenes/editable';
+import type { GaussianEditOptions } from '../edit/scenes/gaussian-editable';
+import type { Bounds, Region } from '../edit/regions/regions';
+import { VoxelEditable, type VoxelEditOptions } from '../edit/scenes/voxel-editable';
+import { loadScene, saveVoxelScene } from '../io/scenes/load-scene';
+import { nodeFiles } from '../io/node/node-files';
+import type { Gaussians } from '../nerf/gaussian/gaussians';
+import { gaussianBounds } from '../nerf/gaussian/gaussians';
+import type { Vec3 } from '../nerf/voxel/voxel-grid';
+import { VoxelScene } from '../nerf/voxel/voxel-scene';
+import type { BackendName } from '../nerf/voxel/voxel-backend';
+import { createBackend } from '../nerf/voxel/fit-voxel';
+import { createGaussianBackend } from '../nerf/gaussian/gaussian-backend';
 
 /** A loaded parent scene, ready to be edited (a fresh EditableScene per call) and saved. */
 export interface ParentScene {
@@ -44,7 +44,7 @@ export async function loadEditableScene(path: string, datasetBackground: [number
   }
   const gs = (scene as unknown as { gaussians?: Gaussians }).gaussians;
   if (scene.kind === 'gaussians' && gs) {
-    const [{ GaussianEditable }, { saveGaussianScene }] = await Promise.all([import('../edit/gaussian-editable'), import('../io/load-gaussian-scene')]);
+    const [{ GaussianEditable }, { saveGaussianScene }] = await Promise.all([import('../edit/scenes/gaussian-editable'), import('../io/scenes/load-gaussian-scene')]);
     const bg = scene.background ?? datasetBackground;
     return {
       kind: 'gaussians',

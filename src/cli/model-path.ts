@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import { UserError } from '../core/errors';
-import { InstructPix2Pix } from '../edit/pipeline';
-import { isDirectory, nodeFiles } from '../io/node-files';
-import { nodeRuntime } from '../io/node-ort';
+import { InstructPix2Pix } from '../edit/diffusion/pipeline';
+import { isDirectory, nodeFiles } from '../io/node/node-files';
+import { nodeRuntime } from '../io/node/node-ort';
 
 /** The package's built-in stand-in model folder. */
 export const BUILTIN_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/builtin');

@@ -1,7 +1,7 @@
 /**
  * The WebGPU device, shared by every kernel (and by the viewer's three.js renderer when it hands us its device).
  * Platform-neutral: in the browser it uses `navigator.gpu`; in Node a provider is installed first by
- * `installNodeWebGpu()` (src/io/node-webgpu.ts), which wraps Dawn from the `webgpu` package.
+ * `installNodeWebGpu()` (src/io/node/node-webgpu.ts), which wraps Dawn from the `webgpu` package.
  */
 let provider: (() => Promise<GPU | undefined>) | undefined;
 let devicePromise: Promise<GPUDevice> | undefined;

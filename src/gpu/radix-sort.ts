@@ -1,9 +1,9 @@
-import scanSource from '../shaders/gs_scan.wgsl?raw';
-import radixSource from '../shaders/gs_radix.wgsl?raw';
+import scanSource from '../shaders/sort_scan.wgsl?raw';
+import radixSource from '../shaders/sort_radix.wgsl?raw';
 import { runnerFor, type GpuRunner, type Kernel, type KernelCall } from './runner';
 
 /**
- * GPU prefix scan and radix sort (WGSL: src/shaders/gs_scan.wgsl, gs_radix.wgsl), usable on their own given a
+ * GPU prefix scan and radix sort (WGSL: src/shaders/sort_scan.wgsl, gs_radix.wgsl), usable on their own given a
  * device and buffers — the Gaussian rasteriser sorts (tile, depth) keys with them every frame and the viewer
  * sorts splats by depth.
  *

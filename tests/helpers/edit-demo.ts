@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_GROUND, DEMO_OBJECTS, DEMO_SCENE_BOX, demoCameras, demoTransforms, type DemoObject } from '../../src/io/demo-scene';
-import { encodePng } from '../../src/io/image-codec';
-import { saveVoxelScene } from '../../src/io/load-scene';
-import { nodeFiles } from '../../src/io/node-files';
-import { createVoxelGrid, resolutionFromMax, updateOccupancy, type Vec3, type VoxelGrid } from '../../src/nerf/voxel-grid';
-import { VoxelScene } from '../../src/nerf/voxel-scene';
+import { DEMO_GROUND, DEMO_OBJECTS, DEMO_SCENE_BOX, demoCameras, demoTransforms, type DemoObject } from '../../src/io/datasets/demo-scene';
+import { encodePng } from '../../src/io/images/image-codec';
+import { saveVoxelScene } from '../../src/io/scenes/load-scene';
+import { nodeFiles } from '../../src/io/node/node-files';
+import { createVoxelGrid, resolutionFromMax, updateOccupancy, type Vec3, type VoxelGrid } from '../../src/nerf/voxel/voxel-grid';
+import { VoxelScene } from '../../src/nerf/voxel/voxel-scene';
 
 function insideObject(o: DemoObject, x: number, y: number, z: number): boolean {
   const c = [(o.min[0] + o.max[0]) / 2, (o.min[1] + o.max[1]) / 2, (o.min[2] + o.max[2]) / 2];
@@ -59,9 +59,9 @@ export async function writeTinyDemo(root: string, o: { size?: number; views?: nu
 
 /** The tiny demo as Gaussians: one per surface vertex of the analytic voxel demo, with its colour. */
 export async function writeTinyGaussianDemo(root: string, o: { size?: number; views?: number; res?: number } = {}): Promise<{ scene: string; data: string }> {
-  const { gaussiansFromPoints } = await import('../../src/nerf/gaussians');
-  const { saveGaussianScene } = await import('../../src/io/load-gaussian-scene');
-  const { GaussianScene } = await import('../../src/nerf/gaussian-scene');
+  const { gaussiansFromPoints } = await import('../../src/nerf/gaussian/gaussians');
+  const { saveGaussianScene } = await import('../../src/io/scenes/load-gaussian-scene');
+  const { GaussianScene } = await import('../../src/nerf/gaussian/gaussian-scene');
   const size = o.size ?? 32, views = o.views ?? 16;
   const grid = demoVoxelGrid(o.res ?? 32);
   const [nx, ny, nz] = grid.res;

@@ -1,5 +1,5 @@
 import { lookAtCamera, type Camera } from '../../src/core/camera';
-import { createVoxelGrid, type VoxelGrid } from '../../src/nerf/voxel-grid';
+import { createVoxelGrid, type VoxelGrid } from '../../src/nerf/voxel/voxel-grid';
 
 export const BLOCKS_BOX = { min: [-1, -1, -1] as [number, number, number], max: [1, 1, 1] as [number, number, number] };
 

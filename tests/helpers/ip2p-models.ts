@@ -6,7 +6,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder, type OnnxDtype } from '../../src/edit/onnx/builder';
+import { GraphBuilder, type OnnxDtype } from '../../src/edit/diffusion/onnx/builder';
 import { buildBuiltin } from '../../models/build-builtin';
 import type { GraphVariant } from '../../models/build/builtin-graphs';
 

@@ -1,6 +1,6 @@
 import { useEffect, useMemo } from 'react';
 import { VoxelMesh, type VoxelMeshOptions } from '../three/voxel-mesh';
-import type { VoxelGrid } from '../../nerf/voxel-grid';
+import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import type { RenderMode } from '../state/viewer-store';
 import { setViewUniforms } from '../three/view-uniforms';
 

@@ -1,11 +1,11 @@
 import { lookAtCamera } from '../../core/camera';
 import { Rng } from '../../core/rng';
-import { createGaussians, logit, setColor, type Gaussians } from '../../nerf/gaussians';
-import { DEMO_GROUND, DEMO_OBJECTS, renderDemoScene, type DemoObject } from '../../io/demo-scene';
+import { createGaussians, logit, setColor, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { DEMO_GROUND, DEMO_OBJECTS, renderDemoScene, type DemoObject } from '../../io/datasets/demo-scene';
 
 /**
  * The built-in demo scene as 3D Gaussians, made without fitting: flat Gaussians ("surfels") sampled on the
- * visible surfaces of the analytic demo scene (src/io/demo-scene.ts), each coloured by the demo's own ray tracer
+ * visible surfaces of the analytic demo scene (src/io/datasets/demo-scene.ts), each coloured by the demo's own ray tracer
  * (shading and shadows included) looking at that point along its normal. Deterministic for a seed.
  * Runs in a worker in the viewer and in Node in tests (the CPU reference renders the same set).
  */

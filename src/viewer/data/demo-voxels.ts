@@ -1,6 +1,6 @@
 import { lookAtCamera } from '../../core/camera';
-import { createVoxelGrid, resolutionFromMax, updateOccupancy, voxelSize, type VoxelGrid } from '../../nerf/voxel-grid';
-import { DEMO_GROUND, DEMO_OBJECTS, DEMO_SCENE_BOX, renderDemoScene, type DemoObject } from '../../io/demo-scene';
+import { createVoxelGrid, resolutionFromMax, updateOccupancy, voxelSize, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import { DEMO_GROUND, DEMO_OBJECTS, DEMO_SCENE_BOX, renderDemoScene, type DemoObject } from '../../io/datasets/demo-scene';
 
 /**
  * The built-in demo scene as a voxel radiance grid, made without fitting: density from the signed distance to the

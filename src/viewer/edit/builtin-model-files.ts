@@ -1,6 +1,6 @@
 /// <reference types="vite/client" />
 import { UserError } from '../../core/errors';
-import type { FileSource } from '../../io/files';
+import type { FileSource } from '../../io/files/files';
 
 /**
  * The built-in model (models/builtin) shipped with the app: vite turns every file into an asset URL, so it is

@@ -1,6 +1,6 @@
-import type { EditEvent } from '../../edit/edit-session';
-import type { Gaussians } from '../../nerf/gaussians';
-import type { VoxelGrid } from '../../nerf/voxel-grid';
+import type { EditEvent } from '../../edit/loops/edit-session';
+import type { Gaussians } from '../../nerf/gaussian/gaussians';
+import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import type { SceneData } from '../workers/scene-worker-protocol';
 
 /** The scene an edit starts from (raw parameters; the worker edits a copy). */

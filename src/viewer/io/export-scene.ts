@@ -1,15 +1,15 @@
 import { zipSync, strToU8 } from 'fflate';
 import { lookAtCamera, type Camera } from '../../core/camera';
 import { UserError } from '../../core/errors';
-import type { FileSink } from '../../io/files';
-import { exportMultiview } from '../../io/multiview-export';
-import { writeGaussianPly } from '../../io/ply';
-import { writeSplat } from '../../io/splat';
-import { encodeVoxelScene } from '../../io/voxel-format';
-import { gaussianBounds } from '../../nerf/gaussians';
-import { renderGaussiansCpu } from '../../nerf/gaussian-raster-cpu';
-import type { Scene } from '../../nerf/scene';
-import { VoxelScene } from '../../nerf/voxel-scene';
+import type { FileSink } from '../../io/files/files';
+import { exportMultiview } from '../../io/export/multiview-export';
+import { writeGaussianPly } from '../../io/formats/ply';
+import { writeSplat } from '../../io/formats/splat';
+import { encodeVoxelScene } from '../../io/formats/voxel-format';
+import { gaussianBounds } from '../../nerf/gaussian/gaussians';
+import { renderGaussiansCpu } from '../../nerf/gaussian/gaussian-raster-cpu';
+import type { Scene } from '../../nerf/common/scene';
+import { VoxelScene } from '../../nerf/voxel/voxel-scene';
 import type { SceneData } from '../workers/scene-worker-protocol';
 
 export type ExportFormat = 'ply' | 'splat' | 'voxel' | 'multiview';

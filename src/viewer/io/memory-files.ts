@@ -1,5 +1,5 @@
 import { UserError } from '../../core/errors';
-import type { FileSource } from '../../io/files';
+import type { FileSource } from '../../io/files/files';
 
 /**
  * A FileSource over files the user handed to the browser (a dropped folder, a file picker, downloads):

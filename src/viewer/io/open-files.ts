@@ -1,13 +1,13 @@
 import { UserError } from '../../core/errors';
 import type { Camera } from '../../core/camera';
 import { basename, dirname, extname, joinPath } from '../../core/paths';
-import { loadDataset } from '../../io/dataset';
-import { readManifest } from '../../io/load-scene';
-import { readGaussianPly, readPointCloud } from '../../io/ply';
-import { readSplat } from '../../io/splat';
-import { decodeVoxelScene } from '../../io/voxel-format';
-import { gaussiansFromPoints, type Gaussians } from '../../nerf/gaussians';
-import type { VoxelGrid } from '../../nerf/voxel-grid';
+import { loadDataset } from '../../io/datasets/dataset';
+import { readManifest } from '../../io/scenes/load-scene';
+import { readGaussianPly, readPointCloud } from '../../io/formats/ply';
+import { readSplat } from '../../io/formats/splat';
+import { decodeVoxelScene } from '../../io/formats/voxel-format';
+import { gaussiansFromPoints, type Gaussians } from '../../nerf/gaussian/gaussians';
+import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import { MemoryFiles } from './memory-files';
 
 /** What opening files yields: a scene to show and/or a dataset's cameras. Pure data (posted from the worker). */

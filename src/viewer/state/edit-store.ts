@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import type { EditEvent } from '../../edit/edit-session';
+import type { EditEvent } from '../../edit/loops/edit-session';
 import type { ModelSource } from '../edit/edit-protocol';
 
 export type EditMethod = 'idu' | 'sds';

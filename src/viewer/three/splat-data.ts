@@ -1,4 +1,4 @@
-import { SH_C0, SH_STRIDE, sigmoid, type Gaussians } from '../../nerf/gaussians';
+import { SH_C0, SH_STRIDE, sigmoid, type Gaussians } from '../../nerf/gaussian/gaussians';
 
 /**
  * Gaussians packed for drawing: everything the vertex stage needs, four floats per record.

@@ -10,7 +10,7 @@ import { GpuRadixSort } from '../../gpu/radix-sort';
 /**
  * 3D Gaussian splats as a plain three.js object (WebGPURenderer; also its WebGL2 backend).
  *
- * Rendering follows the 3DGS rasteriser (and the project's CPU twin, src/nerf/gaussian-raster-cpu.ts):
+ * Rendering follows the 3DGS rasteriser (and the project's CPU twin, src/nerf/gaussian/gaussian-raster-cpu.ts):
  * EWA projection of the world covariance with the Jacobian of the pinhole projection (view-space x/z, y/z
  * clamped to the image plus 0.3 of its size on each side), a 0.3 px² low-pass added to the 2D covariance,
  * per-pixel α = min(0.99, o·exp(−½ dᵀ Σ⁻¹ d)), fragments with α < 1/255 dropped (the quad is the rectangle

@@ -3,12 +3,12 @@ import {
   Break, Continue, Fn, If, Loop, abs, cameraPosition, exp, float, floor, int, log, max, min as tslMin, mix, normalize, positionWorld, storage,
   uint, uniform, vec3, vec4,
 } from 'three/tsl';
-import { colorDims, voxelSize, type VoxelGrid } from '../../nerf/voxel-grid';
+import { colorDims, voxelSize, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
 
 /**
  * A voxel radiance grid ray-marched in a fragment shader, as a plain three.js object (WebGPURenderer, either backend).
  *
- * The march is the CPU reference's (src/nerf/voxel-render-cpu.ts) step for step: slab test against the grid box,
+ * The march is the CPU reference's (src/nerf/voxel/voxel-render-cpu.ts) step for step: slab test against the grid box,
  * samples at t = t₀ + (k + ½)·δ, the grid's contraction for unbounded scenes (steps growing as n²/bgLen outside
  * the box), occupancy skipping, corner-aligned trilinear raw values, σ = softplus(raw + shift),
  * α = 1 − exp(−σ·δ·densityScale), colour = sigmoid(Σ SH), front-to-back compositing with early stop at

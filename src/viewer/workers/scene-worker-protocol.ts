@@ -1,7 +1,7 @@
 import type { Camera } from '../../core/camera';
 import type { SplatBuffers } from '../three/splat-data';
-import type { VoxelGrid } from '../../nerf/voxel-grid';
-import type { Gaussians } from '../../nerf/gaussians';
+import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import type { Gaussians } from '../../nerf/gaussian/gaussians';
 
 export type SceneWorkerRequest =
   | { id: number; type: 'demo'; spacing?: number }

@@ -2,7 +2,7 @@
 import { demoGaussians } from '../data/demo-gaussians';
 import { demoVoxelGrid } from '../data/demo-voxels';
 import { packSplats, splatTransferables } from '../three/splat-data';
-import { DEMO_BACKGROUND } from '../../io/demo-scene';
+import { DEMO_BACKGROUND } from '../../io/datasets/demo-scene';
 import { MemoryFiles } from '../io/memory-files';
 import { openFiles } from '../io/open-files';
 import { exportScene } from '../io/export-scene';
