@@ -2,7 +2,15 @@ import { defaultClientConditions, defineConfig } from 'vite';
 
 // Library build of the viewer (`npm run build:lib`): ES module + typings in dist/lib, for other R3F apps.
 // React, three, R3F, zustand, onnxruntime-web and fflate stay external (the host app provides them).
-const external = [/^react($|\/)/, /^react-dom($|\/)/, /^three($|\/)/, /^@react-three\/fiber/, /^zustand($|\/)/, /^onnxruntime-web($|\/)/, /^fflate$/];
+const external = [
+  /^react($|\/)/,
+  /^react-dom($|\/)/,
+  /^three($|\/)/,
+  /^@react-three\/fiber/,
+  /^zustand($|\/)/,
+  /^onnxruntime-web($|\/)/,
+  /^fflate$/,
+];
 
 export default defineConfig({
   root: '.',

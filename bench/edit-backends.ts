@@ -45,7 +45,8 @@ const opt = (name: string): string | undefined => {
 };
 const dataPath = opt('dataset');
 if (!dataPath) throw new Error('--dataset D is required (see the header)');
-const iters = Number(opt('iters') ?? 300), rays = Number(opt('rays') ?? 2048);
+const iters = Number(opt('iters') ?? 300),
+  rays = Number(opt('rays') ?? 2048);
 const backends = (opt('backends') ?? 'cpu,webgpu').split(',') as ('cpu' | 'webgpu')[];
 const outFile = opt('out') ?? 'bench/results/edit-backends.json';
 
@@ -56,7 +57,10 @@ const { views: train } = await loadViews(ds, 'train', nodeFiles);
 const { views: test } = await loadViews(ds, 'test', nodeFiles);
 const vase = DEMO_OBJECTS.find((o) => o.name === 'vase')!;
 const region = boxRegion(vase.min, vase.max);
-const cpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 /** The stand-in editor: the condition image pushed to red (cached per image object). */
 const reddened = new WeakMap<Image, Image>();
@@ -66,7 +70,9 @@ const redden = (img: Image): Image => {
     r = createImage(img.width, img.height, 3);
     for (let p = 0; p < img.width * img.height; p++) {
       const l = (img.data[p * img.channels] + img.data[p * img.channels + 1] + img.data[p * img.channels + 2]) / 3;
-      r.data[p * 3] = Math.min(1, 0.35 + 0.75 * l); r.data[p * 3 + 1] = 0.25 * l; r.data[p * 3 + 2] = 0.25 * l;
+      r.data[p * 3] = Math.min(1, 0.35 + 0.75 * l);
+      r.data[p * 3 + 1] = 0.25 * l;
+      r.data[p * 3 + 2] = 0.25 * l;
     }
     reddened.set(img, r);
   }
@@ -74,12 +80,17 @@ const redden = (img: Image): Image => {
 };
 const prior = exactDenoiserPrior((cond) => redden(cond.image), scaledLinearAlphasCumprod());
 
-async function effect(scene: EditableScene, source: (c: Camera) => Promise<Image>): Promise<{ outside_psnr: number; redness_rise: number }> {
-  let outside = 0, rise = 0;
+async function effect(
+  scene: EditableScene,
+  source: (c: Camera) => Promise<Image>,
+): Promise<{ outside_psnr: number; redness_rise: number }> {
+  let outside = 0,
+    rise = 0;
   for (const v of test) {
     const cam = v.frame.camera;
     const mask = regionMask(region, cam, defaultDilation(cam));
-    const a = await source(cam), b = await scene.render(cam);
+    const a = await source(cam),
+      b = await scene.render(cam);
     const d = diffImages(b, a, mask);
     outside += Math.min(d.outside_psnr ?? 100, 100) / test.length;
     // d: a = the edited render, b = the source render
@@ -89,9 +100,15 @@ async function effect(scene: EditableScene, source: (c: Camera) => Promise<Image
 }
 
 const results: Record<string, unknown> = {
-  bench: 'edit-backends', date: new Date().toISOString(), node: process.version,
-  adapter: hasGpu ? gpuDescription() : 'none', dataset: dataPath, trainViews: train.length,
-  imageSize: [train[0].image.width, train[0].image.height], iters, rays,
+  bench: 'edit-backends',
+  date: new Date().toISOString(),
+  node: process.version,
+  adapter: hasGpu ? gpuDescription() : 'none',
+  dataset: dataPath,
+  trainViews: train.length,
+  imageSize: [train[0].image.width, train[0].image.height],
+  iters,
+  rays,
   editor: 'stand-in exact denoiser towards a reddened condition (no ONNX); see bench/edit.ts for the built-in model',
   note: 'steps/s over the whole loop (renders for the editor, editor, refit); refitStepsPerSecond over the refit alone',
   runs: {} as Record<string, unknown>,
@@ -108,20 +125,38 @@ for (const kind of ['voxel', 'gaussians'] as const) {
   if (!scenePath) continue;
   const parent = await loadScene(scenePath, nodeFiles);
   for (const backend of backends) {
-    if (backend === 'webgpu' && !hasGpu) { runs[`${kind}/${backend}`] = { skipped: 'no WebGPU adapter' }; continue; }
+    if (backend === 'webgpu' && !hasGpu) {
+      runs[`${kind}/${backend}`] = { skipped: 'no WebGPU adapter' };
+      continue;
+    }
     const row: Record<string, unknown> = {};
     runs[`${kind}/${backend}`] = row;
     // plain fitting on the same backend, same rays per step (voxels: fixed resolution; Gaussians: from the parent, no densification)
     {
-      const t0 = performance.now(), c0 = cpuSeconds();
+      const t0 = performance.now(),
+        c0 = cpuSeconds();
       const n = Math.min(iters, 200);
       if (parent instanceof VoxelScene) {
-        await fitVoxel(train.map((v) => ({ camera: v.frame.camera, image: v.image })), {
-          res: Math.max(...parent.grid.res), iters: n, batch: rays, upsampleAt: [], box: parent.grid.box, bgLen: parent.grid.bgLen, background: parent.background, backend,
-        });
+        await fitVoxel(
+          train.map((v) => ({ camera: v.frame.camera, image: v.image })),
+          {
+            res: Math.max(...parent.grid.res),
+            iters: n,
+            batch: rays,
+            upsampleAt: [],
+            box: parent.grid.box,
+            bgLen: parent.grid.bgLen,
+            background: parent.background,
+            backend,
+          },
+        );
       } else {
         const g = (parent as unknown as { gaussians: Gaussians }).gaussians;
-        await fitGaussians(ds, train.map((v) => ({ camera: v.frame.camera, image: v.image })), { iters: n, init: g, backend, densifyUntil: 0 });
+        await fitGaussians(
+          ds,
+          train.map((v) => ({ camera: v.frame.camera, image: v.image })),
+          { iters: n, init: g, backend, densifyUntil: 0 },
+        );
       }
       const s = (performance.now() - t0) / 1000;
       row.plainFit = { steps: n, seconds: s, stepsPerSecond: n / s, cpuSeconds: cpuSeconds() - c0 };
@@ -130,29 +165,60 @@ for (const kind of ['voxel', 'gaussians'] as const) {
       const make = async (): Promise<EditableScene> => {
         if (parent instanceof VoxelScene) {
           const b = backend === 'cpu' ? undefined : { work: await createBackend(backend), source: await createBackend(backend) };
-          return new VoxelEditable(parent.grid, parent.background, region, { pearsonWeight: method === 'sds' ? 200 : 0 }, parent.marchParams(), b);
+          return new VoxelEditable(
+            parent.grid,
+            parent.background,
+            region,
+            { pearsonWeight: method === 'sds' ? 200 : 0 },
+            parent.marchParams(),
+            b,
+          );
         }
         const g = (parent as unknown as { gaussians: Gaussians }).gaussians;
-        return new GaussianEditable(g, parent.background ?? ds.background, region, { extent: cameraExtent(train.map((v) => v.frame.camera)).radius, densifyUntil: Math.floor(iters / 2) }, await createGaussianBackend(backend));
+        return new GaussianEditable(
+          g,
+          parent.background ?? ds.background,
+          region,
+          { extent: cameraExtent(train.map((v) => v.frame.camera)).radius, densifyUntil: Math.floor(iters / 2) },
+          await createGaussianBackend(backend),
+        );
       };
       const scene = await make();
       const t0 = performance.now();
-      const views = await prepareViews(scene, train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })), region, defaultDilation);
+      const views = await prepareViews(
+        scene,
+        train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })),
+        region,
+        defaultDilation,
+      );
       const prepareSeconds = (performance.now() - t0) / 1000;
       const active = views.filter((v) => !v.skipped).length;
       const cfg: EditConfig = {
-        ...EDIT_DEFAULTS, method, instruction: 'make it red', iters, raysPerStep: rays, preserveWeight: defaultPreserveWeight(scene.kind),
+        ...EDIT_DEFAULTS,
+        method,
+        instruction: 'make it red',
+        iters,
+        raysPerStep: rays,
+        preserveWeight: defaultPreserveWeight(scene.kind),
         idu: { ...EDIT_DEFAULTS.idu, editCount: autoEditCount(iters, EDIT_DEFAULTS.idu.editEvery, active) },
       };
-      const t1 = performance.now(), c1 = cpuSeconds();
+      const t1 = performance.now(),
+        c1 = cpuSeconds();
       const res = await runEdit({ cfg, scene, prior, views, settings: {} });
       const loopSeconds = (performance.now() - t1) / 1000;
       const st = res.state;
       const e = await effect(scene, (c) => scene.renderSource(c));
       row[method] = {
-        prepareSeconds, loopSeconds, stepsPerSecond: iters / loopSeconds, loopCpuSeconds: cpuSeconds() - c1,
-        refitStepsPerSecond: iters / (st.refitMs / 1000), editorSeconds: st.editorMs / 1000, renderSeconds: st.renderMs / 1000, refitSeconds: st.refitMs / 1000,
-        viewsEdited: st.viewsEdited, preserveWeight: cfg.preserveWeight,
+        prepareSeconds,
+        loopSeconds,
+        stepsPerSecond: iters / loopSeconds,
+        loopCpuSeconds: cpuSeconds() - c1,
+        refitStepsPerSecond: iters / (st.refitMs / 1000),
+        editorSeconds: st.editorMs / 1000,
+        renderSeconds: st.renderMs / 1000,
+        refitSeconds: st.refitMs / 1000,
+        viewsEdited: st.viewsEdited,
+        preserveWeight: cfg.preserveWeight,
         ...(scene instanceof GaussianEditable ? { gaussians: { before: scene.orig.count, after: scene.count } } : {}),
         test: e,
       };
@@ -162,8 +228,14 @@ for (const kind of ['voxel', 'gaussians'] as const) {
     }
   }
   // speed-ups side by side
-  const c = runs[`${kind}/cpu`] as Record<string, { stepsPerSecond: number }> | undefined, g = runs[`${kind}/webgpu`] as Record<string, { stepsPerSecond: number }> | undefined;
-  if (c?.idu && g?.idu) runs[`${kind}/speedup_webgpu_over_cpu`] = { idu: g.idu.stepsPerSecond / c.idu.stepsPerSecond, sds: g.sds.stepsPerSecond / c.sds.stepsPerSecond, plainFit: g.plainFit.stepsPerSecond / c.plainFit.stepsPerSecond };
+  const c = runs[`${kind}/cpu`] as Record<string, { stepsPerSecond: number }> | undefined,
+    g = runs[`${kind}/webgpu`] as Record<string, { stepsPerSecond: number }> | undefined;
+  if (c?.idu && g?.idu)
+    runs[`${kind}/speedup_webgpu_over_cpu`] = {
+      idu: g.idu.stepsPerSecond / c.idu.stepsPerSecond,
+      sds: g.sds.stepsPerSecond / c.sds.stepsPerSecond,
+      plainFit: g.plainFit.stepsPerSecond / c.plainFit.stepsPerSecond,
+    };
   save();
 }
 console.log(JSON.stringify(results, null, 2));

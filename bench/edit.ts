@@ -44,7 +44,8 @@ else {
   tmp = mkdtempSync(join(tmpdir(), 'bench-edit-'));
   ({ scene: scenePath, data: dataPath } = await writeTinyDemo(tmp, { size: 64, views: 24, res: 40 }));
 }
-const iters = flag('iters', 100), rays = flag('rays', 2048);
+const iters = flag('iters', 100),
+  rays = flag('rays', 2048);
 
 const ds = await loadDataset(dataPath, nodeFiles);
 const { views: train } = await loadViews(ds, 'train', nodeFiles);
@@ -58,33 +59,79 @@ const testFrames = framesOf(ds, 'test').map((f) => ({ file: f.file, camera: f.ca
 
 const results: Record<string, unknown> = {
   scene: positional.length >= 2 ? scenePath : 'analytic tiny demo (64², 40³ grid)',
-  grid: parent.grid.res, trainViews: train.length, imageSize: [train[0].image.width, train[0].image.height], iters, rays,
+  grid: parent.grid.res,
+  trainViews: train.length,
+  imageSize: [train[0].image.width, train[0].image.height],
+  iters,
+  rays,
   machine: 'CPU reference renderer; shared 2-core box — compare ratios, not absolute figures',
 };
 
 // plain fitting at the same resolution and batch (no coarse-to-fine), for the same number of steps
-const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 {
-  const t0 = performance.now(), c0 = cpu();
-  await fitVoxel(train.map((v) => ({ camera: v.frame.camera, image: v.image })), {
-    res: Math.max(...parent.grid.res), iters, batch: rays, upsampleAt: [], box: parent.grid.box, bgLen: parent.grid.bgLen, background: parent.background,
-  });
-  const s = (performance.now() - t0) / 1000, c = cpu() - c0;
+  const t0 = performance.now(),
+    c0 = cpu();
+  await fitVoxel(
+    train.map((v) => ({ camera: v.frame.camera, image: v.image })),
+    {
+      res: Math.max(...parent.grid.res),
+      iters,
+      batch: rays,
+      upsampleAt: [],
+      box: parent.grid.box,
+      bgLen: parent.grid.bgLen,
+      background: parent.background,
+    },
+  );
+  const s = (performance.now() - t0) / 1000,
+    c = cpu() - c0;
   results.plainFit = { seconds: s, stepsPerSecond: iters / s, cpuSeconds: c, stepsPerCpuSecond: iters / c };
 }
 
 for (const method of ['idu', 'sds'] as const) {
-  const scene = new VoxelEditable(parent.grid, parent.background, region, { pearsonWeight: method === 'sds' ? 200 : 0 }, parent.marchParams());
+  const scene = new VoxelEditable(
+    parent.grid,
+    parent.background,
+    region,
+    { pearsonWeight: method === 'sds' ? 200 : 0 },
+    parent.marchParams(),
+  );
   const t0 = performance.now();
-  const views = await prepareViews(scene, train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })), region, defaultDilation);
+  const views = await prepareViews(
+    scene,
+    train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })),
+    region,
+    defaultDilation,
+  );
   const prepSeconds = (performance.now() - t0) / 1000;
   // the CLI's defaults: an edit round every 10 steps, enough views per round to edit each view about twice
   const active = views.filter((v) => !v.skipped).length;
-  const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'make it red', iters, raysPerStep: rays, idu: { ...EDIT_DEFAULTS.idu, editCount: autoEditCount(iters, EDIT_DEFAULTS.idu.editEvery, active) } };
-  const t1 = performance.now(), c1 = cpu();
+  const cfg: EditConfig = {
+    ...EDIT_DEFAULTS,
+    method,
+    instruction: 'make it red',
+    iters,
+    raysPerStep: rays,
+    idu: { ...EDIT_DEFAULTS.idu, editCount: autoEditCount(iters, EDIT_DEFAULTS.idu.editEvery, active) },
+  };
+  const t1 = performance.now(),
+    c1 = cpu();
   const res = await runEdit({ cfg, scene, prior, views, settings: {} });
-  const loopSeconds = (performance.now() - t1) / 1000, loopCpu = cpu() - c1;
-  const edited = { kind: 'voxel' as const, background: parent.background, render: async (c: Parameters<VoxelScene['render']>[0]) => ({ image: await scene.render(c), alpha: new Float32Array(0), depth: new Float32Array(0) }) };
+  const loopSeconds = (performance.now() - t1) / 1000,
+    loopCpu = cpu() - c1;
+  const edited = {
+    kind: 'voxel' as const,
+    background: parent.background,
+    render: async (c: Parameters<VoxelScene['render']>[0]) => ({
+      image: await scene.render(c),
+      alpha: new Float32Array(0),
+      depth: new Float32Array(0),
+    }),
+  };
   const d = await diffScenes(parent, edited, testFrames, region, defaultDilation(testFrames[0].camera));
   results[method] = {
     prepareSeconds: prepSeconds,

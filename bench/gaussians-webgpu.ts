@@ -46,7 +46,9 @@ function benchScene(n: number, seed = 0): Gaussians {
   const s = Math.log(0.7 * Math.sqrt(area / n));
   for (let i = 0; i < n; i++) {
     if (i % 2 === 0) {
-      const z = rng.uniform(-1, 1), t = rng.uniform(0, 2 * Math.PI), r = Math.sqrt(1 - z * z);
+      const z = rng.uniform(-1, 1),
+        t = rng.uniform(0, 2 * Math.PI),
+        r = Math.sqrt(1 - z * z);
       g.means.set([r * Math.cos(t), z, r * Math.sin(t)], 3 * i);
     } else g.means.set([rng.uniform(-2, 2), -1, rng.uniform(-2, 2)], 3 * i);
     g.logScales.set([s + rng.uniform(-0.3, 0.3), s + rng.uniform(-0.3, 0.3), s - 1], 3 * i);
@@ -74,7 +76,10 @@ const out = outPath || join(HERE, 'results', 'gaussians-webgpu.json');
 const software = /swiftshader|llvmpipe|lavapipe/i.test(gpuDescription());
 for (const n of counts) {
   if (software && n > swMax) {
-    const row = { count: n, webgpu: { skipped: `software adapter (${gpuDescription()}): above --software-max ${swMax}; run on a real GPU` } };
+    const row = {
+      count: n,
+      webgpu: { skipped: `software adapter (${gpuDescription()}): above --software-max ${swMax}; run on a real GPU` },
+    };
     rows.push(row);
     console.log(JSON.stringify(row));
     continue;
@@ -83,8 +88,10 @@ for (const n of counts) {
   const reps = n <= 10_000 ? 3 : 1;
   const dImage = new Float32Array(size * size * 3).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
   const grads = createGrads(n);
-  const fwd: number[] = [], bwd: number[] = [];
-  let pairs = 0, visible = 0;
+  const fwd: number[] = [],
+    bwd: number[] = [];
+  let pairs = 0,
+    visible = 0;
   process.stderr.write(`webgpu ${n}: `);
   for (let r = 0; r <= reps; r++) {
     t0 = performance.now();
@@ -95,14 +102,19 @@ for (const n of counts) {
     const tb = performance.now() - t0;
     pairs = f.pairs;
     visible = f.radius.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
-    if (r > 0 || reps === 1) { fwd.push(tf); bwd.push(tb); } // first run warms up (buffer allocation)
+    if (r > 0 || reps === 1) {
+      fwd.push(tf);
+      bwd.push(tb);
+    } // first run warms up (buffer allocation)
     process.stderr.write(`${Math.round(tf)}/${Math.round(tb)} ms `);
   }
   process.stderr.write('\n');
   // the viewer's per-frame work: projection + depth sort of all Gaussians (+ tile-count scan), no compositing
   const runner = runnerFor(device);
   const projector = await GaussianProjector.create(device);
-  const params = runner.buffer(packGaussians(g)), camU = runner.uniform(packCamera(cam, n, 3)), proj = runner.buffer(n * 64);
+  const params = runner.buffer(packGaussians(g)),
+    camU = runner.uniform(packCamera(cam, n, 3)),
+    proj = runner.buffer(n * 64);
   const ps: number[] = [];
   for (let r = 0; r <= reps; r++) {
     t0 = performance.now();
@@ -112,10 +124,19 @@ for (const n of counts) {
     await runner.readU32(offsets, n * 4, 1);
     if (r > 0 || reps === 1) ps.push(performance.now() - t0);
   }
-  projector.destroy(); params.destroy(); camU.destroy(); proj.destroy();
-  const row: any = { count: n, visible, tilePairs: pairs, webgpu: { forwardMs: r1(median(fwd)), backwardMs: r1(median(bwd)), projectDepthSortMs: r1(median(ps)), runs: fwd.length } };
+  projector.destroy();
+  params.destroy();
+  camU.destroy();
+  proj.destroy();
+  const row: any = {
+    count: n,
+    visible,
+    tilePairs: pairs,
+    webgpu: { forwardMs: r1(median(fwd)), backwardMs: r1(median(bwd)), projectDepthSortMs: r1(median(ps)), runs: fwd.length },
+  };
   if (n <= cpuMax) {
-    const cf: number[] = [], cb: number[] = [];
+    const cf: number[] = [],
+      cb: number[] = [];
     for (let r = 0; r < Math.min(reps, 3); r++) {
       t0 = performance.now();
       const f = rasterizeForward(g, cam, [0, 0, 0]);
@@ -136,15 +157,20 @@ console.log(`→ ${out}`);
 process.exit(0);
 
 async function save(): Promise<void> {
-const result = {
-  bench: 'gaussians-webgpu',
-  date: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpu: cpus()[0]?.model.split(' ').slice(0, 2).join(' '), node: process.version, adapter: gpuDescription() },
-  resolution: [size, size],
-  shDegree: 3,
-  pipelineCompileMs: Math.round(compileMs),
-  note: 'Wall-clock ms, median after one warm-up run; webgpu forward includes the tile-count readback and the image readback, backward the dImage upload and the gradient readback. CPU = the TypeScript twin (single thread) on the same rows. A SwiftShader adapter means Vulkan emulated on this machine\'s CPU cores (shared with other work): correctness, not GPU speed.',
-  rows,
-};
-await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
+  const result = {
+    bench: 'gaussians-webgpu',
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model.split(' ').slice(0, 2).join(' '),
+      node: process.version,
+      adapter: gpuDescription(),
+    },
+    resolution: [size, size],
+    shDegree: 3,
+    pipelineCompileMs: Math.round(compileMs),
+    note: "Wall-clock ms, median after one warm-up run; webgpu forward includes the tile-count readback and the image readback, backward the dImage upload and the gradient readback. CPU = the TypeScript twin (single thread) on the same rows. A SwiftShader adapter means Vulkan emulated on this machine's CPU cores (shared with other work): correctness, not GPU speed.",
+    rows,
+  };
+  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
 }

@@ -35,7 +35,9 @@ export function benchScene(n: number, seed = 0): Gaussians {
   const s = Math.log(0.7 * Math.sqrt(area / n));
   for (let i = 0; i < n; i++) {
     if (i % 2 === 0) {
-      const z = rng.uniform(-1, 1), t = rng.uniform(0, 2 * Math.PI), r = Math.sqrt(1 - z * z);
+      const z = rng.uniform(-1, 1),
+        t = rng.uniform(0, 2 * Math.PI),
+        r = Math.sqrt(1 - z * z);
       g.means.set([r * Math.cos(t), z, r * Math.sin(t)], 3 * i);
     } else g.means.set([rng.uniform(-2, 2), -1, rng.uniform(-2, 2)], 3 * i);
     g.logScales.set([s + rng.uniform(-0.3, 0.3), s + rng.uniform(-0.3, 0.3), s - 1], 3 * i);
@@ -65,10 +67,13 @@ for (const n of counts) {
   const g = benchScene(n);
   const reps = n <= 10_000 ? 5 : n <= 100_000 ? 3 : 1;
   const withBackward = n < 1_000_000 || full;
-  const fwd: number[] = [], tiles: number[] = [], bwd: number[] = [];
+  const fwd: number[] = [],
+    tiles: number[] = [],
+    bwd: number[] = [];
   const dImage = new Float32Array(size * size * 3).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
   const grads = createGrads(n);
-  let visible = 0, meanContrib = 0;
+  let visible = 0,
+    meanContrib = 0;
   for (let r = 0; r < reps; r++) {
     let t = cpuMs();
     const f = rasterizeForward(g, cam, [0, 0, 0]);

@@ -17,7 +17,8 @@ const gzPath = arg > 0 ? process.argv[arg + 1] : join(HERE, '../../shared/data/c
 const gz = new Uint8Array(readFileSync(gzPath));
 
 function time<T>(f: () => T, reps = 3): { ms: number; value: T } {
-  let best = Infinity, value!: T;
+  let best = Infinity,
+    value!: T;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
     value = f();
@@ -31,7 +32,9 @@ const tok = fromGz.value;
 // HF files equivalent to the .gz, to time the other loaders.
 const words = 'a photo of the bear make it snow turn into polar gold vase night sepia brighter darker van gogh painting'.split(' ');
 const rng = new Rng(1);
-const prompts = Array.from({ length: 2000 }, () => Array.from({ length: 4 + rng.int(12) }, () => words[rng.int(words.length)] + (rng.next() < 0.1 ? String(rng.int(100)) : '')).join(' '));
+const prompts = Array.from({ length: 2000 }, () =>
+  Array.from({ length: 4 + rng.int(12) }, () => words[rng.int(words.length)] + (rng.next() < 0.1 ? String(rng.int(100)) : '')).join(' '),
+);
 {
   const vocab: Record<string, number> = {};
   const merges = new TextDecoder().decode(gunzipSync(gz)).split('\n').slice(1, 48895);
@@ -41,10 +44,17 @@ const prompts = Array.from({ length: 2000 }, () => Array.from({ length: 4 + rng.
   for (let b = 174; b <= 255; b++) bs.push(b);
   const cs = bs.slice();
   let n = 0;
-  for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+  for (let b = 0; b < 256; b++)
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
   const chars = cs.map((c) => String.fromCharCode(c));
-  [...chars, ...chars.map((c) => c + '</w>'), ...merges.map((m) => m.replace(' ', '')), '<|startoftext|>', '<|endoftext|>'].forEach((t, i) => (vocab[t] = i));
-  const vocabJson = JSON.stringify(vocab), mergesTxt = '#version: 0.2\n' + merges.join('\n');
+  [...chars, ...chars.map((c) => c + '</w>'), ...merges.map((m) => m.replace(' ', '')), '<|startoftext|>', '<|endoftext|>'].forEach(
+    (t, i) => (vocab[t] = i),
+  );
+  const vocabJson = JSON.stringify(vocab),
+    mergesTxt = '#version: 0.2\n' + merges.join('\n');
   const tokJson = JSON.stringify({ model: { type: 'BPE', vocab, merges, end_of_word_suffix: '</w>' } });
   const fromHf = time(() => ClipTokenizer.fromHf(vocabJson, mergesTxt));
   const fromJson = time(() => ClipTokenizer.fromTokenizerJson(tokJson));

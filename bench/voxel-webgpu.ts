@@ -40,7 +40,8 @@ const outIdx = process.argv.indexOf('--out');
 const outFile = outIdx > 0 ? process.argv[outIdx + 1] : 'bench/results/voxel-webgpu.json';
 
 function clock() {
-  const w = performance.now(), c = process.cpuUsage();
+  const w = performance.now(),
+    c = process.cpuUsage();
   return () => {
     const d = process.cpuUsage(c);
     return { wall: (performance.now() - w) / 1000, cpu: (d.user + d.system) / 1e6 };
@@ -51,7 +52,8 @@ function randomBatch(views: FitView[], n: number, rng: Rng): TrainBatch {
   const b: TrainBatch = { origins: new Float32Array(n * 3), dirs: new Float32Array(n * 3), target: new Float32Array(n * 3), count: n };
   for (let r = 0; r < n; r++) {
     const v = views[rng.int(views.length)];
-    const px = rng.int(v.image.width), py = rng.int(v.image.height);
+    const px = rng.int(v.image.width),
+      py = rng.int(v.image.height);
     pixelRay(v.camera, px, py, b.origins, b.dirs, r);
     for (let c = 0; c < 3; c++) b.target[r * 3 + c] = v.image.data[(py * v.image.width + px) * 3 + c];
   }
@@ -62,24 +64,50 @@ async function fitOn(backend: BackendName, views: FitView[], fused = true) {
   const losses: number[] = [];
   const t = clock();
   const r = await fitVoxel(views, {
-    box: DEMO_SCENE_BOX, bgLen: 0, background: DEMO_BACKGROUND, res, iters, batch: batchSize, seed: 0, backend, fused,
-    onProgress: (p) => { if (p.loss !== undefined) losses.push(p.loss); },
+    box: DEMO_SCENE_BOX,
+    bgLen: 0,
+    background: DEMO_BACKGROUND,
+    res,
+    iters,
+    batch: batchSize,
+    seed: 0,
+    backend,
+    fused,
+    onProgress: (p) => {
+      if (p.loss !== undefined) losses.push(p.loss);
+    },
   });
   const d = t();
   return {
     grid: r.grid,
     summary: {
-      iters, batch: batchSize, res: r.grid.res, wallSeconds: d.wall, cpuSeconds: d.cpu,
-      raysPerSecond: r.stats.rays / d.wall, samplesPerSecond: r.stats.samples / d.wall,
-      samplesPerRay: r.stats.samples / r.stats.rays, finalLossEma: losses[losses.length - 1], firstLoss: losses[0],
+      iters,
+      batch: batchSize,
+      res: r.grid.res,
+      wallSeconds: d.wall,
+      cpuSeconds: d.cpu,
+      raysPerSecond: r.stats.rays / d.wall,
+      samplesPerSecond: r.stats.samples / d.wall,
+      samplesPerRay: r.stats.samples / r.stats.rays,
+      finalLossEma: losses[losses.length - 1],
+      firstLoss: losses[0],
     },
   };
 }
 
-interface Measured { rgb: Float32Array; alpha: Float32Array; depth: Float32Array; gD: Float32Array; gC: Float32Array }
+interface Measured {
+  rgb: Float32Array;
+  alpha: Float32Array;
+  depth: Float32Array;
+  gD: Float32Array;
+  gC: Float32Array;
+}
 
 function parityOf(cpu: Measured, gpu: Measured) {
-  let rgb = 0, alpha = 0, depth = 0, raysOver1e4 = 0;
+  let rgb = 0,
+    alpha = 0,
+    depth = 0,
+    raysOver1e4 = 0;
   const perRay: number[] = [];
   for (let q = 0; q < cpu.alpha.length; q++) {
     let e = 0;
@@ -94,11 +122,24 @@ function parityOf(cpu: Measured, gpu: Measured) {
     if (cpu.alpha[i] > 1e-3) depth = Math.max(depth, Math.abs(cpu.depth[i] - gpu.depth[i]) / (1 + cpu.depth[i]));
   }
   const rel = (a: Float32Array, b: Float32Array) => {
-    let d = 0, m = 0;
-    for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(a[i])); }
+    let d = 0,
+      m = 0;
+    for (let i = 0; i < a.length; i++) {
+      d = Math.max(d, Math.abs(a[i] - b[i]));
+      m = Math.max(m, Math.abs(a[i]));
+    }
     return m > 0 ? d / m : 0;
   };
-  return { rays: cpu.alpha.length, rgbMaxAbs: rgb, rgbP99Abs: perRay[Math.floor(0.99 * (perRay.length - 1))], rgbRaysOver1e4: raysOver1e4, alphaMaxAbs: alpha, depthMaxRel: depth, gradDensityMaxRel: rel(cpu.gD, gpu.gD), gradColorMaxRel: rel(cpu.gC, gpu.gC) };
+  return {
+    rays: cpu.alpha.length,
+    rgbMaxAbs: rgb,
+    rgbP99Abs: perRay[Math.floor(0.99 * (perRay.length - 1))],
+    rgbRaysOver1e4: raysOver1e4,
+    alphaMaxAbs: alpha,
+    depthMaxRel: depth,
+    gradDensityMaxRel: rel(cpu.gD, gpu.gD),
+    gradColorMaxRel: rel(cpu.gC, gpu.gC),
+  };
 }
 
 const measured: Record<string, Measured> = {};
@@ -113,30 +154,72 @@ async function throughput(backend: BackendName, grid: VoxelGrid, views: FitView[
   const reps = 2;
   const batches = Array.from({ length: reps + 1 }, () => randomBatch(views, 4096, rng));
   await be.trainStep(batches[reps], p, grads); // warm-up (pipelines, buffers); kept for the parity figures
-  const gD = grads.density.slice(), gC = grads.color.slice();
-  grads.density.fill(0); grads.color.fill(0);
-  let t = clock(), rays = 0, samples = 0;
-  for (let i = 0; i < reps; i++) { const o = await be.trainStep(batches[i], p, grads); rays += batches[i].count; samples += o.samples; }
+  const gD = grads.density.slice(),
+    gC = grads.color.slice();
+  grads.density.fill(0);
+  grads.color.fill(0);
+  let t = clock(),
+    rays = 0,
+    samples = 0;
+  for (let i = 0; i < reps; i++) {
+    const o = await be.trainStep(batches[i], p, grads);
+    rays += batches[i].count;
+    samples += o.samples;
+  }
   let d = t();
-  const train = { rays, wallSeconds: d.wall, cpuSeconds: d.cpu, raysPerSecond: rays / d.wall, samplesPerSecond: samples / d.wall, samplesPerRay: samples / rays };
+  const train = {
+    rays,
+    wallSeconds: d.wall,
+    cpuSeconds: d.cpu,
+    raysPerSecond: rays / d.wall,
+    samplesPerSecond: samples / d.wall,
+    samplesPerRay: samples / rays,
+  };
   // the fused device-resident step (train + TV + sparsity + Adam, loss read back): what a WebGPU fit step costs
   let fusedStep: Record<string, number> | undefined;
   if (be instanceof WebGpuVoxelBackend) {
     const o = { lrDensity: 0.01, lrColor: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-15, tvDensity: 1e-3, tvColor: 1e-4, sparsity: 1e-3 };
     await be.trainAndStep(batches[0], p, o);
-    t = clock(); rays = 0; samples = 0;
-    for (let i = 0; i < reps; i++) { const r = await be.trainAndStep(batches[i], p, o); rays += batches[i].count; samples += r.samples; }
+    t = clock();
+    rays = 0;
+    samples = 0;
+    for (let i = 0; i < reps; i++) {
+      const r = await be.trainAndStep(batches[i], p, o);
+      rays += batches[i].count;
+      samples += r.samples;
+    }
     d = t();
-    fusedStep = { rays, wallSeconds: d.wall, cpuSeconds: d.cpu, raysPerSecond: rays / d.wall, samplesPerSecond: samples / d.wall, samplesPerRay: samples / rays };
+    fusedStep = {
+      rays,
+      wallSeconds: d.wall,
+      cpuSeconds: d.cpu,
+      raysPerSecond: rays / d.wall,
+      samplesPerSecond: samples / d.wall,
+      samplesPerRay: samples / rays,
+    };
     await be.setGrid(grid); // back to the grid's values for the render measurements
   }
   const cams = demoCameras(2, renderSize, 1);
   const first = await be.render(cameraRays(cams[0]), p);
   measured[backend] = { rgb: first.rgb, alpha: first.alpha, depth: first.depth, gD, gC };
-  t = clock(); rays = 0; samples = 0;
-  for (const c of cams) { const rr = cameraRays(c); const o = await be.render(rr, p); rays += rr.count; samples += o.samples; }
+  t = clock();
+  rays = 0;
+  samples = 0;
+  for (const c of cams) {
+    const rr = cameraRays(c);
+    const o = await be.render(rr, p);
+    rays += rr.count;
+    samples += o.samples;
+  }
   d = t();
-  const render = { rays, wallSeconds: d.wall, cpuSeconds: d.cpu, raysPerSecond: rays / d.wall, samplesPerSecond: samples / d.wall, samplesPerRay: samples / rays };
+  const render = {
+    rays,
+    wallSeconds: d.wall,
+    cpuSeconds: d.cpu,
+    raysPerSecond: rays / d.wall,
+    samplesPerSecond: samples / d.wall,
+    samplesPerRay: samples / rays,
+  };
   be.dispose();
   return { trainStep: train, ...(fusedStep ? { fusedStep } : {}), render };
 }
@@ -165,11 +248,16 @@ for (const b of backends) {
   Object.assign(results[b], await throughput(b, grid!, views));
   console.error(`${b} trainStep: ${JSON.stringify(results[b].trainStep)}\n${b} render: ${JSON.stringify(results[b].render)}`);
 }
-const ratio = (k: 'fit' | 'trainStep' | 'render', m: string, wk: string = k) => (results.webgpu ? results.webgpu[wk][m] / results.cpu[k][m] : undefined);
+const ratio = (k: 'fit' | 'trainStep' | 'render', m: string, wk: string = k) =>
+  results.webgpu ? results.webgpu[wk][m] / results.cpu[k][m] : undefined;
 const out = {
-  bench: 'voxel-webgpu', date: new Date().toISOString(), node: process.version,
+  bench: 'voxel-webgpu',
+  date: new Date().toISOString(),
+  node: process.version,
   adapter: haveGpu ? gpuDescription() : 'none (WebGPU unavailable: CPU only)',
-  dataset: 'demo scene, 24 views at 64²', grid: grid!.res, renderSize,
+  dataset: 'demo scene, 24 views at 64²',
+  grid: grid!.res,
+  renderSize,
   parity: measured.webgpu ? parityOf(measured.cpu, measured.webgpu) : undefined,
   note: 'Software WebGPU (SwiftShader) runs on the shared CPU cores and is expected to be slower than the CPU reference; real GPUs give the speed.',
   results,

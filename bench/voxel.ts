@@ -19,7 +19,8 @@ import { psnr } from '../src/edit/eval/metrics';
 import type { BackendName } from '../src/nerf/voxel/voxel-backend';
 
 const quick = process.argv.includes('--quick');
-let peakRss = 0, peakArrayBuffers = 0;
+let peakRss = 0,
+  peakArrayBuffers = 0;
 const sampler = setInterval(() => {
   const m = process.memoryUsage();
   peakRss = Math.max(peakRss, m.rss);
@@ -27,7 +28,8 @@ const sampler = setInterval(() => {
 }, 50);
 
 function clock() {
-  const w = performance.now(), c = process.cpuUsage();
+  const w = performance.now(),
+    c = process.cpuUsage();
   return () => {
     const d = process.cpuUsage(c);
     return { wall: (performance.now() - w) / 1000, cpu: (d.user + d.system) / 1e6 };
@@ -38,30 +40,43 @@ async function measureBackend(backend: BackendName, dataDir: string) {
   const ds = await loadDataset(dataDir, nodeFiles);
   const { views } = await loadViews(ds, 'train', nodeFiles);
   const { views: test } = await loadViews(ds, 'test', nodeFiles);
-  const bounds = sceneBounds(views.map((v) => v.frame.camera), ds.sceneBox);
+  const bounds = sceneBounds(
+    views.map((v) => v.frame.camera),
+    ds.sceneBox,
+  );
   const iters = quick ? 300 : undefined; // undefined: fitVoxel's default (what `fit` uses)
   const curve: { step: number; wall: number; cpu: number; testPsnr: number }[] = [];
-  let evalWall = 0, evalCpu = 0;
+  let evalWall = 0,
+    evalCpu = 0;
   const t = clock();
   const evalTest = async (scene: VoxelScene) => {
     let s = 0;
     for (const v of test) s += psnr((await scene.render(v.frame.camera)).image, v.image);
     return s / test.length;
   };
-  const r = await fitVoxel(views.map((v) => ({ camera: v.frame.camera, image: v.image })), {
-    ...bounds, background: ds.background, iters, seed: 0, backend,
-    gridEvery: quick ? 100 : 200,
-    onGrid: async (grid, step, params) => {
-      const now = t();
-      const e = clock();
-      const testPsnr = await evalTest(new VoxelScene(grid, ds.background, { stepRatio: 0.5, near: params.near }));
-      const d = e();
-      evalWall += d.wall; evalCpu += d.cpu;
-      curve.push({ step, wall: now.wall - evalWall + d.wall, cpu: now.cpu - evalCpu + d.cpu, testPsnr });
+  const r = await fitVoxel(
+    views.map((v) => ({ camera: v.frame.camera, image: v.image })),
+    {
+      ...bounds,
+      background: ds.background,
+      iters,
+      seed: 0,
+      backend,
+      gridEvery: quick ? 100 : 200,
+      onGrid: async (grid, step, params) => {
+        const now = t();
+        const e = clock();
+        const testPsnr = await evalTest(new VoxelScene(grid, ds.background, { stepRatio: 0.5, near: params.near }));
+        const d = e();
+        evalWall += d.wall;
+        evalCpu += d.cpu;
+        curve.push({ step, wall: now.wall - evalWall + d.wall, cpu: now.cpu - evalCpu + d.cpu, testPsnr });
+      },
     },
-  });
+  );
   const fitT = t();
-  const fitWall = fitT.wall - evalWall, fitCpu = fitT.cpu - evalCpu;
+  const fitWall = fitT.wall - evalWall,
+    fitCpu = fitT.cpu - evalCpu;
   const scene = new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
   const finalPsnr = await evalTest(scene);
   curve.push({ step: r.stats.steps, wall: fitWall, cpu: fitCpu, testPsnr: finalPsnr });
@@ -70,10 +85,16 @@ async function measureBackend(backend: BackendName, dataDir: string) {
   const be = await createBackend(backend);
   await be.setGrid(r.grid);
   const p = scene.marchParams();
-  let rays = 0, samples = 0;
+  let rays = 0,
+    samples = 0;
   for (const v of test) await be.render(cameraRays(v.frame.camera), p);
   const rt = clock();
-  for (const v of test) { const rr = cameraRays(v.frame.camera); const o = await be.render(rr, p); rays += rr.count; samples += o.samples; }
+  for (const v of test) {
+    const rr = cameraRays(v.frame.camera);
+    const o = await be.render(rr, p);
+    rays += rr.count;
+    samples += o.samples;
+  }
   const renderT = rt();
   be.dispose();
   return {
@@ -81,19 +102,28 @@ async function measureBackend(backend: BackendName, dataDir: string) {
     dataset: `demo ${views[0].image.width}² (${views.length} train / ${test.length} test views)`,
     grid: r.grid.res,
     fit: {
-      iters: r.stats.steps, batch: 4096,
-      wallSeconds: fitWall, cpuSeconds: fitCpu,
-      raysPerSecond: r.stats.rays / fitWall, samplesPerSecond: r.stats.samples / fitWall,
-      raysPerCpuSecond: r.stats.rays / fitCpu, samplesPerCpuSecond: r.stats.samples / fitCpu,
+      iters: r.stats.steps,
+      batch: 4096,
+      wallSeconds: fitWall,
+      cpuSeconds: fitCpu,
+      raysPerSecond: r.stats.rays / fitWall,
+      samplesPerSecond: r.stats.samples / fitWall,
+      raysPerCpuSecond: r.stats.rays / fitCpu,
+      samplesPerCpuSecond: r.stats.samples / fitCpu,
       samplesPerRay: r.stats.samples / r.stats.rays,
       testPsnr: finalPsnr,
       timeTo30dB: reach ? { step: reach.step, wallSeconds: reach.wall, cpuSeconds: reach.cpu } : null,
       curve,
     },
     render: {
-      views: test.length, rays, wallSeconds: renderT.wall, cpuSeconds: renderT.cpu,
-      raysPerSecond: rays / renderT.wall, samplesPerSecond: samples / renderT.wall,
-      raysPerCpuSecond: rays / renderT.cpu, samplesPerCpuSecond: samples / renderT.cpu,
+      views: test.length,
+      rays,
+      wallSeconds: renderT.wall,
+      cpuSeconds: renderT.cpu,
+      raysPerSecond: rays / renderT.wall,
+      samplesPerSecond: samples / renderT.wall,
+      raysPerCpuSecond: rays / renderT.cpu,
+      samplesPerCpuSecond: samples / renderT.cpu,
     },
   };
 }
@@ -118,16 +148,34 @@ for (const b of backends) {
 }
 clearInterval(sampler);
 const out = {
-  bench: 'voxel', date: new Date().toISOString(), node: process.version, quick,
+  bench: 'voxel',
+  date: new Date().toISOString(),
+  node: process.version,
+  quick,
   note: 'cores are shared with other work: compare cpuSeconds-based rates; wall-clock rates depend on load',
   results,
-  ratios: results.length > 1 && (results[1] as any).fit ? {
-    fitRaysPerSecond_webgpu_over_cpu: (results[1] as any).fit.raysPerSecond / (results[0] as any).fit.raysPerSecond,
-    renderRaysPerSecond_webgpu_over_cpu: (results[1] as any).render.raysPerSecond / (results[0] as any).render.raysPerSecond,
-  } : undefined,
+  ratios:
+    results.length > 1 && (results[1] as any).fit
+      ? {
+          fitRaysPerSecond_webgpu_over_cpu: (results[1] as any).fit.raysPerSecond / (results[0] as any).fit.raysPerSecond,
+          renderRaysPerSecond_webgpu_over_cpu: (results[1] as any).render.raysPerSecond / (results[0] as any).render.raysPerSecond,
+        }
+      : undefined,
   peakMemory: { rssMB: peakRss / 2 ** 20, arrayBuffersMB: peakArrayBuffers / 2 ** 20 },
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/voxel.json.tmp', JSON.stringify(out, null, 2) + '\n');
 renameSync('bench/results/voxel.json.tmp', 'bench/results/voxel.json');
-console.log(JSON.stringify({ results: results.map((r: any) => ({ backend: r.backend, fitRaysPerSecond: r.fit?.raysPerSecond, testPsnr: r.fit?.testPsnr, timeTo30dB: r.fit?.timeTo30dB, renderRaysPerSecond: r.render?.raysPerSecond, skipped: r.skipped })), peakMemory: out.peakMemory }));
+console.log(
+  JSON.stringify({
+    results: results.map((r: any) => ({
+      backend: r.backend,
+      fitRaysPerSecond: r.fit?.raysPerSecond,
+      testPsnr: r.fit?.testPsnr,
+      timeTo30dB: r.fit?.timeTo30dB,
+      renderRaysPerSecond: r.render?.raysPerSecond,
+      skipped: r.skipped,
+    })),
+    peakMemory: out.peakMemory,
+  }),
+);

@@ -6,7 +6,17 @@
 import { joinPath } from '../src/core/paths';
 import { nodeFiles } from '../src/io/node/node-files';
 import { bytesToUnicode, ClipTokenizer } from '../src/edit/diffusion/tokenizer/tokenizer';
-import { EDITS, FILLERS, MODIFIERS, buildTextEncoder, buildUnet, buildVaeDecoder, buildVaeEncoder, tokenTable, type GraphVariant } from './build/builtin-graphs';
+import {
+  EDITS,
+  FILLERS,
+  MODIFIERS,
+  buildTextEncoder,
+  buildUnet,
+  buildVaeDecoder,
+  buildVaeEncoder,
+  tokenTable,
+  type GraphVariant,
+} from './build/builtin-graphs';
 
 export const SCHEDULER_CONFIG = {
   _class_name: 'EulerAncestralDiscreteScheduler',
@@ -24,7 +34,9 @@ const PUNCTUATION = ['.', ',', '!', '?', ';', ':', "'", '"', '-', '&'];
 
 /** ᾱ_t of the scaled-linear schedule, accumulated in double precision. */
 export function alphasCumprod(cfg = SCHEDULER_CONFIG): Float32Array {
-  const T = cfg.num_train_timesteps, a = Math.sqrt(cfg.beta_start), b = Math.sqrt(cfg.beta_end);
+  const T = cfg.num_train_timesteps,
+    a = Math.sqrt(cfg.beta_start),
+    b = Math.sqrt(cfg.beta_end);
   const out = new Float32Array(T);
   let p = 1;
   for (let i = 0; i < T; i++) {
@@ -47,9 +59,11 @@ export function trainMerges(words: string[]): [string, string][] {
   const merges: [string, string][] = [];
   for (;;) {
     const counts = new Map<string, number>();
-    for (const s of seqs) for (let i = 0; i < s.length - 1; i++) counts.set(s[i] + '\n' + s[i + 1], (counts.get(s[i] + '\n' + s[i + 1]) ?? 0) + 1);
+    for (const s of seqs)
+      for (let i = 0; i < s.length - 1; i++) counts.set(s[i] + '\n' + s[i + 1], (counts.get(s[i] + '\n' + s[i + 1]) ?? 0) + 1);
     if (counts.size === 0) break;
-    let best = '', bc = -1;
+    let best = '',
+      bc = -1;
     for (const [k, c] of counts) if (c > bc || (c === bc && k < best)) [best, bc] = [k, c];
     const [a, b] = best.split('\n');
     merges.push([a, b]);
@@ -65,7 +79,8 @@ export function builtinVocabulary(): { vocab: Map<string, number>; merges: [stri
   const words = [...new Set([...editWords, ...FILLERS, ...Object.keys(MODIFIERS)])].sort();
   const merges = trainMerges(words);
   const table = bytesToUnicode();
-  const printable: string[] = [], other: string[] = [];
+  const printable: string[] = [],
+    other: string[] = [];
   for (let b = 0; b < 256; b++) (table[b].charCodeAt(0) === b ? printable : other).push(table[b]);
   const bytes = [...printable, ...other];
   const tokens = [...bytes, ...bytes.map((c) => c + '</w>'), ...merges.map(([a, b]) => a + b), '<|startoftext|>', '<|endoftext|>'];
@@ -94,7 +109,18 @@ export async function buildBuiltin(out: string, variant: GraphVariant = {}): Pro
   const special = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' };
   files['tokenizer/special_tokens_map.json'] = JSON.stringify(special, null, 2) + '\n';
   files['tokenizer/tokenizer_config.json'] =
-    JSON.stringify({ ...special, add_prefix_space: false, do_lower_case: true, errors: 'replace', model_max_length: 77, tokenizer_class: 'CLIPTokenizer' }, null, 2) + '\n';
+    JSON.stringify(
+      {
+        ...special,
+        add_prefix_space: false,
+        do_lower_case: true,
+        errors: 'replace',
+        model_max_length: 77,
+        tokenizer_class: 'CLIPTokenizer',
+      },
+      null,
+      2,
+    ) + '\n';
   files['scheduler/scheduler_config.json'] = JSON.stringify(SCHEDULER_CONFIG, null, 2) + '\n';
   files['model_index.json'] =
     JSON.stringify(

@@ -15,7 +15,8 @@ describe('instruct-scene CLI', () => {
     expect(u.stderr).toMatch(/unknown command 'frobnicate'/);
   });
   it('demo-data writes a deterministic nerfstudio dataset with objects.json', () => {
-    const a = mkdtempSync(join(tmpdir(), 'is-demo-a-')), b = mkdtempSync(join(tmpdir(), 'is-demo-b-'));
+    const a = mkdtempSync(join(tmpdir(), 'is-demo-a-')),
+      b = mkdtempSync(join(tmpdir(), 'is-demo-b-'));
     for (const d of [a, b]) expect(cli(['demo-data', '--out', d, '--size', '24', '--views', '16', '--seed', '3']).code).toBe(0);
     const t = JSON.parse(readFileSync(join(a, 'transforms.json'), 'utf8'));
     expect(t.frames).toHaveLength(16);

@@ -9,7 +9,8 @@ import { cli } from './helpers/cli';
  * export, on a tiny demo (32², 32 views) so the file stays well under a minute on two shared cores.
  */
 const dir = mkdtempSync(join(tmpdir(), 'cli-voxel-'));
-const data = join(dir, 'data'), scene = join(dir, 'scene');
+const data = join(dir, 'data'),
+  scene = join(dir, 'scene');
 
 function oneLineError(r: { code: number | null; stderr: string }, re: RegExp) {
   expect(r.code).not.toBe(0);

@@ -10,7 +10,12 @@ import { projectPoint } from '../src/core/camera';
 import { UserError } from '../src/core/errors';
 
 let dir: string;
-const eye = (x: number) => [[1, 0, 0, x], [0, 1, 0, 0], [0, 0, 1, 4], [0, 0, 0, 1]];
+const eye = (x: number) => [
+  [1, 0, 0, x],
+  [0, 1, 0, 0],
+  [0, 0, 1, 4],
+  [0, 0, 0, 1],
+];
 
 function write(rel: string, data: string | Uint8Array) {
   const p = join(dir, rel);
@@ -29,7 +34,26 @@ describe('nerfstudio transforms.json', () => {
     const frames = [];
     for (let i = 15; i >= 0; i--) frames.push({ file_path: `images/f${String(i).padStart(2, '0')}.png`, transform_matrix: eye(i) });
     (frames[0] as any).fl_x = 99;
-    write('ns/transforms.json', JSON.stringify({ camera_model: 'OPENCV', w: 8, h: 6, fl_x: 10, fl_y: 11, cx: 4, cy: 3, k1: 0.1, frames, ply_file_path: 'sparse.ply', applied_transform: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]] }));
+    write(
+      'ns/transforms.json',
+      JSON.stringify({
+        camera_model: 'OPENCV',
+        w: 8,
+        h: 6,
+        fl_x: 10,
+        fl_y: 11,
+        cx: 4,
+        cy: 3,
+        k1: 0.1,
+        frames,
+        ply_file_path: 'sparse.ply',
+        applied_transform: [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+        ],
+      }),
+    );
     const ds = await loadDataset(join(dir, 'ns'), nodeFiles);
     expect(ds.format).toBe('nerfstudio');
     expect(ds.frames.map((f) => f.file)[0]).toBe('images/f00.png');
@@ -43,7 +67,21 @@ describe('nerfstudio transforms.json', () => {
   });
   it('explicit split lists win; downscale and max-images apply', async () => {
     const frames = Array.from({ length: 10 }, (_, i) => ({ file_path: `im/${i}.png`, transform_matrix: eye(i) }));
-    write('split/transforms.json', JSON.stringify({ w: 64, h: 32, fl_x: 40, fl_y: 40, cx: 32, cy: 16, camera_model: 'PINHOLE', frames, test_filenames: ['im/3.png'], val_filenames: ['im/4.png'] }));
+    write(
+      'split/transforms.json',
+      JSON.stringify({
+        w: 64,
+        h: 32,
+        fl_x: 40,
+        fl_y: 40,
+        cx: 32,
+        cy: 16,
+        camera_model: 'PINHOLE',
+        frames,
+        test_filenames: ['im/3.png'],
+        val_filenames: ['im/4.png'],
+      }),
+    );
     const ds = await loadDataset(join(dir, 'split'), nodeFiles, { downscale: 2, maxImages: 4 });
     expect(framesOf(ds, 'test').map((f) => f.file)).toEqual(['im/3.png']);
     expect(framesOf(ds, 'val').map((f) => f.file)).toEqual(['im/4.png']);
@@ -54,7 +92,20 @@ describe('nerfstudio transforms.json', () => {
     const img = createImage(4, 4, 4);
     for (let i = 0; i < 16; i++) img.data.set([1, 0, 0, 0.5], i * 4);
     write('rgba/a.png', encodePng(img));
-    write('rgba/transforms.json', JSON.stringify({ w: 4, h: 4, fl_x: 4, fl_y: 4, background: [0, 0, 1], frames: [{ file_path: 'a.png', transform_matrix: eye(0) }, { file_path: 'gone.png', transform_matrix: eye(1) }] }));
+    write(
+      'rgba/transforms.json',
+      JSON.stringify({
+        w: 4,
+        h: 4,
+        fl_x: 4,
+        fl_y: 4,
+        background: [0, 0, 1],
+        frames: [
+          { file_path: 'a.png', transform_matrix: eye(0) },
+          { file_path: 'gone.png', transform_matrix: eye(1) },
+        ],
+      }),
+    );
     const ds = await loadDataset(join(dir, 'rgba'), nodeFiles, { downscale: 2 });
     const im = (await loadFrameImage(ds, ds.frames[0], nodeFiles))!;
     expect([im.width, im.height, im.channels]).toEqual([2, 2, 3]);
@@ -72,19 +123,31 @@ describe('Blender and instant-ngp', () => {
     write('bl/train/r_0.png', encodePng(img));
     const angle = 0.6911112070083618;
     for (const s of ['train', 'val', 'test'])
-      write(`bl/transforms_${s}.json`, JSON.stringify({ camera_angle_x: angle, frames: [{ file_path: `./${s}/r_0`, transform_matrix: eye(0) }] }));
+      write(
+        `bl/transforms_${s}.json`,
+        JSON.stringify({ camera_angle_x: angle, frames: [{ file_path: `./${s}/r_0`, transform_matrix: eye(0) }] }),
+      );
     const ds = await loadDataset(join(dir, 'bl'), nodeFiles);
     expect(ds.format).toBe('blender');
     expect(ds.frames.map((f) => f.split)).toEqual(['train', 'val', 'test']);
     const f = ds.frames[0];
     expect(f.camera.width).toBe(800); // Blender files carry no size: the synthetic default
-    expect(f.camera.fx).toBeCloseTo(0.5 * 800 / Math.tan(0.5 * angle), 6);
+    expect(f.camera.fx).toBeCloseTo((0.5 * 800) / Math.tan(0.5 * angle), 6);
     const im = (await loadFrameImage(ds, f, nodeFiles))!;
     expect(im.width).toBe(800); // resized to the camera
     expect(im.data[0]).toBeCloseTo(1);
   });
   it('reads instant-ngp files (aabb_scale, camera_angle_x, w/h)', async () => {
-    write('ngp/transforms.json', JSON.stringify({ camera_angle_x: 1.0, w: 20, h: 10, aabb_scale: 4, frames: [{ file_path: 'x.jpg', transform_matrix: eye(0), sharpness: 30 }] }));
+    write(
+      'ngp/transforms.json',
+      JSON.stringify({
+        camera_angle_x: 1.0,
+        w: 20,
+        h: 10,
+        aabb_scale: 4,
+        frames: [{ file_path: 'x.jpg', transform_matrix: eye(0), sharpness: 30 }],
+      }),
+    );
     const ds = await loadDataset(join(dir, 'ngp'), nodeFiles);
     expect(ds.format).toBe('instant-ngp');
     expect(ds.frames[0].camera.fx).toBeCloseTo(10 / Math.tan(0.5), 6);
@@ -94,12 +157,32 @@ describe('Blender and instant-ngp', () => {
 describe('bad input gets one clear UserError naming the file', () => {
   const cases: [string, string, RegExp][] = [
     ['broken', '{"frames": [', /transforms\.json: broken JSON/],
-    ['nan', '{"w":4,"h":4,"fl_x":4,"frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,NaN],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}', /broken JSON/],
-    ['nullpose', '{"w":4,"h":4,"fl_x":4,"frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,null],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}', /transform_matrix\[0\]\[3\] must be a finite number/],
+    [
+      'nan',
+      '{"w":4,"h":4,"fl_x":4,"frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,NaN],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}',
+      /broken JSON/,
+    ],
+    [
+      'nullpose',
+      '{"w":4,"h":4,"fl_x":4,"frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,null],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}',
+      /transform_matrix\[0\]\[3\] must be a finite number/,
+    ],
     ['noframes', '{"w":4}', /"frames" must be an array/],
-    ['nofocal', '{"w":4,"h":4,"frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}', /no focal length/],
-    ['badtype', '{"w":"big","h":4,"fl_x":2,"frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}', /w must be a finite number/],
-    ['badmodel', '{"w":4,"h":4,"fl_x":2,"camera_model":"EQUIRECTANGULAR","frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}', /not supported/],
+    [
+      'nofocal',
+      '{"w":4,"h":4,"frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}',
+      /no focal length/,
+    ],
+    [
+      'badtype',
+      '{"w":"big","h":4,"fl_x":2,"frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}',
+      /w must be a finite number/,
+    ],
+    [
+      'badmodel',
+      '{"w":4,"h":4,"fl_x":2,"camera_model":"EQUIRECTANGULAR","frames":[{"file_path":"a.png","transform_matrix":[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}',
+      /not supported/,
+    ],
   ];
   for (const [name, text, re] of cases)
     it(name, async () => {
@@ -133,7 +216,11 @@ describe.runIf(existsSync(BEAR))('the bear capture (../shared/data/bear)', () =>
     expect(statSync(ds.plyPath!).size).toBeGreaterThan(1000);
     // sparse points are in the poses' frame: most project inside the image of a view, in front of it
     const text = readFileSync(ds.plyPath!, 'utf8');
-    const body = text.slice(text.indexOf('end_header') + 11).trim().split('\n').slice(0, 2000);
+    const body = text
+      .slice(text.indexOf('end_header') + 11)
+      .trim()
+      .split('\n')
+      .slice(0, 2000);
     const cam = ds.frames[10].camera;
     let inside = 0;
     for (const line of body) {

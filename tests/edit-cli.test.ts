@@ -7,7 +7,9 @@ import { BIN, cli } from './helpers/cli';
 import { writeTinyDemo } from './helpers/edit-demo';
 
 const VASE = 'box:-0.22,0,-0.22,0.22,0.55,0.22';
-let root = '', scene = '', data = '';
+let root = '',
+  scene = '',
+  data = '';
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'edit-cli-'));
@@ -42,7 +44,18 @@ describe('edit CLI', () => {
       expect(lines[0]).toMatch(/^instruct-scene edit: error: /);
       expect(lines[0]).toMatch(re);
     }
-    const r = cli(['edit', scene, '--dataset', data, '--instruction', 'turn it into a dragon', '--model', 'builtin', '--out', join(root, 'x6')]);
+    const r = cli([
+      'edit',
+      scene,
+      '--dataset',
+      data,
+      '--instruction',
+      'turn it into a dragon',
+      '--model',
+      'builtin',
+      '--out',
+      join(root, 'x6'),
+    ]);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/does not understand 'turn', 'into', 'dragon'|does not understand/);
     for (const x of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6']) expect(existsSync(join(root, x))).toBe(false); // nothing written
@@ -51,9 +64,30 @@ describe('edit CLI', () => {
   for (const method of ['idu', 'sds'] as const) {
     it(`${method} with the built-in model makes the region redder and keeps the outside`, () => {
       const out = join(root, `red-${method}`);
-      const r = cli(['edit', ...base(), '--method', method, '--region', VASE, '--iters', '40', '--edit-every', '2', '--rays', '512', '--seed', '3', '--json', '--out', out]);
+      const r = cli([
+        'edit',
+        ...base(),
+        '--method',
+        method,
+        '--region',
+        VASE,
+        '--iters',
+        '40',
+        '--edit-every',
+        '2',
+        '--rays',
+        '512',
+        '--seed',
+        '3',
+        '--json',
+        '--out',
+        out,
+      ]);
       expect(r.code, r.stderr).toBe(0);
-      const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const events = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(events.filter((e) => e.event === 'progress' && e.phase === (method === 'idu' ? 'refit' : 'sds'))).toHaveLength(40);
       if (method === 'idu') expect(events.some((e) => e.phase === 'edit' && e.viewsEdited === 1)).toBe(true);
       expect(events.at(-1).event).toBe('done');
@@ -75,16 +109,38 @@ describe('edit CLI', () => {
   }
 
   it('resume after kill -9 gives the same scene as an uninterrupted run', async () => {
-    const args = [...base(), '--method', 'idu', '--region', VASE, '--iters', '60', '--edit-every', '3', '--rays', '256', '--checkpoint-every', '10', '--seed', '5'];
+    const args = [
+      ...base(),
+      '--method',
+      'idu',
+      '--region',
+      VASE,
+      '--iters',
+      '60',
+      '--edit-every',
+      '3',
+      '--rays',
+      '256',
+      '--checkpoint-every',
+      '10',
+      '--seed',
+      '5',
+    ];
     const full = join(root, 'full');
     expect(cli(['edit', ...args, '--out', full]).code).toBe(0);
     const cut = join(root, 'cut');
     const child = spawn(process.execPath, [BIN, 'edit', ...args, '--out', cut], { stdio: 'ignore' });
     const killed = await new Promise<boolean>((resolve) => {
       const timer = setInterval(() => {
-        if (existsSync(join(cut, 'edit.ckpt'))) { clearInterval(timer); child.kill('SIGKILL'); }
+        if (existsSync(join(cut, 'edit.ckpt'))) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+        }
       }, 5);
-      child.on('exit', (_code, sig) => { clearInterval(timer); resolve(sig === 'SIGKILL'); });
+      child.on('exit', (_code, sig) => {
+        clearInterval(timer);
+        resolve(sig === 'SIGKILL');
+      });
     });
     expect(killed).toBe(true); // it died mid-edit, leaving a checkpoint and no scene
     expect(existsSync(join(cut, 'scene.voxel'))).toBe(false);

@@ -10,7 +10,8 @@ import type { Scene } from '../src/nerf/common/scene';
 function demoScene(recolor: Record<string, [number, number, number]> = {}): Scene {
   const objects = DEMO_OBJECTS.map((o) => (recolor[o.name] ? { ...o, color: recolor[o.name] } : o));
   return {
-    kind: 'voxel', background: [1, 1, 1],
+    kind: 'voxel',
+    background: [1, 1, 1],
     async render(cam: Camera) {
       const image = renderDemoScene(cam, objects);
       return { image, alpha: new Float32Array(cam.width * cam.height), depth: new Float32Array(cam.width * cam.height) };
@@ -20,9 +21,13 @@ function demoScene(recolor: Record<string, [number, number, number]> = {}): Scen
 
 describe('diff', () => {
   it('per-view figures on known images', () => {
-    const a = createImage(4, 4, 3, 0.5), b = createImage(4, 4, 3, 0.5);
+    const a = createImage(4, 4, 3, 0.5),
+      b = createImage(4, 4, 3, 0.5);
     const m = createImage(4, 4, 1);
-    for (let i = 0; i < 4; i++) { m.data[i] = 1; b.data[i * 3] = 0.6; } // top row differs in red by 0.1, and is "inside"
+    for (let i = 0; i < 4; i++) {
+      m.data[i] = 1;
+      b.data[i * 3] = 0.6;
+    } // top row differs in red by 0.1, and is "inside"
     const d = diffImages(a, b, m);
     expect(d.outside_psnr).toBe(100); // identical outside (MSE floored at 1e-10)
     expect(d.inside_psnr!).toBeCloseTo(10 * Math.log10(1 / (0.01 / 3)), 4);

@@ -22,7 +22,10 @@ const region = boxRegion([0.1, -0.6, -0.6], [0.9, 0.6, 0.6]);
 /** Gaussians whose inside ones are large enough to spill past the region's projection. */
 function spillScene(): ReturnType<typeof randomGaussians> {
   const g = randomGaussians(300, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(1));
-  for (let i = 0; i < g.count; i++) g.logScales.fill(Math.log(0.2), 3 * i, 3 * i + 3), (g.opacityLogits[i] = 1);
+  for (let i = 0; i < g.count; i++) {
+    g.logScales.fill(Math.log(0.2), 3 * i, 3 * i + 3);
+    g.opacityLogits[i] = 1;
+  }
   return g;
 }
 
@@ -34,19 +37,32 @@ describe('NeRF-Insert preservation term', () => {
     const img = scene.renderSourceWithAlpha(cam);
     const views = await prepareViews(scene, [{ file: 'v', camera: cam, image: (await img).image }], region, () => 1);
     // perturb the working copy (more transparent and greener inside) so the render differs from the source
-    for (let i = 0; i < g.count; i++) if (scene.gate![i]) { scene.g.opacityLogits[i] -= 1.5; setColor(scene.g, i, 0.1, 0.9, 0.1); }
+    for (let i = 0; i < g.count; i++)
+      if (scene.gate![i]) {
+        scene.g.opacityLogits[i] -= 1.5;
+        setColor(scene.g, i, 0.1, 0.9, 0.1);
+      }
     const W = 3;
-    const cfg: EditConfig = { ...EDIT_DEFAULTS, method: 'idu', instruction: 'x', preserveWeight: W, raysPerStep: 10 * views[0].outside.length, preserveFraction: 0.5 };
+    const cfg: EditConfig = {
+      ...EDIT_DEFAULTS,
+      method: 'idu',
+      instruction: 'x',
+      preserveWeight: W,
+      raysPerStep: 10 * views[0].outside.length,
+      preserveFraction: 0.5,
+    };
     const got = await preservationLoss(scene, views, cfg, new Rng(0));
     // all outside pixels are taken (fewer than the preservation share of the batch)
     const r = renderGaussiansCpu(scene.g, cam, [1, 1, 1]);
-    let rgb = 0, a = 0;
+    let rgb = 0,
+      a = 0;
     for (const p of views[0].outside) {
       for (let c = 0; c < 3; c++) rgb += (r.image.data[p * 3 + c] - views[0].source.data[p * 3 + c]) ** 2;
       a += (r.alpha[p] - views[0].sourceAlpha[p]) ** 2;
     }
     const n = views[0].outside.length;
-    const mseRgb = rgb / (3 * n), mseA = a / n;
+    const mseRgb = rgb / (3 * n),
+      mseA = a / n;
     expect(mseA).toBeGreaterThan(1e-5);
     expect(mseRgb).toBeGreaterThan(1e-5);
     expect(got).toBeCloseTo(W * (100 * mseA + 10 * mseRgb), 5);
@@ -60,17 +76,33 @@ describe('NeRF-Insert preservation term', () => {
     // thin out the left block: both its opacity and colour change outside the region
     for (let i = 0; i < scene.grid.density.length; i++) if (scene.grid.density[i] > 0) scene.grid.density[i] = -3.5;
     const W = 10;
-    const cfg: EditConfig = { ...EDIT_DEFAULTS, method: 'idu', instruction: 'x', preserveWeight: W, raysPerStep: 400, preserveFraction: 0.5 };
+    const cfg: EditConfig = {
+      ...EDIT_DEFAULTS,
+      method: 'idu',
+      instruction: 'x',
+      preserveWeight: W,
+      raysPerStep: 400,
+      preserveFraction: 0.5,
+    };
     const got = await preservationLoss(scene, views, cfg, new Rng(7));
     // the same rays again, rendered and scored literally
-    const batch = sampleRays(views.filter((v) => v.mask && v.outside.length), 200, new Rng(7), (v) => v.outside, (v) => v.source, { of: (v) => v.sourceAlpha, weight: 1 });
+    const batch = sampleRays(
+      views.filter((v) => v.mask && v.outside.length),
+      200,
+      new Rng(7),
+      (v) => v.outside,
+      (v) => v.source,
+      { of: (v) => v.sourceAlpha, weight: 1 },
+    );
     const f = renderRaysCpu(scene.grid, batch, (scene as unknown as { params: Parameters<typeof renderRaysCpu>[2] }).params);
-    let rgb = 0, a = 0;
+    let rgb = 0,
+      a = 0;
     for (let r = 0; r < batch.count; r++) {
       for (let c = 0; c < 3; c++) rgb += (f.rgb[r * 3 + c] - batch.target[r * 3 + c]) ** 2;
       a += (f.alpha[r] - batch.targetAlpha![r]) ** 2;
     }
-    const mseRgb = rgb / (3 * batch.count), mseA = a / batch.count;
+    const mseRgb = rgb / (3 * batch.count),
+      mseA = a / batch.count;
     expect(mseA).toBeGreaterThan(1e-3);
     expect(got).toBeCloseTo(W * (100 * mseA + 10 * mseRgb), 4);
   });
@@ -78,16 +110,32 @@ describe('NeRF-Insert preservation term', () => {
   it('Gaussians: an edit whose region Gaussians spill over the outside keeps the outside closer to the original', async () => {
     const g = spillScene();
     const want = cloneGaussians(g);
-    for (let i = 0; i < want.count; i++) if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
+    for (let i = 0; i < want.count; i++)
+      if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
     const wantScene = new GaussianEditable(want, [1, 1, 1], undefined);
     const targets = await Promise.all(cams.map((c) => wantScene.renderSource(c)));
     const run = async (preserveWeight: number) => {
       const scene = new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densify: false });
-      const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })), region, () => 1);
+      const views = await prepareViews(
+        scene,
+        cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
+        region,
+        () => 1,
+      );
       const prior = exactDenoiserPrior((cond) => targets[views.findIndex((v) => v.original === cond.image)], AC);
-      const cfg: EditConfig = { ...EDIT_DEFAULTS, method: 'idu', instruction: 'red', iters: 60, raysPerStep: 576, preserveWeight, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 } };
+      const cfg: EditConfig = {
+        ...EDIT_DEFAULTS,
+        method: 'idu',
+        instruction: 'red',
+        iters: 60,
+        raysPerStep: 576,
+        preserveWeight,
+        idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
+      };
       await runEdit({ cfg, scene, prior, views, settings: {} });
-      let outside = 0, inside = 0, start = 0;
+      let outside = 0,
+        inside = 0,
+        start = 0;
       for (let i = 0; i < cams.length; i++) {
         const out = await scene.render(cams[i]);
         outside += diffImages(out, views[i].source, views[i].mask!).outside_psnr! / cams.length;
@@ -96,8 +144,11 @@ describe('NeRF-Insert preservation term', () => {
       }
       return { outside, inside, start };
     };
-    const off = await run(0), on = await run(10);
-    console.log(`outside PSNR without preservation ${off.outside.toFixed(2)} dB, with ${on.outside.toFixed(2)} dB; inside vs target ${off.inside.toFixed(2)} / ${on.inside.toFixed(2)} dB`);
+    const off = await run(0),
+      on = await run(10);
+    console.log(
+      `outside PSNR without preservation ${off.outside.toFixed(2)} dB, with ${on.outside.toFixed(2)} dB; inside vs target ${off.inside.toFixed(2)} / ${on.inside.toFixed(2)} dB`,
+    );
     // the spill is real: without preservation the outside moves
     expect(off.outside).toBeLessThan(40);
     expect(on.outside).toBeGreaterThan(off.outside + 3);

@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { lookAtCamera, projectPoint } from '../src/core/camera';
 import { UserError } from '../src/core/errors';
 import {
-  almostEmpty, boxRegion, carveVisualHull, dilateMask, gridRegion, maskCoverage, parseRegionSpec, regionMask, sphereRegion, validateRegion,
+  almostEmpty,
+  boxRegion,
+  carveVisualHull,
+  dilateMask,
+  gridRegion,
+  maskCoverage,
+  parseRegionSpec,
+  regionMask,
+  sphereRegion,
+  validateRegion,
 } from '../src/edit/regions/regions';
 import { loadRegion } from '../src/edit/regions/region-load';
 import { DEMO_SCENE_BOX } from '../src/io/datasets/demo-scene';
@@ -51,19 +60,30 @@ describe('inside tests and projection', () => {
     // every interior sample point projects onto a set mask pixel (within one pixel: masks are sampled at pixel centres)
     const m1 = dilateMask(m, 1);
     for (let i = 0; i < 200; i++) {
-      const p = [-0.2 + 0.4 * ((i * 7) % 13) / 12, 0.5 * ((i * 5) % 11) / 10, -0.2 + 0.4 * ((i * 3) % 17) / 16];
+      const p = [-0.2 + (0.4 * ((i * 7) % 13)) / 12, (0.5 * ((i * 5) % 11)) / 10, -0.2 + (0.4 * ((i * 3) % 17)) / 16];
       const uv = projectPoint(cam, p)!;
-      const x = Math.min(63, Math.floor(uv[0])), y = Math.min(47, Math.floor(uv[1]));
+      const x = Math.min(63, Math.floor(uv[0])),
+        y = Math.min(47, Math.floor(uv[1]));
       expect(m1.data[y * 64 + x]).toBe(1);
     }
     // the mask's extent matches the projected corners' bounding rectangle (convex box)
-    let x0 = Infinity, x1 = -Infinity;
-    for (const cx of [-0.2, 0.2]) for (const cy of [0, 0.5]) for (const cz of [-0.2, 0.2]) {
-      const uv = projectPoint(cam, [cx, cy, cz])!;
-      x0 = Math.min(x0, uv[0]); x1 = Math.max(x1, uv[0]);
-    }
-    let mx0 = Infinity, mx1 = -Infinity;
-    for (let y = 0; y < 48; y++) for (let x = 0; x < 64; x++) if (m.data[y * 64 + x]) { mx0 = Math.min(mx0, x); mx1 = Math.max(mx1, x + 1); }
+    let x0 = Infinity,
+      x1 = -Infinity;
+    for (const cx of [-0.2, 0.2])
+      for (const cy of [0, 0.5])
+        for (const cz of [-0.2, 0.2]) {
+          const uv = projectPoint(cam, [cx, cy, cz])!;
+          x0 = Math.min(x0, uv[0]);
+          x1 = Math.max(x1, uv[0]);
+        }
+    let mx0 = Infinity,
+      mx1 = -Infinity;
+    for (let y = 0; y < 48; y++)
+      for (let x = 0; x < 64; x++)
+        if (m.data[y * 64 + x]) {
+          mx0 = Math.min(mx0, x);
+          mx1 = Math.max(mx1, x + 1);
+        }
     expect(Math.abs(mx0 - x0)).toBeLessThan(1.01);
     expect(Math.abs(mx1 - x1)).toBeLessThan(1.01);
     const cov = maskCoverage(m);
@@ -107,7 +127,8 @@ describe('visual hull', () => {
     const ds = await loadDataset(dir, nodeFiles);
     const target = boxRegion([-0.22, 0, -0.22], [0.22, 0.55, 0.22]);
     mkdirSync(join(dir, 'masks'));
-    for (const i of [0, 2, 4]) writeFileSync(join(dir, 'masks', `frame_${String(i + 1).padStart(5, '0')}.png`), encodePng(regionMask(target, cams[i])));
+    for (const i of [0, 2, 4])
+      writeFileSync(join(dir, 'masks', `frame_${String(i + 1).padStart(5, '0')}.png`), encodePng(regionMask(target, cams[i])));
     const listDir = async (d: string) => readdirSync(d);
     const hull = await loadRegion(`hull:${join(dir, 'masks')}`, { dataset: ds, files: nodeFiles, listDir, bounds: DEMO_SCENE_BOX });
     expect(hull.kind).toBe('hull');
@@ -117,13 +138,18 @@ describe('visual hull', () => {
     mkdirSync(join(dir, 'one'));
     writeFileSync(join(dir, 'one', 'frame_00001.png'), encodePng(regionMask(target, cams[0])));
     writeFileSync(join(dir, 'one', 'other.png'), encodePng(createImage(40, 40, 1)));
-    await expect(loadRegion(`hull:${join(dir, 'one')}`, { dataset: ds, files: nodeFiles, listDir, bounds: DEMO_SCENE_BOX })).rejects.toThrow(
-      /at least 2 dataset images, found 1 \(1 files match no dataset image, e.g. 'other.png'/,
-    );
+    await expect(
+      loadRegion(`hull:${join(dir, 'one')}`, { dataset: ds, files: nodeFiles, listDir, bounds: DEMO_SCENE_BOX }),
+    ).rejects.toThrow(/at least 2 dataset images, found 1 \(1 files match no dataset image, e.g. 'other.png'/);
     // masks with nothing in common give an empty hull
     mkdirSync(join(dir, 'empty'));
-    for (const i of [0, 3]) writeFileSync(join(dir, 'empty', `frame_${String(i + 1).padStart(5, '0')}.png`), encodePng(createImage(40, 40, 1)));
-    await expect(loadRegion(`hull:${join(dir, 'empty')}`, { dataset: ds, files: nodeFiles, listDir, bounds: DEMO_SCENE_BOX })).rejects.toThrow(/visual hull is empty/);
-    await expect(loadRegion(`box:5,5,5,6,6,6`, { dataset: ds, files: nodeFiles, bounds: DEMO_SCENE_BOX })).rejects.toThrow(/outside the scene box/);
+    for (const i of [0, 3])
+      writeFileSync(join(dir, 'empty', `frame_${String(i + 1).padStart(5, '0')}.png`), encodePng(createImage(40, 40, 1)));
+    await expect(
+      loadRegion(`hull:${join(dir, 'empty')}`, { dataset: ds, files: nodeFiles, listDir, bounds: DEMO_SCENE_BOX }),
+    ).rejects.toThrow(/visual hull is empty/);
+    await expect(loadRegion(`box:5,5,5,6,6,6`, { dataset: ds, files: nodeFiles, bounds: DEMO_SCENE_BOX })).rejects.toThrow(
+      /outside the scene box/,
+    );
   });
 });

@@ -17,9 +17,23 @@ async function setup() {
   const target = new VoxelEditable(blocksGrid(17, [2.5, -2, -2]), [1, 1, 1], undefined);
   const targets = await Promise.all(cams.map((c) => target.renderSource(c)));
   const scene = new VoxelEditable(blocksGrid(), [1, 1, 1], region, { pearsonWeight: 200 });
-  const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}.png`, camera, image: targets[i] })), region, () => 1);
+  const views = await prepareViews(
+    scene,
+    cams.map((camera, i) => ({ file: `v${i}.png`, camera, image: targets[i] })),
+    region,
+    () => 1,
+  );
   // img2img and the noise prediction are exact for the view's target: keyed by the condition image
-  const prior = exactDenoiserPrior((cond) => targets[Math.max(views.findIndex((v) => v.source === cond.image), views.findIndex((v) => v.original === cond.image))], AC);
+  const prior = exactDenoiserPrior(
+    (cond) =>
+      targets[
+        Math.max(
+          views.findIndex((v) => v.source === cond.image),
+          views.findIndex((v) => v.original === cond.image),
+        )
+      ],
+    AC,
+  );
   return { scene, views, prior };
 }
 
@@ -27,8 +41,15 @@ for (const method of ['idu', 'sds'] as const) {
   describe(`${method}: resume`, () => {
     it('stopping at a checkpoint and resuming gives bit-identical results to an uninterrupted run', async () => {
       const cfg: EditConfig = {
-        ...EDIT_DEFAULTS, method, instruction: 'red', seed: 7, iters: 40, raysPerStep: 256, checkpointEvery: 10,
-        idu: { ...EDIT_DEFAULTS.idu, editEvery: 4 }, sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.4 },
+        ...EDIT_DEFAULTS,
+        method,
+        instruction: 'red',
+        seed: 7,
+        iters: 40,
+        raysPerStep: 256,
+        checkpointEvery: 10,
+        idu: { ...EDIT_DEFAULTS.idu, editEvery: 4 },
+        sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.4 },
       };
       const a = await setup();
       const full = await runEdit({ cfg, ...a, settings: { method } });
@@ -37,8 +58,12 @@ for (const method of ['idu', 'sds'] as const) {
       const b = await setup();
       let saved: Uint8Array | null = null;
       const part = await runEdit({
-        cfg, ...b, settings: { method },
-        saveCheckpoint: async (c: Checkpoint) => { saved = encodeCheckpoint(c); },
+        cfg,
+        ...b,
+        settings: { method },
+        saveCheckpoint: async (c: Checkpoint) => {
+          saved = encodeCheckpoint(c);
+        },
         shouldStop: () => saved !== null && decodeCheckpoint(saved, 'x').loop.step === 10, // "killed" right after the checkpoint at step 10
       });
       expect(part.complete).toBe(false);
@@ -63,8 +88,14 @@ for (const method of ['idu', 'sds'] as const) {
 
 describe('checkpoint files', () => {
   it('rejects garbage and truncation with one line naming the file', () => {
-    expect(() => decodeCheckpoint(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), 'out/edit.ckpt')).toThrow(/out\/edit\.ckpt: not an edit checkpoint/);
-    const bytes = encodeCheckpoint({ settings: {}, loop: { step: 1, rng: 2, cursor: 0, viewsEdited: 0, targets: [null], editorMs: 0, refitMs: 0, renderMs: 0, lastLoss: 0 }, scene: { meta: {}, arrays: { a: new Float32Array(100) } } });
+    expect(() => decodeCheckpoint(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), 'out/edit.ckpt')).toThrow(
+      /out\/edit\.ckpt: not an edit checkpoint/,
+    );
+    const bytes = encodeCheckpoint({
+      settings: {},
+      loop: { step: 1, rng: 2, cursor: 0, viewsEdited: 0, targets: [null], editorMs: 0, refitMs: 0, renderMs: 0, lastLoss: 0 },
+      scene: { meta: {}, arrays: { a: new Float32Array(100) } },
+    });
     expect(decodeCheckpoint(bytes, 'c').scene.arrays.a.length).toBe(100);
     expect(() => decodeCheckpoint(bytes.slice(0, bytes.length - 40), 'c')).toThrow(UserError);
   });

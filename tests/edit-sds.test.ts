@@ -36,12 +36,20 @@ describe('SDS building blocks', () => {
     const rng = new Rng(3);
     const a = Float32Array.from({ length: 50 }, () => rng.next());
     const b = Float32Array.from({ length: 50 }, () => rng.next());
-    expect(pearsonLoss(a, a.map((v) => 3 * v + 1))).toBeCloseTo(0, 5);
+    expect(
+      pearsonLoss(
+        a,
+        a.map((v) => 3 * v + 1),
+      ),
+    ).toBeCloseTo(0, 5);
     const g = new Float32Array(50);
     pearsonLoss(a, b, 2, g);
     for (const j of [0, 7, 31]) {
-      const h = 1e-3, bp = Float64Array.from(b), bm = Float64Array.from(b);
-      bp[j] += h; bm[j] -= h;
+      const h = 1e-3,
+        bp = Float64Array.from(b),
+        bm = Float64Array.from(b);
+      bp[j] += h;
+      bm[j] -= h;
       const fd = (2 * pearsonLoss(a, bp) - 2 * pearsonLoss(a, bm)) / (2 * h);
       expect(g[j]).toBeCloseTo(fd, 3);
     }
@@ -58,7 +66,12 @@ describe('Pearson regulariser on a gated voxel edit', () => {
     for (let i = 0; i < mask.length; i++) if (mask[i]) scene.grid.density[i] += rng.uniform(-4, 4);
     const sp = (x: number) => Math.log1p(Math.exp(x));
     const shift = scene.grid.densityShift;
-    const want = 200 * pearsonLoss(Array.from(scene.orig.density, (d) => sp(d + shift)), Array.from(scene.grid.density, (d) => sp(d + shift)));
+    const want =
+      200 *
+      pearsonLoss(
+        Array.from(scene.orig.density, (d) => sp(d + shift)),
+        Array.from(scene.grid.density, (d) => sp(d + shift)),
+      );
     expect(want).toBeGreaterThan(1e-4);
     expect(scene.regularize()).toBeCloseTo(want, 6);
   });
@@ -71,11 +84,23 @@ describe('SDS loop on a voxel grid', () => {
     const targetScene = new VoxelEditable(targetGrid, [1, 1, 1], undefined);
     const targets = await Promise.all(cams.map((c) => targetScene.renderSource(c)));
     const scene = new VoxelEditable(src, [1, 1, 1], undefined, { lrColor: 0.1, lrDensity: 0.02 });
-    const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })), undefined, () => 0);
+    const views = await prepareViews(
+      scene,
+      cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
+      undefined,
+      () => 0,
+    );
     // the denoiser is exact for the target of the camera being optimised (keyed by the source render it is conditioned on)
     const prior = exactDenoiserPrior((cond) => targets[views.findIndex((v) => v.source === cond.image)], AC);
     const before = cams.map((_, i) => diffImages(views[i].source, targets[i]).psnr);
-    const cfg: EditConfig = { ...EDIT_DEFAULTS, method: 'sds', instruction: 'make the right block red', iters: 150, raysPerStep: 576, sds: { ...EDIT_DEFAULTS.sds, levels: 0 } };
+    const cfg: EditConfig = {
+      ...EDIT_DEFAULTS,
+      method: 'sds',
+      instruction: 'make the right block red',
+      iters: 150,
+      raysPerStep: 576,
+      sds: { ...EDIT_DEFAULTS.sds, levels: 0 },
+    };
     await runSds(scene, prior, views, cfg, initialLoopState(cfg, views));
     scene.finalize();
     for (let i = 0; i < cams.length; i++) {
@@ -91,9 +116,21 @@ describe('SDS loop on a voxel grid', () => {
     const targets = await Promise.all(cams.map((c) => targetScene.renderSource(c)));
     const region = boxRegion([0.05, -0.5, -0.5], [0.9, 0.5, 0.5]); // around the right block only
     const scene = new VoxelEditable(src, [1, 1, 1], region, { lrColor: 0.1, lrDensity: 0.1, pearsonWeight: 200 });
-    const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })), region, () => 1);
+    const views = await prepareViews(
+      scene,
+      cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
+      region,
+      () => 1,
+    );
     const prior = exactDenoiserPrior((cond) => targets[views.findIndex((v) => v.source === cond.image)], AC);
-    const cfg: EditConfig = { ...EDIT_DEFAULTS, method: 'sds', instruction: 'red', iters: 160, raysPerStep: 576, sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.4 } };
+    const cfg: EditConfig = {
+      ...EDIT_DEFAULTS,
+      method: 'sds',
+      instruction: 'red',
+      iters: 160,
+      raysPerStep: 576,
+      sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.4 },
+    };
     await runSds(scene, prior, views, cfg, initialLoopState(cfg, views));
     scene.finalize();
     expect(scene.grid.res).toEqual(src.res);

@@ -32,17 +32,35 @@ const region = boxRegion([0.1, -0.6, -0.6], [0.9, 0.6, 0.6]);
 /** Gaussians in a box, and each camera's render of them with the region's Gaussians turned red (the edit targets). */
 async function redRegionGaussians() {
   const g = randomGaussians(150, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(2));
-  for (let i = 0; i < g.count; i++) g.logScales.fill(Math.log(0.15), 3 * i, 3 * i + 3), (g.opacityLogits[i] = 1);
+  for (let i = 0; i < g.count; i++) {
+    g.logScales.fill(Math.log(0.15), 3 * i, 3 * i + 3);
+    g.opacityLogits[i] = 1;
+  }
   const want = cloneGaussians(g);
-  for (let i = 0; i < want.count; i++) if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
+  for (let i = 0; i < want.count; i++)
+    if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
   const targets = await Promise.all(cams.map((c) => new GaussianEditable(want, [1, 1, 1], undefined).renderSource(c)));
   return { g, targets };
 }
 
 /** Runs an edit towards per-camera targets (exact denoiser), then renders every camera and frees the backend. */
 async function editTowards(scene: EditableScene, r: Region, targets: Image[], cfg: EditConfig) {
-  const views = await prepareViews(scene, cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })), r, () => 1);
-  const prior = exactDenoiserPrior((cond) => targets[Math.max(views.findIndex((v) => v.source === cond.image), views.findIndex((v) => v.original === cond.image))], AC);
+  const views = await prepareViews(
+    scene,
+    cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
+    r,
+    () => 1,
+  );
+  const prior = exactDenoiserPrior(
+    (cond) =>
+      targets[
+        Math.max(
+          views.findIndex((v) => v.source === cond.image),
+          views.findIndex((v) => v.original === cond.image),
+        )
+      ],
+    AC,
+  );
   const res = await runEdit({ cfg, scene, prior, views, settings: {} });
   const renders = [];
   for (const c of cams) renders.push(await scene.render(c));
@@ -54,10 +72,24 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
   for (const method of ['idu', 'sds'] as const) {
     it(`Gaussians, ${method} with preservation (rgb + opacity): the WebGPU edit matches the CPU edit`, async () => {
       const { g, targets } = await redRegionGaussians();
-      const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'red', iters: 12, raysPerStep: 400, preserveWeight: 10, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 } };
+      const cfg: EditConfig = {
+        ...EDIT_DEFAULTS,
+        method,
+        instruction: 'red',
+        iters: 12,
+        raysPerStep: 400,
+        preserveWeight: 10,
+        idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
+      };
       const run = async (backend: 'cpu' | 'webgpu') =>
-        editTowards(new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densify: false }, await createGaussianBackend(backend)), region, targets, cfg);
-      const cpu = await run('cpu'), gpu = await run('webgpu');
+        editTowards(
+          new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densify: false }, await createGaussianBackend(backend)),
+          region,
+          targets,
+          cfg,
+        );
+      const cpu = await run('cpu'),
+        gpu = await run('webgpu');
       const gpuScene = gpu.scene as GaussianEditable;
       expect(gpu.scene.backendName).toBe('webgpu');
       expect(Math.abs(gpu.loss - cpu.loss) / Math.abs(cpu.loss)).toBeLessThan(1e-2);
@@ -73,8 +105,21 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
 
   it('Gaussians: densification runs on the WebGPU path (view-space gradients and radii from the GPU backward)', async () => {
     const { g, targets } = await redRegionGaussians();
-    const scene = new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densifyEvery: 5, densifyUntil: 5, extent: 3.5 }, await createGaussianBackend('webgpu'));
-    const cfg: EditConfig = { ...EDIT_DEFAULTS, method: 'idu', instruction: 'red', iters: 8, raysPerStep: 400, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 } };
+    const scene = new GaussianEditable(
+      g,
+      [1, 1, 1],
+      region,
+      { lrColor: 0.05, densifyEvery: 5, densifyUntil: 5, extent: 3.5 },
+      await createGaussianBackend('webgpu'),
+    );
+    const cfg: EditConfig = {
+      ...EDIT_DEFAULTS,
+      method: 'idu',
+      instruction: 'red',
+      iters: 8,
+      raysPerStep: 400,
+      idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
+    };
     const { renders } = await editTowards(scene, region, targets, cfg);
     expect(scene.densifyLog.length).toBe(1);
     expect(scene.count).toBeGreaterThan(g.count);
@@ -84,12 +129,36 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
 
   for (const method of ['idu', 'sds'] as const) {
     it(`voxels, ${method} ungated with preservation (rgb + opacity, ${method === 'idu' ? 'L1 refit' : 'MSE'}): the WebGPU edit matches the CPU edit`, async () => {
-      const targets = await Promise.all(cams.map((c) => new VoxelEditable(blocksGrid(17, [2.5, -2, -2]), [1, 1, 1], undefined).renderSource(c)));
+      const targets = await Promise.all(
+        cams.map((c) => new VoxelEditable(blocksGrid(17, [2.5, -2, -2]), [1, 1, 1], undefined).renderSource(c)),
+      );
       const vr = boxRegion([0.05, -0.5, -0.5], [0.9, 0.5, 0.5]);
-      const cfg: EditConfig = { ...EDIT_DEFAULTS, method, instruction: 'red', iters: 10, raysPerStep: 512, preserveWeight: 10, idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 }, sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.3 } };
+      const cfg: EditConfig = {
+        ...EDIT_DEFAULTS,
+        method,
+        instruction: 'red',
+        iters: 10,
+        raysPerStep: 512,
+        preserveWeight: 10,
+        idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
+        sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.3 },
+      };
       const run = async (backend: 'cpu' | 'webgpu') =>
-        editTowards(new VoxelEditable(blocksGrid(), [1, 1, 1], vr, { gate: false, lrDensity: 0.05, pearsonWeight: method === 'sds' ? 200 : 0 }, undefined, { work: await createBackend(backend), source: await createBackend(backend) }), vr, targets, cfg);
-      const cpu = await run('cpu'), gpu = await run('webgpu');
+        editTowards(
+          new VoxelEditable(
+            blocksGrid(),
+            [1, 1, 1],
+            vr,
+            { gate: false, lrDensity: 0.05, pearsonWeight: method === 'sds' ? 200 : 0 },
+            undefined,
+            { work: await createBackend(backend), source: await createBackend(backend) },
+          ),
+          vr,
+          targets,
+          cfg,
+        );
+      const cpu = await run('cpu'),
+        gpu = await run('webgpu');
       expect(gpu.scene.backendName).toBe('webgpu');
       // L1's gradient sign(e) flips between float64 and float32 where e ≈ 0 (pixels already right), and Adam's first
       // steps are ±lr whatever the gradient's size: the last batch's loss (×1000 on opacity errors) differs by ~10%,

@@ -14,9 +14,16 @@ import type { Image } from '../src/core/image';
 const SIZE = 40;
 const cams = demoCameras(24, SIZE, 1);
 const views = cams.map((camera) => ({ camera, image: renderDemoScene(camera) }));
-const train = views.filter((_, i) => i % 6 !== 0), test = views.filter((_, i) => i % 6 === 0);
+const train = views.filter((_, i) => i % 6 !== 0),
+  test = views.filter((_, i) => i % 6 === 0);
 const dataset: Dataset = {
-  root: '', sources: [], format: 'nerfstudio', frames: [], background: [1, 1, 1], sceneBox: DEMO_SCENE_BOX, downscale: 1,
+  root: '',
+  sources: [],
+  format: 'nerfstudio',
+  frames: [],
+  background: [1, 1, 1],
+  sceneBox: DEMO_SCENE_BOX,
+  downscale: 1,
 };
 
 function psnrOf(g: Gaussians, vs: { camera: Camera; image: Image }[]): number {
@@ -24,7 +31,10 @@ function psnrOf(g: Gaussians, vs: { camera: Camera; image: Image }[]): number {
   for (const v of vs) {
     const f = rasterizeForward(g, v.camera, [1, 1, 1]);
     let mse = 0;
-    for (let i = 0; i < f.image.length; i++) { const d = Math.min(1, Math.max(0, f.image[i])) - v.image.data[i]; mse += d * d; }
+    for (let i = 0; i < f.image.length; i++) {
+      const d = Math.min(1, Math.max(0, f.image[i])) - v.image.data[i];
+      mse += d * d;
+    }
     s += -10 * Math.log10(mse / f.image.length);
   }
   return s / vs.length;
@@ -40,7 +50,9 @@ describe('Gaussian fitting (CPU)', () => {
     fitted = r.gaussians;
     const p = psnrOf(fitted, test);
     const cpu = process.cpuUsage(cpu0);
-    console.log(`tiny fit: test PSNR ${p.toFixed(2)} dB, ${r.stats.count} Gaussians, ${r.stats.seconds.toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU`);
+    console.log(
+      `tiny fit: test PSNR ${p.toFixed(2)} dB, ${r.stats.count} Gaussians, ${r.stats.seconds.toFixed(1)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU`,
+    );
     // a white image scores ≈ 12 dB here; 400 steps on 20 views reach ≈ 24.5 dB
     expect(p).toBeGreaterThan(22);
     expect(r.stats.count).toBeLessThanOrEqual(4000);
@@ -53,7 +65,8 @@ describe('Gaussian fitting (CPU)', () => {
   it('a .splat export loses at most 1.5 dB against its .ply on the test views', () => {
     const ply = readGaussianPly(writeGaussianPly(fitted), 'f.ply');
     const splat = readSplat(writeSplat(fitted), 'f.splat');
-    const a = psnrOf(ply, test), b = psnrOf(splat, test);
+    const a = psnrOf(ply, test),
+      b = psnrOf(splat, test);
     console.log(`.ply ${a.toFixed(2)} dB, .splat ${b.toFixed(2)} dB`);
     expect(a).toBeCloseTo(psnrOf(fitted, test), 3);
     expect(a - b).toBeLessThanOrEqual(1.5);
@@ -68,7 +81,14 @@ describe('Gaussian fitting (CPU)', () => {
     const grad = new Float32Array([1e-3, 1e-3, 1e-6, 1e-6, 1e-3, 1e-6]);
     const denom = new Float32Array(6).fill(1);
     const r = densifyAndPrune(g, mom, grad, denom, new Float32Array(6), {
-      gradThr: 2e-4, percentDense: 0.01, extent: 3, minOpacity: 0.005, maxScreen: Infinity, maxWorld: Infinity, maxCount: 100, rng,
+      gradThr: 2e-4,
+      percentDense: 0.01,
+      extent: 3,
+      minOpacity: 0.005,
+      maxScreen: Infinity,
+      maxWorld: Infinity,
+      maxCount: 100,
+      rng,
     });
     // 0 cloned (small), 1 split (large), 4 cloned then pruned as transparent (the clone too)
     expect(r.cloned).toBe(2);
@@ -79,7 +99,14 @@ describe('Gaussian fitting (CPU)', () => {
     expect(r.g.logScales[3 * 6]).toBeCloseTo(-1 - Math.log(1.6), 5);
     expect(r.mom.m.count).toBe(r.g.count);
     const bounded = densifyAndPrune(g, mom, grad, denom, new Float32Array(6), {
-      gradThr: 2e-4, percentDense: 0.01, extent: 3, minOpacity: 0.005, maxScreen: Infinity, maxWorld: Infinity, maxCount: 6, rng,
+      gradThr: 2e-4,
+      percentDense: 0.01,
+      extent: 3,
+      minOpacity: 0.005,
+      maxScreen: Infinity,
+      maxWorld: Infinity,
+      maxCount: 6,
+      rng,
     });
     expect(bounded.g.count).toBeLessThanOrEqual(6);
   });
@@ -88,8 +115,18 @@ describe('Gaussian fitting (CPU)', () => {
     // the reset falls on the last step: every opacity must come out ≤ 0.01
     const counts: number[] = [];
     const r = await fitGaussians(
-      dataset, train.slice(0, 6),
-      { iters: 120, randomInit: 300, maxGaussians: 350, densifyFrom: 10, densifyEvery: 20, densifyUntil: 121, opacityResetEvery: 120, seed: 3 },
+      dataset,
+      train.slice(0, 6),
+      {
+        iters: 120,
+        randomInit: 300,
+        maxGaussians: 350,
+        densifyFrom: 10,
+        densifyEvery: 20,
+        densifyUntil: 121,
+        opacityResetEvery: 120,
+        seed: 3,
+      },
       (p) => counts.push(p.count!),
     );
     expect(Math.max(...counts)).toBeLessThanOrEqual(350);

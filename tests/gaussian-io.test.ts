@@ -18,7 +18,10 @@ function randomGaussians(n: number, deg: number, seed = 1): Gaussians {
   const rng = new Rng(seed);
   const g = createGaussians(n, deg);
   for (let i = 0; i < n; i++) {
-    for (let a = 0; a < 3; a++) { g.means[3 * i + a] = rng.uniform(-2, 2); g.logScales[3 * i + a] = rng.uniform(-5, -1); }
+    for (let a = 0; a < 3; a++) {
+      g.means[3 * i + a] = rng.uniform(-2, 2);
+      g.logScales[3 * i + a] = rng.uniform(-5, -1);
+    }
     const q = [rng.normal(), rng.normal(), rng.normal(), rng.normal()];
     const l = Math.hypot(...q);
     for (let a = 0; a < 4; a++) g.rotations[4 * i + a] = q[a] / l;
@@ -31,16 +34,26 @@ function randomGaussians(n: number, deg: number, seed = 1): Gaussians {
 function expectSame(a: Gaussians, b: Gaussians, deg: number, tol = 1e-6) {
   expect(b.count).toBe(a.count);
   expect(b.shDegree).toBe(deg);
-  const cmp = (x: Float32Array, y: Float32Array, n: number) => { for (let i = 0; i < n; i++) expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(tol); };
+  const cmp = (x: Float32Array, y: Float32Array, n: number) => {
+    for (let i = 0; i < n; i++) expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(tol);
+  };
   cmp(a.means, b.means, a.count * 3);
   cmp(a.logScales, b.logScales, a.count * 3);
   cmp(a.rotations, b.rotations, a.count * 4);
   cmp(a.opacityLogits, b.opacityLogits, a.count);
-  for (let i = 0; i < a.count; i++) for (let k = 0; k < (deg + 1) ** 2 * 3; k++) expect(Math.abs(a.sh[i * SH_STRIDE + k] - b.sh[i * SH_STRIDE + k])).toBeLessThanOrEqual(tol);
+  for (let i = 0; i < a.count; i++)
+    for (let k = 0; k < (deg + 1) ** 2 * 3; k++)
+      expect(Math.abs(a.sh[i * SH_STRIDE + k] - b.sh[i * SH_STRIDE + k])).toBeLessThanOrEqual(tol);
 }
 
 /** A PLY with the given vertex properties in the given order (and types), values from `value(i, name)`. */
-function customPly(format: 'ascii' | 'binary_little_endian' | 'binary_big_endian', n: number, props: [string, string][], value: (i: number, name: string) => number, extra = ''): Uint8Array {
+function customPly(
+  format: 'ascii' | 'binary_little_endian' | 'binary_big_endian',
+  n: number,
+  props: [string, string][],
+  value: (i: number, name: string) => number,
+  extra = '',
+): Uint8Array {
   const head = `ply\nformat ${format} 1.0\ncomment made by a test\n${extra}element vertex ${n}\n${props.map(([t, p]) => `property ${t} ${p}\n`).join('')}end_header\n`;
   if (format === 'ascii') {
     const lines = [];
@@ -99,10 +112,29 @@ describe('3DGS .ply', () => {
 
   it('reads properties in header order (shuffled, doubles, big-endian, extra properties, no normals)', () => {
     const g = randomGaussians(11, 1, 7);
-    const names = ['x', 'y', 'z', 'f_dc_0', 'f_dc_1', 'f_dc_2', ...Array.from({ length: 9 }, (_, j) => `f_rest_${j}`), 'opacity', 'scale_0', 'scale_1', 'scale_2', 'rot_0', 'rot_1', 'rot_2', 'rot_3'];
+    const names = [
+      'x',
+      'y',
+      'z',
+      'f_dc_0',
+      'f_dc_1',
+      'f_dc_2',
+      ...Array.from({ length: 9 }, (_, j) => `f_rest_${j}`),
+      'opacity',
+      'scale_0',
+      'scale_1',
+      'scale_2',
+      'rot_0',
+      'rot_1',
+      'rot_2',
+      'rot_3',
+    ];
     const rng = new Rng(3);
     const shuffled = [...names];
-    for (let i = shuffled.length - 1; i > 0; i--) { const j = rng.int(i + 1); [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]]; }
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    }
     const props: [string, string][] = shuffled.map((p, i) => [i % 3 === 0 ? 'double' : 'float', p]);
     props.splice(5, 0, ['uchar', 'segment_id'], ['float', 'confidence']);
     const value = (i: number, p: string): number => {
@@ -110,7 +142,10 @@ describe('3DGS .ply', () => {
       if (p === 'confidence') return 0.5;
       if (p === 'x' || p === 'y' || p === 'z') return g.means[3 * i + 'xyz'.indexOf(p)];
       if (p.startsWith('f_dc_')) return g.sh[i * SH_STRIDE + Number(p.slice(5))];
-      if (p.startsWith('f_rest_')) { const j = Number(p.slice(7)); return g.sh[i * SH_STRIDE + 3 * (1 + (j % 3)) + Math.floor(j / 3)]; }
+      if (p.startsWith('f_rest_')) {
+        const j = Number(p.slice(7));
+        return g.sh[i * SH_STRIDE + 3 * (1 + (j % 3)) + Math.floor(j / 3)];
+      }
       if (p === 'opacity') return g.opacityLogits[i];
       if (p.startsWith('scale_')) return g.logScales[3 * i + Number(p.slice(6))];
       return g.rotations[4 * i + Number(p.slice(4))];
@@ -122,7 +157,19 @@ describe('3DGS .ply', () => {
   });
 
   it('skips elements before the vertex element and normalises quaternions', () => {
-    const props: [string, string][] = [['float', 'x'], ['float', 'y'], ['float', 'z'], ['float', 'scale_0'], ['float', 'scale_1'], ['float', 'scale_2'], ['float', 'rot_0'], ['float', 'rot_1'], ['float', 'rot_2'], ['float', 'rot_3'], ['float', 'opacity']];
+    const props: [string, string][] = [
+      ['float', 'x'],
+      ['float', 'y'],
+      ['float', 'z'],
+      ['float', 'scale_0'],
+      ['float', 'scale_1'],
+      ['float', 'scale_2'],
+      ['float', 'rot_0'],
+      ['float', 'rot_1'],
+      ['float', 'rot_2'],
+      ['float', 'rot_3'],
+      ['float', 'opacity'],
+    ];
     const text = `ply\nformat ascii 1.0\nelement info 2\nproperty list uchar int ids\nproperty float q\nelement vertex 2\n${props.map(([t, p]) => `property ${t} ${p}\n`).join('')}end_header\n3 1 2 3 0.5\n0 7\n1 2 3 -1 -1 -1 2 0 0 0 0\n4 5 6 -2 -2 -2 0 0 0 3 1\n`;
     const g = readGaussianPly(new TextEncoder().encode(text), 'a.ply');
     expect(g.count).toBe(2);
@@ -133,15 +180,19 @@ describe('3DGS .ply', () => {
   });
 
   it('reads sparse point clouds (uchar colours) for initialisation', () => {
-    const text = 'ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nproperty uint8 red\nproperty uint8 green\nproperty uint8 blue\nend_header\n0 0 0 255 0 0\n1 0 0 0 255 0\n0 1 0 0 0 51\n';
+    const text =
+      'ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nproperty uint8 red\nproperty uint8 green\nproperty uint8 blue\nend_header\n0 0 0 255 0 0\n1 0 0 0 255 0\n0 1 0 0 0 51\n';
     const pc = readPointCloud(new TextEncoder().encode(text), 'sparse_pc.ply');
     expect(pc.count).toBe(3);
     expect([...pc.rgb!].map((v) => Math.round(v * 100) / 100)).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 0.2]);
   });
 
-  it('reads the bear capture\'s sparse points when the shared data is present', () => {
+  it("reads the bear capture's sparse points when the shared data is present", () => {
     const p = join(__dirname, '../../shared/data/bear/sparse_pc.ply');
-    if (!existsSync(p)) { console.log(`skipped: ${p} not found (users' clones have no ../shared)`); return; }
+    if (!existsSync(p)) {
+      console.log(`skipped: ${p} not found (users' clones have no ../shared)`);
+      return;
+    }
     const pc = readPointCloud(new Uint8Array(readFileSync(p)), p);
     expect(pc.count).toBe(34174);
     expect(pc.xyz[0]).toBeCloseTo(2.563399, 5);
@@ -154,20 +205,102 @@ describe('3DGS .ply', () => {
       ['empty', () => new Uint8Array(0), /not a PLY file/],
       ['no end_header', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\n'), /end_header/],
       ['truncated body', () => good.subarray(0, good.length - 100), /promises 20 vertices.*truncated/],
-      ['header promising a billion vertices', () => {
-        const t = new TextDecoder('latin1').decode(good).replace('element vertex 20', 'element vertex 1000000000');
-        return Uint8Array.from(t, (c) => c.charCodeAt(0));
-      }, /promises 1000000000 vertices/],
-      ['ascii header promising more lines', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 99999999999\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n'), /promises 99999999999 vertices/],
-      ['ascii body ending early', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n4 5 6\n              \n'), /ends early/],
-      ['NaN value', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n4 nan 6\n'), /vertex 1: property y is NaN/],
-      ['garbage number', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 zz\n'), /'zz' is not a number/],
-      ['empty elements with huge counts (no hang)', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement junk 9007199254740991\nelement vertex 9007199254740991\nend_header\n'), /vertex element has no properties/],
-      ['binary list element running past the end', () => new TextEncoder().encode('ply\nformat binary_little_endian 1.0\nelement face 1000000000\nproperty list uchar int idx\nelement vertex 1\nproperty float x\nend_header\n\u0003abc'), /extends past the end/],
+      [
+        'header promising a billion vertices',
+        () => {
+          const t = new TextDecoder('latin1').decode(good).replace('element vertex 20', 'element vertex 1000000000');
+          return Uint8Array.from(t, (c) => c.charCodeAt(0));
+        },
+        /promises 1000000000 vertices/,
+      ],
+      [
+        'ascii header promising more lines',
+        () =>
+          new TextEncoder().encode(
+            'ply\nformat ascii 1.0\nelement vertex 99999999999\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n',
+          ),
+        /promises 99999999999 vertices/,
+      ],
+      [
+        'ascii body ending early',
+        () =>
+          new TextEncoder().encode(
+            'ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n4 5 6\n              \n',
+          ),
+        /ends early/,
+      ],
+      [
+        'NaN value',
+        () =>
+          new TextEncoder().encode(
+            'ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 3\n4 nan 6\n',
+          ),
+        /vertex 1: property y is NaN/,
+      ],
+      [
+        'garbage number',
+        () =>
+          new TextEncoder().encode(
+            'ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n1 2 zz\n',
+          ),
+        /'zz' is not a number/,
+      ],
+      [
+        'empty elements with huge counts (no hang)',
+        () =>
+          new TextEncoder().encode('ply\nformat ascii 1.0\nelement junk 9007199254740991\nelement vertex 9007199254740991\nend_header\n'),
+        /vertex element has no properties/,
+      ],
+      [
+        'binary list element running past the end',
+        () =>
+          new TextEncoder().encode(
+            'ply\nformat binary_little_endian 1.0\nelement face 1000000000\nproperty list uchar int idx\nelement vertex 1\nproperty float x\nend_header\n\u0003abc',
+          ),
+        /extends past the end/,
+      ],
       ['unknown format', () => new TextEncoder().encode('ply\nformat binary_middle_endian 1.0\nend_header\n'), /unknown format/],
-      ['no vertex element', () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement face 0\nproperty list uchar int vertex_indices\nend_header\n'), /no vertex element/],
-      ['bad SH count', () => customPly('ascii', 1, [['float', 'x'], ['float', 'y'], ['float', 'z'], ['float', 'f_rest_0'], ['float', 'f_rest_1']], () => 0), /2 f_rest properties/],
-      ['zero quaternion', () => customPly('ascii', 1, [['float', 'x'], ['float', 'y'], ['float', 'z'], ['float', 'rot_0'], ['float', 'rot_1'], ['float', 'rot_2'], ['float', 'rot_3']], () => 0), /quaternion is zero/],
+      [
+        'no vertex element',
+        () => new TextEncoder().encode('ply\nformat ascii 1.0\nelement face 0\nproperty list uchar int vertex_indices\nend_header\n'),
+        /no vertex element/,
+      ],
+      [
+        'bad SH count',
+        () =>
+          customPly(
+            'ascii',
+            1,
+            [
+              ['float', 'x'],
+              ['float', 'y'],
+              ['float', 'z'],
+              ['float', 'f_rest_0'],
+              ['float', 'f_rest_1'],
+            ],
+            () => 0,
+          ),
+        /2 f_rest properties/,
+      ],
+      [
+        'zero quaternion',
+        () =>
+          customPly(
+            'ascii',
+            1,
+            [
+              ['float', 'x'],
+              ['float', 'y'],
+              ['float', 'z'],
+              ['float', 'rot_0'],
+              ['float', 'rot_1'],
+              ['float', 'rot_2'],
+              ['float', 'rot_3'],
+            ],
+            () => 0,
+          ),
+        /quaternion is zero/,
+      ],
     ];
     for (const [name, make, re] of cases)
       it(name, () => {
@@ -187,13 +320,15 @@ describe('.splat', () => {
     expect(back.count).toBe(50);
     expect(back.shDegree).toBe(0);
     const dv = new DataView(bytes.buffer);
-    let prev = -Infinity, prevS = 0;
+    let prev = -Infinity,
+      prevS = 0;
     for (let j = 0; j < 50; j++) {
       const s = dv.getFloat32(j * 32 + 12, true) * dv.getFloat32(j * 32 + 16, true) * dv.getFloat32(j * 32 + 20, true);
       const key = -s * (bytes[j * 32 + 27] / 255);
       // alpha is quantised in the file, not in the sort
       expect(key).toBeGreaterThanOrEqual(prev - (s + prevS) / 255 - 1e-6 * Math.abs(prev));
-      prev = key; prevS = s;
+      prev = key;
+      prevS = s;
     }
     // match each read splat to its source by position
     for (let j = 0; j < 50; j++) {
@@ -201,10 +336,12 @@ describe('.splat', () => {
       while (i < 50 && !(g.means[3 * i] === back.means[3 * j] && g.means[3 * i + 1] === back.means[3 * j + 1])) i++;
       expect(i).toBeLessThan(50);
       for (let a = 0; a < 3; a++) expect(back.logScales[3 * j + a]).toBeCloseTo(g.logScales[3 * i + a], 5);
-      const op = 1 / (1 + Math.exp(-g.opacityLogits[i])), op2 = 1 / (1 + Math.exp(-back.opacityLogits[j]));
+      const op = 1 / (1 + Math.exp(-g.opacityLogits[i])),
+        op2 = 1 / (1 + Math.exp(-back.opacityLogits[j]));
       expect(Math.abs(op - op2)).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
       for (let c = 0; c < 3; c++) {
-        const col = Math.min(1, Math.max(0, 0.5 + SH_C0 * g.sh[i * SH_STRIDE + c])), col2 = 0.5 + SH_C0 * back.sh[j * SH_STRIDE + c];
+        const col = Math.min(1, Math.max(0, 0.5 + SH_C0 * g.sh[i * SH_STRIDE + c])),
+          col2 = 0.5 + SH_C0 * back.sh[j * SH_STRIDE + c];
         expect(Math.abs(col - col2)).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
       }
       // same rotation up to sign, within 8-bit quantisation
@@ -284,7 +421,10 @@ describe('Gaussian scenes and the convert CLI', () => {
     writeFileSync(join(dir, 'bad.splat'), new Uint8Array(33));
     const e = await run('node', [cli, 'convert', join(dir, 'bad.splat'), join(dir, 'x.ply')]).catch((x) => x);
     expect(e.code).not.toBe(0);
-    const lines = e.stderr.trim().split('\n').filter((l: string) => !l.startsWith('npm warn'));
+    const lines = e.stderr
+      .trim()
+      .split('\n')
+      .filter((l: string) => !l.startsWith('npm warn'));
     expect(lines.length).toBe(1);
     expect(lines[0]).toMatch(/bad\.splat.*not a multiple of 32/);
     expect(existsSync(join(dir, 'x.ply'))).toBe(false);

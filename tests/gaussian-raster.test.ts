@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { lookAtCamera, projectPoint } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
-import { rasterizeBackward, rasterizeBackwardTiles, rasterizeForward, rasterizeForwardTiles, shBasis, radixSortU32 } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import {
+  rasterizeBackward,
+  rasterizeBackwardTiles,
+  rasterizeForward,
+  rasterizeForwardTiles,
+  shBasis,
+  radixSortU32,
+} from '../src/nerf/gaussian/gaussian-raster-cpu';
 
 function randomScene(seed: number, n: number, deg: number): Gaussians {
   const rng = new Rng(seed);
@@ -42,8 +49,16 @@ describe('CPU Gaussian rasteriser', () => {
     const c = lookAtCamera([0, 0, 3], [0, 0, 0], [0, 1, 0], 64, 48, 30);
     const f = rasterizeForward(g, c, [0, 0, 1]);
     const [u, v] = projectPoint(c, g.means)!;
-    let best = 0, bx = -1, by = -1;
-    for (let y = 0; y < 48; y++) for (let x = 0; x < 64; x++) if (f.alpha[y * 64 + x] > best) { best = f.alpha[y * 64 + x]; bx = x; by = y; }
+    let best = 0,
+      bx = -1,
+      by = -1;
+    for (let y = 0; y < 48; y++)
+      for (let x = 0; x < 64; x++)
+        if (f.alpha[y * 64 + x] > best) {
+          best = f.alpha[y * 64 + x];
+          bx = x;
+          by = y;
+        }
     expect(Math.abs(bx + 0.5 - u)).toBeLessThanOrEqual(1);
     expect(Math.abs(by + 0.5 - v)).toBeLessThanOrEqual(1);
     expect(best).toBeGreaterThan(0.6);
@@ -77,13 +92,14 @@ describe('CPU Gaussian rasteriser', () => {
     expect(f2.depth[p]).toBeLessThan(2.7);
   });
 
-  it('the footprint splatter gives the tile rasteriser\'s image and gradients', () => {
+  it("the footprint splatter gives the tile rasteriser's image and gradients", () => {
     const g = randomScene(21, 60, 3);
     for (let i = 0; i < 20; i++) g.opacityLogits[i] = 6; // some clamped at 0.99, some early termination
     const rng = new Rng(9);
     const wI = new Float32Array(40 * 28 * 3).map(() => rng.uniform(-1, 1));
     const wA = new Float32Array(40 * 28).map(() => rng.uniform(-1, 1));
-    const a = rasterizeForward(g, cam, BG), b = rasterizeForwardTiles(g, cam, BG);
+    const a = rasterizeForward(g, cam, BG),
+      b = rasterizeForwardTiles(g, cam, BG);
     let maxD = 0;
     for (let i = 0; i < a.image.length; i++) maxD = Math.max(maxD, Math.abs(a.image[i] - b.image[i]));
     for (let i = 0; i < a.alpha.length; i++) maxD = Math.max(maxD, Math.abs(a.alpha[i] - b.alpha[i]), Math.abs(a.depth[i] - b.depth[i]));
@@ -91,23 +107,33 @@ describe('CPU Gaussian rasteriser', () => {
     let minT = 1;
     for (const t of a.finalT) minT = Math.min(minT, t);
     expect(minT).toBeLessThan(0.01);
-    const ga = rasterizeBackward(g, cam, a, wI, wA), gb = rasterizeBackwardTiles(g, cam, b, wI, wA);
+    const ga = rasterizeBackward(g, cam, a, wI, wA),
+      gb = rasterizeBackwardTiles(g, cam, b, wI, wA);
     for (const k of ['means', 'logScales', 'rotations', 'opacityLogits', 'sh', 'xy'] as const) {
-      let scale = 0, diff = 0;
-      for (let i = 0; i < ga[k].length; i++) { scale = Math.max(scale, Math.abs(gb[k][i])); diff = Math.max(diff, Math.abs(ga[k][i] - gb[k][i])); }
+      let scale = 0,
+        diff = 0;
+      for (let i = 0; i < ga[k].length; i++) {
+        scale = Math.max(scale, Math.abs(gb[k][i]));
+        diff = Math.max(diff, Math.abs(ga[k][i] - gb[k][i]));
+      }
       expect(scale, k).toBeGreaterThan(0);
       expect(diff, k).toBeLessThan(1e-4 * scale + 1e-7);
     }
   });
 
   it('SH basis derivatives match finite differences', () => {
-    const Y1 = new Float64Array(16), Y2 = new Float64Array(16), Y = new Float64Array(16), dY = new Float64Array(48);
+    const Y1 = new Float64Array(16),
+      Y2 = new Float64Array(16),
+      Y = new Float64Array(16),
+      dY = new Float64Array(48);
     const d = [0.3, -0.5, 0.81];
     shBasis(3, d[0], d[1], d[2], Y, dY);
     const e = 1e-6;
     for (let a = 0; a < 3; a++) {
-      const p = [...d], m = [...d];
-      p[a] += e; m[a] -= e;
+      const p = [...d],
+        m = [...d];
+      p[a] += e;
+      m[a] -= e;
       shBasis(3, p[0], p[1], p[2], Y1);
       shBasis(3, m[0], m[1], m[2], Y2);
       for (let k = 0; k < 16; k++) expect(dY[3 * k + a]).toBeCloseTo((Y1[k] - Y2[k]) / (2 * e), 5);
@@ -147,22 +173,33 @@ describe('CPU Gaussian rasteriser', () => {
         ['sh', g.sh, grads.sh, 1e-3],
       ];
       for (const [name, param, grad, eps] of groups) {
-        let judged = 0, bad = 0, skipped = 0;
+        let judged = 0,
+          bad = 0,
+          skipped = 0;
         const limit = name === 'sh' ? (deg + 1) ** 2 * 3 : param.length / g.count;
         const stride = name === 'sh' ? SH_STRIDE : param.length / g.count;
         const fdAt = (j: number, e: number) => {
           const v = param[j];
-          param[j] = v + e; const hi = param[j]; const lp = loss(g, wI, wA);
-          param[j] = v - e; const lo = param[j]; const lm = loss(g, wI, wA);
+          param[j] = v + e;
+          const hi = param[j];
+          const lp = loss(g, wI, wA);
+          param[j] = v - e;
+          const lo = param[j];
+          const lm = loss(g, wI, wA);
           param[j] = v;
           return (lp - lm) / (hi - lo);
         };
         for (let i = 0; i < g.count; i++)
           for (let k = 0; k < limit; k++) {
             const j = i * stride + k;
-            const f1 = fdAt(j, eps), f2 = fdAt(j, eps / 2);
+            const f1 = fdAt(j, eps),
+              f2 = fdAt(j, eps / 2);
             const tol = (a: number, b: number) => Math.abs(a - b) <= 0.03 * Math.max(Math.abs(a), Math.abs(b)) + 0.01;
-            if (!tol(f1, f2)) { skipped++; if (process.env.FD_DEBUG) console.log(`skip ${name}[${i}][${k}] an ${grad[j]} fd ${f1} ${f2}`); continue; }
+            if (!tol(f1, f2)) {
+              skipped++;
+              if (process.env.FD_DEBUG) console.log(`skip ${name}[${i}][${k}] an ${grad[j]} fd ${f1} ${f2}`);
+              continue;
+            }
             judged++;
             if (!tol(grad[j], f2)) {
               bad++;
@@ -172,7 +209,8 @@ describe('CPU Gaussian rasteriser', () => {
         expect(bad, `${name}: ${bad} of ${judged} gradients disagree`).toBe(0);
         expect(skipped, `${name}: too many entries near discontinuities`).toBeLessThan(0.4 * (judged + skipped));
         // the SH coefficients beyond the active degree get no gradient
-        if (name === 'sh') for (let i = 0; i < g.count; i++) for (let k = limit; k < SH_STRIDE; k++) expect(grad[i * SH_STRIDE + k]).toBe(0);
+        if (name === 'sh')
+          for (let i = 0; i < g.count; i++) for (let k = limit; k < SH_STRIDE; k++) expect(grad[i * SH_STRIDE + k]).toBe(0);
       }
     });
   }

@@ -16,7 +16,15 @@ if (!hasGpu) console.warn('gaussian-webgpu-fit: skipped — no WebGPU adapter (i
 
 const SIZE = 24;
 const views = demoCameras(8, SIZE, 1).map((camera) => ({ camera, image: renderDemoScene(camera) }));
-const dataset: Dataset = { root: '', sources: [], format: 'nerfstudio', frames: [], background: [1, 1, 1], sceneBox: DEMO_SCENE_BOX, downscale: 1 };
+const dataset: Dataset = {
+  root: '',
+  sources: [],
+  format: 'nerfstudio',
+  frames: [],
+  background: [1, 1, 1],
+  sceneBox: DEMO_SCENE_BOX,
+  downscale: 1,
+};
 
 describe.skipIf(!hasGpu)('Gaussian fitting with --backend webgpu', () => {
   it('follows the CPU backend step for step (same count, same renders, same loss)', async () => {
@@ -27,7 +35,8 @@ describe.skipIf(!hasGpu)('Gaussian fitting with --backend webgpu', () => {
     expect(gpu.gaussians.count).toBe(cpu.gaussians.count);
     expect(Math.abs(gpu.stats.finalLoss - cpu.stats.finalLoss) / cpu.stats.finalLoss).toBeLessThan(1e-3);
     let meanDiff = 0;
-    for (let i = 0; i < gpu.gaussians.count * 3; i++) meanDiff = Math.max(meanDiff, Math.abs(gpu.gaussians.means[i] - cpu.gaussians.means[i]));
+    for (let i = 0; i < gpu.gaussians.count * 3; i++)
+      meanDiff = Math.max(meanDiff, Math.abs(gpu.gaussians.means[i] - cpu.gaussians.means[i]));
     const a = rasterizeForward(cpu.gaussians, views[0].camera, [1, 1, 1]).image;
     const b = rasterizeForward(gpu.gaussians, views[0].camera, [1, 1, 1]).image;
     let mse = 0;

@@ -41,16 +41,27 @@ describe.skipIf(!hasGpu)('GPU prefix scan and radix sort (gs_scan.wgsl, gs_radix
     const r = runnerFor(device);
     const n = lo.length;
     const vals = new Uint32Array(n).map((_, i) => i);
-    const bLo = r.buffer(lo), bHi = hi ? r.buffer(hi) : null, bV = r.buffer(vals);
+    const bLo = r.buffer(lo),
+      bHi = hi ? r.buffer(hi) : null,
+      bV = r.buffer(vals);
     await sort.sort({ keysLo: bLo, keysHi: bHi, values: bV, count: n, ...opts });
     const out = { lo: await r.readU32(bLo, 0, n), hi: bHi ? await r.readU32(bHi, 0, n) : null, vals: await r.readU32(bV, 0, n) };
-    bLo.destroy(); bHi?.destroy(); bV.destroy();
+    bLo.destroy();
+    bHi?.destroy();
+    bV.destroy();
     return out;
   }
 
   it('sorts 32-bit keys like Array.sort (stable, duplicates, non-power-of-two counts)', async () => {
     const rng = new Rng(2);
-    for (const [n, range] of [[1, 10], [2, 2], [255, 1 << 30], [1000, 7], [4097, 2 ** 32], [30_001, 1000]] as const) {
+    for (const [n, range] of [
+      [1, 10],
+      [2, 2],
+      [255, 1 << 30],
+      [1000, 7],
+      [4097, 2 ** 32],
+      [30_001, 1000],
+    ] as const) {
       const keys = new Uint32Array(n).map(() => Math.floor(rng.next() * range) >>> 0);
       const got = await sortOnGpu(keys, null);
       const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => keys[a] - keys[b] || a - b);
@@ -62,7 +73,8 @@ describe.skipIf(!hasGpu)('GPU prefix scan and radix sort (gs_scan.wgsl, gs_radix
   it('sorts 64-bit (hi:lo) keys — tile id : depth bits — with fewer hi bits', async () => {
     const rng = new Rng(3);
     const n = 20_003;
-    const f = new Float32Array(n), hi = new Uint32Array(n);
+    const f = new Float32Array(n),
+      hi = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       f[i] = i % 5 === 0 ? 1.5 : 0.01 + rng.next() * 100; // many equal depths
       hi[i] = rng.int(300);

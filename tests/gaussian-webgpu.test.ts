@@ -4,7 +4,14 @@ import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
-import { createGrads, depthOrder, rasterizeBackward, rasterizeForward, rasterizeForwardTiles, type GaussianGrads } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import {
+  createGrads,
+  depthOrder,
+  rasterizeBackward,
+  rasterizeForward,
+  rasterizeForwardTiles,
+  type GaussianGrads,
+} from '../src/nerf/gaussian/gaussian-raster-cpu';
 import { GaussianRasterizerWebGpu, GpuMemoryError } from '../src/nerf/gaussian/gaussian-raster-webgpu';
 import { createGaussianBackend } from '../src/nerf/gaussian/gaussian-backend';
 
@@ -52,8 +59,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
@@ -74,7 +85,13 @@ describe.skipIf(!hasGpu)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
     // 72×50: partial tiles on both axes; SH degree 3
     { name: '300 Gaussians, SH 3, 72×50', seed: 5, n: 300, deg: 3, cam: lookAtCamera([0.4, 0.5, 3], [0, 0, 0], [0, 1, 0], 72, 50, 40) },
     // off-centre principal point, close camera (Gaussians beyond the image edges: clamped EWA Jacobian)
-    { name: '200 Gaussians, SH 1, close off-centre camera', seed: 9, n: 200, deg: 1, cam: { ...lookAtCamera([-0.3, 0.2, 1.4], [0, 0, 0], [0, 1, 0], 48, 40, 60), cx: 20, cy: 23 } },
+    {
+      name: '200 Gaussians, SH 1, close off-centre camera',
+      seed: 9,
+      n: 200,
+      deg: 1,
+      cam: { ...lookAtCamera([-0.3, 0.2, 1.4], [0, 0, 0], [0, 1, 0], 48, 40, 60), cx: 20, cy: 23 },
+    },
   ];
 
   for (const c of cases) {
@@ -83,7 +100,8 @@ describe.skipIf(!hasGpu)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
       const gpu = await raster.forward(g, c.cam, BG);
       const cpu = rasterizeForward(g, c.cam, BG);
       const tiles = rasterizeForwardTiles(g, c.cam, BG);
-      const p = await raster.projected(), q = cpu.projected;
+      const p = await raster.projected(),
+        q = cpu.projected;
       expect(Array.from(gpu.radius)).toEqual(Array.from(q.radius));
       expect(gpu.radius[1]).toBe(0); // behind the camera
       expect(gpu.radius[2]).toBe(0); // at the camera

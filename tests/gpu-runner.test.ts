@@ -23,7 +23,7 @@ describe('dispatchSize', () => {
       expect(y).toBeGreaterThan(1);
       expect(z).toBe(1);
       expect(x * y * 64).toBeGreaterThanOrEqual(n);
-      expect((x * (y - 1)) * 64).toBeLessThan(n); // no wholly empty last row
+      expect(x * (y - 1) * 64).toBeLessThan(n); // no wholly empty last row
     }
   });
   it('rejects sizes beyond max² workgroups and bad counts', () => {
@@ -35,7 +35,10 @@ describe('dispatchSize', () => {
 
 describe('GpuRunner (Dawn in Node)', () => {
   it('loads WGSL through ?raw, caches pipelines, runs a 2D-spilled dispatch and reads back', async (ctx) => {
-    if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
+    if (skip) {
+      console.log(`skipped: ${skip}`);
+      ctx.skip();
+    }
     const runner = runnerFor(await getGpuDevice());
     expect(testKernel).toContain(WGSL_LINEAR_ID);
     const def = { code: testKernel, entry: 'affine', bindings: ['uniform', 'read', 'storage'] as const, workgroupSize: 4 };
@@ -63,7 +66,10 @@ describe('GpuRunner (Dawn in Node)', () => {
     for (const b of [src, dst, p]) b.destroy();
   });
   it('rejects WGSL errors with the compiler message', async (ctx) => {
-    if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
+    if (skip) {
+      console.log(`skipped: ${skip}`);
+      ctx.skip();
+    }
     const runner = runnerFor(await getGpuDevice());
     await expect(runner.kernel({ code: 'fn oops( {', entry: 'main', bindings: [] })).rejects.toThrow(/WGSL/);
     // valid WGSL, but no such entry point / a layout that does not match the shader's bindings

@@ -20,7 +20,13 @@ if (missing) console.log(`ip2p browser tests skipped: ${missing}`);
 
 const ROOT = join(__dirname, '..');
 const ORT_DIST = join(ROOT, 'node_modules/onnxruntime-web/dist');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 
 describe.skipIf(missing !== null)('pipeline in Chromium (onnxruntime-web)', () => {
   let server: Server;
@@ -29,7 +35,15 @@ describe.skipIf(missing !== null)('pipeline in Chromium (onnxruntime-web)', () =
   let app = '';
   const tmp = mkdtempSync(join(tmpdir(), 'ip2p-browser-'));
   beforeAll(async () => {
-    const r = await build({ entryPoints: [join(__dirname, 'fixtures/ip2p-browser-entry.ts')], bundle: true, format: 'esm', write: false, external: ['onnxruntime-web/webgpu'], target: 'es2022', logLevel: 'silent' });
+    const r = await build({
+      entryPoints: [join(__dirname, 'fixtures/ip2p-browser-entry.ts')],
+      bundle: true,
+      format: 'esm',
+      write: false,
+      external: ['onnxruntime-web/webgpu'],
+      target: 'es2022',
+      logLevel: 'silent',
+    });
     app = r.outputFiles[0].text;
     const html = `<!doctype html><script type="importmap">{"imports":{"onnxruntime-web/webgpu":"/ort/ort.webgpu.min.mjs"}}</script><script type="module" src="/app.js"></script>`;
     server = createServer(async (req, res) => {
@@ -40,9 +54,10 @@ describe.skipIf(missing !== null)('pipeline in Chromium (onnxruntime-web)', () =
       else if (path === '/app.js') body = app;
       else if (path.startsWith('/ort/')) file = normalize(join(ORT_DIST, path.slice(5)));
       else if (path.startsWith('/models/builtin/')) file = normalize(join(ROOT, path));
-      if (file && (file.startsWith(ORT_DIST) || file.startsWith(join(ROOT, 'models/builtin')))) body = await readFile(file).catch(() => null);
+      if (file && (file.startsWith(ORT_DIST) || file.startsWith(join(ROOT, 'models/builtin'))))
+        body = await readFile(file).catch(() => null);
       if (body === null) return res.writeHead(404).end();
-      const type = path === '/' ? 'text/html' : TYPES[extname(path)] ?? 'application/octet-stream';
+      const type = path === '/' ? 'text/html' : (TYPES[extname(path)] ?? 'application/octet-stream');
       res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);
     });

@@ -27,15 +27,33 @@ function testImage(w = 48, h = 40): Image {
 }
 
 function stats(img: Image) {
-  let r = 0, g = 0, b = 0, sat = 0;
+  let r = 0,
+    g = 0,
+    b = 0,
+    sat = 0;
   const n = img.width * img.height;
   for (let i = 0; i < n; i++) {
-    const R = img.data[i * 3], G = img.data[i * 3 + 1], B = img.data[i * 3 + 2];
-    r += R; g += G; b += B;
+    const R = img.data[i * 3],
+      G = img.data[i * 3 + 1],
+      B = img.data[i * 3 + 2];
+    r += R;
+    g += G;
+    b += B;
     sat += Math.max(R, G, B) - Math.min(R, G, B);
   }
-  r /= n; g /= n; b /= n;
-  return { r, g, b, lum: 0.299 * r + 0.587 * g + 0.114 * b, sat: sat / n, redness: r - (g + b) / 2, blueness: b - (r + g) / 2, greenness: g - (r + b) / 2 };
+  r /= n;
+  g /= n;
+  b /= n;
+  return {
+    r,
+    g,
+    b,
+    lum: 0.299 * r + 0.587 * g + 0.114 * b,
+    sat: sat / n,
+    redness: r - (g + b) / 2,
+    blueness: b - (r + g) / 2,
+    greenness: g - (r + b) / 2,
+  };
 }
 
 describe('built-in stand-in model', () => {
@@ -52,9 +70,16 @@ describe('built-in stand-in model', () => {
     const dir = mkdtempSync(join(tmpdir(), 'builtin-'));
     try {
       await buildBuiltin(dir);
-      const list = (d: string): string[] => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? list(join(d, f)) : [join(d, f)]));
-      const files = list(dir).map((f) => relative(dir, f)).sort();
-      expect(files).toEqual(list(BUILTIN).map((f) => relative(BUILTIN, f)).sort());
+      const list = (d: string): string[] =>
+        readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? list(join(d, f)) : [join(d, f)]));
+      const files = list(dir)
+        .map((f) => relative(dir, f))
+        .sort();
+      expect(files).toEqual(
+        list(BUILTIN)
+          .map((f) => relative(BUILTIN, f))
+          .sort(),
+      );
       for (const f of files) expect(readFileSync(join(BUILTIN, f)).equals(readFileSync(join(dir, f))), f).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -135,7 +160,8 @@ describe('built-in stand-in model', () => {
     const grey = createImage(32, 16, 3);
     for (let i = 0; i < 32 * 16; i++) grey.data.fill(((i * 7919) % 97) / 96, i * 3, i * 3 + 3);
     const blurred = await pipe.decode(await pipe.encode(grey));
-    let before = 0, after = 0;
+    let before = 0,
+      after = 0;
     const back = await pipe.restoreDetail(blurred, grey);
     for (let i = 0; i < grey.data.length; i++) {
       before = Math.max(before, Math.abs(blurred.data[i] - grey.data[i]));
@@ -151,7 +177,8 @@ describe('built-in stand-in model', () => {
     const flat = await pipe.edit(src, 'make it darker', { steps: 4, seed: 1, keepDetail: false });
     const texture = (im: Image) => {
       let t = 0;
-      for (let y = 8; y < 32; y++) for (let x = 8; x < 40; x++) t += Math.abs(im.data[(y * im.width + x) * 3 + 1] - im.data[(y * im.width + x + 1) * 3 + 1]);
+      for (let y = 8; y < 32; y++)
+        for (let x = 8; x < 40; x++) t += Math.abs(im.data[(y * im.width + x) * 3 + 1] - im.data[(y * im.width + x + 1) * 3 + 1]);
       return t;
     };
     expect(texture(out)).toBeGreaterThan(texture(flat) * 1.5);

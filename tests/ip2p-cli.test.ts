@@ -23,10 +23,27 @@ describe('edit-image', () => {
     const input = writeInput();
     const before = readFileSync(input);
     const out = join(tmp, 'red.png');
-    const r = cli(['edit-image', input, '--instruction', 'make it red', '--model', 'builtin', '--out', out, '--steps', '8', '--seed', '1', '--json']);
+    const r = cli([
+      'edit-image',
+      input,
+      '--instruction',
+      'make it red',
+      '--model',
+      'builtin',
+      '--out',
+      out,
+      '--steps',
+      '8',
+      '--seed',
+      '1',
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.event === 'progress' && l.phase === 'denoise').length).toBe(8);
     expect(lines.filter((l) => l.event === 'progress' && l.phase === 'load').length).toBe(4);
     const summary = lines[lines.length - 1];
@@ -65,7 +82,11 @@ describe('models check', () => {
     expect(r.stdout).toMatch(/OK: the folder matches/);
     expect(r.stdout).toMatch(/sample float32 \[batch_size,8,height,width\]/);
     const j = cli(['models', 'check', 'builtin', '--json']);
-    expect(JSON.parse(j.stdout)).toMatchObject({ ok: true, builtin: true, variant: { timestepRank: 1, vaeOutput: 'latent_parameters', hiddenSize: 768 } });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      ok: true,
+      builtin: true,
+      variant: { timestepRank: 1, vaeOutput: 'latent_parameters', hiddenSize: 768 },
+    });
   });
 
   it('lists what is wrong and exits 1', async () => {

@@ -66,7 +66,8 @@ describe('ONNX builder', () => {
   });
 
   it('float16 bit conversion: exact values, rounding, subnormals, inf', () => {
-    for (const v of [0, 1, -2, 0.5, 65504, 6.103515625e-5, 5.960464477539063e-8, 0.333251953125]) expect(f16BitsToF32(f32ToF16Bits(v))).toBe(v);
+    for (const v of [0, 1, -2, 0.5, 65504, 6.103515625e-5, 5.960464477539063e-8, 0.333251953125])
+      expect(f16BitsToF32(f32ToF16Bits(v))).toBe(v);
     expect(f32ToF16Bits(1e6)).toBe(0x7c00);
     expect(f32ToF16Bits(-Infinity)).toBe(0xfc00);
     expect(Number.isNaN(f16BitsToF32(f32ToF16Bits(NaN)))).toBe(true);

@@ -169,7 +169,11 @@ describe('img2img from a noise level', () => {
   it('reports a preview of the clean latents after each step and can be cancelled between steps', async () => {
     const img = constImage(16, 16, [0.5, 0.5, 0.5]);
     const previews: number[] = [];
-    const out = await pipe.edit(img, 'make it darker', { steps: 5, keepDetail: false, onStep: (_i, _n, x0) => previews.push(x0 ? x0.data[0] : NaN) });
+    const out = await pipe.edit(img, 'make it darker', {
+      steps: 5,
+      keepDetail: false,
+      onStep: (_i, _n, x0) => previews.push(x0 ? x0.data[0] : NaN),
+    });
     expect(previews).toHaveLength(5);
     // the exact denoiser's x̂0 is the edited latents from the first step: 0.18215·5·(2·0.5·0.55 − 1)
     for (const v of previews) expect(v).toBeCloseTo(0.18215 * 5 * (0.55 - 1), 3);
@@ -177,7 +181,14 @@ describe('img2img from a noise level', () => {
     const ac = new AbortController();
     let steps = 0;
     const err = await pipe
-      .edit(img, 'make it darker', { steps: 10, signal: ac.signal, onStep: (i) => { steps = i; if (i === 2) ac.abort(new Error('stop')); } })
+      .edit(img, 'make it darker', {
+        steps: 10,
+        signal: ac.signal,
+        onStep: (i) => {
+          steps = i;
+          if (i === 2) ac.abort(new Error('stop'));
+        },
+      })
       .catch((e) => e);
     expect(err.message).toBe('stop');
     expect(steps).toBe(2);
@@ -196,10 +207,24 @@ describe('img2img from a noise level', () => {
   it('IDU: noising a render and denoising conditioned on the original lands on the edited original', async () => {
     const original = constImage(16, 16, [0.8, 0.8, 0.8]);
     const render = constImage(16, 16, [0.1, 0.4, 0.9]);
-    const out = await pipe.edit(original, 'make it darker', { init: render, strength: 0.9, steps: 20, seed: 2, scheduler: 'ddim', keepDetail: false });
+    const out = await pipe.edit(original, 'make it darker', {
+      init: render,
+      strength: 0.9,
+      steps: 20,
+      seed: 2,
+      scheduler: 'ddim',
+      keepDetail: false,
+    });
     for (let c = 0; c < 3; c++) expect(out.data[c]).toBeCloseTo(0.8 * 0.55, 1);
     // a weak noise level keeps more of the render
-    const weak = await pipe.edit(original, 'make it darker', { init: render, strength: 0.05, steps: 20, seed: 2, scheduler: 'ddim', keepDetail: false });
+    const weak = await pipe.edit(original, 'make it darker', {
+      init: render,
+      strength: 0.05,
+      steps: 20,
+      seed: 2,
+      scheduler: 'ddim',
+      keepDetail: false,
+    });
     const dist = (im: Image) => Math.abs(im.data[2] - 0.9);
     expect(dist(weak)).toBeLessThan(dist(out));
   });
@@ -241,7 +266,9 @@ describe('signature validation', () => {
     writeFileSync(join(d, 'vae', 'diffusion_pytorch_model.safetensors'), '');
     const c = await checkModelFolder(d, nodeFiles);
     expect(c.problems.join('\n')).toMatch(/text-to-image Stable Diffusion UNet takes 4 channels/);
-    expect(c.problems.join('\n')).toMatch(/vae_encoder\/model.onnx: missing .*PyTorch \(diffusers\) folder; export it to ONNX with optimum-cli/);
+    expect(c.problems.join('\n')).toMatch(
+      /vae_encoder\/model.onnx: missing .*PyTorch \(diffusers\) folder; export it to ONNX with optimum-cli/,
+    );
   });
 
   it('a folder that is not a model at all gets one line', async () => {

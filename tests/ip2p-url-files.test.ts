@@ -78,7 +78,9 @@ describe('model folder from a URL', () => {
     const err = await files.read('unet/model.onnx').catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toMatch(/nothing-here\/unet\/model.onnx: no such file \(HTTP 404\)/);
-    const bad = await urlFiles('http://127.0.0.1:1/x', { cache: null }).read('a').catch((e) => e);
+    const bad = await urlFiles('http://127.0.0.1:1/x', { cache: null })
+      .read('a')
+      .catch((e) => e);
     expect(bad).toBeInstanceOf(UserError);
     expect(bad.message).toMatch(/cannot fetch/);
   });

@@ -34,14 +34,16 @@ function sdAlphasCumprod(T = 1000, b0 = 0.00085, b1 = 0.012): number[] {
 const AC = sdAlphasCumprod();
 const sigmaOf = (t: number) => {
   // linear interpolation between integer timesteps
-  const i = Math.floor(t), f = t - i;
+  const i = Math.floor(t),
+    f = t - i;
   const s = (k: number) => Math.sqrt((1 - AC[k]) / AC[k]);
   return f === 0 ? s(i) : s(i) * (1 - f) + s(i + 1) * f;
 };
 
 function closeArrays(a: ArrayLike<number>, b: ArrayLike<number>, tol: number) {
   expect(a.length).toBe(b.length);
-  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i]), `index ${i}: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i])));
+  for (let i = 0; i < a.length; i++)
+    expect(Math.abs(a[i] - b[i]), `index ${i}: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i])));
 }
 
 function randn(n: number, seed: number): Float32Array {
@@ -92,19 +94,30 @@ describe('the released IP2P schedule (Euler-ancestral)', () => {
     const x = randn(16, 1);
     const y = s.scaleModelInput(x, 3);
     const k = 1 / Math.sqrt(sigmaOf(s.timesteps[3]) ** 2 + 1);
-    closeArrays(y, Array.from(x, (v) => v * k), 1e-6);
+    closeArrays(
+      y,
+      Array.from(x, (v) => v * k),
+      1e-6,
+    );
   });
 
   it('one ancestral step: x + ε·(σ_down − σ) + σ_up·z, σ_up = √(σ_to²(σ²−σ_to²)/σ²), σ_down = √(σ_to² − σ_up²)', () => {
     s.setTimesteps(20);
-    const x = randn(16, 21), e = randn(16, 22);
+    const x = randn(16, 21),
+      e = randn(16, 22);
     const i = 7;
-    const sg = sigmaOf(s.timesteps[i]), to = sigmaOf(s.timesteps[i + 1]);
-    const up = Math.sqrt((to * to * (sg * sg - to * to)) / (sg * sg)), down = Math.sqrt(to * to - up * up);
+    const sg = sigmaOf(s.timesteps[i]),
+      to = sigmaOf(s.timesteps[i + 1]);
+    const up = Math.sqrt((to * to * (sg * sg - to * to)) / (sg * sg)),
+      down = Math.sqrt(to * to - up * up);
     const z = new Rng(99);
     const expected = Array.from(x, (v, k) => v + e[k] * (down - sg) + up * z.normal());
     closeArrays(s.step(e, i, x, new Rng(99)), expected, 1e-5);
-    closeArrays(s.lastPredOriginal!, Array.from(x, (v, k) => v - sg * e[k]), 1e-5);
+    closeArrays(
+      s.lastPredOriginal!,
+      Array.from(x, (v, k) => v - sg * e[k]),
+      1e-5,
+    );
   });
 
   it('with an exact ε predictor it lands on x0 for any seed; same seed → same path, different seeds → different paths', () => {
@@ -125,7 +138,9 @@ describe('the released IP2P schedule (Euler-ancestral)', () => {
       return { x, mid };
     };
     for (const seed of [1, 2]) closeArrays(run(seed, true).x, x0, 1e-5);
-    const a = run(3, false), b = run(3, false), c = run(4, false);
+    const a = run(3, false),
+      b = run(3, false),
+      c = run(4, false);
     expect(a.x).toEqual(b.x);
     expect(Math.max(...a.mid[5].map((v, k) => Math.abs(v - c.mid[5][k])))).toBeGreaterThan(0.01);
   });
@@ -133,14 +148,23 @@ describe('the released IP2P schedule (Euler-ancestral)', () => {
   it('img2img: addNoise is x0 + σ·n, and the scaled input equals √ᾱ·x0 + √(1−ᾱ)·n (DDIM space)', () => {
     const l = createScheduler({ ...IP2P, timestep_spacing: 'leading' });
     l.setTimesteps(20);
-    const x0 = randn(32, 7), n = randn(32, 8);
+    const x0 = randn(32, 7),
+      n = randn(32, 8);
     const i = l.startIndexForStrength(0.6);
     expect(i).toBe(8);
     const t = l.timesteps[i];
     const noised = l.addNoise(x0, n, t);
-    closeArrays(noised, Array.from(x0, (v, k) => v + sigmaOf(t) * n[k]), 1e-5);
+    closeArrays(
+      noised,
+      Array.from(x0, (v, k) => v + sigmaOf(t) * n[k]),
+      1e-5,
+    );
     const a = AC[t];
-    closeArrays(l.scaleModelInput(noised, i), Array.from(x0, (v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * n[k]), 1e-5);
+    closeArrays(
+      l.scaleModelInput(noised, i),
+      Array.from(x0, (v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * n[k]),
+      1e-5,
+    );
   });
 
   it('v-prediction: an exact v predictor also lands on x0', () => {
@@ -161,7 +185,8 @@ describe('the released IP2P schedule (Euler-ancestral)', () => {
 });
 
 describe('DDIM', () => {
-  const ddim = (extra: object = {}) => createScheduler(IP2P, 'scheduler_config.json', { _class_name: 'DDIMScheduler', ...extra }) as DdimScheduler;
+  const ddim = (extra: object = {}) =>
+    createScheduler(IP2P, 'scheduler_config.json', { _class_name: 'DDIMScheduler', ...extra }) as DdimScheduler;
 
   it('20 steps on the IP2P config: leading spacing with steps_offset 1; final step uses ᾱ = 1', () => {
     const s = ddim();
@@ -220,7 +245,8 @@ describe('DDIM', () => {
       const x0 = randn(32, 14);
       let x: Float32Array = randn(32, 15);
       s.timesteps.forEach((t, i) => {
-        const a = Math.sqrt(AC[t]), b = Math.sqrt(1 - AC[t]);
+        const a = Math.sqrt(AC[t]),
+          b = Math.sqrt(1 - AC[t]);
         const e = x.map((v, k) => (v - a * x0[k]) / b);
         x = s.step(pt === 'sample' ? x0 : e.map((ek, k) => a * ek - b * x0[k]), i, x);
       });
@@ -231,7 +257,15 @@ describe('DDIM', () => {
     const go = (seed: number) => {
       const rng = new Rng(seed);
       let x: Float32Array = randn(32, 16);
-      s.timesteps.forEach((_, i) => (x = s.step(x.map((v) => 0.5 * v), i, x, rng)));
+      s.timesteps.forEach(
+        (_, i) =>
+          (x = s.step(
+            x.map((v) => 0.5 * v),
+            i,
+            x,
+            rng,
+          )),
+      );
       return x;
     };
     expect(go(1)).toEqual(go(1));
@@ -241,8 +275,11 @@ describe('DDIM', () => {
   it('one step with eta = 1 follows the DDIM posterior: σ = √((1−ᾱ′)/(1−ᾱ)·(1−ᾱ/ᾱ′))', () => {
     const s = ddim({ clip_sample: false, eta: 1 });
     s.setTimesteps(20);
-    const x = randn(16, 31), e = randn(16, 32);
-    const i = 4, a = AC[s.timesteps[i]], ap = AC[s.timesteps[i] - 50];
+    const x = randn(16, 31),
+      e = randn(16, 32);
+    const i = 4,
+      a = AC[s.timesteps[i]],
+      ap = AC[s.timesteps[i] - 50];
     const sd = Math.sqrt(((1 - ap) / (1 - a)) * (1 - a / ap));
     const z = new Rng(5);
     const expected = Array.from(x, (v, k) => {
@@ -264,10 +301,15 @@ describe('Euler (non-ancestral)', () => {
   it('is deterministic and follows x + ε·(σ_next − σ)', () => {
     const s = createScheduler({ ...IP2P, _class_name: 'EulerDiscreteScheduler' });
     s.setTimesteps(10);
-    const x = randn(8, 1), e = randn(8, 2);
+    const x = randn(8, 1),
+      e = randn(8, 2);
     const y = s.step(e, 2, x);
     const d = s.sigmas![3] - s.sigmas![2];
-    closeArrays(y, Array.from(x, (v, k) => v + e[k] * d), 1e-6);
+    closeArrays(
+      y,
+      Array.from(x, (v, k) => v + e[k] * d),
+      1e-6,
+    );
   });
 });
 
@@ -293,7 +335,10 @@ describe('config errors', () => {
     expect((e as Error).message).toMatch(re);
   };
   it('name the file and the problem', async () => {
-    err({ ...IP2P, _class_name: 'PNDMScheduler' }, /"PNDMScheduler" is not supported; supported: EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, DDIMScheduler/);
+    err(
+      { ...IP2P, _class_name: 'PNDMScheduler' },
+      /"PNDMScheduler" is not supported; supported: EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, DDIMScheduler/,
+    );
     err({ beta_start: 0.1 }, /no "_class_name"/);
     err({ ...IP2P, beta_schedule: 'cosine' }, /"beta_schedule" must be one of "linear", "scaled_linear", "squaredcos_cap_v2"/);
     err({ ...IP2P, num_train_timesteps: 10.5 }, /"num_train_timesteps" must be/);

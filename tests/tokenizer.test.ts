@@ -12,24 +12,147 @@ import { cli } from './helpers/cli';
 
 const GZ = join(__dirname, '../../shared/data/clip/bpe_simple_vocab_16e6.txt.gz');
 const HAVE_GZ = existsSync(GZ);
-if (!HAVE_GZ) console.log(`tokenizer tests: skipping the CLIP-vocabulary cases: ${GZ} is missing (it is in the team's shared data, not in clones)`);
+if (!HAVE_GZ)
+  console.log(`tokenizer tests: skipping the CLIP-vocabulary cases: ${GZ} is missing (it is in the team's shared data, not in clones)`);
 
 // ------------------------------------------------------------------------------------------------
 // Random prompts: words, case, contractions, numbers, punctuation, many scripts, combining marks, emoji,
 // HTML entities, curly quotes, ligatures, full-width forms, control characters, odd whitespace.
 const PIECES = [
-  'a', 'photo', 'of', 'the', 'Bear', 'SNOW', 'make', 'it', 'look', 'like', 'Van Gogh', 'polar', 'gold', 'vase', 'night',
-  "it's", "don't", "we're", "I've", "I'm", "you'll", "he'd", "'S", "''s", "o'clock", "rock'n'roll",
-  '123', '3.14', '1,000,000', '2024-01-01', '٣', '½', '²', 'Ⅻ', '①',
-  '!', '?!', '...', ',', ';', ':-)', '(', ')', '[x]', '{y}', '#tag', '@user', 'e-mail', 'a/b', '\\', '"', '~', '$5', '100%', '<s>', '</w>',
-  'café', 'cafe\u0301', 'naïve', 'Straße', 'ÆØÅ', 'İstanbul', 'ΣΟΦΊΑ', 'σοφός', 'Привет', '生活的真谛是', '東京タワー', 'ｶﾀｶﾅ', '한국어', 'ปี', 'مرحبا', 'नमस्ते', 'שלום', 'ǅemal',
-  '😀', '👍🏽', '👨‍👩‍👧', '🇫🇷', '❤️', '🐻‍❄️', '∑', '→', '€', '©', '™', '°C',
-  '&amp;', '&lt;b&gt;', '&#39;', '&#x27;', '&eacute;', '&AMP', '&nbsp;', '&amp;amp;', '&notit;', '&#128512;', '&#0;', '&#x110000;', '&EACUTE;', '&copy',
-  '‘single’', '“double”', 'ﬁne', 'ﬂuﬀy', 'ＬＯＵＤ', '\u001b[31mred\u001b[0m', '\u0000', '\u007f', '\u0085', '\u0096', '\u200b', '\u200d',
-  '\ufeff', 'ſ', "'ſ", 'a\u0345b', 'K', '<|startoftext|>', '<|endoftext|>', '<|ENDOFTEXT|>', 'Ĳ',
+  'a',
+  'photo',
+  'of',
+  'the',
+  'Bear',
+  'SNOW',
+  'make',
+  'it',
+  'look',
+  'like',
+  'Van Gogh',
+  'polar',
+  'gold',
+  'vase',
+  'night',
+  "it's",
+  "don't",
+  "we're",
+  "I've",
+  "I'm",
+  "you'll",
+  "he'd",
+  "'S",
+  "''s",
+  "o'clock",
+  "rock'n'roll",
+  '123',
+  '3.14',
+  '1,000,000',
+  '2024-01-01',
+  '٣',
+  '½',
+  '²',
+  'Ⅻ',
+  '①',
+  '!',
+  '?!',
+  '...',
+  ',',
+  ';',
+  ':-)',
+  '(',
+  ')',
+  '[x]',
+  '{y}',
+  '#tag',
+  '@user',
+  'e-mail',
+  'a/b',
+  '\\',
+  '"',
+  '~',
+  '$5',
+  '100%',
+  '<s>',
+  '</w>',
+  'café',
+  'cafe\u0301',
+  'naïve',
+  'Straße',
+  'ÆØÅ',
+  'İstanbul',
+  'ΣΟΦΊΑ',
+  'σοφός',
+  'Привет',
+  '生活的真谛是',
+  '東京タワー',
+  'ｶﾀｶﾅ',
+  '한국어',
+  'ปี',
+  'مرحبا',
+  'नमस्ते',
+  'שלום',
+  'ǅemal',
+  '😀',
+  '👍🏽',
+  '👨‍👩‍👧',
+  '🇫🇷',
+  '❤️',
+  '🐻‍❄️',
+  '∑',
+  '→',
+  '€',
+  '©',
+  '™',
+  '°C',
+  '&amp;',
+  '&lt;b&gt;',
+  '&#39;',
+  '&#x27;',
+  '&eacute;',
+  '&AMP',
+  '&nbsp;',
+  '&amp;amp;',
+  '&notit;',
+  '&#128512;',
+  '&#0;',
+  '&#x110000;',
+  '&EACUTE;',
+  '&copy',
+  '‘single’',
+  '“double”',
+  'ﬁne',
+  'ﬂuﬀy',
+  'ＬＯＵＤ',
+  '\u001b[31mred\u001b[0m',
+  '\u0000',
+  '\u007f',
+  '\u0085',
+  '\u0096',
+  '\u200b',
+  '\u200d',
+  '\ufeff',
+  'ſ',
+  "'ſ",
+  'a\u0345b',
+  'K',
+  '<|startoftext|>',
+  '<|endoftext|>',
+  '<|ENDOFTEXT|>',
+  'Ĳ',
 ];
 const SPACES = [' ', ' ', ' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u3000', '\u2003', '\u2028', '\u000b', '\u001c', ''];
-const RANGES = [[0x20, 0x7e], [0xa0, 0x24f], [0x370, 0x3ff], [0x400, 0x4ff], [0x4e00, 0x4eff], [0x1f300, 0x1f64f], [0x300, 0x36f], [0x2000, 0x206f], [0xff00, 0xffef]];
+const RANGES = [
+  [0x20, 0x7e],
+  [0xa0, 0x24f],
+  [0x370, 0x3ff],
+  [0x400, 0x4ff],
+  [0x4e00, 0x4eff],
+  [0x1f300, 0x1f64f],
+  [0x300, 0x36f],
+  [0x2000, 0x206f],
+  [0xff00, 0xffef],
+];
 function randomText(rng: Rng, maxPieces: number): string {
   let s = rng.next() < 0.2 ? SPACES[rng.int(SPACES.length)] : '';
   for (let n = 1 + rng.int(maxPieces); n > 0; n--) {
@@ -55,10 +178,23 @@ function hfFilesFromGz(gz: Uint8Array): { vocab: Record<string, number>; merges:
   for (let b = 174; b <= 255; b++) bs.push(b);
   const cs = bs.slice();
   let n = 0;
-  for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+  for (let b = 0; b < 256; b++)
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
   const chars = cs.map((c) => String.fromCharCode(c));
-  const merges = new TextDecoder().decode(gunzipSync(gz)).split('\n').slice(1, 49152 - 256 - 2 + 1);
-  const tokens = [...chars, ...chars.map((c) => c + '</w>'), ...merges.map((m) => m.split(' ').join('')), '<|startoftext|>', '<|endoftext|>'];
+  const merges = new TextDecoder()
+    .decode(gunzipSync(gz))
+    .split('\n')
+    .slice(1, 49152 - 256 - 2 + 1);
+  const tokens = [
+    ...chars,
+    ...chars.map((c) => c + '</w>'),
+    ...merges.map((m) => m.split(' ').join('')),
+    '<|startoftext|>',
+    '<|endoftext|>',
+  ];
   const vocab: Record<string, number> = {};
   tokens.forEach((t, i) => (vocab[t] = i));
   return { vocab, merges };
@@ -122,7 +258,10 @@ describe.skipIf(!HAVE_GZ)('CLIP tokenizer on the original vocabulary', () => {
       ['a photo of a cat', [49406, 320, 1125, 539, 320, 2368, 49407]],
       ['a painting of a cat', [49406, 320, 3086, 539, 320, 2368, 49407]],
       ['a photo of an astronaut riding a horse on mars', [49406, 320, 1125, 539, 550, 18376, 6765, 320, 4558, 525, 7496, 49407]],
-      ['Apple CoreML developer tools on a Macbook Air are fast', [49406, 3055, 19622, 5780, 10929, 5771, 525, 320, 20617, 1922, 631, 1953, 49407]],
+      [
+        'Apple CoreML developer tools on a Macbook Air are fast',
+        [49406, 3055, 19622, 5780, 10929, 5771, 525, 320, 20617, 1922, 631, 1953, 49407],
+      ],
       ['An astronaut riding a horse', [49406, 550, 18376, 6765, 320, 4558, 49407]],
       ['the black dog', [49406, 518, 1449, 1929, 49407]],
       ['bozuman', [49406, 647, 4091, 786, 49407]],
@@ -133,8 +272,14 @@ describe.skipIf(!HAVE_GZ)('CLIP tokenizer on the original vocabulary', () => {
   });
 
   it("matches HF transformers' CLIP integration test (scripts, accents, odd whitespace, <s>)", () => {
-    const input = 'This is a test\nI was born in 92000, and this is falsé.\n生活的真谛是\nHi  Hello\nHi   Hello\n\n \n  \n Hello\n<s>\nhi<s>there\nThe following string should be properly encoded: Hello.\nBut ird and ปี   ird   ด\nHey how are you doing';
-    const expected = [49406, 589, 533, 320, 1628, 328, 739, 2683, 530, 280, 273, 271, 271, 271, 267, 537, 589, 533, 2778, 82, 4166, 269, 33375, 162, 112, 119, 163, 248, 226, 41570, 164, 108, 249, 42891, 363, 1883, 3306, 1883, 3306, 3306, 283, 338, 285, 1883, 283, 338, 285, 997, 518, 3473, 9696, 1535, 655, 12560, 524, 33703, 281, 3306, 269, 767, 2770, 537, 1777, 505, 20278, 2770, 38825, 2189, 829, 631, 592, 1960, 49407];
+    const input =
+      'This is a test\nI was born in 92000, and this is falsé.\n生活的真谛是\nHi  Hello\nHi   Hello\n\n \n  \n Hello\n<s>\nhi<s>there\nThe following string should be properly encoded: Hello.\nBut ird and ปี   ird   ด\nHey how are you doing';
+    const expected = [
+      49406, 589, 533, 320, 1628, 328, 739, 2683, 530, 280, 273, 271, 271, 271, 267, 537, 589, 533, 2778, 82, 4166, 269, 33375, 162, 112,
+      119, 163, 248, 226, 41570, 164, 108, 249, 42891, 363, 1883, 3306, 1883, 3306, 3306, 283, 338, 285, 1883, 283, 338, 285, 997, 518,
+      3473, 9696, 1535, 655, 12560, 524, 33703, 281, 3306, 269, 767, 2770, 537, 1777, 505, 20278, 2770, 38825, 2189, 829, 631, 592, 1960,
+      49407,
+    ];
     expect(tok.encode(input)).toEqual(expected);
   });
 
@@ -167,16 +312,31 @@ describe.skipIf(!HAVE_GZ)('CLIP tokenizer on the original vocabulary', () => {
     mkdirSync(hf);
     writeFileSync(join(hf, 'vocab.json'), JSON.stringify(vocab));
     writeFileSync(join(hf, 'merges.txt'), '#version: 0.2\n' + merges.join('\n') + '\n');
-    writeFileSync(join(hf, 'special_tokens_map.json'), JSON.stringify({ bos_token: { content: '<|startoftext|>', lstrip: false }, eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' }));
+    writeFileSync(
+      join(hf, 'special_tokens_map.json'),
+      JSON.stringify({
+        bos_token: { content: '<|startoftext|>', lstrip: false },
+        eos_token: '<|endoftext|>',
+        pad_token: '<|endoftext|>',
+        unk_token: '<|endoftext|>',
+      }),
+    );
     writeFileSync(join(hf, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 77, tokenizer_class: 'CLIPTokenizer' }));
     const fast = join(dir, 'fast');
     mkdirSync(fast);
     // Newer tokenizers versions store merges as pairs; older ones as "a b" strings. Write one of each.
-    const tj = (pairs: boolean) => JSON.stringify({
-      version: '1.0',
-      model: { type: 'BPE', vocab, merges: pairs ? merges.map((m) => m.split(' ')) : merges, end_of_word_suffix: '</w>', unk_token: '<|endoftext|>' },
-      post_processor: { type: 'RobertaProcessing', sep: ['<|endoftext|>', 49407], cls: ['<|startoftext|>', 49406] },
-    });
+    const tj = (pairs: boolean) =>
+      JSON.stringify({
+        version: '1.0',
+        model: {
+          type: 'BPE',
+          vocab,
+          merges: pairs ? merges.map((m) => m.split(' ')) : merges,
+          end_of_word_suffix: '</w>',
+          unk_token: '<|endoftext|>',
+        },
+        post_processor: { type: 'RobertaProcessing', sep: ['<|endoftext|>', 49407], cls: ['<|startoftext|>', 49406] },
+      });
     writeFileSync(join(fast, 'tokenizer.json'), tj(true));
     writeFileSync(join(dir, 'strings-tokenizer.json'), tj(false));
 
@@ -188,7 +348,8 @@ describe.skipIf(!HAVE_GZ)('CLIP tokenizer on the original vocabulary', () => {
       expect([t.bosId, t.eosId, t.padId, t.vocabSize, t.maxLength]).toEqual([49406, 49407, 49407, 49408, 77]);
     }
     const rng = new Rng(7);
-    let nonAscii = 0, truncated = 0;
+    let nonAscii = 0,
+      truncated = 0;
     for (let i = 0; i < 1500; i++) {
       const text = randomText(rng, 1 + (i % 60));
       if (/[^\x00-\x7f]/.test(text)) nonAscii++;
@@ -223,7 +384,31 @@ describe('tokenizer files made by hand', () => {
     return () => rmSync(dir, { recursive: true, force: true });
   });
   // The toy vocabulary of HF transformers' CLIP tokenizer tests; "lower newer" → lo w er</w> n e w er</w>.
-  const vocabList = ['l', 'o', 'w', 'e', 'r', 's', 't', 'i', 'd', 'n', 'lo', 'l</w>', 'w</w>', 'r</w>', 't</w>', 'low</w>', 'er</w>', 'lowest</w>', 'newer</w>', 'wider', '<unk>', '<|startoftext|>', '<|endoftext|>'];
+  const vocabList = [
+    'l',
+    'o',
+    'w',
+    'e',
+    'r',
+    's',
+    't',
+    'i',
+    'd',
+    'n',
+    'lo',
+    'l</w>',
+    'w</w>',
+    'r</w>',
+    't</w>',
+    'low</w>',
+    'er</w>',
+    'lowest</w>',
+    'newer</w>',
+    'wider',
+    '<unk>',
+    '<|startoftext|>',
+    '<|endoftext|>',
+  ];
   const vocab = Object.fromEntries(vocabList.map((t, i) => [t, i]));
   const merges = '#version: 0.2\nl o\nlo w</w>\ne r</w>\n';
 
@@ -246,12 +431,25 @@ describe('tokenizer files made by hand', () => {
     const json = JSON.stringify({
       truncation: { max_length: 6 },
       padding: { pad_token: 'l', pad_id: 0 },
-      model: { type: 'BPE', vocab, merges: [['l', 'o'], ['lo', 'w</w>'], ['e', 'r</w>']], end_of_word_suffix: '</w>', unk_token: '<unk>' },
+      model: {
+        type: 'BPE',
+        vocab,
+        merges: [
+          ['l', 'o'],
+          ['lo', 'w</w>'],
+          ['e', 'r</w>'],
+        ],
+        end_of_word_suffix: '</w>',
+        unk_token: '<unk>',
+      },
       post_processor: {
         type: 'Sequence',
         processors: [
           { type: 'ByteLevel' },
-          { type: 'TemplateProcessing', single: [{ SpecialToken: { id: 'newer</w>' } }, { Sequence: { id: 'A' } }, { SpecialToken: { id: 'wider' } }] },
+          {
+            type: 'TemplateProcessing',
+            single: [{ SpecialToken: { id: 'newer</w>' } }, { Sequence: { id: 'A' } }, { SpecialToken: { id: 'wider' } }],
+          },
         ],
       },
     });
@@ -265,7 +463,10 @@ describe('tokenizer files made by hand', () => {
     const d = join(dir, 'bad');
     mkdirSync(d);
     const expectError = async (p: Promise<unknown>, re: RegExp) => {
-      const e = await p.then(() => null, (x) => x);
+      const e = await p.then(
+        () => null,
+        (x) => x,
+      );
       expect(e).toBeInstanceOf(UserError);
       expect((e as Error).message).toMatch(re);
       expect((e as Error).message).not.toMatch(/\n/);

@@ -44,7 +44,9 @@ async function waitForScene(page: Page, minFrames = 4): Promise<Record<string, u
 
 /** PSNR between the viewer's RGBA bytes and a CPU RGB float image; also the fraction of non-background pixels. */
 function compare(rgba: number[], ref: Float32Array, cam: Camera, what: string) {
-  let se = 0, maxDiff = 0, covered = 0;
+  let se = 0,
+    maxDiff = 0,
+    covered = 0;
   const n = cam.width * cam.height;
   for (let i = 0; i < n; i++)
     for (let c = 0; c < 3; c++) {
@@ -66,7 +68,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
     // scene files served next to the app, for ?scene=URL
     const ply = writeGaussianPly(demoGaussians({ spacing: 0.05 }));
     const voxel = encodeVoxelScene({ grid: demoVoxelGrid(32), background: DEMO_BACKGROUND, render: { stepRatio: 0.5, near: 0 } });
-    h = await startViewer({ extraPublic: { 'scenes/demo.ply': ply, 'scenes/demo.voxel': voxel, } });
+    h = await startViewer({ extraPublic: { 'scenes/demo.ply': ply, 'scenes/demo.voxel': voxel } });
     ({ page, errors } = await h.open());
   });
   afterAll(async () => {
@@ -98,7 +100,9 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       const colours = new Set<string>();
       let nonBackground = 0;
       for (let i = 0; i < img.width * img.height; i++) {
-        const r = img.data[i * img.channels], g = img.data[i * img.channels + 1], b = img.data[i * img.channels + 2];
+        const r = img.data[i * img.channels],
+          g = img.data[i * img.channels + 1],
+          b = img.data[i * img.channels + 2];
         if (r < 0.97 || g < 0.97 || b < 0.97) nonBackground++;
         colours.add(`${Math.round(r * 31)},${Math.round(g * 31)},${Math.round(b * 31)}`);
       }
@@ -123,7 +127,11 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       // and a voxel grid, ray-marched by the same node material compiled to GLSL
       await g.goto(`${h.url}?backend=webgl2&demo=voxel&res=32`);
       await g.setViewportSize({ width: 320, height: 240 });
-      await g.waitForFunction(() => window.__instructScene?.info().scene === 'voxel:demo-voxel' && window.__instructScene.info().frames > 1, undefined, { timeout: 60_000 });
+      await g.waitForFunction(
+        () => window.__instructScene?.info().scene === 'voxel:demo-voxel' && window.__instructScene.info().frames > 1,
+        undefined,
+        { timeout: 60_000 },
+      );
       const vcam = lookAtCamera([2.3, 1.4, -2.1], [0, 0.2, 0], [0, 1, 0], 48, 36, 40);
       const vpx = await g.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(vcam));
       const vref = (await new VoxelScene(demoVoxelGrid(32), DEMO_BACKGROUND).render(vcam)).image;
@@ -196,12 +204,22 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       expect(info.count).toBe(demoGaussians({ spacing: 0.05 }).count);
 
       // a .voxel file through the file picker
-      await p.getByTestId('file-input').setInputFiles({ name: 'demo.voxel', mimeType: 'application/octet-stream', buffer: Buffer.from(encodeVoxelScene({ grid: demoVoxelGrid(24), background: DEMO_BACKGROUND, render: { stepRatio: 0.5, near: 0 } })) });
+      await p.getByTestId('file-input').setInputFiles({
+        name: 'demo.voxel',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from(
+          encodeVoxelScene({ grid: demoVoxelGrid(24), background: DEMO_BACKGROUND, render: { stepRatio: 0.5, near: 0 } }),
+        ),
+      });
       await p.waitForFunction(() => window.__instructScene?.info().scene === 'voxel:demo.voxel', undefined, { timeout: 30_000 });
 
       // a .splat file (the demo's Gaussians) through the file picker
       const { writeSplat } = await import('../src/io/formats/splat');
-      await p.getByTestId('file-input').setInputFiles({ name: 'demo.splat', mimeType: 'application/octet-stream', buffer: Buffer.from(writeSplat(demoGaussians({ spacing: 0.05 }))) });
+      await p.getByTestId('file-input').setInputFiles({
+        name: 'demo.splat',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from(writeSplat(demoGaussians({ spacing: 0.05 }))),
+      });
       await p.waitForFunction(() => window.__instructScene?.info().scene === 'gaussians:demo.splat', undefined, { timeout: 30_000 });
 
       // a dataset folder: transforms.json + images → its cameras as frustums
@@ -214,7 +232,11 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       await p.waitForFunction(() => (window.__instructScene?.info().cameras ?? 0) === 6, undefined, { timeout: 30_000 });
 
       // a broken file: one line naming it, the previous scene stays
-      await p.getByTestId('file-input').setInputFiles({ name: 'junk.splat.ply', mimeType: 'application/octet-stream', buffer: Buffer.from('ply\nformat binary_little_endian 1.0\nelement vertex 99999999999\nproperty float x\nend_header\n') });
+      await p.getByTestId('file-input').setInputFiles({
+        name: 'junk.splat.ply',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from('ply\nformat binary_little_endian 1.0\nelement vertex 99999999999\nproperty float x\nend_header\n'),
+      });
       await p.getByTestId('error').waitFor({ timeout: 30_000 });
       const err = (await p.getByTestId('error').textContent()) ?? '';
       expect(err).toContain('junk.splat.ply');
@@ -247,10 +269,14 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       const after = await render();
       // changed pixels lie in the projected region (the Gaussians outside it are gated and keep their values)
       const mask = regionMask(boxRegion(SAMPLE_REGION.min, SAMPLE_REGION.max), cam, 2);
-      let changed = 0, changedOutside = 0;
+      let changed = 0,
+        changedOutside = 0;
       for (let i = 0; i < cam.width * cam.height; i++) {
         const d = Math.max(...[0, 1, 2].map((c) => Math.abs(after[4 * i + c] - before[4 * i + c])));
-        if (d > 8) { changed++; if (mask.data[i] < 0.5) changedOutside++; }
+        if (d > 8) {
+          changed++;
+          if (mask.data[i] < 0.5) changedOutside++;
+        }
       }
       console.log(`edit changed ${changed} of ${cam.width * cam.height} pixels (${changedOutside} outside the region mask)`);
       expect(changed).toBeGreaterThan(40);

@@ -24,7 +24,12 @@ function filesUnder(dir: string): Record<string, Uint8Array> {
 }
 
 async function status(page: Page): Promise<string> {
-  return (await page.getByTestId('edit-status').textContent({ timeout: 1000 }).catch(() => '')) ?? '';
+  return (
+    (await page
+      .getByTestId('edit-status')
+      .textContent({ timeout: 1000 })
+      .catch(() => '')) ?? ''
+  );
 }
 
 describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
@@ -50,7 +55,10 @@ describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
       await page.getByTestId('run').click();
       await page.getByTestId('edit-step').filter({ hasText: 'refit' }).waitFor({ timeout: 90_000 });
       await page.getByTestId('text-guidance').fill('12');
-      await page.getByTestId('edit-applied').filter({ hasText: /settings applied at step \d+ \(text 12,/ }).waitFor({ timeout: 30_000 });
+      await page
+        .getByTestId('edit-applied')
+        .filter({ hasText: /settings applied at step \d+ \(text 12,/ })
+        .waitFor({ timeout: 30_000 });
       await page.getByTestId('pause').click();
       await page.getByTestId('resume').waitFor({ timeout: 60_000 });
       const pausedAt = Number(/paused at step (\d+)/.exec(await status(page))?.[1] ?? -1);
@@ -64,10 +72,14 @@ describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
       await page.getByTestId('edit-applied').filter({ hasText: 'edit rejected' }).waitFor({ timeout: 30_000 });
       expect(await page.getByTestId(tid!).count()).toBe(0);
       await page.getByTestId('resume').click();
-      await page.waitForFunction((p) => {
-        const m = /refit (\d+)\//.exec(document.querySelector('[data-testid=edit-step]')?.textContent ?? '');
-        return !!m && Number(m[1]) > p;
-      }, pausedAt, { timeout: 60_000 });
+      await page.waitForFunction(
+        (p) => {
+          const m = /refit (\d+)\//.exec(document.querySelector('[data-testid=edit-step]')?.textContent ?? '');
+          return !!m && Number(m[1]) > p;
+        },
+        pausedAt,
+        { timeout: 60_000 },
+      );
       await page.getByTestId('cancel').click();
       await page.getByTestId('edit-status').filter({ hasText: 'cancelled' }).waitFor({ timeout: 60_000 });
       expect(await page.getByTestId('history-count').textContent()).toBe('0 edits');
@@ -88,7 +100,10 @@ describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
       expect(errors).toEqual([]);
     } catch (e) {
       await h.screenshot(page, 'viewer-edit-controls').catch(() => {});
-      const panel = await page.getByTestId('edit-progress').textContent().catch(() => '');
+      const panel = await page
+        .getByTestId('edit-progress')
+        .textContent()
+        .catch(() => '');
       throw new Error(`${(e as Error).message}\n(edit panel: ${panel})`);
     } finally {
       await page.close();
@@ -113,7 +128,8 @@ describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
       expect((logs[0] as { method: string }).method).toBe('sds');
       const after = await render();
       let changed = 0;
-      for (let i = 0; i < after.length; i += 4) if (Math.max(...[0, 1, 2].map((c) => Math.abs(after[i + c] - before[i + c]))) > 4) changed++;
+      for (let i = 0; i < after.length; i += 4)
+        if (Math.max(...[0, 1, 2].map((c) => Math.abs(after[i + c] - before[i + c]))) > 4) changed++;
       console.log(`voxel SDS edit changed ${changed} of ${after.length / 4} pixels`);
       expect(changed).toBeGreaterThan(10);
       expect(errors).toEqual([]);

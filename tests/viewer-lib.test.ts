@@ -19,7 +19,10 @@ describe.skipIf(missing !== null)('viewer library in a host R3F app (Chromium)',
     mkdirSync(join(ROOT, 'dist'), { recursive: true });
     lib = mkdtempSync(join(ROOT, 'dist', 'lib-test-'));
     await build({ configFile: join(ROOT, 'vite.lib.config.ts'), logLevel: 'error', build: { outDir: lib } });
-    h = await startViewer({ root: join(ROOT, 'tests/fixtures/viewer-lib-host'), alias: { 'instruct-scene-viewer': join(lib, 'instruct-scene-viewer.js') } });
+    h = await startViewer({
+      root: join(ROOT, 'tests/fixtures/viewer-lib-host'),
+      alias: { 'instruct-scene-viewer': join(lib, 'instruct-scene-viewer.js') },
+    });
   });
   afterAll(async () => {
     await h?.close();
@@ -38,7 +41,8 @@ describe.skipIf(missing !== null)('viewer library in a host R3F app (Chromium)',
         await page.waitForTimeout(500);
         const img = decodeImage(new Uint8Array(await page.locator('canvas').screenshot()), 'canvas.png');
         let n = 0;
-        for (let p = 0; p < img.width * img.height; p++) if (img.data[p * img.channels] + img.data[p * img.channels + 1] + img.data[p * img.channels + 2] > 0.3) n++;
+        for (let p = 0; p < img.width * img.height; p++)
+          if (img.data[p * img.channels] + img.data[p * img.channels + 1] + img.data[p * img.channels + 2] > 0.3) n++;
         colourful = n / (img.width * img.height);
       }
       expect(colourful).toBeGreaterThan(0.05);

@@ -30,7 +30,8 @@ describe.skipIf(missing)('voxel grid on the unbounded bear capture', () => {
     const outside = cams.filter((c) => cameraCenter(c).some((v, a) => v < b.box.min[a] || v > b.box.max[a])).length;
     expect(outside).toBeGreaterThan(cams.length / 2);
     const evalTest = async (scene: VoxelScene) => {
-      let s = 0, alpha = 0;
+      let s = 0,
+        alpha = 0;
       for (const v of test) {
         const o = await scene.render(v.frame.camera);
         s += psnr(o.image, v.image);
@@ -39,10 +40,21 @@ describe.skipIf(missing)('voxel grid on the unbounded bear capture', () => {
       return { psnr: s / test.length, alpha: alpha / test.length };
     };
     let start = 0;
-    const r = await fitVoxel(views.map((v) => ({ camera: v.frame.camera, image: v.image })), {
-      ...b, background: ds.background, iters: 200, res: 32, batch: 1024, seed: 1,
-      gridEvery: 1, onGrid: async (grid, step, p) => { if (step === 1) start = (await evalTest(new VoxelScene(grid, ds.background, { stepRatio: 0.5, near: p.near }))).psnr; },
-    });
+    const r = await fitVoxel(
+      views.map((v) => ({ camera: v.frame.camera, image: v.image })),
+      {
+        ...b,
+        background: ds.background,
+        iters: 200,
+        res: 32,
+        batch: 1024,
+        seed: 1,
+        gridEvery: 1,
+        onGrid: async (grid, step, p) => {
+          if (step === 1) start = (await evalTest(new VoxelScene(grid, ds.background, { stepRatio: 0.5, near: p.near }))).psnr;
+        },
+      },
+    );
     const end = await evalTest(new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near }));
     console.log(`bear 32²: test PSNR ${start.toFixed(2)} → ${end.psnr.toFixed(2)} dB, mean alpha ${end.alpha.toFixed(3)}`);
     expect(end.alpha).toBeGreaterThan(0.5);

@@ -20,7 +20,12 @@ function sample(sh: 0 | 1 = 1): VoxelFile {
 }
 
 function errorOf(f: () => unknown): string {
-  try { f(); } catch (e) { expect(e).toBeInstanceOf(UserError); return (e as Error).message; }
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UserError);
+    return (e as Error).message;
+  }
   throw new Error('expected a UserError');
 }
 
@@ -59,17 +64,54 @@ describe('voxel scene format', () => {
       out.set(j, 12);
       return out;
     };
-    expect(errorOf(() => decodeVoxelScene(lie((h) => (h.res = [4096, 4096, 4096])), 'big.voxel'))).toMatch(/^big\.voxel: grid 4096×4096×4096 is larger than supported/);
-    expect(errorOf(() => decodeVoxelScene(lie((h) => (h.res = [300, 300, 300])), 'lie.voxel'))).toMatch(/lie\.voxel: .*(truncated|array density)/);
-    expect(errorOf(() => decodeVoxelScene(lie((h) => (h.arrays[0].length = 12)), 'arr.voxel'))).toMatch(/array density is float32×12/);
-    expect(errorOf(() => decodeVoxelScene(lie((h) => (h.version = 7)), 'v.voxel'))).toMatch(/version 7 is newer/);
-    expect(errorOf(() => decodeVoxelScene(lie((h) => (h.shDegree = 3)), 's.voxel'))).toMatch(/shDegree must be 0 or 1/);
+    expect(
+      errorOf(() =>
+        decodeVoxelScene(
+          lie((h) => (h.res = [4096, 4096, 4096])),
+          'big.voxel',
+        ),
+      ),
+    ).toMatch(/^big\.voxel: grid 4096×4096×4096 is larger than supported/);
+    expect(
+      errorOf(() =>
+        decodeVoxelScene(
+          lie((h) => (h.res = [300, 300, 300])),
+          'lie.voxel',
+        ),
+      ),
+    ).toMatch(/lie\.voxel: .*(truncated|array density)/);
+    expect(
+      errorOf(() =>
+        decodeVoxelScene(
+          lie((h) => (h.arrays[0].length = 12)),
+          'arr.voxel',
+        ),
+      ),
+    ).toMatch(/array density is float32×12/);
+    expect(
+      errorOf(() =>
+        decodeVoxelScene(
+          lie((h) => (h.version = 7)),
+          'v.voxel',
+        ),
+      ),
+    ).toMatch(/version 7 is newer/);
+    expect(
+      errorOf(() =>
+        decodeVoxelScene(
+          lie((h) => (h.shDegree = 3)),
+          's.voxel',
+        ),
+      ),
+    ).toMatch(/shDegree must be 0 or 1/);
     // header length pointing past the end
     const badLen = bytes.slice();
     new DataView(badLen.buffer).setUint32(8, 0xfffffff0, true);
     expect(errorOf(() => decodeVoxelScene(badLen, 'len.voxel'))).toMatch(/header length .* exceeds the file size/);
     // truncated payload
-    expect(errorOf(() => decodeVoxelScene(bytes.subarray(0, bytes.length - 5), 'cut.voxel'))).toMatch(/cut\.voxel: truncated: \d+ bytes, but .* needs \d+/);
+    expect(errorOf(() => decodeVoxelScene(bytes.subarray(0, bytes.length - 5), 'cut.voxel'))).toMatch(
+      /cut\.voxel: truncated: \d+ bytes, but .* needs \d+/,
+    );
     // NaN in the payload
     const nan = bytes.slice();
     const P = (12 + H + 3) & ~3;
@@ -88,7 +130,8 @@ describe('voxel scene format', () => {
     expect(s.kind).toBe('voxel');
     const cam = lookAtCamera([3, 2, 4], [0, 0, 0], [0, 1, 0], 24, 20, 40);
     const direct = await loadScene(join(dir, 'scene', 'scene.voxel'), nodeFiles);
-    const a = await s.render(cam), b = await direct.render(cam);
+    const a = await s.render(cam),
+      b = await direct.render(cam);
     expect(a.image.data).toEqual(b.image.data);
     expect(a.alpha.some((v) => v > 0.1)).toBe(true);
     // broken manifest, unknown kind, missing folder: one line each
@@ -105,8 +148,10 @@ describe('voxel scene format', () => {
     const g = createVoxelGrid({ res: [33, 17, 25], box: { min: [-1, -1, -1], max: [1, 1, 1] }, shDegree: 0 });
     const [nx, ny] = g.res;
     for (let v = 0; v < g.density.length; v++) {
-      const i = v % nx, j = Math.floor(v / nx) % ny, k = Math.floor(v / (nx * ny));
-      g.density[v] = Math.sin(i / 6) + Math.cos(j / 5) * k / 10;
+      const i = v % nx,
+        j = Math.floor(v / nx) % ny,
+        k = Math.floor(v / (nx * ny));
+      g.density[v] = Math.sin(i / 6) + (Math.cos(j / 5) * k) / 10;
       g.color[v * 3] = i / 32;
     }
     const d = downsampleGrid(g, 1);

@@ -15,14 +15,21 @@ function randomGrid(rng: Rng, shDegree: 0 | 1, bgLen: number): VoxelGrid {
 }
 
 function randomBatch(rng: Rng, n: number, far: number): TrainBatch {
-  const origins = new Float32Array(n * 3), dirs = new Float32Array(n * 3), target = new Float32Array(n * 3);
+  const origins = new Float32Array(n * 3),
+    dirs = new Float32Array(n * 3),
+    target = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
-    const th = rng.uniform(0, 2 * Math.PI), ph = rng.uniform(0.2, 1.2);
+    const th = rng.uniform(0, 2 * Math.PI),
+      ph = rng.uniform(0.2, 1.2);
     const o = [far * Math.cos(ph) * Math.cos(th), far * Math.sin(ph), far * Math.cos(ph) * Math.sin(th)];
     const aim = [rng.uniform(-0.5, 0.5), rng.uniform(-0.3, 0.4), rng.uniform(-0.5, 0.5)];
     const d = [aim[0] - o[0], aim[1] - o[1], aim[2] - o[2]];
     const l = Math.hypot(d[0], d[1], d[2]);
-    for (let a = 0; a < 3; a++) { origins[i * 3 + a] = o[a]; dirs[i * 3 + a] = d[a] / l; target[i * 3 + a] = rng.next(); }
+    for (let a = 0; a < 3; a++) {
+      origins[i * 3 + a] = o[a];
+      dirs[i * 3 + a] = d[a] / l;
+      target[i * 3 + a] = rng.next();
+    }
   }
   return { origins, dirs, target, count: n };
 }
@@ -62,14 +69,21 @@ function check(shDegree: 0 | 1, bgLen: number, seed: number, distortion = 0) {
   expect(res.samples).toBeGreaterThan(0);
   let checked = 0;
   const eps = 1e-2;
-  for (const [name, arr, g] of [['density', grid.density, grads.density], ['color', grid.color, grads.color]] as const) {
+  for (const [name, arr, g] of [
+    ['density', grid.density, grads.density],
+    ['color', grid.color, grads.color],
+  ] as const) {
     // check the entries with the largest gradients plus some random ones
-    const idx = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, 12);
+    const idx = Array.from(g.keys())
+      .sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]))
+      .slice(0, 12);
     for (let r = 0; r < 6; r++) idx.push(rng.int(arr.length));
     for (const i of idx) {
       const v = arr[i];
-      arr[i] = v + eps; const lp = lossOf(grid, batch, p);
-      arr[i] = v - eps; const lm = lossOf(grid, batch, p);
+      arr[i] = v + eps;
+      const lp = lossOf(grid, batch, p);
+      arr[i] = v - eps;
+      const lm = lossOf(grid, batch, p);
       arr[i] = v;
       const fd = (lp - lm) / (2 * eps);
       const tol = 2e-3 * Math.max(Math.abs(fd), Math.abs(g[i])) + 1e-6;
@@ -86,7 +100,10 @@ describe('voxel CPU backward = finite differences', () => {
   it('bounded grid, RGB colour', () => check(0, 0, 1));
   it('bounded grid, SH degree 1', () => check(1, 0, 2));
   it('contracted (unbounded) grid, SH degree 1', () => check(1, 0.5, 3));
-  it('distortion regulariser, bounded and contracted', () => { check(0, 0, 4, 0.3); check(1, 0.5, 5, 0.3); });
+  it('distortion regulariser, bounded and contracted', () => {
+    check(0, 0, 4, 0.3);
+    check(1, 0.5, 5, 0.3);
+  });
   it('distortion value matches its double-sum definition', () => {
     // one ray through a 1-D-like grid: recompute weights and positions literally
     const rng = new Rng(9);
@@ -97,14 +114,19 @@ describe('voxel CPU backward = finite differences', () => {
     const mse = trainRaysCpu(grid, batch, p, g0).loss;
     const withD = trainRaysCpu(grid, batch, { ...p, distortion: 1 }, g0).loss;
     // literal: march the bounded ray (no occupancy skipping: all cells occupied) and collect w_i, s_i
-    const o = Array.from(batch.origins), d = Array.from(batch.dirs);
-    let t0 = -Infinity, t1 = Infinity;
+    const o = Array.from(batch.origins),
+      d = Array.from(batch.dirs);
+    let t0 = -Infinity,
+      t1 = Infinity;
     for (let a = 0; a < 3; a++) {
-      let ta = (grid.box.min[a] - o[a]) / d[a], tb = (grid.box.max[a] - o[a]) / d[a];
+      let ta = (grid.box.min[a] - o[a]) / d[a],
+        tb = (grid.box.max[a] - o[a]) / d[a];
       if (ta > tb) [ta, tb] = [tb, ta];
-      t0 = Math.max(t0, ta); t1 = Math.min(t1, tb);
+      t0 = Math.max(t0, ta);
+      t1 = Math.min(t1, tb);
     }
-    const w: number[] = [], s: number[] = [];
+    const w: number[] = [],
+      s: number[] = [];
     let T = 1;
     for (let k = 0; t0 + (k + 0.5) * p.stepSize < t1; k++) {
       const t = t0 + (k + 0.5) * p.stepSize;
@@ -112,7 +134,8 @@ describe('voxel CPU backward = finite differences', () => {
       const gx = [0, 1, 2].map((a) => ((x[a] - grid.box.min[a]) / (grid.box.max[a] - grid.box.min[a])) * (grid.res[a] - 1));
       const sig = softplus(sampleDensity(grid, gx[0], gx[1], gx[2]) + grid.densityShift);
       const al = 1 - Math.exp(-sig * p.stepSize * grid.densityScale);
-      w.push(T * al); s.push((k + 0.5) * p.stepSize);
+      w.push(T * al);
+      s.push((k + 0.5) * p.stepSize);
       T *= 1 - al;
     }
     expect(w.length).toBeGreaterThan(5);
@@ -138,12 +161,18 @@ describe('L1 photometric loss (the IDU refit)', () => {
     const res = trainRaysCpu(grid, batch, p, grads, 1, 'l1');
     expect(res.loss).toBeCloseTo(l1(), 6);
     let checked = 0;
-    for (const [arr, g] of [[grid.density, grads.density], [grid.color, grads.color]] as const) {
+    for (const [arr, g] of [
+      [grid.density, grads.density],
+      [grid.color, grads.color],
+    ] as const) {
       for (let i = 0; i < arr.length && checked < 60; i += 3) {
         if (Math.abs(g[i]) < 1e-6) continue;
-        const h = 1e-3, v = arr[i];
-        arr[i] = v + h; const up = l1();
-        arr[i] = v - h; const dn = l1();
+        const h = 1e-3,
+          v = arr[i];
+        arr[i] = v + h;
+        const up = l1();
+        arr[i] = v - h;
+        const dn = l1();
         arr[i] = v;
         expect(g[i]).toBeCloseTo((up - dn) / (2 * h), 3);
         checked++;
@@ -165,7 +194,8 @@ describe('opacity target term (NeRF-Insert preservation)', () => {
     const p = defaultMarchParams(grid, [0.9, 0.3, 0.6], { stepSize: 0.11, stopTransmittance: 0 });
     const literal = () => {
       const out = renderRaysCpu(grid, batch, p);
-      let s = 0, a = 0;
+      let s = 0,
+        a = 0;
       for (let i = 0; i < batch.count * 3; i++) s += (out.rgb[i] - batch.target[i]) ** 2;
       for (let i = 0; i < batch.count; i++) a += (out.alpha[i] - targetAlpha[i]) ** 2;
       return s / (batch.count * 3) + (w * a) / batch.count;
@@ -178,13 +208,17 @@ describe('opacity target term (NeRF-Insert preservation)', () => {
     expect(res.loss).toBeCloseTo(literal(), 6);
     // the term changes density gradients only (opacity does not depend on colour)
     expect(Array.from(grads.color)).toEqual(Array.from(plain.color));
-    const idx = Array.from(grads.density.keys()).sort((a, b) => Math.abs(grads.density[b] - plain.density[b]) - Math.abs(grads.density[a] - plain.density[a])).slice(0, 16);
+    const idx = Array.from(grads.density.keys())
+      .sort((a, b) => Math.abs(grads.density[b] - plain.density[b]) - Math.abs(grads.density[a] - plain.density[a]))
+      .slice(0, 16);
     expect(Math.abs(grads.density[idx[0]] - plain.density[idx[0]])).toBeGreaterThan(1e-4);
     const eps = 1e-2;
     for (const i of idx) {
       const v = grid.density[i];
-      grid.density[i] = v + eps; const lp = literal();
-      grid.density[i] = v - eps; const lm = literal();
+      grid.density[i] = v + eps;
+      const lp = literal();
+      grid.density[i] = v - eps;
+      const lm = literal();
       grid.density[i] = v;
       const fd = (scale * (lp - lm)) / (2 * eps);
       expect(Math.abs(fd - grads.density[i])).toBeLessThan(2e-3 * Math.max(Math.abs(fd), Math.abs(grads.density[i])) + 1e-6);

@@ -14,20 +14,39 @@ function randomImage(rng: Rng, w: number, h: number): Image {
 function ssimDirect(a: Image, b: Image): number {
   const g: number[] = [];
   let gs = 0;
-  for (let y = 0; y < 11; y++) for (let x = 0; x < 11; x++) { const v = Math.exp(-((x - 5) ** 2 + (y - 5) ** 2) / (2 * 1.5 * 1.5)); g.push(v); gs += v; }
-  const C1 = 1e-4, C2 = 9e-4;
-  let total = 0, count = 0;
+  for (let y = 0; y < 11; y++)
+    for (let x = 0; x < 11; x++) {
+      const v = Math.exp(-((x - 5) ** 2 + (y - 5) ** 2) / (2 * 1.5 * 1.5));
+      g.push(v);
+      gs += v;
+    }
+  const C1 = 1e-4,
+    C2 = 9e-4;
+  let total = 0,
+    count = 0;
   for (let c = 0; c < 3; c++)
     for (let y0 = 0; y0 + 11 <= a.height; y0++)
       for (let x0 = 0; x0 + 11 <= a.width; x0++) {
-        let mx = 0, my = 0, xx = 0, yy = 0, xy = 0;
+        let mx = 0,
+          my = 0,
+          xx = 0,
+          yy = 0,
+          xy = 0;
         for (let y = 0; y < 11; y++)
           for (let x = 0; x < 11; x++) {
-            const w = g[y * 11 + x] / gs, i = ((y0 + y) * a.width + x0 + x) * 3 + c;
-            const u = a.data[i], v = b.data[i];
-            mx += w * u; my += w * v; xx += w * u * u; yy += w * v * v; xy += w * u * v;
+            const w = g[y * 11 + x] / gs,
+              i = ((y0 + y) * a.width + x0 + x) * 3 + c;
+            const u = a.data[i],
+              v = b.data[i];
+            mx += w * u;
+            my += w * v;
+            xx += w * u * u;
+            yy += w * v * v;
+            xy += w * u * v;
           }
-        const vx = xx - mx * mx, vy = yy - my * my, cxy = xy - mx * my;
+        const vx = xx - mx * mx,
+          vy = yy - my * my,
+          cxy = xy - mx * my;
         total += ((2 * mx * my + C1) * (2 * cxy + C2)) / ((mx * mx + my * my + C1) * (vx + vy + C2));
         count++;
       }
@@ -36,7 +55,8 @@ function ssimDirect(a: Image, b: Image): number {
 
 describe('metrics', () => {
   it('psnr: 10·log10(1/MSE), with and without a mask', () => {
-    const a = createImage(8, 6, 3, 0.5), b = createImage(8, 6, 3, 0.6);
+    const a = createImage(8, 6, 3, 0.5),
+      b = createImage(8, 6, 3, 0.6);
     expect(psnr(a, b)).toBeCloseTo(20, 5);
     expect(psnr(a, a)).toBe(Infinity);
     const mask = createImage(8, 6, 1);

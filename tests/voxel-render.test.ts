@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { createVoxelGrid, sampleDensity, softplus, sigmoid, SH_C1, worldToGrid, colorDims, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import {
+  createVoxelGrid,
+  sampleDensity,
+  softplus,
+  sigmoid,
+  SH_C1,
+  worldToGrid,
+  colorDims,
+  type VoxelGrid,
+} from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type MarchParams, type RayBatch } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
 
@@ -9,23 +18,34 @@ import { renderRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
  * (no block jumps, no precomputation), on grids with large empty regions so the empty-space jumps matter.
  */
 function naive(grid: VoxelGrid, rays: RayBatch, p: MarchParams) {
-  const rgb = new Float32Array(rays.count * 3), alpha = new Float32Array(rays.count);
+  const rgb = new Float32Array(rays.count * 3),
+    alpha = new Float32Array(rays.count);
   const g = [0, 0, 0];
   const K = colorDims(grid.shDegree);
-  const c = grid.box.min.map((v, a) => (v + grid.box.max[a]) / 2), h = grid.box.min.map((v, a) => (grid.box.max[a] - v) / 2);
+  const c = grid.box.min.map((v, a) => (v + grid.box.max[a]) / 2),
+    h = grid.box.min.map((v, a) => (grid.box.max[a] - v) / 2);
   for (let r = 0; r < rays.count; r++) {
-    const o = [0, 1, 2].map((a) => rays.origins[r * 3 + a]), d = [0, 1, 2].map((a) => rays.dirs[r * 3 + a]);
-    let t: number, t1 = Infinity;
+    const o = [0, 1, 2].map((a) => rays.origins[r * 3 + a]),
+      d = [0, 1, 2].map((a) => rays.dirs[r * 3 + a]);
+    let t: number,
+      t1 = Infinity;
     if (grid.bgLen === 0) {
-      let a0 = -Infinity, a1 = Infinity;
+      let a0 = -Infinity,
+        a1 = Infinity;
       for (let a = 0; a < 3; a++) {
-        let ta = (grid.box.min[a] - o[a]) / d[a], tb = (grid.box.max[a] - o[a]) / d[a];
+        let ta = (grid.box.min[a] - o[a]) / d[a],
+          tb = (grid.box.max[a] - o[a]) / d[a];
         if (ta > tb) [ta, tb] = [tb, ta];
-        a0 = Math.max(a0, ta); a1 = Math.min(a1, tb);
+        a0 = Math.max(a0, ta);
+        a1 = Math.min(a1, tb);
       }
       a0 = Math.max(a0, p.near);
-      if (!(a1 > a0)) { for (let k = 0; k < 3; k++) rgb[r * 3 + k] = p.background[k]; continue; }
-      t = a0 + 0.5 * p.stepSize; t1 = a1;
+      if (!(a1 > a0)) {
+        for (let k = 0; k < 3; k++) rgb[r * 3 + k] = p.background[k];
+        continue;
+      }
+      t = a0 + 0.5 * p.stepSize;
+      t1 = a1;
     } else t = p.near;
     let T = 1;
     const col = [0, 0, 0];
@@ -33,7 +53,10 @@ function naive(grid: VoxelGrid, rays: RayBatch, p: MarchParams) {
       const x = [0, 1, 2].map((a) => o[a] + t * d[a]);
       const n = Math.max(...[0, 1, 2].map((a) => Math.abs((x[a] - c[a]) / h[a])));
       let dt = p.stepSize;
-      if (grid.bgLen > 0 && n > 1) { if (n > p.farNorm) break; dt = (p.stepSize * n * n) / grid.bgLen; }
+      if (grid.bgLen > 0 && n > 1) {
+        if (n > p.farNorm) break;
+        dt = (p.stepSize * n * n) / grid.bgLen;
+      }
       t += dt;
       if (!worldToGrid(grid, x[0], x[1], x[2], g)) continue;
       const cell = [0, 1, 2].map((a) => Math.min(Math.floor(g[a]), grid.res[a] - 2));
@@ -45,7 +68,8 @@ function naive(grid: VoxelGrid, rays: RayBatch, p: MarchParams) {
         let z = 0;
         for (let b = 0; b < K / 3; b++) {
           // trilinear of one feature
-          const [i, j, k] = cell, f = [g[0] - i, g[1] - j, g[2] - k];
+          const [i, j, k] = cell,
+            f = [g[0] - i, g[1] - j, g[2] - k];
           let s = 0;
           for (let q = 0; q < 8; q++) {
             const e = [q & 1, (q >> 1) & 1, q >> 2];
@@ -85,29 +109,44 @@ function scene(bgLen: number, shDegree: 0 | 1, seed: number) {
         occ += on ? 1 : 0;
       }
   occ /= grid.occupancy.length;
-  const n = 300, origins = new Float32Array(n * 3), dirs = new Float32Array(n * 3);
+  const n = 300,
+    origins = new Float32Array(n * 3),
+    dirs = new Float32Array(n * 3);
   for (let r = 0; r < n; r++) {
-    const th = rng.uniform(0, 2 * Math.PI), R = bgLen ? 0.8 : 3.2;
+    const th = rng.uniform(0, 2 * Math.PI),
+      R = bgLen ? 0.8 : 3.2;
     const o = [R * Math.cos(th), rng.uniform(-0.3, 0.6), R * Math.sin(th)];
     const aim = [rng.uniform(-0.8, 0.8), rng.uniform(-0.5, 0.7), rng.uniform(-0.9, 0.9)];
     const d = bgLen && r % 2 ? [rng.normal(), rng.normal(), rng.normal()] : aim.map((v, a) => v - o[a]);
     const l = Math.hypot(d[0], d[1], d[2]);
-    for (let a = 0; a < 3; a++) { origins[r * 3 + a] = o[a]; dirs[r * 3 + a] = d[a] / l; }
+    for (let a = 0; a < 3; a++) {
+      origins[r * 3 + a] = o[a];
+      dirs[r * 3 + a] = d[a] / l;
+    }
   }
   return { grid, rays: { origins, dirs, count: n }, occ };
 }
 
 describe('CPU voxel renderer follows the marching spec', () => {
-  for (const [name, bgLen, sh] of [['bounded', 0, 0], ['bounded, SH', 0, 1], ['contracted', 0.5, 1]] as const) {
+  for (const [name, bgLen, sh] of [
+    ['bounded', 0, 0],
+    ['bounded, SH', 0, 1],
+    ['contracted', 0.5, 1],
+  ] as const) {
     it(`${name}: equals the literal spec with empty-space jumps`, () => {
       const { grid, rays, occ } = scene(bgLen, sh, 7);
       expect(occ).toBeGreaterThan(0.02);
       expect(occ).toBeLessThan(0.6); // most of the grid is skipped
-      const p = defaultMarchParams(grid, [0.2, 0.5, 0.9], { stepSize: 0.5 * 2 / 25, farNorm: 50 });
-      const a = renderRaysCpu(grid, rays, p), b = naive(grid, rays, p);
-      let maxErr = 0, hits = 0;
+      const p = defaultMarchParams(grid, [0.2, 0.5, 0.9], { stepSize: (0.5 * 2) / 25, farNorm: 50 });
+      const a = renderRaysCpu(grid, rays, p),
+        b = naive(grid, rays, p);
+      let maxErr = 0,
+        hits = 0;
       for (let i = 0; i < rays.count * 3; i++) maxErr = Math.max(maxErr, Math.abs(a.rgb[i] - b.rgb[i]));
-      for (let i = 0; i < rays.count; i++) { maxErr = Math.max(maxErr, Math.abs(a.alpha[i] - b.alpha[i])); if (b.alpha[i] > 0.3) hits++; }
+      for (let i = 0; i < rays.count; i++) {
+        maxErr = Math.max(maxErr, Math.abs(a.alpha[i] - b.alpha[i]));
+        if (b.alpha[i] > 0.3) hits++;
+      }
       expect(hits).toBeGreaterThan(10);
       expect(maxErr).toBeLessThan(1e-4);
     });

@@ -26,7 +26,16 @@ describe.skipIf(missing !== null)('voxel WebGPU backend in Chromium', () => {
   let browser: Browser;
   let base = '';
   beforeAll(async () => {
-    const r = await build({ entryPoints: [join(__dirname, 'fixtures/voxel-webgpu-browser-entry.ts')], bundle: true, format: 'esm', write: false, target: 'es2022', platform: 'browser', plugins: [rawPlugin], logLevel: 'silent' });
+    const r = await build({
+      entryPoints: [join(__dirname, 'fixtures/voxel-webgpu-browser-entry.ts')],
+      bundle: true,
+      format: 'esm',
+      write: false,
+      target: 'es2022',
+      platform: 'browser',
+      plugins: [rawPlugin],
+      logLevel: 'silent',
+    });
     const app = r.outputFiles[0].text;
     const html = '<!doctype html><script type="module" src="/app.js"></script>';
     server = createServer((req, res) => {
@@ -51,10 +60,18 @@ describe.skipIf(missing !== null)('voxel WebGPU backend in Chromium', () => {
     await page.goto(base);
     await page.waitForFunction(() => (window as any).ready === true, undefined, { timeout: 30_000 });
     const hasGpu = await page.evaluate(async () => !!(await (navigator as any).gpu?.requestAdapter()));
-    if (!hasGpu) { console.log('skipped: this Chromium offers no WebGPU adapter'); ctx.skip(); }
-    for (const [seed, bgLen] of [[1, 0], [2, 0.5]]) {
+    if (!hasGpu) {
+      console.log('skipped: this Chromium offers no WebGPU adapter');
+      ctx.skip();
+    }
+    for (const [seed, bgLen] of [
+      [1, 0],
+      [2, 0.5],
+    ]) {
       const r = await page.evaluate(([s, b]) => (window as any).runParity(s, b), [seed, bgLen]);
-      console.log(`Chromium (${r.adapter}) bgLen ${bgLen}: rgb ${r.rgb.toExponential(2)} alpha ${r.alpha.toExponential(2)} grad density ${r.gradDensity.toExponential(2)} colour ${r.gradColor.toExponential(2)}`);
+      console.log(
+        `Chromium (${r.adapter}) bgLen ${bgLen}: rgb ${r.rgb.toExponential(2)} alpha ${r.alpha.toExponential(2)} grad density ${r.gradDensity.toExponential(2)} colour ${r.gradColor.toExponential(2)}`,
+      );
       expect(r.hit).toBeGreaterThan(50);
       expect(r.p99).toBeLessThanOrEqual(2e-5); // colour and alpha, 99th percentile over rays
       expect(r.rgb).toBeLessThan(1e-2); // the rare boundary-sample ray; typical rays agree to ~1e-6
@@ -64,7 +81,9 @@ describe.skipIf(missing !== null)('voxel WebGPU backend in Chromium', () => {
       expect(r.gradDensity).toBeLessThan(1e-3);
       expect(r.gradColor).toBeLessThan(1e-3);
       // L1 + loss scale 2.5 + opacity targets (weight 10)
-      console.log(`  L1 ×2.5 + opacity targets: loss ${r.optsLoss[0].toFixed(6)} / ${r.optsLoss[1].toFixed(6)}, grad density ${r.optsGradDensity.toExponential(2)} colour ${r.optsGradColor.toExponential(2)} (options change the density gradient by ${r.optsEffect.toFixed(3)} of its max)`);
+      console.log(
+        `  L1 ×2.5 + opacity targets: loss ${r.optsLoss[0].toFixed(6)} / ${r.optsLoss[1].toFixed(6)}, grad density ${r.optsGradDensity.toExponential(2)} colour ${r.optsGradColor.toExponential(2)} (options change the density gradient by ${r.optsEffect.toFixed(3)} of its max)`,
+      );
       expect(r.optsEffect).toBeGreaterThan(0.05);
       expect(Math.abs(r.optsLoss[1] - r.optsLoss[0]) / r.optsLoss[0]).toBeLessThan(1e-4);
       expect(r.optsGradDensity).toBeLessThan(1e-3);

@@ -19,20 +19,39 @@ beforeAll(async () => {
 
 async function curve(views: FitView[], which: 'cpu' | 'webgpu', fused = true) {
   const losses: number[] = [];
-  let fusedSteps = 0, hostSteps = 0;
+  let fusedSteps = 0,
+    hostSteps = 0;
   let backend: FitVoxelOptions['backend'] = which;
   if (which === 'webgpu') {
     // count which path the trainer takes (the real backend, with its two step methods wrapped)
     const be = await createWebGpuVoxelBackend();
-    const fusedStep = be.trainAndStep.bind(be), hostStep = be.trainStep.bind(be);
-    be.trainAndStep = (...a) => { fusedSteps++; return fusedStep(...a); };
-    be.trainStep = (...a) => { hostSteps++; return hostStep(...a); };
+    const fusedStep = be.trainAndStep.bind(be),
+      hostStep = be.trainStep.bind(be);
+    be.trainAndStep = (...a) => {
+      fusedSteps++;
+      return fusedStep(...a);
+    };
+    be.trainStep = (...a) => {
+      hostSteps++;
+      return hostStep(...a);
+    };
     backend = be;
   }
   const o: FitVoxelOptions = {
-    box: DEMO_SCENE_BOX, bgLen: 0, background: DEMO_BACKGROUND, res: 17, iters: 40, batch: 384, seed: 3,
-    upsampleAt: [15], occupancyEvery: 10, backend, fused,
-    onProgress: (p) => { if (p.loss !== undefined) losses.push(p.loss); },
+    box: DEMO_SCENE_BOX,
+    bgLen: 0,
+    background: DEMO_BACKGROUND,
+    res: 17,
+    iters: 40,
+    batch: 384,
+    seed: 3,
+    upsampleAt: [15],
+    occupancyEvery: 10,
+    backend,
+    fused,
+    onProgress: (p) => {
+      if (p.loss !== undefined) losses.push(p.loss);
+    },
   };
   const r = await fitVoxel(views, o);
   return { losses, r, fusedSteps, hostSteps };
@@ -40,18 +59,24 @@ async function curve(views: FitView[], which: 'cpu' | 'webgpu', fused = true) {
 
 describe('fitVoxel on the WebGPU backend', () => {
   it('lowers the loss like the CPU backend (same seed, same schedule)', async (ctx) => {
-    if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
+    if (skip) {
+      console.log(`skipped: ${skip}`);
+      ctx.skip();
+    }
     const views = demoCameras(6, 16, 5).map((camera) => ({ camera, image: renderDemoScene(camera) }));
     const cpu = await curve(views, 'cpu');
     const gpu = await curve(views, 'webgpu');
     const host = await curve(views, 'webgpu', false);
     const fmt = (l: number[]) => l.map((x) => x.toFixed(4)).join(' ');
-    console.log(`loss (EMA) cpu: ${fmt(cpu.losses)}\nloss (EMA) webgpu fused: ${fmt(gpu.losses)}\nloss (EMA) webgpu + host Adam: ${fmt(host.losses)}`);
+    console.log(
+      `loss (EMA) cpu: ${fmt(cpu.losses)}\nloss (EMA) webgpu fused: ${fmt(gpu.losses)}\nloss (EMA) webgpu + host Adam: ${fmt(host.losses)}`,
+    );
     for (let i = 0; i < cpu.losses.length; i++) expect(Math.abs(host.losses[i] - cpu.losses[i]) / cpu.losses[i]).toBeLessThan(0.02);
     expect(gpu.losses.length).toBe(cpu.losses.length);
     expect([gpu.fusedSteps, gpu.hostSteps]).toEqual([40, 0]);
     expect([host.fusedSteps, host.hostSteps]).toEqual([0, 40]);
-    const first = gpu.losses[0], last = gpu.losses[gpu.losses.length - 1];
+    const first = gpu.losses[0],
+      last = gpu.losses[gpu.losses.length - 1];
     expect(last).toBeLessThan(0.7 * first);
     expect(cpu.losses[cpu.losses.length - 1]).toBeLessThan(0.7 * cpu.losses[0]);
     // the curves coincide to f32 noise: within 2 % at every report

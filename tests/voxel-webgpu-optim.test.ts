@@ -34,11 +34,18 @@ function setup(seed: number, shDegree: 0 | 1): { grid: VoxelGrid; batch: TrainBa
   const n = 300;
   const batch: TrainBatch = { origins: new Float32Array(n * 3), dirs: new Float32Array(n * 3), target: new Float32Array(n * 3), count: n };
   for (let i = 0; i < n; i++) {
-    const th = rng.uniform(0, 2 * Math.PI), ph = rng.uniform(-0.5, 1.1), far = 3;
+    const th = rng.uniform(0, 2 * Math.PI),
+      ph = rng.uniform(-0.5, 1.1),
+      far = 3;
     const o = [far * Math.cos(ph) * Math.cos(th), far * Math.sin(ph), far * Math.cos(ph) * Math.sin(th)];
     const aim = [rng.uniform(-0.9, 0.9), rng.uniform(-0.4, 0.6), rng.uniform(-0.9, 1.1)];
-    const d = [aim[0] - o[0], aim[1] - o[1], aim[2] - o[2]], l = Math.hypot(d[0], d[1], d[2]);
-    for (let a = 0; a < 3; a++) { batch.origins[i * 3 + a] = o[a]; batch.dirs[i * 3 + a] = d[a] / l; batch.target[i * 3 + a] = rng.next(); }
+    const d = [aim[0] - o[0], aim[1] - o[1], aim[2] - o[2]],
+      l = Math.hypot(d[0], d[1], d[2]);
+    for (let a = 0; a < 3; a++) {
+      batch.origins[i * 3 + a] = o[a];
+      batch.dirs[i * 3 + a] = d[a] / l;
+      batch.target[i * 3 + a] = rng.next();
+    }
   }
   return { grid: g, batch };
 }
@@ -47,12 +54,24 @@ async function check(seed: number, shDegree: 0 | 1) {
   const { grid, batch } = setup(seed, shDegree);
   const gpuGrid = cloneGrid(grid);
   const p = defaultMarchParams(grid, [0.9, 0.3, 0.6] as Vec3, { stepSize: 0.04 });
-  const o: FusedStepOptions = { lrDensity: 0.1, lrColor: 0.05, beta1: 0.9, beta2: 0.99, eps: 1e-15, tvDensity: 0.05, tvColor: 0.02, sparsity: 0.01 };
+  const o: FusedStepOptions = {
+    lrDensity: 0.1,
+    lrColor: 0.05,
+    beta1: 0.9,
+    beta2: 0.99,
+    eps: 1e-15,
+    tvDensity: 0.05,
+    tvColor: 0.02,
+    sparsity: 0.01,
+  };
   const grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
-  const adam = new Adam([
-    { name: 'density', params: grid.density, grads: grads.density, lr: o.lrDensity },
-    { name: 'color', params: grid.color, grads: grads.color, lr: o.lrColor },
-  ], { beta1: o.beta1, beta2: o.beta2, eps: o.eps });
+  const adam = new Adam(
+    [
+      { name: 'density', params: grid.density, grads: grads.density, lr: o.lrDensity },
+      { name: 'color', params: grid.color, grads: grads.color, lr: o.lrColor },
+    ],
+    { beta1: o.beta1, beta2: o.beta2, eps: o.eps },
+  );
   const be = await createWebGpuVoxelBackend();
   await be.setGrid(gpuGrid);
   const start = cloneGrid(grid);
@@ -71,7 +90,9 @@ async function check(seed: number, shDegree: 0 | 1) {
     ['density', grid.density, gpuGrid.density, start.density, o.lrDensity],
     ['colour', grid.color, gpuGrid.color, start.color, o.lrColor],
   ] as const) {
-    let close = 0, worst = 0, moved = 0;
+    let close = 0,
+      worst = 0,
+      moved = 0;
     for (let i = 0; i < cpu.length; i++) {
       const d = Math.abs(cpu[i] - gpu[i]);
       worst = Math.max(worst, d);
@@ -89,11 +110,17 @@ async function check(seed: number, shDegree: 0 | 1) {
 
 describe('fused WebGPU fit step (train + TV + sparsity + Adam on the device)', () => {
   it('matches the host trainer for three steps, RGB', async (ctx) => {
-    if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
+    if (skip) {
+      console.log(`skipped: ${skip}`);
+      ctx.skip();
+    }
     await check(11, 0);
   });
   it('matches the host trainer for three steps, SH degree 1', async (ctx) => {
-    if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
+    if (skip) {
+      console.log(`skipped: ${skip}`);
+      ctx.skip();
+    }
     await check(12, 1);
   });
 });

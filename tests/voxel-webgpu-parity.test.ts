@@ -5,7 +5,12 @@ import { gpuAvailable, gpuDescription } from '../src/gpu/device';
 import { createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type MarchParams, type TrainBatch, type TrainOptions } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
-import { createWebGpuVoxelBackend, packOccupancy, packOccupancyWithBlocks, type WebGpuVoxelBackend } from '../src/nerf/voxel/voxel-render-webgpu';
+import {
+  createWebGpuVoxelBackend,
+  packOccupancy,
+  packOccupancyWithBlocks,
+  type WebGpuVoxelBackend,
+} from '../src/nerf/voxel/voxel-render-webgpu';
 
 /**
  * Parity of the WebGPU voxel backend (src/shaders/voxel_render.wgsl) with the CPU reference
@@ -31,7 +36,10 @@ let backend: WebGpuVoxelBackend | undefined;
 let skip = '';
 
 beforeAll(async () => {
-  if (!(await gpuAvailable())) { skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine'; return; }
+  if (!(await gpuAvailable())) {
+    skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
+    return;
+  }
   backend = await createWebGpuVoxelBackend();
   console.log(`voxel WebGPU parity on: ${gpuDescription()}`);
 });
@@ -55,27 +63,34 @@ function randomGrid(rng: Rng, c: Case): VoxelGrid {
     // empty cells: a whole slab (x in the lower third: empty blocks the CPU jumps over) and 30 % at random
     const [nx, ny, nz] = c.res;
     for (let k = 0, i = 0; k < nz - 1; k++)
-      for (let j = 0; j < ny - 1; j++)
-        for (let x = 0; x < nx - 1; x++, i++) g.occupancy[i] = x < (nx - 1) / 3 || rng.next() < 0.3 ? 0 : 1;
+      for (let j = 0; j < ny - 1; j++) for (let x = 0; x < nx - 1; x++, i++) g.occupancy[i] = x < (nx - 1) / 3 || rng.next() < 0.3 ? 0 : 1;
   }
   return g;
 }
 
 function randomBatch(rng: Rng, n: number, inside: boolean): TrainBatch {
-  const origins = new Float32Array(n * 3), dirs = new Float32Array(n * 3), target = new Float32Array(n * 3);
+  const origins = new Float32Array(n * 3),
+    dirs = new Float32Array(n * 3),
+    target = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
     let o: number[], d: number[];
     if (inside) {
       o = [rng.uniform(-0.8, 0.8), rng.uniform(-0.3, 0.5), rng.uniform(-0.8, 1)];
       d = [rng.normal(), rng.normal(), rng.normal()];
     } else {
-      const th = rng.uniform(0, 2 * Math.PI), ph = rng.uniform(-0.6, 1.2), far = rng.uniform(2.5, 4);
+      const th = rng.uniform(0, 2 * Math.PI),
+        ph = rng.uniform(-0.6, 1.2),
+        far = rng.uniform(2.5, 4);
       o = [far * Math.cos(ph) * Math.cos(th), far * Math.sin(ph), far * Math.cos(ph) * Math.sin(th)];
       const aim = [rng.uniform(-0.9, 0.9), rng.uniform(-0.4, 0.6), rng.uniform(-0.9, 1.1)];
       d = [aim[0] - o[0], aim[1] - o[1], aim[2] - o[2]];
     }
     const l = Math.hypot(d[0], d[1], d[2]);
-    for (let a = 0; a < 3; a++) { origins[i * 3 + a] = o[a]; dirs[i * 3 + a] = d[a] / l; target[i * 3 + a] = rng.next(); }
+    for (let a = 0; a < 3; a++) {
+      origins[i * 3 + a] = o[a];
+      dirs[i * 3 + a] = d[a] / l;
+      target[i * 3 + a] = rng.next();
+    }
   }
   return { origins, dirs, target, count: n };
 }
@@ -87,21 +102,30 @@ function maxAbs(a: ArrayLike<number>): number {
 }
 
 function compareGrads(name: string, cpu: Float32Array, gpu: Float32Array): { rel: number; cos: number } {
-  let d = 0, dot = 0, na = 0, nb = 0;
+  let d = 0,
+    dot = 0,
+    na = 0,
+    nb = 0;
   for (let i = 0; i < cpu.length; i++) {
     d = Math.max(d, Math.abs(cpu[i] - gpu[i]));
-    dot += cpu[i] * gpu[i]; na += cpu[i] * cpu[i]; nb += gpu[i] * gpu[i];
+    dot += cpu[i] * gpu[i];
+    na += cpu[i] * cpu[i];
+    nb += gpu[i] * gpu[i];
   }
   const scale = maxAbs(cpu);
   expect(scale, `${name}: CPU gradient is all zero, the check would prove nothing`).toBeGreaterThan(1e-7);
-  const rel = d / scale, cos = dot / Math.sqrt(na * nb);
+  const rel = d / scale,
+    cos = dot / Math.sqrt(na * nb);
   expect(rel, `${name}: max |Δ| / max |g|`).toBeLessThanOrEqual(1e-3);
   expect(cos, `${name}: cosine`).toBeGreaterThanOrEqual(0.99999);
   return { rel, cos };
 }
 
 async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid) => MarchParams) {
-  if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
+  if (skip) {
+    console.log(`skipped: ${skip}`);
+    ctx.skip();
+  }
   const rng = new Rng(seed);
   const grid = randomGrid(rng, c);
   const batch = randomBatch(rng, 256, c.inside);
@@ -111,7 +135,9 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
   // forward
   const cpu = renderRaysCpu(grid, batch, mp);
   const gpu = await backend!.render(batch, mp);
-  const eRgb: number[] = [], eA: number[] = [], eD: number[] = [];
+  const eRgb: number[] = [],
+    eA: number[] = [],
+    eD: number[] = [];
   for (let q = 0; q < batch.count; q++) {
     let e = 0;
     for (let a = 0; a < 3; a++) e = Math.max(e, Math.abs(cpu.rgb[q * 3 + a] - gpu.rgb[q * 3 + a]));
@@ -121,11 +147,17 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
   }
   expect(eD.length, 'rays that hit something').toBeGreaterThan(batch.count / 4);
   const p99 = (e: number[]) => [...e].sort((a, b) => a - b)[Math.floor(0.99 * (e.length - 1))];
-  for (const [name, e] of [['rgb', eRgb], ['alpha', eA], ['depth', eD]] as const) {
+  for (const [name, e] of [
+    ['rgb', eRgb],
+    ['alpha', eA],
+    ['depth', eD],
+  ] as const) {
     expect(p99(e), `${name}: 99th percentile`).toBeLessThanOrEqual(2e-5);
     expect(Math.max(...e), `${name}: max`).toBeLessThanOrEqual(1e-2);
   }
-  const dRgb = Math.max(...eRgb), dA = Math.max(...eA), dD = Math.max(...eD);
+  const dRgb = Math.max(...eRgb),
+    dA = Math.max(...eA),
+    dD = Math.max(...eD);
   expect(Math.abs(gpu.samples - cpu.samples)).toBeLessThanOrEqual(Math.max(2, cpu.samples * 1e-3));
   // rendering in several dispatches (as for large images) gives the same result
   backend!.renderChunk = 100;
@@ -150,14 +182,18 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
     const r0 = trainRaysCpu(grid, batch, { ...mp, distortion: 0 }, g0);
     let diff = 0;
     for (let i = 0; i < g0.density.length; i++) diff = Math.max(diff, Math.abs(g0.density[i] - gc.density[i]));
-    console.log(`distortion: loss ${r0.loss.toFixed(5)} → ${rc.loss.toFixed(5)}, density gradient changed by ${(diff / maxAbs(gc.density)).toFixed(3)} of its max`);
+    console.log(
+      `distortion: loss ${r0.loss.toFixed(5)} → ${rc.loss.toFixed(5)}, density gradient changed by ${(diff / maxAbs(gc.density)).toFixed(3)} of its max`,
+    );
     expect(rc.loss - r0.loss).toBeGreaterThan(0.02 * r0.loss);
     expect(diff).toBeGreaterThan(0.05 * maxAbs(gc.density));
   }
   const dens = compareGrads('density', gc.density, gg.density);
   const col = compareGrads('colour', gc.color, gg.color);
-  console.log(`${JSON.stringify(c)}: rgb ${dRgb.toExponential(2)} alpha ${dA.toExponential(2)} depth ${dD.toExponential(2)} ` +
-    `grad density rel ${dens.rel.toExponential(2)} cos ${dens.cos.toFixed(7)}, colour rel ${col.rel.toExponential(2)} cos ${col.cos.toFixed(7)}; samples cpu ${cpu.samples} gpu ${gpu.samples}`);
+  console.log(
+    `${JSON.stringify(c)}: rgb ${dRgb.toExponential(2)} alpha ${dA.toExponential(2)} depth ${dD.toExponential(2)} ` +
+      `grad density rel ${dens.rel.toExponential(2)} cos ${dens.cos.toFixed(7)}, colour rel ${col.rel.toExponential(2)} cos ${col.cos.toFixed(7)}; samples cpu ${cpu.samples} gpu ${gpu.samples}`,
+  );
 }
 
 /**
@@ -166,7 +202,10 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
  * prove nothing.
  */
 async function lossParity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid) => MarchParams, opts: TrainOptions, alphaWeight = 0) {
-  if (skip) { console.log(`skipped: ${skip}`); ctx.skip(); }
+  if (skip) {
+    console.log(`skipped: ${skip}`);
+    ctx.skip();
+  }
   const rng = new Rng(seed);
   const grid = randomGrid(rng, c);
   const batch = randomBatch(rng, 256, c.inside);
@@ -178,7 +217,9 @@ async function lossParity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelG
   const mp = p(grid);
   await backend!.setGrid(grid);
   const zeros = () => ({ density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) });
-  const gc = zeros(), gg = zeros(), gPlain = zeros();
+  const gc = zeros(),
+    gg = zeros(),
+    gPlain = zeros();
   const rc = trainRaysCpu(grid, batch, mp, gc, opts.lossScale, opts.photometric);
   const rg = await backend!.trainStep(batch, mp, gg, opts);
   const plain = trainRaysCpu(grid, { origins: batch.origins, dirs: batch.dirs, target: batch.target, count: batch.count }, mp, gPlain);
@@ -192,32 +233,64 @@ async function lossParity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelG
   expect(Math.abs(rg.samples - rc.samples)).toBeLessThanOrEqual(Math.max(2, rc.samples * 1e-3));
   const dens = compareGrads('density', gc.density, gg.density);
   const col = compareGrads('colour', gc.color, gg.color);
-  console.log(`${JSON.stringify({ ...opts, alphaWeight, distortion: mp.distortion ?? 0, bgLen: c.bgLen, shDegree: c.shDegree })}: loss cpu ${rc.loss.toFixed(6)} gpu ${rg.loss.toFixed(6)} (rel ${lossRel.toExponential(2)}, plain MSE ${plain.loss.toFixed(6)}), ` +
-    `grad density rel ${dens.rel.toExponential(2)} cos ${dens.cos.toFixed(7)}, colour rel ${col.rel.toExponential(2)} cos ${col.cos.toFixed(7)}; density grad changed by ${(diff / maxAbs(gc.density)).toFixed(3)} of its max`);
+  console.log(
+    `${JSON.stringify({ ...opts, alphaWeight, distortion: mp.distortion ?? 0, bgLen: c.bgLen, shDegree: c.shDegree })}: loss cpu ${rc.loss.toFixed(6)} gpu ${rg.loss.toFixed(6)} (rel ${lossRel.toExponential(2)}, plain MSE ${plain.loss.toFixed(6)}), ` +
+      `grad density rel ${dens.rel.toExponential(2)} cos ${dens.cos.toFixed(7)}, colour rel ${col.rel.toExponential(2)} cos ${col.cos.toFixed(7)}; density grad changed by ${(diff / maxAbs(gc.density)).toFixed(3)} of its max`,
+  );
 }
 
 describe('voxel WebGPU backend = CPU reference', () => {
   const bounded = (g: VoxelGrid) => defaultMarchParams(g, [0.9, 0.3, 0.6] as Vec3, { stepSize: 0.03 });
   const unbounded = (g: VoxelGrid) => defaultMarchParams(g, [0.2, 0.5, 0.7] as Vec3, { stepSize: 0.04, farNorm: 20, near: 0.05 });
-  it('bounded, RGB, dense occupancy', (ctx) => parity(ctx, { res: [12, 9, 11], shDegree: 0, bgLen: 0, sparse: false, inside: false }, 1, bounded));
-  it('bounded, SH degree 1, empty-space skipping', (ctx) => parity(ctx, { res: [13, 10, 12], shDegree: 1, bgLen: 0, sparse: true, inside: false }, 2, bounded));
-  it('contracted (unbounded), RGB, rays from inside', (ctx) => parity(ctx, { res: [12, 12, 12], shDegree: 0, bgLen: 0.5, sparse: true, inside: true }, 3, unbounded));
-  it('contracted (unbounded), SH degree 1, rays from outside', (ctx) => parity(ctx, { res: [10, 10, 10], shDegree: 1, bgLen: 1, sparse: false, inside: false }, 4, unbounded));
+  it('bounded, RGB, dense occupancy', (ctx) =>
+    parity(ctx, { res: [12, 9, 11], shDegree: 0, bgLen: 0, sparse: false, inside: false }, 1, bounded));
+  it('bounded, SH degree 1, empty-space skipping', (ctx) =>
+    parity(ctx, { res: [13, 10, 12], shDegree: 1, bgLen: 0, sparse: true, inside: false }, 2, bounded));
+  it('contracted (unbounded), RGB, rays from inside', (ctx) =>
+    parity(ctx, { res: [12, 12, 12], shDegree: 0, bgLen: 0.5, sparse: true, inside: true }, 3, unbounded));
+  it('contracted (unbounded), SH degree 1, rays from outside', (ctx) =>
+    parity(ctx, { res: [10, 10, 10], shDegree: 1, bgLen: 1, sparse: false, inside: false }, 4, unbounded));
   // the optional distortion regulariser (MarchParams.distortion), with empty-space jumps in the step indices
-  it('bounded + distortion regulariser, empty-space skipping', (ctx) => parity(ctx, { res: [13, 10, 12], shDegree: 0, bgLen: 0, sparse: true, inside: false }, 5, (g) => ({ ...bounded(g), distortion: 0.3 })));
-  it('contracted + distortion regulariser, rays from inside', (ctx) => parity(ctx, { res: [12, 12, 12], shDegree: 1, bgLen: 0.5, sparse: true, inside: true }, 6, (g) => ({ ...unbounded(g), distortion: 0.3 })));
+  it('bounded + distortion regulariser, empty-space skipping', (ctx) =>
+    parity(ctx, { res: [13, 10, 12], shDegree: 0, bgLen: 0, sparse: true, inside: false }, 5, (g) => ({ ...bounded(g), distortion: 0.3 })));
+  it('contracted + distortion regulariser, rays from inside', (ctx) =>
+    parity(ctx, { res: [12, 12, 12], shDegree: 1, bgLen: 0.5, sparse: true, inside: true }, 6, (g) => ({
+      ...unbounded(g),
+      distortion: 0.3,
+    })));
 
   // the edit loops' loss options (TrainOptions, TrainBatch.targetAlpha)
-  it('L1 with loss scale 2.5, bounded, empty-space skipping', (ctx) => lossParity(ctx, { res: [13, 10, 12], shDegree: 0, bgLen: 0, sparse: true, inside: false }, 7, bounded, { photometric: 'l1', lossScale: 2.5 }));
-  it('L1 with loss scale 2.5, contracted, rays from inside', (ctx) => lossParity(ctx, { res: [12, 12, 12], shDegree: 1, bgLen: 0.5, sparse: true, inside: true }, 8, unbounded, { photometric: 'l1', lossScale: 2.5 }));
-  it('opacity targets (weight 10) with loss scale 3, bounded', (ctx) => lossParity(ctx, { res: [12, 9, 11], shDegree: 1, bgLen: 0, sparse: true, inside: false }, 9, bounded, { lossScale: 3 }, 10));
-  it('opacity targets (weight 10) with loss scale 3, contracted, rays from outside', (ctx) => lossParity(ctx, { res: [10, 10, 10], shDegree: 0, bgLen: 1, sparse: false, inside: false }, 10, unbounded, { lossScale: 3 }, 10));
+  it('L1 with loss scale 2.5, bounded, empty-space skipping', (ctx) =>
+    lossParity(ctx, { res: [13, 10, 12], shDegree: 0, bgLen: 0, sparse: true, inside: false }, 7, bounded, {
+      photometric: 'l1',
+      lossScale: 2.5,
+    }));
+  it('L1 with loss scale 2.5, contracted, rays from inside', (ctx) =>
+    lossParity(ctx, { res: [12, 12, 12], shDegree: 1, bgLen: 0.5, sparse: true, inside: true }, 8, unbounded, {
+      photometric: 'l1',
+      lossScale: 2.5,
+    }));
+  it('opacity targets (weight 10) with loss scale 3, bounded', (ctx) =>
+    lossParity(ctx, { res: [12, 9, 11], shDegree: 1, bgLen: 0, sparse: true, inside: false }, 9, bounded, { lossScale: 3 }, 10));
+  it('opacity targets (weight 10) with loss scale 3, contracted, rays from outside', (ctx) =>
+    lossParity(ctx, { res: [10, 10, 10], shDegree: 0, bgLen: 1, sparse: false, inside: false }, 10, unbounded, { lossScale: 3 }, 10));
   // the scale also multiplies the distortion regulariser's gradient (as the CPU twin)
-  it('L1 + opacity targets + distortion, loss scale 0.5, contracted', (ctx) => lossParity(ctx, { res: [12, 12, 12], shDegree: 0, bgLen: 0.5, sparse: true, inside: true }, 11, (g) => ({ ...unbounded(g), distortion: 0.3 }), { photometric: 'l1', lossScale: 0.5 }, 10));
+  it('L1 + opacity targets + distortion, loss scale 0.5, contracted', (ctx) =>
+    lossParity(
+      ctx,
+      { res: [12, 12, 12], shDegree: 0, bgLen: 0.5, sparse: true, inside: true },
+      11,
+      (g) => ({ ...unbounded(g), distortion: 0.3 }),
+      { photometric: 'l1', lossScale: 0.5 },
+      10,
+    ));
 
   it('packs occupancy one bit per cell, then one per skip block', () => {
     const occ = new Uint8Array(70);
-    occ[0] = 1; occ[31] = 1; occ[32] = 1; occ[69] = 1;
+    occ[0] = 1;
+    occ[31] = 1;
+    occ[32] = 1;
+    occ[69] = 1;
     expect(Array.from(packOccupancy(occ))).toEqual([(1 | (1 << 31)) >>> 0, 1, 1 << 5]);
     // cells then 4³-cell skip blocks: 5×2×2 cells → 2×1×1 blocks; only cell (4, 1, 1) = 19 occupied → block 1
     const g = createVoxelGrid({ res: [6, 3, 3], box: { min: [0, 0, 0], max: [1, 1, 1] } });

@@ -8,8 +8,24 @@ import { packSplats } from '../../src/viewer/three/splat-data';
 import { SplatMesh } from '../../src/viewer/three/splat-mesh';
 import { createViewerRenderer } from '../../src/viewer/three/renderer';
 
-export interface BenchArgs { url: string; which: 'ours' | 'three'; frames: number; width: number; height: number; bins?: number; sortEveryFrame?: boolean; sorter?: 'radix' | 'counting' }
-export interface BenchOut { backend: string; count: number; parseMs: number; firstFrameMs: number; frameMs: number[]; sorter: string }
+export interface BenchArgs {
+  url: string;
+  which: 'ours' | 'three';
+  frames: number;
+  width: number;
+  height: number;
+  bins?: number;
+  sortEveryFrame?: boolean;
+  sorter?: 'radix' | 'counting';
+}
+export interface BenchOut {
+  backend: string;
+  count: number;
+  parseMs: number;
+  firstFrameMs: number;
+  frameMs: number[];
+  sorter: string;
+}
 
 async function runBench(a: BenchArgs): Promise<BenchOut> {
   const canvas = document.createElement('canvas');
@@ -28,12 +44,16 @@ async function runBench(a: BenchArgs): Promise<BenchOut> {
     const splats = packSplats(readSplat(new Uint8Array(bytes), a.url));
     const m = new SplatMesh(splats, { bins: a.bins, sorter: a.sorter });
     if (a.sortEveryFrame === false) m.sortEveryFrame = false;
-    obj = m; count = splats.count; box = m.boundingBox.clone();
+    obj = m;
+    count = splats.count;
+    box = m.boundingBox.clone();
   } else {
     const geometry = new SPLATLoader().parse(bytes);
     const m = new GaussianSplat(geometry);
     geometry.computeBoundingBox();
-    obj = m; count = geometry.getAttribute('position').count; box = geometry.boundingBox!.clone();
+    obj = m;
+    count = geometry.getAttribute('position').count;
+    box = geometry.boundingBox!.clone();
   }
   const parseMs = performance.now() - t0;
   const scene = new Scene();
@@ -58,7 +78,7 @@ async function runBench(a: BenchArgs): Promise<BenchOut> {
     }
   }
   for (let f = 0; f <= a.frames; f++) {
-    const az = (2 * Math.PI * f) / Math.max(1, a.frames) * 0.25;
+    const az = ((2 * Math.PI * f) / Math.max(1, a.frames)) * 0.25;
     camera.position.set(center.x + 1.6 * radius * Math.cos(az), center.y + 0.5 * radius, center.z + 1.6 * radius * Math.sin(az));
     camera.lookAt(center);
     camera.updateMatrixWorld();
@@ -69,7 +89,14 @@ async function runBench(a: BenchArgs): Promise<BenchOut> {
   }
   renderer.dispose();
   canvas.remove();
-  return { backend: info.backend, count, parseMs, firstFrameMs: times[0], frameMs: times.slice(1), sorter: a.which === 'ours' ? mesh.lastSorter : 'three CountingSort' };
+  return {
+    backend: info.backend,
+    count,
+    parseMs,
+    firstFrameMs: times[0],
+    frameMs: times.slice(1),
+    sorter: a.which === 'ours' ? mesh.lastSorter : 'three CountingSort',
+  };
 }
 
 (window as unknown as { runBench: typeof runBench }).runBench = runBench;

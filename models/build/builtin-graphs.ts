@@ -24,9 +24,16 @@ import { GraphBuilder } from '../../src/edit/diffusion/onnx/builder';
 
 export const HIDDEN = 768;
 export const FEAT = 32; // the used dims of each token's embedding
-export const D_DM = 0, D_DB = 16, D_KW = 20, D_UNK = 21, D_BLACK = 22, D_WHITE = 23, D_INTENSITY = 24;
+export const D_DM = 0,
+  D_DB = 16,
+  D_KW = 20,
+  D_UNK = 21,
+  D_BLACK = 22,
+  D_WHITE = 23,
+  D_INTENSITY = 24;
 export const VAE_GAIN = 5; // latent = 5·rgb (rgb in [−1,1]) → scaled latents within ±0.91
-export const DEFAULT_TEXT_SCALE = 7.5, DEFAULT_IMAGE_SCALE = 1.5;
+export const DEFAULT_TEXT_SCALE = 7.5,
+  DEFAULT_IMAGE_SCALE = 1.5;
 
 /** An affine colour map on RGB in [0,1]: c' = M c + b (M row-major 3×3). */
 export interface ColourMap {
@@ -41,13 +48,19 @@ function affine(M: number[], b: number[] = [0, 0, 0]): ColourMap {
   return { M, b };
 }
 function scale(k: number, lift = 0): ColourMap {
-  return affine(I3.map((v) => v * k), [lift, lift, lift]);
+  return affine(
+    I3.map((v) => v * k),
+    [lift, lift, lift],
+  );
 }
 /** (1−α)·c + α·(lo + hi·L(c))·colour: keeps the image's shading, moves its colour. */
 function tint(colour: number[], alpha: number, lo = 0.2, hi = 1.0): ColourMap {
   const M: number[] = [];
   for (let r = 0; r < 3; r++) for (let k = 0; k < 3; k++) M.push((1 - alpha) * I3[r * 3 + k] + alpha * hi * colour[r] * LUMA[k]);
-  return affine(M, colour.map((c) => alpha * lo * c));
+  return affine(
+    M,
+    colour.map((c) => alpha * lo * c),
+  );
 }
 /** saturation s: 1 = unchanged, 0 = grey, > 1 more vivid */
 function saturate(s: number): ColourMap {
@@ -58,7 +71,8 @@ function saturate(s: number): ColourMap {
 function compose(a: ColourMap, b: ColourMap): ColourMap {
   // a ∘ b: c → a.M (b.M c + b.b) + a.b
   const M: number[] = [];
-  for (let r = 0; r < 3; r++) for (let k = 0; k < 3; k++) M.push(a.M[r * 3] * b.M[k] + a.M[r * 3 + 1] * b.M[3 + k] + a.M[r * 3 + 2] * b.M[6 + k]);
+  for (let r = 0; r < 3; r++)
+    for (let k = 0; k < 3; k++) M.push(a.M[r * 3] * b.M[k] + a.M[r * 3 + 1] * b.M[3 + k] + a.M[r * 3 + 2] * b.M[6 + k]);
   const v = [0, 1, 2].map((r) => a.M[r * 3] * b.b[0] + a.M[r * 3 + 1] * b.b[1] + a.M[r * 3 + 2] * b.b[2] + a.b[r]);
   return { M, b: v };
 }
@@ -91,7 +105,13 @@ export const EDITS: Record<string, Record<string, ColourMap>> = {
     brighter: scale(0.7, 0.3),
     bright: scale(0.7, 0.3),
     lighter: scale(0.7, 0.3),
-    night: compose(affine(I3.map((v) => v * 0.35), [0.0, 0.01, 0.04]), tint([0.55, 0.7, 1.25], 0.6, 0, 1)),
+    night: compose(
+      affine(
+        I3.map((v) => v * 0.35),
+        [0.0, 0.01, 0.04],
+      ),
+      tint([0.55, 0.7, 1.25], 0.6, 0, 1),
+    ),
     sepia: SEPIA,
     vintage: compose(scale(0.75, 0.12), SEPIA),
     grayscale: GREY,
@@ -111,8 +131,14 @@ export const EDITS: Record<string, Record<string, ColourMap>> = {
     colorful: saturate(1.6),
     faded: saturate(0.45),
     pale: compose(scale(0.8, 0.2), saturate(0.5)),
-    inverted: affine(I3.map((v) => -v), [1, 1, 1]),
-    negative: affine(I3.map((v) => -v), [1, 1, 1]),
+    inverted: affine(
+      I3.map((v) => -v),
+      [1, 1, 1],
+    ),
+    negative: affine(
+      I3.map((v) => -v),
+      [1, 1, 1],
+    ),
   },
 };
 
@@ -126,11 +152,22 @@ export const FILLERS = (
   'tint tinted me us you i can could would do what how now then there here up more'
 ).split(' ');
 
-export const MODIFIERS: Record<string, number> = { slightly: -0.5, bit: -0.5, little: -0.5, somewhat: -0.3, very: 0.5, much: 0.5, really: 0.5, extremely: 1.0, super: 0.8 };
+export const MODIFIERS: Record<string, number> = {
+  slightly: -0.5,
+  bit: -0.5,
+  little: -0.5,
+  somewhat: -0.3,
+  very: 0.5,
+  much: 0.5,
+  really: 0.5,
+  extremely: 1.0,
+  super: 0.8,
+};
 
 /** The colour map in latent space: ℓ = G(2c − 1) (channels 0..2, G = VAE_GAIN) → ℓ' = M ℓ + (G·M·1 + 2G·b − G). Returns ΔM (4×4) and Δb (4). */
 export function latentDelta(m: ColourMap): { dM: number[]; db: number[] } {
-  const dM = new Array(16).fill(0), db = new Array(4).fill(0);
+  const dM = new Array(16).fill(0),
+    db = new Array(4).fill(0);
   for (let r = 0; r < 3; r++) {
     let rowSum = 0;
     for (let k = 0; k < 3; k++) {
@@ -175,7 +212,9 @@ export function tokenTable(vocab: Map<string, number>, punctuation: Set<string>)
 /** The row added at a "black" followed (two tokens later) by "white": turns black + white into grayscale. */
 function pairCorrection(): Float32Array {
   const row = new Float32Array(FEAT);
-  const g = latentDelta(PAIR_BLACK_AND_WHITE), b = latentDelta(EDITS.tone.black), w = latentDelta(EDITS.tone.white);
+  const g = latentDelta(PAIR_BLACK_AND_WHITE),
+    b = latentDelta(EDITS.tone.black),
+    w = latentDelta(EDITS.tone.white);
   for (let i = 0; i < 16; i++) row[D_DM + i] = g.dM[i] - b.dM[i] - w.dM[i];
   for (let i = 0; i < 4; i++) row[D_DB + i] = g.db[i] - b.db[i] - w.db[i];
   row[D_KW] = -1; // two keywords, one edit
@@ -198,7 +237,15 @@ function floatIn(g: GraphBuilder, name: string, shape: (number | string)[], v: G
 }
 
 /** Declares a float output computed as `value`; returns nothing (the output is named `name`). */
-function floatOut(g: GraphBuilder, opType: string, inputs: string[], attrs: Record<string, any>, name: string, shape: (number | string)[], v: GraphVariant): void {
+function floatOut(
+  g: GraphBuilder,
+  opType: string,
+  inputs: string[],
+  attrs: Record<string, any>,
+  name: string,
+  shape: (number | string)[],
+  v: GraphVariant,
+): void {
   if (!v.fp16) {
     g.op(opType, inputs, attrs, name);
     g.output(name, 'float32', shape);
@@ -208,14 +255,16 @@ function floatOut(g: GraphBuilder, opType: string, inputs: string[], attrs: Reco
   g.output(name, 'float16', shape);
 }
 
-const DOC = 'instruct-scene built-in stand-in: an analytic colour/tone editor with the InstructPix2Pix ONNX interface. Not a learned model.';
+const DOC =
+  'instruct-scene built-in stand-in: an analytic colour/tone editor with the InstructPix2Pix ONNX interface. Not a learned model.';
 
 export function buildTextEncoder(table: Float32Array, v: GraphVariant = {}): Uint8Array {
   const V = table.length / FEAT;
   const g = new GraphBuilder('text_encoder');
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const emb = g.op('Gather', [g.f32(table, [V, FEAT], 'token_table'), ids], { axis: 0 }); // [B,77,F]
-  const ax2 = g.i64([2]), ax1 = g.i64([1]);
+  const ax2 = g.i64([2]),
+    ax1 = g.i64([1]);
   const fb = g.op('Slice', [emb, g.i64([D_BLACK]), g.i64([D_BLACK + 1]), ax2]);
   const fw = g.op('Slice', [emb, g.i64([D_WHITE]), g.i64([D_WHITE + 1]), ax2]);
   const fw2 = g.op('Slice', [fw, g.i64([2]), g.i64([1 << 30]), ax1]); // white two tokens later
@@ -234,7 +283,11 @@ export function sigmaTable(alphasCumprod: Float32Array): Float32Array {
   return Float32Array.from(alphasCumprod, (a) => Math.sqrt((1 - a) / a));
 }
 
-export function buildUnet(alphasCumprod: Float32Array, v: GraphVariant = {}, scales = { text: DEFAULT_TEXT_SCALE, image: DEFAULT_IMAGE_SCALE }): Uint8Array {
+export function buildUnet(
+  alphasCumprod: Float32Array,
+  v: GraphVariant = {},
+  scales = { text: DEFAULT_TEXT_SCALE, image: DEFAULT_IMAGE_SCALE },
+): Uint8Array {
   const T = alphasCumprod.length;
   const g = new GraphBuilder('unet');
   const sample = floatIn(g, 'sample', ['batch_size', 8, 'height', 'width'], v);
@@ -249,9 +302,13 @@ export function buildUnet(alphasCumprod: Float32Array, v: GraphVariant = {}, sca
   const sl = (a: number, b: number) => g.op('Slice', [feat, g.i64([a]), g.i64([b]), ax1]);
   const dM = g.op('Reshape', [sl(D_DM, D_DM + 16), g.i64([-1, 4, 4])]);
   const db = g.op('Reshape', [sl(D_DB, D_DB + 4), g.i64([-1, 4, 1])]);
-  const zero = g.f32([0], []), one = g.f32([1], []);
+  const zero = g.f32([0], []),
+    one = g.f32([1], []);
   const instructed = g.op('Reshape', [g.op('Clip', [sl(D_KW, D_KW + 1), zero, one]), g.i64([-1, 1, 1])]);
-  const gain = g.op('Reshape', [g.op('Clip', [g.op('Add', [sl(D_INTENSITY, D_INTENSITY + 1), one]), zero, g.f32([3], [])]), g.i64([-1, 1, 1])]);
+  const gain = g.op('Reshape', [
+    g.op('Clip', [g.op('Add', [sl(D_INTENSITY, D_INTENSITY + 1), one]), zero, g.f32([3], [])]),
+    g.i64([-1, 1, 1]),
+  ]);
   const cflat = g.op('Reshape', [c, g.i64([0, 4, -1])]); // [B,4,hw]
   const dAc = g.op('Mul', [g.op('Add', [g.op('MatMul', [dM, cflat]), db]), gain]); // g·ΔA c
   // text branch: c + (g·ΔA c − (s_I − 1)·c)/s_T; image/uncond branches (not instructed): c
@@ -271,7 +328,15 @@ export function buildUnet(alphasCumprod: Float32Array, v: GraphVariant = {}, sca
   const norm = g.op('Sqrt', [g.op('Add', [g.op('Mul', [sigma, sigma]), one])]);
   const sqrtAb = g.op('Reshape', [g.op('Div', [one, norm]), g.i64([-1, 1, 1, 1])]);
   const sqrt1mAb = g.op('Reshape', [g.op('Div', [sigma, norm]), g.i64([-1, 1, 1, 1])]);
-  floatOut(g, 'Div', [g.op('Sub', [x, g.op('Mul', [sqrtAb, targetS])]), sqrt1mAb], {}, 'out_sample', ['batch_size', 4, 'height', 'width'], v);
+  floatOut(
+    g,
+    'Div',
+    [g.op('Sub', [x, g.op('Mul', [sqrtAb, targetS])]), sqrt1mAb],
+    {},
+    'out_sample',
+    ['batch_size', 4, 'height', 'width'],
+    v,
+  );
   return g.toModel({ docString: DOC });
 }
 
@@ -279,10 +344,19 @@ export function buildVaeEncoder(v: GraphVariant = {}): Uint8Array {
   const g = new GraphBuilder('vae_encoder');
   const s = floatIn(g, 'sample', ['batch_size', 3, 'height', 'width'], v);
   const pooled = g.op('AveragePool', [s], { kernel_shape: [8, 8], strides: [8, 8] });
-  const W = new Float32Array(8 * 3), B = new Float32Array(8);
+  const W = new Float32Array(8 * 3),
+    B = new Float32Array(8);
   for (let k = 0; k < 3; k++) W[k * 3 + k] = VAE_GAIN;
   for (let k = 4; k < 8; k++) B[k] = -20; // log-variance: (almost) deterministic
-  floatOut(g, 'Conv', [pooled, g.f32(W, [8, 3, 1, 1]), g.f32(B, [8])], { kernel_shape: [1, 1] }, v.vaeOutput ?? 'latent_parameters', ['batch_size', 8, 'height_latent', 'width_latent'], v);
+  floatOut(
+    g,
+    'Conv',
+    [pooled, g.f32(W, [8, 3, 1, 1]), g.f32(B, [8])],
+    { kernel_shape: [1, 1] },
+    v.vaeOutput ?? 'latent_parameters',
+    ['batch_size', 8, 'height_latent', 'width_latent'],
+    v,
+  );
   return g.toModel({ docString: DOC });
 }
 
@@ -292,6 +366,14 @@ export function buildVaeDecoder(v: GraphVariant = {}): Uint8Array {
   const W = new Float32Array(3 * 4);
   for (let k = 0; k < 3; k++) W[k * 4 + k] = 1 / VAE_GAIN;
   const rgb = g.op('Conv', [z, g.f32(W, [3, 4, 1, 1])], { kernel_shape: [1, 1] });
-  floatOut(g, 'Resize', [rgb, '', g.f32([1, 1, 8, 8], [4])], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, 'sample', ['batch_size', 3, 'height', 'width'], v);
+  floatOut(
+    g,
+    'Resize',
+    [rgb, '', g.f32([1, 1, 8, 8], [4])],
+    { mode: 'linear', coordinate_transformation_mode: 'half_pixel' },
+    'sample',
+    ['batch_size', 3, 'height', 'width'],
+    v,
+  );
   return g.toModel({ docString: DOC });
 }

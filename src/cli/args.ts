@@ -34,7 +34,8 @@ export function intFlag(v: string | boolean | undefined, name: string, dflt: num
 export function floatFlag(v: string | boolean | undefined, name: string, dflt: number, min = -Infinity, max = Infinity): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (typeof v !== 'string' || !Number.isFinite(n) || n < min || n > max) throw new UserError(`--${name} must be a number in [${min}, ${max}], got '${v}'`);
+  if (typeof v !== 'string' || !Number.isFinite(n) || n < min || n > max)
+    throw new UserError(`--${name} must be a number in [${min}, ${max}], got '${v}'`);
   return n;
 }
 

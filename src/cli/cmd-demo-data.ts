@@ -11,8 +11,13 @@ const USAGE = `usage: instruct-scene demo-data --out DIR [--seed S] [--size N] [
 Writes the built-in synthetic multiview dataset: RGB PNGs, a nerfstudio transforms.json and objects.json
 (each object's axis-aligned box in world coordinates; the world is Y-up, ground at y = 0).`;
 
-export async function writeDemoData(out: string, opts: { seed?: number; size?: number; views?: number; progress?: Progress } = {}): Promise<void> {
-  const size = opts.size ?? 128, views = opts.views ?? 64, seed = opts.seed ?? 0;
+export async function writeDemoData(
+  out: string,
+  opts: { seed?: number; size?: number; views?: number; progress?: Progress } = {},
+): Promise<void> {
+  const size = opts.size ?? 128,
+    views = opts.views ?? 64,
+    seed = opts.seed ?? 0;
   const cams = demoCameras(views, size, seed);
   const fileOf = (i: number) => `images/frame_${String(i + 1).padStart(5, '0')}.png`;
   for (let i = 0; i < cams.length; i++) {
@@ -21,11 +26,23 @@ export async function writeDemoData(out: string, opts: { seed?: number; size?: n
   }
   opts.progress?.done();
   await nodeFiles.write(joinPath(out, 'transforms.json'), JSON.stringify(demoTransforms(cams, fileOf), null, 2));
-  await nodeFiles.write(joinPath(out, 'objects.json'), JSON.stringify(DEMO_OBJECTS.map((o) => ({ name: o.name, min: o.min, max: o.max })), null, 2));
+  await nodeFiles.write(
+    joinPath(out, 'objects.json'),
+    JSON.stringify(
+      DEMO_OBJECTS.map((o) => ({ name: o.name, min: o.min, max: o.max })),
+      null,
+      2,
+    ),
+  );
 }
 
 export async function run(args: string[]): Promise<number> {
-  const p = parseCommand(args, USAGE, { out: { type: 'string' }, seed: { type: 'string' }, size: { type: 'string' }, views: { type: 'string' } });
+  const p = parseCommand(args, USAGE, {
+    out: { type: 'string' },
+    seed: { type: 'string' },
+    size: { type: 'string' },
+    views: { type: 'string' },
+  });
   if (!p) return 0;
   const out = requireFlag(p.values.out, 'out');
   const size = intFlag(p.values.size, 'size', 128, 16);

@@ -16,22 +16,40 @@ settings on the CPU (DIR/scene), renders the held-out test views (DIR/renders) a
 Default DIR: ./out`;
 
 export async function run(args: string[]): Promise<number> {
-  const p = parseCommand(args, USAGE, { out: { type: 'string' }, size: { type: 'string' }, iters: { type: 'string' }, res: { type: 'string' } });
+  const p = parseCommand(args, USAGE, {
+    out: { type: 'string' },
+    size: { type: 'string' },
+    iters: { type: 'string' },
+    res: { type: 'string' },
+  });
   if (!p) return 0;
   const out = typeof p.values.out === 'string' ? p.values.out : 'out';
   const size = intFlag(p.values.size, 'size', 128, 16);
   const json = !!p.values.json;
   const progress = Progress.for(json);
-  const say = (s: string) => { if (!json) console.log(s); };
-  const data = joinPath(out, 'data'), sceneDir = joinPath(out, 'scene'), renders = joinPath(out, 'renders');
+  const say = (s: string) => {
+    if (!json) console.log(s);
+  };
+  const data = joinPath(out, 'data'),
+    sceneDir = joinPath(out, 'scene'),
+    renders = joinPath(out, 'renders');
   say(`1/3 writing the demo dataset to ${data}/`);
   await writeDemoData(data, { size, progress });
   say(`2/3 fitting a voxel grid (CPU) → ${sceneDir}/`);
-  const fit = await fitToFolder(data, sceneDir, {
-    repr: 'voxel', backend: 'cpu', downscale: 1, seed: 0, sh: false,
-    iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 1000, 1),
-    res: p.values.res === undefined ? undefined : intFlag(p.values.res, 'res', 128, 4),
-  }, progress);
+  const fit = await fitToFolder(
+    data,
+    sceneDir,
+    {
+      repr: 'voxel',
+      backend: 'cpu',
+      downscale: 1,
+      seed: 0,
+      sh: false,
+      iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 1000, 1),
+      res: p.values.res === undefined ? undefined : intFlag(p.values.res, 'res', 128, 4),
+    },
+    progress,
+  );
   say(`    ${fit.seconds.toFixed(1)} s, train PSNR ${fit.trainPsnr.toFixed(2)} dB`);
   say(`3/3 rendering the test views → ${renders}/`);
   const scene = await loadScene(sceneDir, nodeFiles);
@@ -40,8 +58,20 @@ export async function run(args: string[]): Promise<number> {
   await exportMultiview(scene, views, renders, nodeFiles, (d, t) => progress.update({ phase: 'render', step: d, total: t }));
   progress.done();
   const ev = await evaluate(sceneDir, data, 'test', 1);
-  const result = { out, data, scene: sceneDir, renders, fitSeconds: fit.seconds, trainPsnr: fit.trainPsnr, testPsnr: ev.psnr, testSsim: ev.ssim };
+  const result = {
+    out,
+    data,
+    scene: sceneDir,
+    renders,
+    fitSeconds: fit.seconds,
+    trainPsnr: fit.trainPsnr,
+    testPsnr: ev.psnr,
+    testSsim: ev.ssim,
+  };
   if (json) console.log(JSON.stringify(result));
-  else console.log(`done: test PSNR ${ev.psnr.toFixed(2)} dB, SSIM ${ev.ssim.toFixed(4)} over ${ev.views.length} views\n  dataset ${data}/\n  scene   ${sceneDir}/\n  renders ${renders}/ (PNGs + transforms.json)`);
+  else
+    console.log(
+      `done: test PSNR ${ev.psnr.toFixed(2)} dB, SSIM ${ev.ssim.toFixed(4)} over ${ev.views.length} views\n  dataset ${data}/\n  scene   ${sceneDir}/\n  renders ${renders}/ (PNGs + transforms.json)`,
+    );
   return 0;
 }

@@ -21,8 +21,15 @@ export const listDir = (d: string) => readdir(d);
 
 export async function run(args: string[]): Promise<number> {
   const p = parseCommand(
-    args, USAGE,
-    { dataset: { type: 'string' }, split: { type: 'string' }, downscale: { type: 'string' }, region: { type: 'string' }, dilate: { type: 'string' } },
+    args,
+    USAGE,
+    {
+      dataset: { type: 'string' },
+      split: { type: 'string' },
+      downscale: { type: 'string' },
+      region: { type: 'string' },
+      dilate: { type: 'string' },
+    },
     { positionals: [2, 2] },
   );
   if (!p) return 0;
@@ -33,15 +40,21 @@ export async function run(args: string[]): Promise<number> {
   const ds = await loadDataset(dsPath, nodeFiles, { downscale });
   const frames = framesOf(ds, split as Split | 'all');
   if (!frames.length) throw new UserError(`the dataset has no ${split} frames`, ds.sources[0]);
-  const region = typeof p.values.region === 'string'
-    ? await loadRegion(p.values.region, { dataset: ds, files: nodeFiles, listDir, bounds: ds.sceneBox })
-    : undefined;
+  const region =
+    typeof p.values.region === 'string'
+      ? await loadRegion(p.values.region, { dataset: ds, files: nodeFiles, listDir, bounds: ds.sceneBox })
+      : undefined;
   const dilate = p.values.dilate === undefined ? defaultDilation(frames[0].camera) : intFlag(p.values.dilate, 'dilate', 0, 0);
   const [a, b] = [await loadScene(pathA, nodeFiles), await loadScene(pathB, nodeFiles)];
   // with --json stdout is exactly one JSON object (like eval); the bar only shows on a terminal
   const progress = p.values.json ? new Progress('off') : Progress.for(false);
-  const res = await diffScenes(a, b, frames.map((f) => ({ file: f.file, camera: f.camera })), region, dilate, (i, n) =>
-    progress.update({ phase: 'diff', step: i, total: n }),
+  const res = await diffScenes(
+    a,
+    b,
+    frames.map((f) => ({ file: f.file, camera: f.camera })),
+    region,
+    dilate,
+    (i, n) => progress.update({ phase: 'diff', step: i, total: n }),
   );
   progress.done();
   if (p.values.json) {
@@ -53,8 +66,12 @@ export async function run(args: string[]): Promise<number> {
   if (region) {
     console.log(`outside the region: ${f(res.outside_psnr)}   inside: ${f(res.inside_psnr)}`);
     const c = (v: number[] | null) => (v ? v.map((x) => x.toFixed(3)).join(', ') : '—');
-    console.log(`mean RGB inside: A (${c(res.inside_mean_rgb_a)})  B (${c(res.inside_mean_rgb_b)})` +
-      (res.inside_mean_rgb_a && res.inside_mean_rgb_b ? `   redness change ${(redness(res.inside_mean_rgb_b) - redness(res.inside_mean_rgb_a)).toFixed(3)}` : ''));
+    console.log(
+      `mean RGB inside: A (${c(res.inside_mean_rgb_a)})  B (${c(res.inside_mean_rgb_b)})` +
+        (res.inside_mean_rgb_a && res.inside_mean_rgb_b
+          ? `   redness change ${(redness(res.inside_mean_rgb_b) - redness(res.inside_mean_rgb_a)).toFixed(3)}`
+          : ''),
+    );
   }
   return 0;
 }

@@ -53,11 +53,18 @@ export async function run(args: string[]): Promise<number> {
   const seed = intFlag(p.values.seed, 'seed', 0, 0);
   const strength = floatFlag(p.values.strength, 'strength', 1, 0, 1);
   if (strength === 0) throw new UserError('--strength must be above 0 (0 would return the input unchanged)');
-  const scheduler = p.values.scheduler === undefined ? undefined : choiceFlag(p.values.scheduler, 'scheduler', ['euler-ancestral', 'ddim'] as const, 'euler-ancestral');
+  const scheduler =
+    p.values.scheduler === undefined
+      ? undefined
+      : choiceFlag(p.values.scheduler, 'scheduler', ['euler-ancestral', 'ddim'] as const, 'euler-ancestral');
   const size = p.values.size === undefined ? undefined : intFlag(p.values.size, 'size', 512, 8);
   if (size !== undefined && size > 4096) throw new UserError('--size must be at most 4096');
-  const kd = p.values['keep-detail'] === undefined ? undefined : choiceFlag(p.values['keep-detail'], 'keep-detail', ['on', 'off'] as const, 'on') === 'on';
-  if (path.resolve(out) === path.resolve(input)) throw new UserError('--out names the input image; choose another file (inputs are never overwritten)', out);
+  const kd =
+    p.values['keep-detail'] === undefined
+      ? undefined
+      : choiceFlag(p.values['keep-detail'], 'keep-detail', ['on', 'off'] as const, 'on') === 'on';
+  if (path.resolve(out) === path.resolve(input))
+    throw new UserError('--out names the input image; choose another file (inputs are never overwritten)', out);
   const ext = path.extname(out).toLowerCase();
   if (!['.png', '.jpg', '.jpeg'].includes(ext)) throw new UserError('--out must end in .png, .jpg or .jpeg', out);
 
@@ -66,19 +73,51 @@ export async function run(args: string[]): Promise<number> {
   const img = decodeImage(await nodeFiles.read(input), input);
   const t0 = performance.now();
   let loaded = 0;
-  const pipe = await loadPipelineFor((p.values.model as string | undefined) ?? 'builtin', (msg) => progress.update({ phase: 'load', step: loaded++, total: 4 }, msg));
+  const pipe = await loadPipelineFor((p.values.model as string | undefined) ?? 'builtin', (msg) =>
+    progress.update({ phase: 'load', step: loaded++, total: 4 }, msg),
+  );
   try {
     const ignored = pipe.checkInstruction(instruction);
-    if (ignored.length) warn(`the built-in stand-in ignores ${ignored.map((w) => `'${w}'`).join(', ')}: it changes the colours of the whole image (the edit loops can limit it to a region)`);
+    if (ignored.length)
+      warn(
+        `the built-in stand-in ignores ${ignored.map((w) => `'${w}'`).join(', ')}: it changes the colours of the whole image (the edit loops can limit it to a region)`,
+      );
     const edited = await pipe.edit(img, instruction, {
-      steps, textScale, imageScale, seed, strength, scheduler, size, keepDetail: kd,
+      steps,
+      textScale,
+      imageScale,
+      seed,
+      strength,
+      scheduler,
+      size,
+      keepDetail: kd,
       onStep: (step, total) => progress.update({ phase: 'denoise', step, total }),
     });
     progress.done();
     await nodeFiles.write(out, encodeImage(edited, out));
     const seconds = (performance.now() - t0) / 1000;
-    if (json) console.log(JSON.stringify({ out, model: pipe.info.name, builtin: pipe.info.builtin, runtime: pipe.info.runtime, instruction, steps, textScale, imageScale, seed, strength, width: edited.width, height: edited.height, seconds }));
-    else console.log(`wrote ${out} (${edited.width}×${edited.height}, ${pipe.info.builtin ? 'built-in stand-in model' : pipe.info.name}, ${seconds.toFixed(1)} s)`);
+    if (json)
+      console.log(
+        JSON.stringify({
+          out,
+          model: pipe.info.name,
+          builtin: pipe.info.builtin,
+          runtime: pipe.info.runtime,
+          instruction,
+          steps,
+          textScale,
+          imageScale,
+          seed,
+          strength,
+          width: edited.width,
+          height: edited.height,
+          seconds,
+        }),
+      );
+    else
+      console.log(
+        `wrote ${out} (${edited.width}×${edited.height}, ${pipe.info.builtin ? 'built-in stand-in model' : pipe.info.name}, ${seconds.toFixed(1)} s)`,
+      );
   } finally {
     progress.done();
     await pipe.dispose();

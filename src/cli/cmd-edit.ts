@@ -6,7 +6,15 @@ import { framesOf, loadDataset, loadViews } from '../io/datasets/dataset';
 import { encodePng } from '../io/images/image-codec';
 import { nodeFiles, isDirectory } from '../io/node/node-files';
 import { decodeCheckpoint, encodeCheckpoint } from '../edit/loops/checkpoint';
-import { autoEditCount, defaultPreserveWeight, EDIT_DEFAULTS, now, prepareViews, type EditConfig, type EditEvent } from '../edit/loops/edit-session';
+import {
+  autoEditCount,
+  defaultPreserveWeight,
+  EDIT_DEFAULTS,
+  now,
+  prepareViews,
+  type EditConfig,
+  type EditEvent,
+} from '../edit/loops/edit-session';
 import { runEdit } from '../edit/loops/edit-run';
 import { GaussianEditable } from '../edit/scenes/gaussian-editable';
 import type { DiffusionPrior } from '../edit/diffusion/prior';
@@ -55,15 +63,39 @@ run the same command with --resume OUT instead of --out OUT: it continues from t
 the same result as an uninterrupted run.`;
 
 const FLAGS = {
-  dataset: { type: 'string' }, instruction: { type: 'string' }, model: { type: 'string' }, method: { type: 'string' },
-  region: { type: 'string' }, seed: { type: 'string' }, iters: { type: 'string' }, out: { type: 'string' }, resume: { type: 'string' },
-  downscale: { type: 'string' }, 'max-images': { type: 'string' }, rays: { type: 'string' },
-  'text-scale': { type: 'string' }, 'image-scale': { type: 'string' },
-  'edit-every': { type: 'string' }, 'edit-count': { type: 'string' }, 'idu-mode': { type: 'string' },
-  't-min': { type: 'string' }, 't-max': { type: 'string' }, steps: { type: 'string' },
-  'sds-levels': { type: 'string' }, 'sds-lambda': { type: 'string' }, pearson: { type: 'string' }, weighting: { type: 'string' },
-  backend: { type: 'string' }, 'densify-every': { type: 'string' }, 'densify-until': { type: 'string' }, 'densify-grad': { type: 'string' },
-  preserve: { type: 'string' }, 'lr-color': { type: 'string' }, 'lr-density': { type: 'string' }, dilate: { type: 'string' }, 'checkpoint-every': { type: 'string' },
+  dataset: { type: 'string' },
+  instruction: { type: 'string' },
+  model: { type: 'string' },
+  method: { type: 'string' },
+  region: { type: 'string' },
+  seed: { type: 'string' },
+  iters: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  downscale: { type: 'string' },
+  'max-images': { type: 'string' },
+  rays: { type: 'string' },
+  'text-scale': { type: 'string' },
+  'image-scale': { type: 'string' },
+  'edit-every': { type: 'string' },
+  'edit-count': { type: 'string' },
+  'idu-mode': { type: 'string' },
+  't-min': { type: 'string' },
+  't-max': { type: 'string' },
+  steps: { type: 'string' },
+  'sds-levels': { type: 'string' },
+  'sds-lambda': { type: 'string' },
+  pearson: { type: 'string' },
+  weighting: { type: 'string' },
+  backend: { type: 'string' },
+  'densify-every': { type: 'string' },
+  'densify-until': { type: 'string' },
+  'densify-grad': { type: 'string' },
+  preserve: { type: 'string' },
+  'lr-color': { type: 'string' },
+  'lr-density': { type: 'string' },
+  dilate: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
 } as const;
 
 const CKPT = 'edit.ckpt';
@@ -92,7 +124,8 @@ async function modelHashes(dir: string): Promise<Record<string, string>> {
   const walk = async (d: string, pre: string) => {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (e.isDirectory()) await walk(joinPath(d, e.name), `${pre}${e.name}/`);
-      else if (/\.(onnx|onnx_data|data|json|txt|pb)$/i.test(e.name) || e.name.includes('.onnx')) out[`${pre}${e.name}`] = await hashPath(joinPath(d, e.name));
+      else if (/\.(onnx|onnx_data|data|json|txt|pb)$/i.test(e.name) || e.name.includes('.onnx'))
+        out[`${pre}${e.name}`] = await hashPath(joinPath(d, e.name));
     }
   };
   await walk(dir, '');
@@ -112,7 +145,11 @@ export interface LoadedPrior {
 export async function loadPrior(model: string): Promise<LoadedPrior> {
   const dir = await resolveModelDir(model);
   if (!(await isDirectory(dir))) throw new UserError('the built-in model is missing from this installation (models/builtin)', dir);
-  const [{ InstructPix2Pix }, { nodeRuntime }, { ip2pPrior }] = await Promise.all([import('../edit/diffusion/pipeline'), import('../io/node/node-ort'), import('../edit/diffusion/ip2p-prior')]);
+  const [{ InstructPix2Pix }, { nodeRuntime }, { ip2pPrior }] = await Promise.all([
+    import('../edit/diffusion/pipeline'),
+    import('../io/node/node-ort'),
+    import('../edit/diffusion/ip2p-prior'),
+  ]);
   const pipe = await InstructPix2Pix.load(dir, nodeFiles, nodeRuntime());
   const id = model === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name;
   return { prior: ip2pPrior(pipe, id), dir, id, dispose: () => pipe.dispose(), check: (s: string) => pipe.checkInstruction(s) };
@@ -140,7 +177,9 @@ export async function run(args: string[]): Promise<number> {
   const backend = choiceFlag(v.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu');
   const cfg: EditConfig = {
     ...EDIT_DEFAULTS,
-    method, instruction, seed,
+    method,
+    instruction,
+    seed,
     iters: intFlag(v.iters, 'iters', EDIT_DEFAULTS.iters, 1),
     raysPerStep: intFlag(v.rays, 'rays', EDIT_DEFAULTS.raysPerStep, 16),
     textScale: numFlag(v['text-scale'], 'text-scale', EDIT_DEFAULTS.textScale, 0, 100),
@@ -205,7 +244,10 @@ export async function run(args: string[]): Promise<number> {
   }
   if (await nodeFiles.exists(joinPath(scenePath, CKPT))) throw new UserError('is an unfinished edit (resume it first)', scenePath);
 
-  const ds = await loadDataset(dsPath, nodeFiles, { downscale: intFlag(v.downscale, 'downscale', 1, 1), maxImages: v['max-images'] === undefined ? undefined : intFlag(v['max-images'], 'max-images', 1, 1) });
+  const ds = await loadDataset(dsPath, nodeFiles, {
+    downscale: intFlag(v.downscale, 'downscale', 1, 1),
+    maxImages: v['max-images'] === undefined ? undefined : intFlag(v['max-images'], 'max-images', 1, 1),
+  });
   const frames = framesOf(ds, 'train');
   if (!frames.length) throw new UserError('the dataset has no training frames', ds.sources[0]);
   const parent = await loadEditableScene(scenePath, ds.background);
@@ -218,7 +260,9 @@ export async function run(args: string[]): Promise<number> {
     const dil = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
     activeViews = frames.filter((f) => !almostEmpty(regionMask(region!, f.camera, dil(f.camera)))).length;
     if (!activeViews)
-      throw new UserError(`--region '${region.text}' covers (almost) nothing in every training view (< 0.5% of the pixels); check its coordinates against the scene box`);
+      throw new UserError(
+        `--region '${region.text}' covers (almost) nothing in every training view (< 0.5% of the pixels); check its coordinates against the scene box`,
+      );
   }
   if (v['edit-count'] === undefined && cfg.idu.mode === 'one') cfg.idu.editCount = autoEditCount(cfg.iters, cfg.idu.editEvery, activeViews);
   const { prior, dir: modelDir, id: modelId, dispose, check } = await loadPrior(model);
@@ -226,24 +270,45 @@ export async function run(args: string[]): Promise<number> {
 
   const parentHash = await hashPath(scenePath);
   const settings = {
-    scene: scenePath, parentHash, dataset: dsPath, downscale: ds.downscale, views: frames.map((f) => f.file), model: modelId,
-    region: region?.text ?? null, pearson, lr, dilate: v.dilate ?? null, cfg, densify: parent.kind === 'gaussians' ? densify : null,
+    scene: scenePath,
+    parentHash,
+    dataset: dsPath,
+    downscale: ds.downscale,
+    views: frames.map((f) => f.file),
+    model: modelId,
+    region: region?.text ?? null,
+    pearson,
+    lr,
+    dilate: v.dilate ?? null,
+    cfg,
+    densify: parent.kind === 'gaussians' ? densify : null,
   };
   if (resume) {
     const a = resume.settings as typeof settings;
     for (const k of ['parentHash', 'model', 'region', 'downscale', 'pearson', 'lr', 'dilate', 'densify'] as const)
-      if (JSON.stringify(a[k]) !== JSON.stringify(settings[k])) throw new UserError(`the checkpoint was made with a different ${k} (${JSON.stringify(a[k])}, now ${JSON.stringify(settings[k])}); resume with the same options`, ckptPath);
-    if (JSON.stringify(a.views) !== JSON.stringify(settings.views)) throw new UserError('the checkpoint was made with a different set of training views (--dataset / --max-images)', ckptPath);
+      if (JSON.stringify(a[k]) !== JSON.stringify(settings[k]))
+        throw new UserError(
+          `the checkpoint was made with a different ${k} (${JSON.stringify(a[k])}, now ${JSON.stringify(settings[k])}); resume with the same options`,
+          ckptPath,
+        );
+    if (JSON.stringify(a.views) !== JSON.stringify(settings.views))
+      throw new UserError('the checkpoint was made with a different set of training views (--dataset / --max-images)', ckptPath);
     if (JSON.stringify(a.cfg) !== JSON.stringify(settings.cfg)) {
       const diff = Object.keys(cfg).find((k) => JSON.stringify((a.cfg as any)[k]) !== JSON.stringify((cfg as any)[k]));
-      throw new UserError(`the checkpoint was made with a different ${diff} (${JSON.stringify((a.cfg as any)[diff!])}, now ${JSON.stringify((cfg as any)[diff!])}); resume with the same options`, ckptPath);
+      throw new UserError(
+        `the checkpoint was made with a different ${diff} (${JSON.stringify((a.cfg as any)[diff!])}, now ${JSON.stringify((cfg as any)[diff!])}); resume with the same options`,
+        ckptPath,
+      );
     }
   }
 
   // --- work ---
   const progress = Progress.for(json);
   const emit = (ev: EditEvent) => {
-    const label = ev.phase === 'refit' || ev.phase === 'sds' ? `views edited ${ev.viewsEdited ?? 0}${ev.loss !== undefined ? `  loss ${ev.loss.toExponential(2)}` : ''}` : '';
+    const label =
+      ev.phase === 'refit' || ev.phase === 'sds'
+        ? `views edited ${ev.viewsEdited ?? 0}${ev.loss !== undefined ? `  loss ${ev.loss.toExponential(2)}` : ''}`
+        : '';
     progress.update({ ...ev }, label);
   };
   const started = new Date().toISOString();
@@ -251,53 +316,92 @@ export async function run(args: string[]): Promise<number> {
   const { views: loaded, missing } = await loadViews(ds, 'train', nodeFiles);
   if (missing.length) warn(`${missing.length} training images are missing (first: ${missing[0]}); editing the other ${loaded.length}`);
   if (backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu();
-  const scene = await parent.editable(region, { pearsonWeight: method === 'sds' ? pearson : 0, ...lr }, { ...densify, extent: cameraExtent(frames.map((f) => f.camera)).radius, seed }, backend);
+  const scene = await parent.editable(
+    region,
+    { pearsonWeight: method === 'sds' ? pearson : 0, ...lr },
+    { ...densify, extent: cameraExtent(frames.map((f) => f.camera)).radius, seed },
+    backend,
+  );
   const dilate = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
-  const views = await prepareViews(scene, loaded.map((l) => ({ file: l.frame.file, camera: l.frame.camera, image: l.image })), region, dilate, (i, n) =>
-    emit({ phase: 'prepare', step: i, total: n }),
+  const views = await prepareViews(
+    scene,
+    loaded.map((l) => ({ file: l.frame.file, camera: l.frame.camera, image: l.image })),
+    region,
+    dilate,
+    (i, n) => emit({ phase: 'prepare', step: i, total: n }),
   );
   const skipped = views.filter((x) => x.skipped).length;
   if (skipped && !json) warn(`${skipped} of ${views.length} views see (almost) nothing of the region and are not edited`);
   await nodeFiles.mkdir(out);
   const writeLog = async (status: string, extra: Record<string, unknown> = {}) => {
     const log = {
-      format: 'instruct-scene-edit-log', version: 1, status,
-      instruction, method, model: { id: modelId, dir: modelDir, files: await modelHashes(modelDir) },
-      parent: { scene: scenePath, sha256: parentHash }, dataset: { path: dsPath, downscale: ds.downscale, trainViews: views.length, skippedViews: skipped },
-      region: region ? { text: region.text, ...region.describe() } : null, seed,
+      format: 'instruct-scene-edit-log',
+      version: 1,
+      status,
+      instruction,
+      method,
+      model: { id: modelId, dir: modelDir, files: await modelHashes(modelDir) },
+      parent: { scene: scenePath, sha256: parentHash },
+      dataset: { path: dsPath, downscale: ds.downscale, trainViews: views.length, skippedViews: skipped },
+      region: region ? { text: region.text, ...region.describe() } : null,
+      seed,
       settings: {
-        ...cfg, pearsonWeight: method === 'sds' ? pearson : 0, learningRates: lr, dilatePx: v.dilate === undefined ? 'auto (2% of the image side)' : Number(v.dilate),
-        ...(parent.kind === 'gaussians' ? { densify } : {}), backend,
+        ...cfg,
+        pearsonWeight: method === 'sds' ? pearson : 0,
+        learningRates: lr,
+        dilatePx: v.dilate === undefined ? 'auto (2% of the image side)' : Number(v.dilate),
+        ...(parent.kind === 'gaussians' ? { densify } : {}),
+        backend,
       },
-      started, ...extra,
+      started,
+      ...extra,
     };
     await nodeFiles.write(joinPath(out, LOG), JSON.stringify(log, null, 2));
   };
   if (!resume) await writeLog('running');
   let stop = false;
-  const onSig = () => { stop = true; };
+  const onSig = () => {
+    stop = true;
+  };
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   const res = await runEdit({
-    cfg, scene, prior, views, settings, resume: resume ?? undefined,
+    cfg,
+    scene,
+    prior,
+    views,
+    settings,
+    resume: resume ?? undefined,
     saveCheckpoint: async (c) => nodeFiles.write(ckptPath, encodeCheckpoint(c)),
-    onProgress: emit, shouldStop: () => stop,
+    onProgress: emit,
+    shouldStop: () => stop,
   });
   process.off('SIGINT', onSig);
   process.off('SIGTERM', onSig);
   if (!res.complete) {
     await nodeFiles.write(ckptPath, encodeCheckpoint({ settings, loop: res.state, scene: scene.saveState() }));
     progress.done();
-    console.error(`interrupted at step ${res.state.step}/${cfg.iters}; continue with: instruct-scene edit ${scenePath} ... --resume ${out}`);
+    console.error(
+      `interrupted at step ${res.state.step}/${cfg.iters}; continue with: instruct-scene edit ${scenePath} ... --resume ${out}`,
+    );
     scene.dispose?.();
     await dispose();
     return 130;
   }
   emit({ phase: 'save', step: 0, total: views.length });
-  await saveEditedScene(parent, scene, out, { instruction, method, model: modelId, parent: scenePath, parentSha256: parentHash, region: region?.text ?? null, seed, log: LOG });
+  await saveEditedScene(parent, scene, out, {
+    instruction,
+    method,
+    model: modelId,
+    parent: scenePath,
+    parentSha256: parentHash,
+    region: region?.text ?? null,
+    seed,
+    log: LOG,
+  });
   // the edited training images: IDU's final training set, SDS's renders of the edited scene
   for (let i = 0; i < views.length; i++) {
-    const img = method === 'idu' ? res.state.targets[i] ?? views[i].original : await scene.render(views[i].camera);
+    const img = method === 'idu' ? (res.state.targets[i] ?? views[i].original) : await scene.render(views[i].camera);
     await nodeFiles.write(joinPath(out, 'edited', basename(views[i].file).replace(/\.[^.]*$/, '') + '.png'), encodePng(img));
     emit({ phase: 'save', step: i + 1, total: views.length });
   }
@@ -305,18 +409,39 @@ export async function run(args: string[]): Promise<number> {
   const st = res.state;
   await writeLog('done', {
     finished: new Date().toISOString(),
-    steps: cfg.iters, viewsEdited: st.viewsEdited,
-    ...(scene instanceof GaussianEditable ? { gaussians: { before: scene.orig.count, after: scene.count, densification: scene.densifyLog } } : {}),
+    steps: cfg.iters,
+    viewsEdited: st.viewsEdited,
+    ...(scene instanceof GaussianEditable
+      ? { gaussians: { before: scene.orig.count, after: scene.count, densification: scene.densifyLog } }
+      : {}),
     times: {
-      sessionSeconds: seconds, editorSeconds: st.editorMs / 1000, refitSeconds: st.refitMs / 1000, renderSeconds: (st.renderMs ?? 0) / 1000,
-      stepsPerSecond: cfg.iters / Math.max(1e-9, (st.editorMs + st.refitMs + (st.renderMs ?? 0)) / 1000), resumed: !!resume,
+      sessionSeconds: seconds,
+      editorSeconds: st.editorMs / 1000,
+      refitSeconds: st.refitMs / 1000,
+      renderSeconds: (st.renderMs ?? 0) / 1000,
+      stepsPerSecond: cfg.iters / Math.max(1e-9, (st.editorMs + st.refitMs + (st.renderMs ?? 0)) / 1000),
+      resumed: !!resume,
     },
   });
   await rm(ckptPath, { force: true });
   progress.done();
   scene.dispose?.();
   await dispose();
-  if (json) console.log(JSON.stringify({ event: 'done', out, steps: cfg.iters, viewsEdited: st.viewsEdited, editorSeconds: st.editorMs / 1000, renderSeconds: (st.renderMs ?? 0) / 1000, refitSeconds: st.refitMs / 1000 }));
-  else console.log(`edited scene written to ${out}/ (${cfg.iters} ${method} steps, ${st.viewsEdited} view edits; editor ${(st.editorMs / 1000).toFixed(1)} s, renders ${((st.renderMs ?? 0) / 1000).toFixed(1)} s, refit ${(st.refitMs / 1000).toFixed(1)} s)`);
+  if (json)
+    console.log(
+      JSON.stringify({
+        event: 'done',
+        out,
+        steps: cfg.iters,
+        viewsEdited: st.viewsEdited,
+        editorSeconds: st.editorMs / 1000,
+        renderSeconds: (st.renderMs ?? 0) / 1000,
+        refitSeconds: st.refitMs / 1000,
+      }),
+    );
+  else
+    console.log(
+      `edited scene written to ${out}/ (${cfg.iters} ${method} steps, ${st.viewsEdited} view edits; editor ${(st.editorMs / 1000).toFixed(1)} s, renders ${((st.renderMs ?? 0) / 1000).toFixed(1)} s, refit ${(st.refitMs / 1000).toFixed(1)} s)`,
+    );
   return 0;
 }

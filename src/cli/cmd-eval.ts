@@ -21,7 +21,13 @@ export interface EvalResult {
 }
 
 /** Evaluates a scene on a dataset split. PSNR of identical images is capped at 100 dB so JSON stays finite. */
-export async function evaluate(scenePath: string, datasetPath: string, split: Split | 'all', downscale: number, progress?: Progress): Promise<EvalResult> {
+export async function evaluate(
+  scenePath: string,
+  datasetPath: string,
+  split: Split | 'all',
+  downscale: number,
+  progress?: Progress,
+): Promise<EvalResult> {
   const t0 = Date.now();
   const scene = await loadScene(scenePath, nodeFiles);
   const ds = await loadDataset(datasetPath, nodeFiles, { downscale });
@@ -32,7 +38,10 @@ export async function evaluate(scenePath: string, datasetPath: string, split: Sp
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i];
     const img = await loadFrameImage(ds, f, nodeFiles);
-    if (!img) { missing++; continue; }
+    if (!img) {
+      missing++;
+      continue;
+    }
     const r = await scene.render(f.camera);
     views.push({ file: f.file, psnr: Math.min(100, psnr(r.image, img)), ssim: ssim(r.image, img) });
     progress?.update({ phase: 'eval', step: i + 1, total: frames.length }, `${views[views.length - 1].psnr.toFixed(2)} dB`);
@@ -45,7 +54,12 @@ export async function evaluate(scenePath: string, datasetPath: string, split: Sp
 }
 
 export async function run(args: string[]): Promise<number> {
-  const p = parseCommand(args, USAGE, { dataset: { type: 'string' }, split: { type: 'string' }, downscale: { type: 'string' } }, { positionals: [1, 1] });
+  const p = parseCommand(
+    args,
+    USAGE,
+    { dataset: { type: 'string' }, split: { type: 'string' }, downscale: { type: 'string' } },
+    { positionals: [1, 1] },
+  );
   if (!p) return 0;
   const dataset = requireFlag(p.values.dataset, 'dataset');
   const split = choiceFlag(p.values.split, 'split', ['train', 'val', 'test', 'all'] as const, 'test');

@@ -52,14 +52,34 @@ export interface FitSummary {
 }
 
 /** Fits and saves a voxel scene; shared by `fit` and `demo`. */
-export async function fitVoxelToFolder(ds: Dataset, views: LoadedView[], out: string, o: FitCliOptions, progress: Progress, datasetPath: string): Promise<FitSummary> {
+export async function fitVoxelToFolder(
+  ds: Dataset,
+  views: LoadedView[],
+  out: string,
+  o: FitCliOptions,
+  progress: Progress,
+  datasetPath: string,
+): Promise<FitSummary> {
   const cams = views.map((v) => v.frame.camera);
   const bounds = sceneBounds(cams, ds.sceneBox);
-  const r = await fitVoxel(views.map((v) => ({ camera: v.frame.camera, image: v.image })), {
-    ...bounds, background: ds.background, res: o.res, iters: o.iters, batch: o.batch, seed: o.seed, shDegree: o.sh ? 1 : 0,
-    backend: o.backend,
-    onProgress: (p) => progress.update({ phase: 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr }, p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : ''),
-  });
+  const r = await fitVoxel(
+    views.map((v) => ({ camera: v.frame.camera, image: v.image })),
+    {
+      ...bounds,
+      background: ds.background,
+      res: o.res,
+      iters: o.iters,
+      batch: o.batch,
+      seed: o.seed,
+      shDegree: o.sh ? 1 : 0,
+      backend: o.backend,
+      onProgress: (p) =>
+        progress.update(
+          { phase: 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr },
+          p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : '',
+        ),
+    },
+  );
   progress.done();
   const scene = new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
@@ -72,36 +92,71 @@ export async function fitVoxelToFolder(ds: Dataset, views: LoadedView[], out: st
     testPsnr = s / tv.length;
   }
   const meta = {
-    dataset: datasetPath, downscale: ds.downscale, iters: r.stats.steps, seed: o.seed, backend: o.backend, views: views.length,
-    seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, testPsnr, orbit,
+    dataset: datasetPath,
+    downscale: ds.downscale,
+    iters: r.stats.steps,
+    seed: o.seed,
+    backend: o.backend,
+    views: views.length,
+    seconds: r.stats.seconds,
+    trainPsnr: r.stats.finalPsnr,
+    testPsnr,
+    orbit,
   };
   scene.meta = meta;
   await saveVoxelScene(out, { grid: r.grid, background: ds.background, render: scene.settings, meta }, nodeFiles);
   return { out, repr: 'voxel', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, testPsnr, views: views.length, res: r.grid.res };
 }
 
-async function fitGaussiansToFolder(ds: Dataset, views: LoadedView[], out: string, o: FitCliOptions, progress: Progress, datasetPath: string): Promise<FitSummary> {
+async function fitGaussiansToFolder(
+  ds: Dataset,
+  views: LoadedView[],
+  out: string,
+  o: FitCliOptions,
+  progress: Progress,
+  datasetPath: string,
+): Promise<FitSummary> {
   // Written by the Gaussian engineer (src/nerf/gaussian/fit-gaussians.ts, src/io/scenes/load-gaussian-scene.ts); imported lazily.
   const { fitGaussians } = await import('../nerf/gaussian/fit-gaussians');
   const { saveGaussianScene } = await import('../io/scenes/load-gaussian-scene');
   const cams = views.map((v) => v.frame.camera);
   const r = await fitGaussians(
-    ds, views.map((v) => ({ camera: v.frame.camera, image: v.image })),
+    ds,
+    views.map((v) => ({ camera: v.frame.camera, image: v.image })),
     { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles },
-    (p) => progress.update({ phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count }, p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : ''),
+    (p) =>
+      progress.update(
+        { phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count },
+        p.psnr !== undefined ? `${p.psnr.toFixed(2)} dB` : '',
+      ),
   );
   progress.done();
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
-  await saveGaussianScene(out, r.gaussians, ds.background, nodeFiles, { meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, orbit } });
+  await saveGaussianScene(out, r.gaussians, ds.background, nodeFiles, {
+    meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, orbit },
+  });
   return { out, repr: 'gaussians', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, views: views.length, count: r.stats.count };
 }
 
 export async function run(args: string[]): Promise<number> {
-  const p = parseCommand(args, USAGE, {
-    repr: { type: 'string' }, res: { type: 'string' }, iters: { type: 'string' }, backend: { type: 'string' },
-    downscale: { type: 'string' }, 'max-images': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-    sh: { type: 'boolean' }, batch: { type: 'string' }, 'max-gaussians': { type: 'string' },
-  }, { positionals: [1, 1] });
+  const p = parseCommand(
+    args,
+    USAGE,
+    {
+      repr: { type: 'string' },
+      res: { type: 'string' },
+      iters: { type: 'string' },
+      backend: { type: 'string' },
+      downscale: { type: 'string' },
+      'max-images': { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      sh: { type: 'boolean' },
+      batch: { type: 'string' },
+      'max-gaussians': { type: 'string' },
+    },
+    { positionals: [1, 1] },
+  );
   if (!p) return 0;
   const dataset = p.positionals[0];
   const out = requireFlag(p.values.out, 'out');
@@ -124,7 +179,9 @@ export async function run(args: string[]): Promise<number> {
   if (json) console.log(JSON.stringify(summary));
   else {
     const test = summary.testPsnr !== undefined ? `, test PSNR ${summary.testPsnr.toFixed(2)} dB` : '';
-    console.log(`fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${out}/`);
+    console.log(
+      `fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${out}/`,
+    );
   }
   return 0;
 }
@@ -133,8 +190,12 @@ export async function run(args: string[]): Promise<number> {
 export async function fitToFolder(dataset: string, out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
   if (o.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice() (voxel-gpu hook)
   const ds = await loadDataset(dataset, nodeFiles, { downscale: o.downscale, maxImages: o.maxImages });
-  const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) => progress.update({ phase: 'load', step: done, total }));
+  const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) =>
+    progress.update({ phase: 'load', step: done, total }),
+  );
   progress.done();
   if (missing.length) warn(`${missing.length} training image(s) are missing and were skipped (first: ${missing[0]})`);
-  return o.repr === 'voxel' ? fitVoxelToFolder(ds, views, out, o, progress, dataset) : fitGaussiansToFolder(ds, views, out, o, progress, dataset);
+  return o.repr === 'voxel'
+    ? fitVoxelToFolder(ds, views, out, o, progress, dataset)
+    : fitGaussiansToFolder(ds, views, out, o, progress, dataset);
 }

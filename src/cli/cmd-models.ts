@@ -47,15 +47,34 @@ export async function run(args: string[]): Promise<number> {
   const ok = c.problems.length === 0;
   if (p.values.json) {
     const components = Object.fromEntries(
-      COMPONENTS.map((k) => [k, c.components[k] ? { path: c.components[k]!.path, opset: c.components[k]!.info.opset, inputs: c.components[k]!.info.inputs, outputs: c.components[k]!.info.outputs, externalData: c.components[k]!.info.externalData } : null]),
+      COMPONENTS.map((k) => [
+        k,
+        c.components[k]
+          ? {
+              path: c.components[k]!.path,
+              opset: c.components[k]!.info.opset,
+              inputs: c.components[k]!.info.inputs,
+              outputs: c.components[k]!.info.outputs,
+              externalData: c.components[k]!.info.externalData,
+            }
+          : null,
+      ]),
     );
-    console.log(JSON.stringify({ dir, ok, problems: c.problems, notes: c.notes, builtin: !!c.builtin, variant: c.variant, components, run: ran }, null, 2));
+    console.log(
+      JSON.stringify(
+        { dir, ok, problems: c.problems, notes: c.notes, builtin: !!c.builtin, variant: c.variant, components, run: ran },
+        null,
+        2,
+      ),
+    );
   } else {
     console.log(`${dir}${c.builtin ? ` — ${c.builtin.name}` : ''}`);
     for (const k of COMPONENTS) {
       const f = c.components[k];
       if (!f) continue;
-      console.log(`  ${k.padEnd(13)} opset ${f.info.opset}${f.info.externalData.length ? `, external data: ${f.info.externalData.join(', ')}` : ''}`);
+      console.log(
+        `  ${k.padEnd(13)} opset ${f.info.opset}${f.info.externalData.length ? `, external data: ${f.info.externalData.join(', ')}` : ''}`,
+      );
       console.log(`    in : ${f.info.inputs.map(formatSpec).join('; ')}`);
       console.log(`    out: ${f.info.outputs.map(formatSpec).join('; ')}`);
     }
@@ -64,7 +83,9 @@ export async function run(args: string[]): Promise<number> {
     if (ok) console.log('OK: the folder matches the InstructPix2Pix contract');
     else {
       for (const pr of c.problems) console.error(`problem: ${pr}`);
-      console.error(`instruct-scene models: error: ${dir}: ${c.problems.length} problem${c.problems.length > 1 ? 's' : ''}; see README "Getting the InstructPix2Pix model"`);
+      console.error(
+        `instruct-scene models: error: ${dir}: ${c.problems.length} problem${c.problems.length > 1 ? 's' : ''}; see README "Getting the InstructPix2Pix model"`,
+      );
     }
   }
   return ok ? 0 : 1;

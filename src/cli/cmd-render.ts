@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors';
 import { loadDataset, framesOf } from '../io/datasets/dataset';
 import { loadScene } from '../io/scenes/load-scene';
-import { exportMultiview, exportName, orbitCameras, orbitHintFromCameras, type ExportView, type OrbitHint } from '../io/export/multiview-export';
+import { exportMultiview, exportName, orbitCameras, type ExportView, type OrbitHint } from '../io/export/multiview-export';
 import { nodeFiles } from '../io/node/node-files';
 import type { Scene } from '../nerf/common/scene';
 import { VoxelScene } from '../nerf/voxel/voxel-scene';
@@ -33,25 +33,40 @@ function parseSize(v: string | boolean | undefined): [number, number] | undefine
   if (v === undefined) return undefined;
   const m = typeof v === 'string' ? /^(\d+)x(\d+)$/i.exec(v) : null;
   if (!m) throw new UserError(`--size must look like 512x512, got '${v}'`);
-  const w = Number(m[1]), h = Number(m[2]);
+  const w = Number(m[1]),
+    h = Number(m[2]);
   if (w < 1 || h < 1 || w > 8192 || h > 8192) throw new UserError(`--size must be between 1x1 and 8192x8192, got '${v}'`);
   return [w, h];
 }
 
 export async function run(args: string[]): Promise<number> {
-  const p = parseCommand(args, USAGE, {
-    dataset: { type: 'string' }, split: { type: 'string' }, downscale: { type: 'string' }, orbit: { type: 'string' }, size: { type: 'string' }, out: { type: 'string' },
-  }, { positionals: [1, 1] });
+  const p = parseCommand(
+    args,
+    USAGE,
+    {
+      dataset: { type: 'string' },
+      split: { type: 'string' },
+      downscale: { type: 'string' },
+      orbit: { type: 'string' },
+      size: { type: 'string' },
+      out: { type: 'string' },
+    },
+    { positionals: [1, 1] },
+  );
   if (!p) return 0;
   const out = requireFlag(p.values.out, 'out');
-  if ((p.values.dataset === undefined) === (p.values.orbit === undefined)) throw new UserError('give exactly one of --dataset DATASET or --orbit N');
+  if ((p.values.dataset === undefined) === (p.values.orbit === undefined))
+    throw new UserError('give exactly one of --dataset DATASET or --orbit N');
   const json = !!p.values.json;
   const progress = Progress.for(json);
   const scene = await loadScene(p.positionals[0], nodeFiles);
   let views: ExportView[];
   if (p.values.dataset !== undefined) {
-    if (p.values.size !== undefined) throw new UserError('--size goes with --orbit (with --dataset the cameras set the size; use --downscale)');
-    const ds = await loadDataset(requireFlag(p.values.dataset, 'dataset'), nodeFiles, { downscale: intFlag(p.values.downscale, 'downscale', 1, 1) });
+    if (p.values.size !== undefined)
+      throw new UserError('--size goes with --orbit (with --dataset the cameras set the size; use --downscale)');
+    const ds = await loadDataset(requireFlag(p.values.dataset, 'dataset'), nodeFiles, {
+      downscale: intFlag(p.values.downscale, 'downscale', 1, 1),
+    });
     const split = choiceFlag(p.values.split, 'split', ['train', 'val', 'test', 'all'] as const, 'all');
     const frames = framesOf(ds, split);
     if (!frames.length) throw new UserError(`the dataset has no ${split} frames`, ds.sources[0]);
@@ -68,7 +83,11 @@ export async function run(args: string[]): Promise<number> {
     if (n > 10000) throw new UserError('--orbit must be at most 10000 views');
     const hint = orbitHint(scene);
     const [w, h] = parseSize(p.values.size) ?? [512, 512];
-    views = orbitCameras(hint, n, w, h).map((camera, i) => ({ camera, file: `images/orbit_${String(i).padStart(4, '0')}.png`, split: 'test' as const }));
+    views = orbitCameras(hint, n, w, h).map((camera, i) => ({
+      camera,
+      file: `images/orbit_${String(i).padStart(4, '0')}.png`,
+      split: 'test' as const,
+    }));
   }
   const r = await exportMultiview(scene, views, out, nodeFiles, (done, total) => progress.update({ phase: 'render', step: done, total }));
   progress.done();

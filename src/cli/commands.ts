@@ -15,7 +15,10 @@ export const commands: Record<string, Command> = {
   render: { summary: 'render a scene at dataset cameras or on an orbit (multiview export)', load: () => import('./cmd-render') },
   convert: { summary: 'convert Gaussian scenes between .ply and .splat', load: () => import('./cmd-convert') },
   tokenize: { summary: 'CLIP-tokenize text (ids with BOS/EOS)', load: () => import('./cmd-tokenize') },
-  'edit-image': { summary: 'edit one image with an instruction (InstructPix2Pix or the built-in model)', load: () => import('./cmd-edit-image') },
+  'edit-image': {
+    summary: 'edit one image with an instruction (InstructPix2Pix or the built-in model)',
+    load: () => import('./cmd-edit-image'),
+  },
   models: { summary: 'check an instruction model folder', load: () => import('./cmd-models') },
   edit: { summary: 'edit a scene with an instruction (IDU or SDS)', load: () => import('./cmd-edit') },
   diff: { summary: 'compare two scenes inside / outside a region', load: () => import('./cmd-diff') },

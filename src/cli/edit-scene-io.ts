@@ -22,7 +22,12 @@ export interface ParentScene {
    * A fresh scene to edit; `opts` for voxel grids, `gaussianOpts` for Gaussians (the other is ignored);
    * renders and gradients on `backend` (default cpu).
    */
-  editable(region: Region | undefined, opts: Partial<VoxelEditOptions>, gaussianOpts?: Partial<GaussianEditOptions>, backend?: BackendName): Promise<EditableScene>;
+  editable(
+    region: Region | undefined,
+    opts: Partial<VoxelEditOptions>,
+    gaussianOpts?: Partial<GaussianEditOptions>,
+    backend?: BackendName,
+  ): Promise<EditableScene>;
   save(scene: EditableScene, out: string, meta: Record<string, unknown>): Promise<void>;
 }
 
@@ -35,22 +40,39 @@ export async function loadEditableScene(path: string, datasetBackground: [number
       kind: 'voxel',
       bounds: { min: [...vs.grid.box.min] as Vec3, max: [...vs.grid.box.max] as Vec3 },
       editable: async (region, opts, _g, backend = 'cpu') =>
-        new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams(), { work: await createBackend(backend), source: await createBackend(backend) }),
+        new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams(), {
+          work: await createBackend(backend),
+          source: await createBackend(backend),
+        }),
       async save(ed, out, meta) {
         const grid = (ed as VoxelEditable).grid;
-        await saveVoxelScene(out, { grid, background: vs.background, render: vs.settings, meta: { ...(vs.meta ?? {}), edit: meta } }, nodeFiles, { edit: meta });
+        await saveVoxelScene(
+          out,
+          { grid, background: vs.background, render: vs.settings, meta: { ...(vs.meta ?? {}), edit: meta } },
+          nodeFiles,
+          { edit: meta },
+        );
       },
     };
   }
   const gs = (scene as unknown as { gaussians?: Gaussians }).gaussians;
   if (scene.kind === 'gaussians' && gs) {
-    const [{ GaussianEditable }, { saveGaussianScene }] = await Promise.all([import('../edit/scenes/gaussian-editable'), import('../io/scenes/load-gaussian-scene')]);
+    const [{ GaussianEditable }, { saveGaussianScene }] = await Promise.all([
+      import('../edit/scenes/gaussian-editable'),
+      import('../io/scenes/load-gaussian-scene'),
+    ]);
     const bg = scene.background ?? datasetBackground;
     return {
       kind: 'gaussians',
       bounds: gaussianBounds(gs),
       editable: async (region, opts, gaussianOpts = {}, backend = 'cpu') =>
-        new GaussianEditable(gs, bg, region, { ...(opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}), ...gaussianOpts }, await createGaussianBackend(backend)),
+        new GaussianEditable(
+          gs,
+          bg,
+          region,
+          { ...(opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}), ...gaussianOpts },
+          await createGaussianBackend(backend),
+        ),
       async save(ed, out, meta) {
         await saveGaussianScene(out, (ed as InstanceType<typeof GaussianEditable>).g, bg, nodeFiles, { edit: meta });
       },
@@ -59,6 +81,11 @@ export async function loadEditableScene(path: string, datasetBackground: [number
   throw new UserError(`editing ${scene.kind} scenes is not supported by this build`, path);
 }
 
-export async function saveEditedScene(parent: ParentScene, scene: EditableScene, out: string, meta: Record<string, unknown> = {}): Promise<void> {
+export async function saveEditedScene(
+  parent: ParentScene,
+  scene: EditableScene,
+  out: string,
+  meta: Record<string, unknown> = {},
+): Promise<void> {
   await parent.save(scene, out, meta);
 }

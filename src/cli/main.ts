@@ -43,7 +43,12 @@ export function reportError(e: unknown, name: string): number {
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
-  if (err && (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')) {
+  if (
+    err &&
+    (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
+      err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+  ) {
     console.error(`instruct-scene ${name}: error: ${err.message.split('\n')[0]} (see 'instruct-scene ${name} --help')`);
     return 2;
   }
@@ -56,6 +61,8 @@ export function reportError(e: unknown, name: string): number {
     return 1;
   }
   if (process.env.DEBUG) console.error(e);
-  console.error(`instruct-scene ${name}: internal error: ${(e as Error)?.message ?? String(e)} (this is a bug; rerun with DEBUG=1 for details)`);
+  console.error(
+    `instruct-scene ${name}: internal error: ${(e as Error)?.message ?? String(e)} (this is a bug; rerun with DEBUG=1 for details)`,
+  );
   return 70;
 }

@@ -12,8 +12,15 @@ export const BUILTIN_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.
 export async function resolveModelDir(model: string): Promise<string> {
   if (model === 'builtin') return BUILTIN_MODEL_DIR;
   if (!(await isDirectory(model))) {
-    if (await nodeFiles.exists(model)) throw new UserError(`expected a model folder (text_encoder/, unet/, vae_encoder/, vae_decoder/, tokenizer/, scheduler/), got a file`, model);
-    throw new UserError(`no such model folder; use --model builtin, or export InstructPix2Pix (README "Getting the InstructPix2Pix model")`, model);
+    if (await nodeFiles.exists(model))
+      throw new UserError(
+        `expected a model folder (text_encoder/, unet/, vae_encoder/, vae_decoder/, tokenizer/, scheduler/), got a file`,
+        model,
+      );
+    throw new UserError(
+      `no such model folder; use --model builtin, or export InstructPix2Pix (README "Getting the InstructPix2Pix model")`,
+      model,
+    );
   }
   return model;
 }

@@ -30,7 +30,12 @@ export class Progress {
       this.bar?.stop();
       this.phase = ev.phase;
       this.bar = new cliProgress.SingleBar(
-        { format: `${ev.phase.padEnd(10)} [{bar}] {value}/{total} {eta_formatted} {label}`, stream: process.stderr, hideCursor: true, etaBuffer: 50 },
+        {
+          format: `${ev.phase.padEnd(10)} [{bar}] {value}/{total} {eta_formatted} {label}`,
+          stream: process.stderr,
+          hideCursor: true,
+          etaBuffer: 50,
+        },
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(ev.total, ev.step, { label });

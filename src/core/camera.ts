@@ -5,7 +5,12 @@ import { mat4 } from 'gl-matrix';
  * in the OpenCV convention (x right, y down). k4 is kept for OPENCV_FISHEYE files but unused by OPENCV.
  */
 export interface Distortion {
-  k1: number; k2: number; k3: number; k4: number; p1: number; p2: number;
+  k1: number;
+  k2: number;
+  k3: number;
+  k4: number;
+  p1: number;
+  p2: number;
 }
 
 /**
@@ -80,7 +85,7 @@ export function lookAtCamera(
 ): Camera {
   const view = mat4.lookAt(mat4.create(), eye, target, up);
   const c2w = mat4.invert(mat4.create(), view) as Float32Array;
-  const fy = 0.5 * height / Math.tan((fovYDeg * Math.PI) / 360);
+  const fy = (0.5 * height) / Math.tan((fovYDeg * Math.PI) / 360);
   return { width, height, fx: fy, fy, cx: width / 2, cy: height / 2, c2w: Float32Array.from(c2w) };
 }
 

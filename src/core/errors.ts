@@ -4,7 +4,10 @@
  * and where possible how to fix it.
  */
 export class UserError extends Error {
-  constructor(message: string, readonly file?: string) {
+  constructor(
+    message: string,
+    readonly file?: string,
+  ) {
     super(file ? `${file}: ${message}` : message);
     this.name = 'UserError';
   }

@@ -23,7 +23,9 @@ export function compositeOver(img: Image, background: readonly [number, number, 
   for (let i = 0; i < n; i++) {
     if (img.channels === 1) {
       const g = img.data[i];
-      out.data[i * 3] = g; out.data[i * 3 + 1] = g; out.data[i * 3 + 2] = g;
+      out.data[i * 3] = g;
+      out.data[i * 3 + 1] = g;
+      out.data[i * 3 + 2] = g;
       continue;
     }
     const a = img.data[i * 4 + 3];
@@ -35,15 +37,16 @@ export function compositeOver(img: Image, background: readonly [number, number, 
 /** Area-average downscale by an integer factor (output size floor(w/k) × floor(h/k)). */
 export function downscaleImage(img: Image, k: number): Image {
   if (k === 1) return img;
-  const w = Math.floor(img.width / k), h = Math.floor(img.height / k), C = img.channels;
+  const w = Math.floor(img.width / k),
+    h = Math.floor(img.height / k),
+    C = img.channels;
   const out = createImage(w, h, C);
   const inv = 1 / (k * k);
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++)
       for (let c = 0; c < C; c++) {
         let s = 0;
-        for (let dy = 0; dy < k; dy++)
-          for (let dx = 0; dx < k; dx++) s += img.data[((y * k + dy) * img.width + x * k + dx) * C + c];
+        for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) s += img.data[((y * k + dy) * img.width + x * k + dx) * C + c];
         out.data[(y * w + x) * C + c] = s * inv;
       }
   return out;
@@ -53,17 +56,25 @@ export function downscaleImage(img: Image, k: number): Image {
 export function resizeImage(img: Image, w: number, h: number): Image {
   if (w === img.width && h === img.height) return img;
   if (img.width % w === 0 && img.height % h === 0 && img.width / w === img.height / h) return downscaleImage(img, img.width / w);
-  const C = img.channels, out = createImage(w, h, C);
-  const sx = img.width / w, sy = img.height / h;
+  const C = img.channels,
+    out = createImage(w, h, C);
+  const sx = img.width / w,
+    sy = img.height / h;
   for (let y = 0; y < h; y++) {
     const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), img.height - 1);
-    const y0 = Math.floor(fy), y1 = Math.min(y0 + 1, img.height - 1), ty = fy - y0;
+    const y0 = Math.floor(fy),
+      y1 = Math.min(y0 + 1, img.height - 1),
+      ty = fy - y0;
     for (let x = 0; x < w; x++) {
       const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), img.width - 1);
-      const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, img.width - 1), tx = fx - x0;
+      const x0 = Math.floor(fx),
+        x1 = Math.min(x0 + 1, img.width - 1),
+        tx = fx - x0;
       for (let c = 0; c < C; c++) {
-        const a = img.data[(y0 * img.width + x0) * C + c], b = img.data[(y0 * img.width + x1) * C + c];
-        const d = img.data[(y1 * img.width + x0) * C + c], e = img.data[(y1 * img.width + x1) * C + c];
+        const a = img.data[(y0 * img.width + x0) * C + c],
+          b = img.data[(y0 * img.width + x1) * C + c];
+        const d = img.data[(y1 * img.width + x0) * C + c],
+          e = img.data[(y1 * img.width + x1) * C + c];
         out.data[(y * w + x) * C + c] = (a * (1 - tx) + b * tx) * (1 - ty) + (d * (1 - tx) + e * tx) * ty;
       }
     }

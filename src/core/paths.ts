@@ -4,8 +4,10 @@ export function joinPath(...parts: string[]): string {
   let abs = false;
   parts.forEach((p, i) => {
     if (!p) return;
-    if (p.startsWith('/')) { segs.length = 0; abs = true; }
-    else if (i === 0) abs = false;
+    if (p.startsWith('/')) {
+      segs.length = 0;
+      abs = true;
+    } else if (i === 0) abs = false;
     for (const s of p.split('/')) {
       if (s === '' || s === '.') continue;
       if (s === '..' && segs.length && segs[segs.length - 1] !== '..') segs.pop();

@@ -17,7 +17,8 @@ export function distort(d: Distortion, x: number, y: number): [number, number] {
 
 /** Inverts `distort` by Newton's method (converges in a few steps for real lenses). */
 export function undistort(d: Distortion, xd: number, yd: number): [number, number] {
-  let x = xd, y = yd;
+  let x = xd,
+    y = yd;
   for (let it = 0; it < 10; it++) {
     const r2 = x * x + y * y;
     const radial = 1 + r2 * (d.k1 + r2 * (d.k2 + r2 * d.k3));
@@ -30,8 +31,10 @@ export function undistort(d: Distortion, xd: number, yd: number): [number, numbe
     const fyy = radial + 2 * y * y * dradial + 6 * d.p1 * y + 2 * d.p2 * x;
     const det = fxx * fyy - fxy * fyx;
     if (Math.abs(det) < 1e-12) break;
-    const dx = (fx * fyy - fy * fxy) / det, dy = (fy * fxx - fx * fyx) / det;
-    x -= dx; y -= dy;
+    const dx = (fx * fyy - fy * fxy) / det,
+      dy = (fy * fxx - fx * fyx) / det;
+    x -= dx;
+    y -= dy;
     if (Math.abs(dx) + Math.abs(dy) < 1e-10) break;
   }
   return [x, y];
@@ -48,25 +51,42 @@ export function pixelRay(cam: Camera, px: number, py: number, origins: Float32Ar
   const dy = m[1] * x - m[5] * y - m[9];
   const dz = m[2] * x - m[6] * y - m[10];
   const inv = 1 / Math.hypot(dx, dy, dz);
-  dirs[i * 3] = dx * inv; dirs[i * 3 + 1] = dy * inv; dirs[i * 3 + 2] = dz * inv;
-  origins[i * 3] = m[12]; origins[i * 3 + 1] = m[13]; origins[i * 3 + 2] = m[14];
+  dirs[i * 3] = dx * inv;
+  dirs[i * 3 + 1] = dy * inv;
+  dirs[i * 3 + 2] = dz * inv;
+  origins[i * 3] = m[12];
+  origins[i * 3 + 1] = m[13];
+  origins[i * 3 + 2] = m[14];
 }
 
 /** All rays of a camera, one per pixel, row-major. */
 export function cameraRays(cam: Camera): Rays {
   const count = cam.width * cam.height;
-  const origins = new Float32Array(count * 3), dirs = new Float32Array(count * 3);
+  const origins = new Float32Array(count * 3),
+    dirs = new Float32Array(count * 3);
   for (let py = 0, i = 0; py < cam.height; py++) for (let px = 0; px < cam.width; px++, i++) pixelRay(cam, px, py, origins, dirs, i);
   return { origins, dirs, count };
 }
 
 /** Intersects rays with an axis-aligned box; returns [tnear, tfar] (tfar < tnear when missed). */
-export function rayBox(o: ArrayLike<number>, d: ArrayLike<number>, oi: number, bmin: ArrayLike<number>, bmax: ArrayLike<number>): [number, number] {
-  let t0 = -Infinity, t1 = Infinity;
+export function rayBox(
+  o: ArrayLike<number>,
+  d: ArrayLike<number>,
+  oi: number,
+  bmin: ArrayLike<number>,
+  bmax: ArrayLike<number>,
+): [number, number] {
+  let t0 = -Infinity,
+    t1 = Infinity;
   for (let a = 0; a < 3; a++) {
     const inv = 1 / d[oi + a];
-    let ta = (bmin[a] - o[oi + a]) * inv, tb = (bmax[a] - o[oi + a]) * inv;
-    if (ta > tb) { const t = ta; ta = tb; tb = t; }
+    let ta = (bmin[a] - o[oi + a]) * inv,
+      tb = (bmax[a] - o[oi + a]) * inv;
+    if (ta > tb) {
+      const t = ta;
+      ta = tb;
+      tb = t;
+    }
     if (ta > t0) t0 = ta;
     if (tb < t1) t1 = tb;
   }

@@ -26,7 +26,9 @@ async function gpuObject(): Promise<GPU | undefined> {
 
 export class GpuUnavailableError extends Error {
   constructor(reason: string) {
-    super(`WebGPU is not available: ${reason}. Use --backend cpu, or see the README (WebGPU in Node needs a Vulkan driver; on CPU-only Linux install chromium for SwiftShader).`);
+    super(
+      `WebGPU is not available: ${reason}. Use --backend cpu, or see the README (WebGPU in Node needs a Vulkan driver; on CPU-only Linux install chromium for SwiftShader).`,
+    );
     this.name = 'GpuUnavailableError';
   }
 }

@@ -49,7 +49,12 @@ export class GpuPrefixScan {
 
   private uniform(slot: number, n: number): GPUBuffer {
     let u = this.uniforms[slot];
-    if (!u) u = this.uniforms[slot] = this.runner.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `scan params ${slot}` });
+    if (!u)
+      u = this.uniforms[slot] = this.runner.device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: `scan params ${slot}`,
+      });
     this.runner.device.queue.writeBuffer(u, 0, new Uint32Array([n, 0, 0, 0]));
     return u;
   }
@@ -134,9 +139,20 @@ export class GpuRadixSort {
     const with64 = opts.keys64 ?? true;
     const bindings = ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage'] as const;
     const mk = (entry: string, hasHi: boolean) =>
-      runner.kernel({ code: radixSource, entry, bindings: [...bindings], workgroupSize: SORT_BLOCK, constants: { HAS_HI: hasHi ? 1 : 0 }, label: `gs_radix.${entry}${hasHi ? '64' : '32'}` });
+      runner.kernel({
+        code: radixSource,
+        entry,
+        bindings: [...bindings],
+        workgroupSize: SORT_BLOCK,
+        constants: { HAS_HI: hasHi ? 1 : 0 },
+        label: `gs_radix.${entry}${hasHi ? '64' : '32'}`,
+      });
     const [count64, scatter64, count32, scatter32, scan] = await Promise.all([
-      with64 ? mk('radix_count', true) : null, with64 ? mk('radix_scatter', true) : null, mk('radix_count', false), mk('radix_scatter', false), GpuPrefixScan.create(device),
+      with64 ? mk('radix_count', true) : null,
+      with64 ? mk('radix_scatter', true) : null,
+      mk('radix_count', false),
+      mk('radix_scatter', false),
+      GpuPrefixScan.create(device),
     ]);
     return new GpuRadixSort(runner, scan, { count64, scatter64, count32, scatter32 });
   }
@@ -144,7 +160,10 @@ export class GpuRadixSort {
   private ensure(count: number) {
     const s = this.scratch;
     if (s && s.capacity >= count) return s;
-    s?.lo.destroy(); s?.hi.destroy(); s?.vals.destroy(); s?.hist.destroy();
+    s?.lo.destroy();
+    s?.hi.destroy();
+    s?.vals.destroy();
+    s?.hist.destroy();
     const capacity = Math.max(count, Math.ceil((s?.capacity ?? 0) * 1.5));
     const d = this.runner.device;
     const bytes = Math.max(16, capacity * 4);
@@ -161,7 +180,12 @@ export class GpuRadixSort {
 
   private uniform(slot: number, data: Uint32Array<ArrayBuffer>): GPUBuffer {
     let u = this.uniforms[slot];
-    if (!u) u = this.uniforms[slot] = this.runner.device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: `sort params ${slot}` });
+    if (!u)
+      u = this.uniforms[slot] = this.runner.device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: `sort params ${slot}`,
+      });
     this.runner.device.queue.writeBuffer(u, 0, data);
     return u;
   }
@@ -177,8 +201,10 @@ export class GpuRadixSort {
   encode(enc: GPUCommandEncoder, b: SortBuffers): void {
     const n = b.count;
     if (n <= 1) return;
-    const loBits = b.loBits ?? 32, hiBits = b.keysHi ? (b.hiBits ?? 32) : 0;
-    if (!(loBits >= 0 && loBits <= 32 && hiBits >= 0 && hiBits <= 32)) throw new Error(`radix sort: bit counts must be in 0..32 (lo ${loBits}, hi ${hiBits})`);
+    const loBits = b.loBits ?? 32,
+      hiBits = b.keysHi ? (b.hiBits ?? 32) : 0;
+    if (!(loBits >= 0 && loBits <= 32 && hiBits >= 0 && hiBits <= 32))
+      throw new Error(`radix sort: bit counts must be in 0..32 (lo ${loBits}, hi ${hiBits})`);
     const blocks = Math.ceil(n / SORT_BLOCK);
     const s = this.ensure(n);
     const has64 = !!b.keysHi;
@@ -190,7 +216,8 @@ export class GpuRadixSort {
     const passes: { shift: number; useHi: number }[] = [];
     for (let sh = 0; sh < loBits; sh += 4) passes.push({ shift: sh, useHi: 0 });
     for (let sh = 0; sh < hiBits; sh += 4) passes.push({ shift: sh, useHi: 1 });
-    let src = A, dst = B;
+    let src = A,
+      dst = B;
     const pass = enc.beginComputePass({ label: 'radix sort' });
     passes.forEach((p, k) => {
       const u = this.uniform(k, new Uint32Array([n, p.shift, p.useHi, blocks]));
@@ -198,7 +225,9 @@ export class GpuRadixSort {
       this.runner.encode(pass, [{ kernel: countK, buffers: bufs, threads: blocks * SORT_BLOCK }]);
       this.scan.encode(pass, s.hist, 16 * blocks);
       this.runner.encode(pass, [{ kernel: scatterK, buffers: bufs, threads: blocks * SORT_BLOCK }]);
-      const t = src; src = dst; dst = t;
+      const t = src;
+      src = dst;
+      dst = t;
     });
     pass.end();
     if (src !== A) {
@@ -220,7 +249,10 @@ export class GpuRadixSort {
 
   destroy(): void {
     const s = this.scratch;
-    s?.lo.destroy(); s?.hi.destroy(); s?.vals.destroy(); s?.hist.destroy();
+    s?.lo.destroy();
+    s?.hi.destroy();
+    s?.vals.destroy();
+    s?.hist.destroy();
     this.scratch = null;
     for (const d of this.dummies) d.destroy();
     for (const u of this.uniforms) u.destroy();

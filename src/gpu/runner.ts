@@ -202,7 +202,8 @@ export class GpuRunner {
 
   private bindGroup(call: KernelCall): GPUBindGroup {
     const { kernel, buffers } = call;
-    if (buffers.length !== kernel.def.bindings.length) throw new Error(`kernel ${kernel.def.entry}: ${kernel.def.bindings.length} bindings, got ${buffers.length} buffers`);
+    if (buffers.length !== kernel.def.bindings.length)
+      throw new Error(`kernel ${kernel.def.entry}: ${kernel.def.bindings.length} bindings, got ${buffers.length} buffers`);
     return this.device.createBindGroup({
       layout: kernel.layout,
       entries: buffers.map((b, binding) => ({ binding, resource: isGpuBuffer(b) ? { buffer: b } : b })),

@@ -42,11 +42,20 @@ export function demoVoxelGrid(maxRes = 40): VoxelGrid {
 }
 
 /** Writes a tiny demo: a voxel scene folder and a dataset of that scene's own renders (so both agree). */
-export async function writeTinyDemo(root: string, o: { size?: number; views?: number; res?: number } = {}): Promise<{ scene: string; data: string }> {
-  const size = o.size ?? 32, views = o.views ?? 16;
+export async function writeTinyDemo(
+  root: string,
+  o: { size?: number; views?: number; res?: number } = {},
+): Promise<{ scene: string; data: string }> {
+  const size = o.size ?? 32,
+    views = o.views ?? 16;
   const grid = demoVoxelGrid(o.res ?? 40);
-  const scene = join(root, 'scene'), data = join(root, 'data');
-  await saveVoxelScene(scene, { grid, background: [1, 1, 1], render: { stepRatio: 0.5, near: 0 }, meta: { source: 'tests/helpers/edit-demo.ts' } }, nodeFiles);
+  const scene = join(root, 'scene'),
+    data = join(root, 'data');
+  await saveVoxelScene(
+    scene,
+    { grid, background: [1, 1, 1], render: { stepRatio: 0.5, near: 0 }, meta: { source: 'tests/helpers/edit-demo.ts' } },
+    nodeFiles,
+  );
   const vs = new VoxelScene(grid, [1, 1, 1]);
   const cams = demoCameras(views, size, 0);
   const fileOf = (i: number) => `images/frame_${String(i + 1).padStart(5, '0')}.png`;
@@ -58,26 +67,45 @@ export async function writeTinyDemo(root: string, o: { size?: number; views?: nu
 }
 
 /** The tiny demo as Gaussians: one per surface vertex of the analytic voxel demo, with its colour. */
-export async function writeTinyGaussianDemo(root: string, o: { size?: number; views?: number; res?: number } = {}): Promise<{ scene: string; data: string }> {
+export async function writeTinyGaussianDemo(
+  root: string,
+  o: { size?: number; views?: number; res?: number } = {},
+): Promise<{ scene: string; data: string }> {
   const { gaussiansFromPoints } = await import('../../src/nerf/gaussian/gaussians');
   const { saveGaussianScene } = await import('../../src/io/scenes/load-gaussian-scene');
   const { GaussianScene } = await import('../../src/nerf/gaussian/gaussian-scene');
-  const size = o.size ?? 32, views = o.views ?? 16;
+  const size = o.size ?? 32,
+    views = o.views ?? 16;
   const grid = demoVoxelGrid(o.res ?? 32);
   const [nx, ny, nz] = grid.res;
-  const xyz: number[] = [], rgb: number[] = [];
-  const solid = (i: number, j: number, k: number) => i >= 0 && j >= 0 && k >= 0 && i < nx && j < ny && k < nz && grid.density[i + nx * (j + ny * k)] > 0;
+  const xyz: number[] = [],
+    rgb: number[] = [];
+  const solid = (i: number, j: number, k: number) =>
+    i >= 0 && j >= 0 && k >= 0 && i < nx && j < ny && k < nz && grid.density[i + nx * (j + ny * k)] > 0;
   for (let k = 0; k < nz; k++)
     for (let j = 0; j < ny; j++)
       for (let i = 0; i < nx; i++) {
         if (!solid(i, j, k)) continue;
-        if (solid(i + 1, j, k) && solid(i - 1, j, k) && solid(i, j + 1, k) && solid(i, j - 1, k) && solid(i, j, k + 1) && solid(i, j, k - 1)) continue;
+        if (
+          solid(i + 1, j, k) &&
+          solid(i - 1, j, k) &&
+          solid(i, j + 1, k) &&
+          solid(i, j - 1, k) &&
+          solid(i, j, k + 1) &&
+          solid(i, j, k - 1)
+        )
+          continue;
         const v = i + nx * (j + ny * k);
-        xyz.push(...[i / (nx - 1), j / (ny - 1), k / (nz - 1)].map((f, a) => DEMO_SCENE_BOX.min[a] + f * (DEMO_SCENE_BOX.max[a] - DEMO_SCENE_BOX.min[a])));
+        xyz.push(
+          ...[i / (nx - 1), j / (ny - 1), k / (nz - 1)].map(
+            (f, a) => DEMO_SCENE_BOX.min[a] + f * (DEMO_SCENE_BOX.max[a] - DEMO_SCENE_BOX.min[a]),
+          ),
+        );
         for (let c = 0; c < 3; c++) rgb.push(1 / (1 + Math.exp(-grid.color[v * 3 + c])));
       }
   const g = gaussiansFromPoints(Float32Array.from(xyz), Float32Array.from(rgb), { opacity: 0.95 });
-  const scene = join(root, 'gscene'), data = join(root, 'gdata');
+  const scene = join(root, 'gscene'),
+    data = join(root, 'gdata');
   await saveGaussianScene(scene, g, [1, 1, 1], nodeFiles);
   const gs = new GaussianScene(g, [1, 1, 1]);
   const cams = demoCameras(views, size, 0);

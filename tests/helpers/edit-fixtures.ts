@@ -4,13 +4,19 @@ import { createVoxelGrid, type VoxelGrid } from '../../src/nerf/voxel/voxel-grid
 export const BLOCKS_BOX = { min: [-1, -1, -1] as [number, number, number], max: [1, 1, 1] as [number, number, number] };
 
 /** A small voxel grid: two opaque blocks (left and right of x = 0) in an empty box; raw colours given. */
-export function blocksGrid(res = 17, right: [number, number, number] = [-2, 2, -2], left: [number, number, number] = [-2, -2, 2]): VoxelGrid {
+export function blocksGrid(
+  res = 17,
+  right: [number, number, number] = [-2, 2, -2],
+  left: [number, number, number] = [-2, -2, 2],
+): VoxelGrid {
   const g = createVoxelGrid({ res: [res, res, res], box: BLOCKS_BOX });
   for (let k = 0; k < res; k++)
     for (let j = 0; j < res; j++)
       for (let i = 0; i < res; i++) {
         const v = i + res * (j + res * k);
-        const x = (i / (res - 1)) * 2 - 1, y = (j / (res - 1)) * 2 - 1, z = (k / (res - 1)) * 2 - 1;
+        const x = (i / (res - 1)) * 2 - 1,
+          y = (j / (res - 1)) * 2 - 1,
+          z = (k / (res - 1)) * 2 - 1;
         const inL = x > -0.8 && x < -0.1 && Math.abs(y) < 0.4 && Math.abs(z) < 0.4;
         const inR = x > 0.1 && x < 0.8 && Math.abs(y) < 0.4 && Math.abs(z) < 0.4;
         g.density[v] = inL || inR ? 8 : -8;

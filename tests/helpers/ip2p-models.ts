@@ -20,7 +20,17 @@ export async function modelFolder(variant: GraphVariant = {}): Promise<string> {
  * A UNet whose output tells the branches apart: out = kx·x + mean(image latents) + q·Σ|text states| + kt·t
  * (per batch element, broadcast over channels and pixels). Text branch: m + q·S, image branch: m, uncond: 0.
  */
-export function probeUnet(opts: { kx?: number; q?: number; kt?: number; dtype?: OnnxDtype; timestep?: { dtype: OnnxDtype; rank: 0 | 1 }; sampleChannels?: number; dropInput?: string } = {}): Uint8Array {
+export function probeUnet(
+  opts: {
+    kx?: number;
+    q?: number;
+    kt?: number;
+    dtype?: OnnxDtype;
+    timestep?: { dtype: OnnxDtype; rank: 0 | 1 };
+    sampleChannels?: number;
+    dropInput?: string;
+  } = {},
+): Uint8Array {
   const g = new GraphBuilder('probe_unet');
   const dt = opts.dtype ?? 'float32';
   const cast = (v: string) => (dt === 'float32' ? v : g.op('Cast', [v], { to: 1 }));

@@ -8,9 +8,17 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /** Chromium flags that give WebGPU on SwiftShader (GUIDE.md: without --use-vulkan=swiftshader canvases are black). */
 export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader', '--use-angle=swiftshader', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-angle=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
 ];
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -42,11 +50,15 @@ export interface ViewerHarness {
 }
 
 /** Builds the app (or another page: `entry`, an HTML file relative to the repo root) into a temporary folder, serves it with `vite preview` on a free 127.0.0.1 port, and starts Chromium. */
-export async function startViewer(opts: { extraPublic?: Record<string, Uint8Array>; entry?: string; root?: string; alias?: Record<string, string> } = {}): Promise<ViewerHarness> {
+export async function startViewer(
+  opts: { extraPublic?: Record<string, Uint8Array>; entry?: string; root?: string; alias?: Record<string, string> } = {},
+): Promise<ViewerHarness> {
   const outDir = mkdtempSync(join(tmpdir(), 'is-viewer-'));
   const root = opts.root ?? ROOT;
   await build({
-    root, logLevel: 'error', configFile: opts.root ? false : undefined,
+    root,
+    logLevel: 'error',
+    configFile: opts.root ? false : undefined,
     resolve: opts.alias ? { alias: opts.alias } : undefined,
     build: { outDir, emptyOutDir: true, ...(opts.entry ? { rolldownOptions: { input: join(ROOT, opts.entry) } } : {}) },
   });
@@ -56,11 +68,21 @@ export async function startViewer(opts: { extraPublic?: Record<string, Uint8Arra
   }
   const port = await freePort();
   // appType 'mpa': missing files are 404s (as on a static host), not the SPA's index.html
-  const server: PreviewServer = await preview({ root, configFile: opts.root ? false : undefined, logLevel: 'error', appType: 'mpa', build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: true } });
+  const server: PreviewServer = await preview({
+    root,
+    configFile: opts.root ? false : undefined,
+    logLevel: 'error',
+    appType: 'mpa',
+    build: { outDir },
+    preview: { host: '127.0.0.1', port, strictPort: true },
+  });
   const url = `http://127.0.0.1:${port}/`;
   const profile = mkdtempSync(join(tmpdir(), 'is-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 640, height: 480 },
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 640, height: 480 },
   });
   return {
     url,
@@ -69,7 +91,9 @@ export async function startViewer(opts: { extraPublic?: Record<string, Uint8Arra
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+      });
       await page.goto(url + path);
       return { page, errors };
     },

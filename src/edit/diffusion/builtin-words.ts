@@ -51,7 +51,10 @@ export function checkBuiltinInstruction(instruction: string, info: BuiltinInfo, 
     .join('; ');
   const what = `It only makes colour and tone edits (${list}), e.g. "make it red", "make the vase gold", "make it black and white"; ${INSTALL_HINT}`;
   if (uniq.length) {
-    const u = uniq.slice(0, 5).map((w) => `'${w}'`).join(', ');
+    const u = uniq
+      .slice(0, 5)
+      .map((w) => `'${w}'`)
+      .join(', ');
     return { error: `the built-in stand-in model does not understand ${u} in "${instruction}". ${what}`, ignored: [] };
   }
   return { error: `"${instruction}" names no edit the built-in stand-in model knows. ${what}`, ignored: [] };

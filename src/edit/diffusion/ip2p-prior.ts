@@ -31,7 +31,13 @@ export function ip2pPrior(pipe: InstructPix2Pix, id = pipe.info.name): Diffusion
     },
     img2img(input, cond, o) {
       return pipe.edit(cond.image, cond.instruction, {
-        init: input, strength: o.tFrac, steps: o.steps, seed: o.seed, scheduler: 'ddim', textScale: cond.textScale, imageScale: cond.imageScale,
+        init: input,
+        strength: o.tFrac,
+        steps: o.steps,
+        seed: o.seed,
+        scheduler: 'ddim',
+        textScale: cond.textScale,
+        imageScale: cond.imageScale,
       });
     },
   };

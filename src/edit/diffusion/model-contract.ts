@@ -105,16 +105,22 @@ export interface BuiltinInfo {
 const TWO_GB = 2 ** 31;
 
 function portMatches(spec: ValueSpec, port: Port, file: string, problems: string[]): void {
-  if (!port.dtypes.includes(spec.dtype)) problems.push(`${file}: '${spec.name}' is ${spec.dtype}, expected ${port.dtypes.join(' or ')} (${port.what})`);
+  if (!port.dtypes.includes(spec.dtype))
+    problems.push(`${file}: '${spec.name}' is ${spec.dtype}, expected ${port.dtypes.join(' or ')} (${port.what})`);
   if (!spec.shape) return; // unknown rank: nothing more to check
   if (!port.ranks.includes(spec.shape.length)) {
-    problems.push(`${file}: '${spec.name}' has rank ${spec.shape.length} (${formatSpec(spec)}), expected rank ${port.ranks.join(' or ')} (${port.what})`);
+    problems.push(
+      `${file}: '${spec.name}' has rank ${spec.shape.length} (${formatSpec(spec)}), expected rank ${port.ranks.join(' or ')} (${port.what})`,
+    );
     return;
   }
   for (const [axis, size] of Object.entries(port.fixed ?? {})) {
     const d = spec.shape[Number(axis)];
     if (typeof d === 'number' && d !== size) {
-      const hint = port.what.startsWith('noisy + image') && d === 4 ? ' — a text-to-image Stable Diffusion UNet takes 4 channels; InstructPix2Pix takes 8 (noisy latents + image latents)' : '';
+      const hint =
+        port.what.startsWith('noisy + image') && d === 4
+          ? ' — a text-to-image Stable Diffusion UNet takes 4 channels; InstructPix2Pix takes 8 (noisy latents + image latents)'
+          : '';
       problems.push(`${file}: '${spec.name}' has size ${d} on axis ${axis}, expected ${size} (${port.what})${hint}`);
     }
   }
@@ -127,18 +133,27 @@ function checkSignature(comp: Component, info: ModelInfo, file: string, problems
   for (const port of c.inputs) {
     const spec = info.inputs.find((i) => port.names.includes(i.name));
     if (!spec) {
-      problems.push(`${file}: missing input '${port.names[0]}' (${port.what}); the model's inputs are ${info.inputs.map(formatSpec).join(', ') || 'none'}`);
+      problems.push(
+        `${file}: missing input '${port.names[0]}' (${port.what}); the model's inputs are ${info.inputs.map(formatSpec).join(', ') || 'none'}`,
+      );
       continue;
     }
     found[port.names[0]] = spec;
     portMatches(spec, port, file, problems);
   }
   const known = new Set(c.inputs.flatMap((p) => p.names));
-  for (const n of inNames) if (!known.has(n)) problems.push(`${file}: unexpected input '${n}' (an InstructPix2Pix ${comp} takes ${c.inputs.map((p) => p.names[0]).join(', ')}); is this a different kind of model?`);
+  for (const n of inNames)
+    if (!known.has(n))
+      problems.push(
+        `${file}: unexpected input '${n}' (an InstructPix2Pix ${comp} takes ${c.inputs.map((p) => p.names[0]).join(', ')}); is this a different kind of model?`,
+      );
   for (const port of c.outputs) {
     const spec = info.outputs.find((o) => port.names.includes(o.name));
     if (!spec) {
-      if (!port.optional) problems.push(`${file}: missing output '${port.names.join("' or '")}' (${port.what}); the model's outputs are ${info.outputs.map(formatSpec).join(', ') || 'none'}`);
+      if (!port.optional)
+        problems.push(
+          `${file}: missing output '${port.names.join("' or '")}' (${port.what}); the model's outputs are ${info.outputs.map(formatSpec).join(', ') || 'none'}`,
+        );
       continue;
     }
     found[port.names[0]] = spec;
@@ -158,7 +173,8 @@ function dirOf(p: string): string {
  * @param opts.readExternal also read external data files (needed to create sessions from bytes, e.g. in a browser)
  */
 export async function checkModelFolder(dir: string, files: FileSource, opts: { readExternal?: boolean } = {}): Promise<ModelCheck> {
-  const problems: string[] = [], notes: string[] = [];
+  const problems: string[] = [],
+    notes: string[] = [];
   const components: Partial<Record<Component, ComponentFile>> = {};
   const found: Partial<Record<Component, Record<string, ValueSpec>>> = {};
   let anyFile = false;
@@ -178,7 +194,10 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
     }
     anyFile = true;
     const size = files.size ? await files.size(path) : null;
-    if (size !== null && size > TWO_GB) notes.push(`${path}: ${(size / 2 ** 30).toFixed(2)} GB in one protobuf; browsers cannot load files over 2 GB — export with external data (see README)`);
+    if (size !== null && size > TWO_GB)
+      notes.push(
+        `${path}: ${(size / 2 ** 30).toFixed(2)} GB in one protobuf; browsers cannot load files over 2 GB — export with external data (see README)`,
+      );
     const bytes = await files.read(path);
     let info: ModelInfo;
     try {
@@ -204,25 +223,45 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
     found[comp] = checkSignature(comp, info, path, problems);
   }
   if (!anyFile && !(await files.exists(joinPath(dir, 'model_index.json'))) && !(await files.exists(joinPath(dir, 'unet')))) {
-    throw new UserError(`not an InstructPix2Pix model folder (no text_encoder/, unet/, vae_encoder/, vae_decoder/ with model.onnx); see README "Getting the InstructPix2Pix model"`, dir);
+    throw new UserError(
+      `not an InstructPix2Pix model folder (no text_encoder/, unet/, vae_encoder/, vae_decoder/ with model.onnx); see README "Getting the InstructPix2Pix model"`,
+      dir,
+    );
   }
 
   // Cross-component consistency and the variant to feed.
   let variant: ModelVariant | null = null;
-  const te = found.text_encoder, un = found.unet, ve = found.vae_encoder, vd = found.vae_decoder;
+  const te = found.text_encoder,
+    un = found.unet,
+    ve = found.vae_encoder,
+    vd = found.vae_decoder;
   if (te && un && ve && vd && problems.length === 0) {
-    const hid = te.last_hidden_state?.shape?.[2], ehs = un.encoder_hidden_states?.shape?.[2];
-    if (typeof hid === 'number' && typeof ehs === 'number' && hid !== ehs) problems.push(`${components.unet!.path}: encoder_hidden_states width ${ehs} differs from the text encoder's last_hidden_state width ${hid}`);
+    const hid = te.last_hidden_state?.shape?.[2],
+      ehs = un.encoder_hidden_states?.shape?.[2];
+    if (typeof hid === 'number' && typeof ehs === 'number' && hid !== ehs)
+      problems.push(
+        `${components.unet!.path}: encoder_hidden_states width ${ehs} differs from the text encoder's last_hidden_state width ${hid}`,
+      );
     const vaeOut = ve.latent_parameters;
     const vch = vaeOut.shape?.[1];
     const vaeChannels = typeof vch === 'number' ? vch : vaeOut.name === 'latent_parameters' ? 8 : 4;
-    if (vaeChannels !== 8 && vaeChannels !== 4) problems.push(`${components.vae_encoder!.path}: '${vaeOut.name}' has ${vaeChannels} channels, expected 8 (mean and log-variance) or 4`);
-    if (vaeOut.name === 'latent_sample') notes.push(`${components.vae_encoder!.path}: older export with output 'latent_sample'${vaeChannels === 4 ? ' (4 channels: a latent sample, used as the mean)' : ''}`);
+    if (vaeChannels !== 8 && vaeChannels !== 4)
+      problems.push(
+        `${components.vae_encoder!.path}: '${vaeOut.name}' has ${vaeChannels} channels, expected 8 (mean and log-variance) or 4`,
+      );
+    if (vaeOut.name === 'latent_sample')
+      notes.push(
+        `${components.vae_encoder!.path}: older export with output 'latent_sample'${vaeChannels === 4 ? ' (4 channels: a latent sample, used as the mean)' : ''}`,
+      );
     const ts = un.timestep;
     const b = un.sample.shape?.[0];
-    const hh = un.sample.shape?.[2], ww = un.sample.shape?.[3];
+    const hh = un.sample.shape?.[2],
+      ww = un.sample.shape?.[3];
     const dt = (c: Component) => Object.fromEntries(Object.values(found[c]!).map((v) => [v.name, v.dtype]));
-    if (typeof b === 'number' && b !== 1 && b !== 3) problems.push(`${components.unet!.path}: batch fixed to ${b}; the pipeline needs a batch of 3 (or 1) — re-export with a dynamic batch axis`);
+    if (typeof b === 'number' && b !== 1 && b !== 3)
+      problems.push(
+        `${components.unet!.path}: batch fixed to ${b}; the pipeline needs a batch of 3 (or 1) — re-export with a dynamic batch axis`,
+      );
     variant = {
       dtypes: { text_encoder: dt('text_encoder'), unet: dt('unet'), vae_encoder: dt('vae_encoder'), vae_decoder: dt('vae_decoder') },
       timestepRank: (ts.shape?.length ?? 1) === 0 ? 0 : 1,
@@ -236,13 +275,19 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
       fp16: un.sample.dtype === 'float16',
     };
     if (variant.fp16) notes.push('fp16 model: inputs are fed as float16');
-    if (variant.unetBatch === 1) notes.push(`${components.unet!.path}: batch fixed to 1; the three guidance branches run one after another`);
-    if (variant.latentSize) notes.push(`${components.unet!.path}: latent size fixed to ${variant.latentSize.join('×')}; images are resized to ${variant.latentSize[1] * 8}×${variant.latentSize[0] * 8}`);
+    if (variant.unetBatch === 1)
+      notes.push(`${components.unet!.path}: batch fixed to 1; the three guidance branches run one after another`);
+    if (variant.latentSize)
+      notes.push(
+        `${components.unet!.path}: latent size fixed to ${variant.latentSize.join('×')}; images are resized to ${variant.latentSize[1] * 8}×${variant.latentSize[0] * 8}`,
+      );
   }
 
   // Tokenizer and scheduler.
   const tokDir = joinPath(dir, 'tokenizer');
-  const hasTok = (await files.exists(joinPath(tokDir, 'tokenizer.json'))) || ((await files.exists(joinPath(tokDir, 'vocab.json'))) && (await files.exists(joinPath(tokDir, 'merges.txt'))));
+  const hasTok =
+    (await files.exists(joinPath(tokDir, 'tokenizer.json'))) ||
+    ((await files.exists(joinPath(tokDir, 'vocab.json'))) && (await files.exists(joinPath(tokDir, 'merges.txt'))));
   if (!hasTok) problems.push(`${tokDir}: missing tokenizer files (vocab.json + merges.txt, or tokenizer.json)`);
   else {
     try {
@@ -283,7 +328,8 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
   if (await files.exists(bp)) {
     try {
       builtin = parseJson(await files.read(bp), bp) as BuiltinInfo;
-      if (!builtin || typeof builtin.edits !== 'object' || !Array.isArray(builtin.fillers)) throw new UserError('expected {name, edits, fillers, modifiers}', bp);
+      if (!builtin || typeof builtin.edits !== 'object' || !Array.isArray(builtin.fillers))
+        throw new UserError('expected {name, edits, fillers, modifiers}', bp);
     } catch (e) {
       if (e instanceof UserError) problems.push(e.message);
       else throw e;

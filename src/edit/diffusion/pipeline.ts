@@ -111,7 +111,10 @@ export function tensorToF32(t: RtTensor): Float32Array {
 
 function checkFiniteOut(a: Float32Array, what: string): void {
   for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i])) throw new UserError(`${what} produced a non-finite value (${a[i]}) at index ${i}${what.includes('unet') ? ' — with fp16 models this is an overflow; try the fp32 export' : ''}`);
+    if (!Number.isFinite(a[i]))
+      throw new UserError(
+        `${what} produced a non-finite value (${a[i]}) at index ${i}${what.includes('unet') ? ' — with fp16 models this is an overflow; try the fp32 export' : ''}`,
+      );
   }
 }
 
@@ -156,7 +159,12 @@ export class InstructPix2Pix {
    * Loads a model folder: checks everything first (throws one UserError listing every problem), then
    * creates the four sessions once.
    */
-  static async load(dir: string, files: FileSource, runtime: OnnxRuntime, opts: { readExternal?: boolean; onProgress?: (msg: string) => void } = {}): Promise<InstructPix2Pix> {
+  static async load(
+    dir: string,
+    files: FileSource,
+    runtime: OnnxRuntime,
+    opts: { readExternal?: boolean; onProgress?: (msg: string) => void } = {},
+  ): Promise<InstructPix2Pix> {
     const check = await checkModelFolder(dir, files, { readExternal: opts.readExternal ?? !runtime.loadsByPath });
     if (check.problems.length || !check.variant) throw modelProblems(check);
     const tokenizer = await loadTokenizer(joinPath(dir, 'tokenizer'), files);
@@ -165,7 +173,11 @@ export class InstructPix2Pix {
       opts.onProgress?.(`loading ${comp}`);
       const f = check.components[comp]!;
       try {
-        sessions[comp] = await runtime.createSession({ path: f.path, bytes: f.bytes, externalData: f.externalData.map((e) => ({ path: e.path, data: e.data ?? new Uint8Array() })) });
+        sessions[comp] = await runtime.createSession({
+          path: f.path,
+          bytes: f.bytes,
+          externalData: f.externalData.map((e) => ({ path: e.path, data: e.data ?? new Uint8Array() })),
+        });
       } catch (e) {
         for (const s of Object.values(sessions)) await s.release();
         throw new UserError(`${runtime.name} cannot load it (${String((e as Error)?.message ?? e).split('\n')[0]})`, f.path);
@@ -182,7 +194,15 @@ export class InstructPix2Pix {
     for (const c of Object.values(check.components)) (c as { bytes: Uint8Array }).bytes = new Uint8Array();
     const builtin = check.builtin;
     const name = builtin ? builtin.name : String(check.modelIndex?._name_or_path ?? dir);
-    const info: PipelineInfo = { dir, runtime: runtime.name, builtin: !!builtin, name, fp16: check.variant.fp16, variant: check.variant, notes: check.notes };
+    const info: PipelineInfo = {
+      dir,
+      runtime: runtime.name,
+      builtin: !!builtin,
+      name,
+      fp16: check.variant.fp16,
+      variant: check.variant,
+      notes: check.notes,
+    };
     return new InstructPix2Pix(info, runtime, sessions, tokenizer, check.schedulerConfig!, builtin);
   }
 
@@ -219,11 +239,19 @@ export class InstructPix2Pix {
   private async runText(text: string): Promise<Float32Array> {
     const ids = this.tokenizer.encodeForModel(text);
     const v = this.info.variant;
-    const t = v.idsDtype === 'int32' ? this.rt.tensor('int32', Int32Array.from(ids), [1, ids.length]) : this.rt.tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [1, ids.length]);
+    const t =
+      v.idsDtype === 'int32'
+        ? this.rt.tensor('int32', Int32Array.from(ids), [1, ids.length])
+        : this.rt.tensor(
+            'int64',
+            BigInt64Array.from(ids, (x) => BigInt(x)),
+            [1, ids.length],
+          );
     const out = await this.sessions.text_encoder.run({ input_ids: t });
     const hs = tensorToF32(out.last_hidden_state);
     checkFiniteOut(hs, 'text_encoder');
-    if (hs.length !== 77 * v.hiddenSize) throw new UserError(`text_encoder returned ${out.last_hidden_state.dims.join('×')}, expected 1×77×${v.hiddenSize}`);
+    if (hs.length !== 77 * v.hiddenSize)
+      throw new UserError(`text_encoder returned ${out.last_hidden_state.dims.join('×')}, expected 1×77×${v.hiddenSize}`);
     return hs;
   }
 
@@ -233,7 +261,12 @@ export class InstructPix2Pix {
     if (hit) return hit;
     this.checkInstruction(instruction);
     if (!this.uncondCache) this.uncondCache = await this.runText('');
-    const e: TextEmbeddings = { instruction, cond: await this.runText(instruction), uncond: this.uncondCache, hidden: this.info.variant.hiddenSize };
+    const e: TextEmbeddings = {
+      instruction,
+      cond: await this.runText(instruction),
+      uncond: this.uncondCache,
+      hidden: this.info.variant.hiddenSize,
+    };
     if (this.textCache.size > 32) this.textCache.clear();
     this.textCache.set(instruction, e);
     return e;
@@ -261,7 +294,8 @@ export class InstructPix2Pix {
     const d = tensorToF32(t);
     checkFiniteOut(d, 'vae_encoder');
     const [, C, h, w] = t.dims;
-    if (t.dims.length !== 4 || (C !== 4 && C !== 8) || h * 8 !== H || w * 8 !== W) throw new UserError(`vae_encoder returned ${t.dims.join('×')} for a ${W}×${H} image, expected 1×8×${H / 8}×${W / 8}`);
+    if (t.dims.length !== 4 || (C !== 4 && C !== 8) || h * 8 !== H || w * 8 !== W)
+      throw new UserError(`vae_encoder returned ${t.dims.join('×')} for a ${W}×${H} image, expected 1×8×${H / 8}×${W / 8}`);
     return { channels: 4, height: h, width: w, data: d.slice(0, 4 * h * w) };
   }
 
@@ -294,7 +328,9 @@ export class InstructPix2Pix {
     const data = new Float32Array(4 * h * w);
     for (let i = 0; i < data.length; i++) data[i] = z.data[i] / LATENT_SCALE;
     const v = this.info.variant;
-    const out = await this.sessions.vae_decoder.run({ latent_sample: toTensorFloat(this.rt, v.dtypes.vae_decoder.latent_sample, data, [1, 4, h, w]) });
+    const out = await this.sessions.vae_decoder.run({
+      latent_sample: toTensorFloat(this.rt, v.dtypes.vae_decoder.latent_sample, data, [1, 4, h, w]),
+    });
     const s = tensorToF32(out.sample);
     checkFiniteOut(s, 'vae_decoder');
     const [, C, H, W] = out.sample.dims;
@@ -308,7 +344,9 @@ export class InstructPix2Pix {
   private textTensors(text: TextEmbeddings): { batch: RtTensor; cond: RtTensor; uncond: RtTensor } {
     const hit = this.textTensorCache.get(text);
     if (hit) return hit;
-    const hid = text.hidden, m = 77 * hid, ed = this.info.variant.dtypes.unet.encoder_hidden_states;
+    const hid = text.hidden,
+      m = 77 * hid,
+      ed = this.info.variant.dtypes.unet.encoder_hidden_states;
     const batch = new Float32Array(3 * m);
     batch.set(text.cond, 0);
     batch.set(text.uncond, m);
@@ -328,8 +366,9 @@ export class InstructPix2Pix {
    */
   async predictBranches(zt: Latents, t: number, image: Latents, text: TextEmbeddings): Promise<[Float32Array, Float32Array, Float32Array]> {
     const { height: h, width: w } = zt;
-    if (image.height !== h || image.width !== w) throw new Error(`image latents ${image.width}×${image.height} differ from noisy latents ${w}×${h}`);
-    const n = 4 * h * w, hid = text.hidden;
+    if (image.height !== h || image.width !== w)
+      throw new Error(`image latents ${image.width}×${image.height} differ from noisy latents ${w}×${h}`);
+    const n = 4 * h * w;
     const v = this.info.variant;
     const sample = new Float32Array(3 * 2 * n);
     for (let b = 0; b < 3; b++) {
@@ -361,7 +400,8 @@ export class InstructPix2Pix {
     let eps: Float32Array;
     if (v.unetBatch === 1) {
       eps = new Float32Array(3 * n);
-      for (let b = 0; b < 3; b++) eps.set(await run(1, sample.subarray(b * 2 * n, (b + 1) * 2 * n), b === 0 ? ehsTensors.cond : ehsTensors.uncond), b * n);
+      for (let b = 0; b < 3; b++)
+        eps.set(await run(1, sample.subarray(b * 2 * n, (b + 1) * 2 * n), b === 0 ? ehsTensors.cond : ehsTensors.uncond), b * n);
     } else eps = await run(3, sample, ehsTensors.batch);
     return [eps.slice(0, n), eps.slice(n, 2 * n), eps.slice(2 * n, 3 * n)];
   }
@@ -371,7 +411,13 @@ export class InstructPix2Pix {
    * (z_t = √ᾱ_t·z + √(1−ᾱ_t)·ε, z scaled by 0.18215), `t` a training timestep in [0, 1000),
    * `imageLatents` the unscaled VAE mean of the condition image (`encodeImage`).
    */
-  async predictNoise(zt: Latents, t: number, imageLatents: Latents, text: TextEmbeddings, scales: GuidanceScales = DEFAULT_SCALES): Promise<Float32Array> {
+  async predictNoise(
+    zt: Latents,
+    t: number,
+    imageLatents: Latents,
+    text: TextEmbeddings,
+    scales: GuidanceScales = DEFAULT_SCALES,
+  ): Promise<Float32Array> {
     const [et, ei, eu] = await this.predictBranches(zt, t, imageLatents, text);
     return guide(et, ei, eu, scales);
   }
@@ -432,11 +478,13 @@ export class InstructPix2Pix {
    * @param sourceLatents the source's VAE mean when already computed (must match edited's size / 8)
    */
   async restoreDetail(edited: Image, source: Image, sourceLatents?: Latents): Promise<Image> {
-    const W = edited.width, H = edited.height;
+    const W = edited.width,
+      H = edited.height;
     const src = resizeImage(compositeOver(source, [1, 1, 1]), W, H);
     const lat = sourceLatents ?? (await this.encodeImage(src, [W, H]));
     const recon = await this.decode({ ...lat, data: lat.data.map((v) => v * LATENT_SCALE) });
-    if (recon.width !== W || recon.height !== H) throw new Error(`restoreDetail: latents ${lat.width}×${lat.height} do not match a ${W}×${H} image`);
+    if (recon.width !== W || recon.height !== H)
+      throw new Error(`restoreDetail: latents ${lat.width}×${lat.height} do not match a ${W}×${H} image`);
     const out = createImage(W, H, 3);
     const e = edited.channels === 3 ? edited : compositeOver(edited, [1, 1, 1]);
     // luminance detail only: colour detail would bring the source's colours back at edges
@@ -462,7 +510,9 @@ export function guide(et: Float32Array, ei: Float32Array, eu: Float32Array, s: G
 /** One UserError listing a folder's problems (first few), with how to fix. */
 export function modelProblems(check: ModelCheck): UserError {
   const shown = check.problems.slice(0, 6);
-  const more = check.problems.length > shown.length ? `; and ${check.problems.length - shown.length} more (run 'instruct-scene models check ${check.dir}')` : '';
+  const more =
+    check.problems.length > shown.length
+      ? `; and ${check.problems.length - shown.length} more (run 'instruct-scene models check ${check.dir}')`
+      : '';
   return new UserError(`not a usable InstructPix2Pix model folder: ${shown.join('; ')}${more}`);
 }
-

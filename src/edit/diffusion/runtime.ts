@@ -89,8 +89,14 @@ export function ortRuntime(ort: OrtModule, opts: OrtAdapterOptions): OnnxRuntime
 }
 
 /** Wraps a runtime so that every session.run is timed, by model folder name (e.g. `unet`); for benchmarks and stats. */
-export function timedRuntime(rt: OnnxRuntime): { rt: OnnxRuntime; ms: Record<string, number>; calls: Record<string, number>; reset(): void } {
-  const ms: Record<string, number> = {}, calls: Record<string, number> = {};
+export function timedRuntime(rt: OnnxRuntime): {
+  rt: OnnxRuntime;
+  ms: Record<string, number>;
+  calls: Record<string, number>;
+  reset(): void;
+} {
+  const ms: Record<string, number> = {},
+    calls: Record<string, number> = {};
   const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
   return {
     ms,

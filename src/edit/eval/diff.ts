@@ -32,23 +32,39 @@ export interface ViewDiff {
 
 /** One view: RGB images a, b and a mask (1 = inside, ≥ 0.5 counts as inside); no mask = everything outside. */
 export function diffImages(a: Image, b: Image, mask?: Image): ViewDiff {
-  const n = a.width * a.height, Ca = a.channels, Cb = b.channels;
-  let all = 0, inS = 0, outS = 0, inN = 0, outN = 0;
-  const sa: [number, number, number] = [0, 0, 0], sb: [number, number, number] = [0, 0, 0];
+  const n = a.width * a.height,
+    Ca = a.channels,
+    Cb = b.channels;
+  let all = 0,
+    inS = 0,
+    outS = 0,
+    inN = 0,
+    outN = 0;
+  const sa: [number, number, number] = [0, 0, 0],
+    sb: [number, number, number] = [0, 0, 0];
   for (let i = 0; i < n; i++) {
     let e = 0;
     for (let c = 0; c < 3; c++) e += (a.data[i * Ca + c] - b.data[i * Cb + c]) ** 2;
     all += e;
     if (mask && mask.data[i * mask.channels] >= 0.5) {
-      inS += e; inN++;
-      for (let c = 0; c < 3; c++) { sa[c] += a.data[i * Ca + c]; sb[c] += b.data[i * Cb + c]; }
-    } else { outS += e; outN++; }
+      inS += e;
+      inN++;
+      for (let c = 0; c < 3; c++) {
+        sa[c] += a.data[i * Ca + c];
+        sb[c] += b.data[i * Cb + c];
+      }
+    } else {
+      outS += e;
+      outN++;
+    }
   }
   return {
     psnr: toPsnr(all / (3 * n)),
     outside_psnr: outN ? toPsnr(outS / (3 * outN)) : null,
     inside_psnr: inN ? toPsnr(inS / (3 * inN)) : null,
-    insideCount: inN, insideSumA: sa, insideSumB: sb,
+    insideCount: inN,
+    insideSumA: sa,
+    insideSumB: sb,
   };
 }
 
@@ -65,7 +81,13 @@ export function aggregateDiffs(views: { file: string; d: ViewDiff; pixels: numbe
     inside_psnr: withRegion ? mean(views.filter((v) => v.d.inside_psnr !== null).map((v) => v.d.inside_psnr!)) : null,
     inside_mean_rgb_a: withRegion && inN ? (sumA.map((s) => s / inN) as [number, number, number]) : null,
     inside_mean_rgb_b: withRegion && inN ? (sumB.map((s) => s / inN) as [number, number, number]) : null,
-    views: views.map((v) => ({ file: v.file, psnr: v.d.psnr, outside_psnr: v.d.outside_psnr, inside_psnr: v.d.inside_psnr, inside_fraction: v.d.insideCount / v.pixels })),
+    views: views.map((v) => ({
+      file: v.file,
+      psnr: v.d.psnr,
+      outside_psnr: v.d.outside_psnr,
+      inside_psnr: v.d.inside_psnr,
+      inside_fraction: v.d.insideCount / v.pixels,
+    })),
   };
 }
 

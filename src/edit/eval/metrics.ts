@@ -9,7 +9,8 @@ import type { Image } from '../../core/image';
  */
 
 function sameSize(a: Image, b: Image): void {
-  if (a.width !== b.width || a.height !== b.height) throw new Error(`metrics: image sizes differ (${a.width}×${a.height} vs ${b.width}×${b.height})`);
+  if (a.width !== b.width || a.height !== b.height)
+    throw new Error(`metrics: image sizes differ (${a.width}×${a.height} vs ${b.width}×${b.height})`);
 }
 
 /** Channel c of pixel i (grey images broadcast; alpha is ignored). */
@@ -20,7 +21,8 @@ function chan(img: Image, i: number, c: number): number {
 export function mse(a: Image, b: Image, mask?: Image): number {
   sameSize(a, b);
   const n = a.width * a.height;
-  let s = 0, cnt = 0;
+  let s = 0,
+    cnt = 0;
   for (let i = 0; i < n; i++) {
     if (mask && mask.data[i * mask.channels] <= 0.5) continue;
     for (let c = 0; c < 3; c++) {
@@ -41,14 +43,19 @@ function gaussianWindow(size = 11, sigma = 1.5): Float64Array {
   const w = new Float64Array(size);
   const h = (size - 1) / 2;
   let s = 0;
-  for (let i = 0; i < size; i++) { w[i] = Math.exp(-((i - h) ** 2) / (2 * sigma * sigma)); s += w[i]; }
+  for (let i = 0; i < size; i++) {
+    w[i] = Math.exp(-((i - h) ** 2) / (2 * sigma * sigma));
+    s += w[i];
+  }
   for (let i = 0; i < size; i++) w[i] /= s;
   return w;
 }
 
 /** Separable Gaussian filter over the valid region: output (W−10)×(H−10). */
 function filterValid(src: Float64Array, W: number, H: number, w: Float64Array, tmp: Float64Array, out: Float64Array): void {
-  const K = w.length, ow = W - K + 1, oh = H - K + 1;
+  const K = w.length,
+    ow = W - K + 1,
+    oh = H - K + 1;
   for (let y = 0; y < H; y++)
     for (let x = 0; x < ow; x++) {
       let s = 0;
@@ -65,21 +72,39 @@ function filterValid(src: Float64Array, W: number, H: number, w: Float64Array, t
 
 export function ssim(a: Image, b: Image): number {
   sameSize(a, b);
-  const W = a.width, H = a.height;
+  const W = a.width,
+    H = a.height;
   const win = gaussianWindow();
   const K = win.length;
   if (W < K || H < K) throw new Error(`ssim: images must be at least ${K}×${K}`);
-  const C1 = 0.01 ** 2, C2 = 0.03 ** 2;
-  const n = W * H, ow = W - K + 1, oh = H - K + 1, m = ow * oh;
-  const x = new Float64Array(n), y = new Float64Array(n), xx = new Float64Array(n), yy = new Float64Array(n), xy = new Float64Array(n);
+  const C1 = 0.01 ** 2,
+    C2 = 0.03 ** 2;
+  const n = W * H,
+    ow = W - K + 1,
+    oh = H - K + 1,
+    m = ow * oh;
+  const x = new Float64Array(n),
+    y = new Float64Array(n),
+    xx = new Float64Array(n),
+    yy = new Float64Array(n),
+    xy = new Float64Array(n);
   const tmp = new Float64Array(H * ow);
-  const mx = new Float64Array(m), my = new Float64Array(m), sxx = new Float64Array(m), syy = new Float64Array(m), sxy = new Float64Array(m);
+  const mx = new Float64Array(m),
+    my = new Float64Array(m),
+    sxx = new Float64Array(m),
+    syy = new Float64Array(m),
+    sxy = new Float64Array(m);
   let total = 0;
   const channels = a.channels === 1 && b.channels === 1 ? 1 : 3;
   for (let c = 0; c < channels; c++) {
     for (let i = 0; i < n; i++) {
-      const u = chan(a, i, c), v = chan(b, i, c);
-      x[i] = u; y[i] = v; xx[i] = u * u; yy[i] = v * v; xy[i] = u * v;
+      const u = chan(a, i, c),
+        v = chan(b, i, c);
+      x[i] = u;
+      y[i] = v;
+      xx[i] = u * u;
+      yy[i] = v * v;
+      xy[i] = u * v;
     }
     filterValid(x, W, H, win, tmp, mx);
     filterValid(y, W, H, win, tmp, my);
@@ -88,8 +113,11 @@ export function ssim(a: Image, b: Image): number {
     filterValid(xy, W, H, win, tmp, sxy);
     let s = 0;
     for (let i = 0; i < m; i++) {
-      const ux = mx[i], uy = my[i];
-      const vx = sxx[i] - ux * ux, vy = syy[i] - uy * uy, cxy = sxy[i] - ux * uy;
+      const ux = mx[i],
+        uy = my[i];
+      const vx = sxx[i] - ux * ux,
+        vy = syy[i] - uy * uy,
+        cxy = sxy[i] - ux * uy;
       s += ((2 * ux * uy + C1) * (2 * cxy + C2)) / ((ux * ux + uy * uy + C1) * (vx + vy + C2));
     }
     total += s / m;

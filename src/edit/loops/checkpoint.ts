@@ -38,7 +38,13 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
     entries.push({ name, type: typeOf(a), offset: off, length: a.length });
     off += Math.ceil(a.byteLength / 8) * 8;
   }
-  const header = JSON.stringify({ version: 1, settings: c.settings, loop: { ...c.loop, targets }, sceneMeta: c.scene.meta, arrays: entries });
+  const header = JSON.stringify({
+    version: 1,
+    settings: c.settings,
+    loop: { ...c.loop, targets },
+    sceneMeta: c.scene.meta,
+    arrays: entries,
+  });
   const hb = new TextEncoder().encode(header);
   const start = Math.ceil((8 + hb.length) / 8) * 8;
   const out = new Uint8Array(start + off);

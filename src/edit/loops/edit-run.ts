@@ -36,14 +36,20 @@ export async function runEdit(o: EditRunOptions): Promise<EditRunResult> {
   if (o.resume) {
     o.scene.loadState(o.resume.scene);
     state = o.resume.loop;
-    if (state.targets.length !== o.views.length) throw new Error(`checkpoint has ${state.targets.length} views, the edit has ${o.views.length}`);
+    if (state.targets.length !== o.views.length)
+      throw new Error(`checkpoint has ${state.targets.length} views, the edit has ${o.views.length}`);
   } else state = initialLoopState(o.cfg, o.views);
   const hooks = {
     onProgress: o.onProgress,
     shouldStop: o.shouldStop,
-    onCheckpoint: o.saveCheckpoint ? (s: LoopState, blob: Checkpoint['scene']) => o.saveCheckpoint!({ settings: o.settings, loop: s, scene: blob }) : undefined,
+    onCheckpoint: o.saveCheckpoint
+      ? (s: LoopState, blob: Checkpoint['scene']) => o.saveCheckpoint!({ settings: o.settings, loop: s, scene: blob })
+      : undefined,
   };
-  state = o.cfg.method === 'idu' ? await runIdu(o.scene, o.prior, o.views, o.cfg, state, hooks) : await runSds(o.scene, o.prior, o.views, o.cfg, state, hooks);
+  state =
+    o.cfg.method === 'idu'
+      ? await runIdu(o.scene, o.prior, o.views, o.cfg, state, hooks)
+      : await runSds(o.scene, o.prior, o.views, o.cfg, state, hooks);
   if (state.step < o.cfg.iters) return { state, complete: false };
   o.onProgress?.({ phase: 'merge', step: o.cfg.iters, total: o.cfg.iters, viewsEdited: state.viewsEdited });
   o.scene.finalize();

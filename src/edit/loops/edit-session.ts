@@ -80,7 +80,17 @@ export interface LoopState {
 }
 
 export function initialLoopState(cfg: EditConfig, views: EditView[]): LoopState {
-  return { step: 0, rng: new Rng(cfg.seed).state, cursor: 0, viewsEdited: 0, targets: views.map(() => null), editorMs: 0, refitMs: 0, renderMs: 0, lastLoss: 0 };
+  return {
+    step: 0,
+    rng: new Rng(cfg.seed).state,
+    cursor: 0,
+    viewsEdited: 0,
+    targets: views.map(() => null),
+    editorMs: 0,
+    refitMs: 0,
+    renderMs: 0,
+    lastLoss: 0,
+  };
 }
 
 /** Builds the views of an edit: frozen source renders, projected region masks, skip flags. */
@@ -97,11 +107,19 @@ export async function prepareViews(
     const { image: source, alpha: sourceAlpha } = await scene.renderSourceWithAlpha(f.camera);
     const mask = region ? regionMask(region, f.camera, dilate(f.camera)) : null;
     const n = f.camera.width * f.camera.height;
-    const inside: number[] = [], outside: number[] = [];
+    const inside: number[] = [],
+      outside: number[] = [];
     for (let p = 0; p < n; p++) (!mask || mask.data[p] >= 0.5 ? inside : outside).push(p);
     views.push({
-      file: f.file, camera: f.camera, original: f.image, source, sourceAlpha, mask,
-      pixels: Uint32Array.from(inside), outside: Uint32Array.from(outside), skipped: mask ? almostEmpty(mask) : false,
+      file: f.file,
+      camera: f.camera,
+      original: f.image,
+      source,
+      sourceAlpha,
+      mask,
+      pixels: Uint32Array.from(inside),
+      outside: Uint32Array.from(outside),
+      skipped: mask ? almostEmpty(mask) : false,
     });
     onView?.(i + 1, frames.length);
   }
@@ -120,14 +138,17 @@ export function sampleRays(
   target: (v: EditView, viewIndex: number) => Image,
   alpha?: { of: (v: EditView) => Float32Array; weight: number },
 ): TrainBatch {
-  const origins = new Float32Array(count * 3), dirs = new Float32Array(count * 3), tgt = new Float32Array(count * 3);
+  const origins = new Float32Array(count * 3),
+    dirs = new Float32Array(count * 3),
+    tgt = new Float32Array(count * 3);
   const tA = alpha ? new Float32Array(count) : undefined;
   for (let r = 0; r < count; r++) {
     const vi = rng.int(views.length);
     const v = views[vi];
     const px = pick(v);
     const p = px[rng.int(px.length)];
-    const x = p % v.camera.width, y = (p - x) / v.camera.width;
+    const x = p % v.camera.width,
+      y = (p - x) / v.camera.width;
     pixelRay(v.camera, x, y, origins, dirs, r);
     const img = target(v, vi);
     for (let c = 0; c < 3; c++) tgt[r * 3 + c] = img.data[p * img.channels + c];
@@ -189,11 +210,27 @@ export async function preservationLoss(scene: EditableScene, views: EditView[], 
   const withOutside = views.filter((v) => v.mask && v.outside.length > 0);
   if (!withOutside.length) return 0;
   // scale·(MSE(rgb) + k·MSE(α)) with scale = W·10, k = 100/10
-  const scale = cfg.preserveWeight * PRESERVE_WEIGHTS.rgb, k = PRESERVE_WEIGHTS.opacity / PRESERVE_WEIGHTS.rgb;
+  const scale = cfg.preserveWeight * PRESERVE_WEIGHTS.rgb,
+    k = PRESERVE_WEIGHTS.opacity / PRESERVE_WEIGHTS.rgb;
   if (scene.addRayLoss)
-    return scale * (await scene.addRayLoss(sampleRays(withOutside, n, rng, (v) => v.outside, (v) => v.source, { of: (v) => v.sourceAlpha, weight: k }), scale));
+    return (
+      scale *
+      (await scene.addRayLoss(
+        sampleRays(
+          withOutside,
+          n,
+          rng,
+          (v) => v.outside,
+          (v) => v.source,
+          { of: (v) => v.sourceAlpha, weight: k },
+        ),
+        scale,
+      ))
+    );
   const v = withOutside[rng.int(withOutside.length)];
-  return scale * (await scene.addViewLoss(v.camera, v.source, subsample(v.outside, n, rng), scale, 'mse', { target: v.sourceAlpha, weight: k }));
+  return (
+    scale * (await scene.addViewLoss(v.camera, v.source, subsample(v.outside, n, rng), scale, 'mse', { target: v.sourceAlpha, weight: k }))
+  );
 }
 
 /** The current render of a view for the editor: only its masked pixels when the scene allows it (gated edits). */

@@ -16,7 +16,14 @@ import { compositeInMask } from '../regions/regions';
  * Refit loss: L1 of the rendered rays against the current training images, as Instruct-NeRF2NeRF (its
  * optional LPIPS term needs a perceptual model and is not used). Runs from `state.step` to `cfg.iters`, so a checkpointed state resumes.
  */
-export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views: EditView[], cfg: EditConfig, state: LoopState, hooks: LoopHooks = {}): Promise<LoopState> {
+export async function runIdu(
+  scene: EditableScene,
+  prior: DiffusionPrior,
+  views: EditView[],
+  cfg: EditConfig,
+  state: LoopState,
+  hooks: LoopHooks = {},
+): Promise<LoopState> {
   const active = views.map((v, i) => ({ v, i })).filter((x) => !x.v.skipped);
   if (!active.length) throw new Error('runIdu: no view to edit');
   const rng = new Rng(0);
@@ -26,7 +33,7 @@ export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views:
   const nPreserve = preserve ? Math.round(cfg.raysPerStep * cfg.preserveFraction) : 0;
   const nEdit = cfg.raysPerStep - nPreserve;
   const activeViews = active.map((a) => a.v);
-  for (; state.step < cfg.iters; ) {
+  for (; state.step < cfg.iters;) {
     if (hooks.shouldStop?.()) break;
     const step = state.step;
     if (step % idu.editEvery === 0) {
@@ -40,7 +47,11 @@ export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views:
         state.renderMs += t0 - tr;
         const tFrac = rng.uniform(idu.tMin, idu.tMax);
         const seed = rng.int(2 ** 31);
-        const edited = await prior.img2img(render, { image: v.original, instruction: cfg.instruction, textScale: cfg.textScale, imageScale: cfg.imageScale }, { tFrac, steps: idu.steps, seed });
+        const edited = await prior.img2img(
+          render,
+          { image: v.original, instruction: cfg.instruction, textScale: cfg.textScale, imageScale: cfg.imageScale },
+          { tFrac, steps: idu.steps, seed },
+        );
         state.targets[i] = v.mask ? compositeInMask(v.original, edited, v.mask) : edited;
         state.viewsEdited++;
         state.editorMs += now() - t0;
@@ -51,7 +62,18 @@ export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views:
     const targetOf = (v: EditView) => state.targets[views.indexOf(v)] ?? v.original;
     let loss: number;
     // Instruct-NeRF2NeRF refits with L1 on the edited set
-    if (scene.addRayLoss) loss = await scene.addRayLoss(sampleRays(activeViews, nEdit, rng, (v) => v.pixels, (v) => targetOf(v)), 1, 'l1');
+    if (scene.addRayLoss)
+      loss = await scene.addRayLoss(
+        sampleRays(
+          activeViews,
+          nEdit,
+          rng,
+          (v) => v.pixels,
+          (v) => targetOf(v),
+        ),
+        1,
+        'l1',
+      );
     else {
       const v = activeViews[rng.int(activeViews.length)];
       loss = await scene.addViewLoss(v.camera, targetOf(v), subsample(v.pixels, nEdit, rng), 1, 'l1');
@@ -64,7 +86,8 @@ export async function runIdu(scene: EditableScene, prior: DiffusionPrior, views:
     state.step++;
     state.rng = rng.state;
     hooks.onProgress?.({ phase: 'refit', step: state.step, total: cfg.iters, viewsEdited: state.viewsEdited, loss });
-    if (hooks.onCheckpoint && state.step % cfg.checkpointEvery === 0 && state.step < cfg.iters) await hooks.onCheckpoint(state, scene.saveState());
+    if (hooks.onCheckpoint && state.step % cfg.checkpointEvery === 0 && state.step < cfg.iters)
+      await hooks.onCheckpoint(state, scene.saveState());
   }
   return state;
 }

@@ -27,7 +27,13 @@ export interface SdsSchedule {
  * of the run so short CPU edits anneal the same way.
  */
 export const VOXE_SCHEDULE: SdsSchedule = {
-  tMin: 0.02, tMax: 0.98, annealStart: 4000 / 8000, annealEvery: 600 / 8000, annealFactor: 0.75, tFloor: 0.22, weighting: 'sds',
+  tMin: 0.02,
+  tMax: 0.98,
+  annealStart: 4000 / 8000,
+  annealEvery: 600 / 8000,
+  annealFactor: 0.75,
+  tFloor: 0.22,
+  weighting: 'sds',
 };
 
 /** t_max at iteration `it` of `total`. */
@@ -40,7 +46,8 @@ export function annealedTMax(it: number, total: number, s: SdsSchedule): number 
 
 /** Draws an integer timestep t ∈ [tMin·T, tMax·T) . */
 export function sampleTimestep(rng: Rng, tMin: number, tMax: number, T: number): number {
-  const lo = Math.max(1, Math.round(tMin * T)), hi = Math.max(lo + 1, Math.min(T, Math.round(tMax * T)));
+  const lo = Math.max(1, Math.round(tMin * T)),
+    hi = Math.max(lo + 1, Math.min(T, Math.round(tMax * T)));
   return lo + rng.int(hi - lo);
 }
 
@@ -66,10 +73,18 @@ export interface SdsTarget {
 }
 
 /** One SDS evaluation at timestep t (integer, 0..T−1) for a render x. */
-export async function sdsTarget(prior: DiffusionPrior, x: Image, cond: PriorCondition, t: number, rng: Rng, weighting: SdsSchedule['weighting'] = 'sds'): Promise<SdsTarget> {
+export async function sdsTarget(
+  prior: DiffusionPrior,
+  x: Image,
+  cond: PriorCondition,
+  t: number,
+  rng: Rng,
+  weighting: SdsSchedule['weighting'] = 'sds',
+): Promise<SdsTarget> {
   const z = await prior.encode(x);
   const a = prior.alphasCumprod[t];
-  const sa = Math.sqrt(a), s1 = Math.sqrt(1 - a);
+  const sa = Math.sqrt(a),
+    s1 = Math.sqrt(1 - a);
   const eps = gaussianLatents(z, rng);
   const zt: Latents = { ...z, data: new Float32Array(z.data.length) };
   for (let i = 0; i < zt.data.length; i++) zt.data[i] = sa * z.data[i] + s1 * eps.data[i];
@@ -95,7 +110,10 @@ export async function sdsTarget(prior: DiffusionPrior, x: Image, cond: PriorCond
  * REFERENCE §3's sanity check: SDS with it must pull renders to y. `targetFor` picks y from the condition image
  * (the loops pass the source render of the camera being optimised, so tests can key targets on it).
  */
-export function exactDenoiserPrior(targetFor: (cond: PriorCondition, w: number, h: number) => Image, alphasCumprod: Float32Array): DiffusionPrior {
+export function exactDenoiserPrior(
+  targetFor: (cond: PriorCondition, w: number, h: number) => Image,
+  alphasCumprod: Float32Array,
+): DiffusionPrior {
   const toLatents = (img: Image): Latents => {
     const { width: w, height: h } = img;
     const data = new Float32Array(3 * w * h);
@@ -132,16 +150,27 @@ export function exactDenoiserPrior(targetFor: (cond: PriorCondition, w: number, 
  */
 export function pearsonLoss(orig: ArrayLike<number>, edit: ArrayLike<number>, weight = 1, grad?: Float32Array): number {
   const n = orig.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += orig[i]; mb += edit[i]; }
-  ma /= n; mb /= n;
-  let cov = 0, va = 0, vb = 0;
+  let ma = 0,
+    mb = 0;
   for (let i = 0; i < n; i++) {
-    const da = orig[i] - ma, db = edit[i] - mb;
-    cov += da * db; va += da * da; vb += db * db;
+    ma += orig[i];
+    mb += edit[i];
+  }
+  ma /= n;
+  mb /= n;
+  let cov = 0,
+    va = 0,
+    vb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = orig[i] - ma,
+      db = edit[i] - mb;
+    cov += da * db;
+    va += da * da;
+    vb += db * db;
   }
   if (va <= 1e-20 || vb <= 1e-20) return 0;
-  const sa = Math.sqrt(va), sb = Math.sqrt(vb);
+  const sa = Math.sqrt(va),
+    sb = Math.sqrt(vb);
   const r = cov / (sa * sb);
   if (grad) {
     // dr/db_j = (a_j − ma)/(sa·sb) − r·(b_j − mb)/vb   (the mean terms cancel)

@@ -15,7 +15,8 @@ const stem = (f: string) => basename(f).replace(/\.[^.]*$/, '');
 
 /** Reads a mask as one channel: the alpha channel when the file has a varying alpha, else the luminance. */
 export function maskFromImage(img: Image): Image {
-  const n = img.width * img.height, C = img.channels;
+  const n = img.width * img.height,
+    C = img.channels;
   const g = new Float32Array(n);
   let alphaVaries = false;
   if (C === 4) for (let i = 0; i < n && !alphaVaries; i++) if (img.data[i * 4 + 3] < 0.999) alphaVaries = true;
@@ -43,7 +44,8 @@ export async function loadRegion(
   else if (spec.kind === 'sphere') region = sphereRegion(spec.center, spec.radius, text);
   else {
     const dir = spec.dir;
-    if (!opts.bounds) throw new UserError(`--region '${text}': a visual hull needs a scene box (the dataset declares none and the scene has no bounds)`);
+    if (!opts.bounds)
+      throw new UserError(`--region '${text}': a visual hull needs a scene box (the dataset declares none and the scene has no bounds)`);
     if (!opts.listDir) throw new UserError(`--region '${text}': hull regions need a file system that can list folders`);
     let names: string[];
     try {
@@ -52,16 +54,22 @@ export async function loadRegion(
       throw new UserError('no such mask folder (hull:MASK_DIR must name a folder of PNG/JPEG masks)', dir);
     }
     const byStem = new Map(opts.dataset.frames.map((f) => [stem(f.file), f]));
-    const views: { camera: typeof opts.dataset.frames[0]['camera']; mask: Image; file: string }[] = [];
+    const views: { camera: (typeof opts.dataset.frames)[0]['camera']; mask: Image; file: string }[] = [];
     const unknown: string[] = [];
     for (const n of names) {
       const frame = byStem.get(stem(n));
-      if (!frame) { unknown.push(n); continue; }
+      if (!frame) {
+        unknown.push(n);
+        continue;
+      }
       const path = joinPath(dir, n);
       const mask = maskFromImage(decodeImage(await opts.files.read(path), path));
       const ratio = mask.width / frame.camera.width;
       if (Math.abs(mask.height / frame.camera.height - ratio) > 0.02)
-        throw new UserError(`mask is ${mask.width}×${mask.height} but image ${frame.file} is ${frame.camera.width}×${frame.camera.height} (at this --downscale)`, path);
+        throw new UserError(
+          `mask is ${mask.width}×${mask.height} but image ${frame.file} is ${frame.camera.width}×${frame.camera.height} (at this --downscale)`,
+          path,
+        );
       const m = resizeImage(mask, frame.camera.width, frame.camera.height);
       for (let i = 0; i < m.data.length; i++) m.data[i] = m.data[i] >= 0.5 ? 1 : 0;
       views.push({ camera: frame.camera, mask: m, file: n });

@@ -13,12 +13,13 @@ import { pixelRay, rayBox } from '../../core/rays';
  *  - what axis-aligned box bounds it? (`bounds`, used for validation against the scene box)
  */
 export type Vec3 = [number, number, number];
-export interface Bounds { min: Vec3; max: Vec3 }
+export interface Bounds {
+  min: Vec3;
+  max: Vec3;
+}
 
 export type RegionSpec =
-  | { kind: 'box'; min: Vec3; max: Vec3 }
-  | { kind: 'sphere'; center: Vec3; radius: number }
-  | { kind: 'hull'; dir: string };
+  { kind: 'box'; min: Vec3; max: Vec3 } | { kind: 'sphere'; center: Vec3; radius: number } | { kind: 'hull'; dir: string };
 
 export interface Region {
   /** The spec as written by the user (for logs), e.g. `box:-0.3,0,-0.3,0.3,0.6,0.3`. */
@@ -69,7 +70,9 @@ export function parseRegionSpec(text: string): RegionSpec {
 
 export function boxRegion(min: Vec3, max: Vec3, text = `box:${[...min, ...max].join(',')}`): Region {
   return {
-    text, kind: 'box', bounds: { min: [...min], max: [...max] },
+    text,
+    kind: 'box',
+    bounds: { min: [...min], max: [...max] },
     inside: (x, y, z) => x >= min[0] && x <= max[0] && y >= min[1] && y <= max[1] && z >= min[2] && z <= max[2],
     rayHits(ox, oy, oz, dx, dy, dz) {
       const [t0, t1] = rayBox([ox, oy, oz], [dx, dy, dz], 0, min, max);
@@ -81,10 +84,14 @@ export function boxRegion(min: Vec3, max: Vec3, text = `box:${[...min, ...max].j
 
 export function sphereRegion(c: Vec3, r: number, text = `sphere:${[...c, r].join(',')}`): Region {
   return {
-    text, kind: 'sphere', bounds: { min: [c[0] - r, c[1] - r, c[2] - r], max: [c[0] + r, c[1] + r, c[2] + r] },
+    text,
+    kind: 'sphere',
+    bounds: { min: [c[0] - r, c[1] - r, c[2] - r], max: [c[0] + r, c[1] + r, c[2] + r] },
     inside: (x, y, z) => (x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2 <= r * r,
     rayHits(ox, oy, oz, dx, dy, dz) {
-      const px = ox - c[0], py = oy - c[1], pz = oz - c[2];
+      const px = ox - c[0],
+        py = oy - c[1],
+        pz = oz - c[2];
       const b = px * dx + py * dy + pz * dz;
       const cc = px * px + py * py + pz * pz - r * r;
       const disc = b * b - cc;
@@ -107,7 +114,8 @@ export function gridRegion(grid: OccupancyGrid, text: string, extra: Record<stri
   const { bounds, res, occ } = grid;
   const size = [0, 1, 2].map((a) => (bounds.max[a] - bounds.min[a]) / res[a]);
   // tight bounds of the occupied cells
-  const lo: Vec3 = [Infinity, Infinity, Infinity], hi: Vec3 = [-Infinity, -Infinity, -Infinity];
+  const lo: Vec3 = [Infinity, Infinity, Infinity],
+    hi: Vec3 = [-Infinity, -Infinity, -Infinity];
   let count = 0;
   for (let k = 0; k < res[2]; k++)
     for (let j = 0; j < res[1]; j++)
@@ -120,15 +128,20 @@ export function gridRegion(grid: OccupancyGrid, text: string, extra: Record<stri
           hi[a] = Math.max(hi[a], bounds.min[a] + (ijk[a] + 1) * size[a]);
         }
       }
-  if (!count) throw new UserError(`--region '${text}': the visual hull is empty (the masks have no common volume; check they show the same object)`);
+  if (!count)
+    throw new UserError(`--region '${text}': the visual hull is empty (the masks have no common volume; check they show the same object)`);
   const inside = (x: number, y: number, z: number) => {
-    const i = Math.floor((x - bounds.min[0]) / size[0]), j = Math.floor((y - bounds.min[1]) / size[1]), k = Math.floor((z - bounds.min[2]) / size[2]);
+    const i = Math.floor((x - bounds.min[0]) / size[0]),
+      j = Math.floor((y - bounds.min[1]) / size[1]),
+      k = Math.floor((z - bounds.min[2]) / size[2]);
     if (i < 0 || j < 0 || k < 0 || i >= res[0] || j >= res[1] || k >= res[2]) return false;
     return occ[(k * res[1] + j) * res[0] + i] === 1;
   };
   const step = 0.5 * Math.min(size[0], size[1], size[2]);
   return {
-    text, kind: 'hull', bounds: { min: lo, max: hi },
+    text,
+    kind: 'hull',
+    bounds: { min: lo, max: hi },
     inside,
     rayHits(ox, oy, oz, dx, dy, dz) {
       const [t0, t1] = rayBox([ox, oy, oz], [dx, dy, dz], 0, lo, hi);
@@ -158,9 +171,16 @@ export function carveVisualHull(views: { camera: Camera; mask: Image }[], bounds
         p[2] = bounds.min[2] + ((k + 0.5) * ext[2]) / r[2];
         for (const v of views) {
           const uv = projectPoint(v.camera, p);
-          if (!uv) { occ[n] = 0; break; }
-          const x = Math.floor(uv[0]), y = Math.floor(uv[1]);
-          if (x < 0 || y < 0 || x >= v.mask.width || y >= v.mask.height || v.mask.data[(y * v.mask.width + x) * v.mask.channels] < 0.5) { occ[n] = 0; break; }
+          if (!uv) {
+            occ[n] = 0;
+            break;
+          }
+          const x = Math.floor(uv[0]),
+            y = Math.floor(uv[1]);
+          if (x < 0 || y < 0 || x >= v.mask.width || y >= v.mask.height || v.mask.data[(y * v.mask.width + x) * v.mask.channels] < 0.5) {
+            occ[n] = 0;
+            break;
+          }
         }
       }
   return { bounds, res: r, occ };
@@ -190,7 +210,8 @@ export function validateRegion(region: Region, sceneBox: Bounds | undefined): vo
 export function regionMask(region: Region, cam: Camera, dilate = 0): Image {
   const { width: W, height: H } = cam;
   const m = createImage(W, H, 1);
-  const o = new Float32Array(3), d = new Float32Array(3);
+  const o = new Float32Array(3),
+    d = new Float32Array(3);
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
       pixelRay(cam, x, y, o, d, 0);
@@ -202,7 +223,8 @@ export function regionMask(region: Region, cam: Camera, dilate = 0): Image {
 /** Binary dilation by a (2r+1)² square, separable (max over rows, then columns). */
 export function dilateMask(m: Image, r: number): Image {
   const { width: W, height: H } = m;
-  const tmp = new Float32Array(W * H), out = createImage(W, H, 1);
+  const tmp = new Float32Array(W * H),
+    out = createImage(W, H, 1);
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
       let v = 0;

@@ -48,7 +48,14 @@ export interface EditableScene {
    * Adds the gradient of scale·MSE (or L1) over the given pixels of one view against `target` (plus, with
    * `alpha`, scale·weight·MSE of the pixels' opacity); returns the unscaled loss.
    */
-  addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric?: PhotometricLoss, alpha?: AlphaTarget): Promise<number>;
+  addViewLoss(
+    cam: Camera,
+    target: Image,
+    pixels: ArrayLike<number>,
+    scale: number,
+    photometric?: PhotometricLoss,
+    alpha?: AlphaTarget,
+  ): Promise<number>;
   /** Adds the representation's regularisers (voxels: Vox-E Pearson density term); returns their value. */
   regularize(): number;
   /** One optimiser step from the accumulated gradient (gated to the region when there is one). */

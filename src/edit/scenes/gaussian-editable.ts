@@ -38,9 +38,20 @@ export interface GaussianEditOptions {
 }
 
 export const GAUSSIAN_EDIT_DEFAULTS: GaussianEditOptions = {
-  lrMeans: 1.6e-4, lrScales: 5e-3, lrRotations: 1e-3, lrOpacity: 0.05, lrColor: 0.025,
-  densify: true, densifyEvery: 100, densifyUntil: Infinity, densifyGradThreshold: 0.0002, percentDense: 0.01, extent: 1,
-  minOpacity: 0.005, maxGaussians: 0, seed: 0,
+  lrMeans: 1.6e-4,
+  lrScales: 5e-3,
+  lrRotations: 1e-3,
+  lrOpacity: 0.05,
+  lrColor: 0.025,
+  densify: true,
+  densifyEvery: 100,
+  densifyUntil: Infinity,
+  densifyGradThreshold: 0.0002,
+  percentDense: 0.01,
+  extent: 1,
+  minOpacity: 0.005,
+  maxGaussians: 0,
+  seed: 0,
 };
 
 const GROUPS = ['means', 'logScales', 'rotations', 'opacityLogits', 'sh'] as const;
@@ -74,14 +85,22 @@ export class GaussianEditable implements EditableScene {
 
   private readonly raster: GaussianRasterBackend;
 
-  constructor(g: Gaussians, readonly background: [number, number, number], readonly region: Region | undefined, opts: Partial<GaussianEditOptions> = {}, backend?: GaussianRasterBackend) {
+  constructor(
+    g: Gaussians,
+    readonly background: [number, number, number],
+    readonly region: Region | undefined,
+    opts: Partial<GaussianEditOptions> = {},
+    backend?: GaussianRasterBackend,
+  ) {
     this.o = { ...GAUSSIAN_EDIT_DEFAULTS, ...opts };
     this.raster = backend ?? new CpuGaussianBackend();
     this.orig = cloneGaussians(g);
     this.g = cloneGaussians(g);
     const n = this.g.count;
     this.gate = region ? new Uint8Array(n) : null;
-    if (this.gate) for (let i = 0; i < n; i++) this.gate[i] = region!.inside(this.g.means[3 * i], this.g.means[3 * i + 1], this.g.means[3 * i + 2]) ? 1 : 0;
+    if (this.gate)
+      for (let i = 0; i < n; i++)
+        this.gate[i] = region!.inside(this.g.means[3 * i], this.g.means[3 * i + 1], this.g.means[3 * i + 2]) ? 1 : 0;
     this.maxCount = this.o.maxGaussians > 0 ? this.o.maxGaussians : Math.max(2 * n, n + 20_000);
     this.rng = new Rng(this.o.seed);
     this.bind();
@@ -95,7 +114,13 @@ export class GaussianEditable implements EditableScene {
     this.gradAccum = new Float32Array(n);
     this.denom = new Float32Array(n);
     const o = this.o;
-    const lr: Record<Group, number> = { means: o.lrMeans, logScales: o.lrScales, rotations: o.lrRotations, opacityLogits: o.lrOpacity, sh: o.lrColor };
+    const lr: Record<Group, number> = {
+      means: o.lrMeans,
+      logScales: o.lrScales,
+      rotations: o.lrRotations,
+      opacityLogits: o.lrOpacity,
+      sh: o.lrColor,
+    };
     this.adam = new Adam(GROUPS.map((name) => ({ name, params: this.g[name], grads: this.grads[name], lr: lr[name] })));
     if (moments) for (const name of GROUPS) this.adam.importState(name, moments[name]);
     this.adam.steps = steps;
@@ -126,7 +151,14 @@ export class GaussianEditable implements EditableScene {
     return this.renderOf(this.orig, cam);
   }
 
-  async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric: PhotometricLoss = 'mse', alpha?: AlphaTarget): Promise<number> {
+  async addViewLoss(
+    cam: Camera,
+    target: Image,
+    pixels: ArrayLike<number>,
+    scale: number,
+    photometric: PhotometricLoss = 'mse',
+    alpha?: AlphaTarget,
+  ): Promise<number> {
     const n = pixels.length;
     if (!n) return 0;
     // render + backward back to back: the backend keeps what backward needs from the most recent render
@@ -160,12 +192,17 @@ export class GaussianEditable implements EditableScene {
     }
     await this.raster.backward(d, dA, this.tmp);
     for (const name of GROUPS) {
-      const a = this.grads[name], b = this.tmp[name];
+      const a = this.grads[name],
+        b = this.tmp[name];
       for (let i = 0; i < a.length; i++) a[i] += b[i];
     }
     // densification statistics (3DGS: the view-space positional gradient in NDC units, per view that draws the Gaussian)
     if (this.o.densify) {
-      const sx = cam.width / 2, sy = cam.height / 2, xy = this.tmp.xy, rad = fwd.radius, gate = this.gate;
+      const sx = cam.width / 2,
+        sy = cam.height / 2,
+        xy = this.tmp.xy,
+        rad = fwd.radius,
+        gate = this.gate;
       for (let i = 0; i < this.g.count; i++) {
         if (rad[i] <= 0 || (gate && !gate[i])) continue;
         this.gradAccum[i] += Math.hypot(xy[2 * i] * sx, xy[2 * i + 1] * sy);
@@ -182,7 +219,8 @@ export class GaussianEditable implements EditableScene {
   step(): void {
     if (this.gate) {
       for (const name of GROUPS) {
-        const w = WIDTH[name], a = this.grads[name];
+        const w = WIDTH[name],
+          a = this.grads[name];
         for (let i = 0; i < this.gate.length; i++) if (!this.gate[i]) a.fill(0, i * w, (i + 1) * w);
       }
     }
@@ -194,19 +232,31 @@ export class GaussianEditable implements EditableScene {
   /** One round of 3DGS density control on the Gaussians that may change; optimiser state follows the rows. */
   private densify(step: number): void {
     const plan = planDensify(this.g, this.gradAccum, this.denom, null, {
-      gradThr: this.o.densifyGradThreshold, percentDense: this.o.percentDense, extent: this.o.extent, minOpacity: this.o.minOpacity,
-      maxScreen: Infinity, maxWorld: Infinity, maxCount: this.maxCount, rng: this.rng, eligible: this.gate,
+      gradThr: this.o.densifyGradThreshold,
+      percentDense: this.o.percentDense,
+      extent: this.o.extent,
+      minOpacity: this.o.minOpacity,
+      maxScreen: Infinity,
+      maxWorld: Infinity,
+      maxCount: this.maxCount,
+      rng: this.rng,
+      eligible: this.gate,
     });
     const moments = {} as Record<Group, { m: Float32Array; v: Float32Array; t: Uint32Array }>;
     const nNew = plan.newOnes.count;
     for (const name of GROUPS) {
-      const w = WIDTH[name], st = this.adam.exportState(name);
+      const w = WIDTH[name],
+        st = this.adam.exportState(name);
       const pick = <T extends Float32Array | Uint32Array>(a: T, make: (len: number) => T): T => {
         const out = make((plan.keep.length + nNew) * w);
         plan.keep.forEach((i, r) => out.set(a.subarray(i * w, (i + 1) * w), r * w));
         return out;
       };
-      moments[name] = { m: pick(st.m, (l) => new Float32Array(l)), v: pick(st.v, (l) => new Float32Array(l)), t: pick(st.t, (l) => new Uint32Array(l)) };
+      moments[name] = {
+        m: pick(st.m, (l) => new Float32Array(l)),
+        v: pick(st.v, (l) => new Float32Array(l)),
+        t: pick(st.t, (l) => new Uint32Array(l)),
+      };
     }
     if (this.gate) {
       const gate = new Uint8Array(plan.keep.length + nNew).fill(1);
@@ -225,12 +275,23 @@ export class GaussianEditable implements EditableScene {
     for (const name of GROUPS) arrays[name] = this.g[name];
     for (const name of GROUPS) {
       const s = this.adam.exportState(name);
-      arrays[`adam.${name}.m`] = s.m; arrays[`adam.${name}.v`] = s.v; arrays[`adam.${name}.t`] = s.t;
+      arrays[`adam.${name}.m`] = s.m;
+      arrays[`adam.${name}.v`] = s.v;
+      arrays[`adam.${name}.t`] = s.t;
     }
     arrays.gradAccum = this.gradAccum;
     arrays.denom = this.denom;
     if (this.gate) arrays.gate = this.gate;
-    return { meta: { count: this.g.count, shDegree: this.g.shDegree, adamSteps: this.adam.steps, rng: this.rng.state, densifyLog: this.densifyLog }, arrays };
+    return {
+      meta: {
+        count: this.g.count,
+        shDegree: this.g.shDegree,
+        adamSteps: this.adam.steps,
+        rng: this.rng.state,
+        densifyLog: this.densifyLog,
+      },
+      arrays,
+    };
   }
 
   loadState(s: StateBlob): void {
@@ -238,7 +299,8 @@ export class GaussianEditable implements EditableScene {
     if (!Number.isInteger(n) || n < 0) throw new Error(`checkpoint holds an invalid Gaussian count (${s.meta.count})`);
     for (const name of GROUPS) {
       const len = (s.arrays[name] as Float32Array | undefined)?.length;
-      if (len !== n * WIDTH[name]) throw new Error(`checkpoint's ${name} holds ${len} values, expected ${n * WIDTH[name]} for ${n} Gaussians`);
+      if (len !== n * WIDTH[name])
+        throw new Error(`checkpoint's ${name} holds ${len} values, expected ${n * WIDTH[name]} for ${n} Gaussians`);
     }
     if (!!this.gate !== !!s.arrays.gate) throw new Error('checkpoint was made with a different region setting');
     const g = createGaussians(n, (s.meta.shDegree as number | undefined) ?? this.g.shDegree);
@@ -247,7 +309,11 @@ export class GaussianEditable implements EditableScene {
     if (this.gate) this.gate = Uint8Array.from(s.arrays.gate as Uint8Array);
     const moments = {} as Record<Group, { m: Float32Array; v: Float32Array; t: Uint32Array }>;
     for (const name of GROUPS)
-      moments[name] = { m: s.arrays[`adam.${name}.m`] as Float32Array, v: s.arrays[`adam.${name}.v`] as Float32Array, t: s.arrays[`adam.${name}.t`] as Uint32Array };
+      moments[name] = {
+        m: s.arrays[`adam.${name}.m`] as Float32Array,
+        v: s.arrays[`adam.${name}.v`] as Float32Array,
+        t: s.arrays[`adam.${name}.t`] as Uint32Array,
+      };
     this.bind(moments, s.meta.adamSteps as number);
     if (s.arrays.gradAccum) this.gradAccum.set(s.arrays.gradAccum as Float32Array);
     if (s.arrays.denom) this.denom.set(s.arrays.denom as Float32Array);

@@ -42,8 +42,15 @@ export function vertexRegionMask(grid: Pick<VoxelGrid, 'res' | 'box' | 'bgLen'>,
       for (let j = 0; j < ny; j++)
         for (let i = 0; i < nx; i++, v++) {
           if (cur[v]) continue;
-          if ((i > 0 && cur[v - 1]) || (i < nx - 1 && cur[v + 1]) || (j > 0 && cur[v - nx]) || (j < ny - 1 && cur[v + nx]) ||
-            (k > 0 && cur[v - nx * ny]) || (k < nz - 1 && cur[v + nx * ny])) nxt[v] = 1;
+          if (
+            (i > 0 && cur[v - 1]) ||
+            (i < nx - 1 && cur[v + 1]) ||
+            (j > 0 && cur[v - nx]) ||
+            (j < ny - 1 && cur[v + nx]) ||
+            (k > 0 && cur[v - nx * ny]) ||
+            (k < nz - 1 && cur[v + nx * ny])
+          )
+            nxt[v] = 1;
         }
     cur = nxt;
   }
@@ -67,12 +74,23 @@ export function mergeGrids(edit: VoxelGrid, orig: VoxelGrid, mask: Uint8Array): 
 /** Sets occupancy to 1 for every cell with a masked vertex (so the region can gain or change density). */
 export function markRegionCells(grid: VoxelGrid, mask: Uint8Array): void {
   const [nx, ny, nz] = grid.res;
-  const cx = nx - 1, cy = ny - 1, cz = nz - 1;
+  const cx = nx - 1,
+    cy = ny - 1,
+    cz = nz - 1;
   for (let k = 0; k < cz; k++)
     for (let j = 0; j < cy; j++)
       for (let i = 0; i < cx; i++) {
         const v = i + nx * (j + ny * k);
-        if (mask[v] || mask[v + 1] || mask[v + nx] || mask[v + nx + 1] || mask[v + nx * ny] || mask[v + nx * ny + 1] || mask[v + nx * ny + nx] || mask[v + nx * ny + nx + 1])
+        if (
+          mask[v] ||
+          mask[v + 1] ||
+          mask[v + nx] ||
+          mask[v + nx + 1] ||
+          mask[v + nx * ny] ||
+          mask[v + nx * ny + 1] ||
+          mask[v + nx * ny + nx] ||
+          mask[v + nx * ny + nx + 1]
+        )
           grid.occupancy[i + cx * (j + cy * k)] = 1;
       }
 }
@@ -118,7 +136,16 @@ export class VoxelEditable implements EditableScene {
   private adam!: Adam;
   private params: MarchParams;
   private paramsAtLevel: MarchParams;
-  private pearsonCache: { idx: Uint32Array; sigmaOrig: Float64Array; A: number; B: number; AA: number; BB: number; AB: number; n: number } | null = null;
+  private pearsonCache: {
+    idx: Uint32Array;
+    sigmaOrig: Float64Array;
+    A: number;
+    B: number;
+    AA: number;
+    BB: number;
+    AB: number;
+    n: number;
+  } | null = null;
   private readonly opts: VoxelEditOptions;
 
   private readonly backends: VoxelEditBackends;
@@ -130,7 +157,14 @@ export class VoxelEditable implements EditableScene {
    * `params`: the scene's march parameters (default: half-voxel steps); kept at every level (world units).
    * `backends`: where renders and gradients run (default: the CPU reference for both).
    */
-  constructor(orig: VoxelGrid, readonly background: [number, number, number], readonly region: Region | undefined, opts: Partial<VoxelEditOptions> = {}, params?: MarchParams, backends?: VoxelEditBackends) {
+  constructor(
+    orig: VoxelGrid,
+    readonly background: [number, number, number],
+    readonly region: Region | undefined,
+    opts: Partial<VoxelEditOptions> = {},
+    params?: MarchParams,
+    backends?: VoxelEditBackends,
+  ) {
     this.opts = { ...VOXEL_EDIT_DEFAULTS, ...opts };
     this.backends = backends ?? { work: new CpuVoxelBackend(), source: new CpuVoxelBackend() };
     this.orig = cloneGrid(orig);
@@ -158,13 +192,19 @@ export class VoxelEditable implements EditableScene {
 
   /** The working grid's backend, bound to the current grid. */
   private async work(): Promise<VoxelBackend> {
-    if (this.dirty) { await this.backends.work.setGrid(this.grid); this.dirty = false; }
+    if (this.dirty) {
+      await this.backends.work.setGrid(this.grid);
+      this.dirty = false;
+    }
     return this.backends.work;
   }
 
   private async renderRays(rays: RayBatch, source: boolean) {
     if (source) {
-      if (!this.sourceBound) { await this.backends.source.setGrid(this.orig); this.sourceBound = true; }
+      if (!this.sourceBound) {
+        await this.backends.source.setGrid(this.orig);
+        this.sourceBound = true;
+      }
       return this.backends.source.render(rays, this.params);
     }
     return (await this.work()).render(rays, this.paramsAtLevel);
@@ -201,7 +241,14 @@ export class VoxelEditable implements EditableScene {
     return (await (await this.work()).trainStep(batch, this.paramsAtLevel, this.grads, { lossScale: scale, photometric })).loss;
   }
 
-  async addViewLoss(cam: Camera, target: Image, pixels: ArrayLike<number>, scale: number, photometric: PhotometricLoss = 'mse', alpha?: AlphaTarget): Promise<number> {
+  async addViewLoss(
+    cam: Camera,
+    target: Image,
+    pixels: ArrayLike<number>,
+    scale: number,
+    photometric: PhotometricLoss = 'mse',
+    alpha?: AlphaTarget,
+  ): Promise<number> {
     if (!pixels.length) return 0;
     const batch = pixelRays(cam, pixels, target);
     if (alpha) {
@@ -222,7 +269,8 @@ export class VoxelEditable implements EditableScene {
     const m = this.level === 0 ? this.mask : this.levelMask();
     const [nx, ny, nz] = this.grid.res;
     const K = colorDims(this.grid.shDegree);
-    const col = this.grid.color, g = this.grads.color;
+    const col = this.grid.color,
+      g = this.grads.color;
     let pairs = 0;
     for (let v = 0; v < m.length; v++) if (m[v]) pairs += 3;
     const s = w / Math.max(1, pairs * 3);
@@ -231,7 +279,11 @@ export class VoxelEditable implements EditableScene {
       for (let j = 0; j < ny; j++)
         for (let i = 0; i < nx; i++, v++) {
           if (!m[v]) continue;
-          for (const [ok, q] of [[i + 1 < nx, v + 1], [j + 1 < ny, v + nx], [k + 1 < nz, v + nx * ny]] as [boolean, number][]) {
+          for (const [ok, q] of [
+            [i + 1 < nx, v + 1],
+            [j + 1 < ny, v + nx],
+            [k + 1 < nz, v + nx * ny],
+          ] as [boolean, number][]) {
             if (!ok || !m[q]) continue;
             for (let c = 0; c < 3; c++) {
               const d = col[v * K + c] - col[q * K + c];
@@ -252,16 +304,29 @@ export class VoxelEditable implements EditableScene {
   private pearson(): number {
     const w = this.opts.pearsonWeight;
     if (!(w > 0)) return 0;
-    const g = this.grid, shift = g.densityShift;
+    const g = this.grid,
+      shift = g.densityShift;
     if (!this.pearsonCache) {
       const o = this.origAtLevel;
       const m = this.mask && this.opts.gate ? this.levelMask() : null;
       const idx: number[] = [];
-      let A = 0, B = 0, AA = 0, BB = 0, AB = 0;
+      let A = 0,
+        B = 0,
+        AA = 0,
+        BB = 0,
+        AB = 0;
       for (let i = 0; i < o.density.length; i++) {
-        if (!m || m[i]) { idx.push(i); continue; }
-        const a = softplus(o.density[i] + shift), b = softplus(g.density[i] + shift);
-        A += a; B += b; AA += a * a; BB += b * b; AB += a * b;
+        if (!m || m[i]) {
+          idx.push(i);
+          continue;
+        }
+        const a = softplus(o.density[i] + shift),
+          b = softplus(g.density[i] + shift);
+        A += a;
+        B += b;
+        AA += a * a;
+        BB += b * b;
+        AB += a * b;
       }
       const sigmaOrig = new Float64Array(idx.length);
       for (let j = 0; j < idx.length; j++) sigmaOrig[j] = softplus(o.density[idx[j]] + shift);
@@ -269,16 +334,30 @@ export class VoxelEditable implements EditableScene {
     }
     const c = this.pearsonCache;
     const { idx, sigmaOrig } = c;
-    let A = c.A, B = c.B, AA = c.AA, BB = c.BB, AB = c.AB;
+    let A = c.A,
+      B = c.B,
+      AA = c.AA,
+      BB = c.BB,
+      AB = c.AB;
     const sigma = new Float64Array(idx.length);
     for (let j = 0; j < idx.length; j++) {
-      const a = sigmaOrig[j], b = (sigma[j] = softplus(g.density[idx[j]] + shift));
-      A += a; B += b; AA += a * a; BB += b * b; AB += a * b;
+      const a = sigmaOrig[j],
+        b = (sigma[j] = softplus(g.density[idx[j]] + shift));
+      A += a;
+      B += b;
+      AA += a * a;
+      BB += b * b;
+      AB += a * b;
     }
-    const n = c.n, ma = A / n, mb = B / n;
-    const va = AA - n * ma * ma, vb = BB - n * mb * mb, cov = AB - n * ma * mb;
+    const n = c.n,
+      ma = A / n,
+      mb = B / n;
+    const va = AA - n * ma * ma,
+      vb = BB - n * mb * mb,
+      cov = AB - n * ma * mb;
     if (va <= 1e-20 || vb <= 1e-20) return 0;
-    const sab = Math.sqrt(va * vb), r = cov / sab;
+    const sab = Math.sqrt(va * vb),
+      r = cov / sab;
     // L = w·(1 − r);  ∂r/∂b_j = (a_j − ma)/√(va·vb) − r·(b_j − mb)/vb
     for (let j = 0; j < idx.length; j++) {
       const v = idx[j];
@@ -305,7 +384,8 @@ export class VoxelEditable implements EditableScene {
   private levelMaskCache: { level: number; mask: Uint8Array } | null = null;
   private levelMask(): Uint8Array {
     if (this.level === 0) return this.mask!;
-    if (this.levelMaskCache?.level !== this.level) this.levelMaskCache = { level: this.level, mask: vertexRegionMask(this.grid, this.region!, 1) };
+    if (this.levelMaskCache?.level !== this.level)
+      this.levelMaskCache = { level: this.level, mask: vertexRegionMask(this.grid, this.region!, 1) };
     return this.levelMaskCache.mask;
   }
 
@@ -339,7 +419,9 @@ export class VoxelEditable implements EditableScene {
     const arrays: StateBlob['arrays'] = { density: this.grid.density, color: this.grid.color, occupancy: this.grid.occupancy };
     for (const name of ['density', 'color']) {
       const s = this.adam.exportState(name);
-      arrays[`adam.${name}.m`] = s.m; arrays[`adam.${name}.v`] = s.v; arrays[`adam.${name}.t`] = s.t;
+      arrays[`adam.${name}.m`] = s.m;
+      arrays[`adam.${name}.v`] = s.v;
+      arrays[`adam.${name}.t`] = s.t;
     }
     return { meta: { level: this.level, res: this.grid.res, adamSteps: this.adam.steps }, arrays };
   }
@@ -350,7 +432,11 @@ export class VoxelEditable implements EditableScene {
     this.grid.color.set(s.arrays.color as Float32Array);
     this.grid.occupancy.set(s.arrays.occupancy as Uint8Array);
     for (const name of ['density', 'color'])
-      this.adam.importState(name, { m: s.arrays[`adam.${name}.m`] as Float32Array, v: s.arrays[`adam.${name}.v`] as Float32Array, t: s.arrays[`adam.${name}.t`] as Uint32Array });
+      this.adam.importState(name, {
+        m: s.arrays[`adam.${name}.m`] as Float32Array,
+        v: s.arrays[`adam.${name}.v`] as Float32Array,
+        t: s.arrays[`adam.${name}.t`] as Uint32Array,
+      });
     this.adam.steps = s.meta.adamSteps as number;
     this.pearsonCache = null;
     this.dirty = true;
@@ -392,10 +478,13 @@ function occupancyFrom(fine: VoxelGrid, coarse: VoxelGrid): Uint8Array {
 /** Rays through given pixels of a camera, targets from an image. */
 export function pixelRays(cam: Camera, pixels: ArrayLike<number>, target: Image): TrainBatch {
   const n = pixels.length;
-  const origins = new Float32Array(n * 3), dirs = new Float32Array(n * 3), tgt = new Float32Array(n * 3);
+  const origins = new Float32Array(n * 3),
+    dirs = new Float32Array(n * 3),
+    tgt = new Float32Array(n * 3);
   for (let r = 0; r < n; r++) {
     const p = pixels[r];
-    const x = p % cam.width, y = (p - x) / cam.width;
+    const x = p % cam.width,
+      y = (p - x) / cam.width;
     pixelRay(cam, x, y, origins, dirs, r);
     for (let c = 0; c < 3; c++) tgt[r * 3 + c] = target.data[p * target.channels + c];
   }

@@ -47,7 +47,23 @@ export interface LoadDatasetOptions {
   maxImages?: number;
 }
 
-const INTRINSIC_KEYS = ['fl_x', 'fl_y', 'cx', 'cy', 'w', 'h', 'k1', 'k2', 'k3', 'k4', 'p1', 'p2', 'camera_angle_x', 'camera_angle_y', 'camera_model'];
+const INTRINSIC_KEYS = [
+  'fl_x',
+  'fl_y',
+  'cx',
+  'cy',
+  'w',
+  'h',
+  'k1',
+  'k2',
+  'k3',
+  'k4',
+  'p1',
+  'p2',
+  'camera_angle_x',
+  'camera_angle_y',
+  'camera_model',
+];
 
 function num(v: unknown, what: string, file: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${what} must be a finite number, got ${JSON.stringify(v)}`, file);
@@ -70,15 +86,18 @@ function vec3(v: unknown, what: string, file: string): [number, number, number] 
 /** Reads the camera intrinsics from a frame, falling back to the top level. */
 function intrinsics(top: any, fr: any, file: string, where: string, imageSize?: [number, number]): Omit<Camera, 'c2w'> {
   const get = (k: string) => (fr && fr[k] !== undefined ? fr[k] : top[k]);
-  let w = get('w'), h = get('h');
+  let w = get('w'),
+    h = get('h');
   if (w === undefined || h === undefined) {
     if (!imageSize) throw new UserError(`${where}: image size (w, h) is missing`, file);
     [w, h] = imageSize;
   }
   w = num(w, `${where}: w`, file);
   h = num(h, `${where}: h`, file);
-  if (w <= 0 || h <= 0 || !Number.isInteger(w) || !Number.isInteger(h)) throw new UserError(`${where}: w and h must be positive integers`, file);
-  let fx = get('fl_x'), fy = get('fl_y');
+  if (w <= 0 || h <= 0 || !Number.isInteger(w) || !Number.isInteger(h))
+    throw new UserError(`${where}: w and h must be positive integers`, file);
+  let fx = get('fl_x'),
+    fy = get('fl_y');
   if (fx === undefined) {
     const ax = get('camera_angle_x');
     if (ax === undefined) throw new UserError(`${where}: no focal length (fl_x or camera_angle_x)`, file);
@@ -99,7 +118,9 @@ function intrinsics(top: any, fr: any, file: string, where: string, imageSize?: 
     throw new UserError(`${where}: camera_model ${model} is not supported (use PINHOLE or OPENCV)`, file);
   const dn = (k: string) => (get(k) === undefined ? 0 : num(get(k), `${where}: ${k}`, file));
   const distortion: Distortion | undefined =
-    model === 'PINHOLE' || model === 'SIMPLE_PINHOLE' ? undefined : { k1: dn('k1'), k2: dn('k2'), k3: dn('k3'), k4: dn('k4'), p1: dn('p1'), p2: dn('p2') };
+    model === 'PINHOLE' || model === 'SIMPLE_PINHOLE'
+      ? undefined
+      : { k1: dn('k1'), k2: dn('k2'), k3: dn('k3'), k4: dn('k4'), p1: dn('p1'), p2: dn('p2') };
   return { width: w, height: h, fx, fy, cx, cy, distortion };
 }
 
@@ -149,8 +170,10 @@ export async function loadDataset(path: string, files: FileSource, opts: LoadDat
     const top = parseJson(await files.read(file), file);
     if (typeof top !== 'object' || top === null || Array.isArray(top)) throw new UserError('expected a JSON object at the top level', file);
     if (!Array.isArray(top.frames)) throw new UserError('"frames" must be an array', file);
-    if (split) { format = 'blender'; explicitSplit = true; }
-    else if (top.aabb_scale !== undefined || (top.fl_x === undefined && top.camera_angle_x !== undefined)) format = 'instant-ngp';
+    if (split) {
+      format = 'blender';
+      explicitSplit = true;
+    } else if (top.aabb_scale !== undefined || (top.fl_x === undefined && top.camera_angle_x !== undefined)) format = 'instant-ngp';
     if (top.background !== undefined) background = vec3(top.background, 'background', file);
     if (top.scene_box !== undefined) {
       const b = top.scene_box;
@@ -165,7 +188,10 @@ export async function loadDataset(path: string, files: FileSource, opts: LoadDat
     }
     for (const s of ['train', 'val', 'test'] as Split[]) {
       const l = fileNames(top[`${s}_filenames`]);
-      if (l) { splitLists[s] = l; explicitSplit = true; }
+      if (l) {
+        splitLists[s] = l;
+        explicitSplit = true;
+      }
     }
     top.frames.forEach((fr: any, i: number) => {
       const where = `frame ${i}`;
@@ -173,7 +199,7 @@ export async function loadDataset(path: string, files: FileSource, opts: LoadDat
       if (typeof fr.file_path !== 'string') throw new UserError(`${where}: file_path must be a string`, file);
       const c2w = matrix4(fr.transform_matrix, `${where} (${fr.file_path}): transform_matrix`, file);
       const intr = intrinsics(top, fr, file, `${where} (${fr.file_path})`, format === 'blender' ? [800, 800] : undefined);
-      let rel = fr.file_path.replace(/^\.\//, '');
+      const rel = fr.file_path.replace(/^\.\//, '');
       let p = joinPath(root, rel);
       if (format === 'blender' && !/\.(png|jpe?g)$/i.test(rel)) p += '.png';
       const maskPath = typeof fr.mask_path === 'string' ? joinPath(root, fr.mask_path) : undefined;
@@ -194,7 +220,8 @@ export async function loadDataset(path: string, files: FileSource, opts: LoadDat
   background ??= [1, 1, 1];
   let kept = frames;
   if (opts.maxImages !== undefined) {
-    if (!Number.isInteger(opts.maxImages) || opts.maxImages < 1) throw new UserError(`--max-images must be a positive integer, got ${opts.maxImages}`);
+    if (!Number.isInteger(opts.maxImages) || opts.maxImages < 1)
+      throw new UserError(`--max-images must be a positive integer, got ${opts.maxImages}`);
     const train = frames.filter((f) => f.split === 'train');
     const keep = new Set<DatasetFrame>();
     const n = Math.min(opts.maxImages, train.length);
@@ -222,7 +249,8 @@ export async function loadFrameImage(ds: Dataset, frame: DatasetFrame, files: Fi
   if (ds.downscale > 1 && img.width % ds.downscale === 0 && img.height % ds.downscale === 0) img = downscaleImage(img, ds.downscale);
   if (img.width !== width || img.height !== height) {
     const ratio = img.width / width;
-    if (Math.abs(img.height / height - ratio) > 0.02) throw new UserError(`image is ${img.width}×${img.height} but its camera is ${width}×${height}`, frame.path);
+    if (Math.abs(img.height / height - ratio) > 0.02)
+      throw new UserError(`image is ${img.width}×${img.height} but its camera is ${width}×${height}`, frame.path);
     img = resizeImage(img, width, height);
   }
   return img;
@@ -261,7 +289,8 @@ export async function loadViews(
     else missing.push(frames[i].path);
     onProgress?.(i + 1, frames.length);
   }
-  if (!views.length) throw new UserError(`none of the ${frames.length} ${split} images could be found (first: ${frames[0]?.path ?? 'none'})`, ds.sources[0]);
+  if (!views.length)
+    throw new UserError(`none of the ${frames.length} ${split} images could be found (first: ${frames[0]?.path ?? 'none'})`, ds.sources[0]);
   return { views, missing };
 }
 

@@ -43,24 +43,42 @@ function hitObject(o: DemoObject, ox: number, oy: number, oz: number, dx: number
   const c = [(o.min[0] + o.max[0]) / 2, (o.min[1] + o.max[1]) / 2, (o.min[2] + o.max[2]) / 2];
   if (o.kind === 'sphere') {
     const r = (o.max[0] - o.min[0]) / 2;
-    const px = ox - c[0], py = oy - c[1], pz = oz - c[2];
+    const px = ox - c[0],
+      py = oy - c[1],
+      pz = oz - c[2];
     const b = px * dx + py * dy + pz * dz;
     const disc = b * b - (px * px + py * py + pz * pz - r * r);
     if (disc < 0) return null;
     const t = -b - Math.sqrt(disc);
     if (t <= 1e-4) return null;
-    const hx = px + t * dx, hy = py + t * dy, hz = pz + t * dz;
+    const hx = px + t * dx,
+      hy = py + t * dy,
+      hz = pz + t * dz;
     return { t, n: [hx / r, hy / r, hz / r], color: o.color };
   }
   if (o.kind === 'box') {
-    let t0 = -Infinity, t1 = Infinity, axis = 0, sign = 1;
-    const o3 = [ox, oy, oz], d3 = [dx, dy, dz];
+    let t0 = -Infinity,
+      t1 = Infinity,
+      axis = 0,
+      sign = 1;
+    const o3 = [ox, oy, oz],
+      d3 = [dx, dy, dz];
     for (let a = 0; a < 3; a++) {
       const inv = 1 / d3[a];
-      let ta = (o.min[a] - o3[a]) * inv, tb = (o.max[a] - o3[a]) * inv;
+      let ta = (o.min[a] - o3[a]) * inv,
+        tb = (o.max[a] - o3[a]) * inv;
       let s = -1;
-      if (ta > tb) { const t = ta; ta = tb; tb = t; s = 1; }
-      if (ta > t0) { t0 = ta; axis = a; sign = s; }
+      if (ta > tb) {
+        const t = ta;
+        ta = tb;
+        tb = t;
+        s = 1;
+      }
+      if (ta > t0) {
+        t0 = ta;
+        axis = a;
+        sign = s;
+      }
       if (tb < t1) t1 = tb;
     }
     if (t0 > t1 || t0 <= 1e-4) return null;
@@ -70,7 +88,8 @@ function hitObject(o: DemoObject, ox: number, oy: number, oz: number, dx: number
   }
   // vertical cylinder with a flat top
   const r = (o.max[0] - o.min[0]) / 2;
-  const px = ox - c[0], pz = oz - c[2];
+  const px = ox - c[0],
+    pz = oz - c[2];
   let best: Hit | null = null;
   const a = dx * dx + dz * dz;
   if (a > 1e-12) {
@@ -84,7 +103,8 @@ function hitObject(o: DemoObject, ox: number, oy: number, oz: number, dx: number
   }
   if (Math.abs(dy) > 1e-12) {
     const t = (o.max[1] - oy) / dy;
-    const hx = px + t * dx, hz = pz + t * dz;
+    const hx = px + t * dx,
+      hz = pz + t * dz;
     if (t > 1e-4 && hx * hx + hz * hz <= r * r && (!best || t < best.t)) best = { t, n: [0, 1, 0], color: o.color };
   }
   return best;
@@ -97,7 +117,15 @@ function groundColor(x: number, z: number): [number, number, number] {
   return [g[0] + s, g[1] + s * 0.5, g[2] - s * 0.5];
 }
 
-function trace(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, objects: DemoObject[]): [number, number, number] | null {
+function trace(
+  ox: number,
+  oy: number,
+  oz: number,
+  dx: number,
+  dy: number,
+  dz: number,
+  objects: DemoObject[],
+): [number, number, number] | null {
   let best: Hit | null = null;
   for (const o of objects) {
     const h = hitObject(o, ox, oy, oz, dx, dy, dz);
@@ -105,16 +133,22 @@ function trace(ox: number, oy: number, oz: number, dx: number, dy: number, dz: n
   }
   if (Math.abs(dy) > 1e-12) {
     const t = -oy / dy;
-    const x = ox + t * dx, z = oz + t * dz;
+    const x = ox + t * dx,
+      z = oz + t * dz;
     if (t > 1e-4 && Math.abs(x) <= DEMO_GROUND.half && Math.abs(z) <= DEMO_GROUND.half && (!best || t < best.t))
       best = { t, n: [0, 1, 0], color: groundColor(x, z) };
   }
   if (!best) return null;
-  const hx = ox + best.t * dx, hy = oy + best.t * dy, hz = oz + best.t * dz;
+  const hx = ox + best.t * dx,
+    hy = oy + best.t * dy,
+    hz = oz + best.t * dz;
   let lambert = Math.max(0, best.n[0] * LIGHT[0] + best.n[1] * LIGHT[1] + best.n[2] * LIGHT[2]);
   if (lambert > 0) {
     for (const o of objects) {
-      if (hitObject(o, hx + best.n[0] * 1e-3, hy + best.n[1] * 1e-3, hz + best.n[2] * 1e-3, LIGHT[0], LIGHT[1], LIGHT[2])) { lambert = 0; break; }
+      if (hitObject(o, hx + best.n[0] * 1e-3, hy + best.n[1] * 1e-3, hz + best.n[2] * 1e-3, LIGHT[0], LIGHT[1], LIGHT[2])) {
+        lambert = 0;
+        break;
+      }
     }
   }
   const shade = 0.45 + 0.55 * lambert;
@@ -124,18 +158,25 @@ function trace(ox: number, oy: number, oz: number, dx: number, dy: number, dz: n
 /** Renders the demo scene from a camera with 2×2 supersampling. */
 export function renderDemoScene(cam: Camera, objects: DemoObject[] = DEMO_OBJECTS): Image {
   const img = createImage(cam.width, cam.height, 3);
-  const o = new Float32Array(3), d = new Float32Array(3);
+  const o = new Float32Array(3),
+    d = new Float32Array(3);
   for (let y = 0; y < cam.height; y++)
     for (let x = 0; x < cam.width; x++) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       for (let sy = 0; sy < 2; sy++)
         for (let sx = 0; sx < 2; sx++) {
           pixelRay(cam, x - 0.25 + sx * 0.5, y - 0.25 + sy * 0.5, o, d, 0);
           const c = trace(o[0], o[1], o[2], d[0], d[1], d[2], objects) ?? DEMO_BACKGROUND;
-          r += c[0]; g += c[1]; b += c[2];
+          r += c[0];
+          g += c[1];
+          b += c[2];
         }
       const i = (y * cam.width + x) * 3;
-      img.data[i] = r / 4; img.data[i + 1] = g / 4; img.data[i + 2] = b / 4;
+      img.data[i] = r / 4;
+      img.data[i + 1] = g / 4;
+      img.data[i + 2] = b / 4;
     }
   return img;
 }
@@ -159,7 +200,12 @@ export function demoTransforms(cams: Camera[], fileOf: (i: number) => string): o
   const c0 = cams[0];
   return {
     camera_model: 'PINHOLE',
-    w: c0.width, h: c0.height, fl_x: c0.fx, fl_y: c0.fy, cx: c0.cx, cy: c0.cy,
+    w: c0.width,
+    h: c0.height,
+    fl_x: c0.fx,
+    fl_y: c0.fy,
+    cx: c0.cx,
+    cy: c0.cy,
     background: DEMO_BACKGROUND,
     scene_box: DEMO_SCENE_BOX,
     frames: cams.map((c, i) => ({ file_path: fileOf(i), transform_matrix: columnMajorToRowMajor(c.c2w) })),

@@ -32,7 +32,12 @@ export function transformsFor(views: ExportView[], background: [number, number, 
     return {
       file_path: v.file,
       transform_matrix: columnMajorToRowMajor(c.c2w),
-      w: c.width, h: c.height, fl_x: c.fx, fl_y: c.fy, cx: c.cx, cy: c.cy,
+      w: c.width,
+      h: c.height,
+      fl_x: c.fx,
+      fl_y: c.fy,
+      cx: c.cx,
+      cy: c.cy,
       camera_model: hasDist ? 'OPENCV' : 'PINHOLE',
       ...(hasDist ? { k1: d!.k1, k2: d!.k2, k3: d!.k3, k4: d!.k4, p1: d!.p1, p2: d!.p2 } : {}),
     };
@@ -47,7 +52,10 @@ export function transformsFor(views: ExportView[], background: [number, number, 
 
 /** Renders every view and writes `DIR/<file>` PNGs and `DIR/transforms.json` (atomically, manifest last). */
 export async function exportMultiview(
-  scene: Scene, views: ExportView[], dir: string, files: FileSink,
+  scene: Scene,
+  views: ExportView[],
+  dir: string,
+  files: FileSink,
   onProgress?: (done: number, total: number) => void,
 ): Promise<ExportResult> {
   const t0 = Date.now();
@@ -86,7 +94,8 @@ export function orbitHintFromCameras(cams: Camera[], center: [number, number, nu
   for (const c of cams) for (let a = 0; a < 3; a++) up[a] += c.c2w[4 + a];
   const ul = Math.hypot(up[0], up[1], up[2]) || 1;
   const u = up.map((v) => v / ul) as [number, number, number];
-  const dists: number[] = [], elevs: number[] = [];
+  const dists: number[] = [],
+    elevs: number[] = [];
   for (const c of cams) {
     const o = cameraCenter(c);
     const d = [o[0] - center[0], o[1] - center[1], o[2] - center[2]];
@@ -113,8 +122,13 @@ export function orbitCameras(h: OrbitHint, n: number, width: number, height: num
   const fovDeg = (h.fovY * 180) / Math.PI;
   for (let i = 0; i < n; i++) {
     const az = (2 * Math.PI * i) / n;
-    const ce = Math.cos(h.elevation), se = Math.sin(h.elevation);
-    const eye = [0, 1, 2].map((a) => h.center[a] + h.radius * (ce * (Math.cos(az) * e1[a] + Math.sin(az) * e2[a]) + se * up[a])) as [number, number, number];
+    const ce = Math.cos(h.elevation),
+      se = Math.sin(h.elevation);
+    const eye = [0, 1, 2].map((a) => h.center[a] + h.radius * (ce * (Math.cos(az) * e1[a] + Math.sin(az) * e2[a]) + se * up[a])) as [
+      number,
+      number,
+      number,
+    ];
     cams.push(lookAtCamera(eye, h.center, up, width, height, fovDeg));
   }
   return cams;

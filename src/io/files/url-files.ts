@@ -102,7 +102,10 @@ export function urlFiles(baseUrl: string, opts: UrlFilesOptions = {}): FileSourc
       if (cache) {
         // Store a copy; reading the body once for the caller and once for the cache.
         const bytes = await readBody(res, path, opts.onProgress);
-        const headers = new Headers({ 'content-length': String(bytes.length), 'content-type': res.headers.get('content-type') ?? 'application/octet-stream' });
+        const headers = new Headers({
+          'content-length': String(bytes.length),
+          'content-type': res.headers.get('content-type') ?? 'application/octet-stream',
+        });
         await cache.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers })).catch(() => undefined); // a full quota must not fail the load
         return bytes;
       }

@@ -15,8 +15,22 @@ import { createGaussians, knnMeanDistance, logit, SH_C0, SH_STRIDE, type Gaussia
 
 type PlyType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
 const TYPE_ALIASES: Record<string, PlyType> = {
-  char: 'int8', int8: 'int8', uchar: 'uint8', uint8: 'uint8', short: 'int16', int16: 'int16', ushort: 'uint16', uint16: 'uint16',
-  int: 'int32', int32: 'int32', uint: 'uint32', uint32: 'uint32', float: 'float32', float32: 'float32', double: 'float64', float64: 'float64',
+  char: 'int8',
+  int8: 'int8',
+  uchar: 'uint8',
+  uint8: 'uint8',
+  short: 'int16',
+  int16: 'int16',
+  ushort: 'uint16',
+  uint16: 'uint16',
+  int: 'int32',
+  int32: 'int32',
+  uint: 'uint32',
+  uint32: 'uint32',
+  float: 'float32',
+  float32: 'float32',
+  double: 'float64',
+  float64: 'float64',
 };
 const TYPE_SIZE: Record<PlyType, number> = { int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8 };
 
@@ -54,7 +68,13 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
     end = i;
     break;
   }
-  if (end < 0) throw new UserError(bytes.length > MAX_HEADER ? 'PLY header is longer than 1 MB or has no end_header' : 'PLY header has no end_header line (truncated file?)', file);
+  if (end < 0)
+    throw new UserError(
+      bytes.length > MAX_HEADER
+        ? 'PLY header is longer than 1 MB or has no end_header'
+        : 'PLY header has no end_header line (truncated file?)',
+      file,
+    );
   let body = end + marker.length;
   if (bytes[body] === 0x0d) body++;
   if (bytes[body] !== 0x0a) {
@@ -73,7 +93,8 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
     const where = `PLY header line ${li + 1}`;
     switch (tok[0]) {
       case 'format':
-        if (!['ascii', 'binary_little_endian', 'binary_big_endian'].includes(tok[1])) throw new UserError(`${where}: unknown format '${tok[1]}'`, file);
+        if (!['ascii', 'binary_little_endian', 'binary_big_endian'].includes(tok[1]))
+          throw new UserError(`${where}: unknown format '${tok[1]}'`, file);
         format = tok[1] as PlyHeader['format'];
         break;
       case 'comment':
@@ -82,7 +103,8 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
         break;
       case 'element': {
         const count = Number(tok[2]);
-        if (tok.length !== 3 || !Number.isSafeInteger(count) || count < 0) throw new UserError(`${where}: bad element line '${line}'`, file);
+        if (tok.length !== 3 || !Number.isSafeInteger(count) || count < 0)
+          throw new UserError(`${where}: bad element line '${line}'`, file);
         elements.push({ name: tok[1], count, properties: [] });
         break;
       }
@@ -90,7 +112,8 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
         const el = elements[elements.length - 1];
         if (!el) throw new UserError(`${where}: property before any element`, file);
         if (tok[1] === 'list') {
-          const ct = TYPE_ALIASES[tok[2]], it = TYPE_ALIASES[tok[3]];
+          const ct = TYPE_ALIASES[tok[2]],
+            it = TYPE_ALIASES[tok[3]];
           if (!ct || !it || tok.length !== 5) throw new UserError(`${where}: bad list property '${line}'`, file);
           el.properties.push({ name: tok[4], type: it, listCount: ct });
         } else {
@@ -124,7 +147,8 @@ export function readPlyVertices(bytes: Uint8Array, file: string, want: (name: st
   const vi = header.elements.findIndex((e) => e.name === 'vertex');
   if (vi < 0) throw new UserError('PLY file has no vertex element', file);
   const vertex = header.elements[vi];
-  if (vertex.properties.some((p) => p.listCount)) throw new UserError('PLY vertex element has list properties (not a point cloud / Gaussian file)', file);
+  if (vertex.properties.some((p) => p.listCount))
+    throw new UserError('PLY vertex element has list properties (not a point cloud / Gaussian file)', file);
   if (!vertex.properties.length) throw new UserError('PLY vertex element has no properties', file);
   const n = vertex.count;
   const wanted = vertex.properties.map((p) => want(p.name));
@@ -152,7 +176,10 @@ export function readPlyVertices(bytes: Uint8Array, file: string, want: (name: st
   });
   const offs: number[] = [];
   let acc = 0;
-  for (const p of vertex.properties) { offs.push(acc); acc += TYPE_SIZE[p.type]; }
+  for (const p of vertex.properties) {
+    offs.push(acc);
+    acc += TYPE_SIZE[p.type];
+  }
   for (let j = 0; j < vertex.properties.length; j++) {
     const c = cols[j];
     if (!c) continue;
@@ -165,14 +192,22 @@ export function readPlyVertices(bytes: Uint8Array, file: string, want: (name: st
 
 function readScalar(dv: DataView, o: number, t: PlyType, little: boolean): number {
   switch (t) {
-    case 'float32': return dv.getFloat32(o, little);
-    case 'float64': return dv.getFloat64(o, little);
-    case 'uint8': return dv.getUint8(o);
-    case 'int8': return dv.getInt8(o);
-    case 'int16': return dv.getInt16(o, little);
-    case 'uint16': return dv.getUint16(o, little);
-    case 'int32': return dv.getInt32(o, little);
-    case 'uint32': return dv.getUint32(o, little);
+    case 'float32':
+      return dv.getFloat32(o, little);
+    case 'float64':
+      return dv.getFloat64(o, little);
+    case 'uint8':
+      return dv.getUint8(o);
+    case 'int8':
+      return dv.getInt8(o);
+    case 'int16':
+      return dv.getInt16(o, little);
+    case 'uint16':
+      return dv.getUint16(o, little);
+    case 'int32':
+      return dv.getInt32(o, little);
+    case 'uint32':
+      return dv.getUint32(o, little);
   }
 }
 
@@ -180,13 +215,15 @@ function skipBinaryElement(dv: DataView, off: number, el: PlyElement, little: bo
   const fixed = el.properties.every((p) => !p.listCount);
   if (fixed) {
     const row = el.properties.reduce((s, p) => s + TYPE_SIZE[p.type], 0);
-    if (el.count * row > dv.byteLength - off) throw new UserError(`PLY element '${el.name}' extends past the end of the file (truncated file?)`, file);
+    if (el.count * row > dv.byteLength - off)
+      throw new UserError(`PLY element '${el.name}' extends past the end of the file (truncated file?)`, file);
     return off + el.count * row;
   }
   for (let i = 0; i < el.count; i++)
     for (const p of el.properties) {
       if (p.listCount) {
-        if (off + TYPE_SIZE[p.listCount] > dv.byteLength) throw new UserError(`PLY element '${el.name}' extends past the end of the file (truncated file?)`, file);
+        if (off + TYPE_SIZE[p.listCount] > dv.byteLength)
+          throw new UserError(`PLY element '${el.name}' extends past the end of the file (truncated file?)`, file);
         const k = readScalar(dv, off, p.listCount, little);
         off += TYPE_SIZE[p.listCount] + k * TYPE_SIZE[p.type];
       } else off += TYPE_SIZE[p.type];
@@ -202,7 +239,10 @@ function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boo
   // every value takes at least 2 bytes (a digit and a separator): reject lying headers before allocating
   const avail = bytes.length - header.bodyOffset;
   if (n * np * 2 > avail + 1)
-    throw new UserError(`PLY header promises ${n} vertices but the file holds only ${avail} bytes of text after the header (truncated file?)`, file);
+    throw new UserError(
+      `PLY header promises ${n} vertices but the file holds only ${avail} bytes of text after the header (truncated file?)`,
+      file,
+    );
   let pos = header.bodyOffset;
   const len = bytes.length;
   const nextToken = (): string | null => {
@@ -218,7 +258,8 @@ function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boo
     const t = nextToken();
     if (t === null) throw new UserError(`PLY body ends early (${what}; truncated file?)`, file);
     const v = Number(t);
-    if (t === '' || (Number.isNaN(v) && !/^[-+]?nan$/i.test(t))) throw new UserError(`PLY body: '${t.slice(0, 20)}' is not a number (${what})`, file);
+    if (t === '' || (Number.isNaN(v) && !/^[-+]?nan$/i.test(t)))
+      throw new UserError(`PLY body: '${t.slice(0, 20)}' is not a number (${what})`, file);
     return v;
   };
   for (let e = 0; e < vi; e++) {
@@ -251,12 +292,15 @@ function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boo
 
 function requireFinite(col: Float32Array | undefined, name: string, file: string): void {
   if (!col) return;
-  for (let i = 0; i < col.length; i++) if (!Number.isFinite(col[i])) throw new UserError(`vertex ${i}: property ${name} is ${col[i]} (not a finite number)`, file);
+  for (let i = 0; i < col.length; i++)
+    if (!Number.isFinite(col[i])) throw new UserError(`vertex ${i}: property ${name} is ${col[i]} (not a finite number)`, file);
 }
 
 /** Points (and colours when present) of any PLY point cloud (colmap/nerfstudio `sparse_pc.ply`, or a 3DGS file). */
 export function readPointCloud(bytes: Uint8Array, file: string): { count: number; xyz: Float32Array; rgb: Float32Array | null } {
-  const pc = readPlyVertices(bytes, file, (n) => ['x', 'y', 'z', 'red', 'green', 'blue', 'r', 'g', 'b', 'f_dc_0', 'f_dc_1', 'f_dc_2'].includes(n));
+  const pc = readPlyVertices(bytes, file, (n) =>
+    ['x', 'y', 'z', 'red', 'green', 'blue', 'r', 'g', 'b', 'f_dc_0', 'f_dc_1', 'f_dc_2'].includes(n),
+  );
   const c = pc.columns;
   for (const k of ['x', 'y', 'z']) if (!c.has(k)) throw new UserError(`PLY vertex element has no '${k}' property`, file);
   const n = pc.count;
@@ -267,7 +311,13 @@ export function readPointCloud(bytes: Uint8Array, file: string): { count: number
     for (let i = 0; i < n; i++) xyz[3 * i + a] = col[i];
   }
   let rgb: Float32Array | null = null;
-  const names = c.has('red') ? ['red', 'green', 'blue'] : c.has('r') ? ['r', 'g', 'b'] : c.has('f_dc_0') ? ['f_dc_0', 'f_dc_1', 'f_dc_2'] : null;
+  const names = c.has('red')
+    ? ['red', 'green', 'blue']
+    : c.has('r')
+      ? ['r', 'g', 'b']
+      : c.has('f_dc_0')
+        ? ['f_dc_0', 'f_dc_1', 'f_dc_2']
+        : null;
   if (names && names.every((k) => c.has(k))) {
     rgb = new Float32Array(n * 3);
     const vprops = pc.header.elements.find((e) => e.name === 'vertex')!.properties;
@@ -292,10 +342,9 @@ const SH_K = [1, 4, 9, 16];
  * identity rotation), so that plain point clouds load too.
  */
 export function readGaussianPly(bytes: Uint8Array, file: string): Gaussians {
-  const pc = readPlyVertices(bytes, file, (n) =>
-    /^(x|y|z|f_dc_[0-2]|f_rest_\d+|opacity|scale_[0-2]|rot_[0-3]|red|green|blue)$/.test(n),
-  );
-  const c = pc.columns, n = pc.count;
+  const pc = readPlyVertices(bytes, file, (n) => /^(x|y|z|f_dc_[0-2]|f_rest_\d+|opacity|scale_[0-2]|rot_[0-3]|red|green|blue)$/.test(n));
+  const c = pc.columns,
+    n = pc.count;
   for (const k of ['x', 'y', 'z']) if (!c.has(k)) throw new UserError(`PLY vertex element has no '${k}' property`, file);
   for (const [name, col] of c) requireFinite(col, name, file);
   // SH bands from the f_rest count
@@ -303,16 +352,26 @@ export function readGaussianPly(bytes: Uint8Array, file: string): Gaussians {
   while (c.has(`f_rest_${rest}`)) rest++;
   for (const name of c.keys()) {
     const m = /^f_rest_(\d+)$/.exec(name);
-    if (m && Number(m[1]) >= rest) throw new UserError(`f_rest properties are not numbered 0..N−1 (found ${name} but not f_rest_${rest})`, file);
+    if (m && Number(m[1]) >= rest)
+      throw new UserError(`f_rest properties are not numbered 0..N−1 (found ${name} but not f_rest_${rest})`, file);
   }
   const K = rest / 3 + 1;
   const deg = SH_K.indexOf(K);
   if (deg < 0) throw new UserError(`${rest} f_rest properties: expected 0, 9, 24 or 45 (SH degree 0–3)`, file);
   const g = createGaussians(n, deg);
-  const x = c.get('x')!, y = c.get('y')!, z = c.get('z')!;
-  for (let i = 0; i < n; i++) { g.means[3 * i] = x[i]; g.means[3 * i + 1] = y[i]; g.means[3 * i + 2] = z[i]; }
+  const x = c.get('x')!,
+    y = c.get('y')!,
+    z = c.get('z')!;
+  for (let i = 0; i < n; i++) {
+    g.means[3 * i] = x[i];
+    g.means[3 * i + 1] = y[i];
+    g.means[3 * i + 2] = z[i];
+  }
   if (c.has('f_dc_0') && c.has('f_dc_1') && c.has('f_dc_2')) {
-    for (let a = 0; a < 3; a++) { const col = c.get(`f_dc_${a}`)!; for (let i = 0; i < n; i++) g.sh[i * SH_STRIDE + a] = col[i]; }
+    for (let a = 0; a < 3; a++) {
+      const col = c.get(`f_dc_${a}`)!;
+      for (let i = 0; i < n; i++) g.sh[i * SH_STRIDE + a] = col[i];
+    }
   } else if (c.has('red') && c.has('green') && c.has('blue')) {
     const vprops = pc.header.elements.find((e) => e.name === 'vertex')!.properties;
     ['red', 'green', 'blue'].forEach((k, a) => {
@@ -323,28 +382,44 @@ export function readGaussianPly(bytes: Uint8Array, file: string): Gaussians {
   }
   for (let j = 0; j < rest; j++) {
     const col = c.get(`f_rest_${j}`)!;
-    const ch = Math.floor(j / (K - 1)), k = 1 + (j % (K - 1));
+    const ch = Math.floor(j / (K - 1)),
+      k = 1 + (j % (K - 1));
     for (let i = 0; i < n; i++) g.sh[i * SH_STRIDE + 3 * k + ch] = col[i];
   }
   const op = c.get('opacity');
   if (op) g.opacityLogits.set(op);
   else g.opacityLogits.fill(logit(0.9));
   if (c.has('scale_0') && c.has('scale_1') && c.has('scale_2')) {
-    for (let a = 0; a < 3; a++) { const col = c.get(`scale_${a}`)!; for (let i = 0; i < n; i++) g.logScales[3 * i + a] = col[i]; }
+    for (let a = 0; a < 3; a++) {
+      const col = c.get(`scale_${a}`)!;
+      for (let i = 0; i < n; i++) g.logScales[3 * i + a] = col[i];
+    }
   } else {
     if (c.has('scale_0') || c.has('scale_1') || c.has('scale_2')) throw new UserError('PLY has some but not all of scale_0..2', file);
     const d = knnMeanDistance(g.means, n, 3);
-    for (let i = 0; i < n; i++) { const s = Math.log(Math.max(d[i], 1e-7)); g.logScales[3 * i] = s; g.logScales[3 * i + 1] = s; g.logScales[3 * i + 2] = s; }
+    for (let i = 0; i < n; i++) {
+      const s = Math.log(Math.max(d[i], 1e-7));
+      g.logScales[3 * i] = s;
+      g.logScales[3 * i + 1] = s;
+      g.logScales[3 * i + 2] = s;
+    }
   }
   if (c.has('rot_0') && c.has('rot_1') && c.has('rot_2') && c.has('rot_3')) {
     const r = [0, 1, 2, 3].map((a) => c.get(`rot_${a}`)!);
     for (let i = 0; i < n; i++) {
-      const w = r[0][i], qx = r[1][i], qy = r[2][i], qz = r[3][i];
+      const w = r[0][i],
+        qx = r[1][i],
+        qy = r[2][i],
+        qz = r[3][i];
       const l = Math.hypot(w, qx, qy, qz);
       if (!(l > 0)) throw new UserError(`vertex ${i}: rotation quaternion is zero`, file);
-      g.rotations[4 * i] = w / l; g.rotations[4 * i + 1] = qx / l; g.rotations[4 * i + 2] = qy / l; g.rotations[4 * i + 3] = qz / l;
+      g.rotations[4 * i] = w / l;
+      g.rotations[4 * i + 1] = qx / l;
+      g.rotations[4 * i + 2] = qy / l;
+      g.rotations[4 * i + 3] = qz / l;
     }
-  } else if (c.has('rot_0') || c.has('rot_1') || c.has('rot_2') || c.has('rot_3')) throw new UserError('PLY has some but not all of rot_0..3', file);
+  } else if (c.has('rot_0') || c.has('rot_1') || c.has('rot_2') || c.has('rot_3'))
+    throw new UserError('PLY has some but not all of rot_0..3', file);
   return g;
 }
 
@@ -366,7 +441,8 @@ export function writeGaussianPly(g: Gaussians, opts: WritePlyOptions = {}): Uint
   props.push('f_dc_0', 'f_dc_1', 'f_dc_2');
   for (let j = 0; j < 3 * (K - 1); j++) props.push(`f_rest_${j}`);
   props.push('opacity', 'scale_0', 'scale_1', 'scale_2', 'rot_0', 'rot_1', 'rot_2', 'rot_3');
-  const n = g.count, np = props.length;
+  const n = g.count,
+    np = props.length;
   const ascii = opts.format === 'ascii';
   const header =
     `ply\nformat ${ascii ? 'ascii' : 'binary_little_endian'} 1.0\ncomment written by instruct-scene\nelement vertex ${n}\n` +
@@ -375,22 +451,36 @@ export function writeGaussianPly(g: Gaussians, opts: WritePlyOptions = {}): Uint
   const row = new Float32Array(np);
   const fill = (i: number) => {
     let o = 0;
-    row[o++] = g.means[3 * i]; row[o++] = g.means[3 * i + 1]; row[o++] = g.means[3 * i + 2];
-    if (normals) { row[o++] = 0; row[o++] = 0; row[o++] = 0; }
+    row[o++] = g.means[3 * i];
+    row[o++] = g.means[3 * i + 1];
+    row[o++] = g.means[3 * i + 2];
+    if (normals) {
+      row[o++] = 0;
+      row[o++] = 0;
+      row[o++] = 0;
+    }
     const so = i * SH_STRIDE;
-    row[o++] = g.sh[so]; row[o++] = g.sh[so + 1]; row[o++] = g.sh[so + 2];
+    row[o++] = g.sh[so];
+    row[o++] = g.sh[so + 1];
+    row[o++] = g.sh[so + 2];
     for (let ch = 0; ch < 3; ch++) for (let k = 1; k < K; k++) row[o++] = g.sh[so + 3 * k + ch];
     row[o++] = g.opacityLogits[i];
-    row[o++] = g.logScales[3 * i]; row[o++] = g.logScales[3 * i + 1]; row[o++] = g.logScales[3 * i + 2];
+    row[o++] = g.logScales[3 * i];
+    row[o++] = g.logScales[3 * i + 1];
+    row[o++] = g.logScales[3 * i + 2];
     for (let a = 0; a < 4; a++) row[o++] = g.rotations[4 * i + a];
   };
   const head = new TextEncoder().encode(header);
   if (ascii) {
     const lines: string[] = [];
-    for (let i = 0; i < n; i++) { fill(i); lines.push(Array.from(row, (v) => String(v)).join(' ')); }
+    for (let i = 0; i < n; i++) {
+      fill(i);
+      lines.push(Array.from(row, (v) => String(v)).join(' '));
+    }
     const body = new TextEncoder().encode(lines.join('\n') + (n ? '\n' : ''));
     const out = new Uint8Array(head.length + body.length);
-    out.set(head); out.set(body, head.length);
+    out.set(head);
+    out.set(body, head.length);
     return out;
   }
   const out = new Uint8Array(head.length + n * np * 4);

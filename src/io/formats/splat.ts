@@ -25,7 +25,8 @@ export function writeSplat(g: Gaussians): Uint8Array {
   const dv = new DataView(out.buffer);
   const u8 = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
   for (let j = 0; j < n; j++) {
-    const i = order[j], o = j * SPLAT_BYTES;
+    const i = order[j],
+      o = j * SPLAT_BYTES;
     for (let a = 0; a < 3; a++) {
       dv.setFloat32(o + 4 * a, g.means[3 * i + a], true);
       dv.setFloat32(o + 12 + 4 * a, Math.exp(g.logScales[3 * i + a]), true);
@@ -59,10 +60,24 @@ export function readSplat(bytes: Uint8Array, file: string): Gaussians {
     }
     for (let c = 0; c < 3; c++) g.sh[i * SH_STRIDE + c] = (bytes[o + 24 + c] / 255 - 0.5) / SH_C0;
     g.opacityLogits[i] = logit(bytes[o + 27] / 255);
-    let w = (bytes[o + 28] - 128) / 128, x = (bytes[o + 29] - 128) / 128, y = (bytes[o + 30] - 128) / 128, z = (bytes[o + 31] - 128) / 128;
+    let w = (bytes[o + 28] - 128) / 128,
+      x = (bytes[o + 29] - 128) / 128,
+      y = (bytes[o + 30] - 128) / 128,
+      z = (bytes[o + 31] - 128) / 128;
     const l = Math.hypot(w, x, y, z);
-    if (l === 0) { w = 1; x = y = z = 0; } else { w /= l; x /= l; y /= l; z /= l; }
-    g.rotations[4 * i] = w; g.rotations[4 * i + 1] = x; g.rotations[4 * i + 2] = y; g.rotations[4 * i + 3] = z;
+    if (l === 0) {
+      w = 1;
+      x = y = z = 0;
+    } else {
+      w /= l;
+      x /= l;
+      y /= l;
+      z /= l;
+    }
+    g.rotations[4 * i] = w;
+    g.rotations[4 * i + 1] = x;
+    g.rotations[4 * i + 2] = y;
+    g.rotations[4 * i + 3] = z;
   }
   return g;
 }

@@ -58,16 +58,27 @@ export interface VoxelFile {
 /** Serialises a grid to the format above. */
 export function encodeVoxelScene(f: VoxelFile): Uint8Array {
   const g = f.grid;
-  const n = vertexCount(g.res), K = colorDims(g.shDegree), cells = cellCount(g.res);
+  const n = vertexCount(g.res),
+    K = colorDims(g.shDegree),
+    cells = cellCount(g.res);
   const arrays: VoxelArrayInfo[] = [
     { name: 'density', dtype: 'float32', offset: 0, length: n },
     { name: 'color', dtype: 'float32', offset: 4 * n, length: n * K },
     { name: 'occupancy', dtype: 'uint8', offset: 4 * n * (1 + K), length: cells },
   ];
   const header: VoxelFileHeader = {
-    format: 'instruct-scene-voxel', version: VOXEL_FORMAT_VERSION, res: g.res, box: g.box, bgLen: g.bgLen,
-    densityShift: g.densityShift, densityScale: g.densityScale, shDegree: g.shDegree, background: f.background,
-    render: f.render, arrays, meta: f.meta,
+    format: 'instruct-scene-voxel',
+    version: VOXEL_FORMAT_VERSION,
+    res: g.res,
+    box: g.box,
+    bgLen: g.bgLen,
+    densityShift: g.densityShift,
+    densityScale: g.densityScale,
+    shDegree: g.shDegree,
+    background: f.background,
+    render: f.render,
+    arrays,
+    meta: f.meta,
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const P = align4(12 + json.length);
@@ -90,18 +101,25 @@ const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function writeF32(out: Uint8Array, at: number, a: Float32Array): void {
   if (littleEndian) out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
-  else { const dv = new DataView(out.buffer, out.byteOffset); for (let i = 0; i < a.length; i++) dv.setFloat32(at + 4 * i, a[i], true); }
+  else {
+    const dv = new DataView(out.buffer, out.byteOffset);
+    for (let i = 0; i < a.length; i++) dv.setFloat32(at + 4 * i, a[i], true);
+  }
 }
 
 function readF32(bytes: Uint8Array, at: number, n: number): Float32Array {
   const out = new Float32Array(n);
   if (littleEndian) new Uint8Array(out.buffer).set(bytes.subarray(at, at + 4 * n));
-  else { const dv = new DataView(bytes.buffer, bytes.byteOffset); for (let i = 0; i < n; i++) out[i] = dv.getFloat32(at + 4 * i, true); }
+  else {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset);
+    for (let i = 0; i < n; i++) out[i] = dv.getFloat32(at + 4 * i, true);
+  }
   return out;
 }
 
 function finiteNumber(v: unknown, what: string, file: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`header: ${what} must be a finite number, got ${JSON.stringify(v)}`, file);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new UserError(`header: ${what} must be a finite number, got ${JSON.stringify(v)}`, file);
   return v;
 }
 
@@ -115,18 +133,25 @@ export function decodeVoxelScene(bytes: Uint8Array, file: string): VoxelFile {
   if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== VOXEL_MAGIC)
     throw new UserError('not an instruct-scene voxel file (bad magic bytes)', file);
   const H = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
-  if (H > bytes.length - 12) throw new UserError(`truncated or corrupt: header length ${H} exceeds the file size (${bytes.length} bytes)`, file);
+  if (H > bytes.length - 12)
+    throw new UserError(`truncated or corrupt: header length ${H} exceeds the file size (${bytes.length} bytes)`, file);
   let h: any;
   try {
     h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + H)));
   } catch (e) {
     throw new UserError(`corrupt header (${(e as Error).message})`, file);
   }
-  if (typeof h !== 'object' || h === null || h.format !== 'instruct-scene-voxel') throw new UserError('header: format must be "instruct-scene-voxel"', file);
+  if (typeof h !== 'object' || h === null || h.format !== 'instruct-scene-voxel')
+    throw new UserError('header: format must be "instruct-scene-voxel"', file);
   const version = finiteNumber(h.version, 'version', file);
-  if (Math.floor(version) > VOXEL_FORMAT_VERSION) throw new UserError(`format version ${version} is newer than this program reads (${VOXEL_FORMAT_VERSION}); update instruct-scene`, file);
+  if (Math.floor(version) > VOXEL_FORMAT_VERSION)
+    throw new UserError(
+      `format version ${version} is newer than this program reads (${VOXEL_FORMAT_VERSION}); update instruct-scene`,
+      file,
+    );
   const res = vec3(h.res, 'res', file);
-  if (!res.every((r) => Number.isInteger(r) && r >= 2 && r <= 4096)) throw new UserError(`header: res must be integers in [2, 4096], got ${JSON.stringify(h.res)}`, file);
+  if (!res.every((r) => Number.isInteger(r) && r >= 2 && r <= 4096))
+    throw new UserError(`header: res must be integers in [2, 4096], got ${JSON.stringify(h.res)}`, file);
   const box = { min: vec3(h.box?.min, 'box.min', file), max: vec3(h.box?.max, 'box.max', file) };
   if (!box.min.every((v, a) => box.max[a] > v)) throw new UserError('header: box.max must exceed box.min on every axis', file);
   const bgLen = finiteNumber(h.bgLen, 'bgLen', file);
@@ -156,16 +181,25 @@ export function decodeVoxelScene(bytes: Uint8Array, file: string): VoxelFile {
     const w = want[a?.name];
     if (!w) throw new UserError(`header: unknown array ${JSON.stringify(a?.name)}`, file);
     if (a.dtype !== w.dtype || a.length !== w.length || a.offset !== w.offset)
-      throw new UserError(`header: array ${a.name} is ${a.dtype}×${a.length} at ${a.offset}, but a ${res.join('×')} grid needs ${w.dtype}×${w.length} at ${w.offset}`, file);
+      throw new UserError(
+        `header: array ${a.name} is ${a.dtype}×${a.length} at ${a.offset}, but a ${res.join('×')} grid needs ${w.dtype}×${w.length} at ${w.offset}`,
+        file,
+      );
   }
   const expected = P + 4 * n * (1 + K) + cells;
   if (bytes.length !== expected)
-    throw new UserError(`${bytes.length < expected ? 'truncated' : 'has trailing bytes'}: ${bytes.length} bytes, but the header's ${res.join('×')} grid needs ${expected}`, file);
+    throw new UserError(
+      `${bytes.length < expected ? 'truncated' : 'has trailing bytes'}: ${bytes.length} bytes, but the header's ${res.join('×')} grid needs ${expected}`,
+      file,
+    );
 
   const density = readF32(bytes, P, n);
   const color = readF32(bytes, P + 4 * n, n * K);
-  for (let i = 0; i < density.length; i++) if (!Number.isFinite(density[i])) throw new UserError(`density contains a non-finite value (${density[i]}) at vertex ${i}`, file);
-  for (let i = 0; i < color.length; i++) if (!Number.isFinite(color[i])) throw new UserError(`color contains a non-finite value (${color[i]}) at vertex ${Math.floor(i / K)}`, file);
+  for (let i = 0; i < density.length; i++)
+    if (!Number.isFinite(density[i])) throw new UserError(`density contains a non-finite value (${density[i]}) at vertex ${i}`, file);
+  for (let i = 0; i < color.length; i++)
+    if (!Number.isFinite(color[i]))
+      throw new UserError(`color contains a non-finite value (${color[i]}) at vertex ${Math.floor(i / K)}`, file);
   const occupancy = bytes.slice(P + 4 * n * (1 + K), expected);
   const grid: VoxelGrid = { res, box, bgLen, densityShift, densityScale, shDegree, density, color, occupancy };
   return { grid, background, render: { stepRatio, near }, meta: typeof h.meta === 'object' && h.meta ? h.meta : undefined };

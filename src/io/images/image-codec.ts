@@ -44,7 +44,10 @@ export function decodeImage(bytes: Uint8Array, name = 'image'): Image {
     for (let i = 0; i < width * height; i++) {
       if (C === 2) {
         const g = src[i * 2] / maxv;
-        data[i * 4] = g; data[i * 4 + 1] = g; data[i * 4 + 2] = g; data[i * 4 + 3] = src[i * 2 + 1] / maxv;
+        data[i * 4] = g;
+        data[i * 4 + 1] = g;
+        data[i * 4 + 2] = g;
+        data[i * 4 + 3] = src[i * 2 + 1] / maxv;
       } else for (let c = 0; c < C; c++) data[i * C + c] = src[i * C + c] / maxv;
     }
     return { width, height, channels: outC, data };

@@ -13,7 +13,8 @@ let dawnGpu: GPU | undefined;
 export function installNodeWebGpu(): void {
   if (installed) return;
   installed = true;
-  if (!process.env.VK_ICD_FILENAMES && !hasSystemVulkanDriver() && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  if (!process.env.VK_ICD_FILENAMES && !hasSystemVulkanDriver() && existsSync(SWIFTSHADER_ICD))
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   setGpuProvider(async () => {
     try {
       const { create, globals } = await import('webgpu');

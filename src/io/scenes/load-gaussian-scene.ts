@@ -38,7 +38,8 @@ export async function loadGaussianScene(path: string, files: FileSource): Promis
     try {
       const m = parseJson(await files.read(manifest), manifest);
       const bg = m?.background;
-      if (Array.isArray(bg) && bg.length === 3 && bg.every((v: unknown) => typeof v === 'number' && Number.isFinite(v))) background = bg as [number, number, number];
+      if (Array.isArray(bg) && bg.length === 3 && bg.every((v: unknown) => typeof v === 'number' && Number.isFinite(v)))
+        background = bg as [number, number, number];
       if (m?.meta && typeof m.meta === 'object') meta = m.meta;
     } catch {
       /* a broken manifest beside a bare file is not this file's problem */

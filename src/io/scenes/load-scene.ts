@@ -28,10 +28,14 @@ export const VOXEL_FILE = 'scene.voxel';
 export async function readManifest(dir: string, files: FileSource): Promise<SceneManifest> {
   const p = joinPath(dir, MANIFEST);
   const m = parseJson(await files.read(p), p);
-  if (typeof m !== 'object' || m === null || m.format !== 'instruct-scene') throw new UserError('not an instruct-scene manifest (format must be "instruct-scene")', p);
-  if (typeof m.version !== 'number' || m.version > 1) throw new UserError(`manifest version ${JSON.stringify(m.version)} is not supported (this program reads version 1)`, p);
-  if (m.kind !== 'voxel' && m.kind !== 'gaussians') throw new UserError(`kind must be "voxel" or "gaussians", got ${JSON.stringify(m.kind)}`, p);
-  if (typeof m.file !== 'string' || !m.file || m.file.includes('..')) throw new UserError('"file" must name a file inside the scene folder', p);
+  if (typeof m !== 'object' || m === null || m.format !== 'instruct-scene')
+    throw new UserError('not an instruct-scene manifest (format must be "instruct-scene")', p);
+  if (typeof m.version !== 'number' || m.version > 1)
+    throw new UserError(`manifest version ${JSON.stringify(m.version)} is not supported (this program reads version 1)`, p);
+  if (m.kind !== 'voxel' && m.kind !== 'gaussians')
+    throw new UserError(`kind must be "voxel" or "gaussians", got ${JSON.stringify(m.kind)}`, p);
+  if (typeof m.file !== 'string' || !m.file || m.file.includes('..'))
+    throw new UserError('"file" must name a file inside the scene folder', p);
   return m as SceneManifest;
 }
 
@@ -54,7 +58,10 @@ export async function loadScene(path: string, files: FileSource): Promise<Scene>
   if (ext === '.ply' || ext === '.splat') return loadGaussianScene(p, files);
   if (!(await files.exists(joinPath(p, MANIFEST)))) {
     if (!(await files.exists(p))) throw new UserError('no such scene (expected a scene folder, .voxel, .ply or .splat)', p);
-    throw new UserError(`not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit'; files must end in .voxel, .ply or .splat)`, p);
+    throw new UserError(
+      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit'; files must end in .voxel, .ply or .splat)`,
+      p,
+    );
   }
   const m = await readManifest(p, files);
   const file = joinPath(p, m.file);

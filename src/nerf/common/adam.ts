@@ -31,7 +31,10 @@ export class Adam {
   private state = new Map<string, GroupState>();
   /** Steps taken (an upper bound of every entry's count). */
   steps = 0;
-  constructor(public groups: AdamGroup[], o: AdamOptions = {}) {
+  constructor(
+    public groups: AdamGroup[],
+    o: AdamOptions = {},
+  ) {
     this.beta1 = o.beta1 ?? 0.9;
     this.beta2 = o.beta2 ?? 0.99;
     this.eps = o.eps ?? 1e-15;
@@ -73,10 +76,13 @@ export class Adam {
 
   /** One update of every group from its gradients; clears the gradients afterwards. */
   step(): void {
-    const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
+    const b1 = this.beta1,
+      b2 = this.beta2,
+      eps = this.eps;
     this.steps++;
     this.corrections(this.steps + 2);
-    const c1 = this.c1, c2 = this.c2;
+    const c1 = this.c1,
+      c2 = this.c2;
     for (const g of this.groups) {
       const s = this.state.get(g.name)!;
       const { params, grads, lr } = g;
@@ -87,7 +93,8 @@ export class Adam {
         const ti = ++t[i];
         const mi = (m[i] = b1 * m[i] + (1 - b1) * gr);
         const vi = (v[i] = b2 * v[i] + (1 - b2) * gr * gr);
-        const mh = mi * c1[ti], vh = vi * c2[ti];
+        const mh = mi * c1[ti],
+          vh = vi * c2[ti];
         params[i] -= (lr * mh) / (Math.sqrt(vh) + eps);
         grads[i] = 0;
       }

@@ -8,7 +8,14 @@ import { readPointCloud } from '../../io/formats/ply';
 import { createGaussianBackend, type GaussianBackendName, type GaussianRasterBackend } from './gaussian-backend';
 import { createGrads, shCount, type GaussianGrads } from './gaussian-raster-cpu';
 import {
-  concatGaussians, createGaussians, gaussiansFromPoints, logit, randomGaussians, selectGaussians, SH_STRIDE, type Gaussians,
+  concatGaussians,
+  createGaussians,
+  gaussiansFromPoints,
+  logit,
+  randomGaussians,
+  selectGaussians,
+  SH_STRIDE,
+  type Gaussians,
 } from './gaussians';
 import { SsimLoss } from '../common/ssim-loss';
 import { applyDensify, planDensify, type DensifyOptions } from './gaussian-densify';
@@ -92,7 +99,16 @@ export const LR_DEFAULTS = {
 
 export interface FitGaussiansResult {
   gaussians: Gaussians;
-  stats: { steps: number; seconds: number; count: number; finalLoss: number; finalPsnr: number; extent: number; init: string; backend: string };
+  stats: {
+    steps: number;
+    seconds: number;
+    count: number;
+    finalLoss: number;
+    finalPsnr: number;
+    extent: number;
+    init: string;
+    backend: string;
+  };
 }
 
 /**
@@ -166,9 +182,12 @@ export async function fitGaussians(
   const shEvery = opts.shEvery ?? 1000;
   const lambda = opts.lambdaDssim ?? 0.2;
   const sched = { ...defaultSchedule(iters) };
-  const densifyFrom = opts.densifyFrom ?? sched.densifyFrom, densifyUntil = opts.densifyUntil ?? sched.densifyUntil;
-  const densifyEvery = opts.densifyEvery ?? sched.densifyEvery, resetEvery = opts.opacityResetEvery ?? sched.opacityResetEvery;
-  const gradThr = opts.densifyGradThreshold ?? 0.0002, percentDense = opts.percentDense ?? 0.01;
+  const densifyFrom = opts.densifyFrom ?? sched.densifyFrom,
+    densifyUntil = opts.densifyUntil ?? sched.densifyUntil;
+  const densifyEvery = opts.densifyEvery ?? sched.densifyEvery,
+    resetEvery = opts.opacityResetEvery ?? sched.opacityResetEvery;
+  const gradThr = opts.densifyGradThreshold ?? 0.0002,
+    percentDense = opts.percentDense ?? 0.01;
   const minOpacity = opts.minOpacity ?? 0.005;
   const lr = { ...LR_DEFAULTS, ...opts.lr };
   const rng = new Rng(opts.seed ?? 0);
@@ -179,22 +198,43 @@ export async function fitGaussians(
 
   for (const v of views)
     if (v.image.channels !== 3 || v.image.width !== v.camera.width || v.image.height !== v.camera.height)
-      throw new UserError(`training image is ${v.image.width}×${v.image.height}×${v.image.channels}, expected RGB ${v.camera.width}×${v.camera.height}`);
+      throw new UserError(
+        `training image is ${v.image.width}×${v.image.height}×${v.image.channels}, expected RGB ${v.camera.width}×${v.camera.height}`,
+      );
 
   let g: Gaussians;
   let how = 'given';
-  if (opts.init) g = selectGaussians(opts.init, Array.from({ length: opts.init.count }, (_, i) => i));
-  else ({ g, how } = await initialGaussians(dataset, cams, { files: opts.files, randomInit: opts.randomInit, maxInitPoints: Math.min(opts.maxInitPoints ?? 100_000, Math.floor(maxCount / 2)), rng }));
-  if (g.count > maxCount) g = selectGaussians(g, Array.from({ length: maxCount }, (_, i) => i));
+  if (opts.init)
+    g = selectGaussians(
+      opts.init,
+      Array.from({ length: opts.init.count }, (_, i) => i),
+    );
+  else
+    ({ g, how } = await initialGaussians(dataset, cams, {
+      files: opts.files,
+      randomInit: opts.randomInit,
+      maxInitPoints: Math.min(opts.maxInitPoints ?? 100_000, Math.floor(maxCount / 2)),
+      rng,
+    }));
+  if (g.count > maxCount)
+    g = selectGaussians(
+      g,
+      Array.from({ length: maxCount }, (_, i) => i),
+    );
   g.shDegree = opts.init ? Math.min(g.shDegree, maxDeg) : 0;
 
   let mom = zeroMoments(g.count);
   let grads: GaussianGrads = createGrads(g.count);
-  let gradAccum = new Float32Array(g.count), denom = new Float32Array(g.count), maxRadii = new Float32Array(g.count);
+  let gradAccum = new Float32Array(g.count),
+    denom = new Float32Array(g.count),
+    maxRadii = new Float32Array(g.count);
   const ssim = new Map<string, SsimLoss>();
-  const b1 = 0.9, b2 = 0.999, eps = 1e-15;
+  const b1 = 0.9,
+    b2 = 0.999,
+    eps = 1e-15;
   let order: number[] = [];
-  let emaLoss = NaN, emaMse = NaN;
+  let emaLoss = NaN,
+    emaMse = NaN;
   let lastResetStep = -1;
 
   for (let step = 0; step < iters; step++) {
@@ -203,16 +243,23 @@ export async function fitGaussians(
     if (step > 0 && step % shEvery === 0 && g.shDegree < maxDeg) g.shDegree++;
     if (!order.length) {
       order = views.map((_, i) => i);
-      for (let i = order.length - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [order[i], order[j]] = [order[j], order[i]];
+      }
     }
     const view = views[order.pop()!];
-    const cam = view.camera, target = view.image.data;
-    const W = cam.width, H = cam.height, npx = W * H;
+    const cam = view.camera,
+      target = view.image.data;
+    const W = cam.width,
+      H = cam.height,
+      npx = W * H;
 
     const out = await backend.render(g, cam, bg);
     // loss and ∂L/∂image
     const dImage = new Float32Array(npx * 3);
-    let l1 = 0, mse = 0;
+    let l1 = 0,
+      mse = 0;
     const w1 = (1 - lambda) / (npx * 3);
     for (let i = 0; i < npx * 3; i++) {
       const d = out.image[i] - target[i];
@@ -220,7 +267,8 @@ export async function fitGaussians(
       mse += d * d;
       dImage[i] = d > 0 ? w1 : d < 0 ? -w1 : 0;
     }
-    l1 /= npx * 3; mse /= npx * 3;
+    l1 /= npx * 3;
+    mse /= npx * 3;
     const key = `${W}x${H}`;
     let sl = ssim.get(key);
     if (!sl) ssim.set(key, (sl = new SsimLoss(W, H)));
@@ -234,7 +282,8 @@ export async function fitGaussians(
 
     // densification statistics (view-space gradient in NDC units, as 3DGS)
     if (step < densifyUntil) {
-      const sx = W / 2, sy = H / 2;
+      const sx = W / 2,
+        sy = H / 2;
       for (let i = 0; i < g.count; i++) {
         const r = out.radius[i];
         if (r > 0) {
@@ -247,7 +296,8 @@ export async function fitGaussians(
 
     // Adam (visible Gaussians only: the others have zero gradients this step)
     const tt = step + 1;
-    const c1 = 1 / (1 - Math.pow(b1, tt)), c2 = 1 / (1 - Math.pow(b2, tt));
+    const c1 = 1 / (1 - Math.pow(b1, tt)),
+      c2 = 1 / (1 - Math.pow(b2, tt));
     const posLr = extent * lr.position * Math.pow(lr.positionFinal / lr.position, step / Math.max(1, iters - 1));
     const K = shCount(g.shDegree);
     const upd = (p: Float32Array, gr: Float32Array, m: Float32Array, v: Float32Array, j: number, rate: number) => {
@@ -274,21 +324,39 @@ export async function fitGaussians(
     if (step + 1 >= densifyFrom && step + 1 < densifyUntil && (step + 1) % densifyEvery === 0) {
       const sizeThreshold = lastResetStep >= 0 ? 20 : Infinity;
       const r = densifyAndPrune(g, mom, gradAccum, denom, maxRadii, {
-        gradThr, percentDense, extent, minOpacity, maxScreen: sizeThreshold, maxWorld: lastResetStep >= 0 ? 0.1 * extent : Infinity, maxCount, rng,
+        gradThr,
+        percentDense,
+        extent,
+        minOpacity,
+        maxScreen: sizeThreshold,
+        maxWorld: lastResetStep >= 0 ? 0.1 * extent : Infinity,
+        maxCount,
+        rng,
       });
-      g = r.g; mom = r.mom;
+      g = r.g;
+      mom = r.mom;
       grads = createGrads(g.count);
-      gradAccum = new Float32Array(g.count); denom = new Float32Array(g.count); maxRadii = new Float32Array(g.count);
+      gradAccum = new Float32Array(g.count);
+      denom = new Float32Array(g.count);
+      maxRadii = new Float32Array(g.count);
     }
     if ((step + 1) % resetEvery === 0 && step + 1 < densifyUntil) {
       // opacity reset: clamp every opacity to at most 0.01, restart its moments
       const cap = logit(0.01);
       for (let i = 0; i < g.count; i++) if (g.opacityLogits[i] > cap) g.opacityLogits[i] = cap;
-      mom.m.opacityLogits.fill(0); mom.v.opacityLogits.fill(0);
+      mom.m.opacityLogits.fill(0);
+      mom.v.opacityLogits.fill(0);
       lastResetStep = step;
     }
     if (onProgress && (step % 10 === 0 || step === iters - 1))
-      onProgress({ phase: 'fit', step: step + 1, total: iters, loss: emaLoss, psnr: -10 * Math.log10(Math.max(emaMse, 1e-12)), count: g.count });
+      onProgress({
+        phase: 'fit',
+        step: step + 1,
+        total: iters,
+        loss: emaLoss,
+        psnr: -10 * Math.log10(Math.max(emaMse, 1e-12)),
+        count: g.count,
+      });
   }
   // final prune of fully transparent Gaussians
   const keep: number[] = [];
@@ -302,8 +370,14 @@ export async function fitGaussians(
   return {
     gaussians: g,
     stats: {
-      steps: iters, seconds: (performance.now() - t0) / 1000, count: g.count, finalLoss: emaLoss,
-      finalPsnr: -10 * Math.log10(Math.max(emaMse, 1e-12)), extent, init: how, backend: backend.name,
+      steps: iters,
+      seconds: (performance.now() - t0) / 1000,
+      count: g.count,
+      finalLoss: emaLoss,
+      finalPsnr: -10 * Math.log10(Math.max(emaMse, 1e-12)),
+      extent,
+      init: how,
+      backend: backend.name,
     },
   };
 }

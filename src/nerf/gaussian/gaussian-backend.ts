@@ -48,13 +48,13 @@ export class CpuGaussianBackend implements GaussianRasterBackend {
 export type GaussianBackendName = 'cpu' | 'webgpu';
 
 /** The backend for a `--backend` value. */
-export async function createGaussianBackend(which: GaussianBackendName | GaussianRasterBackend | undefined): Promise<GaussianRasterBackend> {
+export async function createGaussianBackend(
+  which: GaussianBackendName | GaussianRasterBackend | undefined,
+): Promise<GaussianRasterBackend> {
   if (which && typeof which === 'object') return which;
   if (!which || which === 'cpu') return new CpuGaussianBackend();
   if (which === 'webgpu') {
-    // gs-gpu: src/nerf/gaussian/gaussian-raster-webgpu.ts exports createWebGpuGaussianBackend()
-    const mod: any = await import(/* @vite-ignore */ './gaussian-raster-webgpu' + '.ts').catch(() => null);
-    if (!mod?.createWebGpuGaussianBackend) throw new UserError('the WebGPU Gaussian backend is not available in this build; use --backend cpu');
+    const mod = await import('./gaussian-raster-webgpu');
     return mod.createWebGpuGaussianBackend();
   }
   throw new UserError(`unknown backend '${which}' (use cpu or webgpu)`);

@@ -38,7 +38,13 @@ export interface DensifyPlan {
  * `maxCount` (candidates with the largest gradients go first). The result is kept rows + new ones.
  */
 /** `maxRadii`: each Gaussian's largest screen radius since the last round (null: no screen-size pruning). */
-export function planDensify(g: Gaussians, gradAccum: Float32Array, denom: Float32Array, maxRadii: Float32Array | null, o: DensifyOptions): DensifyPlan {
+export function planDensify(
+  g: Gaussians,
+  gradAccum: Float32Array,
+  denom: Float32Array,
+  maxRadii: Float32Array | null,
+  o: DensifyOptions,
+): DensifyPlan {
   const n = g.count;
   const el = o.eligible ?? null;
   const cand: number[] = [];
@@ -48,7 +54,8 @@ export function planDensify(g: Gaussians, gradAccum: Float32Array, denom: Float3
   const small = o.percentDense * o.extent;
   // room: a clone adds 1, a split adds 1 (2 new, the original removed)
   let room = o.maxCount - n;
-  const cloneIdx: number[] = [], splitIdx: number[] = [];
+  const cloneIdx: number[] = [],
+    splitIdx: number[] = [];
   for (const i of cand) {
     if (room <= 0) break;
     if (maxScale(i) <= small) cloneIdx.push(i);
@@ -60,9 +67,11 @@ export function planDensify(g: Gaussians, gradAccum: Float32Array, denom: Float3
   const R = new Float64Array(9);
   const parents = [...cloneIdx, ...splitIdx, ...splitIdx];
   const newOnes = selectGaussians(g, parents);
-  const nc = cloneIdx.length, ns = splitIdx.length;
+  const nc = cloneIdx.length,
+    ns = splitIdx.length;
   for (let j = 0; j < 2 * ns; j++) {
-    const dst = nc + j, i = splitIdx[j % ns];
+    const dst = nc + j,
+      i = splitIdx[j % ns];
     const q = g.rotations;
     quatToMat(q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3], R);
     const s = [0, 1, 2].map((a) => Math.exp(g.logScales[3 * i + a]));
@@ -79,7 +88,10 @@ export function planDensify(g: Gaussians, gradAccum: Float32Array, denom: Float3
     if (splitSet.has(i)) continue;
     if (!el || el[i]) {
       const op = 1 / (1 + Math.exp(-g.opacityLogits[i]));
-      if (op < o.minOpacity || (maxRadii !== null && maxRadii[i] > o.maxScreen) || maxScale(i) > o.maxWorld) { pruned++; continue; }
+      if (op < o.minOpacity || (maxRadii !== null && maxRadii[i] > o.maxScreen) || maxScale(i) > o.maxWorld) {
+        pruned++;
+        continue;
+      }
     }
     keep.push(i);
   }
@@ -92,4 +104,3 @@ export function applyDensify(g: Gaussians, plan: DensifyPlan): Gaussians {
   out.shDegree = g.shDegree;
   return out;
 }
-

@@ -50,9 +50,16 @@ export function packGaussians(g: Gaussians, out?: Float32Array): Float32Array {
   const { means, logScales, rotations, opacityLogits, sh } = g;
   for (let i = 0; i < n; i++) {
     const o = i * PARAM_STRIDE;
-    p[o] = means[3 * i]; p[o + 1] = means[3 * i + 1]; p[o + 2] = means[3 * i + 2];
-    p[o + 3] = logScales[3 * i]; p[o + 4] = logScales[3 * i + 1]; p[o + 5] = logScales[3 * i + 2];
-    p[o + 6] = rotations[4 * i]; p[o + 7] = rotations[4 * i + 1]; p[o + 8] = rotations[4 * i + 2]; p[o + 9] = rotations[4 * i + 3];
+    p[o] = means[3 * i];
+    p[o + 1] = means[3 * i + 1];
+    p[o + 2] = means[3 * i + 2];
+    p[o + 3] = logScales[3 * i];
+    p[o + 4] = logScales[3 * i + 1];
+    p[o + 5] = logScales[3 * i + 2];
+    p[o + 6] = rotations[4 * i];
+    p[o + 7] = rotations[4 * i + 1];
+    p[o + 8] = rotations[4 * i + 2];
+    p[o + 9] = rotations[4 * i + 3];
     p[o + 10] = opacityLogits[i];
     for (let k = 0, q = i * SH_STRIDE; k < SH_STRIDE; k++) p[o + 11 + k] = sh[q + k];
   }
@@ -63,20 +70,39 @@ export function packGaussians(g: Gaussians, out?: Float32Array): Float32Array {
 export const CAM_BYTES = 144;
 
 /** The `Cam` uniform for a camera (pinhole; distortion ignored as in the CPU twin). */
-export function packCamera(cam: Camera, count: number, shDegree: number, background: readonly [number, number, number] = [0, 0, 0]): ArrayBuffer {
+export function packCamera(
+  cam: Camera,
+  count: number,
+  shDegree: number,
+  background: readonly [number, number, number] = [0, 0, 0],
+): ArrayBuffer {
   const buf = new ArrayBuffer(CAM_BYTES);
-  const f = new Float32Array(buf), u = new Uint32Array(buf);
+  const f = new Float32Array(buf),
+    u = new Uint32Array(buf);
   const { W, C } = viewMatrix(cam);
   for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) f[r * 4 + c] = W[r * 3 + c];
-  f[12] = C[0]; f[13] = C[1]; f[14] = C[2];
+  f[12] = C[0];
+  f[13] = C[1];
+  f[14] = C[2];
   const { fx, fy, cx, cy, width, height } = cam;
-  f[16] = fx; f[17] = fy; f[18] = cx; f[19] = cy;
+  f[16] = fx;
+  f[17] = fy;
+  f[18] = cx;
+  f[19] = cy;
   // x/z and y/z clamp of the EWA Jacobian (CPU twin: 0.3 of the image beyond each edge)
-  f[20] = cx / fx + DILATION * width / fx; f[21] = (width - cx) / fx + DILATION * width / fx;
-  f[22] = cy / fy + DILATION * height / fy; f[23] = (height - cy) / fy + DILATION * height / fy;
-  f[24] = background[0]; f[25] = background[1]; f[26] = background[2];
-  u[28] = width; u[29] = height; u[30] = Math.ceil(width / TILE); u[31] = Math.ceil(height / TILE);
-  u[32] = count; u[33] = shDegree;
+  f[20] = cx / fx + (DILATION * width) / fx;
+  f[21] = (width - cx) / fx + (DILATION * width) / fx;
+  f[22] = cy / fy + (DILATION * height) / fy;
+  f[23] = (height - cy) / fy + (DILATION * height) / fy;
+  f[24] = background[0];
+  f[25] = background[1];
+  f[26] = background[2];
+  u[28] = width;
+  u[29] = height;
+  u[30] = Math.ceil(width / TILE);
+  u[31] = Math.ceil(height / TILE);
+  u[32] = count;
+  u[33] = shDegree;
   return buf;
 }
 
@@ -92,18 +118,26 @@ const mib = (b: number) => (b / 2 ** 20).toFixed(0);
 
 class Grow {
   buf: GPUBuffer | null = null;
-  constructor(private device: GPUDevice, private label: string, private usage = STORAGE()) {}
+  constructor(
+    private device: GPUDevice,
+    private label: string,
+    private usage = STORAGE(),
+  ) {}
   get(bytes: number): GPUBuffer {
     const need = Math.max(16, Math.ceil(bytes / 16) * 16);
     if (this.buf && this.buf.size >= need) return this.buf;
     const size = Math.max(need, Math.ceil(((this.buf?.size ?? 0) * 1.5) / 16) * 16);
     const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    if (need > max) throw new GpuMemoryError(`${this.label} needs ${mib(need)} MiB, more than this device allows in one buffer (${mib(max)} MiB)`);
+    if (need > max)
+      throw new GpuMemoryError(`${this.label} needs ${mib(need)} MiB, more than this device allows in one buffer (${mib(max)} MiB)`);
     this.buf?.destroy();
     this.buf = this.device.createBuffer({ size: Math.min(size, max), usage: this.usage, label: this.label });
     return this.buf;
   }
-  destroy() { this.buf?.destroy(); this.buf = null; }
+  destroy() {
+    this.buf?.destroy();
+    this.buf = null;
+  }
 }
 
 /**
@@ -147,17 +181,37 @@ export class GaussianProjector {
     this.tileSort = tileSort;
     const d = runner.device;
     const g = (name: string) => new Grow(d, `gs ${name}`);
-    this.b = { touched: g('touched'), depthKeys: g('depthKeys'), order: g('order'), offsets: g('offsets'), keys: g('keys'), ids: g('ids'), ranges: g('ranges'), radii: g('radii') };
+    this.b = {
+      touched: g('touched'),
+      depthKeys: g('depthKeys'),
+      order: g('order'),
+      offsets: g('offsets'),
+      keys: g('keys'),
+      ids: g('ids'),
+      ranges: g('ranges'),
+      radii: g('radii'),
+    };
   }
 
   static async create(device: GPUDevice): Promise<GaussianProjector> {
     const runner = runnerFor(device);
     const binB = ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage'] as const;
-    const bin = (entry: string, workgroupSize: number) => runner.kernel({ code: commonSource + binSource, entry, bindings: [...binB], workgroupSize, label: `gs_bin.${entry}` });
+    const bin = (entry: string, workgroupSize: number) =>
+      runner.kernel({ code: commonSource + binSource, entry, bindings: [...binB], workgroupSize, label: `gs_bin.${entry}` });
     const [preprocess, gather, duplicate, ranges, scan, depthSort, tileSort] = await Promise.all([
-      runner.kernel({ code: commonSource + projectSource, entry: 'preprocess', bindings: ['uniform', 'read', 'storage', 'storage', 'storage', 'storage', 'storage'], workgroupSize: 64, label: 'gs_project.preprocess' }),
-      bin('gather_counts', 256), bin('duplicate', 64), bin('tile_ranges', 256),
-      GpuPrefixScan.create(device), GpuRadixSort.create(device, { keys64: false }), GpuRadixSort.create(device, { keys64: false }),
+      runner.kernel({
+        code: commonSource + projectSource,
+        entry: 'preprocess',
+        bindings: ['uniform', 'read', 'storage', 'storage', 'storage', 'storage', 'storage'],
+        workgroupSize: 64,
+        label: 'gs_project.preprocess',
+      }),
+      bin('gather_counts', 256),
+      bin('duplicate', 64),
+      bin('tile_ranges', 256),
+      GpuPrefixScan.create(device),
+      GpuRadixSort.create(device, { keys64: false }),
+      GpuRadixSort.create(device, { keys64: false }),
     ]);
     return new GaussianProjector(runner, { preprocess, gather, duplicate, ranges }, scan, depthSort, tileSort);
   }
@@ -168,12 +222,20 @@ export class GaussianProjector {
    * (count + 1 u32: first key slot per depth rank; offsets[count] = total pairs, read it back for `encodeBin`)
    * and `radii` (i32 pixel radius per Gaussian, 0 = culled; what densification needs, without reading `proj`).
    */
-  encodeProject(enc: GPUCommandEncoder, a: { cam: GPUBuffer; params: GPUBuffer; proj: GPUBuffer; count: number }): { order: GPUBuffer; offsets: GPUBuffer; radii: GPUBuffer } {
+  encodeProject(
+    enc: GPUCommandEncoder,
+    a: { cam: GPUBuffer; params: GPUBuffer; proj: GPUBuffer; count: number },
+  ): { order: GPUBuffer; offsets: GPUBuffer; radii: GPUBuffer } {
     const n = a.count;
-    const touched = this.b.touched.get(n * 4), depthKeys = this.b.depthKeys.get(n * 4), order = this.b.order.get(n * 4);
-    const offsets = this.b.offsets.get((n + 1) * 4), radii = this.b.radii.get(n * 4);
+    const touched = this.b.touched.get(n * 4),
+      depthKeys = this.b.depthKeys.get(n * 4),
+      order = this.b.order.get(n * 4);
+    const offsets = this.b.offsets.get((n + 1) * 4),
+      radii = this.b.radii.get(n * 4);
     let pass = enc.beginComputePass({ label: 'gs project' });
-    this.runner.encode(pass, [{ kernel: this.k.preprocess, buffers: [a.cam, a.params, a.proj, touched, depthKeys, order, radii], threads: n }]);
+    this.runner.encode(pass, [
+      { kernel: this.k.preprocess, buffers: [a.cam, a.params, a.proj, touched, depthKeys, order, radii], threads: n },
+    ]);
     pass.end();
     this.depthSort.encode(enc, { keysLo: depthKeys, values: order, count: n });
     pass = enc.beginComputePass({ label: 'gs tile counts' });
@@ -186,7 +248,16 @@ export class GaussianProjector {
 
   private binBuffers(cam: GPUBuffer, proj: GPUBuffer, total: number, tiles: number): GPUBuffer[] {
     const b = this.b;
-    return [cam, proj, b.order.get(0), b.touched.get(0), b.offsets.get(0), b.keys.get(total * 4), b.ids.get(total * 4), b.ranges.get(tiles * 8)];
+    return [
+      cam,
+      proj,
+      b.order.get(0),
+      b.touched.get(0),
+      b.offsets.get(0),
+      b.keys.get(total * 4),
+      b.ids.get(total * 4),
+      b.ranges.get(tiles * 8),
+    ];
   }
 
   /**
@@ -194,7 +265,10 @@ export class GaussianProjector {
    * sorted by tile (stable, so depth order within a tile), and the tile ranges. Returns `ids` (sorted Gaussian ids)
    * and `ranges` (2 u32 per tile: [start, end) into ids).
    */
-  encodeBin(enc: GPUCommandEncoder, a: { cam: GPUBuffer; proj: GPUBuffer; count: number; total: number; tiles: number }): { ids: GPUBuffer; ranges: GPUBuffer } {
+  encodeBin(
+    enc: GPUCommandEncoder,
+    a: { cam: GPUBuffer; proj: GPUBuffer; count: number; total: number; tiles: number },
+  ): { ids: GPUBuffer; ranges: GPUBuffer } {
     const bufs = this.binBuffers(a.cam, a.proj, Math.max(1, a.total), a.tiles);
     const [, , , , , keys, ids, ranges] = bufs;
     enc.clearBuffer(ranges, 0, Math.ceil((a.tiles * 8) / 4) * 4);
@@ -213,7 +287,9 @@ export class GaussianProjector {
 
   destroy(): void {
     for (const g of Object.values(this.b)) g.destroy();
-    this.scan.destroy(); this.depthSort.destroy(); this.tileSort.destroy();
+    this.scan.destroy();
+    this.depthSort.destroy();
+    this.tileSort.destroy();
   }
 }
 
@@ -235,17 +311,39 @@ export interface WebGpuForwardResult {
 
 /** Projected values read back for tests and tools (CPU twin's `Projected` fields). */
 export interface WebGpuProjected {
-  xy: Float32Array; depth: Float32Array; radius: Int32Array; conic: Float32Array; opacity: Float32Array; rgb: Float32Array; rgbClamped: Uint8Array; rect: Int32Array;
+  xy: Float32Array;
+  depth: Float32Array;
+  radius: Int32Array;
+  conic: Float32Array;
+  opacity: Float32Array;
+  rgb: Float32Array;
+  rgbClamped: Uint8Array;
+  rect: Int32Array;
 }
 
 /** The GPU Gaussian rasteriser: forward then (optionally) backward on the same Gaussians and camera. */
 export class GaussianRasterizerWebGpu {
   private readonly d: GPUDevice;
-  private readonly params: Grow; private readonly proj: Grow; private readonly cam: Grow;
-  private readonly color: Grow; private readonly nContrib: Grow; private readonly depth: Grow; private readonly dpix: Grow;
-  private readonly grad2d: Grow; private readonly grads: Grow;
+  private readonly params: Grow;
+  private readonly proj: Grow;
+  private readonly cam: Grow;
+  private readonly color: Grow;
+  private readonly nContrib: Grow;
+  private readonly depth: Grow;
+  private readonly dpix: Grow;
+  private readonly grad2d: Grow;
+  private readonly grads: Grow;
   private packed: Float32Array | null = null;
-  private last: { count: number; width: number; height: number; tilesX: number; tilesY: number; ids: GPUBuffer; ranges: GPUBuffer; order: GPUBuffer } | null = null;
+  private last: {
+    count: number;
+    width: number;
+    height: number;
+    tilesX: number;
+    tilesY: number;
+    ids: GPUBuffer;
+    ranges: GPUBuffer;
+    order: GPUBuffer;
+  } | null = null;
 
   private constructor(
     readonly runner: GpuRunner,
@@ -253,10 +351,15 @@ export class GaussianRasterizerWebGpu {
     private readonly k: { render: Kernel; backward: Kernel; projectBackward: Kernel },
   ) {
     const d = (this.d = runner.device);
-    this.params = new Grow(d, 'gs params'); this.proj = new Grow(d, 'gs proj');
+    this.params = new Grow(d, 'gs params');
+    this.proj = new Grow(d, 'gs proj');
     this.cam = new Grow(d, 'gs camera', GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.color = new Grow(d, 'gs color'); this.nContrib = new Grow(d, 'gs nContrib'); this.depth = new Grow(d, 'gs depth');
-    this.dpix = new Grow(d, 'gs dpix'); this.grad2d = new Grow(d, 'gs grad2d'); this.grads = new Grow(d, 'gs grads');
+    this.color = new Grow(d, 'gs color');
+    this.nContrib = new Grow(d, 'gs nContrib');
+    this.depth = new Grow(d, 'gs depth');
+    this.dpix = new Grow(d, 'gs dpix');
+    this.grad2d = new Grow(d, 'gs grad2d');
+    this.grads = new Grow(d, 'gs grads');
   }
 
   static async create(device?: GPUDevice): Promise<GaussianRasterizerWebGpu> {
@@ -264,9 +367,25 @@ export class GaussianRasterizerWebGpu {
     const runner = runnerFor(dev);
     const [projector, render, backward, projectBackward] = await Promise.all([
       GaussianProjector.create(dev),
-      runner.kernel({ code: commonSource + renderSource, entry: 'render', bindings: ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage'], label: 'gs_render.render' }),
-      runner.kernel({ code: commonSource + backwardSource, entry: 'render_backward', bindings: ['uniform', 'read', 'read', 'read', 'read', 'read', 'read', 'storage'], label: 'gs_backward.render_backward' }),
-      runner.kernel({ code: commonSource + projectBackwardSource, entry: 'project_backward', bindings: ['uniform', 'read', 'read', 'read', 'storage'], workgroupSize: 64, label: 'gs_project_backward' }),
+      runner.kernel({
+        code: commonSource + renderSource,
+        entry: 'render',
+        bindings: ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage'],
+        label: 'gs_render.render',
+      }),
+      runner.kernel({
+        code: commonSource + backwardSource,
+        entry: 'render_backward',
+        bindings: ['uniform', 'read', 'read', 'read', 'read', 'read', 'read', 'storage'],
+        label: 'gs_backward.render_backward',
+      }),
+      runner.kernel({
+        code: commonSource + projectBackwardSource,
+        entry: 'project_backward',
+        bindings: ['uniform', 'read', 'read', 'read', 'storage'],
+        workgroupSize: 64,
+        label: 'gs_project_backward',
+      }),
     ]);
     return new GaussianRasterizerWebGpu(runner, projector, { render, backward, projectBackward });
   }
@@ -275,7 +394,12 @@ export class GaussianRasterizerWebGpu {
    * Rasterises `g` from `cam` over `background`; keeps what `backward` needs. `opts.nContrib: false` skips reading
    * back the per-pixel contributor counts (fitting does not need them; the result then holds an empty array).
    */
-  forward(g: Gaussians, cam: Camera, background: readonly [number, number, number], opts: { nContrib?: boolean } = {}): Promise<WebGpuForwardResult> {
+  forward(
+    g: Gaussians,
+    cam: Camera,
+    background: readonly [number, number, number],
+    opts: { nContrib?: boolean } = {},
+  ): Promise<WebGpuForwardResult> {
     return this.guarded(`forward (${g.count} Gaussians, ${cam.width}×${cam.height})`, () => this.forwardImpl(g, cam, background, opts));
   }
 
@@ -297,10 +421,17 @@ export class GaussianRasterizerWebGpu {
     return result as T;
   }
 
-  private async forwardImpl(g: Gaussians, cam: Camera, background: readonly [number, number, number], opts: { nContrib?: boolean }): Promise<WebGpuForwardResult> {
+  private async forwardImpl(
+    g: Gaussians,
+    cam: Camera,
+    background: readonly [number, number, number],
+    opts: { nContrib?: boolean },
+  ): Promise<WebGpuForwardResult> {
     const n = g.count;
     const { width, height } = cam;
-    const tilesX = Math.ceil(width / TILE), tilesY = Math.ceil(height / TILE), tiles = tilesX * tilesY;
+    const tilesX = Math.ceil(width / TILE),
+      tilesY = Math.ceil(height / TILE),
+      tiles = tilesX * tilesY;
     const npx = width * height;
     this.packed = packGaussians(g, this.packed ?? undefined);
     const params = this.params.get(Math.max(1, n) * PARAM_STRIDE * 4);
@@ -316,9 +447,13 @@ export class GaussianRasterizerWebGpu {
 
     enc = this.d.createCommandEncoder({ label: 'gs forward 2' });
     const { ids, ranges } = this.projector.encodeBin(enc, { cam: camBuf, proj, count: n, total, tiles });
-    const color = this.color.get(npx * 16), nContrib = this.nContrib.get(npx * 4), depth = this.depth.get(npx * 4);
+    const color = this.color.get(npx * 16),
+      nContrib = this.nContrib.get(npx * 4),
+      depth = this.depth.get(npx * 4);
     const pass = enc.beginComputePass({ label: 'gs render' });
-    this.runner.encode(pass, [{ kernel: this.k.render, buffers: [camBuf, ranges, ids, proj, color, nContrib, depth], threads: [tilesX, tilesY, 1] }]);
+    this.runner.encode(pass, [
+      { kernel: this.k.render, buffers: [camBuf, ranges, ids, proj, color, nContrib, depth], threads: [tilesX, tilesY, 1] },
+    ]);
     pass.end();
     this.d.queue.submit([enc.finish()]);
     this.last = { count: n, width, height, tilesX, tilesY, ids, ranges, order };
@@ -330,14 +465,29 @@ export class GaussianRasterizerWebGpu {
       this.runner.readF32(depth, 0, npx),
       n ? this.runner.read(radii, 0, n * 4) : Promise.resolve(new ArrayBuffer(0)),
     ]);
-    const image = new Float32Array(npx * 3), alpha = new Float32Array(npx), finalT = new Float32Array(npx);
+    const image = new Float32Array(npx * 3),
+      alpha = new Float32Array(npx),
+      finalT = new Float32Array(npx);
     for (let p = 0; p < npx; p++) {
-      image[3 * p] = col[4 * p]; image[3 * p + 1] = col[4 * p + 1]; image[3 * p + 2] = col[4 * p + 2];
+      image[3 * p] = col[4 * p];
+      image[3 * p + 1] = col[4 * p + 1];
+      image[3 * p + 2] = col[4 * p + 2];
       finalT[p] = col[4 * p + 3];
       alpha[p] = 1 - col[4 * p + 3];
     }
     const radius = new Int32Array(radiusBytes);
-    return { width, height, image, alpha, depth: dep, finalT, nContrib: nc, background: [background[0], background[1], background[2]], radius, pairs: total };
+    return {
+      width,
+      height,
+      image,
+      alpha,
+      depth: dep,
+      finalT,
+      nContrib: nc,
+      background: [background[0], background[1], background[2]],
+      radius,
+      pairs: total,
+    };
   }
 
   /** The projection of the last `forward` (for tests and tools). */
@@ -346,14 +496,29 @@ export class GaussianRasterizerWebGpu {
     const all = n ? await this.runner.readF32(this.proj.get(n * PROJ_STRIDE * 4), 0, n * PROJ_STRIDE) : new Float32Array(0);
     const bits = new Uint32Array(all.buffer, all.byteOffset, all.length);
     const p: WebGpuProjected = {
-      xy: new Float32Array(2 * n), depth: new Float32Array(n), radius: new Int32Array(n), conic: new Float32Array(3 * n), opacity: new Float32Array(n),
-      rgb: new Float32Array(3 * n), rgbClamped: new Uint8Array(n), rect: new Int32Array(4 * n),
+      xy: new Float32Array(2 * n),
+      depth: new Float32Array(n),
+      radius: new Int32Array(n),
+      conic: new Float32Array(3 * n),
+      opacity: new Float32Array(n),
+      rgb: new Float32Array(3 * n),
+      rgbClamped: new Uint8Array(n),
+      rect: new Int32Array(4 * n),
     };
     for (let i = 0; i < n; i++) {
       const o = i * PROJ_STRIDE;
-      p.xy[2 * i] = all[o]; p.xy[2 * i + 1] = all[o + 1]; p.depth[i] = all[o + 2]; p.radius[i] = all[o + 3];
-      p.conic[3 * i] = all[o + 4]; p.conic[3 * i + 1] = all[o + 5]; p.conic[3 * i + 2] = all[o + 6]; p.opacity[i] = all[o + 7];
-      p.rgb[3 * i] = all[o + 8]; p.rgb[3 * i + 1] = all[o + 9]; p.rgb[3 * i + 2] = all[o + 10]; p.rgbClamped[i] = bits[o + 11];
+      p.xy[2 * i] = all[o];
+      p.xy[2 * i + 1] = all[o + 1];
+      p.depth[i] = all[o + 2];
+      p.radius[i] = all[o + 3];
+      p.conic[3 * i] = all[o + 4];
+      p.conic[3 * i + 1] = all[o + 5];
+      p.conic[3 * i + 2] = all[o + 6];
+      p.opacity[i] = all[o + 7];
+      p.rgb[3 * i] = all[o + 8];
+      p.rgb[3 * i + 1] = all[o + 9];
+      p.rgb[3 * i + 2] = all[o + 10];
+      p.rgbClamped[i] = bits[o + 11];
       for (let c = 0; c < 4; c++) p.rect[4 * i + c] = bits[o + 12 + c];
     }
     return p;
@@ -393,19 +558,27 @@ export class GaussianRasterizerWebGpu {
     const npx = width * height;
     const dp = new Float32Array(npx * 4);
     for (let p = 0; p < npx; p++) {
-      dp[4 * p] = dImage[3 * p]; dp[4 * p + 1] = dImage[3 * p + 1]; dp[4 * p + 2] = dImage[3 * p + 2];
+      dp[4 * p] = dImage[3 * p];
+      dp[4 * p + 1] = dImage[3 * p + 1];
+      dp[4 * p + 2] = dImage[3 * p + 2];
       dp[4 * p + 3] = dAlpha ? dAlpha[p] : 0;
     }
     const dpix = this.dpix.get(npx * 16);
     this.runner.upload(dpix, dp);
     const grad2d = this.grad2d.get(Math.max(1, n) * G2_STRIDE * 4);
     const grads = this.grads.get(Math.max(1, n) * PARAM_STRIDE * 4);
-    const camBuf = this.cam.get(CAM_BYTES), proj = this.proj.get(Math.max(1, n) * PROJ_STRIDE * 4), params = this.params.get(Math.max(1, n) * PARAM_STRIDE * 4);
+    const camBuf = this.cam.get(CAM_BYTES),
+      proj = this.proj.get(Math.max(1, n) * PROJ_STRIDE * 4),
+      params = this.params.get(Math.max(1, n) * PARAM_STRIDE * 4);
     const enc = this.d.createCommandEncoder({ label: 'gs backward' });
     enc.clearBuffer(grad2d, 0, Math.max(1, n) * G2_STRIDE * 4);
     const pass = enc.beginComputePass({ label: 'gs backward' });
     this.runner.encode(pass, [
-      { kernel: this.k.backward, buffers: [camBuf, l.ranges, l.ids, proj, this.color.get(npx * 16), this.nContrib.get(npx * 4), dpix, grad2d], threads: [l.tilesX, l.tilesY, 1] },
+      {
+        kernel: this.k.backward,
+        buffers: [camBuf, l.ranges, l.ids, proj, this.color.get(npx * 16), this.nContrib.get(npx * 4), dpix, grad2d],
+        threads: [l.tilesX, l.tilesY, 1],
+      },
       { kernel: this.k.projectBackward, buffers: [camBuf, params, proj, grad2d, grads], threads: n },
     ]);
     pass.end();
@@ -414,17 +587,26 @@ export class GaussianRasterizerWebGpu {
     const [gp, g2] = await Promise.all([this.runner.readF32(grads, 0, n * PARAM_STRIDE), this.runner.readF32(grad2d, 0, n * G2_STRIDE)]);
     for (let i = 0; i < n; i++) {
       const o = i * PARAM_STRIDE;
-      out.means[3 * i] = gp[o]; out.means[3 * i + 1] = gp[o + 1]; out.means[3 * i + 2] = gp[o + 2];
-      out.logScales[3 * i] = gp[o + 3]; out.logScales[3 * i + 1] = gp[o + 4]; out.logScales[3 * i + 2] = gp[o + 5];
-      out.rotations[4 * i] = gp[o + 6]; out.rotations[4 * i + 1] = gp[o + 7]; out.rotations[4 * i + 2] = gp[o + 8]; out.rotations[4 * i + 3] = gp[o + 9];
+      out.means[3 * i] = gp[o];
+      out.means[3 * i + 1] = gp[o + 1];
+      out.means[3 * i + 2] = gp[o + 2];
+      out.logScales[3 * i] = gp[o + 3];
+      out.logScales[3 * i + 1] = gp[o + 4];
+      out.logScales[3 * i + 2] = gp[o + 5];
+      out.rotations[4 * i] = gp[o + 6];
+      out.rotations[4 * i + 1] = gp[o + 7];
+      out.rotations[4 * i + 2] = gp[o + 8];
+      out.rotations[4 * i + 3] = gp[o + 9];
       out.opacityLogits[i] = gp[o + 10];
       for (let k = 0, q = i * SH_STRIDE; k < SH_STRIDE; k++) out.sh[q + k] = gp[o + 11 + k];
-      out.xy[2 * i] = g2[G2_STRIDE * i]; out.xy[2 * i + 1] = g2[G2_STRIDE * i + 1];
+      out.xy[2 * i] = g2[G2_STRIDE * i];
+      out.xy[2 * i + 1] = g2[G2_STRIDE * i + 1];
     }
   }
 
   destroy(): void {
-    for (const b of [this.params, this.proj, this.cam, this.color, this.nContrib, this.depth, this.dpix, this.grad2d, this.grads]) b.destroy();
+    for (const b of [this.params, this.proj, this.cam, this.color, this.nContrib, this.depth, this.dpix, this.grad2d, this.grads])
+      b.destroy();
     this.projector.destroy();
     this.last = null;
   }

@@ -90,11 +90,16 @@ export function selectGaussians(g: Gaussians, indices: ArrayLike<number>): Gauss
 /** Concatenates two sets (the result's active SH degree is the larger). */
 export function concatGaussians(a: Gaussians, b: Gaussians): Gaussians {
   const out = createGaussians(a.count + b.count, Math.max(a.shDegree, b.shDegree));
-  out.means.set(a.means.subarray(0, a.count * 3)); out.means.set(b.means.subarray(0, b.count * 3), a.count * 3);
-  out.logScales.set(a.logScales.subarray(0, a.count * 3)); out.logScales.set(b.logScales.subarray(0, b.count * 3), a.count * 3);
-  out.rotations.set(a.rotations.subarray(0, a.count * 4)); out.rotations.set(b.rotations.subarray(0, b.count * 4), a.count * 4);
-  out.opacityLogits.set(a.opacityLogits.subarray(0, a.count)); out.opacityLogits.set(b.opacityLogits.subarray(0, b.count), a.count);
-  out.sh.set(a.sh.subarray(0, a.count * SH_STRIDE)); out.sh.set(b.sh.subarray(0, b.count * SH_STRIDE), a.count * SH_STRIDE);
+  out.means.set(a.means.subarray(0, a.count * 3));
+  out.means.set(b.means.subarray(0, b.count * 3), a.count * 3);
+  out.logScales.set(a.logScales.subarray(0, a.count * 3));
+  out.logScales.set(b.logScales.subarray(0, b.count * 3), a.count * 3);
+  out.rotations.set(a.rotations.subarray(0, a.count * 4));
+  out.rotations.set(b.rotations.subarray(0, b.count * 4), a.count * 4);
+  out.opacityLogits.set(a.opacityLogits.subarray(0, a.count));
+  out.opacityLogits.set(b.opacityLogits.subarray(0, b.count), a.count);
+  out.sh.set(a.sh.subarray(0, a.count * SH_STRIDE));
+  out.sh.set(b.sh.subarray(0, b.count * SH_STRIDE), a.count * SH_STRIDE);
   return out;
 }
 
@@ -108,15 +113,21 @@ export function setColor(g: Gaussians, i: number, r: number, gr: number, b: numb
 /** Throws a UserError naming the first non-finite parameter. */
 export function checkGaussiansFinite(g: Gaussians, file?: string): void {
   const fields: [string, Float32Array, number][] = [
-    ['position', g.means, 3], ['scale', g.logScales, 3], ['rotation', g.rotations, 4], ['opacity', g.opacityLogits, 1], ['SH colour', g.sh, SH_STRIDE],
+    ['position', g.means, 3],
+    ['scale', g.logScales, 3],
+    ['rotation', g.rotations, 4],
+    ['opacity', g.opacityLogits, 1],
+    ['SH colour', g.sh, SH_STRIDE],
   ];
   for (const [name, arr, k] of fields) {
     const n = g.count * k;
-    for (let j = 0; j < n; j++) if (!Number.isFinite(arr[j])) throw new UserError(`Gaussian ${Math.floor(j / k)} has a non-finite ${name} (${arr[j]})`, file);
+    for (let j = 0; j < n; j++)
+      if (!Number.isFinite(arr[j])) throw new UserError(`Gaussian ${Math.floor(j / k)} has a non-finite ${name} (${arr[j]})`, file);
   }
   for (let i = 0; i < g.count; i++) {
     const q = g.rotations;
-    if (q[4 * i] === 0 && q[4 * i + 1] === 0 && q[4 * i + 2] === 0 && q[4 * i + 3] === 0) throw new UserError(`Gaussian ${i} has a zero rotation quaternion`, file);
+    if (q[4 * i] === 0 && q[4 * i + 1] === 0 && q[4 * i + 2] === 0 && q[4 * i + 3] === 0)
+      throw new UserError(`Gaussian ${i} has a zero rotation quaternion`, file);
   }
 }
 
@@ -137,7 +148,11 @@ export function gaussianBounds(g: Gaussians): { min: [number, number, number]; m
  * Initial Gaussians from points (positions xyz, colours rgb in [0,1]) as 3DGS does: isotropic scale = the
  * mean distance to the 3 nearest neighbours (via a uniform grid), identity rotation, opacity 0.1, DC colour.
  */
-export function gaussiansFromPoints(xyz: Float32Array, rgb: Float32Array | null, opts: { opacity?: number; maxPoints?: number; rng?: Rng } = {}): Gaussians {
+export function gaussiansFromPoints(
+  xyz: Float32Array,
+  rgb: Float32Array | null,
+  opts: { opacity?: number; maxPoints?: number; rng?: Rng } = {},
+): Gaussians {
   let n = xyz.length / 3;
   let idx: Int32Array | null = null;
   if (opts.maxPoints !== undefined && n > opts.maxPoints) {
@@ -146,7 +161,9 @@ export function gaussiansFromPoints(xyz: Float32Array, rgb: Float32Array | null,
     const all = new Int32Array(n).map((_, i) => i);
     for (let i = 0; i < opts.maxPoints; i++) {
       const j = i + rng.int(n - i);
-      const t = all[i]; all[i] = all[j]; all[j] = t;
+      const t = all[i];
+      all[i] = all[j];
+      all[j] = t;
     }
     idx = all.slice(0, opts.maxPoints);
     n = opts.maxPoints;
@@ -154,7 +171,9 @@ export function gaussiansFromPoints(xyz: Float32Array, rgb: Float32Array | null,
   const g = createGaussians(n, 0);
   for (let j = 0; j < n; j++) {
     const i = idx ? idx[j] : j;
-    g.means[j * 3] = xyz[i * 3]; g.means[j * 3 + 1] = xyz[i * 3 + 1]; g.means[j * 3 + 2] = xyz[i * 3 + 2];
+    g.means[j * 3] = xyz[i * 3];
+    g.means[j * 3 + 1] = xyz[i * 3 + 1];
+    g.means[j * 3 + 2] = xyz[i * 3 + 2];
     if (rgb) setColor(g, j, rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2]);
     else setColor(g, j, 0.5, 0.5, 0.5);
   }
@@ -162,7 +181,9 @@ export function gaussiansFromPoints(xyz: Float32Array, rgb: Float32Array | null,
   const op = logit(opts.opacity ?? 0.1);
   for (let j = 0; j < n; j++) {
     const s = Math.log(Math.max(d[j], 1e-7));
-    g.logScales[j * 3] = s; g.logScales[j * 3 + 1] = s; g.logScales[j * 3 + 2] = s;
+    g.logScales[j * 3] = s;
+    g.logScales[j * 3 + 1] = s;
+    g.logScales[j * 3 + 2] = s;
     g.opacityLogits[j] = op;
   }
   return g;
@@ -185,9 +206,18 @@ export function randomGaussians(count: number, box: { min: readonly number[]; ma
  */
 export function knnMeanDistance(xyz: Float32Array, n: number, k: number): Float32Array {
   const out = new Float32Array(n);
-  if (n <= 1) { out.fill(0.01); return out; }
-  const min = [Infinity, Infinity, Infinity], max = [-Infinity, -Infinity, -Infinity];
-  for (let i = 0; i < n; i++) for (let a = 0; a < 3; a++) { const v = xyz[i * 3 + a]; if (v < min[a]) min[a] = v; if (v > max[a]) max[a] = v; }
+  if (n <= 1) {
+    out.fill(0.01);
+    return out;
+  }
+  const min = [Infinity, Infinity, Infinity],
+    max = [-Infinity, -Infinity, -Infinity];
+  for (let i = 0; i < n; i++)
+    for (let a = 0; a < 3; a++) {
+      const v = xyz[i * 3 + a];
+      if (v < min[a]) min[a] = v;
+      if (v > max[a]) max[a] = v;
+    }
   const ext = Math.max(max[0] - min[0], max[1] - min[1], max[2] - min[2], 1e-6);
   // ~2 points per cell on average
   const cells = Math.max(1, Math.min(256, Math.round(Math.cbrt(n / 2))));
@@ -197,7 +227,10 @@ export function knnMeanDistance(xyz: Float32Array, n: number, k: number): Float3
   const ncell = dim[0] * dim[1] * dim[2];
   const start = new Int32Array(ncell + 1);
   const key = new Int32Array(n);
-  for (let i = 0; i < n; i++) { key[i] = (cellOf(i, 2) * dim[1] + cellOf(i, 1)) * dim[0] + cellOf(i, 0); start[key[i] + 1]++; }
+  for (let i = 0; i < n; i++) {
+    key[i] = (cellOf(i, 2) * dim[1] + cellOf(i, 1)) * dim[0] + cellOf(i, 0);
+    start[key[i] + 1]++;
+  }
   for (let c = 0; c < ncell; c++) start[c + 1] += start[c];
   const fill = start.slice(0, ncell);
   const order = new Int32Array(n);
@@ -205,7 +238,9 @@ export function knnMeanDistance(xyz: Float32Array, n: number, k: number): Float3
   const best = new Float64Array(k);
   for (let i = 0; i < n; i++) {
     best.fill(Infinity);
-    const cx = cellOf(i, 0), cy = cellOf(i, 1), cz = cellOf(i, 2);
+    const cx = cellOf(i, 0),
+      cy = cellOf(i, 1),
+      cz = cellOf(i, 2);
     for (let r = 1; r <= 3; r++) {
       best.fill(Infinity);
       for (let z = Math.max(0, cz - r); z <= Math.min(dim[2] - 1, cz + r); z++)
@@ -215,11 +250,16 @@ export function knnMeanDistance(xyz: Float32Array, n: number, k: number): Float3
             for (let p = start[c]; p < start[c + 1]; p++) {
               const j = order[p];
               if (j === i) continue;
-              const dx = xyz[j * 3] - xyz[i * 3], dy = xyz[j * 3 + 1] - xyz[i * 3 + 1], dz = xyz[j * 3 + 2] - xyz[i * 3 + 2];
+              const dx = xyz[j * 3] - xyz[i * 3],
+                dy = xyz[j * 3 + 1] - xyz[i * 3 + 1],
+                dz = xyz[j * 3 + 2] - xyz[i * 3 + 2];
               const d2 = dx * dx + dy * dy + dz * dz;
               if (d2 < best[k - 1]) {
                 let m = k - 1;
-                while (m > 0 && best[m - 1] > d2) { best[m] = best[m - 1]; m--; }
+                while (m > 0 && best[m - 1] > d2) {
+                  best[m] = best[m - 1];
+                  m--;
+                }
                 best[m] = d2;
               }
             }
@@ -227,8 +267,13 @@ export function knnMeanDistance(xyz: Float32Array, n: number, k: number): Float3
       // neighbours found within r cells are exact when the k-th is closer than r·cell
       if (best[k - 1] <= (r * cell) ** 2) break;
     }
-    let s = 0, m = 0;
-    for (let j = 0; j < k; j++) if (Number.isFinite(best[j])) { s += best[j]; m++; }
+    let s = 0,
+      m = 0;
+    for (let j = 0; j < k; j++)
+      if (Number.isFinite(best[j])) {
+        s += best[j];
+        m++;
+      }
     out[i] = m ? Math.sqrt(s / m) : cell;
   }
   return out;

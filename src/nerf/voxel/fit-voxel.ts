@@ -5,11 +5,24 @@ import { pixelRay } from '../../core/rays';
 import { Rng } from '../../core/rng';
 import { Adam } from '../common/adam';
 import { CpuVoxelBackend } from './voxel-render-cpu';
-import { defaultMarchParams, type BackendName, type MarchParams, type TrainBatch, type TrainResult, type VoxelBackend } from './voxel-backend';
+import {
+  defaultMarchParams,
+  type BackendName,
+  type MarchParams,
+  type TrainBatch,
+  type TrainResult,
+  type VoxelBackend,
+} from './voxel-backend';
 import type { FusedVoxelBackend } from './voxel-render-webgpu';
 import {
-  createVoxelGrid, resolutionFromMax, upsampleGrid, updateOccupancy, voxelSize,
-  type Box3, type Vec3, type VoxelGrid,
+  createVoxelGrid,
+  resolutionFromMax,
+  upsampleGrid,
+  updateOccupancy,
+  voxelSize,
+  type Box3,
+  type Vec3,
+  type VoxelGrid,
 } from './voxel-grid';
 import { densitySparsity, gridTotalVariation } from './voxel-regularizers';
 
@@ -91,7 +104,12 @@ export interface FitVoxelResult {
 export function sceneBounds(cams: Camera[], sceneBox?: Box3, bgLen = 0.5): { box: Box3; bgLen: number } {
   if (sceneBox) return { box: { min: [...sceneBox.min] as Vec3, max: [...sceneBox.max] as Vec3 }, bgLen: 0 };
   const centre = axesFocus(cams);
-  const dist = cams.map((c) => { const o = cameraCenter(c); return Math.hypot(o[0] - centre[0], o[1] - centre[1], o[2] - centre[2]); }).sort((a, b) => a - b);
+  const dist = cams
+    .map((c) => {
+      const o = cameraCenter(c);
+      return Math.hypot(o[0] - centre[0], o[1] - centre[1], o[2] - centre[2]);
+    })
+    .sort((a, b) => a - b);
   let h = 0.5 * dist[dist.length >> 1];
   if (!(h > 0)) h = 1;
   return { box: { min: centre.map((v) => v - h) as Vec3, max: centre.map((v) => v + h) as Vec3 }, bgLen };
@@ -99,9 +117,11 @@ export function sceneBounds(cams: Camera[], sceneBox?: Box3, bgLen = 0.5): { box
 
 /** The point nearest all cameras' optical axes (least squares); the cameras' mean when the axes are parallel. */
 export function axesFocus(cams: Camera[]): Vec3 {
-  const A = [0, 0, 0, 0, 0, 0, 0, 0, 0], b = [0, 0, 0];
+  const A = [0, 0, 0, 0, 0, 0, 0, 0, 0],
+    b = [0, 0, 0];
   for (const c of cams) {
-    const o = cameraCenter(c), d = cameraForward(c);
+    const o = cameraCenter(c),
+      d = cameraForward(c);
     for (let r = 0; r < 3; r++)
       for (let s = 0; s < 3; s++) {
         const m = (r === s ? 1 : 0) - d[r] * d[s];
@@ -112,7 +132,10 @@ export function axesFocus(cams: Camera[]): Vec3 {
   const centre = solve3(A, b);
   if (centre) return centre;
   const mean: Vec3 = [0, 0, 0];
-  for (const c of cams) { const o = cameraCenter(c); for (let a = 0; a < 3; a++) mean[a] += o[a] / cams.length; }
+  for (const c of cams) {
+    const o = cameraCenter(c);
+    for (let a = 0; a < 3; a++) mean[a] += o[a] / cams.length;
+  }
   return mean;
 }
 
@@ -156,22 +179,27 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
   const finalRes = o.res ?? (unbounded ? 160 : 128);
   const shDegree = o.shDegree ?? 0;
   const rng = new Rng(o.seed ?? 0);
-  const lrD0 = o.lrDensity ?? 0.1, lrC0 = o.lrColor ?? 0.1;
+  const lrD0 = o.lrDensity ?? 0.1,
+    lrC0 = o.lrColor ?? 0.1;
   const lrDecay = o.lrDecay ?? 0.1;
-  const tvD = o.tvDensity ?? (unbounded ? 1e-3 : 0), tvC = o.tvColor ?? (unbounded ? 1e-4 : 0);
+  const tvD = o.tvDensity ?? (unbounded ? 1e-3 : 0),
+    tvC = o.tvColor ?? (unbounded ? 1e-4 : 0);
   const tvEvery = o.tvEvery ?? 4;
   const sparsity = o.sparsity ?? 1e-3;
   const occEvery = o.occupancyEvery ?? 100;
   const occThr = o.occupancyThreshold ?? 1e-2;
   const alphaInit = o.alphaInit ?? 1e-2;
-  const upsampleAt = (o.upsampleAt ?? [Math.round(iters * 0.15), Math.round(iters * 0.35)]).filter((s) => s > 0 && s < iters).sort((a, b) => a - b);
+  const upsampleAt = (o.upsampleAt ?? [Math.round(iters * 0.15), Math.round(iters * 0.35)])
+    .filter((s) => s > 0 && s < iters)
+    .sort((a, b) => a - b);
   const nUp = upsampleAt.length;
   const resAt = (level: number) => resolutionFromMax(o.box, Math.max(8, Math.round((finalRes - 1) / 2 ** (nUp - level)) + 1), o.bgLen);
   const finestVoxel = Math.min(...voxelSize({ res: resAt(nUp), box: o.box, bgLen: o.bgLen }));
   let level = 0;
   let grid = createVoxelGrid({ res: resAt(0), box: o.box, bgLen: o.bgLen, shDegree, densityScale: 1 / finestVoxel, alphaInit });
   const backend = await createBackend(o.backend);
-  if ((o.distortion ?? 0) > 0 && backend.name !== 'cpu') throw new Error(`fitVoxel: the distortion regulariser is implemented on the CPU backend only (got ${backend.name})`);
+  if ((o.distortion ?? 0) > 0 && backend.name !== 'cpu')
+    throw new Error(`fitVoxel: the distortion regulariser is implemented on the CPU backend only (got ${backend.name})`);
   await backend.setGrid(grid);
   // Backends that keep the grid and the Adam state on the device (WebGPU) run the whole step there (fused).
   const fused = o.fused !== false && 'trainAndStep' in backend ? (backend as VoxelBackend & FusedVoxelBackend) : null;
@@ -187,9 +215,17 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
   const offsets = new Float64Array(views.length + 1);
   for (let i = 0; i < views.length; i++) offsets[i + 1] = offsets[i] + views[i].image.width * views[i].image.height;
   const totalPixels = offsets[views.length];
-  const batch: TrainBatch = { origins: new Float32Array(batchSize * 3), dirs: new Float32Array(batchSize * 3), target: new Float32Array(batchSize * 3), count: batchSize };
+  const batch: TrainBatch = {
+    origins: new Float32Array(batchSize * 3),
+    dirs: new Float32Array(batchSize * 3),
+    target: new Float32Array(batchSize * 3),
+    count: batchSize,
+  };
   const start = Date.now();
-  let rays = 0, samples = 0, lastLoss = NaN, emaLoss = NaN;
+  let rays = 0,
+    samples = 0,
+    lastLoss = NaN,
+    emaLoss = NaN;
   const occWarmup = Math.max(occEvery, upsampleAt[0] ?? Math.round(iters * 0.15));
 
   for (let step = 0; step < iters; step++) {
@@ -208,13 +244,20 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
     // random batch
     for (let r = 0; r < batchSize; r++) {
       const u = rng.next() * totalPixels;
-      let lo = 0, hi = views.length - 1;
-      while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (offsets[mid] <= u) lo = mid; else hi = mid - 1; }
+      let lo = 0,
+        hi = views.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (offsets[mid] <= u) lo = mid;
+        else hi = mid - 1;
+      }
       const view = views[lo];
       const pix = Math.min(Math.floor(u - offsets[lo]), view.image.width * view.image.height - 1);
-      const px = pix % view.image.width, py = (pix / view.image.width) | 0;
+      const px = pix % view.image.width,
+        py = (pix / view.image.width) | 0;
       pixelRay(view.camera, px, py, batch.origins, batch.dirs, r);
-      const C = view.image.channels, d = view.image.data;
+      const C = view.image.channels,
+        d = view.image.data;
       for (let c = 0; c < 3; c++) batch.target[r * 3 + c] = d[pix * C + (C === 1 ? 0 : c)];
     }
     const frac = step / iters;
@@ -224,8 +267,14 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
     let res: TrainResult;
     if (fused) {
       res = await fused.trainAndStep(batch, params, {
-        lrDensity: lrD0 * Math.pow(lrDecay, frac), lrColor: lrC0 * Math.pow(lrDecay, frac), beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps,
-        tvDensity: regNow ? tvD * tvEvery : 0, tvColor: regNow ? tvC * tvEvery : 0, sparsity: regNow ? sparsity * tvEvery : 0,
+        lrDensity: lrD0 * Math.pow(lrDecay, frac),
+        lrColor: lrC0 * Math.pow(lrDecay, frac),
+        beta1: adam.beta1,
+        beta2: adam.beta2,
+        eps: adam.eps,
+        tvDensity: regNow ? tvD * tvEvery : 0,
+        tvColor: regNow ? tvC * tvEvery : 0,
+        sparsity: regNow ? sparsity * tvEvery : 0,
       });
     } else {
       res = await backend.trainStep(batch, params, grads);
@@ -246,7 +295,14 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
     lastLoss = res.loss;
     emaLoss = Number.isNaN(emaLoss) ? res.loss : 0.9 * emaLoss + 0.1 * res.loss;
     if (o.onProgress && (step % 10 === 0 || step === iters - 1))
-      o.onProgress({ phase: 'fit', step: step + 1, total: iters, loss: emaLoss, psnr: -10 * Math.log10(Math.max(emaLoss, 1e-12)), res: grid.res });
+      o.onProgress({
+        phase: 'fit',
+        step: step + 1,
+        total: iters,
+        loss: emaLoss,
+        psnr: -10 * Math.log10(Math.max(emaLoss, 1e-12)),
+        res: grid.res,
+      });
     if (o.onGrid && o.gridEvery && (step + 1) % o.gridEvery === 0 && step + 1 < iters) {
       if (fused) await fused.readGrid(grid);
       await o.onGrid(grid, step + 1, marchParamsFor(grid, o.background, near));

@@ -111,7 +111,8 @@ export function voxelSize(grid: Pick<VoxelGrid, 'res' | 'box' | 'bgLen'>): Vec3 
 
 /** A grid of the given resolution whose density is near empty (alphaInit) and colour grey. */
 export function createVoxelGrid(o: CreateGridOptions): VoxelGrid {
-  for (const r of o.res) if (!Number.isInteger(r) || r < 2) throw new Error(`voxel grid resolution must be integers ≥ 2, got ${o.res.join('×')}`);
+  for (const r of o.res)
+    if (!Number.isInteger(r) || r < 2) throw new Error(`voxel grid resolution must be integers ≥ 2, got ${o.res.join('×')}`);
   const bgLen = o.bgLen ?? 0;
   const shDegree = o.shDegree ?? 0;
   const vs = voxelSize({ res: o.res, box: o.box, bgLen });
@@ -123,7 +124,17 @@ export function createVoxelGrid(o: CreateGridOptions): VoxelGrid {
   const color = new Float32Array(n * colorDims(shDegree));
   if (o.colorInit) for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) color[i * colorDims(shDegree) + c] = o.colorInit;
   const occupancy = new Uint8Array(cellCount(o.res)).fill(1);
-  return { res: [...o.res] as Vec3, box: { min: [...o.box.min] as Vec3, max: [...o.box.max] as Vec3 }, bgLen, densityShift, densityScale, shDegree, density: new Float32Array(n), color, occupancy };
+  return {
+    res: [...o.res] as Vec3,
+    box: { min: [...o.box.min] as Vec3, max: [...o.box.max] as Vec3 },
+    bgLen,
+    densityShift,
+    densityScale,
+    shDegree,
+    density: new Float32Array(n),
+    color,
+    occupancy,
+  };
 }
 
 /** Resolution with about `voxels` vertices in total, proportional to the box's shape (for the inner box; contracted grids are cubes). */
@@ -159,23 +170,34 @@ export function worldToGrid(grid: VoxelGrid, px: number, py: number, pz: number,
     const n = Math.max(Math.abs(ux), Math.abs(uy), Math.abs(uz));
     if (n > 1) {
       const s = (1 + bgLen - bgLen / n) / n;
-      ux *= s; uy *= s; uz *= s;
+      ux *= s;
+      uy *= s;
+      uz *= s;
     }
   }
   const E = 1 + bgLen;
   const gx = ((ux + E) / (2 * E)) * (res[0] - 1);
   const gy = ((uy + E) / (2 * E)) * (res[1] - 1);
   const gz = ((uz + E) / (2 * E)) * (res[2] - 1);
-  out[0] = gx; out[1] = gy; out[2] = gz;
+  out[0] = gx;
+  out[1] = gy;
+  out[2] = gz;
   return gx >= 0 && gy >= 0 && gz >= 0 && gx <= res[0] - 1 && gy <= res[1] - 1 && gz <= res[2] - 1;
 }
 
 /** Trilinear sample of the raw density at grid coordinates (no bounds check beyond clamping). */
 export function sampleDensity(grid: VoxelGrid, gx: number, gy: number, gz: number): number {
   const [nx, ny, nz] = grid.res;
-  const i = Math.min(Math.floor(gx), nx - 2), j = Math.min(Math.floor(gy), ny - 2), k = Math.min(Math.floor(gz), nz - 2);
-  const fx = gx - i, fy = gy - j, fz = gz - k;
-  const d = grid.density, v = i + nx * (j + ny * k), sy = nx, sz = nx * ny;
+  const i = Math.min(Math.floor(gx), nx - 2),
+    j = Math.min(Math.floor(gy), ny - 2),
+    k = Math.min(Math.floor(gz), nz - 2);
+  const fx = gx - i,
+    fy = gy - j,
+    fz = gz - k;
+  const d = grid.density,
+    v = i + nx * (j + ny * k),
+    sy = nx,
+    sz = nx * ny;
   const c00 = d[v] * (1 - fx) + d[v + 1] * fx;
   const c10 = d[v + sy] * (1 - fx) + d[v + sy + 1] * fx;
   const c01 = d[v + sz] * (1 - fx) + d[v + sz + 1] * fx;
@@ -186,8 +208,12 @@ export function sampleDensity(grid: VoxelGrid, gx: number, gy: number, gz: numbe
 /** Trilinear sample of all channels at grid coordinates into out[0..K): for raw (pre-activation) resampling. */
 function sampleRaw(values: Float32Array, K: number, res: Vec3, gx: number, gy: number, gz: number, out: Float64Array): void {
   const [nx, ny, nz] = res;
-  const i = Math.max(0, Math.min(Math.floor(gx), nx - 2)), j = Math.max(0, Math.min(Math.floor(gy), ny - 2)), k = Math.max(0, Math.min(Math.floor(gz), nz - 2));
-  const fx = gx - i, fy = gy - j, fz = gz - k;
+  const i = Math.max(0, Math.min(Math.floor(gx), nx - 2)),
+    j = Math.max(0, Math.min(Math.floor(gy), ny - 2)),
+    k = Math.max(0, Math.min(Math.floor(gz), nz - 2));
+  const fx = gx - i,
+    fy = gy - j,
+    fz = gz - k;
   out.fill(0, 0, K);
   for (let dz = 0; dz < 2; dz++)
     for (let dy = 0; dy < 2; dy++)
@@ -247,14 +273,17 @@ export function updateOccupancy(grid: VoxelGrid, threshold = 1e-3): number {
   const [nx, ny, nz] = grid.res;
   // σ threshold such that α(one finest voxel) = threshold: softplus(d + shift) ≥ −log(1 − thr)
   const rawThr = softplusInverse(-Math.log(1 - threshold)) - grid.densityShift;
-  const cx = nx - 1, cy = ny - 1, cz = nz - 1;
+  const cx = nx - 1,
+    cy = ny - 1,
+    cz = nz - 1;
   const hot = new Uint8Array(cx * cy * cz);
   const d = grid.density;
   for (let k = 0; k < cz; k++)
     for (let j = 0; j < cy; j++)
       for (let i = 0; i < cx; i++) {
         const v = i + nx * (j + ny * k);
-        const sy = nx, sz = nx * ny;
+        const sy = nx,
+          sz = nx * ny;
         let m = d[v];
         if (d[v + 1] > m) m = d[v + 1];
         if (d[v + sy] > m) m = d[v + sy];
@@ -281,7 +310,10 @@ export function updateOccupancy(grid: VoxelGrid, threshold = 1e-3): number {
             for (let di = -1; di <= 1; di++) {
               const ii = i + di;
               if (ii < 0 || ii >= cx) continue;
-              if (hot[ii + cx * (jj + cy * kk)]) { o = 1; break; }
+              if (hot[ii + cx * (jj + cy * kk)]) {
+                o = 1;
+                break;
+              }
             }
           }
         }
@@ -293,5 +325,12 @@ export function updateOccupancy(grid: VoxelGrid, threshold = 1e-3): number {
 
 /** A deep copy (for frozen references and checkpoints). */
 export function cloneGrid(g: VoxelGrid): VoxelGrid {
-  return { ...g, res: [...g.res] as Vec3, box: { min: [...g.box.min] as Vec3, max: [...g.box.max] as Vec3 }, density: g.density.slice(), color: g.color.slice(), occupancy: g.occupancy.slice() };
+  return {
+    ...g,
+    res: [...g.res] as Vec3,
+    box: { min: [...g.box.min] as Vec3, max: [...g.box.max] as Vec3 },
+    density: g.density.slice(),
+    color: g.color.slice(),
+    occupancy: g.occupancy.slice(),
+  };
 }

@@ -8,11 +8,17 @@ import { colorDims } from './voxel-grid';
  * `onlyOccupied` is set (they get no ray gradient either), which keeps this cheap on sparse scenes.
  */
 export function totalVariation(
-  values: Float32Array, grad: Float32Array, grid: VoxelGrid, weight: number,
-  stride = 1, channels = 1, onlyOccupied = true,
+  values: Float32Array,
+  grad: Float32Array,
+  grid: VoxelGrid,
+  weight: number,
+  stride = 1,
+  channels = 1,
+  onlyOccupied = true,
 ): number {
   const [nx, ny, nz] = grid.res;
-  const cx = nx - 1, cy = ny - 1;
+  const cx = nx - 1,
+    cy = ny - 1;
   const occ = grid.occupancy;
   const n = nx * ny * nz * channels * 3;
   const s = weight / n;
@@ -22,23 +28,34 @@ export function totalVariation(
       for (let i = 0; i < nx; i++) {
         if (onlyOccupied) {
           // a vertex is regularised when its cell (clamped) is occupied
-          const ci = i < cx ? i : cx - 1, cj = j < cy ? j : cy - 1, ck = k < nz - 1 ? k : nz - 2;
+          const ci = i < cx ? i : cx - 1,
+            cj = j < cy ? j : cy - 1,
+            ck = k < nz - 1 ? k : nz - 2;
           if (!occ[ci + cx * (cj + cy * ck)]) continue;
         }
         const v = i + nx * (j + ny * k);
         for (let c = 0; c < channels; c++) {
           const a = values[v * stride + c];
           if (i + 1 < nx) {
-            const q = (v + 1) * stride + c, d = a - values[q];
-            loss += d * d; grad[v * stride + c] += 2 * s * d; grad[q] -= 2 * s * d;
+            const q = (v + 1) * stride + c,
+              d = a - values[q];
+            loss += d * d;
+            grad[v * stride + c] += 2 * s * d;
+            grad[q] -= 2 * s * d;
           }
           if (j + 1 < ny) {
-            const q = (v + nx) * stride + c, d = a - values[q];
-            loss += d * d; grad[v * stride + c] += 2 * s * d; grad[q] -= 2 * s * d;
+            const q = (v + nx) * stride + c,
+              d = a - values[q];
+            loss += d * d;
+            grad[v * stride + c] += 2 * s * d;
+            grad[q] -= 2 * s * d;
           }
           if (k + 1 < nz) {
-            const q = (v + nx * ny) * stride + c, d = a - values[q];
-            loss += d * d; grad[v * stride + c] += 2 * s * d; grad[q] -= 2 * s * d;
+            const q = (v + nx * ny) * stride + c,
+              d = a - values[q];
+            loss += d * d;
+            grad[v * stride + c] += 2 * s * d;
+            grad[q] -= 2 * s * d;
           }
         }
       }
@@ -46,7 +63,12 @@ export function totalVariation(
 }
 
 /** TV on density and base colour of a grid, adding into the gradient arrays. */
-export function gridTotalVariation(grid: VoxelGrid, grads: { density: Float32Array; color: Float32Array }, wDensity: number, wColor: number): number {
+export function gridTotalVariation(
+  grid: VoxelGrid,
+  grads: { density: Float32Array; color: Float32Array },
+  wDensity: number,
+  wColor: number,
+): number {
   let l = 0;
   if (wDensity > 0) l += totalVariation(grid.density, grads.density, grid, wDensity, 1, 1);
   if (wColor > 0) l += totalVariation(grid.color, grads.color, grid, wColor, colorDims(grid.shDegree), 3);
@@ -61,8 +83,11 @@ export function gridTotalVariation(grid: VoxelGrid, grads: { density: Float32Arr
  */
 export function densitySparsity(grid: VoxelGrid, grad: Float32Array, weight: number): number {
   const [nx, ny, nz] = grid.res;
-  const cx = nx - 1, cy = ny - 1;
-  const occ = grid.occupancy, d = grid.density, shift = grid.densityShift;
+  const cx = nx - 1,
+    cy = ny - 1;
+  const occ = grid.occupancy,
+    d = grid.density,
+    shift = grid.densityShift;
   const s = weight / d.length;
   let loss = 0;
   for (let k = 0; k < nz; k++) {

@@ -3,7 +3,16 @@ import { getGpuDevice, GpuUnavailableError } from '../../gpu/device';
 import { runnerFor, params, u32, type GpuRunner, type Kernel, type KernelCall } from '../../gpu/runner';
 import voxelRenderWgsl from '../../shaders/voxel_render.wgsl?raw';
 import voxelOptimWgsl from '../../shaders/voxel_optim.wgsl?raw';
-import type { ForwardResult, MarchParams, RayBatch, TrainBatch, TrainOptions, TrainResult, VoxelBackend, VoxelGrads } from './voxel-backend';
+import type {
+  ForwardResult,
+  MarchParams,
+  RayBatch,
+  TrainBatch,
+  TrainOptions,
+  TrainResult,
+  VoxelBackend,
+  VoxelGrads,
+} from './voxel-backend';
 import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from './voxel-grid';
 
 /**
@@ -76,8 +85,12 @@ const BLOCK = 4;
 
 /** Layout of the occupancy buffer: cell bits, then block bits (see voxel_render.wgsl). */
 function occupancyLayout(res: Vec3) {
-  const cx = res[0] - 1, cy = res[1] - 1, cz = res[2] - 1;
-  const bx = Math.ceil(cx / BLOCK), by = Math.ceil(cy / BLOCK), bz = Math.ceil(cz / BLOCK);
+  const cx = res[0] - 1,
+    cy = res[1] - 1,
+    cz = res[2] - 1;
+  const bx = Math.ceil(cx / BLOCK),
+    by = Math.ceil(cy / BLOCK),
+    bz = Math.ceil(cz / BLOCK);
   const cellWords = Math.ceil((cx * cy * cz) / 32);
   return { cx, cy, cz, bx, by, bz, cellWords, words: cellWords + Math.ceil((bx * by * bz) / 32) };
 }
@@ -115,8 +128,11 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   renderChunk = 1 << 18;
 
   private constructor(
-    readonly runner: GpuRunner, private readonly kRender: Kernel, private readonly kTrain: Kernel,
-    private readonly kReg: Kernel, private readonly kAdam: Kernel,
+    readonly runner: GpuRunner,
+    private readonly kRender: Kernel,
+    private readonly kTrain: Kernel,
+    private readonly kReg: Kernel,
+    private readonly kAdam: Kernel,
   ) {
     this.dummy = runner.buffer(16, 'voxel dummy');
   }
@@ -142,15 +158,19 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   }
 
   async setGrid(grid: VoxelGrid): Promise<void> {
-    const nV = vertexCount(grid.res), K = colorDims(grid.shDegree);
+    const nV = vertexCount(grid.res),
+      K = colorDims(grid.shDegree);
     if (grid.density.length !== nV || grid.color.length !== nV * K || grid.occupancy.length !== cellCount(grid.res))
       throw new Error(`voxel grid arrays do not match its resolution ${grid.res.join('×')}`);
     const key = `${grid.res.join('x')}/${K}`;
     const r = this.runner;
     if (!this.bufs || this.bufs.key !== key) {
-      const need = nV * (1 + K) * 4, limit = r.device.limits.maxStorageBufferBindingSize;
+      const need = nV * (1 + K) * 4,
+        limit = r.device.limits.maxStorageBufferBindingSize;
       if (need > limit)
-        throw new UserError(`a ${grid.res.join('×')} grid${K > 3 ? ' with SH degree 1' : ''} needs ${(need / 2 ** 20).toFixed(0)} MiB GPU buffers, over this device's ${(limit / 2 ** 20).toFixed(0)} MiB limit; use a smaller --res or --backend cpu`);
+        throw new UserError(
+          `a ${grid.res.join('×')} grid${K > 3 ? ' with SH degree 1' : ''} needs ${(need / 2 ** 20).toFixed(0)} MiB GPU buffers, over this device's ${(limit / 2 ** 20).toFixed(0)} MiB limit; use a smaller --res or --backend cpu`,
+        );
       this.freeGrid();
       this.bufs = {
         density: r.buffer(nV * 4, 'voxel density'),
@@ -158,7 +178,9 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
         occ: r.buffer(occupancyLayout(grid.res).words * 4, 'voxel occupancy'),
         grads: r.buffer(nV * (1 + K) * 4, 'voxel grads'),
         adam: null,
-        nV, K, key,
+        nV,
+        K,
+        key,
       };
       this.occWords = new Uint32Array(occupancyLayout(grid.res).words);
     }
@@ -189,20 +211,51 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   private uniform(grid: VoxelGrid, p: MarchParams, count: number, loss?: { scale: number; l1: boolean; alphaWeight: number }): GPUBuffer {
     const nV = vertexCount(grid.res);
     const L = occupancyLayout(grid.res);
-    const scale = loss?.scale ?? 0, n = Math.max(count, 1);
+    const scale = loss?.scale ?? 0,
+      n = Math.max(count, 1);
     const lossNorm = loss ? ((loss.l1 ? 1 : 2) / (3 * n)) * scale : 0;
     const alphaWeight = loss?.alphaWeight ?? 0;
-    return this.runner.uniform(params({
-      nx: u32(grid.res[0]), ny: u32(grid.res[1]), nz: u32(grid.res[2]), K: u32(colorDims(grid.shDegree)),
-      count: u32(count), maxSamples: u32(p.maxSamples), dirOffset: u32(3 * count), unbounded: u32(grid.bgLen > 0 ? 1 : 0),
-      bgLen: grid.bgLen, densityShift: grid.densityShift, densityScale: grid.densityScale, stepSize: p.stepSize,
-      near: p.near, farNorm: p.farNorm, stopT: p.stopTransmittance, lossNorm,
-      minX: grid.box.min[0], minY: grid.box.min[1], minZ: grid.box.min[2], maxX: grid.box.max[0],
-      maxY: grid.box.max[1], maxZ: grid.box.max[2], bgR: p.background[0], bgG: p.background[1],
-      bgB: p.background[2], colorOffset: u32(nV), blockWords: u32(L.cellWords), bx: u32(L.bx),
-      by: u32(L.by), targetOffset: u32(6 * count), distLambda: p.distortion ?? 0, distScale: ((p.distortion ?? 0) / n) * scale,
-      l1: u32(loss?.l1 ? 1 : 0), alphaOffset: u32(9 * count), alphaWeight, alphaGrad: ((2 * alphaWeight) / n) * scale,
-    }), 'voxel params');
+    return this.runner.uniform(
+      params({
+        nx: u32(grid.res[0]),
+        ny: u32(grid.res[1]),
+        nz: u32(grid.res[2]),
+        K: u32(colorDims(grid.shDegree)),
+        count: u32(count),
+        maxSamples: u32(p.maxSamples),
+        dirOffset: u32(3 * count),
+        unbounded: u32(grid.bgLen > 0 ? 1 : 0),
+        bgLen: grid.bgLen,
+        densityShift: grid.densityShift,
+        densityScale: grid.densityScale,
+        stepSize: p.stepSize,
+        near: p.near,
+        farNorm: p.farNorm,
+        stopT: p.stopTransmittance,
+        lossNorm,
+        minX: grid.box.min[0],
+        minY: grid.box.min[1],
+        minZ: grid.box.min[2],
+        maxX: grid.box.max[0],
+        maxY: grid.box.max[1],
+        maxZ: grid.box.max[2],
+        bgR: p.background[0],
+        bgG: p.background[1],
+        bgB: p.background[2],
+        colorOffset: u32(nV),
+        blockWords: u32(L.cellWords),
+        bx: u32(L.bx),
+        by: u32(L.by),
+        targetOffset: u32(6 * count),
+        distLambda: p.distortion ?? 0,
+        distScale: ((p.distortion ?? 0) / n) * scale,
+        l1: u32(loss?.l1 ? 1 : 0),
+        alphaOffset: u32(9 * count),
+        alphaWeight,
+        alphaGrad: ((2 * alphaWeight) / n) * scale,
+      }),
+      'voxel params',
+    );
   }
 
   async render(rays: RayBatch, p: MarchParams): Promise<ForwardResult> {
@@ -218,7 +271,10 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
       this.runner.upload(rayBuf, rays.origins.subarray(s * 3, (s + m) * 3));
       this.runner.upload(rayBuf, rays.dirs.subarray(s * 3, (s + m) * 3), m * 3 * 4);
       const uni = this.uniform(grid, p, m);
-      this.runner.run([{ kernel: this.kRender, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, this.dummy], threads: m }], 'voxel render');
+      this.runner.run(
+        [{ kernel: this.kRender, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, this.dummy], threads: m }],
+        'voxel render',
+      );
       const res = await this.runner.readF32(outBuf, 0, m * 6);
       uni.destroy();
       out.rgb.set(res.subarray(0, m * 3), s * 3);
@@ -236,10 +292,17 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
    * Ray buffer: origins, directions, target rgb (3 floats per ray each), then the opacity targets (1 per ray) when
    * the batch has them, as the CPU twin: `targetAlpha` with a non-zero `alphaWeight`.
    */
-  private trainCalls(grid: VoxelGrid, bufs: GridBuffers, batch: TrainBatch, p: MarchParams, opts: TrainOptions): { calls: KernelCall[]; outBuf: GPUBuffer; uni: GPUBuffer } {
+  private trainCalls(
+    grid: VoxelGrid,
+    bufs: GridBuffers,
+    batch: TrainBatch,
+    p: MarchParams,
+    opts: TrainOptions,
+  ): { calls: KernelCall[]; outBuf: GPUBuffer; uni: GPUBuffer } {
     const n = batch.count;
     const alphaWeight = batch.targetAlpha && batch.alphaWeight ? batch.alphaWeight : 0;
-    if (alphaWeight && batch.targetAlpha!.length < n) throw new Error(`TrainBatch.targetAlpha has ${batch.targetAlpha!.length} values for ${n} rays`);
+    if (alphaWeight && batch.targetAlpha!.length < n)
+      throw new Error(`TrainBatch.targetAlpha has ${batch.targetAlpha!.length} values for ${n} rays`);
     const rayBuf = this.scratch('rayBuf', n * (alphaWeight ? 10 : 9) * 4);
     const outBuf = this.scratch('outBuf', n * 2 * 4);
     this.runner.upload(rayBuf, batch.origins.subarray(0, n * 3));
@@ -248,13 +311,21 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     if (alphaWeight) this.runner.upload(rayBuf, batch.targetAlpha!.subarray(0, n), n * 9 * 4);
     this.runner.zero(bufs.grads);
     const uni = this.uniform(grid, p, n, { scale: opts.lossScale ?? 1, l1: (opts.photometric ?? 'mse') === 'l1', alphaWeight });
-    return { calls: [{ kernel: this.kTrain, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, bufs.grads], threads: n }], outBuf, uni };
+    return {
+      calls: [{ kernel: this.kTrain, buffers: [uni, bufs.density, bufs.color, bufs.occ, rayBuf, outBuf, bufs.grads], threads: n }],
+      outBuf,
+      uni,
+    };
   }
 
   private async lossOf(outBuf: GPUBuffer, n: number): Promise<TrainResult> {
     const res = await this.runner.readF32(outBuf, 0, n * 2);
-    let loss = 0, samples = 0;
-    for (let q = 0; q < n; q++) { loss += res[q * 2]; samples += res[q * 2 + 1]; }
+    let loss = 0,
+      samples = 0;
+    for (let q = 0; q < n; q++) {
+      loss += res[q * 2];
+      samples += res[q * 2 + 1];
+    }
     return { loss: loss / (3 * n), samples };
   }
 
@@ -266,7 +337,9 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     this.runner.run(calls, 'voxel train');
     const [res, g] = await Promise.all([this.lossOf(outBuf, n), this.runner.readF32(bufs.grads, 0, bufs.nV * (1 + bufs.K))]);
     uni.destroy();
-    const gD = grads.density, gC = grads.color, nV = bufs.nV;
+    const gD = grads.density,
+      gC = grads.color,
+      nV = bufs.nV;
     for (let v = 0; v < nV; v++) gD[v] += g[v];
     for (let c = 0, m = gC.length; c < m; c++) gC[c] += g[nV + c];
     return res;
@@ -277,23 +350,42 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
     const { grid, bufs } = this.need();
     const n = batch.count;
     if (n === 0) return { loss: 0, samples: 0 };
-    const r = this.runner, nV = bufs.nV, K = bufs.K, total = nV * (1 + K);
-    if (!bufs.adam) bufs.adam = { m1: r.buffer(total * 4, 'adam m'), m2: r.buffer(total * 4, 'adam v'), steps: r.buffer(total * 4, 'adam t') };
+    const r = this.runner,
+      nV = bufs.nV,
+      K = bufs.K,
+      total = nV * (1 + K);
+    if (!bufs.adam)
+      bufs.adam = { m1: r.buffer(total * 4, 'adam m'), m2: r.buffer(total * 4, 'adam v'), steps: r.buffer(total * 4, 'adam t') };
     // the fit's loss: MSE, gradient scale 1 (a batch's opacity targets would count as in trainStep; fit-voxel.ts's carry none)
     const { calls, outBuf, uni } = this.trainCalls(grid, bufs, batch, p, {});
     const uniforms = [uni];
     const [nx, ny, nz] = grid.res;
     if (o.tvDensity > 0 || o.tvColor > 0 || o.sparsity > 0) {
-      const ru = r.uniform(params({
-        nx: u32(nx), ny: u32(ny), nz: u32(nz), K: u32(K),
-        sTvD: o.tvDensity / (nV * 3), sTvC: o.tvColor / (nV * 3 * 3), sSparse: o.sparsity / nV, densityShift: grid.densityShift,
-      }), 'voxel reg params');
+      const ru = r.uniform(
+        params({
+          nx: u32(nx),
+          ny: u32(ny),
+          nz: u32(nz),
+          K: u32(K),
+          sTvD: o.tvDensity / (nV * 3),
+          sTvC: o.tvColor / (nV * 3 * 3),
+          sSparse: o.sparsity / nV,
+          densityShift: grid.densityShift,
+        }),
+        'voxel reg params',
+      );
       uniforms.push(ru);
       calls.push({ kernel: this.kReg, buffers: [ru, bufs.density, bufs.color, bufs.occ, bufs.grads], threads: total });
     }
     const { m1, m2, steps } = bufs.adam;
-    for (const [param, count, offset, lr] of [[bufs.density, nV, 0, o.lrDensity], [bufs.color, nV * K, nV, o.lrColor]] as const) {
-      const au = r.uniform(params({ n: u32(count), offset: u32(offset), lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, pad0: u32(0), pad1: u32(0) }), 'adam params');
+    for (const [param, count, offset, lr] of [
+      [bufs.density, nV, 0, o.lrDensity],
+      [bufs.color, nV * K, nV, o.lrColor],
+    ] as const) {
+      const au = r.uniform(
+        params({ n: u32(count), offset: u32(offset), lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, pad0: u32(0), pad1: u32(0) }),
+        'adam params',
+      );
       uniforms.push(au);
       calls.push({ kernel: this.kAdam, buffers: [au, param, bufs.grads, m1, m2, steps], threads: count });
     }
@@ -306,7 +398,8 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   /** Copies the device's density and colour into `grid` (same shape as the bound grid). */
   async readGrid(grid: VoxelGrid): Promise<void> {
     const { bufs } = this.need();
-    if (grid.density.length !== bufs.nV || grid.color.length !== bufs.nV * bufs.K) throw new Error('WebGpuVoxelBackend.readGrid: grid shape differs from the bound grid');
+    if (grid.density.length !== bufs.nV || grid.color.length !== bufs.nV * bufs.K)
+      throw new Error('WebGpuVoxelBackend.readGrid: grid shape differs from the bound grid');
     const [d, c] = await Promise.all([this.runner.readF32(bufs.density, 0, bufs.nV), this.runner.readF32(bufs.color, 0, bufs.nV * bufs.K)]);
     grid.density.set(d);
     grid.color.set(c);
@@ -314,7 +407,8 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
 
   private needGrads(grads: VoxelGrads): { grid: VoxelGrid; bufs: GridBuffers } {
     const r = this.need();
-    if (grads.density.length !== r.bufs.nV || grads.color.length !== r.bufs.nV * r.bufs.K) throw new Error('WebGpuVoxelBackend: gradient arrays do not match the grid');
+    if (grads.density.length !== r.bufs.nV || grads.color.length !== r.bufs.nV * r.bufs.K)
+      throw new Error('WebGpuVoxelBackend: gradient arrays do not match the grid');
     return r;
   }
 

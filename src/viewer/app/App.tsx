@@ -9,16 +9,16 @@ import { loadDemoScene, loadSceneFromUrl } from '../state/scene-actions';
 
 /** The viewer application: the 3D view, the stats overlay, the open and edit panels. */
 export function App() {
-  const params = new URLSearchParams(window.location.search);
-  const forceWebGL = params.get('backend') === 'webgl2';
+  const forceWebGL = new URLSearchParams(window.location.search).get('backend') === 'webgl2';
+  // the URL's options are read once, at start-up
   useEffect(() => {
+    const params = new URLSearchParams(window.location.search);
     const sorter = params.get('sorter');
     if (sorter === 'radix' || sorter === 'counting') useViewerStore.setState({ sorter });
     const url = params.get('scene');
     if (url) void loadSceneFromUrl(url);
     else if (!useViewerStore.getState().scene)
       void loadDemoScene(params.get('demo') === 'voxel' ? 'voxel' : 'gaussians', params.get('res') ? Number(params.get('res')) : undefined);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
   return (
     <div className="is-app">

@@ -9,15 +9,28 @@ export function CameraFrustums({ cameras }: { cameras?: Camera[] }) {
   const cams = cameras ?? stored;
   const lines = useMemo(() => {
     if (!cams.length) return null;
-    let sx = 0, sy = 0, sz = 0;
-    for (const c of cams) { sx += c.c2w[12]; sy += c.c2w[13]; sz += c.c2w[14]; }
-    sx /= cams.length; sy /= cams.length; sz /= cams.length;
+    let sx = 0,
+      sy = 0,
+      sz = 0;
+    for (const c of cams) {
+      sx += c.c2w[12];
+      sy += c.c2w[13];
+      sz += c.c2w[14];
+    }
+    sx /= cams.length;
+    sy /= cams.length;
+    sz /= cams.length;
     let spread = 0;
     for (const c of cams) spread = Math.max(spread, Math.hypot(c.c2w[12] - sx, c.c2w[13] - sy, c.c2w[14] - sz));
     const l = createCameraFrustums(cams, Math.max(spread * 0.08, 1e-3));
     l.userData.isHelper = true;
     return l;
   }, [cams]);
-  useEffect(() => () => { lines?.geometry.dispose(); }, [lines]);
+  useEffect(
+    () => () => {
+      lines?.geometry.dispose();
+    },
+    [lines],
+  );
   return lines ? <primitive object={lines} /> : null;
 }

@@ -11,12 +11,20 @@ export function EditPanel() {
   const s = useEditStore();
   const running = s.status !== 'idle';
   // live settings: forwarded to the running loop whenever they change
-  useEffect(() => { updateLiveSettings(); }, [s.textGuidance, s.imageGuidance, s.noiseRange, s.steps]);
+  useEffect(() => {
+    updateLiveSettings();
+  }, [s.textGuidance, s.imageGuidance, s.noiseRange, s.steps]);
   return (
     <div className="is-panel" data-testid="edit-panel">
       <label>
         Instruction
-        <textarea data-testid="instruction" value={s.instruction} rows={2} disabled={running} onChange={(e) => s.setInstruction(e.target.value)} />
+        <textarea
+          data-testid="instruction"
+          value={s.instruction}
+          rows={2}
+          disabled={running}
+          onChange={(e) => s.setInstruction(e.target.value)}
+        />
       </label>
       <ModelPicker />
       <label>
@@ -28,41 +36,125 @@ export function EditPanel() {
       </label>
       <label>
         Text guidance {s.textGuidance.toFixed(1)}
-        <input type="range" data-testid="text-guidance" min={1} max={20} step={0.5} value={s.textGuidance} onChange={(e) => s.setTextGuidance(Number(e.target.value))} />
+        <input
+          type="range"
+          data-testid="text-guidance"
+          min={1}
+          max={20}
+          step={0.5}
+          value={s.textGuidance}
+          onChange={(e) => s.setTextGuidance(Number(e.target.value))}
+        />
       </label>
       <label>
         Image guidance {s.imageGuidance.toFixed(2)}
-        <input type="range" data-testid="image-guidance" min={1} max={5} step={0.05} value={s.imageGuidance} onChange={(e) => s.setImageGuidance(Number(e.target.value))} />
+        <input
+          type="range"
+          data-testid="image-guidance"
+          min={1}
+          max={5}
+          step={0.05}
+          value={s.imageGuidance}
+          onChange={(e) => s.setImageGuidance(Number(e.target.value))}
+        />
       </label>
       <label>
         Noise range {s.noiseRange[0].toFixed(2)}–{s.noiseRange[1].toFixed(2)}
         <span className="is-row">
-          <input type="range" min={0.02} max={0.98} step={0.01} value={s.noiseRange[0]} onChange={(e) => s.setNoiseRange([Math.min(Number(e.target.value), s.noiseRange[1]), s.noiseRange[1]])} />
-          <input type="range" min={0.02} max={0.98} step={0.01} value={s.noiseRange[1]} onChange={(e) => s.setNoiseRange([s.noiseRange[0], Math.max(Number(e.target.value), s.noiseRange[0])])} />
+          <input
+            type="range"
+            min={0.02}
+            max={0.98}
+            step={0.01}
+            value={s.noiseRange[0]}
+            onChange={(e) => s.setNoiseRange([Math.min(Number(e.target.value), s.noiseRange[1]), s.noiseRange[1]])}
+          />
+          <input
+            type="range"
+            min={0.02}
+            max={0.98}
+            step={0.01}
+            value={s.noiseRange[1]}
+            onChange={(e) => s.setNoiseRange([s.noiseRange[0], Math.max(Number(e.target.value), s.noiseRange[0])])}
+          />
         </span>
       </label>
       <label>
         Denoising steps {s.steps}
-        <input type="range" data-testid="steps" min={1} max={50} step={1} value={s.steps} onChange={(e) => s.setSteps(Number(e.target.value))} />
+        <input
+          type="range"
+          data-testid="steps"
+          min={1}
+          max={50}
+          step={1}
+          value={s.steps}
+          onChange={(e) => s.setSteps(Number(e.target.value))}
+        />
       </label>
       <label className="is-row">
         Iterations
-        <input type="number" data-testid="iters" min={1} max={20000} value={s.iters} disabled={running} style={{ width: 80 }} onChange={(e) => s.set({ iters: Math.max(1, Number(e.target.value) || 1) })} />
+        <input
+          type="number"
+          data-testid="iters"
+          min={1}
+          max={20000}
+          value={s.iters}
+          disabled={running}
+          style={{ width: 80 }}
+          onChange={(e) => s.set({ iters: Math.max(1, Number(e.target.value) || 1) })}
+        />
         views
-        <input type="number" data-testid="views" min={1} max={64} value={s.views} disabled={running} style={{ width: 50 }} onChange={(e) => s.set({ views: Math.max(1, Number(e.target.value) || 1) })} />
+        <input
+          type="number"
+          data-testid="views"
+          min={1}
+          max={64}
+          value={s.views}
+          disabled={running}
+          style={{ width: 50 }}
+          onChange={(e) => s.set({ views: Math.max(1, Number(e.target.value) || 1) })}
+        />
       </label>
       <label className="is-row" title="edit only inside the box (drag it in the view)">
-        <input type="checkbox" data-testid="region-enabled" checked={s.regionEnabled} disabled={running} onChange={(e) => s.set({ regionEnabled: e.target.checked })} /> limit to the region box
-        <select value={s.gizmoMode} disabled={!s.regionEnabled} onChange={(e) => s.set({ gizmoMode: e.target.value as 'translate' | 'scale' })} title="what dragging the box does">
+        <input
+          type="checkbox"
+          data-testid="region-enabled"
+          checked={s.regionEnabled}
+          disabled={running}
+          onChange={(e) => s.set({ regionEnabled: e.target.checked })}
+        />{' '}
+        limit to the region box
+        <select
+          value={s.gizmoMode}
+          disabled={!s.regionEnabled}
+          onChange={(e) => s.set({ gizmoMode: e.target.value as 'translate' | 'scale' })}
+          title="what dragging the box does"
+        >
           <option value="translate">move</option>
           <option value="scale">resize</option>
         </select>
       </label>
       <div className="is-row">
-        {!running && <button data-testid="run" onClick={startEdit}>Run edit</button>}
-        {(s.status === 'running' || s.status === 'starting') && <button data-testid="pause" onClick={pauseEdit}>Pause</button>}
-        {s.status === 'paused' && <button data-testid="resume" onClick={resumeEdit}>Resume</button>}
-        {running && <button data-testid="cancel" disabled={s.status === 'cancelling'} onClick={cancelEdit}>Cancel</button>}
+        {!running && (
+          <button data-testid="run" onClick={startEdit}>
+            Run edit
+          </button>
+        )}
+        {(s.status === 'running' || s.status === 'starting') && (
+          <button data-testid="pause" onClick={pauseEdit}>
+            Pause
+          </button>
+        )}
+        {s.status === 'paused' && (
+          <button data-testid="resume" onClick={resumeEdit}>
+            Resume
+          </button>
+        )}
+        {running && (
+          <button data-testid="cancel" disabled={s.status === 'cancelling'} onClick={cancelEdit}>
+            Cancel
+          </button>
+        )}
       </div>
       <EditProgress />
       <HistoryControls />

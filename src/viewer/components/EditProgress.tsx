@@ -6,7 +6,11 @@ export function EditProgress() {
   const { progress, statusText, thumbs, error, status, applied } = useEditStore();
   return (
     <div className="is-progress" data-testid="edit-progress">
-      {statusText && <div className="is-busy" data-testid="edit-status">{statusText}</div>}
+      {statusText && (
+        <div className="is-busy" data-testid="edit-status">
+          {statusText}
+        </div>
+      )}
       {progress && status !== 'idle' && (
         <div>
           <progress max={progress.total} value={progress.step} style={{ width: '100%' }} />
@@ -17,16 +21,35 @@ export function EditProgress() {
           </div>
         </div>
       )}
-      {applied && status !== 'idle' && <div className="is-applied" data-testid="edit-applied">{applied}</div>}
-      {thumbs.some(Boolean) && (
-        <div className="is-thumbs" data-testid="thumbs">
-          {thumbs.map((t, i) => (t ? (
-            <img key={i} src={t} alt={`edited view ${i}`} data-testid={`thumb-${i}`} title={`view ${i}: click to reject this edit (the view trains on its original image until it is edited again)`}
-              style={{ cursor: status !== 'idle' ? 'pointer' : 'default' }} onClick={() => { if (status !== 'idle') rejectView(i); }} />
-          ) : null))}
+      {applied && status !== 'idle' && (
+        <div className="is-applied" data-testid="edit-applied">
+          {applied}
         </div>
       )}
-      {error && <div className="is-error" data-testid="edit-error">{error}</div>}
+      {thumbs.some(Boolean) && (
+        <div className="is-thumbs" data-testid="thumbs">
+          {thumbs.map((t, i) =>
+            t ? (
+              <img
+                key={i}
+                src={t}
+                alt={`edited view ${i}`}
+                data-testid={`thumb-${i}`}
+                title={`view ${i}: click to reject this edit (the view trains on its original image until it is edited again)`}
+                style={{ cursor: status !== 'idle' ? 'pointer' : 'default' }}
+                onClick={() => {
+                  if (status !== 'idle') rejectView(i);
+                }}
+              />
+            ) : null,
+          )}
+        </div>
+      )}
+      {error && (
+        <div className="is-error" data-testid="edit-error">
+          {error}
+        </div>
+      )}
     </div>
   );
 }

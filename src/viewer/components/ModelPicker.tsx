@@ -30,12 +30,25 @@ export function ModelPicker() {
         </select>
       </label>
       {model.source === 'url' && (
-        <input type="text" placeholder="https://…/instruct-pix2pix-onnx/" value={url} disabled={busy}
-          onChange={(e) => { setUrl(e.target.value); set({ model: { source: 'url', url: e.target.value } }); }} />
+        <input
+          type="text"
+          placeholder="https://…/instruct-pix2pix-onnx/"
+          value={url}
+          disabled={busy}
+          onChange={(e) => {
+            setUrl(e.target.value);
+            set({ model: { source: 'url', url: e.target.value } });
+          }}
+        />
       )}
       <input
-        ref={(el) => { folder.current = el; el?.setAttribute('webkitdirectory', ''); }}
-        type="file" multiple hidden
+        ref={(el) => {
+          folder.current = el;
+          el?.setAttribute('webkitdirectory', '');
+        }}
+        type="file"
+        multiple
+        hidden
         onChange={(e) => {
           if (e.target.files?.length) set({ model: { source: 'files', files: filesFromInput(e.target.files) } });
           e.target.value = '';

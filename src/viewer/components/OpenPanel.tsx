@@ -16,22 +16,50 @@ export function OpenPanel() {
   };
   return (
     <div className="is-open-panel is-row" data-testid="open-panel">
-      <button disabled={!!busy} onClick={() => fileInput.current?.click()} title=".ply, .splat or .voxel">Open file…</button>
-      <button disabled={!!busy} onClick={() => folderInput.current?.click()} title="a scene folder (scene.json) or a dataset (transforms.json)">Open folder…</button>
-      <button disabled={!!busy} onClick={() => void loadDemoScene()}>Demo</button>
+      <button disabled={!!busy} onClick={() => fileInput.current?.click()} title=".ply, .splat or .voxel">
+        Open file…
+      </button>
+      <button
+        disabled={!!busy}
+        onClick={() => folderInput.current?.click()}
+        title="a scene folder (scene.json) or a dataset (transforms.json)"
+      >
+        Open folder…
+      </button>
+      <button disabled={!!busy} onClick={() => void loadDemoScene()}>
+        Demo
+      </button>
       <button onClick={requestFit}>Fit view</button>
       <select value={renderMode} onChange={(e) => setRenderMode(e.target.value as RenderMode)} title="render mode">
         <option value="color">colour</option>
         <option value="depth">depth</option>
         <option value="region">region</option>
       </select>
-      <input ref={fileInput} data-testid="file-input" type="file" multiple accept=".ply,.splat,.voxel,.json" hidden onChange={(e) => { onPick(e.target.files); e.target.value = ''; }} />
+      <input
+        ref={fileInput}
+        data-testid="file-input"
+        type="file"
+        multiple
+        accept=".ply,.splat,.voxel,.json"
+        hidden
+        onChange={(e) => {
+          onPick(e.target.files);
+          e.target.value = '';
+        }}
+      />
       <input
         ref={(el) => {
           folderInput.current = el;
           el?.setAttribute('webkitdirectory', '');
         }}
-        data-testid="folder-input" type="file" multiple hidden onChange={(e) => { onPick(e.target.files); e.target.value = ''; }}
+        data-testid="folder-input"
+        type="file"
+        multiple
+        hidden
+        onChange={(e) => {
+          onPick(e.target.files);
+          e.target.value = '';
+        }}
       />
     </div>
   );

@@ -26,7 +26,11 @@ export function RegionGizmo() {
   // the box follows the store
   useEffect(() => {
     box.position.set((region.min[0] + region.max[0]) / 2, (region.min[1] + region.max[1]) / 2, (region.min[2] + region.max[2]) / 2);
-    box.scale.set(Math.max(1e-4, region.max[0] - region.min[0]), Math.max(1e-4, region.max[1] - region.min[1]), Math.max(1e-4, region.max[2] - region.min[2]));
+    box.scale.set(
+      Math.max(1e-4, region.max[0] - region.min[0]),
+      Math.max(1e-4, region.max[1] - region.min[1]),
+      Math.max(1e-4, region.max[2] - region.min[2]),
+    );
   }, [box, region]);
   useEffect(() => {
     if (!enabled) return;
@@ -40,9 +44,13 @@ export function RegionGizmo() {
     scene.add(helper);
     const onDrag = (e: { value: unknown }) => useViewerStore.getState().setOrbitEnabled(!e.value);
     const onChange = () => {
-      const p = box.position, s = box.scale;
+      const p = box.position,
+        s = box.scale;
       useEditStore.getState().set({
-        region: { min: [p.x - Math.abs(s.x) / 2, p.y - Math.abs(s.y) / 2, p.z - Math.abs(s.z) / 2], max: [p.x + Math.abs(s.x) / 2, p.y + Math.abs(s.y) / 2, p.z + Math.abs(s.z) / 2] },
+        region: {
+          min: [p.x - Math.abs(s.x) / 2, p.y - Math.abs(s.y) / 2, p.z - Math.abs(s.z) / 2],
+          max: [p.x + Math.abs(s.x) / 2, p.y + Math.abs(s.y) / 2, p.z + Math.abs(s.z) / 2],
+        },
       });
     };
     tc.addEventListener('dragging-changed', onDrag as never);

@@ -9,11 +9,28 @@ export function StatsOverlay() {
         backend: <b data-testid="backend">{backend ?? 'starting…'}</b>
         {fallbackReason && <span className="is-warn"> (WebGL2 fallback: {fallbackReason})</span>}
       </div>
-      <div data-testid="fps">{fps.toFixed(1)} fps · {frameMs.toFixed(1)} ms</div>
-      <div data-testid="scene-size">{scene ? `${scene.name}: ` : ''}{sceneSize(scene)}</div>
-      {datasetName && <div>dataset {datasetName}: {datasetCameras.length} cameras</div>}
-      {busy && <div className="is-busy" data-testid="busy">{busy}</div>}
-      {error && <div className="is-error" data-testid="error">{error}</div>}
+      <div data-testid="fps">
+        {fps.toFixed(1)} fps · {frameMs.toFixed(1)} ms
+      </div>
+      <div data-testid="scene-size">
+        {scene ? `${scene.name}: ` : ''}
+        {sceneSize(scene)}
+      </div>
+      {datasetName && (
+        <div>
+          dataset {datasetName}: {datasetCameras.length} cameras
+        </div>
+      )}
+      {busy && (
+        <div className="is-busy" data-testid="busy">
+          {busy}
+        </div>
+      )}
+      {error && (
+        <div className="is-error" data-testid="error">
+          {error}
+        </div>
+      )}
     </div>
   );
 }

@@ -20,7 +20,16 @@ export interface RenderedPixels {
  */
 export interface InstructSceneHook {
   /** Backend in use, scene kind/size, and how many frames have been drawn. */
-  info(): { backend: string | null; fallbackReason: string | null; scene: string | null; count: number; cameras: number; frames: number; error: string | null; sorter: string | null };
+  info(): {
+    backend: string | null;
+    fallbackReason: string | null;
+    scene: string | null;
+    count: number;
+    cameras: number;
+    frames: number;
+    error: string | null;
+    sorter: string | null;
+  };
   /** Renders `cam` (the project's Camera JSON) off-screen and returns its pixels (scene content only, no helpers). */
   renderPixels(cam: Camera): Promise<RenderedPixels>;
   /** Moves the on-screen view to `cam` (position, orientation and field of view). */
@@ -45,15 +54,29 @@ export function TestHook() {
   useEffect(() => {
     let frames = 0;
     let raf = 0;
-    const tick = () => { frames++; raf = requestAnimationFrame(tick); };
+    const tick = () => {
+      frames++;
+      raf = requestAnimationFrame(tick);
+    };
     raf = requestAnimationFrame(tick);
     const hook: InstructSceneHook = {
       info() {
         const s = useViewerStore.getState();
         const count = s.scene?.kind === 'gaussians' ? s.scene.splats.count : s.scene ? s.scene.grid.density.length : 0;
         let sorter: string | null = null;
-        scene.traverse((o) => { if ((o as { isSplatMesh?: boolean }).isSplatMesh) sorter = (o as unknown as { lastSorter: string }).lastSorter; });
-        return { backend: s.backend, fallbackReason: s.fallbackReason, scene: s.scene ? `${s.scene.kind}:${s.scene.name}` : null, count, cameras: s.datasetCameras.length, frames, error: s.error, sorter };
+        scene.traverse((o) => {
+          if ((o as { isSplatMesh?: boolean }).isSplatMesh) sorter = (o as unknown as { lastSorter: string }).lastSorter;
+        });
+        return {
+          backend: s.backend,
+          fallbackReason: s.fallbackReason,
+          scene: s.scene ? `${s.scene.kind}:${s.scene.name}` : null,
+          count,
+          cameras: s.datasetCameras.length,
+          frames,
+          error: s.error,
+          sorter,
+        };
       },
       async renderPixels(cam) {
         const c = threeCameraFrom(cam, gl.coordinateSystem);
@@ -61,7 +84,9 @@ export function TestHook() {
         const prev = gl.getRenderTarget();
         // only the scene content: helpers (region gizmo, camera frustums) are hidden for the off-screen render
         const hidden: import('three').Object3D[] = [];
-        scene.traverse((o) => { if (o.userData.isHelper && o.visible) hidden.push(o); });
+        scene.traverse((o) => {
+          if (o.userData.isHelper && o.visible) hidden.push(o);
+        });
         for (const o of hidden) o.visible = false;
         try {
           gl.setRenderTarget(rt);
@@ -87,7 +112,9 @@ export function TestHook() {
       },
       async shaderSource() {
         let obj: import('three').Object3D | null = null;
-        scene.traverse((o) => { if (!obj && (o as { isSplatMesh?: boolean }).isSplatMesh) obj = o; });
+        scene.traverse((o) => {
+          if (!obj && (o as { isSplatMesh?: boolean }).isSplatMesh) obj = o;
+        });
         if (!obj) return null;
         return gl.debug.getShaderAsync(scene, camera, obj) as Promise<{ vertexShader: string; fragmentShader: string }>;
       },

@@ -12,6 +12,8 @@ import { flyStep, FLY_KEYS, isTyping } from '../three/fly';
  */
 export function ViewerControls() {
   const camera = useThree((s) => s.camera);
+  // the camera is three's mutable object: fit-to-view changes it through the store's getter, not the hook's value
+  const getThree = useThree((s) => s.get);
   const dom = useThree((s) => s.gl.domElement);
   const controls = useRef<OrbitControls | null>(null);
   const fitRequest = useViewerStore((s) => s.fitRequest);
@@ -36,6 +38,7 @@ export function ViewerControls() {
   useEffect(() => {
     const c = controls.current;
     if (!c || fitRequest === 0) return;
+    const camera = getThree().camera;
     const box = sceneBounds(scene, cams) ?? new Box3(new Vector3(-1, -1, -1), new Vector3(1, 1, 1));
     const center = box.getCenter(new Vector3());
     const radius = Math.max(1e-3, box.getSize(new Vector3()).length() / 2);
@@ -49,7 +52,7 @@ export function ViewerControls() {
     camera.updateProjectionMatrix();
     c.target.copy(center);
     c.update();
-  }, [fitRequest, camera, scene, cams]);
+  }, [fitRequest, getThree, scene, cams]);
 
   const held = useRef(new Set<string>());
   const shift = useRef(false);

@@ -18,7 +18,12 @@ export interface DemoGaussianOptions {
 
 type V3 = [number, number, number];
 
-interface Surfel { p: V3; n: V3; t: V3; b: V3 }
+interface Surfel {
+  p: V3;
+  n: V3;
+  t: V3;
+  b: V3;
+}
 
 function cross(a: V3, b: V3): V3 {
   return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
@@ -87,17 +92,24 @@ function sampleSurfaces(spacing: number, rng: Rng): Surfel[] {
       }
       const nTop = count(Math.PI * r * r);
       for (let k = 0; k < nTop; k++) {
-        const a = rng.next() * 2 * Math.PI, s = r * Math.sqrt(rng.next());
+        const a = rng.next() * 2 * Math.PI,
+          s = r * Math.sqrt(rng.next());
         push([c[0] + s * Math.cos(a), o.max[1], c[2] + s * Math.sin(a)], [0, 1, 0]);
       }
     } else {
       // box: the top and the four sides (the bottom lies on the ground)
       const faces: { axis: number; sign: number }[] = [
-        { axis: 1, sign: 1 }, { axis: 0, sign: -1 }, { axis: 0, sign: 1 }, { axis: 2, sign: -1 }, { axis: 2, sign: 1 },
+        { axis: 1, sign: 1 },
+        { axis: 0, sign: -1 },
+        { axis: 0, sign: 1 },
+        { axis: 2, sign: -1 },
+        { axis: 2, sign: 1 },
       ];
       for (const f of faces) {
-        const u = (f.axis + 1) % 3, v = (f.axis + 2) % 3;
-        const cu = Math.max(1, Math.round(e[u] / spacing)), cv = Math.max(1, Math.round(e[v] / spacing));
+        const u = (f.axis + 1) % 3,
+          v = (f.axis + 2) % 3;
+        const cu = Math.max(1, Math.round(e[u] / spacing)),
+          cv = Math.max(1, Math.round(e[v] / spacing));
         for (let j = 0; j < cv; j++)
           for (let i = 0; i < cu; i++) {
             const p: V3 = [0, 0, 0];
@@ -116,9 +128,15 @@ function sampleSurfaces(spacing: number, rng: Rng): Surfel[] {
 
 /** Quaternion (w, x, y, z) of the rotation whose columns are (t, b, n). */
 function quatFromFrame(t: V3, b: V3, n: V3): [number, number, number, number] {
-  const m00 = t[0], m10 = t[1], m20 = t[2];
-  const m01 = b[0], m11 = b[1], m21 = b[2];
-  const m02 = n[0], m12 = n[1], m22 = n[2];
+  const m00 = t[0],
+    m10 = t[1],
+    m20 = t[2];
+  const m01 = b[0],
+    m11 = b[1],
+    m21 = b[2];
+  const m02 = n[0],
+    m12 = n[1],
+    m22 = n[2];
   const tr = m00 + m11 + m22;
   if (tr > 0) {
     const s = Math.sqrt(tr + 1) * 2;
@@ -148,7 +166,9 @@ export function demoGaussians(opts: DemoGaussianOptions = {}): Gaussians {
   for (let i = 0; i < surfels.length; i++) {
     const s = surfels[i];
     g.means.set(s.p, i * 3);
-    g.logScales[i * 3] = tangential; g.logScales[i * 3 + 1] = tangential; g.logScales[i * 3 + 2] = normal;
+    g.logScales[i * 3] = tangential;
+    g.logScales[i * 3 + 1] = tangential;
+    g.logScales[i * 3 + 2] = normal;
     g.rotations.set(quatFromFrame(s.t, s.b, s.n), i * 4);
     g.opacityLogits[i] = op;
     // colour: the demo's ray tracer looking at the point along its normal through a one-pixel camera

@@ -11,9 +11,11 @@ import { DEMO_GROUND, DEMO_OBJECTS, DEMO_SCENE_BOX, renderDemoScene, type DemoOb
 type V3 = [number, number, number];
 
 function sdBox(p: V3, min: readonly number[], max: readonly number[]): number {
-  let outside = 0, inside = -Infinity;
+  let outside = 0,
+    inside = -Infinity;
   for (let a = 0; a < 3; a++) {
-    const c = (min[a] + max[a]) / 2, h = (max[a] - min[a]) / 2;
+    const c = (min[a] + max[a]) / 2,
+      h = (max[a] - min[a]) / 2;
     const q = Math.abs(p[a] - c) - h;
     outside += Math.max(q, 0) ** 2;
     inside = Math.max(inside, q);
@@ -70,8 +72,10 @@ export function demoVoxelGrid(maxRes = 96): VoxelGrid {
         // nearest surface point and its normal (numerical gradient of the distance)
         const g: V3 = [0, 0, 0];
         for (let a = 0; a < 3; a++) {
-          const p1 = [...p] as V3, p0 = [...p] as V3;
-          p1[a] += e; p0[a] -= e;
+          const p1 = [...p] as V3,
+            p0 = [...p] as V3;
+          p1[a] += e;
+          p0[a] -= e;
           g[a] = sdScene(p1) - sdScene(p0);
         }
         const gl = Math.hypot(g[0], g[1], g[2]) || 1;
@@ -80,7 +84,9 @@ export function demoVoxelGrid(maxRes = 96): VoxelGrid {
         const eye: V3 = [s[0] + n[0] * 0.05, s[1] + n[1] * 0.05, s[2] + n[2] * 0.05];
         const up: V3 = Math.abs(n[1]) > 0.9 ? [1, 0, 0] : [0, 1, 0];
         const c = renderDemoScene(lookAtCamera(eye, s, up, 1, 1, 0.01)).data;
-        grid.color[v * 3] = logit(c[0]); grid.color[v * 3 + 1] = logit(c[1]); grid.color[v * 3 + 2] = logit(c[2]);
+        grid.color[v * 3] = logit(c[0]);
+        grid.color[v * 3 + 1] = logit(c[1]);
+        grid.color[v * 3 + 2] = logit(c[2]);
       }
   updateOccupancy(grid);
   return grid;

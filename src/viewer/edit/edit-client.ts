@@ -40,7 +40,9 @@ function onReply(r: EditReply): void {
       es.set({ status: 'paused', statusText: `paused at step ${r.step}` });
       break;
     case 'applied':
-      es.set({ applied: `settings applied at step ${r.step} (text ${r.settings.textScale}, image ${r.settings.imageScale}, noise ${r.settings.tMin.toFixed(2)}–${r.settings.tMax.toFixed(2)}, ${r.settings.steps} steps)` });
+      es.set({
+        applied: `settings applied at step ${r.step} (text ${r.settings.textScale}, image ${r.settings.imageScale}, noise ${r.settings.tMin.toFixed(2)}–${r.settings.tMax.toFixed(2)}, ${r.settings.steps} steps)`,
+      });
       break;
     case 'rejected': {
       const thumbs = [...es.thumbs];
@@ -102,8 +104,18 @@ export function startEdit(): void {
     return es.set({ error: (e as Error).message });
   }
   const settings: EditSettings = {
-    instruction: es.instruction, method: es.method, iters: es.iters, views: es.views, size: es.viewSize, seed: 0, raysPerStep: 1024,
-    textScale: es.textGuidance, imageScale: es.imageGuidance, tMin: es.noiseRange[0], tMax: es.noiseRange[1], steps: es.steps,
+    instruction: es.instruction,
+    method: es.method,
+    iters: es.iters,
+    views: es.views,
+    size: es.viewSize,
+    seed: 0,
+    raysPerStep: 1024,
+    textScale: es.textGuidance,
+    imageScale: es.imageGuidance,
+    tMin: es.noiseRange[0],
+    tMax: es.noiseRange[1],
+    steps: es.steps,
     region: es.regionEnabled ? es.region : null,
   };
   startedFrom = scene;
@@ -116,13 +128,26 @@ export function startEdit(): void {
 export function updateLiveSettings(): void {
   const es = useEditStore.getState();
   if (es.status === 'idle') return;
-  send({ type: 'update', textScale: es.textGuidance, imageScale: es.imageGuidance, tMin: es.noiseRange[0], tMax: es.noiseRange[1], steps: es.steps });
+  send({
+    type: 'update',
+    textScale: es.textGuidance,
+    imageScale: es.imageGuidance,
+    tMin: es.noiseRange[0],
+    tMax: es.noiseRange[1],
+    steps: es.steps,
+  });
 }
 
-export function pauseEdit(): void { send({ type: 'pause' }); }
+export function pauseEdit(): void {
+  send({ type: 'pause' });
+}
 /** Rejects the latest edit of training view `index` (IDU). */
-export function rejectView(index: number): void { send({ type: 'reject', index }); }
-export function resumeEdit(): void { send({ type: 'resume' }); }
+export function rejectView(index: number): void {
+  send({ type: 'reject', index });
+}
+export function resumeEdit(): void {
+  send({ type: 'resume' });
+}
 export function cancelEdit(): void {
   useEditStore.getState().set({ status: 'cancelling' });
   send({ type: 'cancel' });

@@ -2,7 +2,16 @@
 import { cameraExtent, lookAtCamera, type Camera } from '../../core/camera';
 import type { Image } from '../../core/image';
 import { UserError } from '../../core/errors';
-import { defaultPreserveWeight, EDIT_DEFAULTS, initialLoopState, prepareViews, type EditConfig, type EditEvent, type EditView, type LoopState } from '../../edit/loops/edit-session';
+import {
+  defaultPreserveWeight,
+  EDIT_DEFAULTS,
+  initialLoopState,
+  prepareViews,
+  type EditConfig,
+  type EditEvent,
+  type EditView,
+  type LoopState,
+} from '../../edit/loops/edit-session';
 import { runEdit } from '../../edit/loops/edit-run';
 import type { EditableScene } from '../../edit/scenes/editable';
 import { boxRegion, defaultDilation, type Region } from '../../edit/regions/regions';
@@ -49,14 +58,21 @@ async function modelFiles(m: ModelSource): Promise<{ files: FileSource; id: stri
   if (m.source === 'builtin') return { files: builtinModelFiles, id: 'builtin' };
   if (m.source === 'url') {
     const files = urlFiles(m.url, {
-      onProgress: (p) => post({ type: 'status', text: `${p.fromCache ? 'cached' : 'downloading'} ${p.path}: ${(p.loaded / 1e6).toFixed(1)}${p.total ? ` / ${(p.total / 1e6).toFixed(1)}` : ''} MB` }),
+      onProgress: (p) =>
+        post({
+          type: 'status',
+          text: `${p.fromCache ? 'cached' : 'downloading'} ${p.path}: ${(p.loaded / 1e6).toFixed(1)}${p.total ? ` / ${(p.total / 1e6).toFixed(1)}` : ''} MB`,
+        }),
     });
     return { files, id: m.url };
   }
   // a picked folder: strip the folder's own name so paths are relative to the model root
   const list = m.files;
   const root = list.length && list.every((f) => f.path.includes('/')) ? list[0].path.split('/')[0] + '/' : '';
-  return { files: new MemoryFiles(list.map((f) => [f.path.startsWith(root) ? f.path.slice(root.length) : f.path, f.data])), id: root.replace(/\/$/, '') || 'local model' };
+  return {
+    files: new MemoryFiles(list.map((f) => [f.path.startsWith(root) ? f.path.slice(root.length) : f.path, f.data])),
+    id: root.replace(/\/$/, '') || 'local model',
+  };
 }
 
 /**
@@ -69,7 +85,10 @@ async function softwareGpu(): Promise<boolean> {
   const a = await gpu.requestAdapter().catch(() => null);
   if (!a) return true;
   const info = (a as GPUAdapter & { info?: GPUAdapterInfo; isFallbackAdapter?: boolean }).info;
-  return !!(a as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`);
+  return (
+    !!(a as { isFallbackAdapter?: boolean }).isFallbackAdapter ||
+    /swiftshader|llvmpipe|lavapipe/i.test(`${info?.vendor} ${info?.architecture} ${info?.description}`)
+  );
 }
 
 async function loadPrior(m: ModelSource, wasmPaths?: string) {
@@ -77,7 +96,12 @@ async function loadPrior(m: ModelSource, wasmPaths?: string) {
   post({ type: 'status', text: 'loading the model…' });
   const rt = await webRuntime({ wasmOnly: await softwareGpu(), wasmPaths });
   const pipe = await InstructPix2Pix.load('.', files, rt, { onProgress: (msg) => post({ type: 'status', text: msg }) });
-  return { prior: ip2pPrior(pipe, m.source === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name), pipe, id, providers: rt.usedProviders };
+  return {
+    prior: ip2pPrior(pipe, m.source === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name),
+    pipe,
+    id,
+    providers: rt.usedProviders,
+  };
 }
 
 function orbitCameras(source: EditSource, n: number, size: number): Camera[] {
@@ -87,8 +111,18 @@ function orbitCameras(source: EditSource, n: number, size: number): Camera[] {
   const dist = (r / Math.sin((40 * Math.PI) / 360)) * 0.9;
   const cams: Camera[] = [];
   for (let i = 0; i < n; i++) {
-    const az = (2 * Math.PI * i) / n, el = ((25 + 15 * Math.sin(3 * az)) * Math.PI) / 180;
-    cams.push(lookAtCamera([c[0] + dist * Math.cos(el) * Math.cos(az), c[1] + dist * Math.sin(el), c[2] + dist * Math.cos(el) * Math.sin(az)], c, [0, 1, 0], size, size, 40));
+    const az = (2 * Math.PI * i) / n,
+      el = ((25 + 15 * Math.sin(3 * az)) * Math.PI) / 180;
+    cams.push(
+      lookAtCamera(
+        [c[0] + dist * Math.cos(el) * Math.cos(az), c[1] + dist * Math.sin(el), c[2] + dist * Math.cos(el) * Math.sin(az)],
+        c,
+        [0, 1, 0],
+        size,
+        size,
+        40,
+      ),
+    );
   }
   return cams;
 }
@@ -107,7 +141,10 @@ const channel = new MessageChannel();
 const waiting: (() => void)[] = [];
 channel.port1.onmessage = () => waiting.shift()?.();
 function yieldToMessages(): Promise<void> {
-  return new Promise((r) => { waiting.push(r); channel.port2.postMessage(0); });
+  return new Promise((r) => {
+    waiting.push(r);
+    channel.port2.postMessage(0);
+  });
 }
 
 /**
@@ -141,8 +178,14 @@ function responsive(scene: EditableScene): EditableScene {
 function applyLive(cfg: EditConfig, s: Partial<LiveSettings>): void {
   if (s.textScale !== undefined) cfg.textScale = s.textScale;
   if (s.imageScale !== undefined) cfg.imageScale = s.imageScale;
-  if (s.tMin !== undefined) { cfg.idu.tMin = s.tMin; cfg.sds.schedule = { ...cfg.sds.schedule, tMin: s.tMin }; }
-  if (s.tMax !== undefined) { cfg.idu.tMax = s.tMax; cfg.sds.schedule = { ...cfg.sds.schedule, tMax: s.tMax }; }
+  if (s.tMin !== undefined) {
+    cfg.idu.tMin = s.tMin;
+    cfg.sds.schedule = { ...cfg.sds.schedule, tMin: s.tMin };
+  }
+  if (s.tMax !== undefined) {
+    cfg.idu.tMax = s.tMax;
+    cfg.sds.schedule = { ...cfg.sds.schedule, tMax: s.tMax };
+  }
   if (s.steps !== undefined) cfg.idu.steps = s.steps;
 }
 
@@ -153,8 +196,14 @@ async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void
   prior.pipe.checkInstruction(s.instruction);
   const cfg: EditConfig = {
     ...EDIT_DEFAULTS,
-    method: s.method, instruction: s.instruction, seed: s.seed, iters: s.iters, raysPerStep: s.raysPerStep,
-    textScale: s.textScale, imageScale: s.imageScale, checkpointEvery: Number.MAX_SAFE_INTEGER,
+    method: s.method,
+    instruction: s.instruction,
+    seed: s.seed,
+    iters: s.iters,
+    raysPerStep: s.raysPerStep,
+    textScale: s.textScale,
+    imageScale: s.imageScale,
+    checkpointEvery: Number.MAX_SAFE_INTEGER,
     idu: { ...EDIT_DEFAULTS.idu, tMin: s.tMin, tMax: s.tMax, steps: s.steps, editEvery: Math.max(1, Math.floor(s.iters / (2 * s.views))) },
     sds: { ...EDIT_DEFAULTS.sds, levels: 0, schedule: { ...EDIT_DEFAULTS.sds.schedule, tMin: s.tMin, tMax: s.tMax } },
   };
@@ -162,16 +211,40 @@ async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void
   const src = req.scene;
   cfg.preserveWeight = defaultPreserveWeight(src.kind);
   const cams = orbitCameras(src, s.views, s.size);
-  const scene: EditableScene = src.kind === 'gaussians'
-    ? new GaussianEditable(src.gaussians, src.background, region, { extent: cameraExtent(cams).radius, densifyUntil: Math.floor(s.iters / 2), seed: s.seed })
-    : new VoxelEditable(src.grid, src.background, region, { pearsonWeight: s.method === 'sds' ? 200 : 0 }, new VoxelScene(src.grid, src.background, { stepRatio: src.stepRatio, near: 0 }).marchParams());
+  const scene: EditableScene =
+    src.kind === 'gaussians'
+      ? new GaussianEditable(src.gaussians, src.background, region, {
+          extent: cameraExtent(cams).radius,
+          densifyUntil: Math.floor(s.iters / 2),
+          seed: s.seed,
+        })
+      : new VoxelEditable(
+          src.grid,
+          src.background,
+          region,
+          { pearsonWeight: s.method === 'sds' ? 200 : 0 },
+          new VoxelScene(src.grid, src.background, { stepRatio: src.stepRatio, near: 0 }).marchParams(),
+        );
   post({ type: 'status', text: 'rendering the training views…' });
   // the "capture" of each view is the render of the scene as it is now
   const frames = [];
-  for (let i = 0; i < cams.length; i++) frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: await scene.renderSource(cams[i]) });
+  for (let i = 0; i < cams.length; i++)
+    frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: await scene.renderSource(cams[i]) });
   const views = await prepareViews(scene, frames, region, (c) => defaultDilation(c));
   if (views.every((v) => v.skipped)) throw new UserError('the region covers (almost) nothing in every view; move or enlarge the box');
-  job = { cfg, settings: s, source: src, scene, views, prior, state: null, paused: pendingPause, cancelled: false, running: false, lastThumbs: views.map(() => null) };
+  job = {
+    cfg,
+    settings: s,
+    source: src,
+    scene,
+    views,
+    prior,
+    state: null,
+    paused: pendingPause,
+    cancelled: false,
+    running: false,
+    lastThumbs: views.map(() => null),
+  };
   pendingPause = false;
   if (pendingCancel) {
     pendingCancel = false;
@@ -198,38 +271,72 @@ async function runJob(j: Job): Promise<void> {
     const targets = j.state?.targets;
     if (ev.phase === 'edit' && targets) {
       targets.forEach((t, i) => {
-        if (t && t !== j.lastThumbs[i]) { j.lastThumbs[i] = t; thumbs.push(thumbOf(i, t)); }
+        if (t && t !== j.lastThumbs[i]) {
+          j.lastThumbs[i] = t;
+          thumbs.push(thumbOf(i, t));
+        }
       });
     }
-    post({ type: 'progress', ev, thumbs }, thumbs.map((t) => t.rgba.buffer as ArrayBuffer));
+    post(
+      { type: 'progress', ev, thumbs },
+      thumbs.map((t) => t.rgba.buffer as ArrayBuffer),
+    );
   };
   const res = await runEdit({
-    cfg: j.cfg, scene: responsive(j.scene), prior: j.prior.prior, views: j.views, settings: {},
+    cfg: j.cfg,
+    scene: responsive(j.scene),
+    prior: j.prior.prior,
+    views: j.views,
+    settings: {},
     resume: { settings: {}, loop: state, scene: j.scene.saveState() },
     onProgress,
     shouldStop: () => j.paused || j.cancelled,
-  }).catch((e) => { j.running = false; throw e; });
+  }).catch((e) => {
+    j.running = false;
+    throw e;
+  });
   // runEdit's state object is the one the loop mutates; keep it for thumbnails and resume
   j.state = res.state;
   j.running = false;
-  if (j.cancelled) { job = null; await j.prior.pipe.dispose(); post({ type: 'cancelled' }); return; }
-  if (!res.complete) { post({ type: 'paused', step: res.state.step }); return; }
+  if (j.cancelled) {
+    job = null;
+    await j.prior.pipe.dispose();
+    post({ type: 'cancelled' });
+    return;
+  }
+  if (!res.complete) {
+    post({ type: 'paused', step: res.state.step });
+    return;
+  }
   // SDS: thumbnails are renders of the edited scene
   const finalThumbs: Thumb[] = [];
-  if (j.cfg.method === 'sds') for (let i = 0; i < j.views.length; i++) finalThumbs.push(thumbOf(i, await j.scene.render(j.views[i].camera)));
+  if (j.cfg.method === 'sds')
+    for (let i = 0; i < j.views.length; i++) finalThumbs.push(thumbOf(i, await j.scene.render(j.views[i].camera)));
   if (finalThumbs.length) post({ type: 'progress', ev: { phase: 'save', step: j.cfg.iters, total: j.cfg.iters }, thumbs: finalThumbs });
   const log = {
-    format: 'instruct-scene-edit-log', version: 1, status: 'done', instruction: j.cfg.instruction, method: j.cfg.method,
-    model: { id: j.prior.id, providers: j.prior.providers }, region: j.settings.region, seed: j.cfg.seed,
-    settings: { ...j.cfg }, views: j.views.length, viewsEdited: res.state.viewsEdited,
-    times: { editorSeconds: res.state.editorMs / 1000, refitSeconds: res.state.refitMs / 1000 }, finished: new Date().toISOString(),
+    format: 'instruct-scene-edit-log',
+    version: 1,
+    status: 'done',
+    instruction: j.cfg.instruction,
+    method: j.cfg.method,
+    model: { id: j.prior.id, providers: j.prior.providers },
+    region: j.settings.region,
+    seed: j.cfg.seed,
+    settings: { ...j.cfg },
+    views: j.views.length,
+    viewsEdited: res.state.viewsEdited,
+    times: { editorSeconds: res.state.editorMs / 1000, refitSeconds: res.state.refitMs / 1000 },
+    finished: new Date().toISOString(),
   };
   job = null;
   await j.prior.pipe.dispose();
   if (j.scene instanceof GaussianEditable) {
     const g = j.scene.g;
     const splats = packSplats(g);
-    post({ type: 'done', scene: { kind: 'gaussians', name: 'edited', splats, background: j.source.background, raw: g }, log }, splatTransferables(splats));
+    post(
+      { type: 'done', scene: { kind: 'gaussians', name: 'edited', splats, background: j.source.background, raw: g }, log },
+      splatTransferables(splats),
+    );
   } else {
     const grid = (j.scene as VoxelEditable).grid;
     const stepRatio = j.source.kind === 'voxel' ? j.source.stepRatio : 0.5;
@@ -249,7 +356,11 @@ self.onmessage = async (ev: MessageEvent<EditRequest>) => {
       if (job) {
         applyLive(job.cfg, req);
         const c = job.cfg;
-        post({ type: 'applied', step: job.state?.step ?? 0, settings: { textScale: c.textScale, imageScale: c.imageScale, tMin: c.idu.tMin, tMax: c.idu.tMax, steps: c.idu.steps } });
+        post({
+          type: 'applied',
+          step: job.state?.step ?? 0,
+          settings: { textScale: c.textScale, imageScale: c.imageScale, tMin: c.idu.tMin, tMax: c.idu.tMax, steps: c.idu.steps },
+        });
       }
     } else if (req.type === 'reject') {
       if (job?.state && req.index >= 0 && req.index < job.state.targets.length) {
@@ -269,7 +380,12 @@ self.onmessage = async (ev: MessageEvent<EditRequest>) => {
     } else if (req.type === 'cancel') {
       if (job) {
         job.cancelled = true;
-        if (!job.running) { const j = job; job = null; await j.prior.pipe.dispose(); post({ type: 'cancelled' }); }
+        if (!job.running) {
+          const j = job;
+          job = null;
+          await j.prior.pipe.dispose();
+          post({ type: 'cancelled' });
+        }
       } else pendingCancel = true;
     }
   } catch (e) {

@@ -50,8 +50,16 @@ function orbit(s: SceneData, n: number, size: number): Camera[] {
   const r = Math.max(1e-3, Math.hypot(b.max[0] - b.min[0], b.max[1] - b.min[1], b.max[2] - b.min[2]) / 2);
   const dist = (r / Math.sin((40 * Math.PI) / 360)) * 0.9;
   return Array.from({ length: n }, (_, i) => {
-    const az = (2 * Math.PI * i) / n, el = (25 * Math.PI) / 180;
-    return lookAtCamera([c[0] + dist * Math.cos(el) * Math.cos(az), c[1] + dist * Math.sin(el), c[2] + dist * Math.cos(el) * Math.sin(az)], c, [0, 1, 0], size, size, 40);
+    const az = (2 * Math.PI * i) / n,
+      el = (25 * Math.PI) / 180;
+    return lookAtCamera(
+      [c[0] + dist * Math.cos(el) * Math.cos(az), c[1] + dist * Math.sin(el), c[2] + dist * Math.cos(el) * Math.sin(az)],
+      c,
+      [0, 1, 0],
+      size,
+      size,
+      40,
+    );
   });
 }
 
@@ -68,7 +76,12 @@ export async function exportScene(s: SceneData, o: ExportOptions): Promise<Expor
   if (o.format === 'multiview') {
     const sink = new MemorySink();
     const cams = orbit(s, o.views ?? 12, o.size ?? 128);
-    await exportMultiview(sceneOf(s), cams.map((camera, i) => ({ camera, file: `images/view_${String(i).padStart(3, '0')}.png`, split: 'train' as const })), '.', sink);
+    await exportMultiview(
+      sceneOf(s),
+      cams.map((camera, i) => ({ camera, file: `images/view_${String(i).padStart(3, '0')}.png`, split: 'train' as const })),
+      '.',
+      sink,
+    );
     sink.files.set('edit-log.json', strToU8(log));
     return { name: `${base}-multiview.zip`, bytes: zipSync(Object.fromEntries(sink.files), { level: 0 }) };
   }
@@ -76,7 +89,12 @@ export async function exportScene(s: SceneData, o: ExportOptions): Promise<Expor
   if (o.format === 'voxel') {
     if (s.kind !== 'voxel') throw new UserError('a Gaussian scene cannot be saved as .voxel; export .ply or .splat');
     file = 'scene.voxel';
-    data = encodeVoxelScene({ grid: s.grid, background: s.background, render: { stepRatio: s.stepRatio ?? 0.5, near: 0 }, meta: { edits: o.editLogs } });
+    data = encodeVoxelScene({
+      grid: s.grid,
+      background: s.background,
+      render: { stepRatio: s.stepRatio ?? 0.5, near: 0 },
+      meta: { edits: o.editLogs },
+    });
     kind = 'voxel';
   } else {
     if (s.kind !== 'gaussians' || !s.raw) throw new UserError(`a voxel scene cannot be saved as .${o.format}; export .voxel`);
@@ -84,6 +102,14 @@ export async function exportScene(s: SceneData, o: ExportOptions): Promise<Expor
     data = o.format === 'ply' ? writeGaussianPly(s.raw) : writeSplat(s.raw);
     kind = 'gaussians';
   }
-  const manifest = JSON.stringify({ format: 'instruct-scene', version: 1, kind, file, background: s.background, edits: o.editLogs.length }, null, 2) + '\n';
-  return { name: `${base}-${o.format}.zip`, bytes: zipSync({ [`${base}/${file}`]: data, [`${base}/scene.json`]: strToU8(manifest), [`${base}/edit-log.json`]: strToU8(log) }, { level: 0 }) };
+  const manifest =
+    JSON.stringify({ format: 'instruct-scene', version: 1, kind, file, background: s.background, edits: o.editLogs.length }, null, 2) +
+    '\n';
+  return {
+    name: `${base}-${o.format}.zip`,
+    bytes: zipSync(
+      { [`${base}/${file}`]: data, [`${base}/scene.json`]: strToU8(manifest), [`${base}/edit-log.json`]: strToU8(log) },
+      { level: 0 },
+    ),
+  };
 }

@@ -32,13 +32,20 @@ async function openSceneFile(path: string, files: MemoryFiles, background?: [num
   const bytes = await files.read(path);
   if (ext === '.voxel') {
     const f = decodeVoxelScene(bytes, path);
-    return { name: basename(path), voxel: { grid: f.grid, background: f.background, stepRatio: f.render.stepRatio }, background: f.background };
+    return {
+      name: basename(path),
+      voxel: { grid: f.grid, background: f.background, stepRatio: f.render.stepRatio },
+      background: f.background,
+    };
   }
   if (ext === '.ply') return { name: basename(path), gaussians: readGaussianPly(bytes, path), background: background ?? SPLAT_BACKGROUND };
   if (ext === '.splat') {
     return { name: basename(path), gaussians: readSplat(bytes, path), background: background ?? SPLAT_BACKGROUND };
   }
-  throw new UserError(`cannot open ${ext || 'files without an extension'} (open .ply, .splat, .voxel, a scene folder with scene.json, or a dataset folder with transforms.json)`, path);
+  throw new UserError(
+    `cannot open ${ext || 'files without an extension'} (open .ply, .splat, .voxel, a scene folder with scene.json, or a dataset folder with transforms.json)`,
+    path,
+  );
 }
 
 /**
@@ -73,6 +80,9 @@ export async function openFiles(files: MemoryFiles): Promise<OpenResult> {
   }
   const sceneFiles = paths.filter((p) => ['.ply', '.splat', '.voxel'].includes(extname(p).toLowerCase()));
   if (sceneFiles.length === 0)
-    throw new UserError('nothing to open: expected a .ply, .splat or .voxel file, a scene folder (scene.json) or a dataset folder (transforms.json)', paths[0]);
+    throw new UserError(
+      'nothing to open: expected a .ply, .splat or .voxel file, a scene folder (scene.json) or a dataset folder (transforms.json)',
+      paths[0],
+    );
   return { scene: await openSceneFile(sceneFiles[0], files), dataset: null };
 }

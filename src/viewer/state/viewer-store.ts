@@ -61,7 +61,8 @@ export const useViewerStore = create<ViewerState>((set) => ({
   setFrameStats: (fps, frameMs) => set({ fps, frameMs }),
   setScene: (scene) => set((s) => ({ scene, fitRequest: s.fitRequest + 1, error: null })),
   replaceScene: (scene) => set({ scene }),
-  setDataset: (datasetName, datasetCameras) => set((s) => ({ datasetName, datasetCameras, fitRequest: s.scene ? s.fitRequest : s.fitRequest + 1 })),
+  setDataset: (datasetName, datasetCameras) =>
+    set((s) => ({ datasetName, datasetCameras, fitRequest: s.scene ? s.fitRequest : s.fitRequest + 1 })),
   setRenderMode: (renderMode) => set({ renderMode }),
   setBusy: (busy) => set({ busy }),
   setError: (error) => set({ error, busy: null }),

@@ -2,15 +2,22 @@ import { Vector3, type Camera } from 'three';
 
 /** Keys that fly the camera (SuperSplat / game style): W/S forward-back, A/D left-right, E/Q up-down; arrows too. */
 export const FLY_KEYS: Record<string, [number, number, number]> = {
-  KeyW: [0, 0, 1], ArrowUp: [0, 0, 1],
-  KeyS: [0, 0, -1], ArrowDown: [0, 0, -1],
-  KeyD: [1, 0, 0], ArrowRight: [1, 0, 0],
-  KeyA: [-1, 0, 0], ArrowLeft: [-1, 0, 0],
+  KeyW: [0, 0, 1],
+  ArrowUp: [0, 0, 1],
+  KeyS: [0, 0, -1],
+  ArrowDown: [0, 0, -1],
+  KeyD: [1, 0, 0],
+  ArrowRight: [1, 0, 0],
+  KeyA: [-1, 0, 0],
+  ArrowLeft: [-1, 0, 0],
   KeyE: [0, 1, 0],
   KeyQ: [0, -1, 0],
 };
 
-const fwd = new Vector3(), right = new Vector3(), up = new Vector3(), move = new Vector3();
+const fwd = new Vector3(),
+  right = new Vector3(),
+  up = new Vector3(),
+  move = new Vector3();
 
 /**
  * Moves the camera and its orbit target together by the held keys, for `dt` seconds. Speed scales with the

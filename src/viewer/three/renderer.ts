@@ -29,14 +29,23 @@ export async function webGpuProblem(): Promise<string | null> {
  * On WebGPU the renderer's device becomes the project's shared device (src/gpu/device.ts), so kernels and
  * three.js share buffers without copies.
  */
-export async function createViewerRenderer(canvas: HTMLCanvasElement | OffscreenCanvas, opts: { forceWebGL?: boolean } = {}): Promise<{ renderer: WebGPURenderer; info: RendererInfo }> {
+export async function createViewerRenderer(
+  canvas: HTMLCanvasElement | OffscreenCanvas,
+  opts: { forceWebGL?: boolean } = {},
+): Promise<{ renderer: WebGPURenderer; info: RendererInfo }> {
   const problem = opts.forceWebGL ? 'WebGL2 was requested (?backend=webgl2)' : await webGpuProblem();
-  const renderer = new WebGPURenderer({ canvas: canvas as HTMLCanvasElement, antialias: false, alpha: false, forceWebGL: problem !== null, powerPreference: 'high-performance' });
+  const renderer = new WebGPURenderer({
+    canvas: canvas as HTMLCanvasElement,
+    antialias: false,
+    alpha: false,
+    forceWebGL: problem !== null,
+    powerPreference: 'high-performance',
+  });
   await renderer.init();
   renderer.outputColorSpace = LinearSRGBColorSpace;
   renderer.toneMapping = NoToneMapping;
   const backendObj = renderer.backend as unknown as { isWebGPUBackend?: boolean; device?: GPUDevice };
   const backend: Backend = backendObj.isWebGPUBackend ? 'webgpu' : 'webgl2';
   if (backend === 'webgpu' && backendObj.device) setGpuDevice(backendObj.device);
-  return { renderer, info: { backend, fallbackReason: backend === 'webgpu' ? null : problem ?? 'WebGPU initialisation failed' } };
+  return { renderer, info: { backend, fallbackReason: backend === 'webgpu' ? null : (problem ?? 'WebGPU initialisation failed') } };
 }

@@ -7,11 +7,13 @@ export function sceneBounds(scene: ViewerScene | null, cams: Camera[] = []): Box
   const box = new Box3();
   if (scene?.kind === 'gaussians' && scene.splats.count > 0) {
     // robust bounds: 2nd–98th percentile of the centres per axis (stray floaters do not shrink the view)
-    const c = scene.splats.center, n = scene.splats.count;
+    const c = scene.splats.center,
+      n = scene.splats.count;
     const step = Math.max(1, Math.floor(n / 20000));
     const axes: number[][] = [[], [], []];
     for (let i = 0; i < n; i += step) for (let a = 0; a < 3; a++) axes[a].push(c[4 * i + a]);
-    const lo = new Vector3(), hi = new Vector3();
+    const lo = new Vector3(),
+      hi = new Vector3();
     axes.forEach((v, a) => {
       v.sort((x, y) => x - y);
       lo.setComponent(a, v[Math.floor(0.02 * (v.length - 1))]);

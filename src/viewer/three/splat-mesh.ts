@@ -1,7 +1,42 @@
-import { BufferAttribute, DoubleSide, InstancedBufferGeometry, Matrix4, Mesh, NodeMaterial, Sphere, Box3, StorageBufferAttribute, Vector2, Vector3, type Camera, type Renderer, type Object3D } from 'three/webgpu';
 import {
-  Discard, Fn, If, cameraProjectionMatrix, dot, exp, float, highpModelViewMatrix, instanceIndex, log, max, min, normalize,
-  positionGeometry, sqrt, storage, uint, uniform, varyingProperty, vec2, vec3, vec4,
+  BufferAttribute,
+  DoubleSide,
+  InstancedBufferGeometry,
+  Matrix4,
+  Mesh,
+  NodeMaterial,
+  Sphere,
+  Box3,
+  StorageBufferAttribute,
+  Vector2,
+  Vector3,
+  type Camera,
+  type Renderer,
+  type Object3D,
+} from 'three/webgpu';
+import {
+  Discard,
+  Fn,
+  If,
+  cameraProjectionMatrix,
+  dot,
+  exp,
+  float,
+  highpModelViewMatrix,
+  instanceIndex,
+  log,
+  max,
+  min,
+  normalize,
+  positionGeometry,
+  sqrt,
+  storage,
+  uint,
+  uniform,
+  varyingProperty,
+  vec2,
+  vec3,
+  vec4,
 } from 'three/tsl';
 import { CountingSort } from 'three/examples/jsm/gpgpu/CountingSort.js';
 import type { SplatBuffers } from './splat-data';
@@ -59,9 +94,7 @@ export class SplatMesh extends Mesh {
   readonly regionMin = uniform(new Vector3(0, 0, 0));
   readonly regionMax = uniform(new Vector3(-1, -1, -1));
   // TSL nodes are typed loosely here: three's TSL typings do not model matrix columns or storage element types well.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private reads: any[] = [];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private keysNode: any = null;
   private keysAttr: StorageBufferAttribute | null = null;
   private radix: GpuRadixSort | null = null;
@@ -90,7 +123,7 @@ export class SplatMesh extends Mesh {
     const covBRead = storage(new StorageBufferAttribute(pad(splats.covB), 4), 'vec4', count).toReadOnly();
     const colorRead = storage(new StorageBufferAttribute(pad(splats.color), 4), 'vec4', count).toReadOnly();
     this.reads.push(centerRead, covARead, covBRead, colorRead);
-    let shRead: any = null; // eslint-disable-line @typescript-eslint/no-explicit-any
+    let shRead: any = null;
     if (splats.shDegree > 0 && splats.sh) {
       shRead = storage(new StorageBufferAttribute(splats.sh, 1), 'float', count * 45).toReadOnly();
       this.reads.push(shRead);
@@ -103,11 +136,15 @@ export class SplatMesh extends Mesh {
     // ---- sort: bin = far-to-near quantised view depth of the centre
     const bins = this.bins;
     this.sort = new CountingSort(count, { binCount: bins, workgroupSize: WORKGROUP });
-    const sortMatrix = this.sortMatrix, depthRange = this.depthRange;
+    const sortMatrix = this.sortMatrix,
+      depthRange = this.depthRange;
     this.sort.setBinNode(() => {
       const c = centerRead.element(instanceIndex).xyz;
       const depth = sortMatrix.mul(vec4(c, 1)).z.negate();
-      const t = depth.sub(depthRange.x).div(max(depthRange.y.sub(depthRange.x), 1e-6)).clamp(0, 1);
+      const t = depth
+        .sub(depthRange.x)
+        .div(max(depthRange.y.sub(depthRange.x), 1e-6))
+        .clamp(0, 1);
       return uint(bins - 1).sub(uint(t.mul(bins - 1)));
     });
 
@@ -115,14 +152,15 @@ export class SplatMesh extends Mesh {
     if ((opts.sorter ?? 'auto') !== 'counting') {
       this.autoSorter = (opts.sorter ?? 'auto') === 'auto';
       this.keysAttr = new StorageBufferAttribute(new Uint32Array(count), 1);
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const keysWrite: any = storage(this.keysAttr, 'uint', count);
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const orderWrite: any = storage(this.sort.orderAttribute, 'uint', count);
       this.keysNode = Fn(() => {
         const c = centerRead.element(instanceIndex).xyz;
         const depth = sortMatrix.mul(vec4(c, 1)).z.negate();
-        const t = depth.sub(depthRange.x).div(max(depthRange.y.sub(depthRange.x), 1e-6)).clamp(0, 1);
+        const t = depth
+          .sub(depthRange.x)
+          .div(max(depthRange.y.sub(depthRange.x), 1e-6))
+          .clamp(0, 1);
         keysWrite.element(instanceIndex).assign(uint(65535).sub(uint(t.mul(65535))));
         orderWrite.element(instanceIndex).assign(instanceIndex);
       })().compute(count, [WORKGROUP]);
@@ -133,7 +171,8 @@ export class SplatMesh extends Mesh {
     const vOffset = varyingProperty('vec2', 'vSplatOffset');
     const vConic = varyingProperty('vec3', 'vSplatConic');
     const vColor = varyingProperty('vec4', 'vSplatColor');
-    const viewport = this.viewport, localCamera = this.localCamera;
+    const viewport = this.viewport,
+      localCamera = this.localCamera;
     const order = this.sort.orderRead;
 
     material.vertexNode = Fn(() => {
@@ -146,7 +185,7 @@ export class SplatMesh extends Mesh {
 
       const view = highpModelViewMatrix.mul(vec4(c4.xyz, 1)).toVar('view');
       const clipC = cameraProjectionMatrix.mul(view).toVar('clipC');
-      const P: any = cameraProjectionMatrix; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const P: any = cameraProjectionMatrix;
       const fx = P[0].x.mul(viewport.x).mul(0.5).toVar('fx');
       const fy = P[1].y.mul(viewport.y).mul(0.5).toVar('fy');
       const tz = view.z.negate().toVar('tz');
@@ -154,16 +193,23 @@ export class SplatMesh extends Mesh {
       const tx = view.x.div(tz).clamp(float(1.6).sub(P[2].x).div(P[0].x).negate(), float(1.6).add(P[2].x).div(P[0].x)).mul(tz).toVar('tx');
       const ty = view.y.div(tz).clamp(float(1.6).sub(P[2].y).div(P[1].y).negate(), float(1.6).add(P[2].y).div(P[1].y)).mul(tz).toVar('ty');
       // rows of the view rotation W
-      const m: any = highpModelViewMatrix; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const m: any = highpModelViewMatrix;
       const r0 = vec3(m[0].x, m[1].x, m[2].x).toVar('r0');
       const r1 = vec3(m[0].y, m[1].y, m[2].y).toVar('r1');
       const r2 = vec3(m[0].z, m[1].z, m[2].z).toVar('r2');
-      const s0 = vec3(covA.x, covA.y, covA.z), s1 = vec3(covA.y, covA.w, covB.x), s2 = vec3(covA.z, covB.x, covB.y);
+      const s0 = vec3(covA.x, covA.y, covA.z),
+        s1 = vec3(covA.y, covA.w, covB.x),
+        s2 = vec3(covA.z, covB.x, covB.y);
       // V = W Σ Wᵀ
       const w0 = vec3(dot(r0, s0), dot(r0, s1), dot(r0, s2)).toVar('w0');
       const w1 = vec3(dot(r1, s0), dot(r1, s1), dot(r1, s2)).toVar('w1');
       const w2 = vec3(dot(r2, s0), dot(r2, s1), dot(r2, s2)).toVar('w2');
-      const v00 = dot(w0, r0), v01 = dot(w0, r1), v02 = dot(w0, r2), v11 = dot(w1, r1), v12 = dot(w1, r2), v22 = dot(w2, r2);
+      const v00 = dot(w0, r0),
+        v01 = dot(w0, r1),
+        v02 = dot(w0, r2),
+        v11 = dot(w1, r1),
+        v12 = dot(w1, r2),
+        v22 = dot(w2, r2);
       // Jacobian of (u right, v down) pixel coordinates w.r.t. view coordinates
       const itz = float(1).div(tz).toVar('itz');
       const j00 = fx.mul(itz).toVar('j00');
@@ -179,15 +225,30 @@ export class SplatMesh extends Mesh {
       vConic.assign(vec3(cc.mul(invDet), b.negate().mul(invDet), a.mul(invDet)));
       const shown = max(rgb, vec3(0)).toVar('shown');
       If(this.renderMode.equal(1), () => {
-        const dn = tz.sub(depthRange.x).div(max(depthRange.y.sub(depthRange.x), 1e-6)).clamp(0, 1);
+        const dn = tz
+          .sub(depthRange.x)
+          .div(max(depthRange.y.sub(depthRange.x), 1e-6))
+          .clamp(0, 1);
         shown.assign(vec3(dn));
       });
       If(this.renderMode.equal(2), () => {
         const p = c4.xyz;
-        const inside = p.x.greaterThanEqual(this.regionMin.x).and(p.y.greaterThanEqual(this.regionMin.y)).and(p.z.greaterThanEqual(this.regionMin.z))
-          .and(p.x.lessThanEqual(this.regionMax.x)).and(p.y.lessThanEqual(this.regionMax.y)).and(p.z.lessThanEqual(this.regionMax.z));
+        const inside = p.x
+          .greaterThanEqual(this.regionMin.x)
+          .and(p.y.greaterThanEqual(this.regionMin.y))
+          .and(p.z.greaterThanEqual(this.regionMin.z))
+          .and(p.x.lessThanEqual(this.regionMax.x))
+          .and(p.y.lessThanEqual(this.regionMax.y))
+          .and(p.z.lessThanEqual(this.regionMax.z));
         shown.assign(shown.mul(0.35));
-        If(inside, () => { shown.assign(shown.mul(1 / 0.35).mul(0.5).add(vec3(0.5, 0.4, 0))); });
+        If(inside, () => {
+          shown.assign(
+            shown
+              .mul(1 / 0.35)
+              .mul(0.5)
+              .add(vec3(0.5, 0.4, 0)),
+          );
+        });
       });
       vColor.assign(vec4(shown, c4.w));
       // The quad: the ellipse where α = o·exp(−½ dᵀΣ⁻¹d) can reach 1/255, i.e. Mahalanobis distance
@@ -199,12 +260,21 @@ export class SplatMesh extends Mesh {
       const l2 = max(mid.sub(disc), 1e-6).toVar('l2');
       const v = vec2(b, l1.sub(a)).toVar('v');
       const axis1 = vec2(1, 0).toVar('axis1');
-      If(dot(v, v).greaterThan(1e-12), () => { axis1.assign(normalize(v)); });
+      If(dot(v, v).greaterThan(1e-12), () => {
+        axis1.assign(normalize(v));
+      });
       const axis2 = vec2(axis1.y.negate(), axis1.x);
-      const off = axis1.mul(positionGeometry.x.mul(k.mul(sqrt(l1)))).add(axis2.mul(positionGeometry.y.mul(k.mul(sqrt(l2))))).toVar('off');
+      const off = axis1
+        .mul(positionGeometry.x.mul(k.mul(sqrt(l1))))
+        .add(axis2.mul(positionGeometry.y.mul(k.mul(sqrt(l2)))))
+        .toVar('off');
       vOffset.assign(off);
-      const clip = clipC.add(vec4(off.x.mul(2).div(viewport.x).mul(clipC.w), off.y.mul(-2).div(viewport.y).mul(clipC.w), 0, 0)).toVar('clip');
-      If(c4.w.mul(255).lessThanEqual(1), () => { clip.assign(vec4(2, 2, 2, 1)); });
+      const clip = clipC
+        .add(vec4(off.x.mul(2).div(viewport.x).mul(clipC.w), off.y.mul(-2).div(viewport.y).mul(clipC.w), 0, 0))
+        .toVar('clip');
+      If(c4.w.mul(255).lessThanEqual(1), () => {
+        clip.assign(vec4(2, 2, 2, 1));
+      });
       If(tz.lessThanEqual(0.01).or(det.lessThanEqual(0)).or(clipC.z.greaterThan(clipC.w)), () => {
         clip.assign(vec4(2, 2, 2, 1));
       });
@@ -214,9 +284,13 @@ export class SplatMesh extends Mesh {
     material.colorNode = Fn(() => {
       const d = vOffset;
       const power = vConic.x.mul(d.x).mul(d.x).add(vConic.z.mul(d.y).mul(d.y)).mul(-0.5).sub(vConic.y.mul(d.x).mul(d.y)).toVar('power');
-      If(power.greaterThan(0), () => { Discard(); });
+      If(power.greaterThan(0), () => {
+        Discard();
+      });
       const alpha = min(float(0.99), vColor.w.mul(exp(power))).toVar('alpha');
-      If(alpha.lessThan(1 / 255), () => { Discard(); });
+      If(alpha.lessThan(1 / 255), () => {
+        Discard();
+      });
       return vec4(vColor.xyz, alpha);
     })();
     material.transparent = true;
@@ -227,7 +301,8 @@ export class SplatMesh extends Mesh {
     material.side = DoubleSide;
     material.fog = false;
 
-    this.onBeforeRender = ((renderer: Renderer, _scene: Object3D, camera: Camera) => this.prepare(renderer, camera)) as unknown as Mesh['onBeforeRender'];
+    this.onBeforeRender = ((renderer: Renderer, _scene: Object3D, camera: Camera) =>
+      this.prepare(renderer, camera)) as unknown as Mesh['onBeforeRender'];
   }
 
   get splatCount(): number {
@@ -254,7 +329,8 @@ export class SplatMesh extends Mesh {
     this.sortMatrix.value.copy(_mv);
     _v.copy(this.boundingSphere.center).applyMatrix4(_mv);
     const r = this.boundingSphere.radius + 1e-3;
-    const near = Math.max(0, -_v.z - r), far = -_v.z + r;
+    const near = Math.max(0, -_v.z - r),
+      far = -_v.z + r;
     this.depthRange.value.set(near, far);
     const isWebGL = (renderer as unknown as { backend?: { isWebGLBackend?: boolean } }).backend?.isWebGLBackend === true;
     if (isWebGL) {
@@ -263,7 +339,10 @@ export class SplatMesh extends Mesh {
         this.sort.enableWebGLBuffers();
         this.webglReady = true;
       }
-      const e = _mv.elements, c = this.splats.center, bins = this.bins, scale = (bins - 1) / Math.max(far - near, 1e-6);
+      const e = _mv.elements,
+        c = this.splats.center,
+        bins = this.bins,
+        scale = (bins - 1) / Math.max(far - near, 1e-6);
       this.lastSorter = 'cpu';
       this.sort.computeCPU((i: number) => {
         const depth = -(e[2] * c[4 * i] + e[6] * c[4 * i + 1] + e[10] * c[4 * i + 2] + e[14]);
@@ -289,13 +368,20 @@ export class SplatMesh extends Mesh {
         return false;
       }
       this.radixPromise ??= GpuRadixSort.create(device, { keys64: false }).then(
-        (r) => { this.radix = r; this.radixState = 'ready'; },
-        (e) => { console.warn(`splat radix sort unavailable, using the counting sort: ${(e as Error).message}`); this.radixState = 'failed'; },
+        (r) => {
+          this.radix = r;
+          this.radixState = 'ready';
+        },
+        (e) => {
+          console.warn(`splat radix sort unavailable, using the counting sort: ${(e as Error).message}`);
+          this.radixState = 'failed';
+        },
       );
       return false;
     }
     renderer.compute(this.keysNode);
-    const keys = backend.get(this.keysAttr!).buffer, order = backend.get(this.sort.orderAttribute).buffer;
+    const keys = backend.get(this.keysAttr!).buffer,
+      order = backend.get(this.sort.orderAttribute).buffer;
     if (!keys || !order) return false;
     const enc = device.createCommandEncoder({ label: 'splat depth sort' });
     this.radix!.encode(enc, { keysLo: keys, values: order, count: this.splats.count, loBits: 16 });
@@ -318,19 +404,29 @@ function softwareAdapter(device: GPUDevice): boolean {
 
 /** Adds the view-dependent SH bands 1..degree (real SH, the 3DGS constants) to rgb. */
 function addSphericalHarmonics(rgb: any, sh: any, idx: any, dir: any, degree: number): void {
-  const x = dir.x, y = dir.y, z = dir.z;
+  const x = dir.x,
+    y = dir.y,
+    z = dir.z;
   const basis: any[] = [y.mul(-0.4886025119029199), z.mul(0.4886025119029199), x.mul(-0.4886025119029199)];
   if (degree >= 2) {
-    const xx = x.mul(x), yy = y.mul(y), zz = z.mul(z);
+    const xx = x.mul(x),
+      yy = y.mul(y),
+      zz = z.mul(z);
     basis.push(
-      x.mul(y).mul(1.0925484305920792), y.mul(z).mul(-1.0925484305920792), zz.mul(2).sub(xx).sub(yy).mul(0.31539156525252005),
-      x.mul(z).mul(-1.0925484305920792), xx.sub(yy).mul(0.5462742152960396),
+      x.mul(y).mul(1.0925484305920792),
+      y.mul(z).mul(-1.0925484305920792),
+      zz.mul(2).sub(xx).sub(yy).mul(0.31539156525252005),
+      x.mul(z).mul(-1.0925484305920792),
+      xx.sub(yy).mul(0.5462742152960396),
     );
     if (degree >= 3)
       basis.push(
-        y.mul(xx.mul(3).sub(yy)).mul(-0.5900435899266435), x.mul(y).mul(z).mul(2.890611442640554),
-        y.mul(zz.mul(4).sub(xx).sub(yy)).mul(-0.4570457994644658), z.mul(zz.mul(2).sub(xx.mul(3)).sub(yy.mul(3))).mul(0.3731763325901154),
-        x.mul(zz.mul(4).sub(xx).sub(yy)).mul(-0.4570457994644658), z.mul(xx.sub(yy)).mul(1.445305721320277),
+        y.mul(xx.mul(3).sub(yy)).mul(-0.5900435899266435),
+        x.mul(y).mul(z).mul(2.890611442640554),
+        y.mul(zz.mul(4).sub(xx).sub(yy)).mul(-0.4570457994644658),
+        z.mul(zz.mul(2).sub(xx.mul(3)).sub(yy.mul(3))).mul(0.3731763325901154),
+        x.mul(zz.mul(4).sub(xx).sub(yy)).mul(-0.4570457994644658),
+        z.mul(xx.sub(yy)).mul(1.445305721320277),
         x.mul(xx.sub(yy.mul(3))).mul(-0.5900435899266435),
       );
   }

@@ -5,7 +5,6 @@ export type Opened = Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 
 
 let worker: Worker | null = null;
 let nextId = 1;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const pending = new Map<number, { resolve(s: any): void; reject(e: Error): void }>();
 
 function getWorker(): Worker {

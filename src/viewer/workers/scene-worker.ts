@@ -9,7 +9,8 @@ import { exportScene } from '../io/export-scene';
 import type { SceneData, SceneWorkerRequest, SceneWorkerReply } from './scene-worker-protocol';
 
 /** Scene generation and file parsing, off the main thread. */
-const post = (msg: SceneWorkerReply, transfer: Transferable[] = []) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(msg, transfer);
+const post = (msg: SceneWorkerReply, transfer: Transferable[] = []) =>
+  (self as unknown as DedicatedWorkerGlobalScope).postMessage(msg, transfer);
 
 function transferables(scene: SceneData | null): Transferable[] {
   if (!scene) return [];
@@ -22,7 +23,9 @@ function transferables(scene: SceneData | null): Transferable[] {
   return [scene.grid.density.buffer, scene.grid.color.buffer, scene.grid.occupancy.buffer] as ArrayBuffer[];
 }
 
-async function handle(req: Exclude<SceneWorkerRequest, { type: 'export' }>): Promise<Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 'type'>> {
+async function handle(
+  req: Exclude<SceneWorkerRequest, { type: 'export' }>,
+): Promise<Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 'type'>> {
   if (req.type === 'demo') {
     const g = demoGaussians({ spacing: req.spacing });
     return { scene: { kind: 'gaussians', name: 'demo', splats: packSplats(g), background: DEMO_BACKGROUND, raw: g }, dataset: null };
@@ -33,8 +36,22 @@ async function handle(req: Exclude<SceneWorkerRequest, { type: 'export' }>): Pro
   if (req.type === 'open') {
     const r = await openFiles(new MemoryFiles(req.files.map((f) => [f.path, f.data])));
     let scene: SceneData | null = null;
-    if (r.scene?.gaussians) scene = { kind: 'gaussians', name: r.scene.name, splats: packSplats(r.scene.gaussians), background: r.scene.background, raw: r.scene.gaussians };
-    else if (r.scene?.voxel) scene = { kind: 'voxel', name: r.scene.name, grid: r.scene.voxel.grid, background: r.scene.voxel.background, stepRatio: r.scene.voxel.stepRatio };
+    if (r.scene?.gaussians)
+      scene = {
+        kind: 'gaussians',
+        name: r.scene.name,
+        splats: packSplats(r.scene.gaussians),
+        background: r.scene.background,
+        raw: r.scene.gaussians,
+      };
+    else if (r.scene?.voxel)
+      scene = {
+        kind: 'voxel',
+        name: r.scene.name,
+        grid: r.scene.voxel.grid,
+        background: r.scene.voxel.background,
+        stepRatio: r.scene.voxel.stepRatio,
+      };
     return { scene, dataset: r.dataset };
   }
   throw new Error(`unknown request ${(req as { type: string }).type}`);

@@ -9,8 +9,32 @@ import { toF16Bits } from './half';
 export type OnnxDtype = 'float32' | 'float16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool' | 'double';
 
 /** TensorProto.DataType codes. */
-export const DTYPE_CODE: Record<OnnxDtype, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, double: 11 };
-export const DTYPE_NAME: Record<number, string> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool', 10: 'float16', 11: 'double', 12: 'uint32', 13: 'uint64', 16: 'bfloat16' };
+export const DTYPE_CODE: Record<OnnxDtype, number> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  double: 11,
+};
+export const DTYPE_NAME: Record<number, string> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'double',
+  12: 'uint32',
+  13: 'uint64',
+  16: 'bfloat16',
+};
 
 /** A dimension: a fixed size or a symbolic name (dim_param), e.g. 'batch'. */
 export type Dim = number | string;

@@ -18,7 +18,9 @@ export function externalizeModel(model: Uint8Array, location: string, minBytes =
     const w = new ProtoWriter();
     for (const f of fields) if (f !== raw) w.raw(f);
     const entry = (k: string, v: string) => new ProtoWriter().string(1, k).string(2, v);
-    w.message(13, entry('location', location)).message(13, entry('offset', String(offset))).message(13, entry('length', String(raw.bytes!.length)));
+    w.message(13, entry('location', location))
+      .message(13, entry('offset', String(offset)))
+      .message(13, entry('length', String(raw.bytes!.length)));
     w.int(14, 1);
     parts.push(raw.bytes!.slice());
     offset += raw.bytes!.length;

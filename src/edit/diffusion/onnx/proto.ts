@@ -3,7 +3,10 @@
  * models needs (varints, 32-bit floats, length-delimited fields). Browser-safe, no dependencies.
  */
 
-const WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5;
+const WIRE_VARINT = 0,
+  WIRE_I64 = 1,
+  WIRE_LEN = 2,
+  WIRE_I32 = 5;
 
 /** Accumulates one message; nested messages are written into their own writer and embedded as bytes. */
 export class ProtoWriter {
@@ -122,7 +125,8 @@ export function* readFields(buf: Uint8Array): Generator<ProtoField> {
   let p = 0;
   const n = buf.length;
   const varint = (): bigint => {
-    let shift = 0n, r = 0n;
+    let shift = 0n,
+      r = 0n;
     for (let i = 0; i < 10; i++) {
       if (p >= n) throw new ProtoError('truncated varint');
       const b = buf[p++];
@@ -134,7 +138,8 @@ export function* readFields(buf: Uint8Array): Generator<ProtoField> {
   };
   while (p < n) {
     const key = Number(varint());
-    const field = key >>> 3, wire = key & 7;
+    const field = key >>> 3,
+      wire = key & 7;
     if (field === 0) throw new ProtoError('field number 0');
     if (wire === WIRE_VARINT) yield { field, wire, int: varint() };
     else if (wire === WIRE_I64) {
@@ -174,7 +179,8 @@ export function readPackedInts(f: ProtoField, out: number[]): void {
   const b = f.bytes;
   let p = 0;
   while (p < b.length) {
-    let shift = 0n, r = 0n;
+    let shift = 0n,
+      r = 0n;
     for (;;) {
       if (p >= b.length) throw new ProtoError('truncated packed varint');
       const x = b[p++];

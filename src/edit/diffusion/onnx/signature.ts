@@ -61,7 +61,8 @@ function externalLocation(tensor: Uint8Array): string | null {
   for (const f of readFields(tensor)) {
     if (f.field === 14) external = asInt64(f.int) === 1;
     else if (f.field === 13 && f.bytes) {
-      let k = '', val = '';
+      let k = '',
+        val = '';
       for (const e of readFields(f.bytes)) {
         if (e.field === 1) k = asString(e.bytes);
         else if (e.field === 2) val = asString(e.bytes);
@@ -82,7 +83,8 @@ export function readModelInfo(bytes: Uint8Array): ModelInfo {
     else if (f.field === 6 && f.wire === 2) info.docString = asString(f.bytes);
     else if (f.field === 7 && f.wire === 2) graph = f.bytes;
     else if (f.field === 8 && f.wire === 2 && f.bytes) {
-      let domain = '', version = 0;
+      let domain = '',
+        version = 0;
       for (const o of readFields(f.bytes)) {
         if (o.field === 1) domain = asString(o.bytes);
         else if (o.field === 2) version = asInt64(o.int);
@@ -108,7 +110,6 @@ export function readModelInfo(bytes: Uint8Array): ModelInfo {
   info.externalData = [...ext];
   return info;
 }
-
 
 export function formatSpec(v: ValueSpec): string {
   const shape = v.shape ? `[${v.shape.map((d) => (d === null ? '?' : d)).join(',')}]` : '[unknown rank]';

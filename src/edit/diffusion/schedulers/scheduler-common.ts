@@ -66,7 +66,10 @@ type Raw = Record<string, unknown>;
 
 /** Reads one field with its type and range, naming the file and the key when it is wrong. */
 export class ConfigReader {
-  constructor(readonly raw: Raw, readonly file: string) {}
+  constructor(
+    readonly raw: Raw,
+    readonly file: string,
+  ) {}
   private bad(key: string, want: string): never {
     throw new UserError(`"${key}" must be ${want}, got ${JSON.stringify(this.raw[key])}`, this.file);
   }
@@ -99,12 +102,19 @@ export class ConfigReader {
   /** Rejects a setting we do not implement (when it is set to something other than its neutral value). */
   unsupported(key: string, neutral: unknown[]): void {
     if (this.has(key) && !neutral.includes(this.raw[key])) {
-      throw new UserError(`"${key}": ${JSON.stringify(this.raw[key])} is not supported by instruct-scene's ${this.raw._class_name ?? 'scheduler'}`, this.file);
+      throw new UserError(
+        `"${key}": ${JSON.stringify(this.raw[key])} is not supported by instruct-scene's ${this.raw._class_name ?? 'scheduler'}`,
+        this.file,
+      );
     }
   }
 }
 
-export function readCommonConfig(r: ConfigReader, className: string, defaults: { timestepSpacing: TimestepSpacing; predictionTypes: readonly PredictionType[] }): SchedulerConfig {
+export function readCommonConfig(
+  r: ConfigReader,
+  className: string,
+  defaults: { timestepSpacing: TimestepSpacing; predictionTypes: readonly PredictionType[] },
+): SchedulerConfig {
   const numTrainTimesteps = r.int('num_train_timesteps', 1000, 2, 1_000_000);
   let trainedBetas: number[] | null = null;
   if (r.has('trained_betas')) {
@@ -132,7 +142,8 @@ export function readCommonConfig(r: ConfigReader, className: string, defaults: {
     interpolationType: r.choice('interpolation_type', ['linear', 'log_linear'] as const, 'linear'),
     finalSigmasType: r.choice('final_sigmas_type', ['zero', 'sigma_min'] as const, 'zero'),
   };
-  if (cfg.betaEnd <= 0 && !trainedBetas && cfg.betaSchedule !== 'squaredcos_cap_v2') throw new UserError('"beta_end" must be positive', r.file);
+  if (cfg.betaEnd <= 0 && !trainedBetas && cfg.betaSchedule !== 'squaredcos_cap_v2')
+    throw new UserError('"beta_end" must be positive', r.file);
   return cfg;
 }
 
@@ -159,7 +170,8 @@ export function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
   const sq = new Float64Array(n);
   let prod = 1;
   for (let i = 0; i < n; i++) sq[i] = Math.sqrt((prod *= 1 - betas[i]));
-  const a0 = sq[0], aT = sq[n - 1];
+  const a0 = sq[0],
+    aT = sq[n - 1];
   for (let i = 0; i < n; i++) sq[i] = ((sq[i] - aT) * a0) / (a0 - aT);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -221,13 +233,15 @@ export function interpIndex(x: number, ys: ArrayLike<number>): number {
   if (x <= 0) return ys[0];
   const last = ys.length - 1;
   if (x >= last) return ys[last];
-  const i = Math.floor(x), f = x - i;
+  const i = Math.floor(x),
+    f = x - i;
   return f === 0 ? ys[i] : ys[i] + (ys[i + 1] - ys[i]) * f;
 }
 
 export function checkSteps(steps: number, span: number, T: number): void {
   if (!Number.isInteger(steps) || steps < 1) throw new UserError(`the number of steps must be a positive integer, got ${steps}`);
-  if (!Number.isInteger(span) || span < 1 || span > T) throw new UserError(`the timestep span must be an integer in [1, ${T}], got ${span}`);
+  if (!Number.isInteger(span) || span < 1 || span > T)
+    throw new UserError(`the timestep span must be an integer in [1, ${T}], got ${span}`);
   if (steps > span) throw new UserError(`cannot take ${steps} steps over ${span} training timesteps`);
 }
 

@@ -6,8 +6,16 @@
 import { UserError } from '../../../core/errors';
 import type { Rng } from '../../../core/rng';
 import {
-  checkLengths, checkSteps, ConfigReader, cumprodAlphas, makeBetas, readCommonConfig, spacedTimesteps,
-  startIndexForStrength, type Scheduler, type SchedulerConfig,
+  checkLengths,
+  checkSteps,
+  ConfigReader,
+  cumprodAlphas,
+  makeBetas,
+  readCommonConfig,
+  spacedTimesteps,
+  startIndexForStrength,
+  type Scheduler,
+  type SchedulerConfig,
 } from './scheduler-common';
 
 export class DdimScheduler implements Scheduler {
@@ -31,7 +39,9 @@ export class DdimScheduler implements Scheduler {
 
   static fromConfig(r: ConfigReader, className: string): DdimScheduler {
     r.unsupported('thresholding', [false]);
-    return new DdimScheduler(readCommonConfig(r, className, { timestepSpacing: 'leading', predictionTypes: ['epsilon', 'v_prediction', 'sample'] }));
+    return new DdimScheduler(
+      readCommonConfig(r, className, { timestepSpacing: 'leading', predictionTypes: ['epsilon', 'v_prediction', 'sample'] }),
+    );
   }
 
   setTimesteps(steps: number, span = this.numTrainTimesteps): void {
@@ -39,7 +49,9 @@ export class DdimScheduler implements Scheduler {
     const ts = spacedTimesteps(this.config.timestepSpacing, span, steps, this.config.stepsOffset, true);
     const bad = ts.find((t) => t < 0 || t >= this.numTrainTimesteps);
     if (bad !== undefined) {
-      throw new UserError(`${steps} steps with steps_offset ${this.config.stepsOffset} and "${this.config.timestepSpacing}" spacing reach timestep ${bad}, outside [0, ${this.numTrainTimesteps - 1}]; use fewer steps`);
+      throw new UserError(
+        `${steps} steps with steps_offset ${this.config.stepsOffset} and "${this.config.timestepSpacing}" spacing reach timestep ${bad}, outside [0, ${this.numTrainTimesteps - 1}]; use fewer steps`,
+      );
     }
     this.timesteps = ts;
     this.span = span;
@@ -63,7 +75,8 @@ export class DdimScheduler implements Scheduler {
     const a = this.alphasCumprod[t];
     const aPrev = prev >= 0 ? this.alphasCumprod[prev] : this.finalAlphaCumprod;
     const b = 1 - a;
-    const sa = Math.sqrt(a), sb = Math.sqrt(b);
+    const sa = Math.sqrt(a),
+      sb = Math.sqrt(b);
     const eta = this.config.eta;
     const variance = ((1 - aPrev) / b) * (1 - a / aPrev);
     const std = eta * Math.sqrt(Math.max(0, variance));
@@ -71,11 +84,13 @@ export class DdimScheduler implements Scheduler {
     const dirScale = Math.sqrt(Math.max(0, 1 - aPrev - std * std));
     const saPrev = Math.sqrt(aPrev);
     const pred = this.config.predictionType;
-    const clip = this.config.clipSample, range = this.config.clipSampleRange;
+    const clip = this.config.clipSample,
+      range = this.config.clipSampleRange;
     const out = new Float32Array(sample.length);
     const x0s = new Float32Array(sample.length);
     for (let k = 0; k < sample.length; k++) {
-      const x = sample[k], m = modelOutput[k];
+      const x = sample[k],
+        m = modelOutput[k];
       let x0: number, eps: number;
       if (pred === 'epsilon') {
         x0 = (x - sb * m) / sa;
@@ -100,7 +115,8 @@ export class DdimScheduler implements Scheduler {
   addNoise(x0: Float32Array, noise: Float32Array, timestep: number): Float32Array {
     checkLengths(x0, noise, 'addNoise');
     const t = Math.min(this.numTrainTimesteps - 1, Math.max(0, Math.round(timestep)));
-    const a = Math.sqrt(this.alphasCumprod[t]), b = Math.sqrt(1 - this.alphasCumprod[t]);
+    const a = Math.sqrt(this.alphasCumprod[t]),
+      b = Math.sqrt(1 - this.alphasCumprod[t]);
     return x0.map((v, k) => a * v + b * noise[k]);
   }
 
@@ -109,7 +125,8 @@ export class DdimScheduler implements Scheduler {
   }
 
   private index(i: number): number {
-    if (!Number.isInteger(i) || i < 0 || i >= this.timesteps.length) throw new Error(`schedule index ${i} out of range [0, ${this.timesteps.length})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.timesteps.length)
+      throw new Error(`schedule index ${i} out of range [0, ${this.timesteps.length})`);
     return i;
   }
 }

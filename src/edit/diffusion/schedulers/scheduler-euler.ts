@@ -5,8 +5,18 @@
  */
 import type { Rng } from '../../../core/rng';
 import {
-  checkLengths, checkSteps, ConfigReader, cumprodAlphas, interpIndex, linspace, makeBetas, readCommonConfig,
-  spacedTimesteps, startIndexForStrength, type Scheduler, type SchedulerConfig,
+  checkLengths,
+  checkSteps,
+  ConfigReader,
+  cumprodAlphas,
+  interpIndex,
+  linspace,
+  makeBetas,
+  readCommonConfig,
+  spacedTimesteps,
+  startIndexForStrength,
+  type Scheduler,
+  type SchedulerConfig,
 } from './scheduler-common';
 
 export class EulerScheduler implements Scheduler {
@@ -19,7 +29,10 @@ export class EulerScheduler implements Scheduler {
   sigmas: Float64Array;
   lastPredOriginal: Float32Array | null = null;
 
-  constructor(readonly config: SchedulerConfig, readonly ancestral: boolean) {
+  constructor(
+    readonly config: SchedulerConfig,
+    readonly ancestral: boolean,
+  ) {
     this.className = config.className;
     this.numTrainTimesteps = config.numTrainTimesteps;
     const ac = cumprodAlphas(makeBetas(config));
@@ -60,9 +73,10 @@ export class EulerScheduler implements Scheduler {
     const ts = spacedTimesteps(c.timestepSpacing, span, steps, c.stepsOffset, false);
     const train = this.trainSigmas;
     // log_linear: σ evenly spaced in log from σ_max to σ_min (steps + 1 values, as diffusers builds them).
-    const sig = c.interpolationType === 'log_linear'
-      ? [...linspace(Math.log(train[train.length - 1]), Math.log(train[0]), steps + 1)].map(Math.exp)
-      : ts.map((t) => interpIndex(t, train));
+    const sig =
+      c.interpolationType === 'log_linear'
+        ? [...linspace(Math.log(train[train.length - 1]), Math.log(train[0]), steps + 1)].map(Math.exp)
+        : ts.map((t) => interpIndex(t, train));
     const last = c.finalSigmasType === 'sigma_min' ? train[0] : 0;
     this.timesteps = ts;
     this.sigmas = new Float64Array([...sig, last]);
@@ -82,8 +96,10 @@ export class EulerScheduler implements Scheduler {
   step(modelOutput: Float32Array, i: number, sample: Float32Array, rng?: Rng): Float32Array {
     checkLengths(modelOutput, sample, 'Euler step');
     i = this.index(i);
-    const sigma = this.sigmas[i], next = this.sigmas[i + 1];
-    let target = next, up = 0;
+    const sigma = this.sigmas[i],
+      next = this.sigmas[i + 1];
+    let target = next,
+      up = 0;
     if (this.ancestral) {
       up = Math.sqrt(Math.max(0, (next * next * (sigma * sigma - next * next)) / (sigma * sigma)));
       target = Math.sqrt(Math.max(0, next * next - up * up));
@@ -91,7 +107,8 @@ export class EulerScheduler implements Scheduler {
     }
     const dt = target - sigma;
     const v = this.config.predictionType === 'v_prediction';
-    const cOut = -sigma / Math.sqrt(sigma * sigma + 1), cSkip = 1 / (sigma * sigma + 1);
+    const cOut = -sigma / Math.sqrt(sigma * sigma + 1),
+      cSkip = 1 / (sigma * sigma + 1);
     const out = new Float32Array(sample.length);
     const x0s = new Float32Array(sample.length);
     for (let k = 0; k < sample.length; k++) {
@@ -117,7 +134,8 @@ export class EulerScheduler implements Scheduler {
   }
 
   private index(i: number): number {
-    if (!Number.isInteger(i) || i < 0 || i >= this.timesteps.length) throw new Error(`schedule index ${i} out of range [0, ${this.timesteps.length})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.timesteps.length)
+      throw new Error(`schedule index ${i} out of range [0, ${this.timesteps.length})`);
     return i;
   }
 }

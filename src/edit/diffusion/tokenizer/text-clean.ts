@@ -100,10 +100,28 @@ function ftfyUnescapeHtml(text: string): string {
 
 const C1 = /[\u0080-\u009f]/g;
 const LIGATURES: Record<string, string> = {
-  '\u0132': 'IJ', '\u0133': 'ij', '\u0149': '\u02bcn', '\u01f1': 'DZ', '\u01f2': 'Dz', '\u01f3': 'dz',
-  '\u01c4': 'D\u017d', '\u01c5': 'D\u017e', '\u01c6': 'd\u017e', '\u01c7': 'LJ', '\u01c8': 'Lj', '\u01c9': 'lj',
-  '\u01ca': 'NJ', '\u01cb': 'Nj', '\u01cc': 'nj', '\ufb00': 'ff', '\ufb01': 'fi', '\ufb02': 'fl', '\ufb03': 'ffi',
-  '\ufb04': 'ffl', '\ufb05': '\u017ft', '\ufb06': 'st',
+  '\u0132': 'IJ',
+  '\u0133': 'ij',
+  '\u0149': '\u02bcn',
+  '\u01f1': 'DZ',
+  '\u01f2': 'Dz',
+  '\u01f3': 'dz',
+  '\u01c4': 'D\u017d',
+  '\u01c5': 'D\u017e',
+  '\u01c6': 'd\u017e',
+  '\u01c7': 'LJ',
+  '\u01c8': 'Lj',
+  '\u01c9': 'lj',
+  '\u01ca': 'NJ',
+  '\u01cb': 'Nj',
+  '\u01cc': 'nj',
+  '\ufb00': 'ff',
+  '\ufb01': 'fi',
+  '\ufb02': 'fl',
+  '\ufb03': 'ffi',
+  '\ufb04': 'ffl',
+  '\ufb05': '\u017ft',
+  '\ufb06': 'st',
 };
 const LIGATURE_RE = new RegExp(`[${Object.keys(LIGATURES).join('')}]`, 'g');
 const WIDTH_RE = /[\u3000\uff01-\uffef]/g;
@@ -142,13 +160,16 @@ function fixSegment(text: string, unescape: boolean): string {
   for (;;) {
     const orig = text;
     if (unescape) text = ftfyUnescapeHtml(text);
-    text = fixSurrogates(text
-      .replace(C1, (c) => HTML5_NUMERIC_REPLACED[c.charCodeAt(0)] ?? c)
-      .replace(LIGATURE_RE, (c) => LIGATURES[c])
-      .replace(WIDTH_RE, widthOf)
-      .replace(DOUBLE_QUOTES, '"')
-      .replace(SINGLE_QUOTES, "'")
-      .replace(/\r\n/g, '\n').replace(/[\r\u2028\u2029\u0085]/g, '\n'))
+    text = fixSurrogates(
+      text
+        .replace(C1, (c) => HTML5_NUMERIC_REPLACED[c.charCodeAt(0)] ?? c)
+        .replace(LIGATURE_RE, (c) => LIGATURES[c])
+        .replace(WIDTH_RE, widthOf)
+        .replace(DOUBLE_QUOTES, '"')
+        .replace(SINGLE_QUOTES, "'")
+        .replace(/\r\n/g, '\n')
+        .replace(/[\r\u2028\u2029\u0085]/g, '\n'),
+    )
       .replace(ANSI, '')
       .replace(CONTROL, '')
       .normalize('NFC');

@@ -42,7 +42,7 @@ export interface ClipTokenizerConfig {
 }
 
 function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\\/-]/g, '\\$&');
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
 
 export class ClipTokenizer {
@@ -73,7 +73,8 @@ export class ClipTokenizer {
       if (v === undefined) throw new UserError(`the ${role} token '${tok}' is not in the vocabulary`, file);
       return v;
     };
-    const bos = config.bos ?? '<|startoftext|>', eos = config.eos ?? '<|endoftext|>';
+    const bos = config.bos ?? '<|startoftext|>',
+      eos = config.eos ?? '<|endoftext|>';
     this.bosId = id(bos, 'BOS');
     this.eosId = id(eos, 'EOS');
     this.padId = id(config.pad ?? eos, 'padding');
@@ -86,7 +87,8 @@ export class ClipTokenizer {
     }
     this.vocabSize = maxId + 1;
     this.maxLength = config.maxLength ?? 77;
-    if (!Number.isInteger(this.maxLength) || this.maxLength < 2) throw new UserError(`model_max_length must be an integer ≥ 2, got ${this.maxLength}`, file);
+    if (!Number.isInteger(this.maxLength) || this.maxLength < 2)
+      throw new UserError(`model_max_length must be an integer ≥ 2, got ${this.maxLength}`, file);
     this.ranks = new Map();
     merges.forEach(([a, b], i) => {
       const key = a + '\n' + b;
@@ -97,10 +99,7 @@ export class ClipTokenizer {
     const specialAlts = [...this.specials.keys()].map(escapeRe).join('|');
     // The original pattern is compiled with re.IGNORECASE; on lower-cased text that changes only two things, spelled
     // out here: "'ſ" matches "'s", and U+0345 (which folds to a letter) is matched by no alternative and so dropped.
-    this.pattern = new RegExp(
-      `${specialAlts}|'[sſ]|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^${PY_REGEX_WS}\\p{L}\\p{N}\\u0345]+`,
-      'gu',
-    );
+    this.pattern = new RegExp(`${specialAlts}|'[sſ]|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^${PY_REGEX_WS}\\p{L}\\p{N}\\u0345]+`, 'gu');
   }
 
   /** From the original CLIP vocabulary file `bpe_simple_vocab_16e6.txt.gz`. */
@@ -112,18 +111,31 @@ export class ClipTokenizer {
       throw new UserError(`not a gzip-compressed UTF-8 BPE merges file (${(e as Error).message})`, file);
     }
     const lines = text.split('\n');
-    if (lines.length < ORIGINAL_MERGES + 1) throw new UserError(`expected at least ${ORIGINAL_MERGES + 1} lines of BPE merges, found ${lines.length}`, file);
+    if (lines.length < ORIGINAL_MERGES + 1)
+      throw new UserError(`expected at least ${ORIGINAL_MERGES + 1} lines of BPE merges, found ${lines.length}`, file);
     const merges = lines.slice(1, ORIGINAL_MERGES + 1).map((l, i) => parseMerge(l, i + 2, file));
     const byteChars = byteVocabOrder(BYTE_TABLE);
-    const tokens = [...byteChars, ...byteChars.map((c) => c + '</w>'), ...merges.map(([a, b]) => a + b), '<|startoftext|>', '<|endoftext|>'];
+    const tokens = [
+      ...byteChars,
+      ...byteChars.map((c) => c + '</w>'),
+      ...merges.map(([a, b]) => a + b),
+      '<|startoftext|>',
+      '<|endoftext|>',
+    ];
     const vocab = new Map<string, number>();
     tokens.forEach((t, i) => vocab.set(t, i)); // a later duplicate wins, as in the original's dict()
     return new ClipTokenizer(vocab, merges, {}, file);
   }
 
   /** From HF `vocab.json` and `merges.txt` text (and optional special tokens / max length). */
-  static fromHf(vocabJson: string, mergesTxt: string, config: ClipTokenizerConfig = {}, files: { vocab?: string; merges?: string } = {}): ClipTokenizer {
-    const vf = files.vocab ?? 'vocab.json', mf = files.merges ?? 'merges.txt';
+  static fromHf(
+    vocabJson: string,
+    mergesTxt: string,
+    config: ClipTokenizerConfig = {},
+    files: { vocab?: string; merges?: string } = {},
+  ): ClipTokenizer {
+    const vf = files.vocab ?? 'vocab.json',
+      mf = files.merges ?? 'merges.txt';
     const vocab = vocabFromObject(parseJson(vocabJson, vf), vf);
     const merges: [string, string][] = [];
     const lines = mergesTxt.split(/\r?\n/);
@@ -211,7 +223,9 @@ export class ClipTokenizer {
     let word = token.split('');
     word[word.length - 1] += this.suffix;
     while (word.length > 1) {
-      let best = Infinity, first = '', second = '';
+      let best = Infinity,
+        first = '',
+        second = '';
       for (let i = 0; i < word.length - 1; i++) {
         const r = this.ranks.get(word[i] + '\n' + word[i + 1]);
         if (r !== undefined && r < best) {
@@ -222,7 +236,7 @@ export class ClipTokenizer {
       }
       if (best === Infinity) break;
       const next: string[] = [];
-      for (let i = 0; i < word.length; ) {
+      for (let i = 0; i < word.length;) {
         if (i < word.length - 1 && word[i] === first && word[i + 1] === second) {
           next.push(first + second);
           i += 2;
@@ -252,7 +266,8 @@ function vocabFromObject(obj: unknown, file: string, what = 'the vocabulary'): M
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new UserError(`${what} must be an object mapping tokens to ids`, file);
   const vocab = new Map<string, number>();
   for (const [t, id] of Object.entries(obj as Record<string, unknown>)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new UserError(`${what}: id of '${t}' must be a non-negative integer, got ${JSON.stringify(id)}`, file);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw new UserError(`${what}: id of '${t}' must be a non-negative integer, got ${JSON.stringify(id)}`, file);
     vocab.set(t, id);
   }
   if (vocab.size === 0) throw new UserError(`${what} is empty`, file);
@@ -326,16 +341,22 @@ export async function loadTokenizer(dir: string, files: FileSource): Promise<Cli
     const json = await text(single);
     // A tokenizers file has a "model" object; anything else is taken for a vocab.json (whose "model" is a token id).
     const parsed = parseJson(json, single);
-    if (parsed && typeof parsed === 'object' && parsed.model && typeof parsed.model === 'object') return ClipTokenizer.fromTokenizerJson(json, single, config);
+    if (parsed && typeof parsed === 'object' && parsed.model && typeof parsed.model === 'object')
+      return ClipTokenizer.fromTokenizerJson(json, single, config);
     const mp = joinPath(folder, 'merges.txt');
-    if (!(await files.exists(mp))) throw new UserError(`no merges.txt beside it (a vocab.json needs the merges.txt of the same tokenizer)`, single);
+    if (!(await files.exists(mp)))
+      throw new UserError(`no merges.txt beside it (a vocab.json needs the merges.txt of the same tokenizer)`, single);
     return ClipTokenizer.fromHf(json, await text(mp), config, { vocab: single, merges: mp });
   }
   const tj = joinPath(folder, 'tokenizer.json');
   if (await files.exists(tj)) return ClipTokenizer.fromTokenizerJson(await text(tj), tj, config);
-  const vp = joinPath(folder, 'vocab.json'), mp = joinPath(folder, 'merges.txt');
+  const vp = joinPath(folder, 'vocab.json'),
+    mp = joinPath(folder, 'merges.txt');
   if (!(await files.exists(vp)) || !(await files.exists(mp))) {
-    throw new UserError('no tokenizer files: expected tokenizer.json, or vocab.json and merges.txt (or give the original bpe_simple_vocab_16e6.txt.gz)', dir);
+    throw new UserError(
+      'no tokenizer files: expected tokenizer.json, or vocab.json and merges.txt (or give the original bpe_simple_vocab_16e6.txt.gz)',
+      dir,
+    );
   }
   return ClipTokenizer.fromHf(await text(vp), await text(mp), config, { vocab: vp, merges: mp });
 }
