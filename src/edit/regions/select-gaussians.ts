@@ -127,10 +127,12 @@ export function selectGaussianObject(g: Gaussians, region: Region, opts: Partial
     if (r.ids.length && gate[r.ids[0]]) gate[id] = 1;
   }
   const classify = (x: number, y: number, z: number): PointClass => {
-    if (!region.inside(x, y, z)) return POINT_OUT;
+    // the nearest visible Gaussian of the region decides (a surface flush with the region's face may be
+    // found just outside it); far from all of them, outside the region is OUT and inside it empty space
     const r = grid.nearest(x, y, z, 1, 2 * scale);
-    if (!r.ids.length) return POINT_NONE;
-    return gate[r.ids[0]] ? POINT_IN : POINT_OUT;
+    if (r.ids.length && gate[r.ids[0]]) return POINT_IN;
+    if (r.ids.length || !region.inside(x, y, z)) return POINT_OUT;
+    return POINT_NONE;
   };
   return {
     gate,

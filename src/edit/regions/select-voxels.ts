@@ -163,7 +163,8 @@ export function selectVoxelObject(grid: VoxelGrid, region: Region, opts: Partial
   }
   const gpt = new Float64Array(3);
   const classify = (x: number, y: number, z: number): PointClass => {
-    if (!region.inside(x, y, z)) return POINT_OUT;
+    // the cell's corners decide, not the region's faces: a surface on the region's face (a lid flush with the
+    // box) may be found a fraction of a voxel outside it
     if (!worldToGrid(grid, x, y, z, gpt)) return POINT_OUT;
     // the cell's corners: IN when one is selected, OUT when one is an unselected occupied vertex
     const i0 = Math.min(nx - 2, Math.floor(gpt[0])),
@@ -175,7 +176,7 @@ export function selectVoxelObject(grid: VoxelGrid, region: Region, opts: Partial
       if (selected[v]) return POINT_IN;
       if (occupied[v]) out = true;
     }
-    return out ? POINT_OUT : POINT_NONE;
+    return out || !region.inside(x, y, z) ? POINT_OUT : POINT_NONE;
   };
   const selection: Selection = {
     kind: 'object',

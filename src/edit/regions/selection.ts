@@ -30,12 +30,20 @@ export interface Selection {
   describe(): Record<string, unknown>;
 }
 
-/** `--select region`: a point is IN when it is inside the region, OUT otherwise. */
-export function regionSelection(region: Region): Selection {
+/**
+ * `--select region`: a point is IN when it is inside the region, or inside it once moved `tolerance` (a fraction)
+ * of the way to the centre of its bounds — a surface flush with the region's face is found a little outside it —
+ * and OUT otherwise.
+ */
+export function regionSelection(region: Region, tolerance = 0.03): Selection {
+  const b = region.bounds;
+  const c = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2);
+  const s = 1 - tolerance;
   return {
     kind: 'region',
     region,
-    classify: (x, y, z) => (region.inside(x, y, z) ? POINT_IN : POINT_OUT),
+    classify: (x, y, z) =>
+      region.inside(x, y, z) || region.inside(c[0] + (x - c[0]) * s, c[1] + (y - c[1]) * s, c[2] + (z - c[2]) * s) ? POINT_IN : POINT_OUT,
     selected: 0,
     candidates: 0,
     describe: () => ({ mode: 'region', region: region.text }),
