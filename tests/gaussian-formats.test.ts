@@ -301,3 +301,73 @@ describe('malformed new-format files get one line and no huge allocation', () =>
     ).toMatch(/holds 300 Gaussians .*the viewer can hold about 100/);
   });
 });
+
+describe.skipIf(!splatTransform.available)('a fitted scene with SH survives every format (eval within 0.5 dB)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gs-fmt-fit-'));
+  const ds = join(dir, 'demo');
+  const results: Record<string, number> = {};
+  beforeAll(async () => {
+    const { writeDemoData } = await import('../src/cli/cmd-demo-data');
+    await writeDemoData(ds, { size: 64, views: 24 });
+    const { loadDataset, loadViews } = await import('../src/io/datasets/dataset');
+    const { fitGaussians } = await import('../src/nerf/gaussian/fit-gaussians');
+    const { saveGaussianScene } = await import('../src/io/scenes/load-gaussian-scene');
+    const d = await loadDataset(ds, nodeFiles);
+    const { views } = await loadViews(d, 'train', nodeFiles);
+    // SH raised every 150 steps: degree 3 from step 450
+    const r = await fitGaussians(
+      d,
+      views.map((v) => ({ camera: v.frame.camera, image: v.image })),
+      { iters: 600, shEvery: 150, seed: 2 },
+    );
+    expect(r.gaussians.shDegree).toBe(3);
+    await saveGaussianScene(join(dir, 'scene'), r.gaussians, d.background, nodeFiles);
+    splatTransform.run(['scene/scene.ply', 'st.compressed.ply'], dir);
+    splatTransform.run(['--spz-version', '3', 'scene/scene.ply', 'st3.spz'], dir);
+    splatTransform.run(['--spz-version', '4', 'scene/scene.ply', 'st4.spz'], dir);
+    splatTransform.run(['scene/scene.ply', 'st.sog'], dir);
+    // the reverse: the project's files through splat-transform back to .ply
+    const g = await read(join(dir, 'scene/scene.ply'));
+    for (const [f, o] of [
+      ['ours3.spz', { spzVersion: 3 as const }],
+      ['ours4.spz', { spzVersion: 4 as const }],
+      ['ours.compressed.ply', {}],
+    ] as const) {
+      writeFileSync(join(dir, f), await encodeGaussians(g, f, o));
+      splatTransform.run([f, `${f}.st.ply`], dir);
+      const back = readGaussianPly(new Uint8Array(readFileSync(join(dir, `${f}.st.ply`))), f);
+      expect(back.count).toBe(g.count);
+    }
+    const { evaluate } = await import('../src/cli/cmd-eval');
+    for (const f of [
+      'scene/scene.ply',
+      'st.compressed.ply',
+      'st3.spz',
+      'st4.spz',
+      'st.sog',
+      'ours3.spz.st.ply',
+      'ours4.spz.st.ply',
+      'ours.compressed.ply.st.ply',
+    ])
+      results[f] = (await evaluate(join(dir, f), ds, 'test', 1)).psnr;
+    console.log(
+      Object.entries(results)
+        .map(([k, v]) => `${k} ${v.toFixed(2)} dB`)
+        .join(', '),
+    );
+  }, 900_000);
+
+  for (const f of [
+    'st.compressed.ply',
+    'st3.spz',
+    'st4.spz',
+    'st.sog',
+    'ours3.spz.st.ply',
+    'ours4.spz.st.ply',
+    'ours.compressed.ply.st.ply',
+  ])
+    it(`${f}: test PSNR within 0.5 dB of the original .ply`, () => {
+      expect(results['scene/scene.ply']).toBeGreaterThan(20);
+      expect(Math.abs(results[f] - results['scene/scene.ply'])).toBeLessThan(0.5);
+    });
+});
