@@ -43,7 +43,7 @@ export function openUserFiles(files: { path: string; data: Blob | Uint8Array }[]
   return run(`opening ${what}…`, () => sceneWorker({ type: 'open', files, background }, [], parsing));
 }
 
-/** `?scene=URL`: downloads a scene file (.ply / .splat / .voxel) and opens it. */
+/** `?scene=URL`: downloads a scene file (any Gaussian format, or .voxel) and opens it. */
 export function loadSceneFromUrl(url: string): Promise<boolean> {
   return run(`downloading ${url}…`, async () => {
     const res = await fetch(url);
