@@ -209,3 +209,63 @@ describe('malformed COLMAP models get one line', () => {
     await one({ ...txt, 'images.txt': '1 1 0 0 0 0 0 nan 1 a.png\n\n' }, /'nan' is not a number/);
   });
 });
+
+describe('pinhole ↔ distorted resampling (src/core/undistort.ts)', () => {
+  const cam = { ...demoCameras(1, 64, 4)[0], distortion: { k1: -0.15, k2: 0.03, k3: 0, k4: 0, p1: 0.002, p2: -0.001 } };
+
+  it("'crop' sees only inside the photo and 'cover' sees all of it; resampled renders match direct renders", async () => {
+    const { pinholeFor, remapImage, undistortView } = await import('../src/core/undistort');
+    const crop = pinholeFor(cam, 'crop'),
+      cover = pinholeFor(cam, 'cover');
+    expect(crop.distortion).toBeUndefined();
+    // barrel distortion (k1 < 0) squeezes a wider field into the photo: the pinhole that fits inside it is already
+    // wider than the lens's focal length says, and the one that covers all of it wider still
+    expect(crop.fx).toBeLessThan(cam.fx);
+    expect(cover.fx).toBeLessThan(crop.fx);
+    // a distorted photo resampled into the crop camera ≈ a pinhole render of that camera
+    const photo = renderDemoScene(cam);
+    const v = undistortView({ camera: cam, image: photo });
+    expect(v.camera).toEqual(crop);
+    const a = psnr(v.image, renderDemoScene(crop));
+    // a pinhole render of the cover camera resampled into the lens ≈ the distorted photo
+    const b = psnr(remapImage(renderDemoScene(cover), cover, cam), photo);
+    console.log(`resampling: undistorted photo ${a.toFixed(1)} dB, re-distorted render ${b.toFixed(1)} dB`);
+    expect(a).toBeGreaterThan(24);
+    expect(b).toBeGreaterThan(24);
+    // and the identity: a camera without distortion is left alone
+    expect(pinholeFor({ ...cam, distortion: undefined }, 'crop').fx).toBe(cam.fx);
+  });
+
+  it('GaussianScene renders a distorted camera into its lens (the label on an exported OPENCV frame is true)', async () => {
+    const { transformsFor } = await import('../src/io/export/multiview-export');
+    const t = transformsFor(
+      [
+        { camera: cam, file: 'a.png' },
+        { camera: { ...cam, distortion: undefined }, file: 'b.png' },
+      ],
+      [1, 1, 1],
+    ) as {
+      frames: { camera_model: string; k1?: number }[];
+    };
+    expect(t.frames.map((f) => f.camera_model)).toEqual(['OPENCV', 'PINHOLE']);
+    const g = createGaussians(1);
+    g.means.set([0.3, 0.2, 0]);
+    g.logScales.fill(Math.log(0.05));
+    g.opacityLogits[0] = 6;
+    const scene = new GaussianScene(g, [1, 1, 1]);
+    const d = await scene.render(cam);
+    const p = await scene.render({ ...cam, distortion: undefined });
+    // the blob's centre moves the way the lens moves it: find the darkest pixel of each render
+    const argmin = (img: Float32Array) => {
+      let best = 0;
+      for (let i = 0; i < img.length / 3; i++) if (img[3 * i] < img[3 * best]) best = i;
+      return [best % 64, Math.floor(best / 64)];
+    };
+    const [pu, pv] = argmin(p.image.data),
+      [du, dv] = argmin(d.image.data);
+    const { distort } = await import('../src/core/rays');
+    const [xd, yd] = distort(cam.distortion, (pu + 0.5 - cam.cx) / cam.fx, (pv + 0.5 - cam.cy) / cam.fy);
+    expect(Math.abs(cam.cx + cam.fx * xd - 0.5 - du)).toBeLessThanOrEqual(1.5);
+    expect(Math.abs(cam.cy + cam.fy * yd - 0.5 - dv)).toBeLessThanOrEqual(1.5);
+  });
+});

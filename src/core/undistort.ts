@@ -35,7 +35,8 @@ export function pinholeFor(cam: Camera, mode: 'crop' | 'cover'): Camera {
   if (isZeroDistortion(cam.distortion)) return { ...cam, distortion: undefined };
   const d = cam.distortion!;
   const { width: w, height: h } = cam;
-  const inside = (u: number, v: number) => u >= 0 && u <= w && v >= 0 && v <= h;
+  // within the span of pixel centres, so bilinear sampling never reaches past the image's edge
+  const inside = (u: number, v: number) => u >= 0.5 - 1e-9 && u <= w - 0.5 + 1e-9 && v >= 0.5 - 1e-9 && v <= h - 0.5 + 1e-9;
   // crop: every pinhole border pixel, distorted, lands inside the image; cover: every distorted border pixel,
   // undistorted, lands inside the pinhole image. Both hold for large enough (crop) / small enough (cover) s.
   const ok = (s: number) => {

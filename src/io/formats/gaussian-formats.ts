@@ -84,9 +84,14 @@ export async function readGaussians(
   try {
     let g: Gaussians;
     switch (format) {
-      case 'ply':
+      case 'ply': {
+        const vertex = parsePlyHeader(bytes, path).elements.find((e) => e.name === 'vertex');
+        if (vertex) checkCount(vertex.count, path, 'this PLY file', opts);
+        opts?.onProgress?.(0);
         g = readGaussianPly(bytes, path);
+        opts?.onProgress?.(1);
         break;
+      }
       case 'compressed-ply':
         g = readCompressedPly(bytes, path, opts);
         break;
@@ -119,7 +124,9 @@ export async function readGaussians(
       }
       case 'splat':
         checkCount(Math.floor(bytes.length / 32), path, 'this .splat file', opts);
+        opts?.onProgress?.(0);
         g = readSplat(bytes, path);
+        opts?.onProgress?.(1);
         break;
     }
     return { gaussians: g, format };
