@@ -27,7 +27,8 @@ export function setWebpWasmProvider(p: () => Promise<WebAssembly.Module>): void 
 async function decoder() {
   ready ??= (async () => {
     const mod = await import('@jsquash/webp/decode.js');
-    const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+    const g = globalThis as { process?: { versions?: { node?: string } }; document?: unknown };
+    const isNode = !!g.process?.versions?.node && g.document === undefined;
     if (wasmProvider) await mod.init(await wasmProvider());
     else if (isNode) throw new Error('WebP decoding in Node needs setWebpWasmProvider (src/io/node/node-webp.ts)');
     return mod.default as unknown as (b: ArrayBuffer) => Promise<{ width: number; height: number; data: Uint8ClampedArray }>;
