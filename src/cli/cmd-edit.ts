@@ -29,8 +29,8 @@ import { cameraExtent } from '../core/camera';
 
 const USAGE = `usage: instruct-scene edit SCENE --dataset DATASET --instruction TEXT (--out OUT | --resume OUT) [options]
 
-Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', or a .voxel / .ply / .splat file) so its
-renders follow the instruction.
+Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', a .voxel file, or a Gaussian file:
+.ply, .compressed.ply, .spz, .sog, SOG meta.json, .splat) so its renders follow the instruction.
 
   --model builtin|DIR     InstructPix2Pix ONNX folder, or the built-in model (default builtin)
   --method idu|sds        iterative dataset update (Instruct-NeRF2NeRF) or score distillation

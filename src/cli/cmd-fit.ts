@@ -11,15 +11,16 @@ import { Progress, warn } from './progress';
 
 const USAGE = `usage: instruct-scene fit DATASET --repr voxel|gaussians --out SCENE_DIR [options]
 
-Fits a scene to a posed dataset (nerfstudio, Blender or instant-ngp transforms) and writes a scene folder
-(scene.json + scene.voxel or scene.ply) that eval, render, edit and the viewer open.
+Fits a scene to a posed dataset (nerfstudio, Blender or instant-ngp transforms, or a COLMAP capture: sparse/0
+with images/) and writes a scene folder (scene.json + scene.voxel or scene.ply) that eval, render, edit and
+the viewer open. Gaussians are rasterised as pinhole cameras: views with lens distortion are undistorted first.
 
 options:
   --repr voxel|gaussians   representation (default voxel)
   --res N                  voxel grid: vertices along the longest axis (default 128; 160 for unbounded captures)
   --iters N                optimisation steps (voxel: 1000 bounded, 2000 unbounded captures; gaussians: 1000 bounded, 4000 unbounded)
   --backend cpu|webgpu     where to run (default cpu)
-  --downscale K            use images downscaled by K
+  --downscale K            use images downscaled by K (COLMAP captures: images_K/ when present)
   --max-images N           use at most N training images
   --seed S                 random seed (default 0)
   --sh                     voxel: view-dependent colour (SH degree 1)

@@ -29,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
+    (await import('../io/node/node-webp')).installNodeWebp(); // SOG images decode in Node too
     const mod = await cmd.load();
     const code = await mod.run(rest);
     return typeof code === 'number' ? code : 0;

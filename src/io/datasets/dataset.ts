@@ -9,7 +9,7 @@ import { parseJson } from '../files/files';
 import { decodeImage } from '../images/image-codec';
 
 export type Split = 'train' | 'val' | 'test';
-export type DatasetFormat = 'nerfstudio' | 'blender' | 'instant-ngp';
+export type DatasetFormat = 'nerfstudio' | 'blender' | 'instant-ngp' | 'colmap';
 
 export interface DatasetFrame {
   /** Position in the dataset after sorting by file path. */
@@ -35,6 +35,8 @@ export interface Dataset {
   sceneBox?: { min: [number, number, number]; max: [number, number, number] };
   /** Sparse points for Gaussian initialisation (nerfstudio `ply_file_path`), resolved. */
   plyPath?: string;
+  /** Sparse points read with the cameras (COLMAP points3D), colours in [0, 1]. */
+  points?: { xyz: Float32Array; rgb: Float32Array };
   /** nerfstudio `applied_transform` (3×4 or 4×4, row-major), kept as metadata: poses and points are already in this frame. */
   appliedTransform?: number[][];
   /** Downscale factor applied to cameras and images. */
@@ -156,9 +158,11 @@ async function locate(path: string, files: FileSource): Promise<{ root: string; 
 export async function loadDataset(path: string, files: FileSource, opts: LoadDatasetOptions = {}): Promise<Dataset> {
   const downscale = opts.downscale ?? 1;
   if (!Number.isInteger(downscale) || downscale < 1) throw new UserError(`--downscale must be a positive integer, got ${downscale}`);
-  const { root, jsons } = await locate(path.replace(/\/+$/, '') || '.', files);
-  const frames: DatasetFrame[] = [];
-  let format: DatasetFormat = 'nerfstudio';
+  const clean = path.replace(/\/+$/, '') || '.';
+  const colmap = /\.json$/i.test(clean) ? null : await colmapDataset(clean, files, downscale);
+  const { root, jsons } = colmap ?? (await locate(clean, files));
+  const frames: DatasetFrame[] = colmap?.frames ?? [];
+  let format: DatasetFormat = colmap ? 'colmap' : 'nerfstudio';
   let background: [number, number, number] | undefined;
   let sceneBox: Dataset['sceneBox'];
   let plyPath: string | undefined;
@@ -207,9 +211,9 @@ export async function loadDataset(path: string, files: FileSource, opts: LoadDat
     });
   }
   if (!frames.length) throw new UserError('the dataset has no frames', jsons[0].file);
-  if (!jsons[0].split) frames.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  if (!jsons[0]?.split) frames.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   frames.forEach((f, i) => (f.index = i));
-  if (!jsons[0].split) {
+  if (!jsons[0]?.split) {
     if (explicitSplit) {
       for (const f of frames) {
         for (const s of ['test', 'val', 'train'] as Split[]) if (splitLists[s]?.has(f.file)) f.split = s;
@@ -229,7 +233,8 @@ export async function loadDataset(path: string, files: FileSource, opts: LoadDat
     kept = frames.filter((f) => f.split !== 'train' || keep.has(f));
   }
   if (downscale > 1) for (const f of kept) f.camera = downscaleCamera(f.camera, downscale);
-  return { root, sources: jsons.map((j) => j.file), format, frames: kept, background, sceneBox, plyPath, appliedTransform, downscale };
+  const sources = colmap ? colmap.sources : jsons.map((j) => j.file);
+  return { root, sources, format, frames: kept, background, sceneBox, plyPath, points: colmap?.points, appliedTransform, downscale };
 }
 
 /** Frames of one split ('all' for every frame). */
@@ -246,7 +251,8 @@ export async function loadFrameImage(ds: Dataset, frame: DatasetFrame, files: Fi
   let img = decodeImage(await files.read(frame.path), frame.path);
   img = compositeOver(img, ds.background);
   const { width, height } = frame.camera;
-  if (ds.downscale > 1 && img.width % ds.downscale === 0 && img.height % ds.downscale === 0) img = downscaleImage(img, ds.downscale);
+  if (ds.downscale > 1 && Math.abs(img.width - width) > 1 && img.width % ds.downscale === 0 && img.height % ds.downscale === 0)
+    img = downscaleImage(img, ds.downscale);
   if (img.width !== width || img.height !== height) {
     const ratio = img.width / width;
     if (Math.abs(img.height / height - ratio) > 0.02)
@@ -295,3 +301,25 @@ export async function loadViews(
 }
 
 export { INTRINSIC_KEYS };
+
+/**
+ * A COLMAP capture (src/io/datasets/colmap.ts) as frames, when `root` holds a sparse model and no
+ * transforms.json (which wins: nerfstudio's processed captures carry both). Images come from `images/`, or
+ * from `images_K/` when downscaling by K and that folder exists (3DGS's convention).
+ */
+async function colmapDataset(root: string, files: FileSource, downscale: number) {
+  if ((await files.exists(joinPath(root, 'transforms.json'))) || (await files.exists(joinPath(root, 'transforms_train.json')))) return null;
+  const { findColmapModel, readColmapModel, colmapIntrinsics, colmapCameraToWorld } = await import('./colmap');
+  const dir = await findColmapModel(root, files);
+  if (!dir) return null;
+  const model = await readColmapModel(dir, files);
+  const sub = downscale > 1 && (await files.exists(joinPath(root, `images_${downscale}`))) ? `images_${downscale}` : 'images';
+  const frames: DatasetFrame[] = model.images.map((im) => ({
+    index: 0,
+    file: im.name,
+    path: joinPath(root, sub, im.name),
+    camera: { ...colmapIntrinsics(model.cameras.get(im.cameraId)!), c2w: colmapCameraToWorld(im.q, im.t, model.sources[1]) },
+    split: 'train' as Split,
+  }));
+  return { root, jsons: [] as { file: string; split?: Split }[], frames, points: model.points ?? undefined, sources: model.sources };
+}

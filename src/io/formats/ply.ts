@@ -290,6 +290,10 @@ function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boo
   return { header, count: n, columns };
 }
 
+function clampInfinite(col: Float32Array | undefined, inf: number, to: number): void {
+  if (col) for (let i = 0; i < col.length; i++) if (col[i] === inf) col[i] = to;
+}
+
 function requireFinite(col: Float32Array | undefined, name: string, file: string): void {
   if (!col) return;
   for (let i = 0; i < col.length; i++)
@@ -346,6 +350,10 @@ export function readGaussianPly(bytes: Uint8Array, file: string): Gaussians {
   const c = pc.columns,
     n = pc.count;
   for (const k of ['x', 'y', 'z']) if (!c.has(k)) throw new UserError(`PLY vertex element has no '${k}' property`, file);
+  // +∞ opacity (fully opaque) and −∞ log scale (flat) are values splat-transform writes on purpose, e.g. when it
+  // decodes an alpha byte of 255: clamp them to finite extremes; NaN and the other infinities stay errors
+  clampInfinite(c.get('opacity'), Infinity, 30);
+  for (const k of ['scale_0', 'scale_1', 'scale_2']) clampInfinite(c.get(k), -Infinity, -30);
   for (const [name, col] of c) requireFinite(col, name, file);
   // SH bands from the f_rest count
   let rest = 0;

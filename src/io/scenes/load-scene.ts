@@ -5,6 +5,7 @@ import { VoxelScene } from '../../nerf/voxel/voxel-scene';
 import type { FileSink, FileSource } from '../files/files';
 import { parseJson } from '../files/files';
 import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../formats/voxel-format';
+import { isGaussianFileName } from '../formats/gaussian-formats';
 
 /**
  * Scene folders and files.
@@ -12,7 +13,8 @@ import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../formats/v
  * A scene folder holds a manifest `scene.json`:
  *   `{"format": "instruct-scene", "version": 1, "kind": "voxel" | "gaussians", "file": "scene.voxel" | "scene.ply", ...}`
  * plus the file it names. `fit --repr voxel` writes `scene.voxel` (see voxel-format.ts); `fit --repr gaussians`
- * writes `scene.ply`. `loadScene` also takes a bare `.voxel`, `.ply` or `.splat` file.
+ * writes `scene.ply`. `loadScene` also takes a bare `.voxel` file or a Gaussian file (`.ply`, `.compressed.ply`,
+ * `.spz`, `.sog`, a SOG `meta.json`, `.splat`; see src/io/formats/gaussian-formats.ts).
  */
 export interface SceneManifest {
   format: 'instruct-scene';
@@ -23,6 +25,7 @@ export interface SceneManifest {
 }
 
 export const MANIFEST = 'scene.json';
+const GAUSSIAN_FILES = '.ply, .compressed.ply, .spz, .sog, SOG meta.json or .splat';
 export const VOXEL_FILE = 'scene.voxel';
 
 export async function readManifest(dir: string, files: FileSource): Promise<SceneManifest> {
@@ -48,18 +51,18 @@ export async function loadVoxelScene(path: string, files: FileSource): Promise<V
 }
 
 /**
- * Loads a scene from a folder (with scene.json), a `.voxel` file, or a Gaussian `.ply` / `.splat` file.
+ * Loads a scene from a folder (with scene.json), a `.voxel` file, or a Gaussian file.
  * Errors are UserErrors naming the path.
  */
 export async function loadScene(path: string, files: FileSource): Promise<Scene> {
   const p = path.replace(/\/+$/, '') || '.';
   const ext = extname(p);
   if (ext === '.voxel') return loadVoxelScene(p, files);
-  if (ext === '.ply' || ext === '.splat') return loadGaussianScene(p, files);
+  if (isGaussianFileName(p)) return loadGaussianScene(p, files);
   if (!(await files.exists(joinPath(p, MANIFEST)))) {
-    if (!(await files.exists(p))) throw new UserError('no such scene (expected a scene folder, .voxel, .ply or .splat)', p);
+    if (!(await files.exists(p))) throw new UserError(`no such scene (expected a scene folder, .voxel or ${GAUSSIAN_FILES})`, p);
     throw new UserError(
-      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit'; files must end in .voxel, .ply or .splat)`,
+      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit'; files must be .voxel or ${GAUSSIAN_FILES})`,
       p,
     );
   }
@@ -70,7 +73,7 @@ export async function loadScene(path: string, files: FileSource): Promise<Scene>
 }
 
 // ── Gaussian branch (owned by the Gaussian engineer) ──────────────────────────────────────────────────────
-// `.ply` / `.splat` files and folders whose manifest kind is 'gaussians' come here. The module is imported
+// Gaussian files and folders whose manifest kind is 'gaussians' come here. The module is imported
 // lazily so voxel-only use never loads the Gaussian code.
 async function loadGaussianScene(path: string, files: FileSource): Promise<Scene> {
   const mod = await import('./load-gaussian-scene');

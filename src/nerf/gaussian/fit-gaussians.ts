@@ -1,4 +1,5 @@
 import { cameraExtent, type Camera } from '../../core/camera';
+import { undistortView } from '../../core/undistort';
 import { UserError } from '../../core/errors';
 import type { Image } from '../../core/image';
 import { Rng } from '../../core/rng';
@@ -126,12 +127,16 @@ export function defaultSchedule(iters: number) {
   };
 }
 
-/** Initial Gaussians for a dataset: its sparse points when present, else random in its box (or around the cameras). */
+/** Initial Gaussians for a dataset: its sparse points (COLMAP points3D, or the ply it names) when present, else random in its box (or around the cameras). */
 export async function initialGaussians(
   dataset: Dataset,
   cams: Camera[],
   opts: { files?: FileSource; randomInit?: number; maxInitPoints?: number; rng: Rng },
 ): Promise<{ g: Gaussians; how: string }> {
+  if (dataset.points && dataset.points.xyz.length > 0) {
+    const g = gaussiansFromPoints(dataset.points.xyz, dataset.points.rgb, { maxPoints: opts.maxInitPoints ?? 100_000, rng: opts.rng });
+    return { g, how: `${g.count} sparse points from ${dataset.sources[dataset.sources.length - 1]}` };
+  }
   if (dataset.plyPath && opts.files && (await opts.files.exists(dataset.plyPath))) {
     const pc = readPointCloud(await opts.files.read(dataset.plyPath), dataset.plyPath);
     if (pc.count > 0) {
@@ -201,6 +206,9 @@ export async function fitGaussians(
       throw new UserError(
         `training image is ${v.image.width}×${v.image.height}×${v.image.channels}, expected RGB ${v.camera.width}×${v.camera.height}`,
       );
+  // the rasteriser is pinhole (as 3DGS): views with lens distortion are undistorted first, as COLMAP's image
+  // undistorter prepares captures for 3DGS (src/core/undistort.ts)
+  views = views.map(undistortView);
 
   let g: Gaussians;
   let how = 'given';
