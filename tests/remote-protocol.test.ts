@@ -10,21 +10,26 @@ import * as ort from 'onnxruntime-node';
 import { unzipSync } from 'fflate';
 import { Rng } from '../src/core/rng';
 import { startServe, type ServeProcess } from './helpers/serve';
+import { modelFolder } from './helpers/ip2p-models';
 
 const BUILTIN = join(__dirname, '../models/builtin');
 let srv: ServeProcess;
 let small: ServeProcess;
+let half: ServeProcess;
+let halfDir = '';
 const ORIGIN = 'http://127.0.0.1:5173';
 
 beforeAll(async () => {
-  [srv, small] = await Promise.all([
+  halfDir = await modelFolder({ fp16: true });
+  [srv, small, half] = await Promise.all([
     startServe(['--model', 'builtin', '--cors', ORIGIN, '--json']),
     startServe(['--model', 'builtin', '--max-request-mb', '1', '--model-prefix', 'ip2p', '--quiet']),
+    startServe(['--model', halfDir, '--quiet']),
   ]);
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([srv?.stop(), small?.stop()]);
+  await Promise.all([srv?.stop(), small?.stop(), half?.stop()]);
 });
 
 interface Reply {
@@ -228,6 +233,64 @@ describe('serve: Open Inference Protocol (written from the specification)', () =
     );
     expect(JSON.parse(new TextDecoder().decode(files['scheduler/scheduler_config.json']))._class_name).toBe(
       'EulerAncestralDiscreteScheduler',
+    );
+  });
+
+  it('FP16 travels only as binary data', async () => {
+    const meta = (await call(half.url, 'GET', '/v2/models/vae_decoder')).json();
+    expect(meta.inputs[0]).toEqual({ name: 'latent_sample', datatype: 'FP16', shape: [-1, 4, -1, -1] });
+    // binary FP16 in and out equals onnxruntime-node on the file
+    const bits = Buffer.alloc(32);
+    const lat = [0.5, -0.25, 1, 0.125, -1, 0, 0.75, 0.2, 0.1, -0.3, 0.6, -0.6, 0.3, 0.9, -0.9, 0.05];
+    // IEEE half bits of the values (all exactly representable or rounded by the reference the same way)
+    const half16 = (v: number) => {
+      const f = new Float32Array([v]);
+      const u = new Uint32Array(f.buffer)[0];
+      const sign = (u >>> 16) & 0x8000,
+        exp = ((u >>> 23) & 0xff) - 127 + 15,
+        man = (u >>> 13) & 0x3ff;
+      return v === 0 ? sign : sign | (exp << 10) | man;
+    };
+    lat.forEach((v, i) => bits.writeUInt16LE(half16(v), i * 2));
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'latent_sample', shape: [1, 4, 2, 2], datatype: 'FP16', parameters: { binary_data_size: 32 } }],
+        outputs: [{ name: 'sample', parameters: { binary_data: true } }],
+      }),
+    );
+    const r = await call(half.url, 'POST', '/v2/models/vae_decoder/infer', Buffer.concat([header, bits]), {
+      'Inference-Header-Content-Length': String(header.length),
+    });
+    expect(r.status, r.body.toString()).toBe(200);
+    const hl = Number(r.headers.get('inference-header-content-length'));
+    const o = JSON.parse(r.body.subarray(0, hl).toString()).outputs[0];
+    expect([o.datatype, o.shape]).toEqual(['FP16', [1, 3, 16, 16]]);
+    const s = await ort.InferenceSession.create(join(halfDir, 'vae_decoder', 'model.onnx'));
+    const ref = await s.run({ latent_sample: new ort.Tensor('float16', new Uint16Array(bits.buffer, bits.byteOffset, 16), [1, 4, 2, 2]) });
+    await s.release();
+    const got = new Uint16Array(r.body.buffer.slice(r.body.byteOffset + hl, r.body.byteOffset + r.body.length));
+    expect(Array.from(got)).toEqual(Array.from(ref.sample.data as Uint16Array));
+    // as JSON: refused both ways
+    const j = await call(
+      half.url,
+      'POST',
+      '/v2/models/vae_decoder/infer',
+      JSON.stringify({ inputs: [{ name: 'latent_sample', shape: [1, 4, 1, 1], datatype: 'FP16', data: [0, 0, 0, 0] }] }),
+    );
+    expect([j.status, j.json().error]).toEqual([
+      400,
+      "input 'latent_sample': FP16 tensors travel only as binary data (binary tensor data extension)",
+    ]);
+    // no outputs named: all outputs, as JSON (the default), which FP16 cannot be
+    const h2 = Buffer.from(
+      JSON.stringify({ inputs: [{ name: 'latent_sample', shape: [1, 4, 2, 2], datatype: 'FP16', parameters: { binary_data_size: 32 } }] }),
+    );
+    const jo = await call(half.url, 'POST', '/v2/models/vae_decoder/infer', Buffer.concat([h2, bits]), {
+      'Inference-Header-Content-Length': String(h2.length),
+    });
+    expect(jo.status).toBe(400);
+    expect(jo.json().error).toMatch(
+      /output 'sample' is FP16, which travels only as binary data; ask for it with parameters.binary_data = true/,
     );
   });
 
