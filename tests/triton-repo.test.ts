@@ -166,7 +166,7 @@ async function tritonStandIn(repo: string): Promise<{ url: string; close(): Prom
         const dims = reshape
           ? [...((one(cfg, 'max_batch_size') as number) > 0 ? [inp.shape[0]] : []), ...((reshape.shape as number[]) ?? [])]
           : inp.shape;
-        feeds[inp.name] = new ort.Tensor(type, data, dims);
+        feeds[inp.name] = new ort.Tensor(type as 'float32', data, dims);
       }
       const out = await session.run(feeds);
       const outs: unknown[] = [];
