@@ -5,6 +5,7 @@
  * (each a JSON {"error"} with its status; the server keeps serving), CORS, request limits and a clean stop.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { unzipSync } from 'fflate';
@@ -477,6 +478,18 @@ describe('serve: Open Inference Protocol (written from the specification)', () =
     const rc = await fetch(`${small.url}/v2/models/ip2p_unet/infer`, { method: 'POST', body: chunked, duplex: 'half' } as RequestInit);
     expect(rc.status).toBe(413);
 
+    // raw sockets: a malformed request line, and a client that leaves halfway through its upload
+    const raw = (text: string, end: boolean) =>
+      new Promise<string>((resolve) => {
+        const sock = connect(Number(new URL(srv.url).port), '127.0.0.1');
+        let got = '';
+        sock.on('data', (c) => (got += c.toString()));
+        sock.on('close', () => resolve(got));
+        sock.write(text, () => (end ? sock.end() : setTimeout(() => sock.destroy(), 100)));
+      });
+    expect(await raw('THIS IS NOT HTTP\r\n\r\n', true)).toMatch(/^HTTP\/1.1 400 Bad Request[\s\S]*\{"error":"malformed HTTP request"\}/);
+    expect(await raw('POST /v2/models/unet/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"inputs": [', false)).toBe('');
+
     // still serving
     expect((await call(srv.url, 'GET', '/v2/health/ready')).status).toBe(200);
     expect((await call(small.url, 'GET', '/v2/health/ready')).status).toBe(200);
@@ -493,6 +506,7 @@ describe('serve: Open Inference Protocol (written from the specification)', () =
     expect(last.queueMs).toBeGreaterThanOrEqual(0);
     expect(last.batch).toEqual([1, 1]);
     expect(logs().some((l) => l.status === 400 && /has shape \[2,8,16\]/.test(l.error))).toBe(true);
+    expect(logs().some((l) => l.status === 499 && l.path === '/v2/models/unet/infer')).toBe(true); // the upload that stopped
   });
 
   it('CORS headers only for the allowed origin; other origins are refused', async () => {

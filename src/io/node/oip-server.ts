@@ -184,6 +184,7 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
   const allowed = (origin: string) => cors.includes('*') || cors.includes(origin);
 
   function send(res: ServerResponse, e: LogEntry, status: number, body: Uint8Array | string, headers: Record<string, string> = {}): void {
+    if (res.destroyed) return; // the client left; the log says 499
     const b = typeof body === 'string' ? Buffer.from(body) : body;
     e.status = status;
     e.bytesOut = b.byteLength;
@@ -200,6 +201,8 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
       const chunks: Buffer[] = [];
       let n = 0;
       let over: HttpError | null = null;
+      let settled = false;
+      const release = () => (held -= chunks.reduce((a, b) => a + b.byteLength, 0));
       req.on('data', (c: Buffer) => {
         n += c.byteLength;
         e.bytesIn = n;
@@ -209,7 +212,7 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
         else if (held + c.byteLength > budget)
           over = new HttpError(503, 'the server holds too much request data right now; try again later', { 'Retry-After': '1' });
         if (over) {
-          held -= chunks.reduce((a, b) => a + b.byteLength, 0);
+          release();
           chunks.length = 0;
           return;
         }
@@ -217,11 +220,18 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
         chunks.push(c);
       });
       req.on('end', () => {
+        settled = true;
         if (over) return reject(over);
         const b = Buffer.concat(chunks);
         resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
       });
-      req.on('error', reject);
+      // a client that leaves mid-upload: give back what was held, answer nobody
+      req.on('close', () => {
+        if (settled) return;
+        settled = true;
+        if (!over) release();
+        reject(new HttpError(400, 'the client closed the connection during the upload'));
+      });
     });
   }
 
