@@ -11,8 +11,9 @@ const USAGE = `usage: instruct-scene edit-image IMAGE --instruction TEXT --out F
 Edits one image with a plain-language instruction (InstructPix2Pix, dual classifier-free guidance).
 
 options:
-  --model builtin|DIR    model folder in the optimum layout (default: builtin, the small stand-in that makes
-                         colour/tone edits only; see README "Getting the InstructPix2Pix model")
+  --model builtin|DIR|URL  model folder in the optimum layout (default: builtin, the small stand-in that makes
+                         colour/tone edits only; see README "Getting the InstructPix2Pix model"), or a model
+                         server: http://HOST:PORT[/PREFIX] ('instruct-scene serve', Triton, KServe)
   --steps N              denoising steps (default 20)
   --text-scale S         text guidance s_T (default 7.5)
   --image-scale S        image guidance s_I (default 1.5)

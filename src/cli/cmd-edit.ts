@@ -24,7 +24,8 @@ import { almostEmpty, defaultDilation, regionMask } from '../edit/regions/region
 import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 import { loadEditableScene, saveEditedScene } from './edit-scene-io';
-import { resolveModelDir } from './model-path';
+import { isModelUrl, remoteOptionsFromEnv, resolveModelDir } from './model-path';
+import { RemoteError } from '../edit/diffusion/remote/oip-client';
 import { cameraExtent } from '../core/camera';
 
 const USAGE = `usage: instruct-scene edit SCENE --dataset DATASET --instruction TEXT (--out OUT | --resume OUT) [options]
@@ -32,7 +33,8 @@ const USAGE = `usage: instruct-scene edit SCENE --dataset DATASET --instruction 
 Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', a .voxel file, or a Gaussian file:
 .ply, .compressed.ply, .spz, .sog, SOG meta.json, .splat) so its renders follow the instruction.
 
-  --model builtin|DIR     InstructPix2Pix ONNX folder, or the built-in model (default builtin)
+  --model builtin|DIR|URL InstructPix2Pix ONNX folder, the built-in model (default), or a model server
+                          (http://HOST:PORT[/PREFIX]: 'instruct-scene serve', Triton, KServe)
   --method idu|sds        iterative dataset update (Instruct-NeRF2NeRF) or score distillation
                           (Instruct 3D-to-3D / Vox-E)   (default idu)
   --region R              edit only inside box:x0,y0,z0,x1,y1,z1 | sphere:cx,cy,cz,r | hull:MASK_DIR
@@ -141,17 +143,22 @@ export interface LoadedPrior {
   dispose(): Promise<void>;
 }
 
-/** Loads `builtin` or an ONNX folder (checked first: a failing folder is one UserError listing its problems). */
+/** Loads `builtin`, an ONNX folder or a model server (checked first: a failing model is one UserError listing its problems). */
 export async function loadPrior(model: string): Promise<LoadedPrior> {
-  const dir = await resolveModelDir(model);
-  if (!(await isDirectory(dir))) throw new UserError('the built-in model is missing from this installation (models/builtin)', dir);
+  const remote = isModelUrl(model);
+  const dir = remote ? model : await resolveModelDir(model);
+  if (!remote && !(await isDirectory(dir)))
+    throw new UserError('the built-in model is missing from this installation (models/builtin)', dir);
   const [{ InstructPix2Pix }, { nodeRuntime }, { ip2pPrior }] = await Promise.all([
     import('../edit/diffusion/pipeline'),
     import('../io/node/node-ort'),
     import('../edit/diffusion/ip2p-prior'),
   ]);
-  const pipe = await InstructPix2Pix.load(dir, nodeFiles, nodeRuntime());
-  const id = model === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name;
+  const pipe = remote
+    ? await (await import('../edit/diffusion/remote/remote-pipeline')).loadRemotePipeline(model, remoteOptionsFromEnv())
+    : await InstructPix2Pix.load(dir, nodeFiles, nodeRuntime());
+  const name = pipe.info.builtin ? `builtin:${pipe.info.name}` : pipe.info.name;
+  const id = remote ? `${name} @ ${model}` : model === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name;
   return { prior: ip2pPrior(pipe, id), dir, id, dispose: () => pipe.dispose(), check: (s: string) => pipe.checkInstruction(s) };
 }
 
@@ -340,7 +347,7 @@ export async function run(args: string[]): Promise<number> {
       status,
       instruction,
       method,
-      model: { id: modelId, dir: modelDir, files: await modelHashes(modelDir) },
+      model: isModelUrl(modelDir) ? { id: modelId, server: modelDir } : { id: modelId, dir: modelDir, files: await modelHashes(modelDir) },
       parent: { scene: scenePath, sha256: parentHash },
       dataset: { path: dsPath, downscale: ds.downscale, trainViews: views.length, skippedViews: skipped },
       region: region ? { text: region.text, ...region.describe() } : null,
@@ -365,6 +372,7 @@ export async function run(args: string[]): Promise<number> {
   };
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
+  let savedStep = resume ? resume.loop.step : -1;
   const res = await runEdit({
     cfg,
     scene,
@@ -372,9 +380,23 @@ export async function run(args: string[]): Promise<number> {
     views,
     settings,
     resume: resume ?? undefined,
-    saveCheckpoint: async (c) => nodeFiles.write(ckptPath, encodeCheckpoint(c)),
+    saveCheckpoint: async (c) => {
+      await nodeFiles.write(ckptPath, encodeCheckpoint(c));
+      savedStep = c.loop.step;
+    },
     onProgress: emit,
     shouldStop: () => stop,
+  }).catch(async (e) => {
+    if (!(e instanceof RemoteError)) throw e;
+    // the model server failed mid-edit: say where the edit can continue from
+    progress.done();
+    scene.dispose?.();
+    await dispose();
+    throw new UserError(
+      savedStep >= 0
+        ? `${e.message}; the edit stopped (last checkpoint: step ${savedStep}/${cfg.iters}); once the server is back, continue with --resume ${out}`
+        : `${e.message}; the edit stopped before its first checkpoint; once the server is back, start it again with --out ${out}`,
+    );
   });
   process.off('SIGINT', onSig);
   process.off('SIGTERM', onSig);

@@ -83,7 +83,7 @@ export interface EditOptions {
    * (decode it with `decode` for a live preview), when the scheduler provides one.
    */
   onStep?: (step: number, total: number, preview: Latents | null) => void;
-  /** cancels between steps (rejects with the signal's reason) */
+  /** cancels the edit: between steps, and the model call in flight when the runtime can abort it (a server) */
   signal?: AbortSignal;
 }
 
@@ -153,6 +153,7 @@ export class InstructPix2Pix {
     readonly tokenizer: ClipTokenizer,
     private readonly schedulerConfig: Record<string, unknown>,
     readonly builtinInfo: BuiltinInfo | null,
+    private readonly filesDir: string,
   ) {}
 
   /**
@@ -166,8 +167,23 @@ export class InstructPix2Pix {
     opts: { readExternal?: boolean; onProgress?: (msg: string) => void } = {},
   ): Promise<InstructPix2Pix> {
     const check = await checkModelFolder(dir, files, { readExternal: opts.readExternal ?? !runtime.loadsByPath });
+    return InstructPix2Pix.open(check, files, runtime, opts);
+  }
+
+  /**
+   * Creates the sessions of an already checked model — a folder (`load`) or an inference server's models
+   * (`loadRemotePipeline` in ./remote): throws one UserError listing the check's problems, if any. The tokenizer and
+   * scheduler config are read from `files` under `check.filesDir`.
+   */
+  static async open(
+    check: ModelCheck,
+    files: FileSource,
+    runtime: OnnxRuntime,
+    opts: { onProgress?: (msg: string) => void } = {},
+  ): Promise<InstructPix2Pix> {
     if (check.problems.length || !check.variant) throw modelProblems(check);
-    const tokenizer = await loadTokenizer(joinPath(dir, 'tokenizer'), files);
+    const dir = check.dir;
+    const tokenizer = await loadTokenizer(joinPath(check.filesDir, 'tokenizer'), files);
     const sessions = {} as Record<Component, RtSession>;
     for (const comp of ['text_encoder', 'vae_encoder', 'unet', 'vae_decoder'] as const) {
       opts.onProgress?.(`loading ${comp}`);
@@ -180,6 +196,7 @@ export class InstructPix2Pix {
         });
       } catch (e) {
         for (const s of Object.values(sessions)) await s.release();
+        if (e instanceof UserError) throw e;
         throw new UserError(`${runtime.name} cannot load it (${String((e as Error)?.message ?? e).split('\n')[0]})`, f.path);
       }
       // The runtime's view must agree with the file's.
@@ -187,7 +204,10 @@ export class InstructPix2Pix {
       const got = [...sessions[comp].inputNames].sort().join(',');
       if (want !== got) {
         for (const s of Object.values(sessions)) await s.release();
-        throw new UserError(`the runtime reports inputs ${got}, the file declares ${want}`, f.path);
+        throw new UserError(
+          `the runtime reports inputs ${got}, the ${check.source === 'server' ? 'server' : 'file'} declares ${want}`,
+          f.path,
+        );
       }
     }
     // The bytes are in the sessions now; drop our copies.
@@ -203,7 +223,7 @@ export class InstructPix2Pix {
       variant: check.variant,
       notes: check.notes,
     };
-    return new InstructPix2Pix(info, runtime, sessions, tokenizer, check.schedulerConfig!, builtin);
+    return new InstructPix2Pix(info, runtime, sessions, tokenizer, check.schedulerConfig!, builtin, check.filesDir);
   }
 
   /** Releases the sessions. */
@@ -216,7 +236,7 @@ export class InstructPix2Pix {
     const overrides: Record<string, unknown> = {};
     if (kind === 'ddim') overrides._class_name = 'DDIMScheduler';
     else if (kind === 'euler-ancestral') overrides._class_name = 'EulerAncestralDiscreteScheduler';
-    return createScheduler(this.schedulerConfig, joinPath(this.info.dir, 'scheduler', 'scheduler_config.json'), overrides);
+    return createScheduler(this.schedulerConfig, joinPath(this.filesDir, 'scheduler', 'scheduler_config.json'), overrides);
   }
 
   /** ᾱ_t for t = 0..T−1 from the folder's scheduler config. */
@@ -236,7 +256,7 @@ export class InstructPix2Pix {
     return c.ignored;
   }
 
-  private async runText(text: string): Promise<Float32Array> {
+  private async runText(text: string, signal?: AbortSignal): Promise<Float32Array> {
     const ids = this.tokenizer.encodeForModel(text);
     const v = this.info.variant;
     const t =
@@ -247,7 +267,7 @@ export class InstructPix2Pix {
             BigInt64Array.from(ids, (x) => BigInt(x)),
             [1, ids.length],
           );
-    const out = await this.sessions.text_encoder.run({ input_ids: t });
+    const out = await this.sessions.text_encoder.run({ input_ids: t }, { signal });
     const hs = tensorToF32(out.last_hidden_state);
     checkFiniteOut(hs, 'text_encoder');
     if (hs.length !== 77 * v.hiddenSize)
@@ -256,14 +276,14 @@ export class InstructPix2Pix {
   }
 
   /** Text states for an instruction and for the empty prompt (cached). */
-  async encodeText(instruction: string): Promise<TextEmbeddings> {
+  async encodeText(instruction: string, signal?: AbortSignal): Promise<TextEmbeddings> {
     const hit = this.textCache.get(instruction);
     if (hit) return hit;
     this.checkInstruction(instruction);
-    if (!this.uncondCache) this.uncondCache = await this.runText('');
+    if (!this.uncondCache) this.uncondCache = await this.runText('', signal);
     const e: TextEmbeddings = {
       instruction,
-      cond: await this.runText(instruction),
+      cond: await this.runText(instruction, signal),
       uncond: this.uncondCache,
       hidden: this.info.variant.hiddenSize,
     };
@@ -285,11 +305,14 @@ export class InstructPix2Pix {
   }
 
   /** VAE encoder mean of an image (any size is resized to a multiple of 8 first), NOT scaled. */
-  async encodeImage(img: Image, size?: [number, number]): Promise<Latents> {
+  async encodeImage(img: Image, size?: [number, number], signal?: AbortSignal): Promise<Latents> {
     const [W, H] = size ?? this.workingSize(img.width, img.height);
     const x = imageToChw(resizeImage(img, W, H));
     const v = this.info.variant;
-    const out = await this.sessions.vae_encoder.run({ sample: toTensorFloat(this.rt, v.dtypes.vae_encoder.sample, x, [1, 3, H, W]) });
+    const out = await this.sessions.vae_encoder.run(
+      { sample: toTensorFloat(this.rt, v.dtypes.vae_encoder.sample, x, [1, 3, H, W]) },
+      { signal },
+    );
     const t = out[v.vaeOutput];
     const d = tensorToF32(t);
     checkFiniteOut(d, 'vae_encoder');
@@ -305,32 +328,33 @@ export class InstructPix2Pix {
    * The condition image's VAE mean, cached per Image object (IDU edits each original view many times).
    * A cached entry is reused only while the image's pixels are unchanged (compared against a copy).
    */
-  private async conditionLatents(image: Image, W: number, H: number): Promise<Latents> {
+  private async conditionLatents(image: Image, W: number, H: number, signal?: AbortSignal): Promise<Latents> {
     const hit = this.condCache.get(image);
     if (hit && hit.W === W && hit.H === H && hit.data.length === image.data.length && hit.data.every((v, i) => v === image.data[i])) {
       return { ...hit.lat, data: hit.lat.data.slice() };
     }
-    const lat = await this.encodeImage(image, [W, H]);
+    const lat = await this.encodeImage(image, [W, H], signal);
     this.condCache.set(image, { W, H, data: image.data.slice(), lat: { ...lat, data: lat.data.slice() } });
     return lat;
   }
 
   /** z = 0.18215·E(x) (VAE mean): the latents that get noised and denoised (SDS, img2img). */
-  async encode(img: Image, size?: [number, number]): Promise<Latents> {
-    const m = await this.encodeImage(img, size);
+  async encode(img: Image, size?: [number, number], signal?: AbortSignal): Promise<Latents> {
+    const m = await this.encodeImage(img, size, signal);
     for (let i = 0; i < m.data.length; i++) m.data[i] *= LATENT_SCALE;
     return m;
   }
 
   /** x = D(z / 0.18215) as an RGB image in [0,1] at 8× the latent size. */
-  async decode(z: Latents): Promise<Image> {
+  async decode(z: Latents, signal?: AbortSignal): Promise<Image> {
     const { height: h, width: w } = z;
     const data = new Float32Array(4 * h * w);
     for (let i = 0; i < data.length; i++) data[i] = z.data[i] / LATENT_SCALE;
     const v = this.info.variant;
-    const out = await this.sessions.vae_decoder.run({
-      latent_sample: toTensorFloat(this.rt, v.dtypes.vae_decoder.latent_sample, data, [1, 4, h, w]),
-    });
+    const out = await this.sessions.vae_decoder.run(
+      { latent_sample: toTensorFloat(this.rt, v.dtypes.vae_decoder.latent_sample, data, [1, 4, h, w]) },
+      { signal },
+    );
     const s = tensorToF32(out.sample);
     checkFiniteOut(s, 'vae_decoder');
     const [, C, H, W] = out.sample.dims;
@@ -364,7 +388,13 @@ export class InstructPix2Pix {
    * The three raw UNet predictions in batch order [text, image, uncond] for VP-form latents z_t (already
    * scaled by the scheduler's scaleModelInput when sampling), each [4·h·w].
    */
-  async predictBranches(zt: Latents, t: number, image: Latents, text: TextEmbeddings): Promise<[Float32Array, Float32Array, Float32Array]> {
+  async predictBranches(
+    zt: Latents,
+    t: number,
+    image: Latents,
+    text: TextEmbeddings,
+    signal?: AbortSignal,
+  ): Promise<[Float32Array, Float32Array, Float32Array]> {
     const { height: h, width: w } = zt;
     if (image.height !== h || image.width !== w)
       throw new Error(`image latents ${image.width}×${image.height} differ from noisy latents ${w}×${h}`);
@@ -386,11 +416,10 @@ export class InstructPix2Pix {
     };
     const sd = v.dtypes.unet.sample;
     const run = async (B: number, s: Float32Array, e: RtTensor): Promise<Float32Array> => {
-      const out = await this.sessions.unet.run({
-        sample: toTensorFloat(this.rt, sd, s, [B, 8, h, w]),
-        timestep: tsTensor(B),
-        encoder_hidden_states: e,
-      });
+      const out = await this.sessions.unet.run(
+        { sample: toTensorFloat(this.rt, sd, s, [B, 8, h, w]), timestep: tsTensor(B), encoder_hidden_states: e },
+        { signal },
+      );
       const o = out.out_sample;
       const d = tensorToF32(o);
       if (d.length !== B * n) throw new UserError(`unet returned ${o.dims.join('×')}, expected ${B}×4×${h}×${w}`);
@@ -417,8 +446,9 @@ export class InstructPix2Pix {
     imageLatents: Latents,
     text: TextEmbeddings,
     scales: GuidanceScales = DEFAULT_SCALES,
+    signal?: AbortSignal,
   ): Promise<Float32Array> {
-    const [et, ei, eu] = await this.predictBranches(zt, t, imageLatents, text);
+    const [et, ei, eu] = await this.predictBranches(zt, t, imageLatents, text, signal);
     return guide(et, ei, eu, scales);
   }
 
@@ -432,9 +462,10 @@ export class InstructPix2Pix {
     const strength = opts.strength ?? 1;
     if (!(steps >= 1 && Number.isInteger(steps))) throw new UserError(`steps must be a positive integer, got ${steps}`);
     if (!(strength > 0 && strength <= 1)) throw new UserError(`strength (noise level) must be in (0, 1], got ${strength}`);
-    const text = await this.encodeText(instruction);
+    const signal = opts.signal;
+    const text = await this.encodeText(instruction, signal);
     const [W, H] = this.workingSize(image.width, image.height, opts.size);
-    const imgLat = await this.conditionLatents(image, W, H);
+    const imgLat = await this.conditionLatents(image, W, H, signal);
     const { height: h, width: w } = imgLat;
     const n = 4 * h * w;
     const sched = this.scheduler(opts.scheduler);
@@ -448,7 +479,7 @@ export class InstructPix2Pix {
       lat = new Float32Array(n);
       for (let i = 0; i < n; i++) lat[i] = noise[i] * sched.initNoiseSigma;
     } else {
-      const z0 = opts.init ? (await this.encode(opts.init, [W, H])).data : imgLat.data.map((v) => v * LATENT_SCALE);
+      const z0 = opts.init ? (await this.encode(opts.init, [W, H], signal)).data : imgLat.data.map((v) => v * LATENT_SCALE);
       if (opts.spread) {
         const span = Math.max(1, Math.min(sched.numTrainTimesteps, Math.round(strength * sched.numTrainTimesteps)));
         sched.setTimesteps(Math.min(steps, span), span);
@@ -459,15 +490,15 @@ export class InstructPix2Pix {
     const ts = sched.timesteps;
     const total = ts.length - start;
     for (let i = start; i < ts.length; i++) {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('edit cancelled');
+      if (signal?.aborted) throw signal.reason ?? new Error('edit cancelled');
       const inp = sched.scaleModelInput(lat, i);
-      const eps = await this.predictNoise({ channels: 4, height: h, width: w, data: inp }, ts[i], imgLat, text, scales);
+      const eps = await this.predictNoise({ channels: 4, height: h, width: w, data: inp }, ts[i], imgLat, text, scales, signal);
       lat = sched.step(eps, i, lat, rng);
       const x0 = sched.lastPredOriginal;
       opts.onStep?.(i - start + 1, total, x0 ? { channels: 4, height: h, width: w, data: x0 } : null);
     }
-    let out = await this.decode({ channels: 4, height: h, width: w, data: lat });
-    if (opts.keepDetail ?? this.info.builtin) out = await this.restoreDetail(out, image, imgLat);
+    let out = await this.decode({ channels: 4, height: h, width: w, data: lat }, signal);
+    if (opts.keepDetail ?? this.info.builtin) out = await this.restoreDetail(out, image, imgLat, signal);
     if (out.width !== image.width || out.height !== image.height) out = resizeImage(out, image.width, image.height);
     return out;
   }
@@ -477,12 +508,12 @@ export class InstructPix2Pix {
    * whose 8×8-pooling VAE would otherwise pull renders towards a blurred image.
    * @param sourceLatents the source's VAE mean when already computed (must match edited's size / 8)
    */
-  async restoreDetail(edited: Image, source: Image, sourceLatents?: Latents): Promise<Image> {
+  async restoreDetail(edited: Image, source: Image, sourceLatents?: Latents, signal?: AbortSignal): Promise<Image> {
     const W = edited.width,
       H = edited.height;
     const src = resizeImage(compositeOver(source, [1, 1, 1]), W, H);
-    const lat = sourceLatents ?? (await this.encodeImage(src, [W, H]));
-    const recon = await this.decode({ ...lat, data: lat.data.map((v) => v * LATENT_SCALE) });
+    const lat = sourceLatents ?? (await this.encodeImage(src, [W, H], signal));
+    const recon = await this.decode({ ...lat, data: lat.data.map((v) => v * LATENT_SCALE) }, signal);
     if (recon.width !== W || recon.height !== H)
       throw new Error(`restoreDetail: latents ${lat.width}×${lat.height} do not match a ${W}×${H} image`);
     const out = createImage(W, H, 3);
@@ -514,5 +545,6 @@ export function modelProblems(check: ModelCheck): UserError {
     check.problems.length > shown.length
       ? `; and ${check.problems.length - shown.length} more (run 'instruct-scene models check ${check.dir}')`
       : '';
-  return new UserError(`not a usable InstructPix2Pix model folder: ${shown.join('; ')}${more}`);
+  const what = check.source === 'server' ? 'model server' : 'model folder';
+  return new UserError(`not a usable InstructPix2Pix ${what}: ${shown.join('; ')}${more}`);
 }

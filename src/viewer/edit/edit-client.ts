@@ -68,6 +68,12 @@ function onReply(r: EditReply): void {
       break;
     }
     case 'error':
+      if (es.status === 'cancelling') {
+        // a model server's call in flight was aborted by the cancel: the edit ended as cancelled
+        es.set({ status: 'idle', statusText: 'edit cancelled; the scene is unchanged', progress: null });
+        startedFrom = null;
+        break;
+      }
       es.set({ status: 'idle', error: r.message, statusText: null });
       startedFrom = null;
       break;

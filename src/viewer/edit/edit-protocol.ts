@@ -14,7 +14,12 @@ export type ModelSource =
   /** An ONNX model folder served over HTTP(S) (downloaded once, kept in the Cache API). */
   | { source: 'url'; url: string }
   /** A local model folder the user picked (relative paths inside it). */
-  | { source: 'files'; files: { path: string; data: Blob }[] };
+  | { source: 'files'; files: { path: string; data: Blob }[] }
+  /**
+   * A model server speaking the Open Inference Protocol (`instruct-scene serve`, Triton, KServe):
+   * http(s)://HOST:PORT[/PREFIX]. It must allow the page's origin (serve --cors ORIGIN, or a CORS proxy).
+   */
+  | { source: 'server'; url: string };
 
 /** Settings that may change while an edit runs (read by the loop at every step). */
 export interface LiveSettings {

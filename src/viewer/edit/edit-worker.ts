@@ -20,6 +20,8 @@ import { VoxelEditable } from '../../edit/scenes/voxel-editable';
 import { ip2pPrior } from '../../edit/diffusion/ip2p-prior';
 import { InstructPix2Pix } from '../../edit/diffusion/pipeline';
 import { webRuntime } from '../../edit/diffusion/ort-web';
+import { loadRemotePipeline } from '../../edit/diffusion/remote/remote-pipeline';
+import { RemoteRuntime } from '../../edit/diffusion/remote/remote-runtime';
 import { urlFiles } from '../../io/files/url-files';
 import type { FileSource } from '../../io/files/files';
 import { gaussianBounds } from '../../nerf/gaussian/gaussians';
@@ -54,7 +56,7 @@ let job: Job | null = null;
 let pendingPause = false;
 let pendingCancel = false;
 
-async function modelFiles(m: ModelSource): Promise<{ files: FileSource; id: string }> {
+async function modelFiles(m: Exclude<ModelSource, { source: 'server' }>): Promise<{ files: FileSource; id: string }> {
   if (m.source === 'builtin') return { files: builtinModelFiles, id: 'builtin' };
   if (m.source === 'url') {
     const files = urlFiles(m.url, {
@@ -91,7 +93,31 @@ async function softwareGpu(): Promise<boolean> {
   );
 }
 
+/**
+ * Cancels the model server calls of the edit being loaded or run (a server model's calls can take long; a local
+ * model's run cannot be interrupted). Set while a server model is in use.
+ */
+let cancelRemote: ((reason: Error) => void) | null = null;
+self.addEventListener('message', (ev: MessageEvent<EditRequest>) => {
+  if (ev.data?.type === 'cancel') cancelRemote?.(new Error('edit cancelled'));
+});
+
+async function loadServerPrior(m: Extract<ModelSource, { source: 'server' }>) {
+  const rt = new RemoteRuntime(m.url);
+  const loading = new AbortController();
+  cancelRemote = (reason) => {
+    loading.abort(reason);
+    rt.abortAll(reason);
+  };
+  post({ type: 'status', text: `connecting to ${rt.server.base}…` });
+  const pipe = await loadRemotePipeline(rt, { signal: loading.signal, onProgress: (msg) => post({ type: 'status', text: msg }) });
+  const name = pipe.info.builtin ? `builtin:${pipe.info.name}` : pipe.info.name;
+  return { prior: ip2pPrior(pipe, `${name} @ ${m.url}`), pipe, id: m.url, providers: [`server ${rt.server.base}`] };
+}
+
 async function loadPrior(m: ModelSource, wasmPaths?: string) {
+  cancelRemote = null;
+  if (m.source === 'server') return loadServerPrior(m);
   const { files, id } = await modelFiles(m);
   post({ type: 'status', text: 'loading the model…' });
   const rt = await webRuntime({ wasmOnly: await softwareGpu(), wasmPaths });
