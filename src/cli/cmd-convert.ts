@@ -3,7 +3,7 @@ import { extname } from '../core/paths';
 import { encodeGaussianFile, readGaussianFile } from '../io/scenes/load-gaussian-scene';
 import { nodeFiles } from '../io/node/node-files';
 import { parseCommand } from './args';
-import { resolve } from 'node:path';
+import { prepareOutput } from '../io/node/output-guard';
 
 const USAGE = `usage: instruct-scene convert IN OUT [--json]
 
@@ -31,8 +31,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const oext = extname(output);
   if (oext !== '.ply' && oext !== '.splat') throw new UserError('output must end in .ply or .splat', output);
-  if (resolve(input) === resolve(output))
-    throw new UserError('output is the input file; choose another name (inputs are never overwritten)', output);
+  await prepareOutput({ out: output, kind: 'file', inputs: [p.positionals[0], input], flag: 'OUT' });
   const t0 = Date.now();
   const g = await readGaussianFile(input, nodeFiles);
   const bytes = encodeGaussianFile(g, output);

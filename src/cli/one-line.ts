@@ -1,0 +1,27 @@
+/** Longest message printed; longer ones keep their start and end around a note of what was cut. */
+const MAX_MESSAGE = 1000;
+
+/**
+ * One printable line from any message: line breaks, tabs and other control characters (C0, DEL, C1, the
+ * Unicode line and paragraph separators) are shown escaped (`\n`, `\t`, `\x1b`), lone surrogates become
+ * U+FFFD (so the UTF-8 written to the terminal is valid), and very long messages (a quoted 60,000-character
+ * argument) are shortened in the middle.
+ */
+export function oneLine(msg: string): string {
+  let out = '';
+  for (const ch of msg) {
+    const c = ch.codePointAt(0)!;
+    if (c === 0x0a) out += '\\n';
+    else if (c === 0x0d) out += '\\r';
+    else if (c === 0x09) out += '\\t';
+    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if (c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16)}`;
+    else if (c >= 0xd800 && c <= 0xdfff) out += '\ufffd';
+    else out += ch;
+  }
+  if (out.length > MAX_MESSAGE) {
+    const cps = Array.from(out);
+    out = `${cps.slice(0, 700).join('')} …(${cps.length - 950} characters cut)… ${cps.slice(-250).join('')}`;
+  }
+  return out;
+}
