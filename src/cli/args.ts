@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../core/errors';
 
@@ -18,6 +19,11 @@ export function parseCommand(args: string[], usage: string, options: Options, op
     console.log(usage);
     return null;
   }
+  for (const v of [...parsed.positionals, ...Object.values(parsed.values)])
+    if (typeof v === 'string' && v.includes('\ufffd') && !existsSync(v))
+      throw new UserError(
+        `the argument '${v}' is not valid UTF-8 (shown with \ufffd); this program reads UTF-8 text and file names only: rename the file (e.g. with convmv) or pass another path`,
+      );
   const [lo, hi] = opts.positionals ?? [0, 0];
   if (parsed.positionals.length < lo) throw new UserError(`missing argument\n${usage}`.split('\n').slice(0, 2).join(' — '));
   if (parsed.positionals.length > hi) throw new UserError(`unexpected argument '${parsed.positionals[hi]}'`);

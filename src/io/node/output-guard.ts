@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../../core/errors';
-import { fsError, PARTIAL_DIR, TMP_FILE } from './node-files';
+import { PARTIAL_DIR, TMP_FILE } from './node-files';
 
 /**
  * Checks an output path before any work starts (every command that writes calls this first):
@@ -91,7 +91,16 @@ export async function prepareOutput(spec: OutputSpec): Promise<void> {
   try {
     await fs.writeFile(probe, '');
   } catch (e) {
-    throw fsError(e, out, `write ${flag} (in ${probeDir})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EROFS'
+        ? 'the file system is read-only'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'ENOSPC'
+            ? 'the disk is full'
+            : `${code ?? (e as Error).message}`;
+    throw new UserError(`cannot write here (${why} in ${probeDir}); choose another ${flag}`, out);
   } finally {
     await fs.rm(probe, { force: true });
   }
