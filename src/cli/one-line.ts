@@ -1,3 +1,5 @@
+import { escapeControls } from '../core/errors';
+
 /** Longest message printed; longer ones keep their start and end around a note of what was cut. */
 const MAX_MESSAGE = 1000;
 
@@ -8,17 +10,7 @@ const MAX_MESSAGE = 1000;
  * argument) are shortened in the middle.
  */
 export function oneLine(msg: string): string {
-  let out = '';
-  for (const ch of msg) {
-    const c = ch.codePointAt(0)!;
-    if (c === 0x0a) out += '\\n';
-    else if (c === 0x0d) out += '\\r';
-    else if (c === 0x09) out += '\\t';
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16)}`;
-    else if (c >= 0xd800 && c <= 0xdfff) out += '\ufffd';
-    else out += ch;
-  }
+  let out = escapeControls(msg);
   if (out.length > MAX_MESSAGE) {
     const cps = Array.from(out);
     out = `${cps.slice(0, 700).join('')} …(${cps.length - 950} characters cut)… ${cps.slice(-250).join('')}`;

@@ -1,4 +1,4 @@
-import { UserError } from './errors';
+import { describeValue, UserError } from './errors';
 
 /** POSIX-style path helpers usable in the browser and Node (no `path` module in platform-neutral code). */
 export function joinPath(...parts: string[]): string {
@@ -64,6 +64,6 @@ export function insidePathProblem(rel: unknown): string | null {
  */
 export function resolveInside(root: string, rel: unknown, what: string, file: string): string {
   const problem = insidePathProblem(rel);
-  if (problem) throw new UserError(`${what} ${rel === undefined ? '' : `${JSON.stringify(rel).slice(0, 200)} `}${problem}`, file);
+  if (problem) throw new UserError(`${what} ${rel === undefined ? '' : `${describeValue(rel, 200)} `}${problem}`, file);
   return joinPath(root, rel as string);
 }

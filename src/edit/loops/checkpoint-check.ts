@@ -1,4 +1,4 @@
-import { UserError } from '../../core/errors';
+import { describeValue, UserError } from '../../core/errors';
 import { limits } from '../../core/limits';
 import type { EditableScene, StateBlob } from '../scenes/editable';
 
@@ -26,7 +26,7 @@ const isNum = (v: unknown, lo: number, hi: number) => typeof v === 'number' && N
 export function checkCheckpointHeader(h: unknown, payload: number, file: string): void {
   const bad = (d: string) => damagedCheckpoint(file, d);
   if (!isObj(h)) throw bad('its header is not an object');
-  if (h.version !== 1) throw bad(`version ${JSON.stringify(h.version)?.slice(0, 20)}, expected 1`);
+  if (h.version !== 1) throw bad(`version ${describeValue(h.version, 20)}, expected 1`);
   const s = h.settings;
   if (!isObj(s)) throw bad('settings missing');
   if (!isObj(s.cfg)) throw bad('settings.cfg missing');
@@ -34,7 +34,7 @@ export function checkCheckpointHeader(h: unknown, payload: number, file: string)
   const iters = isInt(s.cfg.iters, 1, Number.MAX_SAFE_INTEGER) ? s.cfg.iters : Number.MAX_SAFE_INTEGER;
   const L = h.loop;
   if (!isObj(L)) throw bad('loop state missing');
-  if (!isInt(L.step, 0, iters)) throw bad(`loop.step ${JSON.stringify(L.step)?.slice(0, 20)} is not an integer in [0, ${iters}]`);
+  if (!isInt(L.step, 0, iters)) throw bad(`loop.step ${describeValue(L.step, 20)} is not an integer in [0, ${iters}]`);
   if (!isInt(L.rng, -(2 ** 31), 2 ** 32 - 1)) throw bad('loop.rng is not a 32-bit integer');
   if (!isInt(L.cursor, 0, Number.MAX_SAFE_INTEGER)) throw bad('loop.cursor is not a non-negative integer');
   if (!isInt(L.viewsEdited, 0, Number.MAX_SAFE_INTEGER)) throw bad('loop.viewsEdited is not a non-negative integer');
@@ -48,11 +48,11 @@ export function checkCheckpointHeader(h: unknown, payload: number, file: string)
   const names = new Set<string>();
   for (const e of h.arrays as unknown[]) {
     if (!isObj(e) || typeof e.name !== 'string') throw bad('an array entry has no name');
-    const what = `array ${JSON.stringify(e.name).slice(0, 40)}`;
+    const what = `array ${describeValue(e.name, 40)}`;
     if (names.has(e.name)) throw bad(`${what} is listed twice`);
     names.add(e.name);
     const size = TYPE_SIZE[e.type as string];
-    if (!size) throw bad(`${what} has unknown type ${JSON.stringify(e.type)?.slice(0, 20)}`);
+    if (!size) throw bad(`${what} has unknown type ${describeValue(e.type, 20)}`);
     if (!isInt(e.offset, 0, payload) || e.offset % 8 !== 0) throw bad(`${what} has a bad offset`);
     if (!isInt(e.length, 0, Math.floor(limits.tensorBytes / size))) throw bad(`${what} has a bad length`);
     if (e.offset + e.length * size > payload) throw bad(`${what} runs past the end of the file (truncated?)`);
@@ -102,7 +102,7 @@ export function checkResumeState(
     const v = blob.meta[k];
     if (typeof tv === 'number') {
       const r = META_INT[k];
-      if (r ? !isInt(v, r[0], r[1]) : !isNum(v, -1e30, 1e30)) throw bad(`scene ${k} ${JSON.stringify(v)?.slice(0, 20)} is out of range`);
+      if (r ? !isInt(v, r[0], r[1]) : !isNum(v, -1e30, 1e30)) throw bad(`scene ${k} ${describeValue(v, 20)} is out of range`);
     } else if (Array.isArray(tv)) {
       if (!Array.isArray(v) || v.length !== tv.length || !v.every((x) => isNum(x, -1e30, 1e30))) throw bad(`scene ${k} is malformed`);
     }

@@ -1,4 +1,5 @@
 import { UserError } from '../../core/errors';
+import { jsonDepth, MAX_JSON_DEPTH } from '../../io/files/files';
 import type { Image } from '../../core/image';
 import type { StateBlob } from '../scenes/editable';
 import type { LoopState } from './edit-session';
@@ -65,7 +66,9 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
   if (8 + hl > bytes.length) throw damagedCheckpoint(file, 'truncated');
   let h: any;
   try {
-    h = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hl)));
+    const text = new TextDecoder().decode(bytes.subarray(8, 8 + hl));
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new Error('too deep');
+    h = JSON.parse(text);
   } catch {
     throw damagedCheckpoint(file, 'broken header');
   }

@@ -1,6 +1,6 @@
 import type { Camera, Distortion } from '../../core/camera';
 import { downscaleCamera, rowMajorToColumnMajor } from '../../core/camera';
-import { UserError } from '../../core/errors';
+import { describeValue, UserError } from '../../core/errors';
 import type { Image } from '../../core/image';
 import { compositeOver, downscaleImage, resizeImage } from '../../core/image';
 import { dirname, insidePathProblem, joinPath, resolveInside } from '../../core/paths';
@@ -69,10 +69,7 @@ const INTRINSIC_KEYS = [
 /** Coordinates and distances beyond this are corruption, not scenes (docs/limits.md). */
 export const MAX_COORD = 1e8;
 
-function short(v: unknown): string {
-  const t = JSON.stringify(v) ?? String(v);
-  return t.length > 60 ? t.slice(0, 60) + '…' : t;
-}
+const short = (v: unknown) => describeValue(v, 60);
 
 function num(v: unknown, what: string, file: string, lo = -Infinity, hi = Infinity): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${what} must be a finite number, got ${short(v)}`, file);

@@ -58,6 +58,27 @@ export async function readJson(files: FileSource, path: string): Promise<any> {
   return parseJson(await files.read(path, limits.jsonBytes), path);
 }
 
+/** Deepest nesting any of our JSON files may have (real files nest a few levels; 10,000 overflows parsers' stacks). */
+export const MAX_JSON_DEPTH = 256;
+
+/** The deepest nesting of arrays / objects in JSON text (strings skipped); stops counting past MAX_JSON_DEPTH. */
+export function jsonDepth(text: string): number {
+  let depth = 0,
+    max = 0,
+    inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max && (max = depth) > MAX_JSON_DEPTH) return max;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 /**
  * Parses JSON text; invalid UTF-8 and syntax errors are one UserError naming the file (the parser's message
  * with the quoted source snippet cut, so it stays one short line).
@@ -72,6 +93,8 @@ export function parseJson(bytes: Uint8Array | string, file: string): any {
   } catch {
     throw new UserError('broken JSON (the file is not valid UTF-8 text)', file);
   }
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw new UserError(`broken JSON (nested more than ${MAX_JSON_DEPTH} levels deep)`, file);
   try {
     return JSON.parse(text);
   } catch (e) {

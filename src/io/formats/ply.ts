@@ -299,7 +299,8 @@ function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boo
   const num = (type: PlyType, what: string): number => {
     const t = nextToken();
     if (t === null) throw new UserError(`PLY body ends early (${what}; truncated file?)`, file);
-    if (!ASCII_NUMBER.test(t)) throw new UserError(`PLY body: '${t.slice(0, 20).replace(/[^\x20-\x7e]/g, '?')}' is not a number (${what})`, file);
+    if (!ASCII_NUMBER.test(t))
+      throw new UserError(`PLY body: '${t.slice(0, 20).replace(/[^\x20-\x7e]/g, '?')}' is not a number (${what})`, file);
     const v = /^[-+]?nan$/i.test(t) ? NaN : /inf/i.test(t) ? (t.startsWith('-') ? -Infinity : Infinity) : Number(t);
     const r = INT_RANGE[type];
     if (r && !(Number.isInteger(v) && v >= r[0] && v <= r[1]))

@@ -1,4 +1,5 @@
-import { UserError } from '../../core/errors';
+import { describeValue, UserError } from '../../core/errors';
+import { jsonDepth, MAX_JSON_DEPTH } from '../files/files';
 import { checkLimit } from '../../core/limits';
 import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import type { VoxelRenderSettings } from '../../nerf/voxel/voxel-scene';
@@ -122,7 +123,7 @@ function readF32(bytes: Uint8Array, at: number, n: number): Float32Array {
 
 function finiteNumber(v: unknown, what: string, file: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v))
-    throw new UserError(`header: ${what} must be a finite number, got ${JSON.stringify(v)}`, file);
+    throw new UserError(`header: ${what} must be a finite number, got ${describeValue(v)}`, file);
   return v;
 }
 
@@ -140,7 +141,9 @@ export function decodeVoxelScene(bytes: Uint8Array, file: string): VoxelFile {
     throw new UserError(`truncated or corrupt: header length ${H} exceeds the file size (${bytes.length} bytes)`, file);
   let h: any;
   try {
-    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + H)));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + H));
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new Error(`nested more than ${MAX_JSON_DEPTH} levels deep`);
+    h = JSON.parse(text);
   } catch (e) {
     throw new UserError(`corrupt header (${(e as Error).message.replace(/,? "[\s\S]*$/, '')})`, file);
   }
@@ -155,7 +158,7 @@ export function decodeVoxelScene(bytes: Uint8Array, file: string): VoxelFile {
     );
   const res = vec3(h.res, 'res', file);
   if (!res.every((r) => Number.isInteger(r) && r >= 2 && r <= 4096))
-    throw new UserError(`header: res must be integers in [2, 4096], got ${JSON.stringify(h.res)}`, file);
+    throw new UserError(`header: res must be integers in [2, 4096], got ${describeValue(h.res)}`, file);
   const box = { min: vec3(h.box?.min, 'box.min', file), max: vec3(h.box?.max, 'box.max', file) };
   if (![...box.min, ...box.max].every((v) => Math.abs(v) <= MAX_COORD))
     throw new UserError(`header: box coordinates must lie within ±${MAX_COORD}`, file);
@@ -168,10 +171,10 @@ export function decodeVoxelScene(bytes: Uint8Array, file: string): VoxelFile {
   if (Math.abs(densityShift) > 1e4) throw new UserError(`header: densityShift must be within ±1e4, got ${densityShift}`, file);
   if (densityScale <= 0 || densityScale > 1e6) throw new UserError(`header: densityScale must be in (0, 1e6], got ${densityScale}`, file);
   const shDegree = h.shDegree;
-  if (shDegree !== 0 && shDegree !== 1) throw new UserError(`header: shDegree must be 0 or 1, got ${JSON.stringify(shDegree)}`, file);
+  if (shDegree !== 0 && shDegree !== 1) throw new UserError(`header: shDegree must be 0 or 1, got ${describeValue(shDegree)}`, file);
   const background = vec3(h.background, 'background', file);
   if (!background.every((v) => v >= 0 && v <= 1))
-    throw new UserError(`header: background must be RGB in [0, 1], got ${JSON.stringify(h.background)}`, file);
+    throw new UserError(`header: background must be RGB in [0, 1], got ${describeValue(h.background)}`, file);
   const stepRatio = finiteNumber(h.render?.stepRatio, 'render.stepRatio', file);
   const near = finiteNumber(h.render?.near, 'render.near', file);
   if (stepRatio <= 0.01 || stepRatio > 10) throw new UserError('header: render.stepRatio must be in (0.01, 10]', file);
@@ -190,7 +193,7 @@ export function decodeVoxelScene(bytes: Uint8Array, file: string): VoxelFile {
   if (!Array.isArray(h.arrays) || h.arrays.length !== 3) throw new UserError('header: arrays must list density, color, occupancy', file);
   for (const a of h.arrays) {
     const w = want[a?.name];
-    if (!w) throw new UserError(`header: unknown array ${JSON.stringify(a?.name)}`, file);
+    if (!w) throw new UserError(`header: unknown array ${describeValue(a?.name)}`, file);
     if (a.dtype !== w.dtype || a.length !== w.length || a.offset !== w.offset)
       throw new UserError(
         `header: array ${a.name} is ${a.dtype}×${a.length} at ${a.offset}, but a ${res.join('×')} grid needs ${w.dtype}×${w.length} at ${w.offset}`,

@@ -1,4 +1,4 @@
-import { UserError } from '../../core/errors';
+import { describeValue, UserError } from '../../core/errors';
 import { extname, insidePathProblem, joinPath } from '../../core/paths';
 import type { Scene } from '../../nerf/common/scene';
 import { VoxelScene } from '../../nerf/voxel/voxel-scene';
@@ -33,13 +33,13 @@ export function checkManifest(m: any, p: string): SceneManifest {
   if (typeof m !== 'object' || m === null || Array.isArray(m) || m.format !== 'instruct-scene')
     throw new UserError('not an instruct-scene manifest (format must be "instruct-scene")', p);
   if (m.version !== 1)
-    throw new UserError(`manifest version ${JSON.stringify(m.version)?.slice(0, 40)} is not supported (this program reads version 1)`, p);
+    throw new UserError(`manifest version ${describeValue(m.version, 40)} is not supported (this program reads version 1)`, p);
   if (m.kind !== 'voxel' && m.kind !== 'gaussians')
-    throw new UserError(`kind must be "voxel" or "gaussians", got ${JSON.stringify(m.kind)?.slice(0, 40)}`, p);
+    throw new UserError(`kind must be "voxel" or "gaussians", got ${describeValue(m.kind, 40)}`, p);
   const problem = insidePathProblem(m.file);
   if (problem) throw new UserError(`"file" must name a file inside the scene folder: it ${problem}`, p);
   if (m.background !== undefined && !isRgb(m.background))
-    throw new UserError(`background must be RGB, three numbers in [0, 1], got ${JSON.stringify(m.background)?.slice(0, 60)}`, p);
+    throw new UserError(`background must be RGB, three numbers in [0, 1], got ${describeValue(m.background, 60)}`, p);
   if (m.meta !== undefined && (typeof m.meta !== 'object' || m.meta === null || Array.isArray(m.meta)))
     throw new UserError('meta must be an object', p);
   return m as SceneManifest;
