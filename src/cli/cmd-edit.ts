@@ -6,7 +6,7 @@ import { framesOf, loadDataset, loadViews } from '../io/datasets/dataset';
 import { encodePng } from '../io/images/image-codec';
 import { nodeFiles, isDirectory } from '../io/node/node-files';
 import { decodeCheckpoint, encodeCheckpoint } from '../edit/loops/checkpoint';
-import { checkResumeState } from '../edit/loops/checkpoint-check';
+import { checkCheckpointSettings, checkResumeState } from '../edit/loops/checkpoint-check';
 import { readJson } from '../io/files/files';
 import { datasetRoot, prepareOutput } from '../io/node/output-guard';
 import {
@@ -246,7 +246,7 @@ export async function run(args: string[]): Promise<number> {
       }
       throw new UserError(`no checkpoint to resume from (${CKPT} is missing; start the edit with --out)`, out);
     }
-    resume = decodeCheckpoint(await nodeFiles.read(ckptPath), ckptPath);
+    resume = checkCheckpointSettings(decodeCheckpoint(await nodeFiles.read(ckptPath), ckptPath), ckptPath);
   } else if ((await nodeFiles.exists(joinPath(out, CKPT))) || (await nodeFiles.exists(joinPath(out, 'scene.json')))) {
     throw new UserError(`already holds an edit; continue it with --resume ${out}, or choose a new --out`, out);
   }

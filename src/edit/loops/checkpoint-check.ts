@@ -29,9 +29,7 @@ export function checkCheckpointHeader(h: unknown, payload: number, file: string)
   if (h.version !== 1) throw bad(`version ${describeValue(h.version, 20)}, expected 1`);
   const s = h.settings;
   if (!isObj(s)) throw bad('settings missing');
-  if (!isObj(s.cfg)) throw bad('settings.cfg missing');
-  if (!Array.isArray(s.views) || !s.views.every((v: unknown) => typeof v === 'string')) throw bad('settings.views must list file names');
-  const iters = isInt(s.cfg.iters, 1, Number.MAX_SAFE_INTEGER) ? s.cfg.iters : Number.MAX_SAFE_INTEGER;
+  const iters = isObj(s.cfg) && isInt(s.cfg.iters, 1, Number.MAX_SAFE_INTEGER) ? s.cfg.iters : Number.MAX_SAFE_INTEGER;
   const L = h.loop;
   if (!isObj(L)) throw bad('loop state missing');
   if (!isInt(L.step, 0, iters)) throw bad(`loop.step ${describeValue(L.step, 20)} is not an integer in [0, ${iters}]`);
@@ -42,7 +40,8 @@ export function checkCheckpointHeader(h: unknown, payload: number, file: string)
     if (L[k] !== undefined && !isNum(L[k], 0, 1e15)) throw bad(`loop.${k} is not a time`);
   if (L.lastLoss !== undefined && !isNum(L.lastLoss, -1e30, 1e30)) throw bad('loop.lastLoss is not finite');
   if (!Array.isArray(L.targets)) throw bad('loop.targets missing');
-  if (L.targets.length !== s.views.length) throw bad(`it holds ${L.targets.length} training images for ${s.views.length} views`);
+  if (Array.isArray(s.views) && L.targets.length !== s.views.length)
+    throw bad(`it holds ${L.targets.length} training images for ${s.views.length} views`);
   if (!isObj(h.sceneMeta)) throw bad('scene state missing');
   if (!Array.isArray(h.arrays)) throw bad('array table missing');
   const names = new Set<string>();
@@ -73,6 +72,23 @@ export function checkCheckpointArrays(arrays: Record<string, Float32Array | Uint
     for (let i = 0; i < a.length; i++)
       if (!Number.isFinite(a[i])) throw damagedCheckpoint(file, `${name} holds a non-finite value (${a[i]}) at ${i}`);
   }
+}
+
+/**
+ * The settings the CLI stores and compares on --resume: an edit config object (`cfg`, with `iters`), the
+ * training views' file names (one training-image slot each). Returns the checkpoint.
+ */
+export function checkCheckpointSettings<C extends { settings: Record<string, unknown>; loop: { targets: unknown[] } }>(
+  c: C,
+  file: string,
+): C {
+  const s = c.settings as Record<string, any>;
+  if (!isObj(s.cfg) || !isInt(s.cfg.iters, 1, Number.MAX_SAFE_INTEGER)) throw damagedCheckpoint(file, 'settings.cfg missing');
+  if (!Array.isArray(s.views) || !s.views.every((v: unknown) => typeof v === 'string'))
+    throw damagedCheckpoint(file, 'settings.views must list file names');
+  if (c.loop.targets.length !== s.views.length)
+    throw damagedCheckpoint(file, `it holds ${c.loop.targets.length} training images for ${s.views.length} views`);
+  return c;
 }
 
 const META_INT: Record<string, [number, number]> = {

@@ -61,7 +61,11 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
-  if (bytes.length < 8 || MAGIC.some((m, i) => bytes[i] !== m)) throw damagedCheckpoint(file, 'not an edit checkpoint');
+  if (bytes.length < 8 || MAGIC.some((m, i) => bytes[i] !== m))
+    throw new UserError(
+      `not an edit checkpoint (damaged or another file); start the edit over with --out NEW_FOLDER, or delete ${file}`,
+      file,
+    );
   const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
   if (8 + hl > bytes.length) throw damagedCheckpoint(file, 'truncated');
   let h: any;

@@ -70,8 +70,9 @@ export function readSplat(bytes: Uint8Array, file: string): Gaussians {
       const s = dv.getFloat32(o + 12 + 4 * a, true);
       if (!Number.isFinite(s) || s <= 0) throw new UserError(`splat ${i}: scale is ${s} (must be a positive finite number)`, file);
       const ls = Math.log(s);
-      if (ls < lo || ls > hi) throw new UserError(`splat ${i}: scale ${s} is outside [e^${lo}, e^${hi}] (corrupt?)`, file);
-      g.logScales[3 * i + a] = ls;
+      // float32 rounding of e^±30 / e^20 (what writers clamp to) may land just outside: allow it
+      if (ls < lo - 1e-4 || ls > hi + 1e-4) throw new UserError(`splat ${i}: scale ${s} is outside [e^${lo}, e^${hi}] (corrupt?)`, file);
+      g.logScales[3 * i + a] = Math.min(hi, Math.max(lo, ls));
     }
     for (let c = 0; c < 3; c++) g.sh[i * SH_STRIDE + c] = (bytes[o + 24 + c] / 255 - 0.5) / SH_C0;
     g.opacityLogits[i] = logit(bytes[o + 27] / 255);

@@ -84,7 +84,11 @@ function inflatedSize(parts: Uint8Array[], max: number, what: string, name: stri
     if (final) ended = true;
   });
   try {
-    for (let i = 0; i < parts.length; i++) inf.push(parts[i], i === parts.length - 1);
+    // small slices: deflate expands at most ~1032×, so each push yields at most a few MB before the count stops it
+    const SLICE = 4096;
+    for (let i = 0; i < parts.length; i++)
+      for (let o = 0; o < parts[i].length || o === 0; o += SLICE)
+        inf.push(parts[i].subarray(o, o + SLICE), i === parts.length - 1 && o + SLICE >= parts[i].length);
     if (!parts.length) inf.push(new Uint8Array(0), true);
   } catch (e) {
     if (e instanceof UserError) throw e;
