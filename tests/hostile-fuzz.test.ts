@@ -17,13 +17,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe(`fuzz: ${CASES} mutated inputs per reader (seed ${SEED})`, () => {
   for (const reader of READERS)
-    it(reader.name, async () => {
-      const seeds = await reader.seeds();
-      const results: CaseResult[] = [];
-      for (let i = 0; i < CASES; i++) results.push(await runCase(reader, seeds, SEED, i, join(dir, reader.name)));
-      const bad = results.filter((r) => r.outcome === 'internal' || r.outcome === 'garbage' || r.modified || r.multiline);
-      expect(bad.map((r) => `case ${r.index} ${r.outcome}${r.modified ? ' (input modified)' : ''}: ${r.mutation}: ${r.message}`)).toEqual([]);
-      // the mutations reach the reader's refusals, and some inputs stay acceptable
-      expect(results.filter((r) => r.outcome === 'clean').length).toBeGreaterThan(CASES / 3);
-    }, 120_000);
+    it(
+      reader.name,
+      async () => {
+        const seeds = await reader.seeds();
+        const results: CaseResult[] = [];
+        for (let i = 0; i < CASES; i++) results.push(await runCase(reader, seeds, SEED, i, join(dir, reader.name)));
+        const bad = results.filter((r) => r.outcome === 'internal' || r.outcome === 'garbage' || r.modified || r.multiline);
+        expect(bad.map((r) => `case ${r.index} ${r.outcome}${r.modified ? ' (input modified)' : ''}: ${r.mutation}: ${r.message}`)).toEqual(
+          [],
+        );
+        // the mutations reach the reader's refusals, and some inputs stay acceptable
+        expect(results.filter((r) => r.outcome === 'clean').length).toBeGreaterThan(CASES / 3);
+      },
+      120_000,
+    );
 });

@@ -64,7 +64,8 @@ export async function prepareOutput(spec: OutputSpec): Promise<void> {
     const st = await statOrNull(input);
     if (!st) continue;
     const realIn = await realPathOf(input);
-    if (realOut === realIn) throw new UserError(`${flag} is an input (${input}); choose another ${flag} (inputs are never modified)`, out);
+    if (realOut === realIn)
+      throw new UserError(`${flag} is an input (${input}); choose another ${flag} (inputs are never overwritten)`, out);
     if (st.isDirectory() && inside(realOut, realIn))
       throw new UserError(`${flag} lies inside the input folder ${input}; choose a ${flag} outside it (inputs are never modified)`, out);
     if (!st.isDirectory() && spec.kind === 'dir' && inside(realIn, realOut) && path.dirname(realIn) === realOut)
