@@ -140,7 +140,7 @@ async function fitGaussiansToFolder(
   const r = await fitGaussians(
     ds,
     views.map((v) => ({ camera: v.frame.camera, image: v.image })),
-    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles },
+    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles, maxGaussians: o.maxGaussians },
     (p) =>
       progress.update(
         { phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count },
