@@ -69,8 +69,8 @@ export function intFlag(
 ): number {
   if (v === undefined) return dflt;
   const n = typeof v === 'string' && NUMBER_TEXT.test(v.trim()) ? Number(v) : NaN;
+  if (Number.isInteger(n) && n > max) throw new UserError(`--${name} must be at most ${max.toLocaleString('en-US')}, got '${v}'`);
   if (!Number.isSafeInteger(n) || n < min) throw new UserError(`--${name} must be an integer ≥ ${min}, got '${v}'`);
-  if (n > max) throw new UserError(`--${name} must be at most ${max.toLocaleString('en-US')}, got '${v}'`);
   return n;
 }
 

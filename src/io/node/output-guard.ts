@@ -108,10 +108,15 @@ export async function prepareOutput(spec: OutputSpec): Promise<void> {
   await removeLeftovers(spec);
 }
 
-/** Removes this program's temporary files from an earlier, killed run (see prepareOutput). */
+/**
+ * Removes this program's temporary files from an earlier, killed run (see prepareOutput): in the output folder
+ * and the sub-folders this program writes (`images/`, `edited/`), files named `NAME.<12 hex>.tmp`, and the
+ * output's own staging folders `.OUT.partial-<12 hex>`; for a file output, `OUT.<12 hex>.tmp` beside it.
+ * Nothing else is touched, so pointing --out at a folder with other things in it is safe.
+ */
 export async function removeLeftovers(spec: Pick<OutputSpec, 'out' | 'kind'>): Promise<number> {
   let removed = 0;
-  const sweep = async (dir: string, depth: number, only?: string) => {
+  const sweep = async (dir: string, keep: (name: string) => boolean, partialPrefix?: string) => {
     let entries;
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
@@ -120,18 +125,23 @@ export async function removeLeftovers(spec: Pick<OutputSpec, 'out' | 'kind'>): P
     }
     for (const e of entries) {
       const p = path.join(dir, e.name);
-      if (only !== undefined && !e.name.startsWith(only + '.')) continue;
-      if (e.isFile() && TMP_FILE.test(e.name)) {
+      if (e.isFile() && TMP_FILE.test(e.name) && keep(e.name)) {
         await fs.rm(p, { force: true });
         removed++;
-      } else if (e.isDirectory() && PARTIAL_DIR.test(e.name)) {
+      } else if (e.isDirectory() && partialPrefix && e.name.startsWith(partialPrefix) && PARTIAL_DIR.test(e.name)) {
         await fs.rm(p, { recursive: true, force: true });
         removed++;
-      } else if (e.isDirectory() && depth > 0 && only === undefined) await sweep(p, depth - 1);
+      }
     }
   };
-  if (spec.kind === 'dir') await sweep(spec.out, 2);
-  else await sweep(path.dirname(path.resolve(spec.out)), 0, path.basename(spec.out));
+  if (spec.kind === 'dir') {
+    const out = path.resolve(spec.out);
+    await sweep(out, () => true, `.${path.basename(out)}.partial-`);
+    for (const sub of ['images', 'edited']) await sweep(path.join(out, sub), () => true);
+  } else {
+    const base = path.basename(spec.out);
+    await sweep(path.dirname(path.resolve(spec.out)), (n) => n.startsWith(base + '.') && n.length === base.length + 17);
+  }
   return removed;
 }
 
