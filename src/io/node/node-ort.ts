@@ -10,9 +10,10 @@ import { ortRuntime, type OnnxRuntime, type OrtModule } from '../../edit/diffusi
 let shared: OnnxRuntime | null = null;
 
 /**
- * onnxruntime-node 1.30 on Linux reads /proc/self/cmdline when it starts and walks it recursively, one stack
- * frame per character or so: a command line of about 30 KB (a long --instruction) overflows the stack and
- * the process dies with SIGSEGV. So the runtime is never started with a command line over this many bytes.
+ * onnxruntime-node 1.30 on Linux reads /proc/self/cmdline when its first session starts and walks it
+ * recursively in native code (about two stack frames per character, seen in gdb): a command line of about
+ * 30 KB (a long --instruction) overflows the 8 MB stack and the process dies with SIGSEGV. So the runtime is
+ * never started with a command line over this many bytes.
  */
 export const MAX_COMMAND_LINE_FOR_ORT = 16 * 1024;
 
