@@ -131,10 +131,10 @@ describe('Blender and instant-ngp', () => {
     expect(ds.format).toBe('blender');
     expect(ds.frames.map((f) => f.split)).toEqual(['train', 'val', 'test']);
     const f = ds.frames[0];
-    expect(f.camera.width).toBe(800); // Blender files carry no size: the synthetic default
-    expect(f.camera.fx).toBeCloseTo((0.5 * 800) / Math.tan(0.5 * angle), 6);
+    expect(f.camera.width).toBe(10); // Blender files carry no size: taken from the first image's header
+    expect(f.camera.fx).toBeCloseTo((0.5 * 10) / Math.tan(0.5 * angle), 6);
     const im = (await loadFrameImage(ds, f, nodeFiles))!;
-    expect(im.width).toBe(800); // resized to the camera
+    expect(im.width).toBe(10); // never resized
     expect(im.data[0]).toBeCloseTo(1);
   });
   it('reads instant-ngp files (aabb_scale, camera_angle_x, w/h)', async () => {

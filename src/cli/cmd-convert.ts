@@ -3,7 +3,7 @@ import { encodeGaussianFile, readGaussianFile } from '../io/scenes/load-gaussian
 import { formatFromName, isGaussianFileName } from '../io/formats/gaussian-formats';
 import { nodeFiles } from '../io/node/node-files';
 import { choiceFlag, parseCommand } from './args';
-import { resolve } from 'node:path';
+import { prepareOutput } from '../io/node/output-guard';
 
 const USAGE = `usage: instruct-scene convert IN OUT [--spz-version 3|4] [--json]
 
@@ -35,8 +35,7 @@ export async function run(args: string[]): Promise<number> {
   const oformat = formatFromName(output);
   if (!oformat || oformat === 'sog' || oformat === 'sog-meta')
     throw new UserError('output must end in .ply, .compressed.ply, .spz or .splat (SOG is read, not written)', output);
-  if (resolve(input) === resolve(output))
-    throw new UserError('output is the input file; choose another name (inputs are never overwritten)', output);
+  await prepareOutput({ out: output, kind: 'file', inputs: [p.positionals[0], input], flag: 'OUT' });
   const t0 = Date.now();
   const g = await readGaussianFile(input, nodeFiles);
   const bytes = await encodeGaussianFile(g, output, { spzVersion });

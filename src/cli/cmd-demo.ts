@@ -8,6 +8,8 @@ import { fitToFolder } from './cmd-fit';
 import { evaluate } from './cmd-eval';
 import { intFlag, parseCommand } from './args';
 import { Progress } from './progress';
+import { UserError } from '../core/errors';
+import { prepareOutput } from '../io/node/output-guard';
 
 const USAGE = `usage: instruct-scene demo [--out DIR] [--size N] [--iters N] [--res N] [--json]
 
@@ -25,6 +27,8 @@ export async function run(args: string[]): Promise<number> {
   if (!p) return 0;
   const out = typeof p.values.out === 'string' ? p.values.out : 'out';
   const size = intFlag(p.values.size, 'size', 128, 16);
+  if (size > 4096) throw new UserError('--size must be at most 4096');
+  await prepareOutput({ out, kind: 'dir', inputs: [] });
   const json = !!p.values.json;
   const progress = Progress.for(json);
   const say = (s: string) => {

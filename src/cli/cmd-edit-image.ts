@@ -2,9 +2,10 @@ import * as path from 'node:path';
 import { UserError } from '../core/errors';
 import { decodeImage, encodeImage } from '../io/images/image-codec';
 import { nodeFiles } from '../io/node/node-files';
-import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './args';
+import { choiceFlag, floatFlag, instructionFlag, intFlag, parseCommand, requireFlag } from './args';
 import { loadPipelineFor } from './model-path';
 import { Progress, warn } from './progress';
+import { prepareOutput } from '../io/node/output-guard';
 
 const USAGE = `usage: instruct-scene edit-image IMAGE --instruction TEXT --out FILE [options]
 
@@ -45,7 +46,7 @@ export async function run(args: string[]): Promise<number> {
   );
   if (!p) return 0;
   const input = p.positionals[0];
-  const instruction = requireFlag(p.values.instruction, 'instruction');
+  const instruction = instructionFlag(p.values.instruction);
   const out = requireFlag(p.values.out, 'out');
   const steps = intFlag(p.values.steps, 'steps', 20, 1);
   if (steps > 1000) throw new UserError('--steps must be at most 1000');
@@ -64,10 +65,10 @@ export async function run(args: string[]): Promise<number> {
     p.values['keep-detail'] === undefined
       ? undefined
       : choiceFlag(p.values['keep-detail'], 'keep-detail', ['on', 'off'] as const, 'on') === 'on';
-  if (path.resolve(out) === path.resolve(input))
-    throw new UserError('--out names the input image; choose another file (inputs are never overwritten)', out);
   const ext = path.extname(out).toLowerCase();
   if (!['.png', '.jpg', '.jpeg'].includes(ext)) throw new UserError('--out must end in .png, .jpg or .jpeg', out);
+  const model = typeof p.values.model === 'string' ? p.values.model : 'builtin';
+  await prepareOutput({ out, kind: 'file', inputs: [input, model === 'builtin' ? undefined : model] });
 
   const json = p.values.json as boolean | undefined;
   const progress = Progress.for(json);

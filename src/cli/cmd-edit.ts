@@ -6,6 +6,9 @@ import { framesOf, loadDataset, loadViews } from '../io/datasets/dataset';
 import { encodePng } from '../io/images/image-codec';
 import { nodeFiles, isDirectory } from '../io/node/node-files';
 import { decodeCheckpoint, encodeCheckpoint } from '../edit/loops/checkpoint';
+import { checkCheckpointSettings, checkResumeState } from '../edit/loops/checkpoint-check';
+import { readJson } from '../io/files/files';
+import { datasetRoot, prepareOutput } from '../io/node/output-guard';
 import {
   autoEditCount,
   defaultPreserveWeight,
@@ -21,7 +24,7 @@ import type { DiffusionPrior } from '../edit/diffusion/prior';
 import { loadRegion } from '../edit/regions/region-load';
 import type { Region } from '../edit/regions/regions';
 import { almostEmpty, defaultDilation, regionMask } from '../edit/regions/regions';
-import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './args';
+import { choiceFlag, floatFlag, instructionFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 import { loadEditableScene, saveEditedScene } from './edit-scene-io';
 import { isModelUrl, remoteOptionsFromEnv, resolveModelDir } from './model-path';
@@ -176,8 +179,7 @@ export async function run(args: string[]): Promise<number> {
   const out = typeof v.resume === 'string' ? v.resume : requireFlag(v.out, 'out');
   const resuming = typeof v.resume === 'string';
   const dsPath = requireFlag(v.dataset, 'dataset');
-  const instruction = requireFlag(v.instruction, 'instruction');
-  if (!instruction.trim()) throw new UserError('--instruction is empty');
+  const instruction = instructionFlag(v.instruction);
   const method = choiceFlag(v.method, 'method', ['idu', 'sds'] as const, 'idu');
   const model = typeof v.model === 'string' ? v.model : 'builtin';
   const seed = intFlag(v.seed, 'seed', 0, 0);
@@ -231,12 +233,18 @@ export async function run(args: string[]): Promise<number> {
   };
 
   // --- everything is checked before work starts ---
+  await prepareOutput({
+    out,
+    kind: 'dir',
+    inputs: [scenePath, datasetRoot(dsPath), model === 'builtin' ? undefined : model],
+    flag: resuming ? '--resume' : '--out',
+  });
   const ckptPath = joinPath(out, CKPT);
   let resume = null;
   if (resuming) {
     if (!(await nodeFiles.exists(ckptPath))) {
       if (await nodeFiles.exists(joinPath(out, LOG))) {
-        const log = JSON.parse(new TextDecoder().decode(await nodeFiles.read(joinPath(out, LOG))));
+        const log = await readJson(nodeFiles, joinPath(out, LOG));
         if (log.status === 'done') {
           if (json) console.log(JSON.stringify({ event: 'done', out, resumed: false, note: 'already complete' }));
           else console.log(`${out}: this edit is already complete; nothing to resume`);
@@ -245,7 +253,7 @@ export async function run(args: string[]): Promise<number> {
       }
       throw new UserError(`no checkpoint to resume from (${CKPT} is missing; start the edit with --out)`, out);
     }
-    resume = decodeCheckpoint(await nodeFiles.read(ckptPath), ckptPath);
+    resume = checkCheckpointSettings(decodeCheckpoint(await nodeFiles.read(ckptPath), ckptPath), ckptPath);
   } else if ((await nodeFiles.exists(joinPath(out, CKPT))) || (await nodeFiles.exists(joinPath(out, 'scene.json')))) {
     throw new UserError(`already holds an edit; continue it with --resume ${out}, or choose a new --out`, out);
   }
@@ -337,6 +345,13 @@ export async function run(args: string[]): Promise<number> {
     dilate,
     (i, n) => emit({ phase: 'prepare', step: i, total: n }),
   );
+  if (resume)
+    checkResumeState(
+      scene,
+      resume,
+      views.map((x) => x.original),
+      ckptPath,
+    );
   const skipped = views.filter((x) => x.skipped).length;
   if (skipped && !json) warn(`${skipped} of ${views.length} views see (almost) nothing of the region and are not edited`);
   await nodeFiles.mkdir(out);

@@ -8,6 +8,8 @@ import { VoxelScene } from '../nerf/voxel/voxel-scene';
 import { psnr } from '../edit/eval/metrics';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
+import { datasetRoot, prepareOutput } from '../io/node/output-guard';
+import { checkGaussiansFinite } from '../nerf/gaussian/gaussians';
 
 const USAGE = `usage: instruct-scene fit DATASET --repr voxel|gaussians --out SCENE_DIR [options]
 
@@ -82,6 +84,21 @@ export async function fitVoxelToFolder(
     },
   );
   progress.done();
+  for (const [name, a] of [
+    ['density', r.grid.density],
+    ['colour', r.grid.color],
+  ] as const)
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i]))
+        throw new UserError(
+          `the fit diverged: the grid's ${name} became non-finite (${a[i]}); nothing was written — check the dataset's cameras and scene_box`,
+          datasetPath,
+        );
+  if (!Number.isFinite(r.stats.finalPsnr))
+    throw new UserError(
+      `the fit diverged: its training PSNR is ${r.stats.finalPsnr}; nothing was written — check the dataset's images and cameras`,
+      datasetPath,
+    );
   const scene = new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
   let testPsnr: number | undefined;
@@ -124,7 +141,7 @@ async function fitGaussiansToFolder(
   const r = await fitGaussians(
     ds,
     views.map((v) => ({ camera: v.frame.camera, image: v.image })),
-    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles },
+    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles, maxGaussians: o.maxGaussians },
     (p) =>
       progress.update(
         { phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count },
@@ -132,6 +149,16 @@ async function fitGaussiansToFolder(
       ),
   );
   progress.done();
+  try {
+    checkGaussiansFinite(r.gaussians);
+  } catch (e) {
+    throw new UserError(
+      `the fit diverged (${(e as Error).message}); nothing was written — check the dataset's cameras and scene_box`,
+      datasetPath,
+    );
+  }
+  if (!Number.isFinite(r.stats.finalPsnr))
+    throw new UserError(`the fit diverged: its training PSNR is ${r.stats.finalPsnr}; nothing was written`, datasetPath);
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
   await saveGaussianScene(out, r.gaussians, ds.background, nodeFiles, {
     meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, orbit },
@@ -174,6 +201,7 @@ export async function run(args: string[]): Promise<number> {
     maxGaussians: p.values['max-gaussians'] === undefined ? undefined : intFlag(p.values['max-gaussians'], 'max-gaussians', 200000, 1),
   };
   if (o.res !== undefined && o.res > 1024) throw new UserError(`--res ${o.res} is too large (at most 1024)`);
+  await prepareOutput({ out, kind: 'dir', inputs: [datasetRoot(dataset)] });
   const json = !!p.values.json;
   const progress = Progress.for(json);
   const summary = await fitToFolder(dataset, out, o, progress);

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { oneLine } from './one-line';
 
 /** Progress events, the same shape the viewer consumes. */
 export interface ProgressEvent {
@@ -51,5 +52,5 @@ export class Progress {
 
 /** Prints a warning line on stderr (never on stdout, which --json keeps clean). */
 export function warn(msg: string): void {
-  process.stderr.write(`warning: ${msg}\n`);
+  process.stderr.write(`${oneLine(`warning: ${msg}`)}\n`);
 }

@@ -5,7 +5,7 @@
  * and scheduler config. Reports every problem with the file it is in; used before the first run and by
  * `instruct-scene models check`.
  */
-import { joinPath } from '../../core/paths';
+import { insidePathProblem, joinPath } from '../../core/paths';
 import { UserError } from '../../core/errors';
 import { parseJson, type FileSource } from '../../io/files/files';
 import { ProtoError } from './onnx/proto';
@@ -215,7 +215,7 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
     const externalData: ComponentFile['externalData'] = [];
     for (const loc of info.externalData) {
       const p = joinPath(dirOf(path), loc);
-      if (loc.includes('..') || loc.startsWith('/')) {
+      if (insidePathProblem(loc)) {
         problems.push(`${path}: external data location '${loc}' leaves the model's folder`);
         continue;
       }

@@ -1,3 +1,4 @@
+import { displayImage } from '../../core/image';
 import type { Camera } from '../../core/camera';
 import type { Image } from '../../core/image';
 import type { Scene } from '../../nerf/common/scene';
@@ -103,7 +104,10 @@ export async function diffScenes(
   const out: { file: string; d: ViewDiff; pixels: number }[] = [];
   for (let i = 0; i < views.length; i++) {
     const { camera, file } = views[i];
-    const [ra, rb] = [await a.render(camera), await b.render(camera)];
+    const [ra, rb] = [await a.render(camera), await b.render(camera)].map((r, k) => ({
+      ...r,
+      image: displayImage(r.image, `the render of scene ${k ? 'B' : 'A'} at ${file}`),
+    }));
     const mask = region ? regionMask(region, camera, dilate) : undefined;
     out.push({ file, d: diffImages(ra.image, rb.image, mask), pixels: camera.width * camera.height });
     onView?.(i + 1, views.length);

@@ -1,7 +1,9 @@
 import { UserError } from '../../core/errors';
+import { jsonDepth, MAX_JSON_DEPTH } from '../../io/files/files';
 import type { Image } from '../../core/image';
 import type { StateBlob } from '../scenes/editable';
 import type { LoopState } from './edit-session';
+import { checkCheckpointArrays, checkCheckpointHeader, damagedCheckpoint } from './checkpoint-check';
 
 /**
  * Edit checkpoints: one binary file holding the loop state (step, RNG state, IDU training images, timings),
@@ -59,16 +61,23 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
-  if (bytes.length < 8 || MAGIC.some((m, i) => bytes[i] !== m)) throw new UserError('not an edit checkpoint', file);
+  if (bytes.length < 8 || MAGIC.some((m, i) => bytes[i] !== m))
+    throw new UserError(
+      `not an edit checkpoint (damaged or another file); start the edit over with --out NEW_FOLDER, or delete ${file}`,
+      file,
+    );
   const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
-  if (8 + hl > bytes.length) throw new UserError('truncated checkpoint', file);
+  if (8 + hl > bytes.length) throw damagedCheckpoint(file, 'truncated');
   let h: any;
   try {
-    h = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hl)));
+    const text = new TextDecoder().decode(bytes.subarray(8, 8 + hl));
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new Error('too deep');
+    h = JSON.parse(text);
   } catch {
-    throw new UserError('broken checkpoint header', file);
+    throw damagedCheckpoint(file, 'broken header');
   }
   const start = Math.ceil((8 + hl) / 8) * 8;
+  checkCheckpointHeader(h, Math.max(0, bytes.length - start), file);
   const buf = bytes.slice(start).buffer as ArrayBuffer;
   const arrays: Record<string, Arr> = {};
   for (const e of h.arrays as { name: string; type: string; offset: number; length: number }[]) {
@@ -76,6 +85,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
     if (!t || e.offset + e.length * t.size > buf.byteLength) throw new UserError(`truncated checkpoint (array ${e.name})`, file);
     arrays[e.name] = new t.ctor(buf, e.offset, e.length).slice();
   }
+  checkCheckpointArrays(arrays, file);
   const scene: StateBlob = { meta: h.sceneMeta, arrays: {} };
   for (const [k, v] of Object.entries(arrays)) if (k.startsWith('scene.')) scene.arrays[k.slice(6)] = v;
   const targets: (Image | null)[] = (h.loop.targets as ({ width: number; height: number } | null)[]).map((t, i) =>

@@ -1,9 +1,9 @@
 import { UserError } from '../../core/errors';
-import { dirname, joinPath } from '../../core/paths';
+import { basename, dirname, joinPath } from '../../core/paths';
 import { checkGaussiansFinite, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { GaussianScene } from '../../nerf/gaussian/gaussian-scene';
 import type { FileSink, FileSource } from '../files/files';
-import { parseJson } from '../files/files';
+import { readJson } from '../files/files';
 import { writeGaussianPly } from '../formats/ply';
 import { encodeGaussians, readGaussians, type EncodeOptions } from '../formats/gaussian-formats';
 import type { GaussianReadOptions } from '../formats/gaussian-limits';
@@ -36,14 +36,18 @@ export async function loadGaussianScene(path: string, files: FileSource): Promis
   let meta: Record<string, unknown> | undefined;
   const manifest = joinPath(dirname(path), 'scene.json');
   if (await files.exists(manifest)) {
+    let m: any;
     try {
-      const m = parseJson(await files.read(manifest), manifest);
-      const bg = m?.background;
-      if (Array.isArray(bg) && bg.length === 3 && bg.every((v: unknown) => typeof v === 'number' && Number.isFinite(v)))
-        background = bg as [number, number, number];
-      if (m?.meta && typeof m.meta === 'object') meta = m.meta;
+      m = await readJson(files, manifest);
     } catch {
-      /* a broken manifest beside a bare file is not this file's problem */
+      m = null; // an unreadable manifest beside a bare file is not this file's problem
+    }
+    // a manifest that names this file is part of the scene: checked field by field like any scene folder's
+    if (m && typeof m === 'object' && m.format === 'instruct-scene' && m.file === basename(path)) {
+      const { checkManifest } = await import('./load-scene');
+      const ok = checkManifest(m, manifest);
+      if (ok.background) background = ok.background as [number, number, number];
+      if (ok.meta) meta = ok.meta as Record<string, unknown>;
     }
   }
   const s = new GaussianScene(g, background);

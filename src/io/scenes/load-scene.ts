@@ -1,9 +1,9 @@
-import { UserError } from '../../core/errors';
-import { extname, joinPath } from '../../core/paths';
+import { describeValue, UserError } from '../../core/errors';
+import { extname, insidePathProblem, joinPath } from '../../core/paths';
 import type { Scene } from '../../nerf/common/scene';
 import { VoxelScene } from '../../nerf/voxel/voxel-scene';
 import type { FileSink, FileSource } from '../files/files';
-import { parseJson } from '../files/files';
+import { readJson } from '../files/files';
 import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../formats/voxel-format';
 import { isGaussianFileName } from '../formats/gaussian-formats';
 
@@ -28,18 +28,34 @@ export const MANIFEST = 'scene.json';
 const GAUSSIAN_FILES = '.ply, .compressed.ply, .spz, .sog, SOG meta.json or .splat';
 export const VOXEL_FILE = 'scene.voxel';
 
+/**
+ * Checks a parsed manifest field by field (throws a UserError naming `p`): format, version 1, kind, a "file"
+ * inside the scene folder (no absolute paths, no `..` out of it), an RGB background in [0, 1], an object meta.
+ */
+export function checkManifest(m: any, p: string): SceneManifest {
+  if (typeof m !== 'object' || m === null || Array.isArray(m) || m.format !== 'instruct-scene')
+    throw new UserError('not an instruct-scene manifest (format must be "instruct-scene")', p);
+  if (m.version !== 1)
+    throw new UserError(`manifest version ${describeValue(m.version, 40)} is not supported (this program reads version 1)`, p);
+  if (m.kind !== 'voxel' && m.kind !== 'gaussians')
+    throw new UserError(`kind must be "voxel" or "gaussians", got ${describeValue(m.kind, 40)}`, p);
+  const problem = insidePathProblem(m.file);
+  if (problem) throw new UserError(`"file" must name a file inside the scene folder: it ${problem}`, p);
+  if (m.background !== undefined && !isRgb(m.background))
+    throw new UserError(`background must be RGB, three numbers in [0, 1], got ${describeValue(m.background, 60)}`, p);
+  if (m.meta !== undefined && (typeof m.meta !== 'object' || m.meta === null || Array.isArray(m.meta)))
+    throw new UserError('meta must be an object', p);
+  return m as SceneManifest;
+}
+
+/** Three finite numbers in [0, 1]. */
+export function isRgb(v: unknown): v is [number, number, number] {
+  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && x >= 0 && x <= 1);
+}
+
 export async function readManifest(dir: string, files: FileSource): Promise<SceneManifest> {
   const p = joinPath(dir, MANIFEST);
-  const m = parseJson(await files.read(p), p);
-  if (typeof m !== 'object' || m === null || m.format !== 'instruct-scene')
-    throw new UserError('not an instruct-scene manifest (format must be "instruct-scene")', p);
-  if (typeof m.version !== 'number' || m.version > 1)
-    throw new UserError(`manifest version ${JSON.stringify(m.version)} is not supported (this program reads version 1)`, p);
-  if (m.kind !== 'voxel' && m.kind !== 'gaussians')
-    throw new UserError(`kind must be "voxel" or "gaussians", got ${JSON.stringify(m.kind)}`, p);
-  if (typeof m.file !== 'string' || !m.file || m.file.includes('..'))
-    throw new UserError('"file" must name a file inside the scene folder', p);
-  return m as SceneManifest;
+  return checkManifest(await readJson(files, p), p);
 }
 
 /** Loads a voxel scene file into a VoxelScene (CPU renderer). */
