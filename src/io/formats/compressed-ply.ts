@@ -39,7 +39,7 @@ function rowSize(e: PlyElement, file: string): number {
 
 /** Reads a PlayCanvas compressed PLY into Gaussians. */
 export function readCompressedPly(bytes: Uint8Array, file: string, opts?: GaussianReadOptions): Gaussians {
-  const h = parsePlyHeader(bytes, file);
+  const h = parsePlyHeader(bytes, file, 'compressed PLY');
   if (h.format !== 'binary_little_endian') throw new UserError(`compressed PLY must be binary_little_endian, not ${h.format}`, file);
   const chunkEl = h.elements.find((e) => e.name === 'chunk');
   const vertexEl = h.elements.find((e) => e.name === 'vertex');

@@ -48,7 +48,9 @@ export function isGaussianFileName(path: string): boolean {
 /** The format of a file's bytes (name used only for headerless .splat). */
 export function detectGaussianFormat(bytes: Uint8Array, path: string): GaussianFormat {
   if (bytes.length >= 4 && bytes[0] === 0x70 && bytes[1] === 0x6c && bytes[2] === 0x79 && (bytes[3] === 0x0a || bytes[3] === 0x0d))
-    return isCompressedPlyHeader(parsePlyHeader(bytes, path)) ? 'compressed-ply' : 'ply';
+    return isCompressedPlyHeader(parsePlyHeader(bytes, path, formatFromName(path) === 'compressed-ply' ? 'compressed PLY' : 'PLY'))
+      ? 'compressed-ply'
+      : 'ply';
   if (isSpz(bytes)) return 'spz';
   if (isZip(bytes)) return 'sog';
   let i = 0;

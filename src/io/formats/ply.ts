@@ -70,7 +70,8 @@ export interface PlyHeader {
 const MAX_HEADER = 1 << 20;
 
 /** Parses a PLY header; throws a UserError for anything that is not a well-formed PLY header. */
-export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
+/** `kind` names the format in messages (a compressed PLY is a PLY too). */
+export function parsePlyHeader(bytes: Uint8Array, file: string, kind = 'PLY'): PlyHeader {
   if (bytes.length < 4 || bytes[0] !== 0x70 || bytes[1] !== 0x6c || bytes[2] !== 0x79 || (bytes[3] !== 0x0a && bytes[3] !== 0x0d))
     throw new UserError('not a PLY file (it does not start with "ply")', file);
   // find "end_header" followed by a newline
@@ -85,15 +86,15 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
   if (end < 0)
     throw new UserError(
       bytes.length > MAX_HEADER
-        ? 'PLY header is longer than 1 MB or has no end_header'
-        : 'PLY header has no end_header line (truncated file?)',
+        ? `${kind} header is longer than 1 MB or has no end_header`
+        : `${kind} header has no end_header line (truncated file?)`,
       file,
     );
   let body = end + marker.length;
   if (bytes[body] === 0x0d) body++;
   if (bytes[body] !== 0x0a) {
     if (body >= bytes.length) body = bytes.length;
-    else throw new UserError('PLY header: end_header must end its line', file);
+    else throw new UserError(`${kind} header: end_header must end its line`, file);
   } else body++;
   const text = new TextDecoder('utf-8').decode(bytes.subarray(0, end));
   const lines = text.split(/\r?\n/);
@@ -104,7 +105,7 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
     const line = lines[li].trim();
     if (!line) continue;
     const tok = line.split(/\s+/);
-    const where = `PLY header line ${li + 1}`;
+    const where = `${kind} header line ${li + 1}`;
     const quoted = `'${line.length > 80 ? line.slice(0, 80) + '…' : line}'`;
     switch (tok[0]) {
       case 'format':
@@ -124,7 +125,7 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
         if (tok.length !== 3 || !Number.isSafeInteger(count))
           throw new UserError(`${where}: bad element line ${quoted} (expected 'element NAME COUNT', COUNT in decimal digits)`, file);
         if (elements.some((e) => e.name === tok[1])) throw new UserError(`${where}: a second element '${tok[1]}'`, file);
-        checkLimit('elements', count, `PLY element '${tok[1]}' count`, file);
+        checkLimit('elements', count, `${kind} element '${tok[1]}' count`, file);
         elements.push({ name: tok[1], count, properties: [] });
         break;
       }
@@ -151,7 +152,7 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
         throw new UserError(`${where}: unexpected '${tok[0].slice(0, 40)}'`, file);
     }
   }
-  if (!format) throw new UserError('PLY header has no format line', file);
+  if (!format) throw new UserError(`${kind} header has no format line`, file);
   return { format, elements, comments, bodyOffset: body };
 }
 
