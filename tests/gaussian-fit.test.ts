@@ -3,13 +3,14 @@ import type { Dataset } from '../src/io/datasets/dataset';
 import { DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
 import { Rng } from '../src/core/rng';
 import { fitGaussians, densifyAndPrune } from '../src/nerf/gaussian/fit-gaussians';
-import { createGaussians, logit, sigmoid } from '../src/nerf/gaussian/gaussians';
-import { rasterizeForward } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { createGaussians } from '../src/nerf/gaussian/gaussians';
+import { rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
 import { readSplat, writeSplat } from '../src/io/formats/splat';
 import { readGaussianPly, writeGaussianPly } from '../src/io/formats/ply';
 import type { Gaussians } from '../src/nerf/gaussian/gaussians';
 import type { Camera } from '../src/core/camera';
 import type { Image } from '../src/core/image';
+import { logit, sigmoid } from '../src/core/math';
 
 const SIZE = 40;
 const cams = demoCameras(24, SIZE, 1);

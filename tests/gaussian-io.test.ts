@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng';
 import { UserError } from '../src/core/errors';
-import { createGaussians, SH_C0, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { sigmoid } from '../src/core/math';
+import { createGaussians, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
 import { readGaussianPly, readPointCloud, writeGaussianPly } from '../src/io/formats/ply';
 import { readSplat, writeSplat } from '../src/io/formats/splat';
 import { loadScene } from '../src/io/scenes/load-scene';
 import { nodeFiles } from '../src/io/node/node-files';
+import { SH_C0 } from '../src/nerf/common/sh';
 
 const run = promisify(execFile);
 
@@ -336,8 +338,8 @@ describe('.splat', () => {
       while (i < 50 && !(g.means[3 * i] === back.means[3 * j] && g.means[3 * i + 1] === back.means[3 * j + 1])) i++;
       expect(i).toBeLessThan(50);
       for (let a = 0; a < 3; a++) expect(back.logScales[3 * j + a]).toBeCloseTo(g.logScales[3 * i + a], 5);
-      const op = 1 / (1 + Math.exp(-g.opacityLogits[i])),
-        op2 = 1 / (1 + Math.exp(-back.opacityLogits[j]));
+      const op = sigmoid(g.opacityLogits[i]),
+        op2 = sigmoid(back.opacityLogits[j]);
       expect(Math.abs(op - op2)).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
       for (let c = 0; c < 3; c++) {
         const col = Math.min(1, Math.max(0, 0.5 + SH_C0 * g.sh[i * SH_STRIDE + c])),

@@ -2,14 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { lookAtCamera, projectPoint } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
-import {
-  rasterizeBackward,
-  rasterizeBackwardTiles,
-  rasterizeForward,
-  rasterizeForwardTiles,
-  shBasis,
-  radixSortU32,
-} from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { radixSortU32 } from '../src/gpu/radix-sort-cpu';
+import { shBasis } from '../src/nerf/common/sh';
+import { rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
+import { rasterizeForwardTiles } from '../src/nerf/gaussian/gaussian-render-cpu';
+import { rasterizeBackwardTiles } from '../src/nerf/gaussian/gaussian-backward-cpu';
 
 function randomScene(seed: number, n: number, deg: number): Gaussians {
   const rng = new Rng(seed);

@@ -4,7 +4,7 @@ import { gpuAvailable } from '../src/gpu/device';
 import type { Dataset } from '../src/io/datasets/dataset';
 import { DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
 import { fitGaussians } from '../src/nerf/gaussian/fit-gaussians';
-import { rasterizeForward } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
 
 // `fitGaussians(..., { backend: 'webgpu' })` runs the same optimisation as the CPU backend: a few steps from the
 // same random start give the same Gaussians up to float32 rounding (the rasterisers agree to ~1e-6 relative; Adam

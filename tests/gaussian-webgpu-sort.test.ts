@@ -9,7 +9,7 @@ installNodeWebGpu();
 const hasGpu = await gpuAvailable();
 if (!hasGpu) console.warn('gaussian-webgpu-sort: skipped — no WebGPU adapter (install chromium for SwiftShader, see README)');
 
-describe.skipIf(!hasGpu)('GPU prefix scan and radix sort (gs_scan.wgsl, gs_radix.wgsl)', () => {
+describe.skipIf(!hasGpu)('GPU prefix scan and radix sort (sort_scan.wgsl, sort_radix.wgsl)', () => {
   let device: GPUDevice;
   let sort: GpuRadixSort;
   let scan: GpuPrefixScan;

@@ -4,18 +4,15 @@ import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
-import {
-  createGrads,
-  depthOrder,
-  rasterizeBackward,
-  rasterizeForward,
-  rasterizeForwardTiles,
-  type GaussianGrads,
-} from '../src/nerf/gaussian/gaussian-raster-cpu';
-import { GaussianRasterizerWebGpu, GpuMemoryError } from '../src/nerf/gaussian/gaussian-raster-webgpu';
+import { depthOrder } from '../src/nerf/gaussian/gaussian-bin-cpu';
+import { WebGpuGaussianRasterizer } from '../src/nerf/gaussian/gaussian-raster-webgpu';
 import { createGaussianBackend } from '../src/nerf/gaussian/gaussian-backend';
+import { createGrads, type GaussianGrads } from '../src/nerf/gaussian/gaussian-project-cpu';
+import { rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
+import { rasterizeForwardTiles } from '../src/nerf/gaussian/gaussian-render-cpu';
+import { GpuMemoryError } from '../src/core/errors';
 
-// WebGPU twin of the 3DGS rasteriser vs the CPU twin (gaussian-raster-cpu.ts): same projection, tile lists,
+// WebGPU twin of the 3DGS rasteriser vs the CPU twins (gaussian-*-cpu.ts): same projection, tile lists,
 // image and gradients. The GPU computes in f32, the CPU in f64, so values agree to float32 rounding; the
 // tolerances below are ~100× what SwiftShader shows (image ≤ 1e-6, gradients relative L2 ≤ 2e-6).
 
@@ -76,9 +73,9 @@ function tileLists(ranges: Uint32Array, ids: Uint32Array): number[][] {
 }
 
 describe.skipIf(!hasGpu)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
-  let raster: GaussianRasterizerWebGpu;
+  let raster: WebGpuGaussianRasterizer;
   beforeAll(async () => {
-    raster = await GaussianRasterizerWebGpu.create(await getGpuDevice());
+    raster = await WebGpuGaussianRasterizer.create(await getGpuDevice());
   });
 
   const cases: { name: string; seed: number; n: number; deg: number; cam: Camera }[] = [

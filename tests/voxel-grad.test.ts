@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { createVoxelGrid, sampleDensity, softplus, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { createVoxelGrid, sampleDensity, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
+import { softplus } from '../src/core/math';
 
 /** Finite-difference checks of the CPU voxel backward pass (density, colour, SH band 1; bounded and contracted). */
 

@@ -4,6 +4,7 @@ import { gpuAvailable } from '../src/gpu/device';
 import { DEMO_BACKGROUND, DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
 import { fitVoxel, type FitVoxelOptions, type FitView } from '../src/nerf/voxel/fit-voxel';
 import { createWebGpuVoxelBackend } from '../src/nerf/voxel/voxel-render-webgpu';
+import type { BackendName } from '../src/nerf/common/backend';
 
 /**
  * The same trainer (fitVoxel) on `backend: 'webgpu'` lowers the loss like on the CPU: a short coarse-to-fine
@@ -17,7 +18,7 @@ beforeAll(async () => {
   if (!(await gpuAvailable())) skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
 });
 
-async function curve(views: FitView[], which: 'cpu' | 'webgpu', fused = true) {
+async function curve(views: FitView[], which: BackendName, fused = true) {
   const losses: number[] = [];
   let fusedSteps = 0,
     hostSteps = 0;

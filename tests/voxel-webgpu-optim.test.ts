@@ -3,11 +3,12 @@ import { Rng } from '../src/core/rng';
 import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable } from '../src/gpu/device';
 import { Adam } from '../src/nerf/common/adam';
-import { cloneGrid, createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { cloneGrid, createVoxelGrid, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel/voxel-backend';
 import { trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
 import { densitySparsity, gridTotalVariation } from '../src/nerf/voxel/voxel-regularizers';
 import { createWebGpuVoxelBackend, type FusedStepOptions } from '../src/nerf/voxel/voxel-render-webgpu';
+import type { Vec3 } from '../src/core/math';
 
 /**
  * The fused, GPU-resident fit step (voxel_render.wgsl `train` + voxel_optim.wgsl `regularize` + `adam`) against

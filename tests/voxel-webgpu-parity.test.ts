@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Rng } from '../src/core/rng';
 import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable, gpuDescription } from '../src/gpu/device';
-import { createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { createVoxelGrid, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type MarchParams, type TrainBatch, type TrainOptions } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
 import {
@@ -11,6 +11,7 @@ import {
   packOccupancyWithBlocks,
   type WebGpuVoxelBackend,
 } from '../src/nerf/voxel/voxel-render-webgpu';
+import type { Vec3 } from '../src/core/math';
 
 /**
  * Parity of the WebGPU voxel backend (src/shaders/voxel_render.wgsl) with the CPU reference

@@ -4,10 +4,11 @@ import { saveVoxelScene } from '../io/scenes/load-scene';
 import { orbitHintFromCameras } from '../io/export/multiview-export';
 import { nodeFiles } from '../io/node/node-files';
 import { axesFocus, fitVoxel, sceneBounds } from '../nerf/voxel/fit-voxel';
-import { VoxelScene } from '../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
 import { psnr } from '../edit/eval/metrics';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
+import { BACKEND_NAMES, type BackendName } from '../nerf/common/backend';
 
 const USAGE = `usage: instruct-scene fit DATASET --repr voxel|gaussians --out SCENE_DIR [options]
 
@@ -31,7 +32,7 @@ export interface FitCliOptions {
   repr: 'voxel' | 'gaussians';
   res?: number;
   iters?: number;
-  backend: 'cpu' | 'webgpu';
+  backend: BackendName;
   downscale: number;
   maxImages?: number;
   seed: number;
@@ -81,7 +82,7 @@ export async function fitVoxelToFolder(
     },
   );
   progress.done();
-  const scene = new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
+  const scene = new VoxelGridScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
   let testPsnr: number | undefined;
   const test = ds.frames.filter((f) => f.split === 'test');
@@ -116,7 +117,7 @@ async function fitGaussiansToFolder(
   progress: Progress,
   datasetPath: string,
 ): Promise<FitSummary> {
-  // Written by the Gaussian engineer (src/nerf/gaussian/fit-gaussians.ts, src/io/scenes/load-gaussian-scene.ts); imported lazily.
+  // Imported lazily: voxel fits never load the Gaussian code.
   const { fitGaussians } = await import('../nerf/gaussian/fit-gaussians');
   const { saveGaussianScene } = await import('../io/scenes/load-gaussian-scene');
   const cams = views.map((v) => v.frame.camera);
@@ -164,7 +165,7 @@ export async function run(args: string[]): Promise<number> {
     repr: choiceFlag(p.values.repr, 'repr', ['voxel', 'gaussians'] as const, 'voxel'),
     res: p.values.res === undefined ? undefined : intFlag(p.values.res, 'res', 128, 4),
     iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 1000, 1),
-    backend: choiceFlag(p.values.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu'),
+    backend: choiceFlag(p.values.backend, 'backend', BACKEND_NAMES, 'cpu'),
     downscale: intFlag(p.values.downscale, 'downscale', 1, 1),
     maxImages: p.values['max-images'] === undefined ? undefined : intFlag(p.values['max-images'], 'max-images', 1, 1),
     seed: intFlag(p.values.seed, 'seed', 0, 0),
@@ -188,7 +189,7 @@ export async function run(args: string[]): Promise<number> {
 
 /** Loads a dataset, fits the chosen representation and writes the scene folder. */
 export async function fitToFolder(dataset: string, out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
-  if (o.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice() (voxel-gpu hook)
+  if (o.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice()
   const ds = await loadDataset(dataset, nodeFiles, { downscale: o.downscale, maxImages: o.maxImages });
   const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) =>
     progress.update({ phase: 'load', step: done, total }),

@@ -4,7 +4,7 @@ import { loadScene } from '../io/scenes/load-scene';
 import { exportMultiview, exportName, orbitCameras, type ExportView, type OrbitHint } from '../io/export/multiview-export';
 import { nodeFiles } from '../io/node/node-files';
 import type { Scene } from '../nerf/common/scene';
-import { VoxelScene } from '../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
 
@@ -16,9 +16,9 @@ N views on a circle around the scene centre (default size: the training images',
 
 /** Orbit hints: saved by fit in the scene's metadata; otherwise derived from the scene's box. */
 function orbitHint(scene: Scene): OrbitHint {
-  const m = (scene as VoxelScene).meta?.orbit as OrbitHint | undefined;
+  const m = (scene as VoxelGridScene).meta?.orbit as OrbitHint | undefined;
   if (m && Array.isArray(m.center) && Array.isArray(m.up) && m.radius > 0) return m;
-  if (scene instanceof VoxelScene) {
+  if (scene instanceof VoxelGridScene) {
     const b = scene.grid.box;
     const center = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2) as [number, number, number];
     const diag = Math.hypot(...[0, 1, 2].map((a) => b.max[a] - b.min[a]));

@@ -24,3 +24,21 @@ export function checkFinite(values: ArrayLike<number>, what: string, file?: stri
     if (!Number.isFinite(values[i])) throw new UserError(`${what} contains a non-finite value (${values[i]}) at index ${i}`, file);
   }
 }
+
+/** No WebGPU adapter or device (no `navigator.gpu`, no driver): the message says how to run without one. */
+export class GpuUnavailableError extends UserError {
+  constructor(reason: string) {
+    super(
+      `WebGPU is not available: ${reason}. Use --backend cpu, or see the README (WebGPU in Node needs a Vulkan driver; on CPU-only Linux install chromium for SwiftShader).`,
+    );
+    this.name = 'GpuUnavailableError';
+  }
+}
+
+/** Work that does not fit the GPU (a buffer over the device's limits, or out of memory); the message says what to reduce. */
+export class GpuMemoryError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpuMemoryError';
+  }
+}

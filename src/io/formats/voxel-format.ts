@@ -1,6 +1,7 @@
 import { UserError } from '../../core/errors';
-import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
-import type { VoxelRenderSettings } from '../../nerf/voxel/voxel-scene';
+import { cellCount, colorDims, vertexCount, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import { type VoxelRenderSettings } from '../../nerf/voxel/voxel-grid-scene';
+import type { Vec3 } from '../../core/math';
 
 /**
  * The saved voxel scene: one binary file (`scene.voxel`), a JSON header followed by the raw arrays.

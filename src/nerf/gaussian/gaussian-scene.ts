@@ -1,7 +1,7 @@
 import type { Camera } from '../../core/camera';
 import type { Gaussians } from './gaussians';
 import type { GaussianRasterBackend } from './gaussian-backend';
-import { rasterizeForward } from './gaussian-raster-cpu';
+import { rasterizeForward } from './gaussian-span-cpu';
 import type { RenderOutput, Scene } from '../common/scene';
 
 /**
