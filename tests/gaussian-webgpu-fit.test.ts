@@ -1,6 +1,6 @@
+import { noGpu } from './helpers/skip';
 import { describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { gpuAvailable } from '../src/gpu/device';
+
 import type { Dataset } from '../src/io/datasets/dataset';
 import { DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
 import { fitGaussians } from '../src/nerf/gaussian/fit-gaussians';
@@ -10,9 +10,7 @@ import { rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
 // same random start give the same Gaussians up to float32 rounding (the rasterisers agree to ~1e-6 relative; Adam
 // can turn a tiny gradient difference into a learning-rate-sized step, hence the image-space comparison).
 
-installNodeWebGpu();
-const hasGpu = await gpuAvailable();
-if (!hasGpu) console.warn('gaussian-webgpu-fit: skipped — no WebGPU adapter (install chromium for SwiftShader, see README)');
+const noGpuReason = await noGpu();
 
 const SIZE = 24;
 const views = demoCameras(8, SIZE, 1).map((camera) => ({ camera, image: renderDemoScene(camera) }));
@@ -26,7 +24,7 @@ const dataset: Dataset = {
   downscale: 1,
 };
 
-describe.skipIf(!hasGpu)('Gaussian fitting with --backend webgpu', () => {
+describe.skipIf(noGpuReason)('Gaussian fitting with --backend webgpu', () => {
   it('follows the CPU backend step for step (same count, same renders, same loss)', async () => {
     const opts = { iters: 8, seed: 3, randomInit: 300, maxGaussians: 1000 };
     const cpu = await fitGaussians(dataset, views, { ...opts, backend: 'cpu' });

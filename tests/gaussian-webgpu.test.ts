@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
+import { noGpu } from './helpers/skip';
+import { getGpuDevice } from '../src/gpu/device';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
@@ -16,9 +16,7 @@ import { GpuMemoryError } from '../src/core/errors';
 // image and gradients. The GPU computes in f32, the CPU in f64, so values agree to float32 rounding; the
 // tolerances below are ~100× what SwiftShader shows (image ≤ 1e-6, gradients relative L2 ≤ 2e-6).
 
-installNodeWebGpu();
-const hasGpu = await gpuAvailable();
-if (!hasGpu) console.warn('gaussian-webgpu: skipped — no WebGPU adapter (install chromium for SwiftShader, see README)');
+const noGpuReason = await noGpu();
 
 /** Random Gaussians around the origin, with a few special cases mixed in. */
 function scene(seed: number, n: number, deg: number): Gaussians {
@@ -72,7 +70,7 @@ function tileLists(ranges: Uint32Array, ids: Uint32Array): number[][] {
   return out;
 }
 
-describe.skipIf(!hasGpu)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
+describe.skipIf(noGpuReason)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
   let raster: WebGpuGaussianRasterizer;
   beforeAll(async () => {
     raster = await WebGpuGaussianRasterizer.create(await getGpuDevice());

@@ -6,7 +6,8 @@ import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-span-cpu';
 import { DEMO_BACKGROUND } from '../src/io/datasets/demo-scene';
 import { demoVoxelGrid } from '../src/viewer/data/demo-voxels';
 import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
-import { chromiumMissing, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { noChromium } from './helpers/skip';
 import { writeGaussianPly } from '../src/io/formats/ply';
 import { encodeVoxelScene } from '../src/io/formats/voxel-format';
 import { demoCameras, demoTransforms } from '../src/io/datasets/demo-scene';
@@ -24,8 +25,7 @@ import { boxRegion, regionMask } from '../src/edit/regions/regions';
 import { SAMPLE_INSTRUCTION, SAMPLE_REGION } from '../src/viewer/state/edit-store';
 
 // The viewer app in a real Chromium (WebGPU on SwiftShader), served by `vite preview` of a fresh build.
-const missing = chromiumMissing();
-if (missing) console.log(`viewer-app tests skipped: ${missing}`);
+const missing = noChromium();
 
 function camJson(c: Camera) {
   return { ...c, c2w: Array.from(c.c2w) };

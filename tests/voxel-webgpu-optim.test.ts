@@ -1,7 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { gpuAvailable } from '../src/gpu/device';
+import { noGpu } from './helpers/skip';
 import { Adam } from '../src/nerf/common/adam';
 import { cloneGrid, createVoxelGrid, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel/voxel-backend';
@@ -19,11 +18,7 @@ import type { Vec3 } from '../src/core/math';
  * values (measured on SwiftShader: all, worst 5e-4·lr), every entry within 3 steps of lr (the largest
  * possible disagreement), and the untouched entries (no gradient) exactly unchanged on both.
  */
-installNodeWebGpu();
-let skip = '';
-beforeAll(async () => {
-  if (!(await gpuAvailable())) skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
-});
+const noGpuReason = await noGpu();
 
 function setup(seed: number, shDegree: 0 | 1): { grid: VoxelGrid; batch: TrainBatch } {
   const rng = new Rng(seed);
@@ -111,17 +106,11 @@ async function check(seed: number, shDegree: 0 | 1) {
 
 describe('fused WebGPU fit step (train + TV + sparsity + Adam on the device)', () => {
   it('matches the host trainer for three steps, RGB', async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+    if (noGpuReason) ctx.skip();
     await check(11, 0);
   });
   it('matches the host trainer for three steps, SH degree 1', async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+    if (noGpuReason) ctx.skip();
     await check(12, 1);
   });
 });

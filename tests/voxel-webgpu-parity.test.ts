@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { gpuAvailable, gpuDescription } from '../src/gpu/device';
+import { gpuDescription } from '../src/gpu/device';
+import { noGpu } from './helpers/skip';
 import { createVoxelGrid, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type MarchParams, type TrainBatch, type TrainOptions } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
@@ -32,15 +32,11 @@ import type { Vec3 } from '../src/core/math';
  *   alphaWeight) are held to the same loss and gradient bounds.
  */
 
-installNodeWebGpu();
+const noGpuReason = await noGpu();
 let backend: WebGpuVoxelBackend | undefined;
-let skip = '';
 
 beforeAll(async () => {
-  if (!(await gpuAvailable())) {
-    skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
-    return;
-  }
+  if (noGpuReason) return;
   backend = await createWebGpuVoxelBackend();
   console.log(`voxel WebGPU parity on: ${gpuDescription()}`);
 });
@@ -123,10 +119,7 @@ function compareGrads(name: string, cpu: Float32Array, gpu: Float32Array): { rel
 }
 
 async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid) => MarchParams) {
-  if (skip) {
-    console.log(`skipped: ${skip}`);
-    ctx.skip();
-  }
+  if (noGpuReason) ctx.skip();
   const rng = new Rng(seed);
   const grid = randomGrid(rng, c);
   const batch = randomBatch(rng, 256, c.inside);
@@ -203,10 +196,7 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
  * prove nothing.
  */
 async function lossParity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid) => MarchParams, opts: TrainOptions, alphaWeight = 0) {
-  if (skip) {
-    console.log(`skipped: ${skip}`);
-    ctx.skip();
-  }
+  if (noGpuReason) ctx.skip();
   const rng = new Rng(seed);
   const grid = randomGrid(rng, c);
   const batch = randomBatch(rng, 256, c.inside);
