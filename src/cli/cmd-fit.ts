@@ -1,4 +1,5 @@
 import { UserError } from '../core/errors';
+import { dirLabel } from '../core/paths';
 import { loadDataset, loadViews, type Dataset, type LoadedView } from '../io/datasets/dataset';
 import { saveVoxelScene } from '../io/scenes/load-scene';
 import { orbitHintFromCameras } from '../io/export/multiview-export';
@@ -9,6 +10,7 @@ import { psnr } from '../edit/eval/metrics';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 import { BACKEND_NAMES, type BackendName } from '../nerf/common/backend';
+import type { Scene } from '../nerf/common/scene';
 
 const USAGE = `usage: instruct-scene fit DATASET --repr voxel|gaussians --out SCENE_DIR [options]
 
@@ -84,14 +86,7 @@ export async function fitVoxelToFolder(
   progress.done();
   const scene = new VoxelGridScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
-  let testPsnr: number | undefined;
-  const test = ds.frames.filter((f) => f.split === 'test');
-  if (test.length) {
-    const { views: tv } = await loadViews(ds, 'test', nodeFiles);
-    let s = 0;
-    for (const v of tv) s += psnr((await scene.render(v.frame.camera)).image, v.image);
-    testPsnr = s / tv.length;
-  }
+  const testPsnr = await testSplitPsnr(ds, scene);
   const meta = {
     dataset: datasetPath,
     downscale: ds.downscale,
@@ -120,11 +115,12 @@ async function fitGaussiansToFolder(
   // Imported lazily: voxel fits never load the Gaussian code.
   const { fitGaussians } = await import('../nerf/gaussian/fit-gaussians');
   const { saveGaussianScene } = await import('../io/scenes/load-gaussian-scene');
+  const { GaussianScene } = await import('../nerf/gaussian/gaussian-scene');
   const cams = views.map((v) => v.frame.camera);
   const r = await fitGaussians(
     ds,
     views.map((v) => ({ camera: v.frame.camera, image: v.image })),
-    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles },
+    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles, maxGaussians: o.maxGaussians },
     (p) =>
       progress.update(
         { phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count },
@@ -133,10 +129,29 @@ async function fitGaussiansToFolder(
   );
   progress.done();
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
+  const testPsnr = await testSplitPsnr(ds, new GaussianScene(r.gaussians, ds.background));
   await saveGaussianScene(out, r.gaussians, ds.background, nodeFiles, {
-    meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, orbit },
+    meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, testPsnr, orbit },
   });
-  return { out, repr: 'gaussians', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, views: views.length, count: r.stats.count };
+  return {
+    out,
+    repr: 'gaussians',
+    seconds: r.stats.seconds,
+    trainPsnr: r.stats.finalPsnr,
+    testPsnr,
+    views: views.length,
+    count: r.stats.count,
+  };
+}
+
+/** Mean PSNR of the scene's renders over the dataset's test split (CPU renderer); undefined without a test split. */
+async function testSplitPsnr(ds: Dataset, scene: Scene): Promise<number | undefined> {
+  if (!ds.frames.some((f) => f.split === 'test')) return undefined;
+  const { views } = await loadViews(ds, 'test', nodeFiles);
+  if (!views.length) return undefined;
+  let s = 0;
+  for (const v of views) s += psnr((await scene.render(v.frame.camera)).image, v.image);
+  return s / views.length;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -181,7 +196,7 @@ export async function run(args: string[]): Promise<number> {
   else {
     const test = summary.testPsnr !== undefined ? `, test PSNR ${summary.testPsnr.toFixed(2)} dB` : '';
     console.log(
-      `fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${out}/`,
+      `fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${dirLabel(out)}`,
     );
   }
   return 0;

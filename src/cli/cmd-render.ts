@@ -1,4 +1,5 @@
 import { UserError } from '../core/errors';
+import { dirLabel } from '../core/paths';
 import { loadDataset, framesOf } from '../io/datasets/dataset';
 import { loadScene } from '../io/scenes/load-scene';
 import { exportMultiview, exportName, orbitCameras, type ExportView, type OrbitHint } from '../io/export/multiview-export';
@@ -92,6 +93,6 @@ export async function run(args: string[]): Promise<number> {
   const r = await exportMultiview(scene, views, out, nodeFiles, (done, total) => progress.update({ phase: 'render', step: done, total }));
   progress.done();
   if (json) console.log(JSON.stringify({ out, views: views.length, transforms: r.transforms, seconds: r.seconds }));
-  else console.log(`rendered ${views.length} view(s) in ${r.seconds.toFixed(1)} s → ${out}/ (images/*.png, transforms.json)`);
+  else console.log(`rendered ${views.length} view(s) in ${r.seconds.toFixed(1)} s → ${dirLabel(out)} (images/*.png, transforms.json)`);
   return 0;
 }

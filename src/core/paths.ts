@@ -29,3 +29,10 @@ export function extname(p: string): string {
   const i = b.lastIndexOf('.');
   return i <= 0 ? '' : b.slice(i).toLowerCase();
 }
+
+/** A folder path as messages show it: exactly one trailing slash (`out/`, never `out//`). */
+export function dirLabel(p: string): string {
+  if (!p) return './';
+  const s = p.replace(/\/+$/, '');
+  return s === '' ? '/' : `${s}/`;
+}
