@@ -36,7 +36,7 @@ import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
 import { boxRegion, defaultDilation, regionMask } from '../src/edit/regions/regions';
 import { diffImages, redness } from '../src/edit/eval/diff';
 import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
-import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
+import { exactDenoiserPrior } from '../tests/helpers/priors';
 import { createVoxelBackend } from '../src/nerf/voxel/voxel-backend';
 import type { BackendName } from '../src/nerf/common/backend';
 
