@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { build, preview, type PreviewServer } from 'vite';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-/** Chromium flags that give WebGPU on SwiftShader (GUIDE.md: without --use-vulkan=swiftshader canvases are black). */
+/** Chromium flags that give WebGPU on SwiftShader (without --use-vulkan=swiftshader its canvases stay black). */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',

@@ -31,7 +31,8 @@ import type { BackendName } from '../common/backend';
  *
  * Defaults are the 3DGS ones with the schedule compressed to a CPU-friendly number of steps (see
  * `defaultSchedule`). Adam is "selective" (as in gsplat's sparse mode): Gaussians that a step's view does
- * not draw keep their parameters and moments; inactive SH bands are not updated.
+ * not draw keep their parameters and moments; inactive SH bands are not updated. Method and defaults:
+ * docs/gaussians.md § Fitting.
  */
 
 export interface GaussianFitView {

@@ -5,7 +5,7 @@ import { concatGaussians, selectGaussians, type Gaussians } from './gaussians';
 
 /**
  * 3DGS adaptive density control, shared by fitting (`fit-gaussians.ts`) and editing
- * (`edit/gaussian-editable.ts`): a plan of which rows stay and which Gaussians are born, then its application.
+ * (`src/edit/scenes/gaussian-editable.ts`): a plan of which rows stay and which Gaussians are born, then its application.
  */
 
 export interface DensifyOptions {

@@ -152,7 +152,8 @@ export function marchParamsFor(grid: VoxelGrid, background: Vec3, near = 0): Mar
 
 /**
  * Fits a voxel grid to posed images by minimising the photometric MSE of random ray batches with Adam,
- * coarse to fine, with empty-space skipping and optional total variation. Deterministic for a seed.
+ * coarse to fine, with empty-space skipping and optional total variation (docs/voxels.md § Fitting). Deterministic for a
+ * seed.
  */
 export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<FitVoxelResult> {
   if (!views.length) throw new Error('fitVoxel: no training views');

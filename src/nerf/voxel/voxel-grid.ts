@@ -2,7 +2,7 @@ import { softplusInverse, type Vec3 } from '../../core/math';
 
 /**
  * The voxel radiance grid (DVGO / Vox-E style): a dense grid of raw density and raw colour values,
- * sampled by corner-aligned trilinear interpolation.
+ * sampled by corner-aligned trilinear interpolation. The method and its papers: docs/voxels.md.
  *
  * ## Memory layout (the WGSL kernels in src/shaders/voxel_*.wgsl use exactly this)
  * - `res = [nx, ny, nz]` grid **vertices** per axis (each ≥ 2). Vertex (i, j, k) has the flat index
