@@ -51,6 +51,8 @@ export const TILE = 16;
 export const NEAR = 0.01;
 /** Low-pass dilation added to the diagonal of every 2D covariance. */
 export const DILATION = 0.3;
+/** x/z and y/z are clamped to the field of view plus this fraction of the image on each side (`clampLimits`). */
+export const FOV_MARGIN = 0.3;
 
 /** World → OpenCV camera rotation (row-major 3×3) and camera centre. */
 export function viewMatrix(cam: Camera): { W: Float64Array; C: [number, number, number] } {
@@ -151,6 +153,54 @@ export function covariance3D(g: Gaussians, i: number, out: Float64Array, R = new
     }
 }
 
+/**
+ * Where x/z and y/z are clamped in the EWA Jacobian (the field of view plus 0.3 of the image on each side, as 3DGS):
+ * [limXn, limXp, limYn, limYp] with x/z ∈ [−limXn, limXp], y/z ∈ [−limYn, limYp].
+ */
+export function clampLimits(cam: Camera): Float64Array {
+  const { fx, fy, cx, cy, width, height } = cam;
+  return Float64Array.of(
+    cx / fx + (FOV_MARGIN * width) / fx,
+    (width - cx) / fx + (FOV_MARGIN * width) / fx,
+    cy / fy + (FOV_MARGIN * height) / fy,
+    (height - cy) / fy + (FOV_MARGIN * height) / fy,
+  );
+}
+
+/**
+ * The Jacobian of the pinhole projection at camera-space point t, with x/z and y/z clamped to `lim`, times the view
+ * rotation: out[0..6) = T = J·W (2×3, row-major), out[6] = J₀₂ = −fx·x'/z², out[7] = J₁₂ = −fy·y'/z². Returns which
+ * ratios were clamped (bit 0: x/z, bit 1: y/z); no gradient flows through a clamped one.
+ */
+function ewaJacobian(
+  W: Float64Array,
+  tx: number,
+  ty: number,
+  tz: number,
+  fx: number,
+  fy: number,
+  lim: Float64Array,
+  out: Float64Array,
+): number {
+  const rx = tx / tz,
+    ry = ty / tz;
+  const ux = Math.min(lim[1], Math.max(-lim[0], rx)),
+    uy = Math.min(lim[3], Math.max(-lim[2], ry));
+  const J00 = fx / tz,
+    J02 = (-fx * ux) / tz,
+    J11 = fy / tz,
+    J12 = (-fy * uy) / tz;
+  out[0] = J00 * W[0] + J02 * W[6];
+  out[1] = J00 * W[1] + J02 * W[7];
+  out[2] = J00 * W[2] + J02 * W[8];
+  out[3] = J11 * W[3] + J12 * W[6];
+  out[4] = J11 * W[4] + J12 * W[7];
+  out[5] = J11 * W[5] + J12 * W[8];
+  out[6] = J02;
+  out[7] = J12;
+  return (rx < -lim[0] || rx > lim[1] ? 1 : 0) | (ry < -lim[2] || ry > lim[3] ? 2 : 0);
+}
+
 /** Projection (`project_gaussians`): EWA splatting, SH colours, tile rectangles. */
 export function projectGaussians(g: Gaussians, cam: Camera): Projected {
   const n = g.count;
@@ -170,10 +220,8 @@ export function projectGaussians(g: Gaussians, cam: Camera): Projected {
   const { fx, fy, cx, cy, width, height } = cam;
   const tilesX = Math.ceil(width / TILE),
     tilesY = Math.ceil(height / TILE);
-  const limXn = cx / fx + (0.3 * width) / fx,
-    limXp = (width - cx) / fx + (0.3 * width) / fx;
-  const limYn = cy / fy + (0.3 * height) / fy,
-    limYp = (height - cy) / fy + (0.3 * height) / fy;
+  const lim = clampLimits(cam),
+    JT = new Float64Array(8);
   const S = new Float64Array(9),
     R = new Float64Array(9),
     Y = new Float64Array(16);
@@ -193,19 +241,13 @@ export function projectGaussians(g: Gaussians, cam: Camera): Projected {
     const tz = W[6] * dx + W[7] * dy + W[8] * dz;
     if (!(tz > NEAR)) continue;
     covariance3D(g, i, S, R);
-    const ux = Math.min(limXp, Math.max(-limXn, tx / tz)),
-      uy = Math.min(limYp, Math.max(-limYn, ty / tz));
-    const J00 = fx / tz,
-      J02 = (-fx * ux) / tz,
-      J11 = fy / tz,
-      J12 = (-fy * uy) / tz;
-    // T = J·W (2×3)
-    const T0 = J00 * W[0] + J02 * W[6],
-      T1 = J00 * W[1] + J02 * W[7],
-      T2 = J00 * W[2] + J02 * W[8];
-    const T3 = J11 * W[3] + J12 * W[6],
-      T4 = J11 * W[4] + J12 * W[7],
-      T5 = J11 * W[5] + J12 * W[8];
+    ewaJacobian(W, tx, ty, tz, fx, fy, lim, JT);
+    const T0 = JT[0],
+      T1 = JT[1],
+      T2 = JT[2],
+      T3 = JT[3],
+      T4 = JT[4],
+      T5 = JT[5];
     // cov2D = T Σ Tᵀ
     const a0 = T0 * S[0] + T1 * S[3] + T2 * S[6],
       a1 = T0 * S[1] + T1 * S[4] + T2 * S[7],
@@ -270,11 +312,9 @@ export function projectGaussians(g: Gaussians, cam: Camera): Projected {
  */
 export function projectBackward(g: Gaussians, cam: Camera, p: Projected, G2: Float64Array, grads: GaussianGrads): void {
   const { W, C } = viewMatrix(cam);
-  const { fx, fy, cx, cy, width, height } = cam;
-  const limXn = cx / fx + (0.3 * width) / fx,
-    limXp = (width - cx) / fx + (0.3 * width) / fx;
-  const limYn = cy / fy + (0.3 * height) / fy,
-    limYp = (height - cy) / fy + (0.3 * height) / fy;
+  const { fx, fy } = cam;
+  const lim = clampLimits(cam),
+    JT = new Float64Array(8);
   const R = new Float64Array(9),
     S = new Float64Array(9),
     Y = new Float64Array(16),
@@ -353,22 +393,17 @@ export function projectBackward(g: Gaussians, cam: Camera, p: Projected, G2: Flo
     const tx = W[0] * dx + W[1] * dy + W[2] * dz;
     const ty = W[3] * dx + W[4] * dy + W[5] * dz;
     const tz = W[6] * dx + W[7] * dy + W[8] * dz;
-    const rx = tx / tz,
-      ry = ty / tz;
-    const clampX = rx < -limXn || rx > limXp,
-      clampY = ry < -limYn || ry > limYp;
-    const ux = Math.min(limXp, Math.max(-limXn, rx)),
-      uy = Math.min(limYp, Math.max(-limYn, ry));
-    const J00 = fx / tz,
-      J02 = (-fx * ux) / tz,
-      J11 = fy / tz,
-      J12 = (-fy * uy) / tz;
-    const T0 = J00 * W[0] + J02 * W[6],
-      T1 = J00 * W[1] + J02 * W[7],
-      T2 = J00 * W[2] + J02 * W[8];
-    const T3 = J11 * W[3] + J12 * W[6],
-      T4 = J11 * W[4] + J12 * W[7],
-      T5 = J11 * W[5] + J12 * W[8];
+    const clamped = ewaJacobian(W, tx, ty, tz, fx, fy, lim, JT);
+    const clampX = (clamped & 1) !== 0,
+      clampY = (clamped & 2) !== 0;
+    const T0 = JT[0],
+      T1 = JT[1],
+      T2 = JT[2],
+      T3 = JT[3],
+      T4 = JT[4],
+      T5 = JT[5];
+    const J02 = JT[6],
+      J12 = JT[7];
     covariance3D(g, i, S, R);
     // G_Σ = Tᵀ·G_cov·T (3×3 symmetric)
     const h0 = G00 * T0 + G01 * T3,

@@ -10,7 +10,7 @@ import renderSource from '../../shaders/gs_render.wgsl?raw';
 import backwardSource from '../../shaders/gs_backward.wgsl?raw';
 import projectBackwardSource from '../../shaders/gs_project_backward.wgsl?raw';
 import type { GaussianRasterBackend, GaussianRenderResult } from './gaussian-backend';
-import { DILATION, TILE, viewMatrix, type GaussianGrads } from './gaussian-project-cpu';
+import { clampLimits, TILE, viewMatrix, type GaussianGrads } from './gaussian-project-cpu';
 import { SH_STRIDE, type Gaussians } from './gaussians';
 import { shConstantsWgsl } from '../common/sh';
 
@@ -104,10 +104,7 @@ export function packCamera(
   f[18] = cx;
   f[19] = cy;
   // x/z and y/z clamp of the EWA Jacobian (CPU twin: 0.3 of the image beyond each edge)
-  f[20] = cx / fx + (DILATION * width) / fx;
-  f[21] = (width - cx) / fx + (DILATION * width) / fx;
-  f[22] = cy / fy + (DILATION * height) / fy;
-  f[23] = (height - cy) / fy + (DILATION * height) / fy;
+  f.set(clampLimits(cam), 20);
   f[24] = background[0];
   f[25] = background[1];
   f[26] = background[2];

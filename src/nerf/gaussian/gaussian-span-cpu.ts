@@ -55,6 +55,36 @@ function footprint(p: Projected, i: number, width: number, height: number, box: 
 }
 
 /**
+ * The pixels of row `py` where Gaussian (u, v, conic a b c) can reach α ≥ 1/255 (a·dx² + 2b·dx·dy + c·dy² ≤ k2),
+ * clipped to `box`, with one pixel of margin (the per-pixel tests decide): span = [x0, x1, G(x0), r(x0)] where
+ * G = exp(power) at pixel x0 and r(x) = G(x+1)/G(x), so that along the row G(x+1) = G(x)·r(x), r(x+1) = r(x)·e^(−a).
+ * False when the row misses the ellipse.
+ */
+function rowSpan(
+  u: number,
+  v: number,
+  a: number,
+  b: number,
+  c: number,
+  k2: number,
+  py: number,
+  box: Int32Array,
+  span: Float64Array,
+): boolean {
+  const dy = v - (py + 0.5);
+  const D = b * b * dy * dy - a * (c * dy * dy - k2);
+  if (D < 0) return false;
+  const sq = Math.sqrt(D);
+  const x0 = Math.max(box[0], Math.ceil(u - (-b * dy + sq) / a - 0.5) - 1);
+  span[0] = x0;
+  span[1] = Math.min(box[2], Math.floor(u - (-b * dy - sq) / a - 0.5) + 2);
+  const dx0 = u - (x0 + 0.5);
+  span[2] = Math.exp(-0.5 * a * dx0 * dx0 - b * dx0 * dy - 0.5 * c * dy * dy);
+  span[3] = Math.exp(a * dx0 - 0.5 * a + b * dy);
+  return true;
+}
+
+/**
  * Forward rasterisation of `g` seen from `cam` over `background`. Gaussians are splatted one at a time in
  * global depth order over their footprints, with per-pixel transmittance and early termination: the same
  * pixel/Gaussian pairs in the same order as the tile rasteriser (`rasterizeForwardTiles`), hence the same
@@ -70,6 +100,7 @@ export function rasterizeForward(g: Gaussians, cam: Camera, background: readonly
     dep = new Float64Array(npx);
   const done = new Uint8Array(npx);
   const box = new Int32Array(4);
+  const span = new Float64Array(4);
   for (let oi = 0; oi < order.length; oi++) {
     const i = order[oi];
     if (!footprint(p, i, width, height, box)) continue;
@@ -86,18 +117,12 @@ export function rasterizeForward(g: Gaussians, cam: Camera, background: readonly
     const k2 = 2 * Math.log(255 * op); // α ≥ 1/255 ⟺ a·dx² + 2b·dx·dy + c·dy² ≤ k2
     const q = Math.exp(-a);
     for (let py = box[1]; py < box[3]; py++) {
-      const dy = v - (py + 0.5);
-      // the row's span inside that ellipse (one pixel of margin; the tests below decide)
-      const D = b * b * dy * dy - a * (c * dy * dy - k2);
-      if (D < 0) continue;
-      const sq = Math.sqrt(D);
-      const x0 = Math.max(box[0], Math.ceil(u - (-b * dy + sq) / a - 0.5) - 1);
-      const x1 = Math.min(box[2], Math.floor(u - (-b * dy - sq) / a - 0.5) + 2);
+      if (!rowSpan(u, v, a, b, c, k2, py, box, span)) continue;
+      const x0 = span[0],
+        x1 = span[1];
       const row = py * width;
-      // exp(power) along the row by recurrence: G(x+1) = G(x)·r(x), r(x+1) = r(x)·e^(−a)
-      const dx0 = u - (x0 + 0.5);
-      let G = Math.exp(-0.5 * a * dx0 * dx0 - b * dx0 * dy - 0.5 * c * dy * dy);
-      let rr = Math.exp(a * dx0 - 0.5 * a + b * dy);
+      let G = span[2],
+        rr = span[3];
       for (let px = x0; px < x1; px++, G *= rr, rr *= q) {
         const pi = row + px;
         if (done[pi]) continue;
@@ -185,6 +210,7 @@ export function rasterizeBackward(
   const done = new Uint8Array(npx);
   const G2 = new Float64Array(n * 9);
   const box = new Int32Array(4);
+  const span = new Float64Array(4);
   for (let oi = 0; oi < order.length; oi++) {
     const i = order[oi];
     if (!footprint(p, i, width, height, box)) continue;
@@ -209,17 +235,14 @@ export function rasterizeBackward(
     const k2 = 2 * Math.log(255 * op);
     const q = Math.exp(-a);
     for (let py = box[1]; py < box[3]; py++) {
+      // the forward's span and recurrence (identical decisions)
+      if (!rowSpan(u, v, a, b, c, k2, py, box, span)) continue;
       const dy = v - (py + 0.5);
-      const D = b * b * dy * dy - a * (c * dy * dy - k2);
-      if (D < 0) continue;
-      const sq = Math.sqrt(D);
-      const x0 = Math.max(box[0], Math.ceil(u - (-b * dy + sq) / a - 0.5) - 1);
-      const x1 = Math.min(box[2], Math.floor(u - (-b * dy - sq) / a - 0.5) + 2);
+      const x0 = span[0],
+        x1 = span[1];
       const row = py * width;
-      // same recurrence as the forward (identical decisions)
-      const dx0 = u - (x0 + 0.5);
-      let G = Math.exp(-0.5 * a * dx0 * dx0 - b * dx0 * dy - 0.5 * c * dy * dy);
-      let rr = Math.exp(a * dx0 - 0.5 * a + b * dy);
+      let G = span[2],
+        rr = span[3];
       for (let px = x0; px < x1; px++, G *= rr, rr *= q) {
         const pi = row + px;
         if (done[pi]) continue;
