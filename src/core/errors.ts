@@ -29,7 +29,7 @@ export function checkFinite(values: ArrayLike<number>, what: string, file?: stri
 export class GpuUnavailableError extends UserError {
   constructor(reason: string) {
     super(
-      `WebGPU is not available: ${reason}. Use --backend cpu, or see the README (WebGPU in Node needs a Vulkan driver; on CPU-only Linux install chromium for SwiftShader).`,
+      `WebGPU is not available: ${reason}. Use --backend cpu, or see the README (WebGPU in Node needs a Vulkan driver; on a CPU-only Debian machine 'apt-get install chromium libvulkan1' provides SwiftShader).`,
     );
     this.name = 'GpuUnavailableError';
   }
