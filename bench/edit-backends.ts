@@ -23,11 +23,11 @@ import { loadDataset, loadViews } from '../src/io/datasets/dataset';
 import { loadScene } from '../src/io/scenes/load-scene';
 import { nodeFiles } from '../src/io/node/node-files';
 import { DEMO_OBJECTS } from '../src/io/datasets/demo-scene';
-import { createBackend, fitVoxel } from '../src/nerf/voxel/fit-voxel';
+import { fitVoxel } from '../src/nerf/voxel/fit-voxel';
 import { fitGaussians } from '../src/nerf/gaussian/fit-gaussians';
 import { createGaussianBackend } from '../src/nerf/gaussian/gaussian-backend';
 import type { Gaussians } from '../src/nerf/gaussian/gaussians';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
 import { defaultPreserveWeight, EDIT_DEFAULTS, autoEditCount, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
 import type { EditableScene } from '../src/edit/scenes/editable';
 import { runEdit } from '../src/edit/loops/edit-run';
@@ -36,7 +36,9 @@ import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
 import { boxRegion, defaultDilation, regionMask } from '../src/edit/regions/regions';
 import { diffImages, redness } from '../src/edit/eval/diff';
 import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
-import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
+import { exactDenoiserPrior } from '../tests/helpers/priors';
+import { createVoxelBackend } from '../src/nerf/voxel/voxel-backend';
+import type { BackendName } from '../src/nerf/common/backend';
 
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -47,7 +49,7 @@ const dataPath = opt('dataset');
 if (!dataPath) throw new Error('--dataset D is required (see the header)');
 const iters = Number(opt('iters') ?? 300),
   rays = Number(opt('rays') ?? 2048);
-const backends = (opt('backends') ?? 'cpu,webgpu').split(',') as ('cpu' | 'webgpu')[];
+const backends = (opt('backends') ?? 'cpu,webgpu').split(',') as BackendName[];
 const outFile = opt('out') ?? 'bench/results/edit-backends.json';
 
 installNodeWebGpu();
@@ -136,7 +138,7 @@ for (const kind of ['voxel', 'gaussians'] as const) {
       const t0 = performance.now(),
         c0 = cpuSeconds();
       const n = Math.min(iters, 200);
-      if (parent instanceof VoxelScene) {
+      if (parent instanceof VoxelGridScene) {
         await fitVoxel(
           train.map((v) => ({ camera: v.frame.camera, image: v.image })),
           {
@@ -163,8 +165,8 @@ for (const kind of ['voxel', 'gaussians'] as const) {
     }
     for (const method of ['idu', 'sds'] as const) {
       const make = async (): Promise<EditableScene> => {
-        if (parent instanceof VoxelScene) {
-          const b = backend === 'cpu' ? undefined : { work: await createBackend(backend), source: await createBackend(backend) };
+        if (parent instanceof VoxelGridScene) {
+          const b = backend === 'cpu' ? undefined : { work: await createVoxelBackend(backend), source: await createVoxelBackend(backend) };
           return new VoxelEditable(
             parent.grid,
             parent.background,

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { framesOf, loadDataset, loadViews } from '../src/io/datasets/dataset';
 import { loadScene } from '../src/io/scenes/load-scene';
 import { nodeFiles, writeFileAtomic } from '../src/io/node/node-files';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
 import { fitVoxel } from '../src/nerf/voxel/fit-voxel';
 import { autoEditCount, EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
 import { runEdit } from '../src/edit/loops/edit-run';
@@ -50,7 +50,7 @@ const iters = flag('iters', 100),
 const ds = await loadDataset(dataPath, nodeFiles);
 const { views: train } = await loadViews(ds, 'train', nodeFiles);
 const parent = await loadScene(scenePath, nodeFiles);
-if (!(parent instanceof VoxelScene)) throw new Error('bench/edit.ts needs a voxel scene');
+if (!(parent instanceof VoxelGridScene)) throw new Error('bench/edit.ts needs a voxel scene');
 const vase = DEMO_OBJECTS.find((o) => o.name === 'vase')!;
 const region = boxRegion(vase.min, vase.max);
 const pipe = await loadPipelineFor('builtin');
@@ -126,7 +126,7 @@ for (const method of ['idu', 'sds'] as const) {
   const edited = {
     kind: 'voxel' as const,
     background: parent.background,
-    render: async (c: Parameters<VoxelScene['render']>[0]) => ({
+    render: async (c: Parameters<VoxelGridScene['render']>[0]) => ({
       image: await scene.render(c),
       alpha: new Float32Array(0),
       depth: new Float32Array(0),

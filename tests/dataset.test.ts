@@ -31,9 +31,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('nerfstudio transforms.json', () => {
   it('reads top-level and per-frame intrinsics, splits every 8th frame, sorts by path', async () => {
-    const frames = [];
+    const frames: Record<string, unknown>[] = [];
     for (let i = 15; i >= 0; i--) frames.push({ file_path: `images/f${String(i).padStart(2, '0')}.png`, transform_matrix: eye(i) });
-    (frames[0] as any).fl_x = 99;
+    frames[0].fl_x = 99;
     write(
       'ns/transforms.json',
       JSON.stringify({

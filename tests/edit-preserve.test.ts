@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { blocksCameras, blocksGrid } from './helpers/edit-fixtures';
 import { Rng } from '../src/core/rng';
 import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussian/gaussians';
-import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-span-cpu';
 import { renderRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
 import { EDIT_DEFAULTS, preservationLoss, prepareViews, sampleRays, type EditConfig } from '../src/edit/loops/edit-session';
 import { runEdit } from '../src/edit/loops/edit-run';

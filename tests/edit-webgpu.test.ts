@@ -15,7 +15,7 @@ import type { Image } from '../src/core/image';
 import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
 import { diffImages } from '../src/edit/eval/diff';
 import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
-import { createBackend } from '../src/nerf/voxel/fit-voxel';
+import { createVoxelBackend } from '../src/nerf/voxel/voxel-backend';
 import { blocksGrid } from './helpers/edit-fixtures';
 
 // The edit loops on `--backend webgpu` run the same optimisation as on the CPU reference: from the same start,
@@ -151,7 +151,7 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
             vr,
             { gate: false, lrDensity: 0.05, pearsonWeight: method === 'sds' ? 200 : 0 },
             undefined,
-            { work: await createBackend(backend), source: await createBackend(backend) },
+            { work: await createVoxelBackend(backend), source: await createVoxelBackend(backend) },
           ),
           vr,
           targets,

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { demoGaussians } from '../src/viewer/data/demo-gaussians';
-import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-span-cpu';
 import { DEMO_BACKGROUND } from '../src/io/datasets/demo-scene';
 import { demoVoxelGrid } from '../src/viewer/data/demo-voxels';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
-import { chromiumMissing, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
+import { startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { noChromium } from './helpers/skip';
 import { writeGaussianPly } from '../src/io/formats/ply';
 import { encodeVoxelScene } from '../src/io/formats/voxel-format';
 import { demoCameras, demoTransforms } from '../src/io/datasets/demo-scene';
@@ -24,8 +25,7 @@ import { boxRegion, regionMask } from '../src/edit/regions/regions';
 import { SAMPLE_INSTRUCTION, SAMPLE_REGION } from '../src/viewer/state/edit-store';
 
 // The viewer app in a real Chromium (WebGPU on SwiftShader), served by `vite preview` of a fresh build.
-const missing = chromiumMissing();
-if (missing) console.log(`viewer-app tests skipped: ${missing}`);
+const missing = noChromium();
 
 function camJson(c: Camera) {
   return { ...c, c2w: Array.from(c.c2w) };
@@ -134,7 +134,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       );
       const vcam = lookAtCamera([2.3, 1.4, -2.1], [0, 0.2, 0], [0, 1, 0], 48, 36, 40);
       const vpx = await g.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(vcam));
-      const vref = (await new VoxelScene(demoVoxelGrid(32), DEMO_BACKGROUND).render(vcam)).image;
+      const vref = (await new VoxelGridScene(demoVoxelGrid(32), DEMO_BACKGROUND).render(vcam)).image;
       expect(compare(vpx.rgba, vref.data, vcam, 'WebGL2 voxels vs CPU renderer').psnr).toBeGreaterThan(35);
       expect(gerr).toEqual([]);
     } catch (e) {
@@ -182,7 +182,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       expect(info.scene).toBe('voxel:demo-voxel');
       const cam = lookAtCamera([2.3, 1.4, -2.1], [0, 0.2, 0], [0, 1, 0], 80, 60, 40);
       const px = await vpage.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(cam));
-      const ref = (await new VoxelScene(demoVoxelGrid(48), DEMO_BACKGROUND).render(cam)).image;
+      const ref = (await new VoxelGridScene(demoVoxelGrid(48), DEMO_BACKGROUND).render(cam)).image;
       const { psnr, covered } = compare(px.rgba, ref.data, cam, 'voxels vs CPU renderer');
       expect(covered).toBeGreaterThan(0.3);
       expect(psnr).toBeGreaterThan(35);

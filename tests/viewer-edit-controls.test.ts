@@ -3,12 +3,12 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Page } from 'playwright-core';
 import { lookAtCamera } from '../src/core/camera';
-import { chromiumMissing, ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { noChromium } from './helpers/skip';
 
 // Editing controls in a real Chromium: a model loaded from a URL (downloaded once, kept in the Cache API),
 // guidance changed while the edit runs, pause / resume, cancel.
-const missing = chromiumMissing();
-if (missing) console.log(`viewer edit-controls tests skipped: ${missing}`);
+const missing = noChromium();
 
 function filesUnder(dir: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};

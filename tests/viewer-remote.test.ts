@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumMissing, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { noChromium } from './helpers/skip';
 import { startServe, type ServeProcess } from './helpers/serve';
 import { slowProxy } from './helpers/slow-proxy';
 
 // The viewer's "Model: server URL…" in a real Chromium against `instruct-scene serve` (CORS for the viewer's
 // origin): an edit runs with its models on the server, with the usual progress; cancelling while a server call is
 // held aborts that call and ends the edit as cancelled (no error).
-const missing = chromiumMissing();
-if (missing) console.log(`viewer remote-model tests skipped: ${missing}`);
+const missing = noChromium();
 
 describe.skipIf(missing !== null)('viewer with a model server (Chromium)', () => {
   let h: ViewerHarness;

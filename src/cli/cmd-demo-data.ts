@@ -1,3 +1,4 @@
+import { dirLabel } from '../core/paths';
 import { UserError } from '../core/errors';
 import { encodePng } from '../io/images/image-codec';
 import { nodeFiles } from '../io/node/node-files';
@@ -61,6 +62,6 @@ export async function run(args: string[]): Promise<number> {
   await prepareOutput({ out, kind: 'dir', inputs: [] });
   await writeDemoData(out, { seed, size, views, progress: Progress.for(p.values.json as boolean) });
   if (p.values.json) console.log(JSON.stringify({ out, views, size, seed }));
-  else console.log(`wrote ${views} views (${size}×${size}) to ${out}/ (transforms.json, objects.json)`);
+  else console.log(`wrote ${views} views (${size}×${size}) to ${dirLabel(out)} (transforms.json, objects.json)`);
   return 0;
 }

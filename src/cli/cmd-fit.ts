@@ -1,15 +1,18 @@
 import { UserError } from '../core/errors';
+import { dirLabel } from '../core/paths';
 import { loadDataset, loadViews, type Dataset, type LoadedView } from '../io/datasets/dataset';
 import { saveVoxelScene } from '../io/scenes/load-scene';
 import { orbitHintFromCameras } from '../io/export/multiview-export';
 import { nodeFiles } from '../io/node/node-files';
 import { axesFocus, fitVoxel, sceneBounds } from '../nerf/voxel/fit-voxel';
-import { VoxelScene } from '../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
 import { psnr } from '../edit/eval/metrics';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 import { datasetRoot, prepareOutput } from '../io/node/output-guard';
 import { checkGaussiansFinite } from '../nerf/gaussian/gaussians';
+import { BACKEND_NAMES, type BackendName } from '../nerf/common/backend';
+import type { Scene } from '../nerf/common/scene';
 
 const USAGE = `usage: instruct-scene fit DATASET --repr voxel|gaussians --out SCENE_DIR [options]
 
@@ -34,7 +37,7 @@ export interface FitCliOptions {
   repr: 'voxel' | 'gaussians';
   res?: number;
   iters?: number;
-  backend: 'cpu' | 'webgpu';
+  backend: BackendName;
   downscale: number;
   maxImages?: number;
   seed: number;
@@ -99,16 +102,9 @@ export async function fitVoxelToFolder(
       `the fit diverged: its training PSNR is ${r.stats.finalPsnr}; nothing was written — check the dataset's images and cameras`,
       datasetPath,
     );
-  const scene = new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
+  const scene = new VoxelGridScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
-  let testPsnr: number | undefined;
-  const test = ds.frames.filter((f) => f.split === 'test');
-  if (test.length) {
-    const { views: tv } = await loadViews(ds, 'test', nodeFiles);
-    let s = 0;
-    for (const v of tv) s += psnr((await scene.render(v.frame.camera)).image, v.image);
-    testPsnr = s / tv.length;
-  }
+  const testPsnr = await testSplitPsnr(ds, scene);
   const meta = {
     dataset: datasetPath,
     downscale: ds.downscale,
@@ -134,9 +130,10 @@ async function fitGaussiansToFolder(
   progress: Progress,
   datasetPath: string,
 ): Promise<FitSummary> {
-  // Written by the Gaussian engineer (src/nerf/gaussian/fit-gaussians.ts, src/io/scenes/load-gaussian-scene.ts); imported lazily.
+  // Imported lazily: voxel fits never load the Gaussian code.
   const { fitGaussians } = await import('../nerf/gaussian/fit-gaussians');
   const { saveGaussianScene } = await import('../io/scenes/load-gaussian-scene');
+  const { GaussianScene } = await import('../nerf/gaussian/gaussian-scene');
   const cams = views.map((v) => v.frame.camera);
   const r = await fitGaussians(
     ds,
@@ -160,10 +157,29 @@ async function fitGaussiansToFolder(
   if (!Number.isFinite(r.stats.finalPsnr))
     throw new UserError(`the fit diverged: its training PSNR is ${r.stats.finalPsnr}; nothing was written`, datasetPath);
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
+  const testPsnr = await testSplitPsnr(ds, new GaussianScene(r.gaussians, ds.background));
   await saveGaussianScene(out, r.gaussians, ds.background, nodeFiles, {
-    meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, orbit },
+    meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, testPsnr, orbit },
   });
-  return { out, repr: 'gaussians', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, views: views.length, count: r.stats.count };
+  return {
+    out,
+    repr: 'gaussians',
+    seconds: r.stats.seconds,
+    trainPsnr: r.stats.finalPsnr,
+    testPsnr,
+    views: views.length,
+    count: r.stats.count,
+  };
+}
+
+/** Mean PSNR of the scene's renders over the dataset's test split (CPU renderer); undefined without a test split. */
+async function testSplitPsnr(ds: Dataset, scene: Scene): Promise<number | undefined> {
+  if (!ds.frames.some((f) => f.split === 'test')) return undefined;
+  const { views } = await loadViews(ds, 'test', nodeFiles);
+  if (!views.length) return undefined;
+  let s = 0;
+  for (const v of views) s += psnr((await scene.render(v.frame.camera)).image, v.image);
+  return s / views.length;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -192,7 +208,7 @@ export async function run(args: string[]): Promise<number> {
     repr: choiceFlag(p.values.repr, 'repr', ['voxel', 'gaussians'] as const, 'voxel'),
     res: p.values.res === undefined ? undefined : intFlag(p.values.res, 'res', 128, 4),
     iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 1000, 1),
-    backend: choiceFlag(p.values.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu'),
+    backend: choiceFlag(p.values.backend, 'backend', BACKEND_NAMES, 'cpu'),
     downscale: intFlag(p.values.downscale, 'downscale', 1, 1),
     maxImages: p.values['max-images'] === undefined ? undefined : intFlag(p.values['max-images'], 'max-images', 1, 1),
     seed: intFlag(p.values.seed, 'seed', 0, 0),
@@ -209,7 +225,7 @@ export async function run(args: string[]): Promise<number> {
   else {
     const test = summary.testPsnr !== undefined ? `, test PSNR ${summary.testPsnr.toFixed(2)} dB` : '';
     console.log(
-      `fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${out}/`,
+      `fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${dirLabel(out)}`,
     );
   }
   return 0;
@@ -217,7 +233,7 @@ export async function run(args: string[]): Promise<number> {
 
 /** Loads a dataset, fits the chosen representation and writes the scene folder. */
 export async function fitToFolder(dataset: string, out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
-  if (o.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice() (voxel-gpu hook)
+  if (o.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice()
   const ds = await loadDataset(dataset, nodeFiles, { downscale: o.downscale, maxImages: o.maxImages });
   const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) =>
     progress.update({ phase: 'load', step: done, total }),

@@ -1,10 +1,11 @@
 import { UserError } from '../core/errors';
+import { dirLabel } from '../core/paths';
 import { loadDataset, framesOf } from '../io/datasets/dataset';
 import { loadScene } from '../io/scenes/load-scene';
 import { checkOrbitHint, exportMultiview, exportName, orbitCameras, type ExportView, type OrbitHint } from '../io/export/multiview-export';
 import { nodeFiles } from '../io/node/node-files';
 import type { Scene } from '../nerf/common/scene';
-import { VoxelScene } from '../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
 import { datasetRoot, prepareOutput } from '../io/node/output-guard';
@@ -17,9 +18,9 @@ N views on a circle around the scene centre (default size: the training images',
 
 /** Orbit hints: saved by fit in the scene's metadata (checked field by field); otherwise derived from the scene's box. */
 function orbitHint(scene: Scene, scenePath: string): OrbitHint {
-  const m = (scene as VoxelScene).meta?.orbit;
+  const m = (scene as VoxelGridScene).meta?.orbit;
   if (m !== undefined) return checkOrbitHint(m, scenePath);
-  if (scene instanceof VoxelScene) {
+  if (scene instanceof VoxelGridScene) {
     const b = scene.grid.box;
     const center = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2) as [number, number, number];
     const diag = Math.hypot(...[0, 1, 2].map((a) => b.max[a] - b.min[a]));
@@ -93,6 +94,6 @@ export async function run(args: string[]): Promise<number> {
   const r = await exportMultiview(scene, views, out, nodeFiles, (done, total) => progress.update({ phase: 'render', step: done, total }));
   progress.done();
   if (json) console.log(JSON.stringify({ out, views: views.length, transforms: r.transforms, seconds: r.seconds }));
-  else console.log(`rendered ${views.length} view(s) in ${r.seconds.toFixed(1)} s → ${out}/ (images/*.png, transforms.json)`);
+  else console.log(`rendered ${views.length} view(s) in ${r.seconds.toFixed(1)} s → ${dirLabel(out)} (images/*.png, transforms.json)`);
   return 0;
 }

@@ -7,10 +7,10 @@ import { loadScene, saveVoxelScene } from '../io/scenes/load-scene';
 import { nodeFiles } from '../io/node/node-files';
 import type { Gaussians } from '../nerf/gaussian/gaussians';
 import { gaussianBounds } from '../nerf/gaussian/gaussians';
-import type { Vec3 } from '../nerf/voxel/voxel-grid';
-import { VoxelScene } from '../nerf/voxel/voxel-scene';
-import type { BackendName } from '../nerf/voxel/voxel-backend';
-import { createBackend } from '../nerf/voxel/fit-voxel';
+import type { Vec3 } from '../core/math';
+import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
+import type { BackendName } from '../nerf/common/backend';
+import { createVoxelBackend } from '../nerf/voxel/voxel-backend';
 import { createGaussianBackend } from '../nerf/gaussian/gaussian-backend';
 
 /** A loaded parent scene, ready to be edited (a fresh EditableScene per call) and saved. */
@@ -34,15 +34,15 @@ export interface ParentScene {
 /** Loads SCENE for `edit`: voxel folders/files now; Gaussian scenes when their loader provides the Gaussians. */
 export async function loadEditableScene(path: string, datasetBackground: [number, number, number]): Promise<ParentScene> {
   const scene = await loadScene(path, nodeFiles);
-  if (scene instanceof VoxelScene) {
+  if (scene instanceof VoxelGridScene) {
     const vs = scene;
     return {
       kind: 'voxel',
       bounds: { min: [...vs.grid.box.min] as Vec3, max: [...vs.grid.box.max] as Vec3 },
       editable: async (region, opts, _g, backend = 'cpu') =>
         new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams(), {
-          work: await createBackend(backend),
-          source: await createBackend(backend),
+          work: await createVoxelBackend(backend),
+          source: await createVoxelBackend(backend),
         }),
       async save(ed, out, meta) {
         const grid = (ed as VoxelEditable).grid;

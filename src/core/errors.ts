@@ -55,3 +55,21 @@ export function describeValue(v: unknown, max = 60): string {
   }
   return t.length > max ? t.slice(0, max) + '…' : t;
 }
+
+/** No WebGPU adapter or device (no `navigator.gpu`, no driver): the message says how to run without one. */
+export class GpuUnavailableError extends UserError {
+  constructor(reason: string) {
+    super(
+      `WebGPU is not available: ${reason}. Use --backend cpu, or see the README (WebGPU in Node needs a Vulkan driver; on a CPU-only Debian machine 'apt-get install chromium libvulkan1' provides SwiftShader).`,
+    );
+    this.name = 'GpuUnavailableError';
+  }
+}
+
+/** Work that does not fit the GPU (a buffer over the device's limits, or out of memory); the message says what to reduce. */
+export class GpuMemoryError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpuMemoryError';
+  }
+}

@@ -67,3 +67,10 @@ export function resolveInside(root: string, rel: unknown, what: string, file: st
   if (problem) throw new UserError(`${what} ${rel === undefined ? '' : `${describeValue(rel, 200)} `}${problem}`, file);
   return joinPath(root, rel as string);
 }
+
+/** A folder path as messages show it: exactly one trailing slash (`out/`, never `out//`). */
+export function dirLabel(p: string): string {
+  if (!p) return './';
+  const s = p.replace(/\/+$/, '');
+  return s === '' ? '/' : `${s}/`;
+}

@@ -1,5 +1,5 @@
 /**
- * The InstructPix2Pix pipeline (REFERENCE §2) over ONNX models, one implementation for both runtimes
+ * The InstructPix2Pix pipeline (Brooks et al. 2023; docs/instructpix2pix.md) over ONNX models, one implementation for both runtimes
  * (onnxruntime-node and onnxruntime-web, passed in as an `OnnxRuntime`). Sessions are created once at load
  * and reused. The folder's signature is validated before any session is created.
  *

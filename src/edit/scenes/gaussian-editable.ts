@@ -4,7 +4,7 @@ import { Adam } from '../../nerf/common/adam';
 import { Rng } from '../../core/rng';
 import { cloneGaussians, createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { applyDensify, planDensify } from '../../nerf/gaussian/gaussian-densify';
-import { createGrads, type GaussianGrads } from '../../nerf/gaussian/gaussian-raster-cpu';
+import { createGrads, type GaussianGrads } from '../../nerf/gaussian/gaussian-project-cpu';
 import { CpuGaussianBackend, type GaussianRasterBackend } from '../../nerf/gaussian/gaussian-backend';
 import type { AlphaTarget, EditableScene, PhotometricLoss, SourceRender, StateBlob } from './editable';
 import type { Region } from '../regions/regions';

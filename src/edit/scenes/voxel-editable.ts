@@ -5,11 +5,12 @@ import { cameraRays, pixelRay } from '../../core/rays';
 import { Adam } from '../../nerf/common/adam';
 import type { MarchParams, RayBatch, TrainBatch, VoxelBackend, VoxelGrads } from '../../nerf/voxel/voxel-backend';
 import { defaultMarchParams } from '../../nerf/voxel/voxel-backend';
-import type { Vec3, VoxelGrid } from '../../nerf/voxel/voxel-grid';
-import { cloneGrid, colorDims, downsampleGrid, resampleGrid, sigmoid, softplus } from '../../nerf/voxel/voxel-grid';
+import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import { cloneGrid, colorDims, downsampleGrid, resampleGrid } from '../../nerf/voxel/voxel-grid';
 import { CpuVoxelBackend } from '../../nerf/voxel/voxel-render-cpu';
 import type { AlphaTarget, EditableScene, PhotometricLoss, SourceRender, StateBlob } from './editable';
 import type { Region } from '../regions/regions';
+import { type Vec3, sigmoid, softplus } from '../../core/math';
 
 /** World position of grid vertex (i, j, k), inverting the ∞-norm contraction for unbounded grids. */
 export function vertexWorld(grid: Pick<VoxelGrid, 'res' | 'box' | 'bgLen'>, i: number, j: number, k: number, out: number[]): void {

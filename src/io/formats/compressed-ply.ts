@@ -1,5 +1,7 @@
 import { UserError } from '../../core/errors';
-import { createGaussians, logit, SH_C0, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { logit } from '../../core/math';
+import { SH_C0 } from '../../nerf/common/sh';
 import { checkCount, normaliseQuat, progressTicker, type GaussianReadOptions } from './gaussian-limits';
 import { parsePlyHeader, type PlyElement, type PlyHeader } from './ply';
 

@@ -5,11 +5,11 @@ import {
   createGaussians,
   GAUSSIAN_RANGES,
   knnMeanDistance,
-  logit,
-  SH_C0,
   SH_STRIDE,
   type Gaussians,
 } from '../../nerf/gaussian/gaussians';
+import { logit } from '../../core/math';
+import { SH_C0 } from '../../nerf/common/sh';
 
 /**
  * PLY reading (ASCII, binary little- and big-endian) and 3DGS `.ply` reading/writing.

@@ -1,6 +1,7 @@
 import { unzipSync } from 'fflate';
 import { UserError } from '../../core/errors';
-import { createGaussians, logit, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { logit } from '../../core/math';
 import { checkCount, normaliseQuat, type GaussianReadOptions } from './gaussian-limits';
 import { decodeWebp, webpSize, type RgbaImage } from './webp';
 

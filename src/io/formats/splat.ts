@@ -1,14 +1,8 @@
 import { UserError } from '../../core/errors';
 import { checkLimit } from '../../core/limits';
-import {
-  checkGaussiansFinite,
-  createGaussians,
-  GAUSSIAN_RANGES,
-  logit,
-  SH_C0,
-  SH_STRIDE,
-  type Gaussians,
-} from '../../nerf/gaussian/gaussians';
+import { checkGaussiansFinite, createGaussians, GAUSSIAN_RANGES, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { logit } from '../../core/math';
+import { SH_C0 } from '../../nerf/common/sh';
 import { checkWritable, writableLogScale } from './ply';
 
 /**

@@ -1,7 +1,8 @@
 import { decompress as zstdDecompress } from 'fzstd';
 import { gzipSync } from 'fflate';
 import { UserError } from '../../core/errors';
-import { createGaussians, logit, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { logit } from '../../core/math';
 import { gunzipBounded } from './bounded-inflate';
 import { checkCount, normaliseQuat, progressTicker, type GaussianReadOptions } from './gaussian-limits';
 

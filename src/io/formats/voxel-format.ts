@@ -1,8 +1,9 @@
 import { describeValue, UserError } from '../../core/errors';
 import { jsonDepth, MAX_JSON_DEPTH } from '../files/files';
 import { checkLimit } from '../../core/limits';
-import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
-import type { VoxelRenderSettings } from '../../nerf/voxel/voxel-scene';
+import { cellCount, colorDims, vertexCount, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import { type VoxelRenderSettings } from '../../nerf/voxel/voxel-grid-scene';
+import type { Vec3 } from '../../core/math';
 
 /**
  * The saved voxel scene: one binary file (`scene.voxel`), a JSON header followed by the raw arrays.

@@ -1,7 +1,7 @@
 import { describeValue, UserError } from '../../core/errors';
 import { extname, insidePathProblem, joinPath } from '../../core/paths';
 import type { Scene } from '../../nerf/common/scene';
-import { VoxelScene } from '../../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../../nerf/voxel/voxel-grid-scene';
 import type { FileSink, FileSource } from '../files/files';
 import { readJson } from '../files/files';
 import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../formats/voxel-format';
@@ -58,10 +58,10 @@ export async function readManifest(dir: string, files: FileSource): Promise<Scen
   return checkManifest(await readJson(files, p), p);
 }
 
-/** Loads a voxel scene file into a VoxelScene (CPU renderer). */
-export async function loadVoxelScene(path: string, files: FileSource): Promise<VoxelScene> {
+/** Loads a voxel scene file into a VoxelGridScene (CPU renderer). */
+export async function loadVoxelScene(path: string, files: FileSource): Promise<VoxelGridScene> {
   const f = decodeVoxelScene(await files.read(path), path);
-  const s = new VoxelScene(f.grid, f.background, f.render);
+  const s = new VoxelGridScene(f.grid, f.background, f.render);
   s.meta = f.meta;
   return s;
 }
@@ -88,7 +88,7 @@ export async function loadScene(path: string, files: FileSource): Promise<Scene>
   return loadGaussianScene(file, files);
 }
 
-// ── Gaussian branch (owned by the Gaussian engineer) ──────────────────────────────────────────────────────
+// ── Gaussian branch ──────────────────────────────────────────────────────────────────────────────────────────
 // Gaussian files and folders whose manifest kind is 'gaussians' come here. The module is imported
 // lazily so voxel-only use never loads the Gaussian code.
 async function loadGaussianScene(path: string, files: FileSource): Promise<Scene> {

@@ -6,13 +6,12 @@ import { Rng } from '../../core/rng';
 import type { Dataset } from '../../io/datasets/dataset';
 import type { FileSource } from '../../io/files/files';
 import { readPointCloud } from '../../io/formats/ply';
-import { createGaussianBackend, type GaussianBackendName, type GaussianRasterBackend } from './gaussian-backend';
-import { createGrads, shCount, type GaussianGrads } from './gaussian-raster-cpu';
+import { createGaussianBackend, type GaussianRasterBackend } from './gaussian-backend';
+import { shCount } from '../common/sh';
 import {
   concatGaussians,
   createGaussians,
   gaussiansFromPoints,
-  logit,
   randomGaussians,
   selectGaussians,
   SH_STRIDE,
@@ -20,6 +19,9 @@ import {
 } from './gaussians';
 import { SsimLoss } from '../common/ssim-loss';
 import { applyDensify, planDensify, type DensifyOptions } from './gaussian-densify';
+import { logit, sigmoid } from '../../core/math';
+import { createGrads, type GaussianGrads } from './gaussian-project-cpu';
+import type { BackendName } from '../common/backend';
 
 /**
  * Fitting 3D Gaussians to posed images (3DGS): one view per step, L = (1 − λ)·L1 + λ·(1 − SSIM) with λ = 0.2,
@@ -30,7 +32,8 @@ import { applyDensify, planDensify, type DensifyOptions } from './gaussian-densi
  *
  * Defaults are the 3DGS ones with the schedule compressed to a CPU-friendly number of steps (see
  * `defaultSchedule`). Adam is "selective" (as in gsplat's sparse mode): Gaussians that a step's view does
- * not draw keep their parameters and moments; inactive SH bands are not updated.
+ * not draw keep their parameters and moments; inactive SH bands are not updated. Method and defaults:
+ * docs/gaussians.md § Fitting.
  */
 
 export interface GaussianFitView {
@@ -50,7 +53,7 @@ export interface GaussianFitProgress {
 export interface FitGaussiansOptions {
   iters?: number;
   seed?: number;
-  backend?: GaussianBackendName | GaussianRasterBackend;
+  backend?: BackendName | GaussianRasterBackend;
   /**
    * Upper bound on the number of Gaussians (densification stops adding at this count). Default: 4 × the
    * pixels of the largest training image, at least 20 000 (Gaussians much smaller than a pixel add cost,
@@ -368,7 +371,7 @@ export async function fitGaussians(
   }
   // final prune of fully transparent Gaussians
   const keep: number[] = [];
-  for (let i = 0; i < g.count; i++) if (1 / (1 + Math.exp(-g.opacityLogits[i])) >= minOpacity) keep.push(i);
+  for (let i = 0; i < g.count; i++) if (sigmoid(g.opacityLogits[i]) >= minOpacity) keep.push(i);
   if (keep.length < g.count) {
     const deg = g.shDegree;
     g = selectGaussians(g, keep);

@@ -3,7 +3,7 @@ import { isZeroDistortion } from '../../core/camera';
 import { pinholeFor, remapImage } from '../../core/undistort';
 import type { Gaussians } from './gaussians';
 import type { GaussianRasterBackend } from './gaussian-backend';
-import { rasterizeForward } from './gaussian-raster-cpu';
+import { rasterizeForward } from './gaussian-span-cpu';
 import type { RenderOutput, Scene } from '../common/scene';
 
 /**

@@ -1,9 +1,11 @@
+import { logit } from '../../core/math';
+import { SH_C0 } from '../common/sh';
 import { UserError } from '../../core/errors';
 import { Rng } from '../../core/rng';
 
 /**
  * A set of 3D Gaussians (3DGS), stored as struct-of-arrays Float32Arrays. This is THE data layout the
- * CPU rasteriser (`gaussian-raster-cpu.ts`), the WGSL rasteriser and the .ply/.splat writers share.
+ * CPU rasteriser (`gaussian-*-cpu.ts`), the WGSL rasteriser and the .ply/.splat writers share.
  *
  * For Gaussian i (0 ≤ i < count):
  * - `means[3i..3i+2]`          world position (x, y, z)
@@ -32,16 +34,6 @@ export interface Gaussians {
 export const SH_COEFFS = 16;
 /** Floats of SH per Gaussian (16 coefficients × RGB). */
 export const SH_STRIDE = SH_COEFFS * 3;
-/** The degree-0 SH basis constant: colour = 0.5 + SH_C0 · f_dc. */
-export const SH_C0 = 0.28209479177387814;
-
-export function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
-}
-export function logit(p: number): number {
-  const q = Math.min(Math.max(p, 1e-7), 1 - 1e-7);
-  return Math.log(q / (1 - q));
-}
 
 /** Allocates `count` Gaussians (all zeros except identity rotations). */
 export function createGaussians(count: number, shDegree = 0): Gaussians {

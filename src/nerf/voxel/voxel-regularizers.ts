@@ -1,3 +1,4 @@
+import { softplus } from '../../core/math';
 import type { VoxelGrid } from './voxel-grid';
 import { colorDims } from './voxel-grid';
 
@@ -99,8 +100,8 @@ export function densitySparsity(grid: VoxelGrid, grad: Float32Array, weight: num
         if (!occ[ci + cx * (cj + cy * ck)]) continue;
         const v = i + nx * (j + ny * k);
         const z = d[v] + shift;
-        loss += z > 20 ? z : Math.log1p(Math.exp(z));
-        grad[v] += s / (1 + Math.exp(-z));
+        loss += softplus(z);
+        grad[v] += s / (1 + Math.exp(-z)); // s·sigmoid(z)
       }
     }
   }

@@ -25,7 +25,7 @@ import { RemoteRuntime } from '../../edit/diffusion/remote/remote-runtime';
 import { urlFiles } from '../../io/files/url-files';
 import type { FileSource } from '../../io/files/files';
 import { gaussianBounds } from '../../nerf/gaussian/gaussians';
-import { VoxelScene } from '../../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../../nerf/voxel/voxel-grid-scene';
 import { packSplats, splatTransferables } from '../three/splat-data';
 import { MemoryFiles } from '../io/memory-files';
 import { builtinModelFiles } from './builtin-model-files';
@@ -249,7 +249,7 @@ async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void
           src.background,
           region,
           { pearsonWeight: s.method === 'sds' ? 200 : 0 },
-          new VoxelScene(src.grid, src.background, { stepRatio: src.stepRatio, near: 0 }).marchParams(),
+          new VoxelGridScene(src.grid, src.background, { stepRatio: src.stepRatio, near: 0 }).marchParams(),
         );
   post({ type: 'status', text: 'rendering the training views…' });
   // the "capture" of each view is the render of the scene as it is now
