@@ -6,6 +6,8 @@ import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { nodeFiles } from '../src/io/node/node-files';
 import { ACTIVATIONS } from '../src/edit/clip/clip-config';
 import { ClipModel } from '../src/edit/clip/clip-model';
+import { createText2MeshLoss } from '../src/edit/clip/text2mesh-loss';
+import { createImage } from '../src/core/image';
 import { LAYER_FIELDS, type LayerWeights } from '../src/edit/clip/clip-weights';
 import { clipAttention, clipAttentionBackwardKV, clipAttentionBackwardQ, type AttentionShape } from '../src/edit/clip/cpu/clip-attention';
 import {
@@ -298,5 +300,21 @@ describe('CLIP encoder on WebGPU', () => {
     };
     check(gb.dPixels, ga.dPixels, 'dPixels');
     for (const key of Object.keys(LAYER_FIELDS) as (keyof LayerWeights)[]) check(gb.layerGrads![key], ga.layerGrads![key], key);
+  });
+
+  it('the Text2Mesh loss and its render gradients equal the CPU twin’s', async (ctx) => {
+    need(ctx);
+    const rng = new Rng(8);
+    const views = [0, 1].map(() => {
+      const img = createImage(40, 40, 3);
+      img.data.forEach((_, i) => (img.data[i] = rng.next()));
+      return img;
+    });
+    const lc = await createText2MeshLoss(cpu, 'a vase made of colorful crochet');
+    const lg = await createText2MeshLoss(gpu, 'a vase made of colorful crochet');
+    const a = await lc.evaluate(views, new Rng(1), 'color');
+    const b = await lg.evaluate(views, new Rng(1), 'color');
+    expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5 * Math.max(1, a.loss));
+    a.grads.forEach((g, i) => close(b.grads[i], g, `render ${i} gradient`, 1e-3 * Math.max(...g.map(Math.abs))));
   });
 });
