@@ -7,13 +7,17 @@ import { nodeFiles } from '../io/node/node-files';
 import { nodeRuntime } from '../io/node/node-ort';
 import { parseCommand } from './args';
 import { resolveModelDir } from './model-path';
+import { isClipFolder } from '../edit/clip/clip-folder';
+import { checkClipModelsCommand } from './models-clip';
 
 const USAGE = `usage: instruct-scene models check DIR|builtin [--run] [--json]
 
 Checks an InstructPix2Pix model folder (optimum layout): the four ONNX files, their input/output names,
 ranks, fixed sizes and dtypes (fp32 or fp16; timestep scalar or [B], float or int; latent_parameters or the
 older latent_sample), external data files, tokenizer and scheduler config. Prints what is wrong and exits 1.
-  --run    also load the sessions and run one guided denoising step on a small image`;
+A CLIP folder (Hugging Face CLIPModel: config.json, model.safetensors, vocab.json + merges.txt) is checked
+against its config: every tensor's name, shape and dtype, and the tokenizer.
+  --run    also load the sessions and run one guided denoising step on a small image (CLIP: embed an image and a text)`;
 
 export async function run(args: string[]): Promise<number> {
   const p = parseCommand(args, USAGE, { run: { type: 'boolean' } }, { positionals: [2, 2] });
@@ -21,6 +25,8 @@ export async function run(args: string[]): Promise<number> {
   const [sub, target] = p.positionals;
   if (sub !== 'check') throw new UserError(`unknown subcommand '${sub}' (expected: models check DIR)`);
   const dir = await resolveModelDir(target);
+  // a CLIP folder (config.json of a CLIPModel) has its own contract
+  if (await isClipFolder(dir, nodeFiles)) return checkClipModelsCommand(dir, { json: !!p.values.json, run: !!p.values.run });
   const c = await checkModelFolder(dir, nodeFiles);
   let ran: { ok: boolean; seconds?: number; error?: string } | null = null;
   if (p.values.run && c.problems.length === 0) {

@@ -22,4 +22,5 @@ export const commands: Record<string, Command> = {
   models: { summary: 'check an instruction model folder', load: () => import('./cmd-models') },
   edit: { summary: 'edit a scene with an instruction (IDU or SDS)', load: () => import('./cmd-edit') },
   diff: { summary: 'compare two scenes inside / outside a region', load: () => import('./cmd-diff') },
+  clip: { summary: 'CLIP image and text embeddings (Hugging Face CLIP folder)', load: () => import('./cmd-clip') },
 };

@@ -4,7 +4,8 @@
  * its pixels and, for tests, one layer's weights. Weights are uploaded per tower on first use; the text tower's
  * token embedding table stays on the CPU (the few rows a text needs are gathered there and uploaded).
  */
-import { getGpuDevice } from '../../../gpu/device';
+import { UserError } from '../../../core/errors';
+import { getGpuDevice, GpuUnavailableError } from '../../../gpu/device';
 import { runnerFor } from '../../../gpu/runner';
 import type { ClipConfig, TowerConfig } from '../clip-config';
 import type { ClipEncoder, ImageGradPass } from '../clip-encoder';
@@ -177,7 +178,14 @@ function layerBackward(
 const IMAGE_CHUNK = 8;
 
 export async function createWebGpuClipEncoder(config: ClipConfig, weights: ClipWeights): Promise<ClipEncoder> {
-  const runner = runnerFor(await getGpuDevice());
+  let device: GPUDevice;
+  try {
+    device = await getGpuDevice();
+  } catch (e) {
+    if (e instanceof GpuUnavailableError) throw new UserError(e.message);
+    throw e;
+  }
+  const runner = runnerFor(device);
   const k = await ClipKernels.create(runner, [config.vision.hiddenAct, config.text.hiddenAct]);
   const E = config.projectionDim;
   const owned: GPUBuffer[] = [];
