@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
 import { ACTIVATIONS } from '../src/edit/clip/clip-config';
 import { LAYER_FIELDS, type LayerWeights } from '../src/edit/clip/clip-weights';
-import { clipAttention, clipAttentionBackwardKV, clipAttentionBackwardQ, type AttentionShape } from '../src/edit/clip/cpu/clip-attention';
+import { clipAttention, clipAttentionBackward, type AttentionShape } from '../src/edit/clip/cpu/clip-attention';
 import { clipCol2im, clipIm2col } from '../src/edit/clip/cpu/clip-embed';
 import { visionBackwardCpu, visionForwardCpu } from '../src/edit/clip/cpu/clip-encoder-cpu';
 import { activation, activationDerivative, ACT_CODE, clipGeluBackward } from '../src/edit/clip/cpu/clip-gelu';
@@ -116,8 +116,7 @@ describe('CLIP kernels: CPU twins', () => {
       dq = new Float32Array(T * D),
       dk = new Float32Array(T * D),
       dv = new Float32Array(T * D);
-    clipAttentionBackwardQ(dq, ds, r, out, probs, k, v, sh);
-    clipAttentionBackwardKV(dk, dv, ds, probs, q, r, sh);
+    clipAttentionBackward(dq, dk, dv, ds, r, out, probs, q, k, v, sh);
     const dir = rand(T * D, rng);
     const shift = (a: Float32Array, t: number) => a.map((e, i) => e + t * dir[i]);
     expect(fdCheck((t) => dot(fwd(shift(q, t), k, v), r), dot(dq, dir), 1e-2)).toBeLessThan(2e-3);

@@ -9,7 +9,7 @@ import { ClipModel } from '../src/edit/clip/clip-model';
 import { createText2MeshLoss } from '../src/edit/clip/text2mesh-loss';
 import { createImage } from '../src/core/image';
 import { LAYER_FIELDS, type LayerWeights } from '../src/edit/clip/clip-weights';
-import { clipAttention, clipAttentionBackwardKV, clipAttentionBackwardQ, type AttentionShape } from '../src/edit/clip/cpu/clip-attention';
+import { clipAttention, clipAttentionBackward, type AttentionShape } from '../src/edit/clip/cpu/clip-attention';
 import {
   clipCol2im,
   clipGatherRows,
@@ -175,15 +175,14 @@ describe('CLIP kernels: WebGPU = CPU twin', () => {
     clipAttention(rOut, rP, q, kk, v, sh);
     close(await read(out, T * D), rOut, 'attention out');
     close(await read(probs, P), rP, 'attention probs');
-    k.attentionBackwardQ(dq, ds, up(dout), out, probs, up(kk), up(v), sh);
-    k.attentionBackwardKV(dk, dv, ds, probs, up(q), up(dout), sh);
+    k.attentionBackward(dq, dk, dv, ds, up(dout), out, probs, up(q), up(kk), up(v), sh);
     await k.flush();
     const rdq = new Float32Array(T * D),
       rds = new Float32Array(P),
       rdk = new Float32Array(T * D),
       rdv = new Float32Array(T * D);
-    clipAttentionBackwardQ(rdq, rds, dout, rOut, rP, kk, v, sh);
-    clipAttentionBackwardKV(rdk, rdv, rds, rP, q, dout, sh);
+    clipAttentionBackward(rdq, rdk, rdv, rds, dout, rOut, rP, q, kk, v, sh);
+    close(await read(ds, P), rds, 'dS');
     close(await read(dq, T * D), rdq, 'dq');
     close(await read(dk, T * D), rdk, 'dk');
     close(await read(dv, T * D), rdv, 'dv');

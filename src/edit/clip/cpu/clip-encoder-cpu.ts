@@ -6,7 +6,7 @@
  */
 import type { TextConfig, TowerConfig, VisionConfig } from '../clip-config';
 import type { LayerWeights, TextWeights, VisionWeights } from '../clip-weights';
-import { clipAttention, clipAttentionBackwardKV, clipAttentionBackwardQ, type AttentionShape } from './clip-attention';
+import { clipAttention, clipAttentionBackward, type AttentionShape } from './clip-attention';
 import {
   clipCol2im,
   clipGatherRows,
@@ -104,8 +104,7 @@ export function layerBackwardCpu(
     dq = f32(T * D),
     dk = f32(T * D),
     dv = f32(T * D);
-  clipAttentionBackwardQ(dq, dscores, dattn, t.attn, t.probs, t.k, t.v, att);
-  clipAttentionBackwardKV(dk, dv, dscores, t.probs, t.q, dattn, att);
+  clipAttentionBackward(dq, dk, dv, dscores, dattn, t.attn, t.probs, t.q, t.k, t.v, att);
   let dln1 = clipMatmul(f32(T * D), dq, w.qW, T, D, D);
   dln1 = clipMatmul(f32(T * D), dk, w.kW, T, D, D, { add: dln1 });
   dln1 = clipMatmul(f32(T * D), dv, w.vW, T, D, D, { add: dln1 });

@@ -141,8 +141,7 @@ function layerBackward(
     dk = a.f32(T * D),
     dv = a.f32(T * D);
   k.matmul(dattn, dx2, w.oW, T, D, D);
-  k.attentionBackwardQ(dq, dscores, dattn, t.attn, t.probs, t.k, t.v, sh);
-  k.attentionBackwardKV(dk, dv, dscores, t.probs, t.q, dattn, sh);
+  k.attentionBackward(dq, dk, dv, dscores, dattn, t.attn, t.probs, t.q, t.k, t.v, sh);
   const d1 = a.f32(T * D),
     d2 = a.f32(T * D),
     dln1 = a.f32(T * D),

@@ -14,9 +14,6 @@ import type { AttentionShape } from '../cpu/clip-attention';
 import { gridOf, type PatchShape } from '../cpu/clip-embed';
 import { ACT_CODE } from '../cpu/clip-gelu';
 
-/** Longest sequence the attention kernel holds in workgroup memory. */
-export const MAX_ATTENTION_SEQ = 1024;
-
 type K = Record<string, Kernel>;
 
 async function compile(runner: GpuRunner, acts: readonly Activation[]): Promise<K> {
@@ -25,17 +22,21 @@ async function compile(runner: GpuRunner, acts: readonly Activation[]): Promise<
   const mm = ['uniform', 'read', 'read', 'read', 'read', 'storage'] as const;
   const emb = ['uniform', 'read', 'read', 'read', 'read', 'storage'] as const;
   const entries: [string, Promise<Kernel>][] = [
-    ['matmul', k(matmulWgsl, 'matmul', [...mm])],
+    ['matmul_nt', k(matmulWgsl, 'matmul', [...mm], { TRANS_A: 0, TRANS_B: 1 })],
+    ['matmul_nn', k(matmulWgsl, 'matmul', [...mm], { TRANS_A: 0, TRANS_B: 0 })],
+    ['matmul_tn', k(matmulWgsl, 'matmul', [...mm], { TRANS_A: 1, TRANS_B: 0 })],
     ['column_sum', k(matmulWgsl, 'column_sum', [...mm])],
     ['layernorm', k(layernormWgsl, 'layernorm', ['uniform', 'read', 'read', 'read', 'storage', 'storage'])],
     ['layernorm_backward', k(layernormWgsl, 'layernorm_backward', ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage'])],
     ['layernorm_backward_params', k(layernormWgsl, 'layernorm_backward_params', ['uniform', 'read', 'read', 'read', 'storage'])],
-    ['attention', k(attentionWgsl, 'attention', ['uniform', 'read', 'read', 'read', 'storage', 'storage'])],
-    [
+    ...[
+      'attention_scores',
+      'attention_softmax',
+      'attention_output',
+      'attention_backward_scores',
       'attention_backward_q',
-      k(attentionWgsl, 'attention_backward_q', ['uniform', 'read', 'read', 'read', 'read', 'read', 'storage', 'storage']),
-    ],
-    ['attention_backward_kv', k(attentionWgsl, 'attention_backward_kv', ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'])],
+      'attention_backward_kv',
+    ].map((e) => [e, k(attentionWgsl, e, ['uniform', 'read', 'read', 'read', 'read', 'storage', 'storage'])] as [string, Promise<Kernel>]),
     ...['im2col', 'col2im', 'vision_tokens', 'vision_tokens_backward', 'gather_rows', 'scatter_rows'].map(
       (e) => [e, k(embedWgsl, e, [...emb])] as [string, Promise<Kernel>],
     ),
@@ -53,12 +54,15 @@ export class ClipKernels {
   private calls: KernelCall[] = [];
   private uniforms: GPUBuffer[] = [];
   private readonly dummy: GPUBuffer;
+  /** bound to unused writable slots: a buffer may not be both read-only and writable in one dispatch */
+  private readonly dummyOut: GPUBuffer;
 
   private constructor(
     readonly runner: GpuRunner,
     private readonly k: K,
   ) {
     this.dummy = runner.buffer(16, 'clip dummy');
+    this.dummyOut = runner.buffer(16, 'clip dummy out');
   }
 
   static async create(runner: GpuRunner, acts: readonly Activation[]): Promise<ClipKernels> {
@@ -90,21 +94,14 @@ export class ClipKernels {
     K: number,
     o: { transA?: boolean; transB?: boolean; bias?: GPUBuffer; add?: GPUBuffer } = {},
   ): void {
-    const p = params({
-      M: u32(M),
-      N: u32(N),
-      K: u32(K),
-      transA: u32(o.transA ? 1 : 0),
-      transB: u32(o.transB ? 1 : 0),
-      hasBias: u32(o.bias ? 1 : 0),
-      hasAdd: u32(o.add ? 1 : 0),
-      pad: u32(0),
-    });
-    this.call('matmul', p, [a, b, o.bias ?? this.dummy, o.add ?? this.dummy, out], [Math.ceil(N / 64), Math.ceil(M / 64), 1]);
+    if (o.transA && o.transB) throw new Error('matmul: transA with transB is not implemented');
+    const p = params({ M: u32(M), N: u32(N), K: u32(K), hasBias: u32(o.bias ? 1 : 0), hasAdd: u32(o.add ? 1 : 0) });
+    const variant = o.transA ? 'matmul_tn' : o.transB ? 'matmul_nt' : 'matmul_nn';
+    this.call(variant, p, [a, b, o.bias ?? this.dummy, o.add ?? this.dummy, out], [Math.ceil(N / 32), Math.ceil(M / 32), 1]);
   }
 
   columnSum(out: GPUBuffer, x: GPUBuffer, rows: number, N: number): void {
-    const p = params({ M: u32(rows), N: u32(N), K: u32(0), a: u32(0), b: u32(0), c: u32(0), d: u32(0), e: u32(0) });
+    const p = params({ M: u32(rows), N: u32(N), K: u32(0), hasBias: u32(0), hasAdd: u32(0) });
     this.call('column_sum', p, [x, this.dummy, this.dummy, this.dummy, out], N);
   }
 
@@ -141,7 +138,6 @@ export class ClipKernels {
   }
 
   private attParams(sh: AttentionShape): ArrayBuffer {
-    if (sh.seq > MAX_ATTENTION_SEQ) throw new Error(`attention over ${sh.seq} tokens: the kernel holds at most ${MAX_ATTENTION_SEQ}`);
     return params({
       batch: u32(sh.batch),
       seq: u32(sh.seq),
@@ -152,33 +148,39 @@ export class ClipKernels {
     });
   }
 
-  attention(out: GPUBuffer, probs: GPUBuffer, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, sh: AttentionShape): void {
-    this.call('attention', this.attParams(sh), [q, k, v, out, probs], this.rows(sh.batch * sh.heads * sh.seq));
+  private att(entry: string, sh: AttentionShape, ins: GPUBuffer[], outs: GPUBuffer[], threads: number): void {
+    const d = this.dummy;
+    const i = [...ins, d, d, d, d].slice(0, 4),
+      o = [...outs, this.dummyOut].slice(0, 2);
+    this.call(entry, this.attParams(sh), [...i, ...o], threads);
   }
 
-  attentionBackwardQ(
+  /** The forward: scores into `probs`, softmax in place, output. */
+  attention(out: GPUBuffer, probs: GPUBuffer, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, sh: AttentionShape): void {
+    const rows = sh.batch * sh.heads * sh.seq;
+    this.att('attention_scores', sh, [q, k], [probs], rows * sh.seq);
+    this.att('attention_softmax', sh, [], [probs], rows);
+    this.att('attention_output', sh, [probs, v], [out], sh.batch * sh.seq * sh.heads * sh.headDim);
+  }
+
+  /** The backward: dS into `dscores` (laid out like P), then dq, dk, dv. */
+  attentionBackward(
     dq: GPUBuffer,
+    dk: GPUBuffer,
+    dv: GPUBuffer,
     dscores: GPUBuffer,
     dout: GPUBuffer,
     out: GPUBuffer,
     probs: GPUBuffer,
+    q: GPUBuffer,
     k: GPUBuffer,
     v: GPUBuffer,
     sh: AttentionShape,
   ): void {
-    this.call('attention_backward_q', this.attParams(sh), [dout, out, probs, k, v, dq, dscores], this.rows(sh.batch * sh.heads * sh.seq));
-  }
-
-  attentionBackwardKV(
-    dk: GPUBuffer,
-    dv: GPUBuffer,
-    dscores: GPUBuffer,
-    probs: GPUBuffer,
-    q: GPUBuffer,
-    dout: GPUBuffer,
-    sh: AttentionShape,
-  ): void {
-    this.call('attention_backward_kv', this.attParams(sh), [dscores, probs, q, dout, dk, dv], this.rows(sh.batch * sh.heads * sh.seq));
+    const n = sh.batch * sh.seq * sh.heads * sh.headDim;
+    this.att('attention_backward_scores', sh, [dout, out, probs, v], [dscores], sh.batch * sh.heads * sh.seq * sh.seq);
+    this.att('attention_backward_q', sh, [dscores, k], [dq], n);
+    this.att('attention_backward_kv', sh, [dscores, probs, q, dout], [dk, dv], n);
   }
 
   private embedParams(
@@ -240,5 +242,6 @@ export class ClipKernels {
 
   dispose(): void {
     this.dummy.destroy();
+    this.dummyOut.destroy();
   }
 }
