@@ -176,7 +176,15 @@ function layerBackward(
 
 const IMAGE_CHUNK = 8;
 
-export async function createWebGpuClipEncoder(config: ClipConfig, weights: ClipWeights): Promise<ClipEncoder> {
+/**
+ * With `releaseHostWeights`, a tower's float32 arrays are dropped once uploaded (when the caller owns the
+ * weights, as ClipModel.load does): the host then keeps only the text tower's embedding tables.
+ */
+export async function createWebGpuClipEncoder(
+  config: ClipConfig,
+  weights: ClipWeights,
+  opts: { releaseHostWeights?: boolean } = {},
+): Promise<ClipEncoder> {
   let device: GPUDevice;
   try {
     device = await getGpuDevice();
@@ -201,10 +209,15 @@ export async function createWebGpuClipEncoder(config: ClipConfig, weights: ClipW
     });
   let vision: GpuVision | null = null;
   let text: GpuText | null = null;
+  // the size of each layer weight (for weight-gradient buffers), known without the host arrays
+  const layerSizes = {} as Record<keyof LayerWeights, number>;
+  if (weights.vision)
+    for (const key of Object.keys(LAYER_FIELDS) as (keyof LayerWeights)[]) layerSizes[key] = weights.vision.layers[0]?.[key].length ?? 0;
   const gpuVision = (): GpuVision => {
     if (vision) return vision;
     const w = weights.vision;
     if (!w) throw new Error('the vision tower was not loaded');
+    if (opts.releaseHostWeights) weights.vision = undefined;
     return (vision = {
       patch: up(w.patch, 'clip patch'),
       cls: up(w.cls, 'clip cls'),
@@ -221,6 +234,7 @@ export async function createWebGpuClipEncoder(config: ClipConfig, weights: ClipW
     if (text) return text;
     const w = weights.text;
     if (!w) throw new Error('the text tower was not loaded');
+    if (opts.releaseHostWeights) weights.text = { ...w, layers: [] };
     return (text = {
       layers: upLayers(w.layers, 'text'),
       finalW: up(w.finalW, 'clip final ln w'),
@@ -308,16 +322,15 @@ export async function createWebGpuClipEncoder(config: ClipConfig, weights: ClipW
       const la = new Arena(k);
       if (l === weightGradLayer) {
         grads = {};
-        const lw = weights.vision!.layers[l];
         for (const key of Object.keys(LAYER_FIELDS) as (keyof LayerWeights)[])
-          if (!key.startsWith('ln')) grads[key] = la.f32(lw[key].length);
+          if (!key.startsWith('ln')) grads[key] = la.f32(layerSizes[key]);
         grads.ln1 = la.f32(2 * D);
         grads.ln2 = la.f32(2 * D);
       }
       // the layer's input gradient lives in the run's arena; its other temporaries go after the submit
       dx = layerBackward(k, la, dx, run.tapes[l], w.layers[l], vc, batch, S, false, l === weightGradLayer ? grads : undefined, a);
       await k.flush();
-      if (l === weightGradLayer && grads) layerGrads = await readLayerGrads(grads, weights.vision!.layers[l], D);
+      if (l === weightGradLayer && grads) layerGrads = await readLayerGrads(grads, D);
       la.free();
     }
     const demb = a.f32(T * D),
@@ -333,15 +346,11 @@ export async function createWebGpuClipEncoder(config: ClipConfig, weights: ClipW
     return { dPixels, layerGrads };
   };
 
-  const readLayerGrads = async (
-    g: Partial<Record<keyof LayerWeights | 'ln1' | 'ln2', GPUBuffer>>,
-    like: LayerWeights,
-    D: number,
-  ): Promise<LayerWeights> => {
+  const readLayerGrads = async (g: Partial<Record<keyof LayerWeights | 'ln1' | 'ln2', GPUBuffer>>, D: number): Promise<LayerWeights> => {
     const out = {} as LayerWeights;
     for (const key of Object.keys(LAYER_FIELDS) as (keyof LayerWeights)[]) {
       if (key.startsWith('ln')) continue;
-      out[key] = await runner.readF32(g[key]!, 0, like[key].length);
+      out[key] = await runner.readF32(g[key]!, 0, layerSizes[key]);
     }
     const ln1 = await runner.readF32(g.ln1!),
       ln2 = await runner.readF32(g.ln2!);
