@@ -189,6 +189,9 @@ describe('Text2Mesh CLIP loss', () => {
     const l = await loadText2MeshLoss(m.dir, nodeFiles, 'a golden vase');
     expect(l.id).toMatch(/^clip:clip-model-\w+ "a golden vase"$/);
     expect(l.imageSize).toBe(32);
+    // the text tower is freed once the prompt is embedded; the image tower keeps working
+    const r = await l.evaluate(renders(2, 32, 32, 9), new Rng(2));
+    expect(Number.isFinite(r.loss)).toBe(true);
     l.dispose?.();
   });
 });

@@ -6,7 +6,7 @@ import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { nodeFiles } from '../src/io/node/node-files';
 import { ACTIVATIONS } from '../src/edit/clip/clip-config';
 import { ClipModel } from '../src/edit/clip/clip-model';
-import { createText2MeshLoss } from '../src/edit/clip/text2mesh-loss';
+import { createText2MeshLoss, loadText2MeshLoss } from '../src/edit/clip/text2mesh-loss';
 import { createImage } from '../src/core/image';
 import { LAYER_FIELDS, type LayerWeights } from '../src/edit/clip/clip-weights';
 import { clipAttention, clipAttentionBackward, type AttentionShape } from '../src/edit/clip/cpu/clip-attention';
@@ -315,5 +315,15 @@ describe('CLIP encoder on WebGPU', () => {
     const b = await lg.evaluate(views, new Rng(1), 'color');
     expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5 * Math.max(1, a.loss));
     a.grads.forEach((g, i) => close(b.grads[i], g, `render ${i} gradient`, 1e-3 * Math.max(...g.map(Math.abs))));
+  });
+
+  it('loadText2MeshLoss on WebGPU: the text tower freed after the prompt, images still encoded', async (ctx) => {
+    need(ctx);
+    const l = await loadText2MeshLoss(m.dir, nodeFiles, 'a golden vase', { backend: 'webgpu' });
+    const img = createImage(32, 32, 3, 0.4);
+    const r = await l.evaluate([img, img], new Rng(3), 'geometry');
+    expect(Number.isFinite(r.loss)).toBe(true);
+    expect(Math.max(...r.grads[0].map(Math.abs))).toBeGreaterThan(0);
+    l.dispose?.();
   });
 });

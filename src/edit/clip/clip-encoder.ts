@@ -30,6 +30,8 @@ export interface ClipEncoder {
   encodeImagesForGrad(pixels: Float32Array, batch: number): Promise<ImageGradPass>;
   /** The projected embedding of one token sequence that ends at its pooled (first end-of-text) token. */
   encodeText(ids: ArrayLike<number>): Promise<Float32Array>;
+  /** Frees the text tower (its weights must not be used by anyone else); encodeText fails afterwards. */
+  releaseText(): void;
   dispose(): void;
 }
 
@@ -77,6 +79,9 @@ export function createCpuClipEncoder(config: ClipConfig, weights: ClipWeights): 
     async encodeText(ids) {
       if (!weights.text) throw new Error('the text tower was not loaded');
       return textForwardCpu(weights.text, config.text, E, ids);
+    },
+    releaseText() {
+      weights.text = undefined;
     },
     dispose() {},
   };

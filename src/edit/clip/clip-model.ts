@@ -33,28 +33,34 @@ export class ClipModel {
     readonly tokenizer: ClipTokenizer,
     readonly encoder: ClipEncoder,
     readonly logitScale: number,
+    private readonly ownsWeights: boolean,
   ) {}
 
   /** Loads a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json + merges.txt). */
   static async load(dir: string, files: FileSource, opts: ClipLoadOptions = {}): Promise<ClipModel> {
     const { config, weights, tokenizer } = await loadClipFolder(dir, files, opts.towers ?? ['vision', 'text']);
-    return ClipModel.fromWeights(basename(dir), config, weights, tokenizer, opts.backend ?? 'cpu');
+    // the model owns these weights: on WebGPU their host copies go once uploaded
+    return ClipModel.fromWeights(basename(dir), config, weights, tokenizer, opts.backend ?? 'cpu', true);
   }
 
-  /** A model over weights already in memory (random-weight models in tests and benchmarks). */
+  /**
+   * A model over weights already in memory (random-weight models in tests and benchmarks). With `ownsWeights`,
+   * the encoders may drop the host arrays (WebGPU: once uploaded; releaseTextTower).
+   */
   static async fromWeights(
     name: string,
     config: ClipConfig,
     weights: ClipWeights,
     tokenizer: ClipTokenizer,
     backend: ClipBackendKind = 'cpu',
+    ownsWeights = false,
   ): Promise<ClipModel> {
     let encoder: ClipEncoder;
     if (backend === 'webgpu') {
       const { createWebGpuClipEncoder } = await import('./gpu/clip-encoder-webgpu');
-      encoder = await createWebGpuClipEncoder(config, weights);
+      encoder = await createWebGpuClipEncoder(config, weights, { releaseHostWeights: ownsWeights });
     } else encoder = createCpuClipEncoder(config, weights);
-    return new ClipModel(name, config, tokenizer, encoder, weights.logitScale);
+    return new ClipModel(name, config, tokenizer, encoder, weights.logitScale, ownsWeights);
   }
 
   get imageSize(): number {
@@ -104,6 +110,14 @@ export class ClipModel {
       for (let j = 0; j < part.length; j++) out.push(l2Normalize(f.slice(j * E, (j + 1) * E)));
     }
     return out;
+  }
+
+  /**
+   * Frees the text tower when the model owns its weights (loaded from a folder): for users that embed their
+   * texts once, such as the Text2Mesh loss. Texts cannot be embedded afterwards.
+   */
+  releaseTextTower(): void {
+    if (this.ownsWeights) this.encoder.releaseText();
   }
 
   dispose(): void {

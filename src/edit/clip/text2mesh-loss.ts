@@ -188,6 +188,7 @@ export async function loadText2MeshLoss(
   const model = await ClipModel.load(dir, files, { backend: opts.backend });
   try {
     const loss = await createText2MeshLoss(model, prompt, opts);
+    model.releaseTextTower(); // the prompt's embedding is all the loss needs of it
     return { ...loss, dispose: () => model.dispose() };
   } catch (e) {
     model.dispose();

@@ -195,16 +195,16 @@ export async function createWebGpuClipEncoder(
   const runner = runnerFor(device);
   const k = await ClipKernels.create(runner, [config.vision.hiddenAct, config.text.hiddenAct]);
   const E = config.projectionDim;
-  const owned: GPUBuffer[] = [];
-  const up = (d: Float32Array, label: string) => {
+  const owned: Record<'vision' | 'text', GPUBuffer[]> = { vision: [], text: [] };
+  const upTo = (tower: 'vision' | 'text') => (d: Float32Array, label: string) => {
     const b = runner.buffer(d, label);
-    owned.push(b);
+    owned[tower].push(b);
     return b;
   };
-  const upLayers = (ls: LayerWeights[], tower: string) =>
+  const upLayers = (ls: LayerWeights[], tower: 'vision' | 'text') =>
     ls.map((l, i) => {
       const g = {} as GpuLayer;
-      for (const key of Object.keys(LAYER_FIELDS) as (keyof LayerWeights)[]) g[key] = up(l[key], `clip ${tower} ${i} ${key}`);
+      for (const key of Object.keys(LAYER_FIELDS) as (keyof LayerWeights)[]) g[key] = upTo(tower)(l[key], `clip ${tower} ${i} ${key}`);
       return g;
     });
   let vision: GpuVision | null = null;
@@ -218,6 +218,7 @@ export async function createWebGpuClipEncoder(
     const w = weights.vision;
     if (!w) throw new Error('the vision tower was not loaded');
     if (opts.releaseHostWeights) weights.vision = undefined;
+    const up = upTo('vision');
     return (vision = {
       patch: up(w.patch, 'clip patch'),
       cls: up(w.cls, 'clip cls'),
@@ -235,6 +236,7 @@ export async function createWebGpuClipEncoder(
     const w = weights.text;
     if (!w) throw new Error('the text tower was not loaded');
     if (opts.releaseHostWeights) weights.text = { ...w, layers: [] };
+    const up = upTo('text');
     return (text = {
       layers: upLayers(w.layers, 'text'),
       finalW: up(w.finalW, 'clip final ln w'),
@@ -432,9 +434,15 @@ export async function createWebGpuClipEncoder(
         a.free();
       }
     },
+    releaseText() {
+      for (const b of owned.text) b.destroy();
+      owned.text.length = 0;
+      text = null;
+      weights.text = undefined;
+    },
     dispose() {
-      for (const b of owned) b.destroy();
-      owned.length = 0;
+      for (const b of [...owned.vision, ...owned.text]) b.destroy();
+      owned.vision.length = owned.text.length = 0;
       vision = null;
       text = null;
       k.dispose();
