@@ -141,15 +141,28 @@ async function main() {
     };
     gpu.dispose();
   }
-  const c = result.cpu as { forward_ms_per_image: number; forward_backward_ms_per_image: number } | undefined;
-  const g = result.webgpu as typeof c;
+  type T = {
+    forward_ms_per_image: number;
+    forward_backward_ms_per_image: number;
+    forward_cpu_time_ms_per_image: number;
+    forward_backward_cpu_time_ms_per_image: number;
+  };
+  const c = result.cpu as T | undefined;
+  const g = result.webgpu as T | undefined;
   if (c && g)
     result.ratios = {
       cpu_over_webgpu_forward: +(c.forward_ms_per_image / g.forward_ms_per_image).toFixed(2),
       cpu_over_webgpu_forward_backward: +(c.forward_backward_ms_per_image / g.forward_backward_ms_per_image).toFixed(2),
+      cpu_time_cpu_over_webgpu_forward: +(c.forward_cpu_time_ms_per_image / g.forward_cpu_time_ms_per_image).toFixed(2),
+      cpu_time_cpu_over_webgpu_forward_backward: +(
+        c.forward_backward_cpu_time_ms_per_image / g.forward_backward_cpu_time_ms_per_image
+      ).toFixed(2),
     };
   if (c)
-    result.cpu_backward_over_forward = +((c.forward_backward_ms_per_image - c.forward_ms_per_image) / c.forward_ms_per_image).toFixed(2);
+    result.cpu_backward_over_forward = +(
+      (c.forward_backward_cpu_time_ms_per_image - c.forward_cpu_time_ms_per_image) /
+      c.forward_cpu_time_ms_per_image
+    ).toFixed(2);
   console.log(JSON.stringify(result, null, 2));
   await writeFileAtomic(outPath, new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
   process.exit(0);
