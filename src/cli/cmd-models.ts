@@ -10,6 +10,8 @@ import { nodeFiles } from '../io/node/node-files';
 import { nodeRuntime } from '../io/node/node-ort';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { isModelUrl, remoteOptionsFromEnv, resolveModelDir } from './model-path';
+import { isClipFolder } from '../edit/clip/clip-folder';
+import { checkClipModelsCommand } from './models-clip';
 
 const USAGE = `usage: instruct-scene models check DIR|builtin|URL [--run] [--json]
        instruct-scene models triton-repo DIR|builtin --out REPO [options]
@@ -18,7 +20,9 @@ check: checks an InstructPix2Pix model folder (optimum layout) or the models of 
 (http(s)://HOST:PORT[/PREFIX], KServe v2 / Triton): the four models' input/output names, ranks, fixed sizes and
 dtypes (fp32 or fp16; timestep scalar or [B], float or int; latent_parameters or the older latent_sample),
 external data files, tokenizer and scheduler config. Prints what is wrong and exits 1.
-  --run    also load the sessions and run one guided denoising step on a small image
+A CLIP folder (Hugging Face CLIPModel: config.json, model.safetensors, vocab.json + merges.txt) is checked
+against its config: every tensor's name, shape and dtype, and the tokenizer.
+  --run    also load the sessions and run one guided denoising step on a small image (CLIP: embed an image and a text)
 
 triton-repo: writes a Triton Inference Server model repository: REPO/<name>/config.pbtxt and
 REPO/<name>/1/model.onnx (+ external data) for text_encoder, unet, vae_encoder, vae_decoder and
@@ -45,6 +49,11 @@ async function checkTarget(target: string): Promise<{ c: ModelCheck; files: File
 }
 
 async function check(target: string, p: { values: Record<string, unknown> }): Promise<number> {
+  // a CLIP folder (config.json of a CLIPModel) has its own contract
+  if (!isModelUrl(target)) {
+    const dir = await resolveModelDir(target);
+    if (await isClipFolder(dir, nodeFiles)) return checkClipModelsCommand(dir, { json: !!p.values.json, run: !!p.values.run });
+  }
   const { c, files, runtime } = await checkTarget(target);
   const dir = c.dir;
   let ran: { ok: boolean; seconds?: number; error?: string } | null = null;

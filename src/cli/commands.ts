@@ -26,4 +26,5 @@ export const commands: Record<string, Command> = {
   serve: { summary: 'serve a model over the Open Inference Protocol (KServe v2 / Triton)', load: () => import('./cmd-serve') },
   edit: { summary: 'edit a scene with an instruction (IDU or SDS)', load: () => import('./cmd-edit') },
   diff: { summary: 'compare two scenes inside / outside a region', load: () => import('./cmd-diff') },
+  clip: { summary: 'CLIP image and text embeddings (Hugging Face CLIP folder)', load: () => import('./cmd-clip') },
 };

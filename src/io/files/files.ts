@@ -14,6 +14,8 @@ export interface FileSource {
   exists(path: string): Promise<boolean>;
   /** Size in bytes, or null when missing. */
   size?(path: string): Promise<number | null>;
+  /** Reads `length` bytes from byte `offset` (fewer at the end of the file); lets readers check a header before reading a large file. */
+  readRange?(path: string, offset: number, length: number): Promise<Uint8Array>;
 }
 
 export interface FileSink {

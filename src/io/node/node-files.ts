@@ -122,6 +122,27 @@ export const nodeFiles: FileSource & FileSink = {
       return null;
     }
   },
+  async readRange(p: string, offset: number, length: number): Promise<Uint8Array> {
+    let fh: fs.FileHandle | undefined;
+    try {
+      fh = await fs.open(p, 'r');
+      const size = (await fh.stat()).size;
+      const n = Math.max(0, Math.min(length, size - offset));
+      const buf = new Uint8Array(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+        if (!bytesRead) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError('no such file', p);
+      throw new UserError(`cannot read (${(e as Error).message})`, p);
+    } finally {
+      await fh?.close();
+    }
+  },
   async write(p: string, data: Uint8Array | string): Promise<void> {
     await writeFileAtomic(p, data);
   },
