@@ -1,8 +1,8 @@
 /**
- * The InstructPix2Pix model folder contract (HF optimum layout, REFERENCE §2) and its checker: files present,
- * each ONNX graph's input/output names, ranks, fixed dims and dtypes, the accepted variants (timestep scalar or
- * [B], float or int; `latent_parameters` or older `latent_sample`; fp32 or fp16), external data files, tokenizer
- * and scheduler config. Reports every problem with the file it is in; used before the first run and by
+ * The InstructPix2Pix model folder contract (the Hugging Face optimum ONNX export layout; see docs/editing.md)
+ * and its checker: files present, each ONNX graph's input/output names, ranks, fixed dims and dtypes, the
+ * accepted variants (timestep scalar or [B], float or int; `latent_parameters` or older `latent_sample`; fp32
+ * or fp16), external data files, tokenizer and scheduler config. Reports every problem with the file it is in; used before the first run and by
  * `instruct-scene models check`.
  */
 import { joinPath } from '../../core/paths';

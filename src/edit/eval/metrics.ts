@@ -1,7 +1,7 @@
 import type { Image } from '../../core/image';
 
 /**
- * Image quality metrics on [0, 1] images (REFERENCE §5).
+ * Image quality metrics on [0, 1] images: PSNR, and SSIM (Wang et al., IEEE TIP 2004).
  * - PSNR = 10·log10(1 / MSE) over all channels (and the pixels where `mask` > 0.5 when given).
  *   Identical images give Infinity; a capped value is the caller's choice.
  * - SSIM: 11×11 Gaussian window (σ = 1.5), C1 = 0.01², C2 = 0.03², per channel on the valid region
