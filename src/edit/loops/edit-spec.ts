@@ -114,7 +114,8 @@ export function autoEditCount(iters: number, editEvery: number, activeViews: num
 /**
  * The viewer's edit settings from its panel: an orbit of `views` training views rendered from the scene,
  * each view edited about twice (a round every iters / (2·views) steps, one view per round), SDS without
- * dynamic scaling (the views are small), a checkpoint every 10 steps (kept in the browser's storage).
+ * dynamic scaling (the views are small), a checkpoint offered every 10 steps (the viewer keeps one every few
+ * seconds in the browser's storage).
  */
 export function viewerEditOptions(
   panel: Omit<EditOptions, 'editEvery' | 'editCount' | 'sdsLevels'> & { iters: number; views: number },

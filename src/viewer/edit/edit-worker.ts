@@ -316,9 +316,16 @@ async function runJob(j: Job): Promise<void> {
       thumbs.map((t) => t.rgba.buffer as ArrayBuffer),
     );
   };
-  // checkpoints record the live settings in use at that step
-  const keep = (loop: LoopState) =>
-    saveEditCheckpoint({ settings: { spec: specSettings(j.spec) }, loop, scene: j.scene.saveState() }).catch(() => {});
+  // checkpoints record the live settings in use at that step; they are written at most every 2 s (and at most a
+  // tenth of the time: large scenes take a while to write), and always on pause
+  let nextKeep = 0;
+  const keep = async (loop: LoopState, always = false) => {
+    const t0 = performance.now();
+    if (!always && t0 < nextKeep) return;
+    await saveEditCheckpoint({ settings: { spec: specSettings(j.spec) }, loop, scene: j.scene.saveState() }).catch(() => {});
+    const t1 = performance.now();
+    nextKeep = t1 + Math.max(2000, 10 * (t1 - t0));
+  };
   const res = await runEdit({
     cfg: j.cfg,
     scene: j.scene,
@@ -342,7 +349,7 @@ async function runJob(j: Job): Promise<void> {
     return;
   }
   if (!res.complete) {
-    if (j.kept) await keep(j.state);
+    if (j.kept) await keep(j.state, true);
     post({ type: 'paused', step: res.state.step });
     return;
   }
