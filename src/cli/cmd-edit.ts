@@ -262,7 +262,9 @@ export async function run(args: string[]): Promise<number> {
         );
     if (JSON.stringify(a.views) !== JSON.stringify(settings.views))
       throw new UserError('the checkpoint was made with a different set of training views (--dataset / --max-images)', ckptPath);
-    const diff = settingsDifference(a.spec ?? {}, settings.spec);
+    if (!a.spec)
+      throw new UserError('the checkpoint was made by an older version of instruct-scene; start the edit again with --out', ckptPath);
+    const diff = settingsDifference(a.spec, settings.spec);
     if (diff) throw new UserError(`the checkpoint was made with a different ${diff}; resume with the same options`, ckptPath);
   }
 

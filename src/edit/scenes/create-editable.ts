@@ -15,12 +15,12 @@ import { VoxelEditable, type EditedVoxels, type VoxelEditOptions } from './voxel
  * of it (`EditedScene`, what `EditableScene.export()` returns), each kind's editable options, and the factory.
  * Adding a kind means one editable (an `EditableScene` implementation) and one branch here.
  */
-export type SceneKind = 'voxel' | 'gaussians';
-
 /** A scene to edit: the representation's parameters and how it renders. */
 export type SceneSource =
   | { kind: 'voxel'; grid: VoxelGrid; background: [number, number, number]; render?: VoxelRenderSettings }
   | { kind: 'gaussians'; gaussians: Gaussians; background: [number, number, number] };
+
+export type SceneKind = SceneSource['kind'];
 
 /** An edited scene, tagged with its kind. */
 export type EditedScene = EditedVoxels | EditedGaussians;

@@ -157,48 +157,42 @@ export class Adam {
   }
 
   private stepEntries(g: Group, rows: Uint8Array | null | undefined): void {
+    const { params, grads, width, first, count, active } = g;
+    if (width === count && active === count) {
+      // whole rows: clear the masked-out rows' gradients, then one pass over every entry (zeros are skipped)
+      if (rows) for (let r = 0, i = 0; r < rows.length; r++, i += width) if (!rows[r]) for (let c = 0; c < width; c++) grads[i + c] = 0;
+      this.updateEntries(g, 0, params.length, 0);
+      return;
+    }
+    for (let r = 0, n = params.length / width; r < n; r++) {
+      const base = r * width + first;
+      if (rows && !rows[r]) {
+        for (let c = 0; c < count; c++) grads[base + c] = 0;
+        continue;
+      }
+      this.updateEntries(g, base, base + active, r * count);
+    }
+  }
+
+  /** The `'entries'` update of parameters [i0, i1) whose moments start at state index s0. */
+  private updateEntries(g: Group, i0: number, i1: number, s0: number): void {
     const b1 = this.beta1,
       b2 = this.beta2,
       eps = this.eps;
     const c1 = this.c1,
       c2 = this.c2;
-    const { params, grads, lr, width, first, count, active } = g;
+    const { params, grads, lr } = g;
     const { m, v, t } = g.state;
-    const whole = width === count && active === count;
-    if (whole && !rows) {
-      for (let i = 0; i < params.length; i++) {
-        const gr = grads[i];
-        if (gr === 0) continue;
-        const ti = ++t[i];
-        const mi = (m[i] = b1 * m[i] + (1 - b1) * gr);
-        const vi = (v[i] = b2 * v[i] + (1 - b2) * gr * gr);
-        const mh = mi * c1[ti],
-          vh = vi * c2[ti];
-        params[i] -= (lr * mh) / (Math.sqrt(vh) + eps);
-        grads[i] = 0;
-      }
-      return;
-    }
-    const n = params.length / width;
-    for (let r = 0; r < n; r++) {
-      const base = r * width + first;
-      if (rows && !rows[r]) {
-        grads.fill(0, base, base + count);
-        continue;
-      }
-      for (let c = 0; c < active; c++) {
-        const i = base + c,
-          s = r * count + c;
-        const gr = grads[i];
-        if (gr === 0) continue;
-        const ti = ++t[s];
-        const mi = (m[s] = b1 * m[s] + (1 - b1) * gr);
-        const vi = (v[s] = b2 * v[s] + (1 - b2) * gr * gr);
-        const mh = mi * c1[ti],
-          vh = vi * c2[ti];
-        params[i] -= (lr * mh) / (Math.sqrt(vh) + eps);
-        grads[i] = 0;
-      }
+    for (let i = i0, s = s0; i < i1; i++, s++) {
+      const gr = grads[i];
+      if (gr === 0) continue;
+      const ti = ++t[s];
+      const mi = (m[s] = b1 * m[s] + (1 - b1) * gr);
+      const vi = (v[s] = b2 * v[s] + (1 - b2) * gr * gr);
+      const mh = mi * c1[ti],
+        vh = vi * c2[ti];
+      params[i] -= (lr * mh) / (Math.sqrt(vh) + eps);
+      grads[i] = 0;
     }
   }
 
@@ -214,7 +208,7 @@ export class Adam {
     for (let r = 0; r < n; r++) {
       const base = r * width + first;
       if (rows && !rows[r]) {
-        grads.fill(0, base, base + count);
+        for (let c = 0; c < count; c++) grads[base + c] = 0;
         continue;
       }
       for (let c = 0; c < active; c++) {
