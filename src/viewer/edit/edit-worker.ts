@@ -46,6 +46,8 @@ interface Job {
   state: LoopState;
   /** Checkpoints go to the browser's storage (the model can be loaded again after a reload). */
   kept: boolean;
+  /** Continued from the browser's storage after a reload. */
+  resumed: boolean;
   paused: boolean;
   cancelled: boolean;
   running: boolean;
@@ -210,6 +212,7 @@ function newJob(
   p: Awaited<ReturnType<typeof prepare>>,
   state: LoopState,
   kept: boolean,
+  resumed = false,
 ): Job {
   return {
     ...p,
@@ -219,6 +222,7 @@ function newJob(
     prior,
     state,
     kept,
+    resumed,
     paused: pendingPause,
     cancelled: false,
     running: false,
@@ -283,7 +287,7 @@ async function restore(req: Extract<EditRequest, { type: 'restore' }>): Promise<
     settings: { ...s, textScale: c.textScale, imageScale: c.imageScale, tMin: c.idu.tMin, tMax: c.idu.tMax, steps: c.idu.steps },
     step: state.step,
   });
-  await launch(newJob(s, src, prior, p, state, true));
+  await launch(newJob(s, src, prior, p, state, true, true));
 }
 
 /** A scene as the viewer shows it. */
@@ -363,7 +367,7 @@ async function runJob(j: Job): Promise<void> {
     status: 'done',
     model: { id: j.prior.id, providers: j.prior.providers },
     region: j.region,
-    result: { state: j.state, scene: edited },
+    result: { state: j.state, scene: edited, resumed: j.resumed },
   });
   job = null;
   await j.prior.pipe.dispose();
