@@ -3,14 +3,15 @@ import type { Dataset } from '../src/io/datasets/dataset';
 import { DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
 import { Rng } from '../src/core/rng';
 import { fitGaussians, densifyAndPrune } from '../src/nerf/gaussian/fit-gaussians';
+import { Adam } from '../src/nerf/common/adam';
 import { createGaussians } from '../src/nerf/gaussian/gaussians';
+import { logit, sigmoid } from '../src/core/math';
 import { rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
 import { readSplat, writeSplat } from '../src/io/formats/splat';
 import { readGaussianPly, writeGaussianPly } from '../src/io/formats/ply';
 import type { Gaussians } from '../src/nerf/gaussian/gaussians';
 import type { Camera } from '../src/core/camera';
 import type { Image } from '../src/core/image';
-import { logit, sigmoid } from '../src/core/math';
 import { arrayPsnr } from './helpers/compare';
 
 const SIZE = 40;
@@ -73,10 +74,12 @@ describe('Gaussian fitting (CPU)', () => {
     const g = createGaussians(6, 0);
     g.logScales.set([-6, -6, -6, -1, -1, -1, -6, -6, -6, -1, -1, -1, -6, -6, -6, -6, -6, -6]);
     g.opacityLogits.set([0, 0, 0, 0, logit(0.001), 0]);
-    const mom = { m: createGaussians(6), v: createGaussians(6) };
+    // an optimiser on the positions whose moments say which Gaussian they belong to (row i: i + 1)
+    const adam = new Adam([{ name: 'means', params: g.means, grads: new Float32Array(18), lr: 1, width: 3 }]);
+    adam.moments('means').m.set(Array.from({ length: 18 }, (_, j) => Math.floor(j / 3) + 1));
     const grad = new Float32Array([1e-3, 1e-3, 1e-6, 1e-6, 1e-3, 1e-6]);
     const denom = new Float32Array(6).fill(1);
-    const r = densifyAndPrune(g, mom, grad, denom, new Float32Array(6), {
+    const r = densifyAndPrune(g, adam, grad, denom, new Float32Array(6), {
       gradThr: 2e-4,
       percentDense: 0.01,
       extent: 3,
@@ -93,8 +96,10 @@ describe('Gaussian fitting (CPU)', () => {
     expect(r.g.count).toBe(4 + 2 + 2);
     // split halves are 1.6× smaller
     expect(r.g.logScales[3 * 6]).toBeCloseTo(-1 - Math.log(1.6), 5);
-    expect(r.mom.m.count).toBe(r.g.count);
-    const bounded = densifyAndPrune(g, mom, grad, denom, new Float32Array(6), {
+    // the moments follow the kept rows; new Gaussians start from zero
+    expect(Array.from(adam.moments('means').m.filter((_, j) => j % 3 === 0))).toEqual([1, 3, 4, 6, 0, 0, 0, 0]);
+    expect(r.grads.means.length).toBe(3 * r.g.count);
+    const bounded = densifyAndPrune(g, null, grad, denom, new Float32Array(6), {
       gradThr: 2e-4,
       percentDense: 0.01,
       extent: 3,

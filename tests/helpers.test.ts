@@ -97,6 +97,6 @@ describe('test helpers', () => {
       const pred = await prior.predictNoise(zt, t, cond);
       expect(maxAbsDiff(pred, eps)).toBeLessThan(1e-3);
     }
-    expect(await prior.img2img(createImage(6, 4, 3), cond, { tFrac: 0.5, steps: 4, seed: 1 })).toBe(y);
+    expect(await prior.img2img(createImage(6, 4, 3), cond, { t: 0.5, steps: 4, seed: 1 })).toBe(y);
   });
 });

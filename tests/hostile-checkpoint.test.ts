@@ -16,7 +16,7 @@ const scene = () => new VoxelEditable(blocksGrid(5), [1, 1, 1], undefined);
 function good(): Checkpoint {
   const s = scene();
   return {
-    settings: { cfg: { iters: 20 }, views: ['a.png', 'b.png'] },
+    settings: { spec: { config: { iters: 20 } }, views: ['a.png', 'b.png'] },
     loop: {
       step: 10,
       rng: -1640531527,
@@ -86,7 +86,7 @@ describe('damaged checkpoints', () => {
     ['version 2', (h) => (h.version = 2), /version 2/],
   ];
   for (const [name, edit, re] of cases) it(name, () => damaged(() => decodeCheckpoint(withHeader(edit), 'edit.ckpt'), re));
-  it('NaN parameters, a missing cfg, a truncated file', () => {
+  it('NaN parameters, a missing spec, a truncated file', () => {
     const c = good();
     (c.scene.arrays.density as Float32Array)[7] = NaN;
     damaged(() => decodeCheckpoint(encodeCheckpoint(c), 'edit.ckpt'), /density holds a non-finite value \(NaN\) at 7/);
@@ -94,12 +94,12 @@ describe('damaged checkpoints', () => {
       () =>
         checkCheckpointSettings(
           decodeCheckpoint(
-            withHeader((h) => delete h.settings.cfg),
+            withHeader((h) => delete h.settings.spec),
             'edit.ckpt',
           ),
           'edit.ckpt',
         ),
-      /settings\.cfg missing/,
+      /settings\.spec\.config missing/,
     );
     const b = encodeCheckpoint(good());
     damaged(() => decodeCheckpoint(b.slice(0, b.length - 100), 'edit.ckpt'), /runs past the end/);

@@ -22,7 +22,7 @@ options:
   --strength T           start from the input noised to level T in (0, 1] (img2img); default 1 = from pure noise
   --scheduler NAME       euler-ancestral | ddim (default: the model's scheduler_config.json)
   --size N               working size of the longer side (default: the image's, at most 512 for real models)
-  --keep-detail on|off   add back detail the VAE loses (default: on for builtin, off otherwise)
+  --keep-detail on|off   add back the luminance detail the VAE loses (default: on for builtin, off otherwise)
   --json                 JSON progress lines and a JSON summary`;
 
 export async function run(args: string[]): Promise<number> {
@@ -53,15 +53,16 @@ export async function run(args: string[]): Promise<number> {
   const textScale = floatFlag(p.values['text-scale'], 'text-scale', 7.5, 0, 100);
   const imageScale = floatFlag(p.values['image-scale'], 'image-scale', 1.5, 0, 100);
   const seed = intFlag(p.values.seed, 'seed', 0, 0);
-  const strength = floatFlag(p.values.strength, 'strength', 1, 0, 1);
-  if (strength === 0) throw new UserError('--strength must be above 0 (0 would return the input unchanged)');
+  // --strength is the noise level t (the name diffusers' img2img gives it)
+  const t = floatFlag(p.values.strength, 'strength', 1, 0, 1);
+  if (t === 0) throw new UserError('--strength must be above 0 (0 would return the input unchanged)');
   const scheduler =
     p.values.scheduler === undefined
       ? undefined
       : choiceFlag(p.values.scheduler, 'scheduler', ['euler-ancestral', 'ddim'] as const, 'euler-ancestral');
   const size = p.values.size === undefined ? undefined : intFlag(p.values.size, 'size', 512, 8);
   if (size !== undefined && size > 4096) throw new UserError('--size must be at most 4096');
-  const kd =
+  const restoreLuma =
     p.values['keep-detail'] === undefined
       ? undefined
       : choiceFlag(p.values['keep-detail'], 'keep-detail', ['on', 'off'] as const, 'on') === 'on';
@@ -89,10 +90,10 @@ export async function run(args: string[]): Promise<number> {
       textScale,
       imageScale,
       seed,
-      strength,
+      t,
       scheduler,
       size,
-      keepDetail: kd,
+      restoreLuma,
       onStep: (step, total) => progress.update({ phase: 'denoise', step, total }),
     });
     progress.done();
@@ -110,7 +111,7 @@ export async function run(args: string[]): Promise<number> {
           textScale,
           imageScale,
           seed,
-          strength,
+          strength: t,
           width: edited.width,
           height: edited.height,
           seconds,

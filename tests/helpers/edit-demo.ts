@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_GROUND, DEMO_OBJECTS, DEMO_SCENE_BOX, demoCameras, demoTransforms, type DemoObject } from '../../src/io/datasets/demo-scene';
 import { encodePng } from '../../src/io/images/image-codec';
+import { orbitHintFromCameras } from '../../src/io/export/multiview-export';
 import { saveVoxelScene } from '../../src/io/scenes/load-scene';
 import { nodeFiles } from '../../src/io/node/node-files';
 import { createVoxelGrid, resolutionFromMax, updateOccupancy, type VoxelGrid } from '../../src/nerf/voxel/voxel-grid';
@@ -105,9 +106,11 @@ export async function writeTinyGaussianDemo(
   const g = gaussiansFromPoints(Float32Array.from(xyz), Float32Array.from(rgb), { opacity: 0.95 });
   const scene = join(root, 'gscene'),
     data = join(root, 'gdata');
-  await saveGaussianScene(scene, g, [1, 1, 1], nodeFiles);
-  const gs = new GaussianScene(g, [1, 1, 1]);
   const cams = demoCameras(views, size, 0);
+  // as `fit` does: the orbit of the training cameras in the scene's metadata (render --orbit uses it)
+  const meta = { source: 'tests/helpers/edit-demo.ts', orbit: orbitHintFromCameras(cams, [0, 0.25, 0]) };
+  await saveGaussianScene(scene, g, [1, 1, 1], nodeFiles, { meta });
+  const gs = new GaussianScene(g, [1, 1, 1]);
   const fileOf = (i: number) => `images/frame_${String(i + 1).padStart(5, '0')}.png`;
   mkdirSync(join(data, 'images'), { recursive: true });
   for (let i = 0; i < cams.length; i++) writeFileSync(join(data, fileOf(i)), encodePng((await gs.render(cams[i])).image));

@@ -1,5 +1,6 @@
 import { createImage, type Image } from '../../src/core/image';
-import type { DiffusionPrior, Latents, PriorCondition } from '../../src/edit/diffusion/prior';
+import type { DiffusionPrior, PriorCondition } from '../../src/edit/diffusion/prior';
+import type { Latents } from '../../src/edit/diffusion/latents';
 
 /**
  * An analytic diffusion prior that is exact for one target image per condition: identity VAE (latents are the
@@ -29,9 +30,9 @@ export function exactDenoiserPrior(
     alphasCumprod,
     encode: async (img) => toLatents(img),
     decode: async (z) => fromLatents(z),
-    async predictNoise(zt, t, cond) {
+    async predictNoise(zt, timestep, cond) {
       const y = toLatents(targetFor(cond, zt.width, zt.height));
-      const a = alphasCumprod[t];
+      const a = alphasCumprod[timestep];
       const out = new Float32Array(zt.data.length);
       for (let i = 0; i < out.length; i++) out[i] = (zt.data[i] - Math.sqrt(a) * y.data[i]) / Math.sqrt(1 - a);
       return out;

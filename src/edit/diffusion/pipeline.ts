@@ -23,16 +23,12 @@ import type { OnnxRuntime, RtSession, RtTensor } from './runtime';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer/tokenizer';
 import { createScheduler, type Scheduler } from './schedulers/schedulers';
 import { checkBuiltinInstruction } from './builtin-words';
+import type { Latents } from './latents';
 
 export const LATENT_SCALE = 0.18215;
 const LUMA = [0.299, 0.587, 0.114];
 
-export interface Latents {
-  channels: number;
-  height: number;
-  width: number;
-  data: Float32Array;
-}
+export type { Latents };
 
 /** Text-encoder states for one instruction and for the empty prompt, [77·hidden] each. */
 export interface TextEmbeddings {
@@ -42,12 +38,13 @@ export interface TextEmbeddings {
   hidden: number;
 }
 
+/** The dual classifier-free guidance scales s_T (instruction) and s_I (image). */
 export interface GuidanceScales {
-  text: number;
-  image: number;
+  textScale: number;
+  imageScale: number;
 }
 
-export const DEFAULT_SCALES: GuidanceScales = { text: 7.5, image: 1.5 };
+export const DEFAULT_SCALES: GuidanceScales = { textScale: 7.5, imageScale: 1.5 };
 
 export interface EditOptions {
   /** denoising steps over the full schedule (img2img runs the tail of it); default 20 */
@@ -60,22 +57,23 @@ export interface EditOptions {
    * the latents of `init` (default: the input image) noised to t, then denoised. IDU: init = the render,
    * image = the original capture.
    */
-  strength?: number;
+  t?: number;
   /** start image for img2img (resized to the input image's size) */
   init?: Image;
   /**
-   * img2img schedule. false (default, diffusers img2img): the last ⌊steps·strength⌋ steps of a `steps`-step
-   * schedule. true (Instruct-NeRF2NeRF): all `steps` spread over training timesteps [0, strength·T), starting at
+   * img2img schedule. false (default, diffusers img2img): the last ⌊steps·t⌋ steps of a `steps`-step
+   * schedule. true (Instruct-NeRF2NeRF): all `steps` spread over training timesteps [0, t·T), starting at
    * the first of them.
    */
   spread?: boolean;
   /** override the folder's scheduler: 'euler-ancestral' or 'ddim' */
   scheduler?: 'euler-ancestral' | 'ddim';
   /**
-   * Add back the detail the VAE loses (luminance of x − D(E(x))) to the edit. Default: on for the built-in model (its VAE is
-   * an 8×8 pooling), off for real models.
+   * Add back the luminance detail the VAE loses from the input (luminance of x − D(E(x))) to the edit
+   * (`restoreLumaDetail`). Default: on for the built-in model (its VAE is an 8×8 pooling), off for real models.
+   * Not the SDS prior's `vaeResidual`.
    */
-  keepDetail?: boolean;
+  restoreLuma?: boolean;
   /** working size of the longer side (multiple of 8/64 applied); default: the image's own size, at most 512 for real models */
   size?: number;
   /**
@@ -390,7 +388,7 @@ export class InstructPix2Pix {
    */
   async predictBranches(
     zt: Latents,
-    t: number,
+    timestep: number,
     image: Latents,
     text: TextEmbeddings,
     signal?: AbortSignal,
@@ -410,9 +408,9 @@ export class InstructPix2Pix {
     const tsTensor = (B: number): RtTensor => {
       const dims = v.timestepRank === 0 ? [] : [B];
       const count = v.timestepRank === 0 ? 1 : B;
-      if (tsType === 'int64') return this.rt.tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), dims);
-      if (tsType === 'int32') return this.rt.tensor('int32', new Int32Array(count).fill(Math.round(t)), dims);
-      return toTensorFloat(this.rt, tsType, new Float32Array(count).fill(t), dims);
+      if (tsType === 'int64') return this.rt.tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims);
+      if (tsType === 'int32') return this.rt.tensor('int32', new Int32Array(count).fill(Math.round(timestep)), dims);
+      return toTensorFloat(this.rt, tsType, new Float32Array(count).fill(timestep), dims);
     };
     const sd = v.dtypes.unet.sample;
     const run = async (B: number, s: Float32Array, e: RtTensor): Promise<Float32Array> => {
@@ -437,31 +435,31 @@ export class InstructPix2Pix {
 
   /**
    * One guided noise prediction ε̃(z_t, t; image, text) — what SDS needs. `zt` is in VP form
-   * (z_t = √ᾱ_t·z + √(1−ᾱ_t)·ε, z scaled by 0.18215), `t` a training timestep in [0, 1000),
+   * (z_t = √ᾱ_t·z + √(1−ᾱ_t)·ε, z scaled by 0.18215), `timestep` a training timestep in [0, 1000),
    * `imageLatents` the unscaled VAE mean of the condition image (`encodeImage`).
    */
   async predictNoise(
     zt: Latents,
-    t: number,
+    timestep: number,
     imageLatents: Latents,
     text: TextEmbeddings,
     scales: GuidanceScales = DEFAULT_SCALES,
     signal?: AbortSignal,
   ): Promise<Float32Array> {
-    const [et, ei, eu] = await this.predictBranches(zt, t, imageLatents, text, signal);
+    const [et, ei, eu] = await this.predictBranches(zt, timestep, imageLatents, text, signal);
     return guide(et, ei, eu, scales);
   }
 
   /**
-   * Edits an image with an instruction. With `strength` < 1 this is img2img from noise level t = strength,
+   * Edits an image with an instruction. With `t` < 1 this is img2img from noise level t,
    * starting from `init` (default the image itself) and conditioned on `image`.
    */
   async edit(image: Image, instruction: string, opts: EditOptions = {}): Promise<Image> {
     const steps = opts.steps ?? 20;
-    const scales = { text: opts.textScale ?? DEFAULT_SCALES.text, image: opts.imageScale ?? DEFAULT_SCALES.image };
-    const strength = opts.strength ?? 1;
+    const scales = { textScale: opts.textScale ?? DEFAULT_SCALES.textScale, imageScale: opts.imageScale ?? DEFAULT_SCALES.imageScale };
+    const t = opts.t ?? 1;
     if (!(steps >= 1 && Number.isInteger(steps))) throw new UserError(`steps must be a positive integer, got ${steps}`);
-    if (!(strength > 0 && strength <= 1)) throw new UserError(`strength (noise level) must be in (0, 1], got ${strength}`);
+    if (!(t > 0 && t <= 1)) throw new UserError(`the noise level t must be in (0, 1], got ${t}`);
     const signal = opts.signal;
     const text = await this.encodeText(instruction, signal);
     const [W, H] = this.workingSize(image.width, image.height, opts.size);
@@ -475,16 +473,16 @@ export class InstructPix2Pix {
     for (let i = 0; i < n; i++) noise[i] = rng.normal();
     let start = 0;
     let lat: Float32Array;
-    if (strength >= 1) {
+    if (t >= 1) {
       lat = new Float32Array(n);
       for (let i = 0; i < n; i++) lat[i] = noise[i] * sched.initNoiseSigma;
     } else {
       const z0 = opts.init ? (await this.encode(opts.init, [W, H], signal)).data : imgLat.data.map((v) => v * LATENT_SCALE);
       if (opts.spread) {
-        const span = Math.max(1, Math.min(sched.numTrainTimesteps, Math.round(strength * sched.numTrainTimesteps)));
+        const span = Math.max(1, Math.min(sched.numTrainTimesteps, Math.round(t * sched.numTrainTimesteps)));
         sched.setTimesteps(Math.min(steps, span), span);
         start = 0;
-      } else start = sched.startIndexForStrength(strength);
+      } else start = sched.startIndexFor(t);
       lat = start < sched.timesteps.length ? sched.addNoise(z0, noise, sched.timesteps[start]) : z0;
     }
     const ts = sched.timesteps;
@@ -498,24 +496,24 @@ export class InstructPix2Pix {
       opts.onStep?.(i - start + 1, total, x0 ? { channels: 4, height: h, width: w, data: x0 } : null);
     }
     let out = await this.decode({ channels: 4, height: h, width: w, data: lat }, signal);
-    if (opts.keepDetail ?? this.info.builtin) out = await this.restoreDetail(out, image, imgLat, signal);
+    if (opts.restoreLuma ?? this.info.builtin) out = await this.restoreLumaDetail(out, image, imgLat, signal);
     if (out.width !== image.width || out.height !== image.height) out = resizeImage(out, image.width, image.height);
     return out;
   }
   /**
    * Adds back to `edited` the luminance detail the VAE loses from `source` (source − D(E(source))), at
-   * `edited`'s size. What `keepDetail` does; also useful for SDS targets x̂ = D(ẑ0) with the built-in model,
+   * `edited`'s size. What `restoreLuma` does; also useful for SDS targets x̂ = D(ẑ0) with the built-in model,
    * whose 8×8-pooling VAE would otherwise pull renders towards a blurred image.
    * @param sourceLatents the source's VAE mean when already computed (must match edited's size / 8)
    */
-  async restoreDetail(edited: Image, source: Image, sourceLatents?: Latents, signal?: AbortSignal): Promise<Image> {
+  async restoreLumaDetail(edited: Image, source: Image, sourceLatents?: Latents, signal?: AbortSignal): Promise<Image> {
     const W = edited.width,
       H = edited.height;
     const src = resizeImage(compositeOver(source, [1, 1, 1]), W, H);
     const lat = sourceLatents ?? (await this.encodeImage(src, [W, H], signal));
     const recon = await this.decode({ ...lat, data: lat.data.map((v) => v * LATENT_SCALE) }, signal);
     if (recon.width !== W || recon.height !== H)
-      throw new Error(`restoreDetail: latents ${lat.width}×${lat.height} do not match a ${W}×${H} image`);
+      throw new Error(`restoreLumaDetail: latents ${lat.width}×${lat.height} do not match a ${W}×${H} image`);
     const out = createImage(W, H, 3);
     const e = edited.channels === 3 ? edited : compositeOver(edited, [1, 1, 1]);
     // luminance detail only: colour detail would bring the source's colours back at edges
@@ -534,7 +532,7 @@ export class InstructPix2Pix {
 /** Dual classifier-free guidance: ε_u + s_T·(ε_text − ε_image) + s_I·(ε_image − ε_u). */
 export function guide(et: Float32Array, ei: Float32Array, eu: Float32Array, s: GuidanceScales): Float32Array {
   const out = new Float32Array(et.length);
-  for (let i = 0; i < out.length; i++) out[i] = eu[i] + s.text * (et[i] - ei[i]) + s.image * (ei[i] - eu[i]);
+  for (let i = 0; i < out.length; i++) out[i] = eu[i] + s.textScale * (et[i] - ei[i]) + s.imageScale * (ei[i] - eu[i]);
   return out;
 }
 

@@ -21,6 +21,11 @@ const TYPE_SIZE: Record<string, number> = { f32: 4, u8: 1, u32: 4 };
 const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
 const isNum = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+/** The run's iteration count in stored settings (the edit spec's config), or undefined when absent or malformed. */
+const itersOf = (s: Record<string, any>): number | undefined => {
+  const cfg = isObj(s.spec) && isObj(s.spec.config) ? s.spec.config : s.cfg;
+  return isObj(cfg) && isInt(cfg.iters, 1, Number.MAX_SAFE_INTEGER) ? cfg.iters : undefined;
+};
 
 /** Checks the header (everything but the arrays' contents); `payload` is the byte length after the header. */
 export function checkCheckpointHeader(h: unknown, payload: number, file: string): void {
@@ -29,7 +34,7 @@ export function checkCheckpointHeader(h: unknown, payload: number, file: string)
   if (h.version !== 1) throw bad(`version ${describeValue(h.version, 20)}, expected 1`);
   const s = h.settings;
   if (!isObj(s)) throw bad('settings missing');
-  const iters = isObj(s.cfg) && isInt(s.cfg.iters, 1, Number.MAX_SAFE_INTEGER) ? s.cfg.iters : Number.MAX_SAFE_INTEGER;
+  const iters = itersOf(s) ?? Number.MAX_SAFE_INTEGER;
   const L = h.loop;
   if (!isObj(L)) throw bad('loop state missing');
   if (!isInt(L.step, 0, iters)) throw bad(`loop.step ${describeValue(L.step, 20)} is not an integer in [0, ${iters}]`);
@@ -75,7 +80,7 @@ export function checkCheckpointArrays(arrays: Record<string, Float32Array | Uint
 }
 
 /**
- * The settings the CLI stores and compares on --resume: an edit config object (`cfg`, with `iters`), the
+ * The settings the CLI stores and compares on --resume: the edit spec (`spec.config`, with `iters`), the
  * training views' file names (one training-image slot each). Returns the checkpoint.
  */
 export function checkCheckpointSettings<C extends { settings: Record<string, unknown>; loop: { targets: unknown[] } }>(
@@ -83,7 +88,7 @@ export function checkCheckpointSettings<C extends { settings: Record<string, unk
   file: string,
 ): C {
   const s = c.settings as Record<string, any>;
-  if (!isObj(s.cfg) || !isInt(s.cfg.iters, 1, Number.MAX_SAFE_INTEGER)) throw damagedCheckpoint(file, 'settings.cfg missing');
+  if (itersOf(s) === undefined) throw damagedCheckpoint(file, 'settings.spec.config missing');
   if (!Array.isArray(s.views) || !s.views.every((v: unknown) => typeof v === 'string'))
     throw damagedCheckpoint(file, 'settings.views must list file names');
   if (c.loop.targets.length !== s.views.length)
