@@ -8,11 +8,11 @@ import { selectGaussianObject } from '../src/edit/regions/select-gaussians';
 import { selectVoxelObject } from '../src/edit/regions/select-voxels';
 import { labelBoundary } from '../src/edit/eval/target-metrics';
 import { regionSelection, surfaceMask, type Selection } from '../src/edit/regions/selection';
-import { vertexWorld } from '../src/edit/scenes/voxel-editable';
+import { vertexWorld } from '../src/nerf/voxel/voxel-grid-ops';
 import { DEMO_OBJECTS, demoCameras, renderDemoInstances } from '../src/io/datasets/demo-scene';
 import { nodeFiles } from '../src/io/node/node-files';
 import { readGaussianFile } from '../src/io/scenes/load-gaussian-scene';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
 import { demoVoxelGrid, writeTinyGaussianDemo } from './helpers/edit-demo';
 
 const VASE = DEMO_OBJECTS.findIndex((o) => o.name === 'vase');
@@ -90,7 +90,7 @@ describe('object selection inside a rough region', () => {
   });
 
   it('depth-aware masks cover the vase and not the ground seen through the box', async () => {
-    const scene = new VoxelScene(grid, [1, 1, 1]);
+    const scene = new VoxelGridScene(grid, [1, 1, 1]);
     const region = padded(0.08);
     const object = selectVoxelObject(grid, region).selection;
     const whole = regionSelection(region);

@@ -1,6 +1,8 @@
 import { UserError } from '../../core/errors';
 import type { Gaussians } from '../../nerf/gaussian/gaussians';
-import { SH_C0, SH_STRIDE, sigmoid } from '../../nerf/gaussian/gaussians';
+import { SH_STRIDE } from '../../nerf/gaussian/gaussians';
+import { SH_C0 } from '../../nerf/common/sh';
+import { sigmoid } from '../../core/math';
 import { centreDistance, colourAffinity, cutObject, grownBounds, SELECT_TUNING, zoneOf, type SelectTuning } from './graph-select';
 import { PointGrid } from './point-grid';
 import type { Region } from './regions';

@@ -1,7 +1,8 @@
 import { UserError } from '../../core/errors';
 import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
-import { colorDims, sigmoid, worldToGrid } from '../../nerf/voxel/voxel-grid';
-import { vertexWorld } from '../scenes/voxel-editable';
+import { colorDims, worldToGrid } from '../../nerf/voxel/voxel-grid';
+import { sigmoid } from '../../core/math';
+import { vertexWorld } from '../../nerf/voxel/voxel-grid-ops';
 import { centreDistance, colourAffinity, cutObject, grownBounds, SELECT_TUNING, zoneOf, type SelectTuning } from './graph-select';
 import type { Region } from './regions';
 import { POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';

@@ -1,10 +1,11 @@
-import { UserError } from '../../core/errors';
-import { extname, joinPath } from '../../core/paths';
+import { describeValue, UserError } from '../../core/errors';
+import { extname, insidePathProblem, joinPath } from '../../core/paths';
 import type { Scene } from '../../nerf/common/scene';
-import { VoxelScene } from '../../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../../nerf/voxel/voxel-grid-scene';
 import type { FileSink, FileSource } from '../files/files';
-import { parseJson } from '../files/files';
+import { readJson } from '../files/files';
 import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../formats/voxel-format';
+import { isGaussianFileName } from '../formats/gaussian-formats';
 
 /**
  * Scene folders and files.
@@ -12,7 +13,8 @@ import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../formats/v
  * A scene folder holds a manifest `scene.json`:
  *   `{"format": "instruct-scene", "version": 1, "kind": "voxel" | "gaussians", "file": "scene.voxel" | "scene.ply", ...}`
  * plus the file it names. `fit --repr voxel` writes `scene.voxel` (see voxel-format.ts); `fit --repr gaussians`
- * writes `scene.ply`. `loadScene` also takes a bare `.voxel`, `.ply` or `.splat` file.
+ * writes `scene.ply`. `loadScene` also takes a bare `.voxel` file or a Gaussian file (`.ply`, `.compressed.ply`,
+ * `.spz`, `.sog`, a SOG `meta.json`, `.splat`; see src/io/formats/gaussian-formats.ts).
  */
 export interface SceneManifest {
   format: 'instruct-scene';
@@ -23,43 +25,60 @@ export interface SceneManifest {
 }
 
 export const MANIFEST = 'scene.json';
+const GAUSSIAN_FILES = '.ply, .compressed.ply, .spz, .sog, SOG meta.json or .splat';
 export const VOXEL_FILE = 'scene.voxel';
 
-export async function readManifest(dir: string, files: FileSource): Promise<SceneManifest> {
-  const p = joinPath(dir, MANIFEST);
-  const m = parseJson(await files.read(p), p);
-  if (typeof m !== 'object' || m === null || m.format !== 'instruct-scene')
+/**
+ * Checks a parsed manifest field by field (throws a UserError naming `p`): format, version 1, kind, a "file"
+ * inside the scene folder (no absolute paths, no `..` out of it), an RGB background in [0, 1], an object meta.
+ */
+export function checkManifest(m: any, p: string): SceneManifest {
+  if (typeof m !== 'object' || m === null || Array.isArray(m) || m.format !== 'instruct-scene')
     throw new UserError('not an instruct-scene manifest (format must be "instruct-scene")', p);
-  if (typeof m.version !== 'number' || m.version > 1)
-    throw new UserError(`manifest version ${JSON.stringify(m.version)} is not supported (this program reads version 1)`, p);
+  if (m.version !== 1)
+    throw new UserError(`manifest version ${describeValue(m.version, 40)} is not supported (this program reads version 1)`, p);
   if (m.kind !== 'voxel' && m.kind !== 'gaussians')
-    throw new UserError(`kind must be "voxel" or "gaussians", got ${JSON.stringify(m.kind)}`, p);
-  if (typeof m.file !== 'string' || !m.file || m.file.includes('..'))
-    throw new UserError('"file" must name a file inside the scene folder', p);
+    throw new UserError(`kind must be "voxel" or "gaussians", got ${describeValue(m.kind, 40)}`, p);
+  const problem = insidePathProblem(m.file);
+  if (problem) throw new UserError(`"file" must name a file inside the scene folder: it ${problem}`, p);
+  if (m.background !== undefined && !isRgb(m.background))
+    throw new UserError(`background must be RGB, three numbers in [0, 1], got ${describeValue(m.background, 60)}`, p);
+  if (m.meta !== undefined && (typeof m.meta !== 'object' || m.meta === null || Array.isArray(m.meta)))
+    throw new UserError('meta must be an object', p);
   return m as SceneManifest;
 }
 
-/** Loads a voxel scene file into a VoxelScene (CPU renderer). */
-export async function loadVoxelScene(path: string, files: FileSource): Promise<VoxelScene> {
+/** Three finite numbers in [0, 1]. */
+export function isRgb(v: unknown): v is [number, number, number] {
+  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && x >= 0 && x <= 1);
+}
+
+export async function readManifest(dir: string, files: FileSource): Promise<SceneManifest> {
+  const p = joinPath(dir, MANIFEST);
+  return checkManifest(await readJson(files, p), p);
+}
+
+/** Loads a voxel scene file into a VoxelGridScene (CPU renderer). */
+export async function loadVoxelScene(path: string, files: FileSource): Promise<VoxelGridScene> {
   const f = decodeVoxelScene(await files.read(path), path);
-  const s = new VoxelScene(f.grid, f.background, f.render);
+  const s = new VoxelGridScene(f.grid, f.background, f.render);
   s.meta = f.meta;
   return s;
 }
 
 /**
- * Loads a scene from a folder (with scene.json), a `.voxel` file, or a Gaussian `.ply` / `.splat` file.
+ * Loads a scene from a folder (with scene.json), a `.voxel` file, or a Gaussian file.
  * Errors are UserErrors naming the path.
  */
 export async function loadScene(path: string, files: FileSource): Promise<Scene> {
   const p = path.replace(/\/+$/, '') || '.';
   const ext = extname(p);
   if (ext === '.voxel') return loadVoxelScene(p, files);
-  if (ext === '.ply' || ext === '.splat') return loadGaussianScene(p, files);
+  if (isGaussianFileName(p)) return loadGaussianScene(p, files);
   if (!(await files.exists(joinPath(p, MANIFEST)))) {
-    if (!(await files.exists(p))) throw new UserError('no such scene (expected a scene folder, .voxel, .ply or .splat)', p);
+    if (!(await files.exists(p))) throw new UserError(`no such scene (expected a scene folder, .voxel or ${GAUSSIAN_FILES})`, p);
     throw new UserError(
-      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit'; files must end in .voxel, .ply or .splat)`,
+      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit'; files must be .voxel or ${GAUSSIAN_FILES})`,
       p,
     );
   }
@@ -69,8 +88,8 @@ export async function loadScene(path: string, files: FileSource): Promise<Scene>
   return loadGaussianScene(file, files);
 }
 
-// ── Gaussian branch (owned by the Gaussian engineer) ──────────────────────────────────────────────────────
-// `.ply` / `.splat` files and folders whose manifest kind is 'gaussians' come here. The module is imported
+// ── Gaussian branch ──────────────────────────────────────────────────────────────────────────────────────────
+// Gaussian files and folders whose manifest kind is 'gaussians' come here. The module is imported
 // lazily so voxel-only use never loads the Gaussian code.
 async function loadGaussianScene(path: string, files: FileSource): Promise<Scene> {
   const mod = await import('./load-gaussian-scene');

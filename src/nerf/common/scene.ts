@@ -15,7 +15,7 @@ export interface RenderOutput {
   depth: Float32Array;
 }
 
-/** A renderable scene; voxel grids (`voxel-scene.ts`) and Gaussians implement it. */
+/** A renderable scene; voxel grids (`VoxelGridScene`) and Gaussians (`GaussianScene`) implement it. */
 export interface Scene {
   kind: 'voxel' | 'gaussians';
   background: [number, number, number];

@@ -30,5 +30,10 @@ export function DropZone() {
       window.removeEventListener('drop', onDrop);
     };
   }, []);
-  return over ? <div className="is-drop">Drop a .ply, .splat or .voxel file, a scene folder or a dataset folder</div> : null;
+  return over ? (
+    <div className="is-drop">
+      Drop a .ply, .compressed.ply, .spz, .sog, .splat or .voxel file, a scene or SOG folder, or a dataset folder (transforms.json or
+      COLMAP)
+    </div>
+  ) : null;
 }

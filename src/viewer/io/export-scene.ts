@@ -7,9 +7,9 @@ import { writeGaussianPly } from '../../io/formats/ply';
 import { writeSplat } from '../../io/formats/splat';
 import { encodeVoxelScene } from '../../io/formats/voxel-format';
 import { gaussianBounds } from '../../nerf/gaussian/gaussians';
-import { renderGaussiansCpu } from '../../nerf/gaussian/gaussian-raster-cpu';
+import { renderGaussiansCpu } from '../../nerf/gaussian/gaussian-span-cpu';
 import type { Scene } from '../../nerf/common/scene';
-import { VoxelScene } from '../../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../../nerf/voxel/voxel-grid-scene';
 import type { SceneData } from '../workers/scene-worker-protocol';
 
 export type ExportFormat = 'ply' | 'splat' | 'voxel' | 'multiview';
@@ -38,7 +38,7 @@ class MemorySink implements FileSink {
 }
 
 function sceneOf(s: SceneData): Scene {
-  if (s.kind === 'voxel') return new VoxelScene(s.grid, s.background, { stepRatio: s.stepRatio ?? 0.5, near: 0 });
+  if (s.kind === 'voxel') return new VoxelGridScene(s.grid, s.background, { stepRatio: s.stepRatio ?? 0.5, near: 0 });
   const g = s.raw;
   if (!g) throw new UserError('this scene has no Gaussian parameters loaded; nothing to export');
   return { kind: 'gaussians', background: s.background, render: async (cam) => renderGaussiansCpu(g, cam, s.background) };
