@@ -73,7 +73,7 @@ export function decodeBundle(bytes: Uint8Array, file: string, checkHeader?: (h: 
   }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) throw damagedCheckpoint(file, 'its header is not an object');
   const table = h.arrays;
-  if (!Array.isArray(table)) throw damagedCheckpoint(file, 'no array table');
+  if (!Array.isArray(table)) throw damagedCheckpoint(file, 'array table missing');
   const start = Math.ceil((8 + hl) / 8) * 8;
   checkHeader?.(h, Math.max(0, bytes.length - start));
   const buf = bytes.slice(start).buffer as ArrayBuffer;
