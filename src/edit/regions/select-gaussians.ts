@@ -6,7 +6,7 @@ import { sigmoid } from '../../core/math';
 import { centreDistance, colourAffinity, cutObject, grownBounds, SELECT_TUNING, zoneOf, type SelectTuning } from './graph-select';
 import { PointGrid } from './point-grid';
 import type { Region } from './regions';
-import { POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';
+import { boundsReach, POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';
 
 /**
  * Object selection among Gaussians (docs/editing.md): the graph cut of graph-select.ts over the visible
@@ -108,6 +108,7 @@ export function selectGaussianObject(g: Gaussians, region: Region, opts: Partial
       kind: 'object',
       region,
       classify,
+      reach: boundsReach(grownBounds(region, o.shellInner)),
       selected: cut.count,
       candidates: inRegion,
       describe: () => ({

@@ -5,7 +5,7 @@ import { sigmoid } from '../../core/math';
 import { vertexWorld } from '../../nerf/voxel/voxel-grid-ops';
 import { centreDistance, colourAffinity, cutObject, grownBounds, SELECT_TUNING, zoneOf, type SelectTuning } from './graph-select';
 import type { Region } from './regions';
-import { POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';
+import { boundsReach, POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';
 
 /**
  * Object selection in a voxel grid (docs/editing.md): the graph cut of graph-select.ts over the occupied
@@ -141,6 +141,7 @@ export function selectVoxelObject(grid: VoxelGrid, region: Region, opts: Partial
     kind: 'object',
     region,
     classify,
+    reach: boundsReach(grownBounds(region, o.shellInner)),
     selected: cut.count,
     candidates: inRegion,
     describe: () => ({

@@ -3,6 +3,7 @@ import type { Image } from '../../core/image';
 import { createImage } from '../../core/image';
 import { pixelRay } from '../../core/rays';
 import type { Region } from './regions';
+import { boxRegion, regionMask } from './regions';
 
 /**
  * What an edit may change, as the loops see it: a region (`--select region`: everything inside the user's box,
@@ -26,6 +27,11 @@ export interface Selection {
   /** Elements selected and elements considered (occupied voxels / Gaussians in the region); region mode: 0, 0. */
   selected: number;
   candidates: number;
+  /**
+   * The pixels whose rays pass through anything the edit may change, dilated by `dilate` pixels (1 inside): a
+   * render of only these pixels over the source render is exact. A superset of the edit mask.
+   */
+  reach(cam: Camera, dilate: number): Image;
   /** JSON for edit logs. */
   describe(): Record<string, unknown>;
 }
@@ -46,6 +52,7 @@ export function regionSelection(region: Region, tolerance = 0.03): Selection {
       region.inside(x, y, z) || region.inside(c[0] + (x - c[0]) * s, c[1] + (y - c[1]) * s, c[2] + (z - c[2]) * s) ? POINT_IN : POINT_OUT,
     selected: 0,
     candidates: 0,
+    reach: (cam, dilate) => regionMask(region, cam, dilate),
     describe: () => ({ mode: 'region', region: region.text }),
   };
 }
@@ -98,4 +105,13 @@ export function surfaceMask(cam: Camera, depth: Float32Array, alpha: Float32Arra
       }
     }
   return m;
+}
+
+/** `reach` of an object selection whose elements lie within `bounds` (the region grown by its inner shell). */
+export function boundsReach(bounds: {
+  min: [number, number, number];
+  max: [number, number, number];
+}): (cam: Camera, dilate: number) => Image {
+  const box = boxRegion(bounds.min, bounds.max);
+  return (cam, dilate) => regionMask(box, cam, dilate);
 }

@@ -11,6 +11,7 @@ import { initialLoopState, type LoopState } from '../../edit/loops/loop-state';
 import type { EditEvent } from '../../edit/loops/run-loop';
 import type { EditView } from '../../edit/loops/edit-views';
 import { boxRegion, type Region } from '../../edit/regions/regions';
+import type { Selection } from '../../edit/regions/selection';
 import { sourceBounds, type AnyEditable, type EditedScene } from '../../edit/scenes/create-editable';
 import { ip2pPrior } from '../../edit/diffusion/ip2p-prior';
 import { InstructPix2Pix } from '../../edit/diffusion/pipeline';
@@ -41,6 +42,8 @@ interface Job {
   settings: EditSettings;
   source: EditSource;
   region: Region | undefined;
+  /** What the edit may change (the object in the region box, by default). */
+  selection: Selection | undefined;
   scene: AnyEditable;
   views: EditView[];
   prior: Awaited<ReturnType<typeof loadPrior>>;
@@ -221,14 +224,14 @@ async function prepare(s: EditSettings, src: EditSource) {
   };
   const spec = buildEditSpec(viewerEditOptions(panel), { kind: src.kind, cameras: cams, region });
   post({ type: 'status', text: 'rendering the training views…' });
-  const { scene, views } = await openEdit(src, spec, region, async (sc) => {
+  const { scene, views, selection } = await openEdit(src, spec, region, async (sc) => {
     // the "capture" of each view is the render of the scene as it is now
     const frames = [];
     for (let i = 0; i < cams.length; i++)
       frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: (await sc.renderSource(cams[i])).image });
     return frames;
   });
-  return { spec, region, scene, views };
+  return { spec, region, selection, scene, views };
 }
 
 function newJob(
@@ -393,6 +396,7 @@ async function runJob(j: Job): Promise<void> {
     status: 'done',
     model: { id: j.prior.id, providers: j.prior.providers },
     region: j.region,
+    selection: j.selection,
     result: { state: j.state, scene: edited, resumed: j.resumed },
   });
   job = null;
