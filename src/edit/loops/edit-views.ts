@@ -3,7 +3,7 @@ import type { Image } from '../../core/image';
 import type { EditableScene } from '../scenes/editable';
 import type { Region } from '../regions/regions';
 import { almostEmpty, regionMask } from '../regions/regions';
-import { regionSelection, surfaceMask, type Selection } from '../regions/selection';
+import { gatedMask, regionSelection, surfaceMask, type Selection } from '../regions/selection';
 
 /** One training view of an edit: its capture, the frozen source render, and the region's dilated mask. */
 export interface EditView {
@@ -56,8 +56,12 @@ export async function prepareViews(
   const views: EditView[] = [];
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i];
-    const { image: source, alpha: sourceAlpha, depth } = await scene.renderSource(f.camera);
-    const mask = selection ? surfaceMask(f.camera, depth, sourceAlpha, selection, dilate(f.camera)) : null;
+    const { image: source, alpha: sourceAlpha, depth, gated } = await scene.renderSource(f.camera);
+    const mask = !selection
+      ? null
+      : gated
+        ? gatedMask(f.camera, sourceAlpha, gated, dilate(f.camera))
+        : surfaceMask(f.camera, depth, sourceAlpha, selection, dilate(f.camera));
     const n = f.camera.width * f.camera.height;
     const inside: number[] = [],
       outside: number[] = [],

@@ -61,11 +61,56 @@ export function regionSelection(region: Region, tolerance = 0.03): Selection {
 export const SURFACE_ALPHA = 0.5;
 
 /**
- * The depth-aware 2D mask of a view (docs/editing.md): a pixel is editable when the surface the source render
- * shows there (the point at its expected depth, where its opacity is at least SURFACE_ALPHA) is IN the
- * selection. The mask is then dilated by `dilate` pixels (edges whose depth mixes two surfaces, the silhouette's
- * antialiasing), but never into a pixel whose surface is OUT: pixels that see past the region onto the ground
- * or another object keep their original colour. Returns a grey mask (1 = editable) of the view's size.
+ * The depth-aware 2D mask of a view (docs/editing.md) from per-pixel classes: IN pixels are editable; the mask is
+ * then dilated by `dilate` pixels (edges whose colour mixes two surfaces, the silhouette's antialiasing) but never
+ * onto an OUT pixel: pixels that see past the region onto the ground or another object keep their original
+ * colour. Returns a grey mask (1 = editable).
+ */
+export function dilateClasses(width: number, height: number, cls: Uint8Array, dilate: number): Image {
+  const m = createImage(width, height, 1);
+  const r = Math.max(0, Math.round(dilate));
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      if (cls[p] === POINT_IN) {
+        m.data[p] = 1;
+        continue;
+      }
+      if (cls[p] === POINT_OUT || !r) continue;
+      search: for (let dy = -r; dy <= r; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -r; dx <= r; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= width || dx * dx + dy * dy > r * r) continue;
+          if (cls[yy * width + xx] === POINT_IN) {
+            m.data[p] = 1;
+            break search;
+          }
+        }
+      }
+    }
+  return m;
+}
+
+/**
+ * The mask from the render of the gate (`SourceRender.gated`): where a pixel shows a surface (opacity ≥
+ * SURFACE_ALPHA), it is IN when at least half of that surface's opacity comes from elements the edit may change,
+ * OUT otherwise; pixels showing no surface are neither. Exact for blended pixels (edges, semi-transparent
+ * surfaces), unlike a classification of one surface point.
+ */
+export function gatedMask(cam: Camera, alpha: Float32Array, gated: Float32Array, dilate: number): Image {
+  const cls = new Uint8Array(cam.width * cam.height);
+  for (let p = 0; p < cls.length; p++) {
+    if (!(alpha[p] >= SURFACE_ALPHA)) continue;
+    cls[p] = gated[p] >= 0.5 * alpha[p] ? POINT_IN : POINT_OUT;
+  }
+  return dilateClasses(cam.width, cam.height, cls, dilate);
+}
+
+/**
+ * The mask from the selection's classification of the surface point each pixel shows (the point at its expected
+ * depth, where its opacity is at least SURFACE_ALPHA): for scenes that cannot render their gate.
  */
 export function surfaceMask(cam: Camera, depth: Float32Array, alpha: Float32Array, sel: Selection, dilate: number): Image {
   const { width: w, height: h } = cam;
@@ -80,31 +125,7 @@ export function surfaceMask(cam: Camera, depth: Float32Array, alpha: Float32Arra
       const t = depth[p];
       cls[p] = sel.classify(o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]);
     }
-  const m = createImage(w, h, 1);
-  const r = Math.max(0, Math.round(dilate));
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const p = y * w + x;
-      if (cls[p] === POINT_IN) {
-        m.data[p] = 1;
-        continue;
-      }
-      if (cls[p] === POINT_OUT || !r) continue;
-      // within r pixels (a disc) of an IN pixel
-      search: for (let dy = -r; dy <= r; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (let dx = -r; dx <= r; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= w || dx * dx + dy * dy > r * r) continue;
-          if (cls[yy * w + xx] === POINT_IN) {
-            m.data[p] = 1;
-            break search;
-          }
-        }
-      }
-    }
-  return m;
+  return dilateClasses(w, h, cls, dilate);
 }
 
 /** `reach` of an object selection whose elements lie within `bounds` (the region grown by its inner shell). */

@@ -14,6 +14,12 @@ export interface SourceRender {
   image: Image;
   alpha: Float32Array;
   depth: Float32Array;
+  /**
+   * For a gated scene (a region or an object selection): the opacity each pixel owes to the elements the edit
+   * may change, Σ wᵢ over them (the render of the gate as a colour over black). `gated / alpha` is the share of
+   * the surface a pixel shows that the edit may change — what its depth-aware mask is made of.
+   */
+  gated?: Float32Array;
 }
 
 /**

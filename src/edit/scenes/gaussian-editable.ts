@@ -2,7 +2,7 @@ import type { Camera } from '../../core/camera';
 import type { Image } from '../../core/image';
 import { Adam } from '../../nerf/common/adam';
 import { Rng } from '../../core/rng';
-import { cloneGaussians, createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { cloneGaussians, createGaussians, setColor, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { applyDensify, planDensify } from '../../nerf/gaussian/gaussian-densify';
 import { createGrads, type GaussianGrads } from '../../nerf/gaussian/gaussian-project-cpu';
 import { CpuGaussianBackend, type GaussianRasterBackend } from '../../nerf/gaussian/gaussian-backend';
@@ -215,8 +215,16 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
   }
 
   async renderSource(cam: Camera): Promise<SourceRender> {
-    return this.renderOf(this.orig, cam);
+    const r = await this.renderOf(this.orig, cam);
+    if (this.gate) {
+      // the gate as a colour (1 or 0, no view dependence), rendered over black
+      this.gateGaussians ??= gateColourGaussians(this.orig, this.gate);
+      const f = await this.raster.render(this.gateGaussians, cam, [0, 0, 0]);
+      r.gated = f.image.filter((_, i) => i % 3 === 0);
+    }
+    return r;
   }
+  private gateGaussians: Gaussians | null = null;
 
   async addLoss(samples: LossSamples, term: LossTerm): Promise<number> {
     if (samples.kind !== 'view') throw new Error('GaussianEditable takes the pixels of one view per loss (sampling: view)');
@@ -445,5 +453,13 @@ function densifyAnchors(
     });
     out[name] = b;
   }
+  return out;
+}
+
+/** The Gaussians with their colour set to their gate value (1 or 0) and no higher SH bands. */
+function gateColourGaussians(g: Gaussians, gate: Uint8Array): Gaussians {
+  const out = cloneGaussians(g);
+  out.sh.fill(0);
+  for (let i = 0; i < out.count; i++) setColor(out, i, gate[i], gate[i], gate[i]);
   return out;
 }

@@ -17,7 +17,7 @@ import {
   type InsideTest,
 } from '../../nerf/voxel/voxel-grid-ops';
 import { PearsonDensityTerm, totalVariation } from '../../nerf/voxel/voxel-regularizers';
-import { CpuVoxelBackend } from '../../nerf/voxel/voxel-render-cpu';
+import { CpuVoxelBackend, renderRaysCpu } from '../../nerf/voxel/voxel-render-cpu';
 import type { EditableScene, LossSamples, LossTerm, SourceRender, StateBlob } from './editable';
 import type { Region } from '../regions/regions';
 import type { Vec3 } from '../../core/math';
@@ -168,8 +168,15 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
   }
 
   async renderSource(cam: Camera): Promise<SourceRender> {
-    return this.renderView(cam, true);
+    const r = await this.renderView(cam, true);
+    if (this.mask) {
+      // the gate as a colour (±20 in logit: 0 or 1 after the sigmoid), rendered over black with the original's density
+      this.gateGrid ??= gateColourGrid(this.orig, this.mask);
+      r.gated = renderRaysCpu(this.gateGrid, cameraRays(cam), { ...this.params, background: [0, 0, 0] }).rgb.filter((_, i) => i % 3 === 0);
+    }
+    return r;
   }
+  private gateGrid: VoxelGrid | null = null;
 
   async addLoss(samples: LossSamples, term: LossTerm): Promise<number> {
     let rays;
@@ -305,4 +312,13 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
     this.dirty = true;
     this.sourceBound = false;
   }
+}
+
+/** The grid with every vertex's colour set to its gate value (1 or 0, as ±20 in logit; first SH band only). */
+function gateColourGrid(g: VoxelGrid, mask: Uint8Array): VoxelGrid {
+  const out = cloneGrid(g);
+  const K = colorDims(g.shDegree);
+  out.color.fill(0);
+  for (let v = 0; v < mask.length; v++) for (let c = 0; c < 3; c++) out.color[v * K + c] = mask[v] ? 20 : -20;
+  return out;
 }
