@@ -11,7 +11,7 @@ import type { Bounds } from '../regions/regions';
  * For one view, with A the original render, B the edited render and `labels` the instance label of each
  * pixel's centre ray:
  *  - boundary pixels (any 8-neighbour with another label) are left out of every set (their colour mixes two
- *    surfaces, so neither set owns them);
+ *    surfaces, so neither set owns them), and so are pixels labelled UNKNOWN_LABEL (no ground truth there);
  *  - near: non-target pixels whose centre ray passes through the target's box grown by `grow` (10 %) about its
  *    centre — ground beside the object, background seen past it, neighbours in front of it;
  *  - off-target: every non-target pixel;
@@ -25,6 +25,9 @@ export interface TargetViewMetrics {
 }
 
 export const TARGET_BOX_GROWTH = 0.1;
+
+/** A label for pixels without ground truth (a surface that only partly covers the pixel): in no set. */
+export const UNKNOWN_LABEL = 255;
 
 /** The box grown by `fraction` of its size about its centre (10 % larger along each axis by default). */
 export function growBox(b: Bounds, fraction = TARGET_BOX_GROWTH): Bounds {
@@ -79,7 +82,7 @@ export function targetViewMetrics(
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++) {
       const p = y * w + x;
-      if (edge[p]) continue;
+      if (edge[p] || labels[p] === UNKNOWN_LABEL) continue;
       if (labels[p] === target) {
         if (ideal) {
           m.target.sse += sse(b, ideal, p);

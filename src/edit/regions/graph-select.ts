@@ -12,8 +12,12 @@ import type { Region } from './regions';
  * `core` of the region's elements nearest to its centre are foreground seeds. Neighbours are joined with
  * Vox-E's smoothness weight exp(−d²/2σ²) (Sella et al., ICCV 2023) where d compares colours by chromaticity
  * (σ_c) and, weakly, by log luminance (σ_l): captured scenes have their lighting baked in, and a shadow across
- * one material changes its luminance, not its chromaticity. The minimum cut (`max-flow.ts`) selects the object:
- * the foreground elements in the region and its inner shell.
+ * one material changes its luminance, not its chromaticity. Each unseeded element also leans toward the side
+ * whose seeds hold a colour like its own (GrabCut's colour models, Rother et al., SIGGRAPH 2004, here the nearest
+ * seed colour on each side in the same σ units, weighted by `colourWeight`): a dim patch of the object near the
+ * ground, joined to the rest of the object only by weak edges, still goes with the object's colours rather than
+ * with the ground's. The minimum cut (`max-flow.ts`) selects the object: the foreground elements in the region
+ * and its inner shell.
  */
 export interface SelectTuning {
   sigmaChroma: number;
@@ -21,9 +25,18 @@ export interface SelectTuning {
   core: number;
   shellInner: number;
   shellOuter: number;
+  /** Weight of the colour-model terms against the smoothness edges (0: seeds alone decide). */
+  colourWeight: number;
 }
 
-export const SELECT_TUNING: SelectTuning = { sigmaChroma: 0.03, sigmaLuma: 1, core: 0.15, shellInner: 0.1, shellOuter: 0.3 };
+export const SELECT_TUNING: SelectTuning = {
+  sigmaChroma: 0.03,
+  sigmaLuma: 1,
+  core: 0.15,
+  shellInner: 0.1,
+  shellOuter: 0.3,
+  colourWeight: 0.5,
+};
 
 /** 0 inside the region, 1 inside it grown by `shellInner` (about its centre), 2 grown by `shellOuter`, 3 beyond. */
 export function zoneOf(region: Region, t: SelectTuning, x: number, y: number, z: number): 0 | 1 | 2 | 3 {
@@ -51,14 +64,32 @@ export function centreDistance(region: Region, x: number, y: number, z: number):
   return Math.sqrt(d);
 }
 
-/** Vox-E's pairwise weight on two RGB colours in [0, 1], by chromaticity and log luminance (see the header). */
-export function colourAffinity(a: ArrayLike<number>, b: ArrayLike<number>, t: SelectTuning): number {
+/** Squared colour distance in σ units: chromaticity over σ_c, log luminance over σ_l (see the header). */
+export function colourDistance2(a: ArrayLike<number>, b: ArrayLike<number>, t: SelectTuning): number {
   const sa = a[0] + a[1] + a[2] + 1e-3,
     sb = b[0] + b[1] + b[2] + 1e-3;
   let dc = 0;
   for (let c = 0; c < 3; c++) dc += (a[c] / sa - b[c] / sb) ** 2;
   const dl = Math.log(sa / sb) ** 2;
-  return Math.exp(-dc / (2 * t.sigmaChroma ** 2) - dl / (2 * t.sigmaLuma ** 2));
+  return dc / t.sigmaChroma ** 2 + dl / t.sigmaLuma ** 2;
+}
+
+/** Vox-E's pairwise weight on two RGB colours in [0, 1]: exp(−d²/2) with d from colourDistance2. */
+export function colourAffinity(a: ArrayLike<number>, b: ArrayLike<number>, t: SelectTuning): number {
+  return Math.exp(-colourDistance2(a, b, t) / 2);
+}
+
+/** The colour-model terms' distances are clipped here (3σ): an odd colour is no strong evidence either way. */
+const COLOUR_CLIP2 = 9;
+
+/** The squared distance from `c` to the nearest colour of `seeds` (clipped at COLOUR_CLIP2). */
+function nearestSeed2(c: number[], seeds: number[][], t: SelectTuning): number {
+  let best = COLOUR_CLIP2;
+  for (const s of seeds) {
+    const d = colourDistance2(c, s, t);
+    if (d < best) best = d;
+  }
+  return best;
 }
 
 export interface CutInput {
@@ -66,6 +97,8 @@ export interface CutInput {
   zone: Uint8Array;
   /** centreDistance of each node. */
   dist: Float64Array;
+  /** RGB colour of each node, in [0, 1]. */
+  colour(i: number): number[];
   /** Adds the smoothness edges through the given callback (each undirected edge once). */
   edges(add: (p: number, q: number, w: number) => void): void;
 }
@@ -95,6 +128,28 @@ export function cutObject(inp: CutInput, t: SelectTuning): CutResult {
     fg += isFg[i];
     bg += isBg;
     if (isFg[i] || isBg) g.addTerminal(i, isFg[i] ? HARD : 0, isBg ? HARD : 0);
+  }
+  if (t.colourWeight > 0) {
+    // colour models: each seed side's distinct colours (quantised to 1/64 so that a large flat surface costs little)
+    const models: number[][][] = [[], []];
+    const seen = [new Set<number>(), new Set<number>()];
+    for (let i = 0; i < n; i++) {
+      const side = isFg[i] ? 0 : inp.zone[i] === 2 ? 1 : -1;
+      if (side < 0) continue;
+      const c = inp.colour(i);
+      const key = (Math.round(c[0] * 63) * 64 + Math.round(c[1] * 63)) * 64 + Math.round(c[2] * 63);
+      if (seen[side].has(key)) continue;
+      seen[side].add(key);
+      models[side].push(c);
+    }
+    for (let i = 0; i < n; i++) {
+      if (isFg[i] || inp.zone[i] === 2) continue;
+      const c = inp.colour(i);
+      // source capacity = the cost of calling i background, sink capacity = the cost of calling it foreground
+      const lean = (t.colourWeight * (nearestSeed2(c, models[1], t) - nearestSeed2(c, models[0], t))) / 2;
+      if (lean > 0) g.addTerminal(i, lean, 0);
+      else if (lean < 0) g.addTerminal(i, 0, -lean);
+    }
   }
   g.maxflow();
   const selected = new Uint8Array(n);

@@ -83,6 +83,7 @@ export function selectVoxelObject(grid: VoxelGrid, region: Region, opts: Partial
     {
       zone: nodeZone,
       dist,
+      colour: (q) => colour(nodes[q]),
       edges(add) {
         nodes.forEach((v, q) => {
           const ijk = [v % nx, Math.floor(v / nx) % ny, Math.floor(v / (nx * ny))];
@@ -101,8 +102,9 @@ export function selectVoxelObject(grid: VoxelGrid, region: Region, opts: Partial
     throw new UserError(`--region '${region.text}': the selection covers the whole scene; draw the region around one object`);
   const selected = new Uint8Array(n);
   nodes.forEach((v, q) => (selected[v] = cut.selected[q]));
-  // the gate: selected vertices, and empty vertices of the region and its inner shell near them
+  // the gate: selected vertices, the object's inside, and empty vertices of the region and its inner shell near them
   let gate = selected.slice();
+  fillInside(gate, selected, zone, grid.res);
   for (let it = 0; it < o.gateDilate; it++) {
     const next = gate.slice();
     for (let k = 0, v = 0; k < nz; k++)
@@ -155,4 +157,41 @@ export function selectVoxelObject(grid: VoxelGrid, region: Region, opts: Partial
     }),
   };
   return { selection, selected, gate };
+}
+
+/**
+ * Adds the object's inside to `gate`: vertices of the region and its inner shell with a selected vertex on both
+ * sides along at least two of the three axes. A fitted object is rarely an opaque shell: where its surface is
+ * faint, rays see into the haze of its inside, and unless that haze may change too the pixel keeps the old colour
+ * (the depth-aware mask counts it as the object's only when most of its opacity may change; docs/editing.md).
+ * Empty space beside the object (between it and the ground, or past its silhouette) has the object on one side
+ * only and stays out.
+ */
+function fillInside(gate: Uint8Array, selected: Uint8Array, zone: Uint8Array, res: [number, number, number]): void {
+  const [nx, ny, nz] = res;
+  const axes = new Uint8Array(gate.length);
+  const dims = [nx, ny, nz],
+    steps = [1, nx, nx * ny];
+  for (let a = 0; a < 3; a++) {
+    const [b, c] = [0, 1, 2].filter((x) => x !== a);
+    const len = dims[a],
+      step = steps[a];
+    const before = new Uint8Array(len);
+    for (let u = 0; u < dims[b]; u++)
+      for (let w = 0; w < dims[c]; w++) {
+        const start = u * steps[b] + w * steps[c];
+        let seen = 0;
+        for (let t = 0; t < len; t++) {
+          before[t] = seen;
+          if (selected[start + t * step]) seen = 1;
+        }
+        seen = 0;
+        for (let t = len - 1; t >= 0; t--) {
+          const v = start + t * step;
+          if (seen && before[t] && zone[v] <= 1 && !selected[v]) axes[v]++;
+          if (selected[v]) seen = 1;
+        }
+      }
+  }
+  for (let v = 0; v < gate.length; v++) if (axes[v] >= 2) gate[v] = 1;
 }
