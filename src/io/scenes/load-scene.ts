@@ -17,7 +17,7 @@ import { decodeVoxelScene, encodeVoxelScene, type VoxelFile } from '../formats/v
 export interface SceneManifest {
   format: 'instruct-scene';
   version: number;
-  kind: 'voxel' | 'gaussians';
+  kind: 'voxel' | 'gaussians' | 'mesh';
   file: string;
   [key: string]: unknown;
 }
@@ -32,8 +32,8 @@ export async function readManifest(dir: string, files: FileSource): Promise<Scen
     throw new UserError('not an instruct-scene manifest (format must be "instruct-scene")', p);
   if (typeof m.version !== 'number' || m.version > 1)
     throw new UserError(`manifest version ${JSON.stringify(m.version)} is not supported (this program reads version 1)`, p);
-  if (m.kind !== 'voxel' && m.kind !== 'gaussians')
-    throw new UserError(`kind must be "voxel" or "gaussians", got ${JSON.stringify(m.kind)}`, p);
+  if (m.kind !== 'voxel' && m.kind !== 'gaussians' && m.kind !== 'mesh')
+    throw new UserError(`kind must be "voxel", "gaussians" or "mesh", got ${JSON.stringify(m.kind)}`, p);
   if (typeof m.file !== 'string' || !m.file || m.file.includes('..'))
     throw new UserError('"file" must name a file inside the scene folder', p);
   return m as SceneManifest;
@@ -55,17 +55,21 @@ export async function loadScene(path: string, files: FileSource): Promise<Scene>
   const p = path.replace(/\/+$/, '') || '.';
   const ext = extname(p);
   if (ext === '.voxel') return loadVoxelScene(p, files);
+  if (ext === '.ply' && (await isMeshFile(p, files))) return loadMesh(p, files);
   if (ext === '.ply' || ext === '.splat') return loadGaussianScene(p, files);
+  if (ext === '.obj' || ext === '.glb' || ext === '.gltf') return loadMesh(p, files);
   if (!(await files.exists(joinPath(p, MANIFEST)))) {
-    if (!(await files.exists(p))) throw new UserError('no such scene (expected a scene folder, .voxel, .ply or .splat)', p);
+    if (!(await files.exists(p)))
+      throw new UserError('no such scene (expected a scene folder, .voxel, .ply, .splat, or a mesh: .obj, .glb, .gltf)', p);
     throw new UserError(
-      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit'; files must end in .voxel, .ply or .splat)`,
+      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit' or 'stylize'; files must end in .voxel, .ply, .splat, .obj, .glb or .gltf)`,
       p,
     );
   }
   const m = await readManifest(p, files);
   const file = joinPath(p, m.file);
   if (m.kind === 'voxel') return loadVoxelScene(file, files);
+  if (m.kind === 'mesh') return loadMesh(file, files);
   return loadGaussianScene(file, files);
 }
 
@@ -75,6 +79,16 @@ export async function loadScene(path: string, files: FileSource): Promise<Scene>
 async function loadGaussianScene(path: string, files: FileSource): Promise<Scene> {
   const mod = await import('./load-gaussian-scene');
   return mod.loadGaussianScene(path, files);
+}
+
+// ── Mesh branch: .obj / .glb / .gltf files, PLYs with faces, folders whose manifest kind is 'mesh' (loaded lazily).
+async function isMeshFile(path: string, files: FileSource): Promise<boolean> {
+  const { isPlyMesh } = await import('../formats/ply-mesh');
+  return isPlyMesh(await files.read(path), path);
+}
+async function loadMesh(path: string, files: FileSource): Promise<Scene> {
+  const mod = await import('./load-mesh');
+  return mod.loadMeshScene(path, files);
 }
 
 /** Writes a voxel scene folder: `scene.voxel` + `scene.json` (each written atomically; the manifest last). */

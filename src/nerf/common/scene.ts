@@ -15,9 +15,9 @@ export interface RenderOutput {
   depth: Float32Array;
 }
 
-/** A renderable scene; voxel grids (`voxel-scene.ts`) and Gaussians implement it. */
+/** A renderable scene; voxel grids (`voxel-scene.ts`), Gaussians and meshes (`mesh-scene.ts`) implement it. */
 export interface Scene {
-  kind: 'voxel' | 'gaussians';
+  kind: 'voxel' | 'gaussians' | 'mesh';
   background: [number, number, number];
   render(cam: Camera): Promise<RenderOutput>;
 }
