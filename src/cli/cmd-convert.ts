@@ -4,18 +4,24 @@ import { encodeGaussianFile, readGaussianFile } from '../io/scenes/load-gaussian
 import { nodeFiles } from '../io/node/node-files';
 import { parseCommand } from './args';
 import { resolve } from 'node:path';
+import { convertMesh } from './convert-mesh';
 
 const USAGE = `usage: instruct-scene convert IN OUT [--json]
 
 Converts Gaussian scenes between the 3DGS .ply (INRIA layout, SH bands kept) and .splat (32 bytes per
 splat, sorted for web viewers; SH bands above 0 and colour precision are lost). IN may also be a scene
-folder from 'instruct-scene fit --repr gaussians'. OUT is written atomically and must differ from IN.`;
+folder from 'instruct-scene fit --repr gaussians'. OUT is written atomically and must differ from IN.
+
+Meshes (.obj, .ply with faces, .glb, .gltf, or a folder from 'stylize') convert to .obj, .ply or .glb,
+keeping vertices, faces and vertex colours (PLY stores colours as 8 bits).`;
 
 export async function run(args: string[]): Promise<number> {
   const p = parseCommand(args, USAGE, {}, { positionals: [2, 2] });
   if (!p) return 0;
   let input = p.positionals[0];
   const output = p.positionals[1];
+  const asMesh = await convertMesh(input, output, !!p.values.json);
+  if (asMesh !== null) return asMesh;
   if (extname(input) !== '.ply' && extname(input) !== '.splat') {
     // a scene folder
     const { readManifest } = await import('../io/scenes/load-scene');

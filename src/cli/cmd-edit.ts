@@ -119,7 +119,7 @@ export async function hashPath(p: string): Promise<string> {
   return h.digest('hex');
 }
 
-async function modelHashes(dir: string): Promise<Record<string, string>> {
+export async function modelHashes(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const walk = async (d: string, pre: string) => {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {

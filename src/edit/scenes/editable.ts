@@ -20,11 +20,11 @@ export interface AlphaTarget {
 
 /**
  * A scene being edited, as the loops (IDU, SDS) see it. Voxel grids implement it in `voxel-editable.ts`,
- * Gaussians in `gaussian-editable.ts`. All losses are mean squared errors over the given rays and the three
+ * Gaussians in `gaussian-editable.ts`, meshes (a neural style field) in `mesh-editable.ts`. All losses are mean squared errors over the given rays and the three
  * channels, scaled by `scale` (so callers weight terms: edit targets, NeRF-Insert preservation, SDS λ·w(t)).
  */
 export interface EditableScene {
-  readonly kind: 'voxel' | 'gaussians';
+  readonly kind: 'voxel' | 'gaussians' | 'mesh';
   readonly background: [number, number, number];
   /** Render of the scene being edited. */
   render(cam: Camera): Promise<Image>;
