@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuAvailable } from '../src/gpu/device';
+import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { readGltfMesh } from '../src/io/formats/gltf-mesh';
 import { readObj, writeObj } from '../src/io/formats/obj';
 import { readPlyMesh } from '../src/io/formats/ply-mesh';
@@ -148,6 +150,40 @@ describe('instruct-scene stylize / render / convert with meshes', () => {
     for (let i = 0; i < m.colors!.length; i += 3) d += m.colors![i + 2] - m.colors![i];
     expect(d / (m.colors!.length / 3)).toBeGreaterThan(0.05);
   }, 300_000);
+
+  it('--backend webgpu stylises on the GPU kernels (rasteriser and field)', async (ctx) => {
+    installNodeWebGpu();
+    if (!(await gpuAvailable())) {
+      console.log('skipped: no WebGPU adapter (Dawn / SwiftShader) on this machine');
+      ctx.skip();
+    }
+    const out = join(dir, 'gpu');
+    // the small field and few steps: SwiftShader (a CPU emulation of a GPU) runs these kernels slowly
+    const r = cli([
+      'stylize',
+      join(dir, 'vase.obj'),
+      '--instruction',
+      'make it gold',
+      '--backend',
+      'webgpu',
+      '--field',
+      'small',
+      '--iters',
+      '6',
+      '--views',
+      '2',
+      '--size',
+      '32',
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const log = JSON.parse(readFileSync(join(out, 'edit-log.json'), 'utf8'));
+    expect(log.settings.backend).toBe('webgpu');
+    expect(log.steps).toBe(6);
+    const m = await readGltfMesh(readFileSync(join(out, 'scene.glb')), 'scene.glb');
+    expect(m.positions.length).toBe(vase(12, 8).positions.length);
+  }, 600_000);
 
   it('bad input is one line naming the problem, and nothing is written', () => {
     const broken = join(dir, 'broken.obj');

@@ -43,5 +43,6 @@ export type MeshBackendName = 'cpu' | 'webgpu';
 /** The rasteriser for a backend name (the WebGPU one is loaded on demand). */
 export async function createMeshRaster(name: MeshBackendName = 'cpu'): Promise<MeshRasterBackend> {
   if (name === 'cpu') return new CpuMeshRaster();
-  throw new Error('the WebGPU mesh rasteriser is not built yet');
+  const { WebGpuMeshRaster } = await import('./mesh-raster-webgpu');
+  return WebGpuMeshRaster.create();
 }

@@ -4,17 +4,17 @@ import { faceAdjacency } from './mesh';
 /**
  * Differentiable triangle rasteriser, CPU twin of the WGSL kernels (docs/mesh-stylisation.md):
  *
- *   CPU function        kernel entry point (file)
- *   projectVertices  ↔  project_vertices   (mesh_project.wgsl)
- *   shadeFaces       ↔  shade_faces        (mesh_project.wgsl)
- *   rasterDepth      ↔  raster_depth       (mesh_raster.wgsl)
- *   rasterResolve    ↔  raster_resolve     (mesh_raster.wgsl)
- *   rasterShade      ↔  raster_shade       (mesh_raster.wgsl)
- *   antialias        ↔  antialias          (mesh_antialias.wgsl)
- *   antialiasBackward↔  antialias_backward (mesh_antialias.wgsl)
- *   rasterBackward   ↔  raster_backward    (mesh_raster_backward.wgsl)
- *   shadeBackward    ↔  shade_backward     (mesh_project.wgsl)
- *   projectBackward  ↔  project_backward   (mesh_project.wgsl)
+ *   CPU function         kernel entry point (file)
+ *   projectVertices   ↔  project_vertices   (mesh_project.wgsl)
+ *   shadeFaces        ↔  shade_faces        (mesh_project.wgsl)
+ *   rasterDepth       ↔  raster_depth       (mesh_raster.wgsl)
+ *   rasterResolve     ↔  raster_resolve     (mesh_raster.wgsl)
+ *   rasterShade       ↔  raster_shade       (mesh_raster.wgsl)
+ *   aaPair, antialias ↔  aa_pair, antialias (mesh_antialias.wgsl)
+ *   antialiasBackward ↔  antialias_backward (mesh_antialias.wgsl)
+ *   rasterBackward    ↔  raster_backward    (mesh_raster_backward.wgsl)
+ *   shadeBackward     ↔  shade_backward     (mesh_project_backward.wgsl)
+ *   projectBackward   ↔  project_backward   (mesh_project_backward.wgsl)
  *
  * Forward: vertices are projected with the pinhole camera (OpenGL axes, pixel centres at +0.5); each pixel
  * centre takes the nearest triangle covering it (z-buffer; ties to the lower face index), its colour is the

@@ -4,12 +4,13 @@ import { FIELD_ADAM } from './style-field';
 /**
  * The neural style field on the CPU: the readable twin of mesh_field.wgsl.
  *
- *   CPU function           kernel entry point (mesh_field.wgsl)
- *   fourierEncode       ↔  fourier_encode
- *   linearForward       ↔  linear_forward
- *   linearBackwardInput ↔  linear_backward_input
- *   linearBackwardWeights ↔ linear_backward_weights
- *   adamStep            ↔  adam_step
+ *   CPU function            kernel entry point (mesh_field.wgsl)
+ *   linearForward         ↔  linear_forward
+ *   linearBackwardInput   ↔  linear_backward_input
+ *   linearBackwardWeights ↔  linear_backward_weights, bias_backward
+ *
+ * `fourierEncode` runs once per mesh on the CPU for every backend, and `adamStep` on the CPU (the WebGPU runner
+ * returns the gradient).
  *
  * Matrices are row-major: activations [rows][features], weights [in][out].
  */
