@@ -10,6 +10,7 @@ import type { StyleFieldConfig, StyleFieldRunnerFactory } from '../../nerf/mesh/
 import type { DiffusionPrior } from '../diffusion/prior';
 import type { Region } from '../regions/regions';
 import { defaultDilation, dilateMask } from '../regions/regions';
+import { UserError } from '../../core/errors';
 import { MeshEditable } from '../scenes/mesh-editable';
 import { runEdit } from './edit-run';
 import { autoEditCount, EDIT_DEFAULTS, now, prepareViews, type EditConfig, type EditEvent, type EditView } from './edit-session';
@@ -76,58 +77,45 @@ function restrictToObject(v: EditView): void {
   v.pixels = v.pixels.filter((p) => near.data[p] >= 0.5);
 }
 
-export async function stylizeMesh(o: StylizeOptions): Promise<StylizeResult> {
-  const t0 = now();
+/** What an instruction-guided mesh edit runs on: the editable, its views (a ring, or Text2Mesh-style views for SDS), the loop config. */
+export interface MeshEditSetup {
+  scene: MeshEditable;
+  views: EditView[];
+  cfg: EditConfig;
+  sources: Image[];
+  config: Record<string, unknown>;
+}
+
+/**
+ * Sets up an instruction-guided stylisation for the IDU / SDS loops (the CLI runs it to the end, the viewer's worker
+ * drives it with pause / resume and live settings). `edit` overrides parts of the loop config (noise range, steps).
+ */
+export async function prepareMeshEdit(
+  o: StylizeOptions & { guidance: Extract<MeshGuidance, { kind: 'instruction' }> },
+  edit: { idu?: Partial<EditConfig['idu']>; tMin?: number; tMax?: number } = {},
+): Promise<MeshEditSetup> {
   const seed = o.seed ?? 0;
   const iters = o.iters ?? MESH_EDIT_DEFAULTS.iters;
   const background = o.background ?? MESH_EDIT_DEFAULTS.background;
   const gate = o.region ? regionGate(o.mesh, o.region) : null;
-  if (gate && !gate.some((g) => g)) throw new Error('no vertex of the mesh lies inside the region');
+  if (gate && !gate.some((x) => x)) throw new UserError('no vertex of the mesh lies inside the region');
   const model = await MeshStyleModel.create(o.mesh, { config: o.field, seed, gate, runner: o.runner, raster: o.raster });
   const scene = new MeshEditable(model, background);
   const { center, radius } = boundingSphere(o.mesh);
   const g = o.guidance;
-  const size = g.kind === 'image-loss' ? g.loss.imageSize : (o.size ?? MESH_EDIT_DEFAULTS.size);
-  const viewOpts: MeshViewOptions = { center, radius, size };
+  const size = o.size ?? MESH_EDIT_DEFAULTS.size;
   const rng = new Rng(seed ^ 0x7a11);
   const nViews = o.views ?? MESH_EDIT_DEFAULTS.views;
-  const cameras = g.kind === 'instruction' && g.method === 'sds' ? randomViews(viewOpts, nViews, rng) : ringViews(viewOpts, nViews, rng);
+  const viewOpts: MeshViewOptions = { center, radius, size };
+  const cameras = g.method === 'sds' ? randomViews(viewOpts, nViews, rng) : ringViews(viewOpts, nViews, rng);
   const sources: Image[] = [];
   for (const c of cameras) sources.push(await scene.renderSource(c));
-  const config: Record<string, unknown> = { field: o.field, iters, views: nViews, size, seed, background };
-
-  if (g.kind === 'image-loss') {
-    const viewsPerStep = g.viewsPerStep ?? 5;
-    const st = await runImageLossLoop(
-      scene,
-      g.loss,
-      { iters, seed, viewsPerStep, geometry: g.geometry ?? true, cameras: (n, r) => randomViews(viewOpts, n, r) },
-      undefined,
-      { onProgress: o.onProgress, shouldStop: o.shouldStop },
-    );
-    await scene.settled();
-    const views = [];
-    for (const c of cameras) views.push({ camera: c, image: await scene.render(c) });
-    Object.assign(config, { loss: g.loss.id, viewsPerStep, geometry: g.geometry ?? true });
-    return {
-      mesh: await scene.result(),
-      views,
-      sources,
-      steps: st.step,
-      complete: st.step >= iters,
-      viewsEdited: 0,
-      times: { editorSeconds: st.lossMs / 1000, refitSeconds: 0, renderSeconds: st.renderMs / 1000, totalSeconds: (now() - t0) / 1000 },
-      config,
-      editable: scene,
-    };
-  }
-
   const frames = cameras.map((camera, k) => ({ file: `view_${String(k).padStart(3, '0')}.png`, camera, image: sources[k] }));
   const views = await prepareViews(scene, frames, o.region, defaultDilation);
   for (const v of views) restrictToObject(v);
-  const active = views.filter((v) => !v.skipped && v.pixels.length).length;
-  if (!active) throw new Error('the region covers (almost) nothing of the mesh in every view');
   for (const v of views) if (!v.pixels.length) v.skipped = true;
+  const active = views.filter((v) => !v.skipped).length;
+  if (!active) throw new UserError('the region covers (almost) nothing of the mesh in every view');
   const cfg: EditConfig = {
     ...EDIT_DEFAULTS,
     method: g.method,
@@ -138,19 +126,32 @@ export async function stylizeMesh(o: StylizeOptions): Promise<StylizeResult> {
     iters,
     raysPerStep: size * size,
     checkpointEvery: Number.MAX_SAFE_INTEGER,
-    idu: { ...EDIT_DEFAULTS.idu, editCount: autoEditCount(iters, EDIT_DEFAULTS.idu.editEvery, active) },
+    idu: { ...EDIT_DEFAULTS.idu, editCount: autoEditCount(iters, EDIT_DEFAULTS.idu.editEvery, active), ...edit.idu },
     sds: { ...EDIT_DEFAULTS.sds, levels: 0 },
   };
-  Object.assign(config, { method: g.method, instruction: g.instruction, edit: cfg });
-  const res = await runEdit({
-    cfg,
-    scene,
-    prior: g.prior,
-    views,
-    settings: {},
-    onProgress: o.onProgress,
-    shouldStop: o.shouldStop,
-  });
+  if (edit.tMin !== undefined) cfg.sds.schedule = { ...cfg.sds.schedule, tMin: edit.tMin };
+  if (edit.tMax !== undefined) cfg.sds.schedule = { ...cfg.sds.schedule, tMax: edit.tMax };
+  const config: Record<string, unknown> = {
+    field: o.field,
+    iters,
+    views: nViews,
+    size,
+    seed,
+    background,
+    method: g.method,
+    instruction: g.instruction,
+    edit: cfg,
+  };
+  return { scene, views, cfg, sources, config };
+}
+
+export async function stylizeMesh(o: StylizeOptions): Promise<StylizeResult> {
+  const t0 = now();
+  const g = o.guidance;
+  if (g.kind === 'image-loss') return stylizeWithImageLoss(o, g, t0);
+  const setup = await prepareMeshEdit({ ...o, guidance: g });
+  const { scene, views, cfg } = setup;
+  const res = await runEdit({ cfg, scene, prior: g.prior, views, settings: {}, onProgress: o.onProgress, shouldStop: o.shouldStop });
   await scene.settled();
   const st = res.state;
   const out = [];
@@ -162,7 +163,7 @@ export async function stylizeMesh(o: StylizeOptions): Promise<StylizeResult> {
   return {
     mesh: await scene.result(),
     views: out,
-    sources,
+    sources: setup.sources,
     steps: st.step,
     complete: res.complete,
     viewsEdited: st.viewsEdited,
@@ -172,7 +173,52 @@ export async function stylizeMesh(o: StylizeOptions): Promise<StylizeResult> {
       renderSeconds: st.renderMs / 1000,
       totalSeconds: (now() - t0) / 1000,
     },
-    config,
+    config: setup.config,
+    editable: scene,
+  };
+}
+
+/** Text2Mesh's own optimisation: each step renders a few views drawn around the front view against the image loss. */
+async function stylizeWithImageLoss(
+  o: StylizeOptions,
+  g: Extract<MeshGuidance, { kind: 'image-loss' }>,
+  t0: number,
+): Promise<StylizeResult> {
+  const seed = o.seed ?? 0;
+  const iters = o.iters ?? MESH_EDIT_DEFAULTS.iters;
+  const background = o.background ?? MESH_EDIT_DEFAULTS.background;
+  const gate = o.region ? regionGate(o.mesh, o.region) : null;
+  if (gate && !gate.some((x) => x)) throw new UserError('no vertex of the mesh lies inside the region');
+  const model = await MeshStyleModel.create(o.mesh, { config: o.field, seed, gate, runner: o.runner, raster: o.raster });
+  const scene = new MeshEditable(model, background);
+  const { center, radius } = boundingSphere(o.mesh);
+  const size = g.loss.imageSize;
+  const viewOpts: MeshViewOptions = { center, radius, size };
+  const nViews = o.views ?? MESH_EDIT_DEFAULTS.views;
+  const cameras = ringViews(viewOpts, nViews, new Rng(seed ^ 0x7a11));
+  const sources: Image[] = [];
+  for (const c of cameras) sources.push(await scene.renderSource(c));
+  const viewsPerStep = g.viewsPerStep ?? 5;
+  const geometry = g.geometry ?? true;
+  const st = await runImageLossLoop(
+    scene,
+    g.loss,
+    { iters, seed, viewsPerStep, geometry, cameras: (n, r) => randomViews(viewOpts, n, r) },
+    undefined,
+    { onProgress: o.onProgress, shouldStop: o.shouldStop },
+  );
+  await scene.settled();
+  const views = [];
+  for (const c of cameras) views.push({ camera: c, image: await scene.render(c) });
+  return {
+    mesh: await scene.result(),
+    views,
+    sources,
+    steps: st.step,
+    complete: st.step >= iters,
+    viewsEdited: 0,
+    times: { editorSeconds: st.lossMs / 1000, refitSeconds: 0, renderSeconds: st.renderMs / 1000, totalSeconds: (now() - t0) / 1000 },
+    config: { field: o.field, iters, views: nViews, size, seed, background, loss: g.loss.id, viewsPerStep, geometry },
     editable: scene,
   };
 }

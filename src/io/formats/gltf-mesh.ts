@@ -225,9 +225,10 @@ function primitiveMesh(prim: Primitive, world: ArrayLike<number> | null, file: s
   return { mesh: { positions, indices: Uint32Array.from(tri), colors }, hasColor: !!colA || !white };
 }
 
-/** A GLB of the mesh (see the module comment for its layout). */
-export async function writeGlb(m: Mesh): Promise<Uint8Array> {
+/** A GLB of the mesh (see the module comment for its layout); `extras` go into the glTF's top-level extras. */
+export async function writeGlb(m: Mesh, opts: { extras?: Record<string, unknown> } = {}): Promise<Uint8Array> {
   const doc = new Document();
+  if (opts.extras) doc.getRoot().setExtras(opts.extras);
   const buffer = doc.createBuffer();
   const n = vertexCount(m);
   const prim = doc

@@ -30,5 +30,7 @@ export function DropZone() {
       window.removeEventListener('drop', onDrop);
     };
   }, []);
-  return over ? <div className="is-drop">Drop a .ply, .splat or .voxel file, a scene folder or a dataset folder</div> : null;
+  return over ? (
+    <div className="is-drop">Drop a .ply, .splat or .voxel file, a mesh (.obj, .glb, .gltf), a scene folder or a dataset folder</div>
+  ) : null;
 }

@@ -16,7 +16,7 @@ export function OpenPanel() {
   };
   return (
     <div className="is-open-panel is-row" data-testid="open-panel">
-      <button disabled={!!busy} onClick={() => fileInput.current?.click()} title=".ply, .splat or .voxel">
+      <button disabled={!!busy} onClick={() => fileInput.current?.click()} title=".ply, .splat, .voxel, or a mesh: .obj, .ply, .glb, .gltf">
         Open file…
       </button>
       <button
@@ -40,7 +40,7 @@ export function OpenPanel() {
         data-testid="file-input"
         type="file"
         multiple
-        accept=".ply,.splat,.voxel,.json"
+        accept=".ply,.splat,.voxel,.obj,.glb,.gltf,.bin,.json"
         hidden
         onChange={(e) => {
           onPick(e.target.files);

@@ -1,12 +1,15 @@
 import type { EditEvent } from '../../edit/loops/edit-session';
 import type { Gaussians } from '../../nerf/gaussian/gaussians';
 import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import type { Mesh } from '../../nerf/mesh/mesh';
 import type { SceneData } from '../workers/scene-worker-protocol';
 
 /** The scene an edit starts from (raw parameters; the worker edits a copy). */
 export type EditSource =
   | { kind: 'gaussians'; gaussians: Gaussians; background: [number, number, number] }
-  | { kind: 'voxel'; grid: VoxelGrid; background: [number, number, number]; stepRatio: number };
+  | { kind: 'voxel'; grid: VoxelGrid; background: [number, number, number]; stepRatio: number }
+  /** A mesh: stylised by a neural style field (Text2Mesh) through the same loops. */
+  | { kind: 'mesh'; mesh: Mesh; background: [number, number, number] };
 
 /** Where the InstructPix2Pix model comes from. */
 export type ModelSource =

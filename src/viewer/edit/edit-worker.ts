@@ -17,6 +17,11 @@ import type { EditableScene } from '../../edit/scenes/editable';
 import { boxRegion, defaultDilation, type Region } from '../../edit/regions/regions';
 import { GaussianEditable } from '../../edit/scenes/gaussian-editable';
 import { VoxelEditable } from '../../edit/scenes/voxel-editable';
+import { MeshEditable } from '../../edit/scenes/mesh-editable';
+import { prepareMeshEdit } from '../../edit/loops/mesh-stylize';
+import { createMeshRaster } from '../../nerf/mesh/mesh-backend';
+import { CPU_FIELD, TEXT2MESH_FIELD } from '../../nerf/mesh/style-field';
+import { webGpuFieldRunner } from '../../nerf/mesh/style-field-webgpu';
 import { ip2pPrior } from '../../edit/diffusion/ip2p-prior';
 import { InstructPix2Pix } from '../../edit/diffusion/pipeline';
 import { webRuntime } from '../../edit/diffusion/ort-web';
@@ -104,7 +109,7 @@ async function loadPrior(m: ModelSource, wasmPaths?: string) {
   };
 }
 
-function orbitCameras(source: EditSource, n: number, size: number): Camera[] {
+function orbitCameras(source: Exclude<EditSource, { kind: 'mesh' }>, n: number, size: number): Camera[] {
   const b = source.kind === 'gaussians' ? gaussianBounds(source.gaussians) : source.grid.box;
   const c: [number, number, number] = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2) as [number, number, number];
   const r = Math.max(1e-3, Math.hypot(b.max[0] - b.min[0], b.max[1] - b.min[1], b.max[2] - b.min[2]) / 2);
@@ -209,6 +214,7 @@ async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void
   };
   const region: Region | undefined = s.region ? boxRegion(s.region.min, s.region.max) : undefined;
   const src = req.scene;
+  if (src.kind === 'mesh') return startMesh(req, prior, region);
   cfg.preserveWeight = defaultPreserveWeight(src.kind);
   const cams = orbitCameras(src, s.views, s.size);
   const scene: EditableScene =
@@ -249,6 +255,69 @@ async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void
   if (pendingCancel) {
     pendingCancel = false;
     job = null;
+    await prior.pipe.dispose();
+    post({ type: 'cancelled' });
+    return;
+  }
+  await runJob(job);
+}
+
+/**
+ * A mesh: Text2Mesh's neural style field fitted through the same loops (mesh-stylize.ts sets up the views and the
+ * loop config), on WebGPU with the paper's field when the device is a real GPU, else on this thread's CPU with
+ * the small field.
+ */
+async function startMesh(
+  req: Extract<EditRequest, { type: 'start' }>,
+  prior: Awaited<ReturnType<typeof loadPrior>>,
+  region: Region | undefined,
+): Promise<void> {
+  const s = req.settings;
+  const src = req.scene as Extract<EditSource, { kind: 'mesh' }>;
+  const gpu = !(await softwareGpu());
+  const raster = await createMeshRaster(gpu ? 'webgpu' : 'cpu');
+  post({ type: 'status', text: `rendering the views (${gpu ? 'WebGPU' : 'CPU'})…` });
+  const setup = await prepareMeshEdit(
+    {
+      mesh: src.mesh,
+      guidance: {
+        kind: 'instruction',
+        prior: prior.prior,
+        instruction: s.instruction,
+        method: s.method,
+        textScale: s.textScale,
+        imageScale: s.imageScale,
+      },
+      field: gpu ? TEXT2MESH_FIELD : CPU_FIELD,
+      runner: gpu ? webGpuFieldRunner : undefined,
+      raster,
+      region,
+      iters: s.iters,
+      views: s.views,
+      seed: s.seed,
+      size: s.size,
+      background: src.background,
+    },
+    { idu: { tMin: s.tMin, tMax: s.tMax, steps: s.steps }, tMin: s.tMin, tMax: s.tMax },
+  );
+  job = {
+    cfg: setup.cfg,
+    settings: s,
+    source: src,
+    scene: setup.scene,
+    views: setup.views,
+    prior,
+    state: null,
+    paused: pendingPause,
+    cancelled: false,
+    running: false,
+    lastThumbs: setup.views.map(() => null),
+  };
+  pendingPause = false;
+  if (pendingCancel) {
+    pendingCancel = false;
+    job = null;
+    setup.scene.dispose();
     await prior.pipe.dispose();
     post({ type: 'cancelled' });
     return;
@@ -330,7 +399,14 @@ async function runJob(j: Job): Promise<void> {
   };
   job = null;
   await j.prior.pipe.dispose();
-  if (j.scene instanceof GaussianEditable) {
+  if (j.scene instanceof MeshEditable) {
+    const mesh = await j.scene.result();
+    j.scene.dispose();
+    post({ type: 'done', scene: { kind: 'mesh', name: 'edited', mesh, background: j.source.background }, log }, [
+      mesh.positions.buffer as ArrayBuffer,
+      mesh.colors!.buffer as ArrayBuffer,
+    ]);
+  } else if (j.scene instanceof GaussianEditable) {
     const g = j.scene.g;
     const splats = packSplats(g);
     post(

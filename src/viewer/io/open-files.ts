@@ -8,6 +8,9 @@ import { readSplat } from '../../io/formats/splat';
 import { decodeVoxelScene } from '../../io/formats/voxel-format';
 import { gaussiansFromPoints, type Gaussians } from '../../nerf/gaussian/gaussians';
 import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import type { Mesh } from '../../nerf/mesh/mesh';
+import { isPlyMesh } from '../../io/formats/ply-mesh';
+import { decodeMesh } from '../../io/scenes/load-mesh';
 import { MemoryFiles } from './memory-files';
 
 /** What opening files yields: a scene to show and/or a dataset's cameras. Pure data (posted from the worker). */
@@ -15,6 +18,7 @@ export interface OpenedScene {
   name: string;
   gaussians?: Gaussians;
   voxel?: { grid: VoxelGrid; background: [number, number, number]; stepRatio: number };
+  mesh?: Mesh;
   background: [number, number, number];
 }
 export interface OpenResult {
@@ -24,6 +28,8 @@ export interface OpenResult {
 
 /** Background for Gaussian files, which do not store one (3DGS renders over black). */
 export const SPLAT_BACKGROUND: [number, number, number] = [0, 0, 0];
+/** Background for mesh files (stylisation renders over white, as Text2Mesh's demos). */
+export const MESH_BACKGROUND: [number, number, number] = [1, 1, 1];
 /** At most this many sparse points of a dataset are shown. */
 const MAX_SPARSE_POINTS = 300_000;
 
@@ -38,12 +44,19 @@ async function openSceneFile(path: string, files: MemoryFiles, background?: [num
       background: f.background,
     };
   }
+  if (ext === '.obj' || ext === '.glb' || ext === '.gltf' || (ext === '.ply' && isPlyMesh(bytes, path))) {
+    const mesh = await decodeMesh(bytes, path, async (uri) => {
+      const p = joinPath(dirname(path), uri);
+      return (await files.exists(p)) ? files.read(p) : null;
+    });
+    return { name: basename(path), mesh, background: background ?? MESH_BACKGROUND };
+  }
   if (ext === '.ply') return { name: basename(path), gaussians: readGaussianPly(bytes, path), background: background ?? SPLAT_BACKGROUND };
   if (ext === '.splat') {
     return { name: basename(path), gaussians: readSplat(bytes, path), background: background ?? SPLAT_BACKGROUND };
   }
   throw new UserError(
-    `cannot open ${ext || 'files without an extension'} (open .ply, .splat, .voxel, a scene folder with scene.json, or a dataset folder with transforms.json)`,
+    `cannot open ${ext || 'files without an extension'} (open .ply, .splat, .voxel, a mesh (.obj, .glb, .gltf), a scene folder with scene.json, or a dataset folder with transforms.json)`,
     path,
   );
 }
@@ -78,10 +91,10 @@ export async function openFiles(files: MemoryFiles): Promise<OpenResult> {
     }
     return { scene, dataset: { name, cameras: ds.frames.map((f) => f.camera) } };
   }
-  const sceneFiles = paths.filter((p) => ['.ply', '.splat', '.voxel'].includes(extname(p).toLowerCase()));
+  const sceneFiles = paths.filter((p) => ['.ply', '.splat', '.voxel', '.obj', '.glb', '.gltf'].includes(extname(p).toLowerCase()));
   if (sceneFiles.length === 0)
     throw new UserError(
-      'nothing to open: expected a .ply, .splat or .voxel file, a scene folder (scene.json) or a dataset folder (transforms.json)',
+      'nothing to open: expected a .ply, .splat or .voxel file, a mesh (.obj, .ply, .glb, .gltf), a scene folder (scene.json) or a dataset folder (transforms.json)',
       paths[0],
     );
   return { scene: await openSceneFile(sceneFiles[0], files), dataset: null };
