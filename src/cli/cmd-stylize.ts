@@ -34,8 +34,8 @@ displacements along the normals, fitted so the mesh's renders follow the guidanc
   --size N                render size for the editor, N×N pixels (default ${MESH_EDIT_DEFAULTS.size})
   --seed S                (default 0)
   --backend cpu|webgpu    where the rasteriser and the field run (default cpu)
-  --field small|paper     the style field: 'paper' is Text2Mesh's (width 256, 256 frequencies); 'small' (width 32,
-                          32 frequencies) is the CPU default (default: small on cpu, paper on webgpu)
+  --field small|paper     the style field: 'paper' is Text2Mesh's (width 256, 256 frequencies); 'small' (width 64,
+                          64 frequencies) is the CPU default (default: small on cpu, paper on webgpu)
   --threads N             CPU threads for the field (default: all cores)
   --json                  one JSON line per progress event, then a summary
 

@@ -41,7 +41,10 @@ export function fourierEncode(
   return out;
 }
 
-/** Y = X·W + b (optionally ReLU) for `n` rows; rows listed in `rows` only (all when null). */
+/**
+ * Y = X·W + b (optionally ReLU) for `n` rows. Computed in 4 × 4 tiles of (rows × outputs) whose sums stay in
+ * local variables (f64), over the transposed weights `Wt` (scratch, I·O): about twice as fast as row-by-row updates.
+ */
 export function linearForward(
   X: Float32Array,
   params: Float32Array,
@@ -52,57 +55,111 @@ export function linearForward(
   relu: boolean,
   n: number,
   Y: Float32Array,
+  Wt: Float32Array = new Float32Array(I * O),
 ): void {
+  for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) Wt[o * I + i] = params[w + i * O + o];
   let r = 0;
-  // four rows at a time: each weight is loaded once per four rows
   for (; r + 4 <= n; r += 4) {
-    const y0 = r * O,
-      y1 = y0 + O,
-      y2 = y1 + O,
-      y3 = y2 + O;
-    for (let o = 0; o < O; o++) {
-      const bo = params[b + o];
-      Y[y0 + o] = bo;
-      Y[y1 + o] = bo;
-      Y[y2 + o] = bo;
-      Y[y3 + o] = bo;
-    }
     const x0 = r * I,
       x1 = x0 + I,
       x2 = x1 + I,
       x3 = x2 + I;
-    for (let i = 0; i < I; i++) {
-      const a0 = X[x0 + i],
-        a1 = X[x1 + i],
-        a2 = X[x2 + i],
-        a3 = X[x3 + i];
-      if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
-      const wo = w + i * O;
-      for (let o = 0; o < O; o++) {
-        const wv = params[wo + o];
-        Y[y0 + o] += a0 * wv;
-        Y[y1 + o] += a1 * wv;
-        Y[y2 + o] += a2 * wv;
-        Y[y3 + o] += a3 * wv;
+    let o = 0;
+    for (; o + 4 <= O; o += 4) {
+      const w0 = o * I,
+        w1 = w0 + I,
+        w2 = w1 + I,
+        w3 = w2 + I;
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s03 = 0,
+        s10 = 0,
+        s11 = 0,
+        s12 = 0,
+        s13 = 0,
+        s20 = 0,
+        s21 = 0,
+        s22 = 0,
+        s23 = 0,
+        s30 = 0,
+        s31 = 0,
+        s32 = 0,
+        s33 = 0;
+      for (let i = 0; i < I; i++) {
+        const a0 = X[x0 + i],
+          a1 = X[x1 + i],
+          a2 = X[x2 + i],
+          a3 = X[x3 + i];
+        const c0 = Wt[w0 + i],
+          c1 = Wt[w1 + i],
+          c2 = Wt[w2 + i],
+          c3 = Wt[w3 + i];
+        s00 += a0 * c0;
+        s01 += a0 * c1;
+        s02 += a0 * c2;
+        s03 += a0 * c3;
+        s10 += a1 * c0;
+        s11 += a1 * c1;
+        s12 += a1 * c2;
+        s13 += a1 * c3;
+        s20 += a2 * c0;
+        s21 += a2 * c1;
+        s22 += a2 * c2;
+        s23 += a2 * c3;
+        s30 += a3 * c0;
+        s31 += a3 * c1;
+        s32 += a3 * c2;
+        s33 += a3 * c3;
       }
+      const b0 = params[b + o],
+        b1 = params[b + o + 1],
+        b2 = params[b + o + 2],
+        b3 = params[b + o + 3];
+      const y0 = r * O + o,
+        y1 = y0 + O,
+        y2 = y1 + O,
+        y3 = y2 + O;
+      Y[y0] = s00 + b0;
+      Y[y0 + 1] = s01 + b1;
+      Y[y0 + 2] = s02 + b2;
+      Y[y0 + 3] = s03 + b3;
+      Y[y1] = s10 + b0;
+      Y[y1 + 1] = s11 + b1;
+      Y[y1 + 2] = s12 + b2;
+      Y[y1 + 3] = s13 + b3;
+      Y[y2] = s20 + b0;
+      Y[y2 + 1] = s21 + b1;
+      Y[y2 + 2] = s22 + b2;
+      Y[y2 + 3] = s23 + b3;
+      Y[y3] = s30 + b0;
+      Y[y3 + 1] = s31 + b1;
+      Y[y3 + 2] = s32 + b2;
+      Y[y3 + 3] = s33 + b3;
     }
+    for (; o < O; o++)
+      for (let k = 0; k < 4; k++) {
+        let s = params[b + o];
+        const xo = (r + k) * I,
+          wo = o * I;
+        for (let i = 0; i < I; i++) s += X[xo + i] * Wt[wo + i];
+        Y[(r + k) * O + o] = s;
+      }
   }
-  for (; r < n; r++) {
-    const yo = r * O,
-      xo = r * I;
-    for (let o = 0; o < O; o++) Y[yo + o] = params[b + o];
-    for (let i = 0; i < I; i++) {
-      const a = X[xo + i];
-      if (a === 0) continue;
-      const wo = w + i * O;
-      for (let o = 0; o < O; o++) Y[yo + o] += a * params[wo + o];
+  for (; r < n; r++)
+    for (let o = 0; o < O; o++) {
+      let s = params[b + o];
+      const xo = r * I,
+        wo = o * I;
+      for (let i = 0; i < I; i++) s += X[xo + i] * Wt[wo + i];
+      Y[r * O + o] = s;
     }
-  }
   if (relu) for (let k = 0; k < n * O; k++) if (Y[k] < 0) Y[k] = 0;
 }
 
 /**
  * dX = dY·Wᵀ for the listed rows, masked by the ReLU of the layer that produced X (`Xrelu`: dX = 0 where X = 0).
+ * W is stored [in][out], so each dX entry is a dot product over a contiguous weight row; rows go two at a time.
  */
 export function linearBackwardInput(
   dY: Float32Array,
@@ -115,24 +172,44 @@ export function linearBackwardInput(
   Xrelu: boolean,
   dX: Float32Array,
 ): void {
-  for (let k = 0; k < rows.length; k++) {
+  let k = 0;
+  for (; k + 2 <= rows.length; k += 2) {
+    const ra = rows[k],
+      rb = rows[k + 1];
+    const ya = ra * O,
+      yb = rb * O,
+      xa = ra * I,
+      xb = rb * I;
+    for (let i = 0; i < I; i++) {
+      const wo = w + i * O;
+      let sa = 0,
+        sb = 0;
+      for (let o = 0; o < O; o++) {
+        const wv = params[wo + o];
+        sa += dY[ya + o] * wv;
+        sb += dY[yb + o] * wv;
+      }
+      dX[xa + i] = Xrelu && X[xa + i] <= 0 ? 0 : sa;
+      dX[xb + i] = Xrelu && X[xb + i] <= 0 ? 0 : sb;
+    }
+  }
+  for (; k < rows.length; k++) {
     const r = rows[k];
     const yo = r * O,
       xo = r * I;
     for (let i = 0; i < I; i++) {
-      if (Xrelu && X[xo + i] <= 0) {
-        dX[xo + i] = 0;
-        continue;
-      }
       const wo = w + i * O;
       let s = 0;
       for (let o = 0; o < O; o++) s += dY[yo + o] * params[wo + o];
-      dX[xo + i] = s;
+      dX[xo + i] = Xrelu && X[xo + i] <= 0 ? 0 : s;
     }
   }
 }
 
-/** dW += Xᵀ·dY, db += Σ dY over the listed rows (added into `grads` at the layer's offsets). */
+/**
+ * dW += Xᵀ·dY, db += Σ dY over the listed rows (added into `grads` at the layer's offsets), in 4 × 4 tiles of
+ * (inputs × outputs) summed over the rows in local variables.
+ */
 export function linearBackwardWeights(
   X: Float32Array,
   dY: Float32Array,
@@ -143,17 +220,101 @@ export function linearBackwardWeights(
   O: number,
   rows: Uint32Array,
 ): void {
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k];
-    const yo = r * O,
-      xo = r * I;
-    for (let o = 0; o < O; o++) grads[b + o] += dY[yo + o];
-    for (let i = 0; i < I; i++) {
-      const a = X[xo + i];
-      if (a === 0) continue;
-      const wo = w + i * O;
-      for (let o = 0; o < O; o++) grads[wo + o] += a * dY[yo + o];
+  const R = rows.length;
+  for (let o = 0; o < O; o++) {
+    let s = 0;
+    for (let k = 0; k < R; k++) s += dY[rows[k] * O + o];
+    grads[b + o] += s;
+  }
+  let i = 0;
+  for (; i + 4 <= I; i += 4) {
+    let o = 0;
+    for (; o + 4 <= O; o += 4) {
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s03 = 0,
+        s10 = 0,
+        s11 = 0,
+        s12 = 0,
+        s13 = 0,
+        s20 = 0,
+        s21 = 0,
+        s22 = 0,
+        s23 = 0,
+        s30 = 0,
+        s31 = 0,
+        s32 = 0,
+        s33 = 0;
+      for (let k = 0; k < R; k++) {
+        const r = rows[k];
+        const xo = r * I + i,
+          yo = r * O + o;
+        const a0 = X[xo],
+          a1 = X[xo + 1],
+          a2 = X[xo + 2],
+          a3 = X[xo + 3];
+        const g0 = dY[yo],
+          g1 = dY[yo + 1],
+          g2 = dY[yo + 2],
+          g3 = dY[yo + 3];
+        s00 += a0 * g0;
+        s01 += a0 * g1;
+        s02 += a0 * g2;
+        s03 += a0 * g3;
+        s10 += a1 * g0;
+        s11 += a1 * g1;
+        s12 += a1 * g2;
+        s13 += a1 * g3;
+        s20 += a2 * g0;
+        s21 += a2 * g1;
+        s22 += a2 * g2;
+        s23 += a2 * g3;
+        s30 += a3 * g0;
+        s31 += a3 * g1;
+        s32 += a3 * g2;
+        s33 += a3 * g3;
+      }
+      const g = w + i * O + o;
+      grads[g] += s00;
+      grads[g + 1] += s01;
+      grads[g + 2] += s02;
+      grads[g + 3] += s03;
+      grads[g + O] += s10;
+      grads[g + O + 1] += s11;
+      grads[g + O + 2] += s12;
+      grads[g + O + 3] += s13;
+      grads[g + 2 * O] += s20;
+      grads[g + 2 * O + 1] += s21;
+      grads[g + 2 * O + 2] += s22;
+      grads[g + 2 * O + 3] += s23;
+      grads[g + 3 * O] += s30;
+      grads[g + 3 * O + 1] += s31;
+      grads[g + 3 * O + 2] += s32;
+      grads[g + 3 * O + 3] += s33;
     }
+    for (; o < O; o++) weightColumn(X, dY, grads, w, I, O, rows, i, i + 4, o);
+  }
+  for (let o = 0; o < O; o++) weightColumn(X, dY, grads, w, I, O, rows, i, I, o);
+}
+
+/** dW[i][o] for i ∈ [i0, i1) and one output o (the tiles' remainders). */
+function weightColumn(
+  X: Float32Array,
+  dY: Float32Array,
+  grads: Float32Array,
+  w: number,
+  I: number,
+  O: number,
+  rows: Uint32Array,
+  i0: number,
+  i1: number,
+  o: number,
+) {
+  for (let i = i0; i < i1; i++) {
+    let s = 0;
+    for (let k = 0; k < rows.length; k++) s += X[rows[k] * I + i] * dY[rows[k] * O + o];
+    grads[w + i * O + o] += s;
   }
 }
 
@@ -184,6 +345,8 @@ export class CpuStyleField implements StyleFieldRunner {
   private readonly outs: Float32Array[];
   private readonly dbuf: Float32Array[];
   private params: Float32Array = new Float32Array(0);
+  /** Scratch for transposed weights (the largest layer). */
+  private readonly wt: Float32Array;
 
   constructor(
     readonly layout: FieldLayout,
@@ -194,6 +357,7 @@ export class CpuStyleField implements StyleFieldRunner {
     this.acts = L.map((l, k) => (k === 0 ? encoded : new Float32Array(count * l.in)));
     this.outs = L.map((l) => new Float32Array(count * l.out));
     this.dbuf = [new Float32Array(count * layout.config.width), new Float32Array(count * layout.config.width)];
+    this.wt = new Float32Array(Math.max(...L.map((l) => l.in * l.out)));
   }
 
   async forward(params: Float32Array): Promise<Float32Array> {
@@ -206,7 +370,7 @@ export class CpuStyleField implements StyleFieldRunner {
     const n = this.count;
     const run = (k: number, X: Float32Array) => {
       const l = layers[k];
-      linearForward(X, params, l.w, l.b, l.in, l.out, l.relu, n, this.outs[k]);
+      linearForward(X, params, l.w, l.b, l.in, l.out, l.relu, n, this.outs[k], this.wt);
       return this.outs[k];
     };
     let h = this.encoded;

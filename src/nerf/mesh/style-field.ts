@@ -45,12 +45,12 @@ export const TEXT2MESH_FIELD: StyleFieldConfig = {
 };
 
 /**
- * The CPU default: the same structure (depth, branches, σ, output maps, schedule) at width 32 with 32 frequencies,
- * about 1/60 of the paper's multiply-adds per vertex, so a 15k-vertex mesh stylises in minutes on two cores
- * (bench/mesh.ts; docs/mesh-stylisation.md says what it trades away). The learning rate is raised to 2e-3: with
- * 8× fewer units per layer the outputs move about that much slower per Adam step at 5e-4.
+ * The CPU default: the same structure (depth, branches, σ, output maps, schedule) at width 64 with 64 frequencies,
+ * about 1/15 of the paper's multiply-adds per vertex, so a 15k-vertex mesh stylises in about a minute on two cores
+ * (bench/mesh.ts; docs/mesh-stylisation.md says what it trades away). The learning rate is 1e-3: at 5e-4 the
+ * narrower field's outputs move about half as fast per Adam step (a "make it gold" edit needs ~2× the steps).
  */
-export const CPU_FIELD: StyleFieldConfig = { ...TEXT2MESH_FIELD, width: 32, frequencies: 32, lr: 2e-3 };
+export const CPU_FIELD: StyleFieldConfig = { ...TEXT2MESH_FIELD, width: 64, frequencies: 64, lr: 1e-3 };
 
 export interface LayerSpec {
   in: number;
