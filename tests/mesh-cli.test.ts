@@ -185,6 +185,19 @@ describe('instruct-scene stylize / render / convert with meshes', () => {
     expect(m.positions.length).toBe(vase(12, 8).positions.length);
   }, 600_000);
 
+  it('demo-data --meshes writes the demo meshes, which load', async () => {
+    const out = join(dir, 'demo-meshes');
+    const r = cli(['demo-data', '--meshes', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).files).toEqual(['vase.obj', 'torus.glb', 'sphere.ply', 'sphere-15k.obj']);
+    const { readMeshFile } = await import('../src/io/scenes/load-mesh');
+    const { nodeFiles } = await import('../src/io/node/node-files');
+    const big = await readMeshFile(join(out, 'sphere-15k.obj'), nodeFiles);
+    expect(Math.abs(big.positions.length / 3 - 15000)).toBeLessThan(300);
+    for (const f of ['vase.obj', 'torus.glb', 'sphere.ply'])
+      expect((await readMeshFile(join(out, f), nodeFiles)).indices.length).toBeGreaterThan(0);
+  }, 60_000);
+
   it('bad input is one line naming the problem, and nothing is written', () => {
     const broken = join(dir, 'broken.obj');
     writeFileSync(broken, 'v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 7\n');
