@@ -275,6 +275,36 @@ describe('glTF meshes', () => {
     prim.getIndices()!.setArray(Uint16Array.from([0, 1, 7]));
     await rejects(readGltfMesh(await new WebIO().writeBinary(doc), 'idx.glb'), /names vertex 7, but it has only 3/, 'idx.glb');
   });
+  it('rejects accessors and buffer views that promise more than the file holds (before building arrays)', async () => {
+    const glb = await writeGlb(vase(8, 4));
+    const dv = new DataView(glb.buffer, glb.byteOffset, glb.byteLength);
+    const jsonLen = dv.getUint32(12, true);
+    const json = JSON.parse(new TextDecoder().decode(glb.subarray(20, 20 + jsonLen)));
+    const bin = glb.subarray(20 + jsonLen);
+    const rebuild = (j: any) => {
+      const text = new TextEncoder().encode(JSON.stringify(j).padEnd(Math.ceil(JSON.stringify(j).length / 4) * 4, ' '));
+      const out = new Uint8Array(20 + text.length + bin.length);
+      const o = new DataView(out.buffer);
+      o.setUint32(0, 0x46546c67, true);
+      o.setUint32(4, 2, true);
+      o.setUint32(8, out.length, true);
+      o.setUint32(12, text.length, true);
+      o.setUint32(16, 0x4e4f534a, true);
+      out.set(text, 20);
+      out.set(bin, 20 + text.length);
+      return out;
+    };
+    expect((await readGltfMesh(rebuild(json), 'same.glb')).indices.length).toBe(vase(8, 4).indices.length);
+    const lyingAccessor = structuredClone(json);
+    lyingAccessor.accessors[0].count = 1_000_000_000;
+    await rejects(readGltfMesh(rebuild(lyingAccessor), 'acc.glb'), /accessor 0 .* runs past the end of buffer view/, 'acc.glb');
+    const lyingView = structuredClone(json);
+    lyingView.bufferViews[0].byteLength = 1 << 30;
+    await rejects(readGltfMesh(rebuild(lyingView), 'view.glb'), /buffer view 0 runs past the end of its buffer/, 'view.glb');
+    const draco = { ...structuredClone(json), extensionsRequired: ['KHR_draco_mesh_compression'] };
+    await rejects(readGltfMesh(rebuild(draco), 'draco.glb'), /KHR_draco_mesh_compression/, 'draco.glb');
+  });
+
   it('writes one primitive with the same vertices, faces and colours', async () => {
     const s = torus(0.7, 0.3, 11, 5, [0.9, 0.4, 0.1]);
     const back = await readGltfMesh(await writeGlb(s), 's.glb');

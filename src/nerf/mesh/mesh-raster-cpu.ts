@@ -27,13 +27,15 @@ import { faceAdjacency } from './mesh';
  * of a face are drawn), l the camera-space light direction LIGHT. s ∈ [0.3, 1].
  *
  * Edges: analytic antialiasing on silhouette and occlusion edges (the approach of nvdiffrast, Laine et al.
- * 2020): for each pair of horizontally or vertically adjacent pixels showing different surfaces, the front
- * pixel's triangle edge that separates the two pixel centres crosses the segment between them at t ∈ [0, 1]
- * (from the front pixel); if t > ½ the back pixel is blended towards the front colour by t − ½, else the front
- * pixel towards the back colour by ½ − t. Each edge is handled along one axis only (horizontal pairs take edges
- * steeper than 45°, vertical pairs the flatter ones), so the 1D crossing approximates the pixel's area coverage.
- * Edges shared by the two pixels' triangles (the inside of a surface) are left alone. The blend weights depend continuously on the edge's vertices, which gives silhouette gradients
- * with respect to vertex positions. Alpha (coverage) is blended the same way.
+ * 2020; docs/mesh-stylisation.md says why rather than a soft rasteriser): for each pair of horizontally or
+ * vertically adjacent pixels showing different surfaces, the front pixel's surface is walked face to face along
+ * the segment to the back pixel's centre until it leaves through a silhouette edge (a boundary, or a neighbour
+ * facing the other way; edges inside a surface are crossed). That edge crosses the segment at t ∈ [0, 1] (from
+ * the front pixel); if t > ½ the back pixel is blended towards the front colour by t − ½, else the front pixel
+ * towards the back colour by ½ − t. Each edge is handled along one axis only (horizontal pairs take edges steeper
+ * than 45°, vertical pairs the flatter ones), so the 1D crossing approximates the pixel's area coverage. The blend
+ * weights depend continuously on the edge's vertices: the silhouette gradients with respect to vertex positions.
+ * Alpha (coverage) is blended the same way.
  *
  * Backward: gradients of a loss on the output RGB with respect to vertex colours and world positions (through
  * the antialiasing weights, the barycentric interpolation, the projection and the face normals).
