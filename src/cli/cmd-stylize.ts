@@ -31,7 +31,8 @@ displacements along the normals, fitted so the mesh's renders follow the guidanc
                           coordinates); the other vertices keep their colour and position exactly
   --iters N               optimisation steps (default ${MESH_EDIT_DEFAULTS.iters})
   --views N               views of the ring the editor edits (default ${MESH_EDIT_DEFAULTS.views})
-  --size N                render size for the editor, N×N pixels (default ${MESH_EDIT_DEFAULTS.size})
+  --size N                render size for the editor, N×N pixels (default ${MESH_EDIT_DEFAULTS.size} with the built-in model,
+                          256 with an InstructPix2Pix folder; the CLIP loss renders at its model's input size)
   --seed S                (default 0)
   --backend cpu|webgpu    where the rasteriser and the field run (default cpu)
   --field small|paper     the style field: 'paper' is Text2Mesh's (width 256, 256 frequencies); 'small' (width 64,
@@ -94,7 +95,7 @@ export async function run(args: string[]): Promise<number> {
   const iters = intFlag(v.iters, 'iters', MESH_EDIT_DEFAULTS.iters, 1);
   const nViews = intFlag(v.views, 'views', MESH_EDIT_DEFAULTS.views, 1);
   if (nViews > 256) throw new UserError('--views must be at most 256');
-  const size = intFlag(v.size, 'size', MESH_EDIT_DEFAULTS.size, 16);
+  const size = intFlag(v.size, 'size', byInstruction && model !== 'builtin' ? 256 : MESH_EDIT_DEFAULTS.size, 16);
   if (size > 1024) throw new UserError('--size must be at most 1024');
   const seed = intFlag(v.seed, 'seed', 0, 0);
   const backend = choiceFlag(v.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu');
