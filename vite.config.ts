@@ -17,5 +17,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // skip reasons (no WebGPU adapter, no Chromium) are printed once per run: tests/helpers/skip.ts
+    globalSetup: ['tests/helpers/global-setup.ts'],
   },
 });

@@ -15,7 +15,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Camera } from '../src/core/camera';
-import { cameraExtent } from '../src/core/camera';
 import { createImage, type Image } from '../src/core/image';
 import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable, gpuDescription } from '../src/gpu/device';
@@ -23,20 +22,20 @@ import { loadDataset, loadViews } from '../src/io/datasets/dataset';
 import { loadScene } from '../src/io/scenes/load-scene';
 import { nodeFiles } from '../src/io/node/node-files';
 import { DEMO_OBJECTS } from '../src/io/datasets/demo-scene';
-import { createBackend, fitVoxel } from '../src/nerf/voxel/fit-voxel';
+import { fitVoxel } from '../src/nerf/voxel/fit-voxel';
 import { fitGaussians } from '../src/nerf/gaussian/fit-gaussians';
-import { createGaussianBackend } from '../src/nerf/gaussian/gaussian-backend';
 import type { Gaussians } from '../src/nerf/gaussian/gaussians';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
-import { defaultPreserveWeight, EDIT_DEFAULTS, autoEditCount, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
+import { buildEditSpec } from '../src/edit/loops/edit-spec';
+import { openEdit } from '../src/edit/loops/open-edit';
 import type { EditableScene } from '../src/edit/scenes/editable';
+import type { SceneSource } from '../src/edit/scenes/create-editable';
 import { runEdit } from '../src/edit/loops/edit-run';
-import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
-import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
 import { boxRegion, defaultDilation, regionMask } from '../src/edit/regions/regions';
 import { diffImages, redness } from '../src/edit/eval/diff';
 import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
-import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
+import { exactDenoiserPrior } from '../tests/helpers/priors';
+import type { BackendName } from '../src/nerf/common/backend';
 
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -47,7 +46,7 @@ const dataPath = opt('dataset');
 if (!dataPath) throw new Error('--dataset D is required (see the header)');
 const iters = Number(opt('iters') ?? 300),
   rays = Number(opt('rays') ?? 2048);
-const backends = (opt('backends') ?? 'cpu,webgpu').split(',') as ('cpu' | 'webgpu')[];
+const backends = (opt('backends') ?? 'cpu,webgpu').split(',') as BackendName[];
 const outFile = opt('out') ?? 'bench/results/edit-backends.json';
 
 installNodeWebGpu();
@@ -136,7 +135,7 @@ for (const kind of ['voxel', 'gaussians'] as const) {
       const t0 = performance.now(),
         c0 = cpuSeconds();
       const n = Math.min(iters, 200);
-      if (parent instanceof VoxelScene) {
+      if (parent instanceof VoxelGridScene) {
         await fitVoxel(
           train.map((v) => ({ camera: v.frame.camera, image: v.image })),
           {
@@ -162,52 +161,34 @@ for (const kind of ['voxel', 'gaussians'] as const) {
       row.plainFit = { steps: n, seconds: s, stepsPerSecond: n / s, cpuSeconds: cpuSeconds() - c0 };
     }
     for (const method of ['idu', 'sds'] as const) {
-      const make = async (): Promise<EditableScene> => {
-        if (parent instanceof VoxelScene) {
-          const b = backend === 'cpu' ? undefined : { work: await createBackend(backend), source: await createBackend(backend) };
-          return new VoxelEditable(
-            parent.grid,
-            parent.background,
-            region,
-            { pearsonWeight: method === 'sds' ? 200 : 0 },
-            parent.marchParams(),
-            b,
-          );
-        }
-        const g = (parent as unknown as { gaussians: Gaussians }).gaussians;
-        return new GaussianEditable(
-          g,
-          parent.background ?? ds.background,
-          region,
-          { extent: cameraExtent(train.map((v) => v.frame.camera)).radius, densifyUntil: Math.floor(iters / 2) },
-          await createGaussianBackend(backend),
-        );
-      };
-      const scene = await make();
+      // the CLI's defaults for the scene's kind (preservation, densification, Pearson, edit rounds)
+      const source: SceneSource =
+        parent instanceof VoxelGridScene
+          ? { kind: 'voxel', grid: parent.grid, background: parent.background, render: parent.settings }
+          : {
+              kind: 'gaussians',
+              gaussians: (parent as unknown as { gaussians: Gaussians }).gaussians,
+              background: parent.background ?? ds.background,
+            };
+      const spec = buildEditSpec(
+        { instruction: 'make it red', method, iters, raysPerStep: rays, backend },
+        { kind: source.kind, cameras: train.map((v) => v.frame.camera), region },
+      );
+      const cfg = spec.config;
       const t0 = performance.now();
-      const views = await prepareViews(
-        scene,
-        train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })),
+      const { scene, views } = await openEdit(
+        source,
+        spec,
         region,
-        defaultDilation,
+        train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })),
       );
       const prepareSeconds = (performance.now() - t0) / 1000;
-      const active = views.filter((v) => !v.skipped).length;
-      const cfg: EditConfig = {
-        ...EDIT_DEFAULTS,
-        method,
-        instruction: 'make it red',
-        iters,
-        raysPerStep: rays,
-        preserveWeight: defaultPreserveWeight(scene.kind),
-        idu: { ...EDIT_DEFAULTS.idu, editCount: autoEditCount(iters, EDIT_DEFAULTS.idu.editEvery, active) },
-      };
       const t1 = performance.now(),
         c1 = cpuSeconds();
-      const res = await runEdit({ cfg, scene, prior, views, settings: {} });
+      const res = await runEdit({ cfg, scene, prior, views });
       const loopSeconds = (performance.now() - t1) / 1000;
       const st = res.state;
-      const e = await effect(scene, (c) => scene.renderSource(c));
+      const e = await effect(scene, async (c) => (await scene.renderSource(c)).image);
       row[method] = {
         prepareSeconds,
         loopSeconds,
@@ -219,10 +200,10 @@ for (const kind of ['voxel', 'gaussians'] as const) {
         refitSeconds: st.refitMs / 1000,
         viewsEdited: st.viewsEdited,
         preserveWeight: cfg.preserveWeight,
-        ...(scene instanceof GaussianEditable ? { gaussians: { before: scene.orig.count, after: scene.count } } : {}),
+        ...scene.export().log,
         test: e,
       };
-      scene.dispose?.();
+      scene.dispose();
       console.log(kind, backend, method, JSON.stringify(row[method]));
       save();
     }

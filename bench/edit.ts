@@ -17,11 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { framesOf, loadDataset, loadViews } from '../src/io/datasets/dataset';
 import { loadScene } from '../src/io/scenes/load-scene';
 import { nodeFiles, writeFileAtomic } from '../src/io/node/node-files';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
 import { fitVoxel } from '../src/nerf/voxel/fit-voxel';
-import { autoEditCount, EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
+import { buildEditSpec } from '../src/edit/loops/edit-spec';
+import { openEdit } from '../src/edit/loops/open-edit';
 import { runEdit } from '../src/edit/loops/edit-run';
-import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
 import { boxRegion, defaultDilation } from '../src/edit/regions/regions';
 import { diffScenes, redness } from '../src/edit/eval/diff';
 import { ip2pPrior } from '../src/edit/diffusion/ip2p-prior';
@@ -50,7 +50,7 @@ const iters = flag('iters', 100),
 const ds = await loadDataset(dataPath, nodeFiles);
 const { views: train } = await loadViews(ds, 'train', nodeFiles);
 const parent = await loadScene(scenePath, nodeFiles);
-if (!(parent instanceof VoxelScene)) throw new Error('bench/edit.ts needs a voxel scene');
+if (!(parent instanceof VoxelGridScene)) throw new Error('bench/edit.ts needs a voxel scene');
 const vase = DEMO_OBJECTS.find((o) => o.name === 'vase')!;
 const region = boxRegion(vase.min, vase.max);
 const pipe = await loadPipelineFor('builtin');
@@ -93,40 +93,30 @@ const cpu = () => {
 }
 
 for (const method of ['idu', 'sds'] as const) {
-  const scene = new VoxelEditable(
-    parent.grid,
-    parent.background,
-    region,
-    { pearsonWeight: method === 'sds' ? 200 : 0 },
-    parent.marchParams(),
+  // the CLI's defaults (an edit round every 10 steps, enough views per round to edit each view about twice;
+  // SDS: Vox-E's Pearson term, dynamic scaling)
+  const spec = buildEditSpec(
+    { instruction: 'make it red', method, iters, raysPerStep: rays },
+    { kind: 'voxel', cameras: train.map((v) => v.frame.camera), region },
   );
+  const cfg = spec.config;
   const t0 = performance.now();
-  const views = await prepareViews(
-    scene,
-    train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })),
+  const { scene, views } = await openEdit(
+    { kind: 'voxel', grid: parent.grid, background: parent.background, render: parent.settings },
+    spec,
     region,
-    defaultDilation,
+    train.map((v) => ({ file: v.frame.file, camera: v.frame.camera, image: v.image })),
   );
   const prepSeconds = (performance.now() - t0) / 1000;
-  // the CLI's defaults: an edit round every 10 steps, enough views per round to edit each view about twice
-  const active = views.filter((v) => !v.skipped).length;
-  const cfg: EditConfig = {
-    ...EDIT_DEFAULTS,
-    method,
-    instruction: 'make it red',
-    iters,
-    raysPerStep: rays,
-    idu: { ...EDIT_DEFAULTS.idu, editCount: autoEditCount(iters, EDIT_DEFAULTS.idu.editEvery, active) },
-  };
   const t1 = performance.now(),
     c1 = cpu();
-  const res = await runEdit({ cfg, scene, prior, views, settings: {} });
+  const res = await runEdit({ cfg, scene, prior, views });
   const loopSeconds = (performance.now() - t1) / 1000,
     loopCpu = cpu() - c1;
   const edited = {
     kind: 'voxel' as const,
     background: parent.background,
-    render: async (c: Parameters<VoxelScene['render']>[0]) => ({
+    render: async (c: Parameters<VoxelGridScene['render']>[0]) => ({
       image: await scene.render(c),
       alpha: new Float32Array(0),
       depth: new Float32Array(0),

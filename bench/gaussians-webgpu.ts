@@ -2,7 +2,7 @@
  * WebGPU Gaussian rasteriser speed vs number of Gaussians, with the CPU twin on the same rows for ratios:
  * forward frame time (projection, tile keys, GPU sort, compositing, readback of the image) and backward time
  * (2D gradients with float CAS atomics, projection backward, readback of all gradients), and the viewer's part
- * (projection + depth sort of all Gaussians, `GaussianProjector.encodeProject`). 512×512, SH degree 3,
+ * (projection + depth sort of all Gaussians, `WebGpuGaussianProjector.encodeProject`). 512×512, SH degree 3,
  * the scene of bench/gaussians.ts (half on a unit sphere, half on a ground square, surface-like depth complexity).
  * Wall-clock ms (the GPU runs outside this process's CPU time), median of a few runs after one warm-up (with
  * two runs, the slower). On machines without a GPU this is SwiftShader
@@ -20,10 +20,12 @@ import { Rng } from '../src/core/rng';
 import { getGpuDevice, gpuDescription } from '../src/gpu/device';
 import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { writeFileAtomic } from '../src/io/node/node-files';
-import { createGrads, rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian/gaussian-raster-cpu';
-import { GaussianProjector, GaussianRasterizerWebGpu, packCamera, packGaussians } from '../src/nerf/gaussian/gaussian-raster-webgpu';
+import { rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
+import { WebGpuGaussianProjector, WebGpuGaussianRasterizer, packCamera, packGaussians } from '../src/nerf/gaussian/gaussian-raster-webgpu';
 import { runnerFor } from '../src/gpu/runner';
-import { createGaussians, logit, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { logit } from '../src/core/math';
+import { createGrads } from '../src/nerf/gaussian/gaussian-project-cpu';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -68,7 +70,7 @@ const r2 = (x: number) => Number(x.toPrecision(2));
 installNodeWebGpu();
 const device = await getGpuDevice();
 let t0 = performance.now();
-const raster = await GaussianRasterizerWebGpu.create(device);
+const raster = await WebGpuGaussianRasterizer.create(device);
 const compileMs = performance.now() - t0;
 const cam = lookAtCamera([2.2, 1.4, 2.6], [0, -0.3, 0], [0, 1, 0], size, size, 50);
 const rows: any[] = [];
@@ -111,7 +113,7 @@ for (const n of counts) {
   process.stderr.write('\n');
   // the viewer's per-frame work: projection + depth sort of all Gaussians (+ tile-count scan), no compositing
   const runner = runnerFor(device);
-  const projector = await GaussianProjector.create(device);
+  const projector = await WebGpuGaussianProjector.create(device);
   const params = runner.buffer(packGaussians(g)),
     camU = runner.uniform(packCamera(cam, n, 3)),
     proj = runner.buffer(n * 64);

@@ -3,7 +3,7 @@
  * forward with per-tile lists (the GPU algorithm run on the CPU, for comparison), CPU backward; 512×512,
  * SH degree 3, Gaussians on a sphere shell and a ground plane (surface-like depth complexity, as fitted
  * scenes have). Median of a few runs; 1M runs forward only unless --full.
- * gs-gpu adds the WebGPU columns (same rows, key `webgpu`).
+ * The WebGPU columns are measured by bench/gaussians-webgpu.ts.
  *
  * Run: node bin/run-ts.mjs bench/gaussians.ts [--counts 10000,100000,1000000] [--size 512] [--full]
  * → bench/results/gaussians.json
@@ -14,8 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { lookAtCamera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { writeFileAtomic } from '../src/io/node/node-files';
-import { createGaussians, logit, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
-import { createGrads, rasterizeBackward, rasterizeForward, rasterizeForwardTiles } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { rasterizeForwardTiles } from '../src/nerf/gaussian/gaussian-render-cpu';
+import { logit } from '../src/core/math';
+import { createGrads } from '../src/nerf/gaussian/gaussian-project-cpu';
+import { rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);

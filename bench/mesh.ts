@@ -21,10 +21,9 @@ import { getGpuDevice, gpuDescription } from '../src/gpu/device';
 import { writeFileAtomic } from '../src/io/node/node-files';
 import { nodeFieldRunner } from '../src/io/node/node-style-field-pool';
 import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { createMeshRaster, type MeshBackendName } from '../src/nerf/mesh/mesh-backend';
+import type { MeshBackendName } from '../src/nerf/mesh/mesh-backend';
 import { sphereWithVertices } from '../src/nerf/mesh/mesh-shapes';
 import { CPU_FIELD, fieldLayout, macsPerVertex, TEXT2MESH_FIELD, type StyleFieldConfig } from '../src/nerf/mesh/style-field';
-import { webGpuFieldRunner } from '../src/nerf/mesh/style-field-webgpu';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -56,8 +55,6 @@ interface Row {
 async function run(vertices: number, backend: MeshBackendName, fieldName: 'small' | 'paper', steps: number): Promise<Row> {
   const mesh = sphereWithVertices(vertices);
   const field: StyleFieldConfig = fieldName === 'paper' ? TEXT2MESH_FIELD : CPU_FIELD;
-  const raster = await createMeshRaster(backend);
-  const runner = backend === 'webgpu' ? webGpuFieldRunner : nodeFieldRunner();
   const load = loadavg()[0];
   const t0 = performance.now(),
     c0 = process.cpuUsage();
@@ -65,11 +62,9 @@ async function run(vertices: number, backend: MeshBackendName, fieldName: 'small
     cFirst = 0;
   const r = await stylizeMesh({
     mesh,
-    guidance: { kind: 'instruction', prior, instruction: 'make it gold', method: 'idu' },
-    field,
-    raster,
-    runner,
-    iters: steps,
+    options: { instruction: 'make it gold', method: 'idu', iters: steps, backend, field: fieldName },
+    guide: { prior },
+    fieldRunner: backend === 'cpu' ? nodeFieldRunner() : undefined,
     onProgress: (ev) => {
       // the clock for steps/s starts after the first refit step (setup: views, field creation, worker start-up)
       if (ev.phase === 'refit' && ev.step === 1) {
@@ -82,8 +77,8 @@ async function run(vertices: number, backend: MeshBackendName, fieldName: 'small
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   const cpuSeconds = (c.user + c.system) / 1e6;
-  const runner_ = r.editable.backendName;
-  r.editable.dispose();
+  const runner_ = r.scene.backendName;
+  r.scene.dispose();
   const loopSeconds = (performance.now() - tFirst) / 1000,
     loopCpu = cpuSeconds - cFirst;
   const per = loopSeconds / Math.max(1, steps - 1),

@@ -1,6 +1,7 @@
 /**
  * Tokenizer speed: loading each file format and encoding prompts (cold and warm BPE cache).
- * Run: node bin/run-ts.mjs bench/tokenizer.ts [--vocab ../shared/data/clip/bpe_simple_vocab_16e6.txt.gz]
+ * Run: node bin/run-ts.mjs bench/tokenizer.ts [--vocab PATH/bpe_simple_vocab_16e6.txt.gz] (the original CLIP vocabulary;
+ *   default: ../shared/data/clip/ beside the repository when present)
  * Writes bench/results/tokenizer.json.
  */
 import { readFileSync } from 'node:fs';

@@ -5,9 +5,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng';
-import { createGaussians, logit, setColor } from '../src/nerf/gaussian/gaussians';
+import { createGaussians, setColor } from '../src/nerf/gaussian/gaussians';
 import { writeSplat } from '../src/io/formats/splat';
 import { startViewer, ROOT } from '../tests/helpers/viewer-browser';
+import { logit } from '../src/core/math';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -22,11 +22,13 @@ import { gpuAvailable, gpuDescription } from '../src/gpu/device';
 import { cameraRays, pixelRay } from '../src/core/rays';
 import { Rng } from '../src/core/rng';
 import { DEMO_BACKGROUND, DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
-import { createBackend, fitVoxel, type FitView } from '../src/nerf/voxel/fit-voxel';
-import type { BackendName, TrainBatch } from '../src/nerf/voxel/voxel-backend';
+import { fitVoxel, type FitView } from '../src/nerf/voxel/fit-voxel';
+import type { TrainBatch } from '../src/nerf/voxel/voxel-backend';
 import { updateOccupancy, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
 import { WebGpuVoxelBackend } from '../src/nerf/voxel/voxel-render-webgpu';
+import { createVoxelBackend } from '../src/nerf/voxel/voxel-backend';
+import type { BackendName } from '../src/nerf/common/backend';
 
 function flag(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -145,9 +147,9 @@ function parityOf(cpu: Measured, gpu: Measured) {
 const measured: Record<string, Measured> = {};
 
 async function throughput(backend: BackendName, grid: VoxelGrid, views: FitView[]) {
-  const be = await createBackend(backend);
+  const be = await createVoxelBackend(backend);
   await be.setGrid(grid);
-  const scene = new VoxelScene(grid, DEMO_BACKGROUND, { stepRatio: 0.5, near: 0 });
+  const scene = new VoxelGridScene(grid, DEMO_BACKGROUND, { stepRatio: 0.5, near: 0 });
   const p = scene.marchParams();
   const grads = { density: new Float32Array(grid.density.length), color: new Float32Array(grid.color.length) };
   const rng = new Rng(7);

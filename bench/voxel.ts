@@ -12,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { writeDemoData } from '../src/cli/cmd-demo-data';
 import { loadDataset, loadViews } from '../src/io/datasets/dataset';
 import { nodeFiles } from '../src/io/node/node-files';
-import { fitVoxel, sceneBounds, createBackend } from '../src/nerf/voxel/fit-voxel';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { fitVoxel, sceneBounds } from '../src/nerf/voxel/fit-voxel';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
 import { cameraRays } from '../src/core/rays';
 import { psnr } from '../src/edit/eval/metrics';
-import type { BackendName } from '../src/nerf/voxel/voxel-backend';
+import type { BackendName } from '../src/nerf/common/backend';
+import { createVoxelBackend } from '../src/nerf/voxel/voxel-backend';
 
 const quick = process.argv.includes('--quick');
 let peakRss = 0,
@@ -49,7 +50,7 @@ async function measureBackend(backend: BackendName, dataDir: string) {
   let evalWall = 0,
     evalCpu = 0;
   const t = clock();
-  const evalTest = async (scene: VoxelScene) => {
+  const evalTest = async (scene: VoxelGridScene) => {
     let s = 0;
     for (const v of test) s += psnr((await scene.render(v.frame.camera)).image, v.image);
     return s / test.length;
@@ -66,7 +67,7 @@ async function measureBackend(backend: BackendName, dataDir: string) {
       onGrid: async (grid, step, params) => {
         const now = t();
         const e = clock();
-        const testPsnr = await evalTest(new VoxelScene(grid, ds.background, { stepRatio: 0.5, near: params.near }));
+        const testPsnr = await evalTest(new VoxelGridScene(grid, ds.background, { stepRatio: 0.5, near: params.near }));
         const d = e();
         evalWall += d.wall;
         evalCpu += d.cpu;
@@ -77,12 +78,12 @@ async function measureBackend(backend: BackendName, dataDir: string) {
   const fitT = t();
   const fitWall = fitT.wall - evalWall,
     fitCpu = fitT.cpu - evalCpu;
-  const scene = new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
+  const scene = new VoxelGridScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
   const finalPsnr = await evalTest(scene);
   curve.push({ step: r.stats.steps, wall: fitWall, cpu: fitCpu, testPsnr: finalPsnr });
   const reach = curve.find((c) => c.testPsnr >= 30);
   // render throughput: all test views, twice (first warms up)
-  const be = await createBackend(backend);
+  const be = await createVoxelBackend(backend);
   await be.setGrid(r.grid);
   const p = scene.marchParams();
   let rays = 0,
@@ -133,7 +134,7 @@ await writeDemoData(dataDir, {});
 const results: Record<string, unknown>[] = [];
 const backends: BackendName[] = ['cpu'];
 if (process.argv.includes('--webgpu')) {
-  // Dawn for getGpuDevice() (hook by voxel-gpu). On software WebGPU this full-size run is very slow:
+  // Dawn for getGpuDevice(). On software WebGPU this full-size run is very slow:
   // bench/voxel-webgpu.ts compares both backends on a smaller fit (bench/results/voxel-webgpu*.json).
   (await import('../src/io/node/node-webgpu')).installNodeWebGpu();
   backends.push('webgpu');

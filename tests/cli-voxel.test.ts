@@ -56,6 +56,13 @@ describe('fit / eval / render on a tiny demo', () => {
     expect(e.psnr).toBeGreaterThan(40);
   });
 
+  it('says where it wrote with one slash, however --out was typed', () => {
+    const r = cli(['render', scene, '--dataset', data, '--split', 'test', '--out', join(dir, 'renders-slash') + '//']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`→ ${join(dir, 'renders-slash')}/ (images/*.png`);
+    expect(r.stdout).not.toContain('//');
+  });
+
   it('orbit export: N views at the requested size, loadable, consistent', () => {
     const out = join(dir, 'orbit');
     const r = cli(['render', scene, '--orbit', '5', '--size', '40x24', '--out', out, '--json']);
@@ -67,6 +74,22 @@ describe('fit / eval / render on a tiny demo', () => {
     expect(e.psnr).toBeGreaterThan(40);
     // the orbit looks at the scene: renders are not just background
     expect(statSync(join(out, 'images', 'orbit_0000.png')).size).toBeGreaterThan(500);
+  });
+
+  it('fit --repr gaussians reports and records test PSNR like the voxel fit, and honours --max-gaussians', () => {
+    const out = join(dir, 'gs');
+    const r = cli(['fit', data, '--repr', 'gaussians', '--iters', '150', '--max-gaussians', '400', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const m = /train PSNR ([\d.]+) dB, test PSNR ([\d.]+) dB\) → (.*)$/m.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(m![3]).toBe(`${out}/`);
+    const meta = JSON.parse(readFileSync(join(out, 'scene.json'), 'utf8')).meta;
+    expect(meta.testPsnr).toBeCloseTo(Number(m![2]), 2);
+    expect(meta.count).toBeLessThanOrEqual(400);
+    // the test PSNR is the scene's own: eval of the saved scene on the test split agrees
+    const e = JSON.parse(cli(['eval', out, '--dataset', data, '--split', 'test', '--json']).stdout);
+    expect(e.psnr).toBeCloseTo(meta.testPsnr, 1);
+    expect(e.psnr).toBeGreaterThan(14); // above a mean-colour image
   });
 
   it('demo runs the whole trunk (small settings) and says where everything went', () => {

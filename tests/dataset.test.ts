@@ -31,9 +31,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('nerfstudio transforms.json', () => {
   it('reads top-level and per-frame intrinsics, splits every 8th frame, sorts by path', async () => {
-    const frames = [];
+    const frames: Record<string, unknown>[] = [];
     for (let i = 15; i >= 0; i--) frames.push({ file_path: `images/f${String(i).padStart(2, '0')}.png`, transform_matrix: eye(i) });
-    (frames[0] as any).fl_x = 99;
+    frames[0].fl_x = 99;
     write(
       'ns/transforms.json',
       JSON.stringify({
@@ -131,10 +131,10 @@ describe('Blender and instant-ngp', () => {
     expect(ds.format).toBe('blender');
     expect(ds.frames.map((f) => f.split)).toEqual(['train', 'val', 'test']);
     const f = ds.frames[0];
-    expect(f.camera.width).toBe(800); // Blender files carry no size: the synthetic default
-    expect(f.camera.fx).toBeCloseTo((0.5 * 800) / Math.tan(0.5 * angle), 6);
+    expect(f.camera.width).toBe(10); // Blender files carry no size: taken from the first image's header
+    expect(f.camera.fx).toBeCloseTo((0.5 * 10) / Math.tan(0.5 * angle), 6);
     const im = (await loadFrameImage(ds, f, nodeFiles))!;
-    expect(im.width).toBe(800); // resized to the camera
+    expect(im.width).toBe(10); // never resized
     expect(im.data[0]).toBeCloseTo(1);
   });
   it('reads instant-ngp files (aabb_scale, camera_angle_x, w/h)', async () => {

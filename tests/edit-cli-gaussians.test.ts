@@ -53,6 +53,28 @@ describe('edit CLI on a Gaussian scene', () => {
       `Gaussian IDU edit: outside ${res.outside_psnr.toFixed(2)} dB, redness +${(red(res.inside_mean_rgb_b) - red(res.inside_mean_rgb_a)).toFixed(3)}`,
     );
     expect(res.outside_psnr).toBeGreaterThan(36); // region Gaussians straddling the mask edge are held by the default preservation term
+
+    // the edited scene keeps its parent's metadata (the orbit saved by fit) and adds the edit's
+    const parentMeta = JSON.parse(readFileSync(join(scene, 'scene.json'), 'utf8')).meta;
+    const meta = JSON.parse(readFileSync(join(out, 'scene.json'), 'utf8')).meta;
+    expect(meta.orbit).toEqual(parentMeta.orbit);
+    expect(meta.source).toBe(parentMeta.source);
+    expect(meta.edit).toMatchObject({ instruction: 'make it red', method: 'idu', region: VASE });
+    expect(meta.edits).toHaveLength(1);
+    // so render --orbit of the edit looks from the parent's cameras (before/after turntables line up)
+    const orbit = (s: string, dir: string) => {
+      const r = cli(['render', s, '--orbit', '3', '--size', '16x16', '--out', join(root, dir)]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(join(root, dir, 'transforms.json'), 'utf8')).frames.map(
+        (f: { transform_matrix: number[][] }) => f.transform_matrix,
+      );
+    };
+    const before = orbit(scene, 'orbit-before'),
+      after = orbit(out, 'orbit-after');
+    expect(after).toEqual(before);
+    const eye = before[0].slice(0, 3).map((row: number[]) => row[3]);
+    const c = parentMeta.orbit.center;
+    expect(Math.hypot(eye[0] - c[0], eye[1] - c[1], eye[2] - c[2])).toBeCloseTo(parentMeta.orbit.radius, 4); // the saved orbit, not a default
   });
 
   // the WebGPU path needs an adapter (SwiftShader from chromium on CPU-only machines)

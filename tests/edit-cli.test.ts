@@ -16,6 +16,11 @@ beforeAll(async () => {
   ({ scene, data } = await writeTinyDemo(root, { size: 32, views: 16, res: 40 }));
 });
 
+/** An empty folder passed as --model (not the folder the outputs go to: that would be writing into an input). */
+const notModel = () => {
+  mkdirSync(join(root, 'not-a-model'), { recursive: true });
+  return join(root, 'not-a-model');
+};
 const base = () => [scene, '--dataset', data, '--instruction', 'make it red', '--model', 'builtin'];
 const redness = (rgb: number[]) => rgb[0] - (rgb[1] + rgb[2]) / 2;
 
@@ -32,7 +37,7 @@ describe('edit CLI', () => {
       [['--region', 'box:5,5,5,6,6,6', '--out', join(root, 'x2')], /lies outside the scene box/],
       [['--region', 'box:0,0,0,0,1,1', '--out', join(root, 'x3')], /the box is empty/],
       [['--region', 'sphere:1.25,0.85,1.25,0.005', '--out', join(root, 'x4')], /covers \(almost\) nothing in every training view/],
-      [['--model', root, '--out', join(root, 'x5')], /not (a usable )?an? InstructPix2Pix model folder/],
+      [['--model', notModel(), '--out', join(root, 'x5')], /not (a usable )?an? InstructPix2Pix model folder/],
       [['--resume', join(root, 'nothing-here')], /no checkpoint to resume from/],
     ];
     for (const [extra, re] of cases) {

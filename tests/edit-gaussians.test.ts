@@ -1,39 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { blocksCameras } from './helpers/edit-fixtures';
-import { Rng } from '../src/core/rng';
-import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussian/gaussians';
-import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
+import { ALPHAS, blocksCameras, boxGaussians, editConfig, framesFor, redRegionTargets, targetPrior } from './helpers/edit-fixtures';
+import { prepareViews } from '../src/edit/loops/edit-views';
 import { runEdit } from '../src/edit/loops/edit-run';
 import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
-import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
 import { boxRegion } from '../src/edit/regions/regions';
-import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
+import { exactDenoiserPrior } from './helpers/priors';
 import { diffImages } from '../src/edit/eval/diff';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/edit/loops/checkpoint';
 
-const AC = scaledLinearAlphasCumprod();
 const cams = blocksCameras(24);
 
 describe('edits on Gaussians', () => {
   it("idu-mode 'all' (Instruct-GS2GS) edits every view each round", async () => {
-    const g = randomGaussians(100, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(4));
+    const g = boxGaussians(100, 4);
     const scene = new GaussianEditable(g, [1, 1, 1], undefined);
-    const imgs = await Promise.all(cams.map((c) => scene.renderSource(c)));
-    const views = await prepareViews(
-      scene,
-      cams.map((camera, i) => ({ file: `v${i}`, camera, image: imgs[i] })),
-      undefined,
-      () => 0,
-    );
-    const prior = exactDenoiserPrior((cond) => cond.image, AC);
-    const cfg: EditConfig = {
-      ...EDIT_DEFAULTS,
-      method: 'idu',
-      instruction: 'x',
-      iters: 25,
-      raysPerStep: 64,
-      idu: { ...EDIT_DEFAULTS.idu, mode: 'all', editEvery: 10 },
-    };
+    const imgs = [];
+    for (const c of cams) imgs.push((await scene.renderSource(c)).image);
+    const views = await prepareViews(scene, framesFor(cams, imgs), undefined, () => 0);
+    const prior = exactDenoiserPrior((cond) => cond.image, ALPHAS);
+    const cfg = editConfig('idu', { iters: 25, raysPerStep: 64, idu: { ...editConfig('idu').idu, mode: 'all', editEvery: 10 } });
     const r = await runEdit({ cfg, scene, prior, views, settings: {} });
     expect(r.state.viewsEdited).toBe(3 * cams.length); // rounds at steps 0, 10, 20
     expect(r.state.targets.every((t) => t !== null)).toBe(true);
@@ -41,42 +26,13 @@ describe('edits on Gaussians', () => {
 
   for (const method of ['idu', 'sds'] as const) {
     it(`${method}: only Gaussians inside the region change, and the renders approach the target`, async () => {
-      const g = randomGaussians(300, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(1));
-      for (let i = 0; i < g.count; i++) {
-        g.logScales.fill(Math.log(0.09), 3 * i, 3 * i + 3);
-        g.opacityLogits[i] = 2;
-      }
+      const g = boxGaussians(300, 1, 0.09, 2);
       const region = boxRegion([0.1, -0.6, -0.6], [0.9, 0.6, 0.6]);
-      const want = cloneGaussians(g);
-      for (let i = 0; i < want.count; i++)
-        if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
-      const wantScene = new GaussianEditable(want, [1, 1, 1], undefined);
-      const targets = await Promise.all(cams.map((c) => wantScene.renderSource(c)));
+      const targets = await redRegionTargets(g, region, cams);
       const scene = new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05 });
-      const views = await prepareViews(
-        scene,
-        cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
-        region,
-        () => 1,
-      );
-      const prior = exactDenoiserPrior(
-        (cond) =>
-          targets[
-            Math.max(
-              views.findIndex((v) => v.source === cond.image),
-              views.findIndex((v) => v.original === cond.image),
-            )
-          ],
-        AC,
-      );
-      const cfg: EditConfig = {
-        ...EDIT_DEFAULTS,
-        method,
-        instruction: 'red',
-        iters: 90,
-        raysPerStep: 576,
-        idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
-      };
+      const views = await prepareViews(scene, framesFor(cams, targets), region, () => 1);
+      const prior = targetPrior(views, targets);
+      const cfg = editConfig(method, { iters: 90, raysPerStep: 576, idu: { ...editConfig(method).idu, editEvery: 3 } });
       const before = cams.map((c, i) => diffImages(views[i].source, targets[i]).psnr);
       await runEdit({ cfg, scene, prior, views, settings: {} });
       for (let i = 0; i < g.count; i++) {
@@ -94,38 +50,21 @@ describe('edits on Gaussians', () => {
   describe('densification during an edit', () => {
     const region = boxRegion([0.1, -0.6, -0.6], [0.9, 0.6, 0.6]);
     async function setup() {
-      const g = randomGaussians(200, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(3));
-      for (let i = 0; i < g.count; i++) {
-        g.logScales.fill(Math.log(0.15), 3 * i, 3 * i + 3);
-        g.opacityLogits[i] = 1;
-      }
-      const want = cloneGaussians(g);
-      for (let i = 0; i < want.count; i++)
-        if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
-      const wantScene = new GaussianEditable(want, [1, 1, 1], undefined);
-      const targets = await Promise.all(cams.map((c) => wantScene.renderSource(c)));
+      const g = boxGaussians(200, 3, 0.15, 1);
+      const targets = await redRegionTargets(g, region, cams);
       // a few nearly transparent Gaussians inside and outside the region: pruned inside only
       for (const i of [0, 1, 2, 3, 4, 5, 6, 7]) g.opacityLogits[i] = -8;
       const scene = new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densifyEvery: 10, densifyUntil: 30, extent: 3.5, seed: 5 });
-      const views = await prepareViews(
-        scene,
-        cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
-        region,
-        () => 1,
-      );
-      const prior = exactDenoiserPrior((cond) => targets[views.findIndex((v) => v.original === cond.image)], AC);
-      return { g, scene, views, prior };
+      const views = await prepareViews(scene, framesFor(cams, targets), region, () => 1);
+      return { g, scene, views, prior: targetPrior(views, targets) };
     }
-    const cfg: EditConfig = {
-      ...EDIT_DEFAULTS,
-      method: 'idu',
-      instruction: 'red',
+    const cfg = editConfig('idu', {
       iters: 40,
       raysPerStep: 256,
       preserveWeight: 10,
       checkpointEvery: 15,
-      idu: { ...EDIT_DEFAULTS.idu, editEvery: 4 },
-    };
+      idu: { ...editConfig('idu').idu, editEvery: 4 },
+    });
 
     it("only the region's Gaussians are cloned, split or pruned; the others stay, bit-exact and in order", async () => {
       const { g, scene, views, prior } = await setup();

@@ -1,41 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { blocksCameras, blocksGrid } from './helpers/edit-fixtures';
+import { blocksCameras, blocksGrid, boxGaussians, editConfig, framesFor, redRegionTargets, targetPrior } from './helpers/edit-fixtures';
 import { Rng } from '../src/core/rng';
-import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussian/gaussians';
-import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { sampleRays } from '../src/core/ray-samples';
+import { setColor } from '../src/nerf/gaussian/gaussians';
+import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-span-cpu';
+import { defaultMarchParams } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
-import { EDIT_DEFAULTS, preservationLoss, prepareViews, sampleRays, type EditConfig } from '../src/edit/loops/edit-session';
+import { prepareViews } from '../src/edit/loops/edit-views';
+import { preservationLoss } from '../src/edit/loops/preservation';
 import { runEdit } from '../src/edit/loops/edit-run';
 import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
 import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
-import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
 import { boxRegion } from '../src/edit/regions/regions';
-import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
 import { diffImages } from '../src/edit/eval/diff';
 
 /** NeRF-Insert preservation: W · (100·MSE(opacity) + 10·MSE(rgb)) outside the region against the frozen original. */
 
-const AC = scaledLinearAlphasCumprod();
 const cams = blocksCameras(24);
 const region = boxRegion([0.1, -0.6, -0.6], [0.9, 0.6, 0.6]);
 
 /** Gaussians whose inside ones are large enough to spill past the region's projection. */
-function spillScene(): ReturnType<typeof randomGaussians> {
-  const g = randomGaussians(300, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(1));
-  for (let i = 0; i < g.count; i++) {
-    g.logScales.fill(Math.log(0.2), 3 * i, 3 * i + 3);
-    g.opacityLogits[i] = 1;
-  }
-  return g;
-}
+const spillScene = () => boxGaussians(300, 1, 0.2, 1);
 
 describe('NeRF-Insert preservation term', () => {
   it('Gaussians: its value is W·(100·MSE(α) + 10·MSE(rgb)) over the outside pixels', async () => {
     const g = spillScene();
     const scene = new GaussianEditable(g, [1, 1, 1], region);
     const cam = cams[1];
-    const img = scene.renderSourceWithAlpha(cam);
-    const views = await prepareViews(scene, [{ file: 'v', camera: cam, image: (await img).image }], region, () => 1);
+    const img = await scene.renderSource(cam);
+    const views = await prepareViews(scene, [{ file: 'v', camera: cam, image: img.image }], region, () => 1);
     // perturb the working copy (more transparent and greener inside) so the render differs from the source
     for (let i = 0; i < g.count; i++)
       if (scene.gate![i]) {
@@ -43,14 +36,7 @@ describe('NeRF-Insert preservation term', () => {
         setColor(scene.g, i, 0.1, 0.9, 0.1);
       }
     const W = 3;
-    const cfg: EditConfig = {
-      ...EDIT_DEFAULTS,
-      method: 'idu',
-      instruction: 'x',
-      preserveWeight: W,
-      raysPerStep: 10 * views[0].outside.length,
-      preserveFraction: 0.5,
-    };
+    const cfg = editConfig('idu', { preserveWeight: W, raysPerStep: 10 * views[0].outside.length, preserveFraction: 0.5 });
     const got = await preservationLoss(scene, views, cfg, new Rng(0));
     // all outside pixels are taken (fewer than the preservation share of the batch)
     const r = renderGaussiansCpu(scene.g, cam, [1, 1, 1]);
@@ -71,19 +57,12 @@ describe('NeRF-Insert preservation term', () => {
   it('voxels: its value is W·(100·MSE(α) + 10·MSE(rgb)) over the sampled outside rays', async () => {
     const scene = new VoxelEditable(blocksGrid(17), [1, 1, 1], region, { gate: false });
     const frames = [];
-    for (const c of cams) frames.push({ file: 'v', camera: c, image: await scene.renderSource(c) });
+    for (const c of cams) frames.push({ file: 'v', camera: c, image: (await scene.renderSource(c)).image });
     const views = await prepareViews(scene, frames, region, () => 1);
     // thin out the left block: both its opacity and colour change outside the region
     for (let i = 0; i < scene.grid.density.length; i++) if (scene.grid.density[i] > 0) scene.grid.density[i] = -3.5;
     const W = 10;
-    const cfg: EditConfig = {
-      ...EDIT_DEFAULTS,
-      method: 'idu',
-      instruction: 'x',
-      preserveWeight: W,
-      raysPerStep: 400,
-      preserveFraction: 0.5,
-    };
+    const cfg = editConfig('idu', { preserveWeight: W, raysPerStep: 400, preserveFraction: 0.5 });
     const got = await preservationLoss(scene, views, cfg, new Rng(7));
     // the same rays again, rendered and scored literally
     const batch = sampleRays(
@@ -92,9 +71,10 @@ describe('NeRF-Insert preservation term', () => {
       new Rng(7),
       (v) => v.outside,
       (v) => v.source,
-      { of: (v) => v.sourceAlpha, weight: 1 },
+      (v) => v.sourceAlpha,
     );
-    const f = renderRaysCpu(scene.grid, batch, (scene as unknown as { params: Parameters<typeof renderRaysCpu>[2] }).params);
+    // the editable marches with the grid's default parameters (none were given)
+    const f = renderRaysCpu(scene.grid, batch, defaultMarchParams(scene.orig, [1, 1, 1]));
     let rgb = 0,
       a = 0;
     for (let r = 0; r < batch.count; r++) {
@@ -109,30 +89,13 @@ describe('NeRF-Insert preservation term', () => {
 
   it('Gaussians: an edit whose region Gaussians spill over the outside keeps the outside closer to the original', async () => {
     const g = spillScene();
-    const want = cloneGaussians(g);
-    for (let i = 0; i < want.count; i++)
-      if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
-    const wantScene = new GaussianEditable(want, [1, 1, 1], undefined);
-    const targets = await Promise.all(cams.map((c) => wantScene.renderSource(c)));
+    const targets = await redRegionTargets(g, region, cams);
     const run = async (preserveWeight: number) => {
       const scene = new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densify: false });
-      const views = await prepareViews(
-        scene,
-        cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
-        region,
-        () => 1,
-      );
-      const prior = exactDenoiserPrior((cond) => targets[views.findIndex((v) => v.original === cond.image)], AC);
-      const cfg: EditConfig = {
-        ...EDIT_DEFAULTS,
-        method: 'idu',
-        instruction: 'red',
-        iters: 60,
-        raysPerStep: 576,
-        preserveWeight,
-        idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
-      };
-      await runEdit({ cfg, scene, prior, views, settings: {} });
+      const views = await prepareViews(scene, framesFor(cams, targets), region, () => 1);
+      const prior = targetPrior(views, targets);
+      const cfg = editConfig('idu', { iters: 60, raysPerStep: 576, preserveWeight, idu: { ...editConfig('idu').idu, editEvery: 3 } });
+      await runEdit({ cfg, scene, prior, views });
       let outside = 0,
         inside = 0,
         start = 0;

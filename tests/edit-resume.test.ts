@@ -1,56 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { blocksCameras, blocksGrid } from './helpers/edit-fixtures';
+import { blocksCameras, blocksGrid, editConfig, framesFor, redRightBlocks, targetPrior } from './helpers/edit-fixtures';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/edit/loops/checkpoint';
-import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
+import { prepareViews } from '../src/edit/loops/edit-views';
 import { runEdit } from '../src/edit/loops/edit-run';
-import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
 import { boxRegion } from '../src/edit/regions/regions';
-import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
 import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
 import { UserError } from '../src/core/errors';
 
-const AC = scaledLinearAlphasCumprod();
 const cams = blocksCameras(20);
 const region = boxRegion([0.05, -0.5, -0.5], [0.9, 0.5, 0.5]);
 
 async function setup() {
-  const target = new VoxelEditable(blocksGrid(17, [2.5, -2, -2]), [1, 1, 1], undefined);
-  const targets = await Promise.all(cams.map((c) => target.renderSource(c)));
+  const target = new VoxelEditable(redRightBlocks(), [1, 1, 1], undefined);
+  const targets = [];
+  for (const c of cams) targets.push((await target.renderSource(c)).image);
   const scene = new VoxelEditable(blocksGrid(), [1, 1, 1], region, { pearsonWeight: 200 });
-  const views = await prepareViews(
-    scene,
-    cams.map((camera, i) => ({ file: `v${i}.png`, camera, image: targets[i] })),
-    region,
-    () => 1,
-  );
+  const views = await prepareViews(scene, framesFor(cams, targets), region, () => 1);
   // img2img and the noise prediction are exact for the view's target: keyed by the condition image
-  const prior = exactDenoiserPrior(
-    (cond) =>
-      targets[
-        Math.max(
-          views.findIndex((v) => v.source === cond.image),
-          views.findIndex((v) => v.original === cond.image),
-        )
-      ],
-    AC,
-  );
-  return { scene, views, prior };
+  return { scene, views, prior: targetPrior(views, targets) };
 }
 
 for (const method of ['idu', 'sds'] as const) {
   describe(`${method}: resume`, () => {
+    const cfg = editConfig(method, {
+      seed: 7,
+      iters: 40,
+      raysPerStep: 256,
+      checkpointEvery: 10,
+      idu: { ...editConfig(method).idu, editEvery: 4 },
+      sds: { ...editConfig(method).sds, levels: 1, levelUntil: 0.4 },
+    });
+
     it('stopping at a checkpoint and resuming gives bit-identical results to an uninterrupted run', async () => {
-      const cfg: EditConfig = {
-        ...EDIT_DEFAULTS,
-        method,
-        instruction: 'red',
-        seed: 7,
-        iters: 40,
-        raysPerStep: 256,
-        checkpointEvery: 10,
-        idu: { ...EDIT_DEFAULTS.idu, editEvery: 4 },
-        sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.4 },
-      };
       const a = await setup();
       const full = await runEdit({ cfg, ...a, settings: { method } });
       expect(full.complete).toBe(true);
@@ -83,6 +64,19 @@ for (const method of ['idu', 'sds'] as const) {
       for (let i = 0; i < a.scene.grid.color.length; i++) if (a.scene.grid.color[i] !== a.scene.orig.color[i]) changed++;
       expect(changed).toBeGreaterThan(100);
     });
+
+    it('pausing and continuing the live state (no checkpoint) gives the same result', async () => {
+      const a = await setup();
+      await runEdit({ cfg, ...a });
+      const b = await setup();
+      let steps = 0;
+      const part = await runEdit({ cfg, ...b, shouldStop: () => steps++ === 13 });
+      expect(part.state.step).toBe(13);
+      const rest = await runEdit({ cfg, ...b, state: part.state });
+      expect(rest.complete).toBe(true);
+      expect(rest.state).toBe(part.state); // the live state object, continued
+      expect(Buffer.from(b.scene.grid.color.buffer).equals(Buffer.from(a.scene.grid.color.buffer))).toBe(true);
+    });
   });
 }
 
@@ -98,5 +92,20 @@ describe('checkpoint files', () => {
     });
     expect(decodeCheckpoint(bytes, 'c').scene.arrays.a.length).toBe(100);
     expect(() => decodeCheckpoint(bytes.slice(0, bytes.length - 40), 'c')).toThrow(UserError);
+  });
+
+  it('a checkpoint of another scene is refused by loadState, naming what does not fit, and the scene is unchanged', async () => {
+    const { scene } = await setup();
+    const other = new VoxelEditable(blocksGrid(13), [1, 1, 1], region);
+    expect(() => scene.loadState(other.saveState())).toThrow(/grid is \[13,13,13\] at level 0, this scene's \[17,17,17\]/);
+    const blob = scene.saveState();
+    const before = scene.grid.color.slice();
+    expect(() => scene.loadState({ ...blob, arrays: { ...blob.arrays, color: new Float32Array(10) } })).toThrow(
+      /checkpoint's color holds 10 values, expected 14739/,
+    );
+    const moved = { ...blob, arrays: { ...blob.arrays, color: before.map((c) => c + 1), 'adam.color.m': new Float32Array(3) } };
+    expect(() => scene.loadState(moved)).toThrow(/adam\.color\.m holds 3 values/);
+    expect(() => scene.loadState({ ...blob, meta: { ...blob.meta, level: -1 } })).toThrow(/invalid resolution level/);
+    expect(Buffer.from(scene.grid.color.buffer).equals(Buffer.from(before.buffer))).toBe(true);
   });
 });

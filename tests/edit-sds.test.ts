@@ -1,18 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { blocksCameras, blocksGrid } from './helpers/edit-fixtures';
+import { ALPHAS as AC, blocksCameras, blocksGrid, editConfig, framesFor, redRightBlocks, targetPrior } from './helpers/edit-fixtures';
 import type { Image } from '../src/core/image';
 import { Rng } from '../src/core/rng';
-import { EDIT_DEFAULTS, initialLoopState, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
-import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
-import { annealedTMax, exactDenoiserPrior, pearsonLoss, sdsTarget, VOXE_SCHEDULE } from '../src/edit/loops/sds-core';
-import { runSds } from '../src/edit/loops/sds';
+import { prepareViews } from '../src/edit/loops/edit-views';
+import { initialLoopState } from '../src/edit/loops/loop-state';
+import { runLoop } from '../src/edit/loops/run-loop';
+import { exactDenoiserPrior } from './helpers/priors';
+import { annealedTMax, sdsTarget, VOXE_SCHEDULE } from '../src/edit/loops/sds-target';
+import { sdsStep } from '../src/edit/loops/sds';
+import { pearsonLoss } from '../src/nerf/voxel/voxel-regularizers';
+import { vertexRegionMask } from '../src/nerf/voxel/voxel-grid-ops';
 import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
 import { boxRegion } from '../src/edit/regions/regions';
 import { diffImages } from '../src/edit/eval/diff';
+import type { Camera } from '../src/core/camera';
 
-const AC = scaledLinearAlphasCumprod();
 const blocks = blocksGrid;
 const cams = blocksCameras();
+const sourceImages = async (scene: VoxelEditable, cs: Camera[]) => {
+  const out: Image[] = [];
+  for (const c of cs) out.push((await scene.renderSource(c)).image);
+  return out;
+};
 
 describe('SDS building blocks', () => {
   it('an exact single-image denoiser gives x̂ = y at every t', async () => {
@@ -62,7 +71,8 @@ describe('Pearson regulariser on a gated voxel edit', () => {
     const scene = new VoxelEditable(blocks(), [1, 1, 1], region, { pearsonWeight: 200, tvColor: 0 });
     scene.regularize(); // builds the cache
     const rng = new Rng(2);
-    const mask = (scene as unknown as { mask: Uint8Array }).mask; // region vertices (the only ones gating lets change)
+    // move the vertices gating lets change (inside the region, dilated by one vertex)
+    const mask = vertexRegionMask(scene.grid, region, 1);
     for (let i = 0; i < mask.length; i++) if (mask[i]) scene.grid.density[i] += rng.uniform(-4, 4);
     const sp = (x: number) => Math.log1p(Math.exp(x));
     const shift = scene.grid.densityShift;
@@ -80,28 +90,14 @@ describe('Pearson regulariser on a gated voxel edit', () => {
 describe('SDS loop on a voxel grid', () => {
   it('with an exact denoiser for one target image per camera, the renders converge to the targets', async () => {
     const src = blocks();
-    const targetGrid = blocks(17, [2.5, -2, -2]); // right block red
-    const targetScene = new VoxelEditable(targetGrid, [1, 1, 1], undefined);
-    const targets = await Promise.all(cams.map((c) => targetScene.renderSource(c)));
+    const targets = await sourceImages(new VoxelEditable(redRightBlocks(), [1, 1, 1], undefined), cams); // right block red
     const scene = new VoxelEditable(src, [1, 1, 1], undefined, { lrColor: 0.1, lrDensity: 0.02 });
-    const views = await prepareViews(
-      scene,
-      cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
-      undefined,
-      () => 0,
-    );
+    const views = await prepareViews(scene, framesFor(cams, targets), undefined, () => 0);
     // the denoiser is exact for the target of the camera being optimised (keyed by the source render it is conditioned on)
-    const prior = exactDenoiserPrior((cond) => targets[views.findIndex((v) => v.source === cond.image)], AC);
+    const prior = targetPrior(views, targets);
     const before = cams.map((_, i) => diffImages(views[i].source, targets[i]).psnr);
-    const cfg: EditConfig = {
-      ...EDIT_DEFAULTS,
-      method: 'sds',
-      instruction: 'make the right block red',
-      iters: 150,
-      raysPerStep: 576,
-      sds: { ...EDIT_DEFAULTS.sds, levels: 0 },
-    };
-    await runSds(scene, prior, views, cfg, initialLoopState(cfg, views));
+    const cfg = editConfig('sds', { iters: 150, raysPerStep: 576, sds: { ...editConfig('sds').sds, levels: 0 } });
+    await runLoop(scene, views, cfg, initialLoopState(cfg, views), {}, sdsStep(prior));
     scene.finalize();
     for (let i = 0; i < cams.length; i++) {
       const after = diffImages(await scene.render(cams[i]), targets[i]).psnr;
@@ -111,27 +107,13 @@ describe('SDS loop on a voxel grid', () => {
   });
   it('with a region, dynamic scaling and the merge, only the region changes', async () => {
     const src = blocks();
-    const targetGrid = blocks(17, [2.5, -2, -2]); // the right block red
-    const targetScene = new VoxelEditable(targetGrid, [1, 1, 1], undefined);
-    const targets = await Promise.all(cams.map((c) => targetScene.renderSource(c)));
+    const targets = await sourceImages(new VoxelEditable(redRightBlocks(), [1, 1, 1], undefined), cams); // the right block red
     const region = boxRegion([0.05, -0.5, -0.5], [0.9, 0.5, 0.5]); // around the right block only
     const scene = new VoxelEditable(src, [1, 1, 1], region, { lrColor: 0.1, lrDensity: 0.1, pearsonWeight: 200 });
-    const views = await prepareViews(
-      scene,
-      cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
-      region,
-      () => 1,
-    );
-    const prior = exactDenoiserPrior((cond) => targets[views.findIndex((v) => v.source === cond.image)], AC);
-    const cfg: EditConfig = {
-      ...EDIT_DEFAULTS,
-      method: 'sds',
-      instruction: 'red',
-      iters: 160,
-      raysPerStep: 576,
-      sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.4 },
-    };
-    await runSds(scene, prior, views, cfg, initialLoopState(cfg, views));
+    const views = await prepareViews(scene, framesFor(cams, targets), region, () => 1);
+    const prior = targetPrior(views, targets);
+    const cfg = editConfig('sds', { iters: 160, raysPerStep: 576, sds: { ...editConfig('sds').sds, levels: 1, levelUntil: 0.4 } });
+    await runLoop(scene, views, cfg, initialLoopState(cfg, views), {}, sdsStep(prior));
     scene.finalize();
     expect(scene.grid.res).toEqual(src.res);
     // rendering only the masked pixels over the source render is exact for a gated edit
@@ -143,12 +125,12 @@ describe('SDS loop on a voxel grid', () => {
       expect(worst).toBeLessThan(1e-4);
     }
     // what should come out: only the right block red (the left one lies outside the region)
-    const expected = new VoxelEditable(blocks(17, [2.5, -2, -2]), [1, 1, 1], undefined);
+    const expected = new VoxelEditable(redRightBlocks(), [1, 1, 1], undefined);
     for (let i = 0; i < cams.length; i++) {
       const out = await scene.render(cams[i]);
       const d = diffImages(out, views[i].source, views[i].mask!);
       expect(d.outside_psnr!).toBeGreaterThan(45); // outside the region's mask: the original
-      const want = await expected.renderSource(cams[i]);
+      const want = (await expected.renderSource(cams[i])).image;
       expect(diffImages(views[i].source, want).psnr).toBeLessThan(26);
       expect(diffImages(out, want).psnr).toBeGreaterThan(30); // inside: pulled to the red target
     }

@@ -1,22 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { blocksCameras } from './helpers/edit-fixtures';
+import {
+  blocksCameras,
+  blocksGrid,
+  boxGaussians,
+  editConfig,
+  framesFor,
+  redRegionTargets,
+  redRightBlocks,
+  targetPrior,
+} from './helpers/edit-fixtures';
 import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { gpuAvailable } from '../src/gpu/device';
-import { Rng } from '../src/core/rng';
-import { cloneGaussians, randomGaussians, setColor } from '../src/nerf/gaussian/gaussians';
 import { createGaussianBackend } from '../src/nerf/gaussian/gaussian-backend';
-import { EDIT_DEFAULTS, prepareViews, type EditConfig } from '../src/edit/loops/edit-session';
+import type { EditConfig } from '../src/edit/loops/edit-config';
+import { prepareViews } from '../src/edit/loops/edit-views';
 import { runEdit } from '../src/edit/loops/edit-run';
 import { GaussianEditable } from '../src/edit/scenes/gaussian-editable';
-import { scaledLinearAlphasCumprod } from '../src/edit/diffusion/prior';
 import { boxRegion, type Region } from '../src/edit/regions/regions';
 import type { EditableScene } from '../src/edit/scenes/editable';
 import type { Image } from '../src/core/image';
-import { exactDenoiserPrior } from '../src/edit/loops/sds-core';
 import { diffImages } from '../src/edit/eval/diff';
 import { VoxelEditable } from '../src/edit/scenes/voxel-editable';
-import { createBackend } from '../src/nerf/voxel/fit-voxel';
-import { blocksGrid } from './helpers/edit-fixtures';
+import { createVoxelBackend } from '../src/nerf/voxel/voxel-backend';
 
 // The edit loops on `--backend webgpu` run the same optimisation as on the CPU reference: from the same start,
 // the edited scenes agree up to float32 rounding (compared in image space, as the fit tests do).
@@ -25,46 +30,22 @@ installNodeWebGpu();
 const hasGpu = await gpuAvailable();
 if (!hasGpu) console.warn('edit-webgpu: skipped — no WebGPU adapter (install chromium for SwiftShader, see README)');
 
-const AC = scaledLinearAlphasCumprod();
 const cams = blocksCameras(24);
 const region = boxRegion([0.1, -0.6, -0.6], [0.9, 0.6, 0.6]);
 
 /** Gaussians in a box, and each camera's render of them with the region's Gaussians turned red (the edit targets). */
 async function redRegionGaussians() {
-  const g = randomGaussians(150, { min: [-0.8, -0.5, -0.5], max: [0.8, 0.5, 0.5] }, new Rng(2));
-  for (let i = 0; i < g.count; i++) {
-    g.logScales.fill(Math.log(0.15), 3 * i, 3 * i + 3);
-    g.opacityLogits[i] = 1;
-  }
-  const want = cloneGaussians(g);
-  for (let i = 0; i < want.count; i++)
-    if (region.inside(want.means[3 * i], want.means[3 * i + 1], want.means[3 * i + 2])) setColor(want, i, 0.95, 0.1, 0.1);
-  const targets = await Promise.all(cams.map((c) => new GaussianEditable(want, [1, 1, 1], undefined).renderSource(c)));
-  return { g, targets };
+  const g = boxGaussians(150, 2, 0.15, 1);
+  return { g, targets: await redRegionTargets(g, region, cams) };
 }
 
 /** Runs an edit towards per-camera targets (exact denoiser), then renders every camera and frees the backend. */
 async function editTowards(scene: EditableScene, r: Region, targets: Image[], cfg: EditConfig) {
-  const views = await prepareViews(
-    scene,
-    cams.map((camera, i) => ({ file: `v${i}`, camera, image: targets[i] })),
-    r,
-    () => 1,
-  );
-  const prior = exactDenoiserPrior(
-    (cond) =>
-      targets[
-        Math.max(
-          views.findIndex((v) => v.source === cond.image),
-          views.findIndex((v) => v.original === cond.image),
-        )
-      ],
-    AC,
-  );
-  const res = await runEdit({ cfg, scene, prior, views, settings: {} });
+  const views = await prepareViews(scene, framesFor(cams, targets), r, () => 1);
+  const res = await runEdit({ cfg, scene, prior: targetPrior(views, targets), views });
   const renders = [];
   for (const c of cams) renders.push(await scene.render(c));
-  scene.dispose?.();
+  scene.dispose();
   return { scene, renders, loss: res.state.lastLoss, start: views.map((v) => v.source) };
 }
 
@@ -72,15 +53,7 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
   for (const method of ['idu', 'sds'] as const) {
     it(`Gaussians, ${method} with preservation (rgb + opacity): the WebGPU edit matches the CPU edit`, async () => {
       const { g, targets } = await redRegionGaussians();
-      const cfg: EditConfig = {
-        ...EDIT_DEFAULTS,
-        method,
-        instruction: 'red',
-        iters: 12,
-        raysPerStep: 400,
-        preserveWeight: 10,
-        idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
-      };
+      const cfg = editConfig(method, { iters: 12, raysPerStep: 400, preserveWeight: 10, idu: { ...editConfig(method).idu, editEvery: 3 } });
       const run = async (backend: 'cpu' | 'webgpu') =>
         editTowards(
           new GaussianEditable(g, [1, 1, 1], region, { lrColor: 0.05, densify: false }, await createGaussianBackend(backend)),
@@ -112,14 +85,7 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
       { lrColor: 0.05, densifyEvery: 5, densifyUntil: 5, extent: 3.5 },
       await createGaussianBackend('webgpu'),
     );
-    const cfg: EditConfig = {
-      ...EDIT_DEFAULTS,
-      method: 'idu',
-      instruction: 'red',
-      iters: 8,
-      raysPerStep: 400,
-      idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
-    };
+    const cfg = editConfig('idu', { iters: 8, raysPerStep: 400, idu: { ...editConfig('idu').idu, editEvery: 3 } });
     const { renders } = await editTowards(scene, region, targets, cfg);
     expect(scene.densifyLog.length).toBe(1);
     expect(scene.count).toBeGreaterThan(g.count);
@@ -129,20 +95,17 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
 
   for (const method of ['idu', 'sds'] as const) {
     it(`voxels, ${method} ungated with preservation (rgb + opacity, ${method === 'idu' ? 'L1 refit' : 'MSE'}): the WebGPU edit matches the CPU edit`, async () => {
-      const targets = await Promise.all(
-        cams.map((c) => new VoxelEditable(blocksGrid(17, [2.5, -2, -2]), [1, 1, 1], undefined).renderSource(c)),
-      );
+      const red = new VoxelEditable(redRightBlocks(), [1, 1, 1], undefined);
+      const targets: Image[] = [];
+      for (const c of cams) targets.push((await red.renderSource(c)).image);
       const vr = boxRegion([0.05, -0.5, -0.5], [0.9, 0.5, 0.5]);
-      const cfg: EditConfig = {
-        ...EDIT_DEFAULTS,
-        method,
-        instruction: 'red',
+      const cfg = editConfig(method, {
         iters: 10,
         raysPerStep: 512,
         preserveWeight: 10,
-        idu: { ...EDIT_DEFAULTS.idu, editEvery: 3 },
-        sds: { ...EDIT_DEFAULTS.sds, levels: 1, levelUntil: 0.3 },
-      };
+        idu: { ...editConfig(method).idu, editEvery: 3 },
+        sds: { ...editConfig(method).sds, levels: 1, levelUntil: 0.3 },
+      });
       const run = async (backend: 'cpu' | 'webgpu') =>
         editTowards(
           new VoxelEditable(
@@ -151,7 +114,7 @@ describe.skipIf(!hasGpu)('edits with --backend webgpu', () => {
             vr,
             { gate: false, lrDensity: 0.05, pearsonWeight: method === 'sds' ? 200 : 0 },
             undefined,
-            { work: await createBackend(backend), source: await createBackend(backend) },
+            { work: await createVoxelBackend(backend), source: await createVoxelBackend(backend) },
           ),
           vr,
           targets,

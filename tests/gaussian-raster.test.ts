@@ -2,30 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { lookAtCamera, projectPoint } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
-import {
-  rasterizeBackward,
-  rasterizeBackwardTiles,
-  rasterizeForward,
-  rasterizeForwardTiles,
-  shBasis,
-  radixSortU32,
-} from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { radixSortU32 } from '../src/gpu/radix-sort-cpu';
+import { shBasis } from '../src/nerf/common/sh';
+import { rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
+import { rasterizeForwardTiles } from '../src/nerf/gaussian/gaussian-render-cpu';
+import { rasterizeBackwardTiles } from '../src/nerf/gaussian/gaussian-backward-cpu';
+import { randomGaussians } from './helpers/scenes';
 
-function randomScene(seed: number, n: number, deg: number): Gaussians {
-  const rng = new Rng(seed);
-  const g = createGaussians(n, deg);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < 3; a++) {
-      g.means[3 * i + a] = rng.uniform(-0.6, 0.6);
-      g.logScales[3 * i + a] = Math.log(rng.uniform(0.06, 0.25));
-    }
-    for (let a = 0; a < 4; a++) g.rotations[4 * i + a] = rng.normal();
-    g.opacityLogits[i] = rng.uniform(-2, 0.3);
-    setColor(g, i, rng.next(), rng.next(), rng.next());
-    for (let k = 3; k < SH_STRIDE; k++) g.sh[i * SH_STRIDE + k] = rng.uniform(-0.3, 0.3);
-  }
-  return g;
-}
+const randomScene = (seed: number, n: number, deg: number): Gaussians =>
+  randomGaussians(new Rng(seed), n, deg, { mean: 0.6, scale: [0.06, 0.25], opacityLogit: [-2, 0.3], sh: { rest: 0.3 } });
 
 const BG: [number, number, number] = [0.2, 0.4, 0.6];
 // 40×28: partial tiles on both axes

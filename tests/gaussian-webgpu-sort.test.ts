@@ -1,15 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
+import { noGpu } from './helpers/skip';
+import { getGpuDevice } from '../src/gpu/device';
 import { GpuPrefixScan, GpuRadixSort } from '../src/gpu/radix-sort';
 import { runnerFor } from '../src/gpu/runner';
 import { Rng } from '../src/core/rng';
 
-installNodeWebGpu();
-const hasGpu = await gpuAvailable();
-if (!hasGpu) console.warn('gaussian-webgpu-sort: skipped — no WebGPU adapter (install chromium for SwiftShader, see README)');
+const noGpuReason = await noGpu();
 
-describe.skipIf(!hasGpu)('GPU prefix scan and radix sort (gs_scan.wgsl, gs_radix.wgsl)', () => {
+describe.skipIf(noGpuReason)('GPU prefix scan and radix sort (sort_scan.wgsl, sort_radix.wgsl)', () => {
   let device: GPUDevice;
   let sort: GpuRadixSort;
   let scan: GpuPrefixScan;

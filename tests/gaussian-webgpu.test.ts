@@ -1,42 +1,28 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
+import { noGpu } from './helpers/skip';
+import { getGpuDevice } from '../src/gpu/device';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
-import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
-import {
-  createGrads,
-  depthOrder,
-  rasterizeBackward,
-  rasterizeForward,
-  rasterizeForwardTiles,
-  type GaussianGrads,
-} from '../src/nerf/gaussian/gaussian-raster-cpu';
-import { GaussianRasterizerWebGpu, GpuMemoryError } from '../src/nerf/gaussian/gaussian-raster-webgpu';
+import { SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
+import { depthOrder } from '../src/nerf/gaussian/gaussian-bin-cpu';
+import { WebGpuGaussianRasterizer } from '../src/nerf/gaussian/gaussian-raster-webgpu';
 import { createGaussianBackend } from '../src/nerf/gaussian/gaussian-backend';
+import { createGrads, type GaussianGrads } from '../src/nerf/gaussian/gaussian-project-cpu';
+import { rasterizeBackward, rasterizeForward } from '../src/nerf/gaussian/gaussian-span-cpu';
+import { rasterizeForwardTiles } from '../src/nerf/gaussian/gaussian-render-cpu';
+import { GpuMemoryError } from '../src/core/errors';
+import { randomGaussians } from './helpers/scenes';
+import { maxAbsDiff, relL2 } from './helpers/compare';
 
-// WebGPU twin of the 3DGS rasteriser vs the CPU twin (gaussian-raster-cpu.ts): same projection, tile lists,
+// WebGPU twin of the 3DGS rasteriser vs the CPU twins (gaussian-*-cpu.ts): same projection, tile lists,
 // image and gradients. The GPU computes in f32, the CPU in f64, so values agree to float32 rounding; the
 // tolerances below are ~100× what SwiftShader shows (image ≤ 1e-6, gradients relative L2 ≤ 2e-6).
 
-installNodeWebGpu();
-const hasGpu = await gpuAvailable();
-if (!hasGpu) console.warn('gaussian-webgpu: skipped — no WebGPU adapter (install chromium for SwiftShader, see README)');
+const noGpuReason = await noGpu();
 
 /** Random Gaussians around the origin, with a few special cases mixed in. */
 function scene(seed: number, n: number, deg: number): Gaussians {
-  const rng = new Rng(seed);
-  const g = createGaussians(n, deg);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < 3; a++) {
-      g.means[3 * i + a] = rng.uniform(-0.7, 0.7);
-      g.logScales[3 * i + a] = Math.log(rng.uniform(0.02, 0.2));
-    }
-    for (let a = 0; a < 4; a++) g.rotations[4 * i + a] = rng.normal();
-    g.opacityLogits[i] = rng.uniform(-2, 2);
-    setColor(g, i, rng.next(), rng.next(), rng.next());
-    for (let k = 3; k < SH_STRIDE; k++) g.sh[i * SH_STRIDE + k] = rng.uniform(-0.3, 0.3);
-  }
+  const g = randomGaussians(new Rng(seed), n, deg, { mean: 0.7, scale: [0.02, 0.2], opacityLogit: [-2, 2], sh: { rest: 0.3 } });
   // nearly opaque (α clamped at 0.99 near the centre → no opacity/position gradient there)
   for (let i = 0; i < n; i += 17) g.opacityLogits[i] = 6;
   // a colour clamped at 0 (no gradient through that channel)
@@ -51,23 +37,6 @@ function scene(seed: number, n: number, deg: number): Gaussians {
 
 const BG: [number, number, number] = [0.2, 0.4, 0.6];
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0,
-    den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
-
 /** Tile lists as arrays (empty tiles may store any equal start/end). */
 function tileLists(ranges: Uint32Array, ids: Uint32Array): number[][] {
   const out: number[][] = [];
@@ -75,10 +44,10 @@ function tileLists(ranges: Uint32Array, ids: Uint32Array): number[][] {
   return out;
 }
 
-describe.skipIf(!hasGpu)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
-  let raster: GaussianRasterizerWebGpu;
+describe.skipIf(noGpuReason)('WebGPU Gaussian rasteriser vs the CPU twin', () => {
+  let raster: WebGpuGaussianRasterizer;
   beforeAll(async () => {
-    raster = await GaussianRasterizerWebGpu.create(await getGpuDevice());
+    raster = await WebGpuGaussianRasterizer.create(await getGpuDevice());
   });
 
   const cases: { name: string; seed: number; n: number; deg: number; cam: Camera }[] = [

@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { getGpuDevice } from '../src/gpu/device';
+import { GpuUnavailableError, UserError } from '../src/core/errors';
+import { noGpu } from './helpers/skip';
 
-installNodeWebGpu();
+const noGpuReason = await noGpu();
 
-describe('WebGPU device (Dawn in Node)', () => {
+describe('WebGPU device without an adapter', () => {
+  it.runIf(noGpuReason)('fails with one GpuUnavailableError that says how to go on (a UserError: one line in the CLI)', async () => {
+    const err = await getGpuDevice().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GpuUnavailableError);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/--backend cpu/);
+  });
+});
+
+describe.skipIf(noGpuReason)('WebGPU device (Dawn in Node)', () => {
   it('runs a compute shader and reads the result back', async () => {
     const d = await getGpuDevice();
     const mod = d.createShaderModule({

@@ -1,14 +1,10 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { getGpuDevice, gpuAvailable } from '../src/gpu/device';
+import { describe, expect, it } from 'vitest';
+import { getGpuDevice } from '../src/gpu/device';
+import { noGpu } from './helpers/skip';
 import { dispatchSize, params, runnerFor, u32, WGSL_LINEAR_ID } from '../src/gpu/runner';
 import testKernel from './fixtures/runner_test.wgsl?raw';
 
-installNodeWebGpu();
-let skip = '';
-beforeAll(async () => {
-  if (!(await gpuAvailable())) skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
-});
+const noGpuReason = await noGpu();
 
 describe('dispatchSize', () => {
   it('stays 1D while the workgroup count fits', () => {
@@ -35,10 +31,7 @@ describe('dispatchSize', () => {
 
 describe('GpuRunner (Dawn in Node)', () => {
   it('loads WGSL through ?raw, caches pipelines, runs a 2D-spilled dispatch and reads back', async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+    if (noGpuReason) ctx.skip();
     const runner = runnerFor(await getGpuDevice());
     expect(testKernel).toContain(WGSL_LINEAR_ID);
     const def = { code: testKernel, entry: 'affine', bindings: ['uniform', 'read', 'storage'] as const, workgroupSize: 4 };
@@ -66,10 +59,7 @@ describe('GpuRunner (Dawn in Node)', () => {
     for (const b of [src, dst, p]) b.destroy();
   });
   it('rejects WGSL errors with the compiler message', async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+    if (noGpuReason) ctx.skip();
     const runner = runnerFor(await getGpuDevice());
     await expect(runner.kernel({ code: 'fn oops( {', entry: 'main', bindings: [] })).rejects.toThrow(/WGSL/);
     // valid WGSL, but no such entry point / a layout that does not match the shader's bindings

@@ -11,12 +11,12 @@ import { createImage } from '../src/core/image';
 import { nodeFiles } from '../src/io/node/node-files';
 import { nodeRuntime } from '../src/io/node/node-ort';
 import { InstructPix2Pix } from '../src/edit/diffusion/pipeline';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumMissing } from './helpers/viewer-browser';
+import { CHROMIUM, CHROMIUM_ARGS } from './helpers/viewer-browser';
+import { noChromium } from './helpers/skip';
 
 // The pipeline in a real Chromium: onnxruntime-web with the WebGPU execution provider (SwiftShader here) and
 // with wasm only, the built-in model fetched over HTTP through urlFiles (Cache API). Same edit as in Node.
-const missing = chromiumMissing();
-if (missing) console.log(`ip2p browser tests skipped: ${missing}`);
+const missing = noChromium();
 
 const ROOT = join(__dirname, '..');
 const ORT_DIST = join(ROOT, 'node_modules/onnxruntime-web/dist');

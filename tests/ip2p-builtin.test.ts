@@ -156,13 +156,13 @@ describe('built-in stand-in model', () => {
     expect(gold.g - gold.b).toBeGreaterThan(0.15);
   });
 
-  it('restoreDetail gives back exactly the detail the VAE loses (grey images: all of it)', async () => {
+  it('restoreLumaDetail gives back exactly the detail the VAE loses (grey images: all of it)', async () => {
     const grey = createImage(32, 16, 3);
     for (let i = 0; i < 32 * 16; i++) grey.data.fill(((i * 7919) % 97) / 96, i * 3, i * 3 + 3);
     const blurred = await pipe.decode(await pipe.encode(grey));
     let before = 0,
       after = 0;
-    const back = await pipe.restoreDetail(blurred, grey);
+    const back = await pipe.restoreLumaDetail(blurred, grey);
     for (let i = 0; i < grey.data.length; i++) {
       before = Math.max(before, Math.abs(blurred.data[i] - grey.data[i]));
       after = Math.max(after, Math.abs(back.data[i] - grey.data[i]));
@@ -171,10 +171,10 @@ describe('built-in stand-in model', () => {
     expect(after).toBeLessThan(1e-5);
   });
 
-  it('keeps the input size and, with keepDetail, its texture', async () => {
+  it('keeps the input size and, with restoreLuma, its texture', async () => {
     const out = await pipe.edit(src, 'make it darker', { steps: 4, seed: 1 });
     expect([out.width, out.height]).toEqual([src.width, src.height]);
-    const flat = await pipe.edit(src, 'make it darker', { steps: 4, seed: 1, keepDetail: false });
+    const flat = await pipe.edit(src, 'make it darker', { steps: 4, seed: 1, restoreLuma: false });
     const texture = (im: Image) => {
       let t = 0;
       for (let y = 8; y < 32; y++)

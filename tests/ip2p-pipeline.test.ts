@@ -51,10 +51,10 @@ describe('pipeline with probe UNets (real ONNX sessions, real contract)', () => 
     expect(ei[0]).toBeCloseTo(m, 5); // image branch: image latents, empty text
     expect(eu[0]).toBeCloseTo(0, 6); // uncond: zero image, empty text
     expect(et[0]).toBeCloseTo(m + S, 3); // text branch: both
-    const g = await pipe.predictNoise(zt, 500, lat, text, { text: 7.5, image: 1.5 });
+    const g = await pipe.predictNoise(zt, 500, lat, text, { textScale: 7.5, imageScale: 1.5 });
     expect(g[0]).toBeCloseTo(0 + 7.5 * S + 1.5 * m, 2);
-    expect(Array.from(g)).toEqual(Array.from(guide(et, ei, eu, { text: 7.5, image: 1.5 })));
-    const g2 = await pipe.predictNoise(zt, 500, lat, text, { text: 2, image: 0 });
+    expect(Array.from(g)).toEqual(Array.from(guide(et, ei, eu, { textScale: 7.5, imageScale: 1.5 })));
+    const g2 = await pipe.predictNoise(zt, 500, lat, text, { textScale: 2, imageScale: 0 });
     expect(g2[0]).toBeCloseTo(2 * S, 2);
   });
 
@@ -81,7 +81,7 @@ describe('pipeline with probe UNets (real ONNX sessions, real contract)', () => 
     // the built-in UNet with DDIM: the result keeps a trace of the initial noise (√(1−ᾱ_0)·ε̂)
     const p = await InstructPix2Pix.load(await folder(), nodeFiles, rt);
     const img = constImage(16, 16, [0.3, 0.6, 0.2]);
-    const o = { steps: 4, keepDetail: false, scheduler: 'ddim' as const };
+    const o = { steps: 4, restoreLuma: false, scheduler: 'ddim' as const };
     const a = await p.edit(img, 'make it red', { ...o, seed: 7 });
     const b = await p.edit(img, 'make it red', { ...o, seed: 7 });
     const c = await p.edit(img, 'make it red', { ...o, seed: 8 });
@@ -145,24 +145,24 @@ describe('img2img from a noise level', () => {
   });
   afterAll(() => pipe?.dispose());
 
-  it('starts at the scheduler step for the strength and runs only the rest', async () => {
+  it('starts at the scheduler step for the noise level t and runs only the rest', async () => {
     const img = constImage(16, 16, [0.5, 0.5, 0.5]);
     const counts: number[] = [];
-    for (const strength of [1, 0.5, 0.25]) {
+    for (const t of [1, 0.5, 0.25]) {
       let total = -1;
-      await pipe.edit(img, 'make it darker', { steps: 20, strength, onStep: (_i, n) => (total = n) });
+      await pipe.edit(img, 'make it darker', { steps: 20, t, onStep: (_i, n) => (total = n) });
       counts.push(total);
     }
     expect(counts).toEqual([20, 10, 5]);
     let ddimTotal = -1;
-    await pipe.edit(img, 'make it darker', { steps: 20, strength: 0.7, scheduler: 'ddim', onStep: (_i, n) => (ddimTotal = n) });
+    await pipe.edit(img, 'make it darker', { steps: 20, t: 0.7, scheduler: 'ddim', onStep: (_i, n) => (ddimTotal = n) });
     expect(ddimTotal).toBe(14);
-    // Instruct-NeRF2NeRF: all steps spread below t = strength·T
+    // Instruct-NeRF2NeRF: all steps spread below t·T
     const seen: number[] = [];
-    await pipe.edit(img, 'make it darker', { steps: 20, strength: 0.3, spread: true, scheduler: 'ddim', onStep: (_i, n) => seen.push(n) });
+    await pipe.edit(img, 'make it darker', { steps: 20, t: 0.3, spread: true, scheduler: 'ddim', onStep: (_i, n) => seen.push(n) });
     expect(seen).toHaveLength(20);
     const few: number[] = [];
-    await pipe.edit(img, 'make it darker', { steps: 20, strength: 0.005, spread: true, scheduler: 'ddim', onStep: (_i, n) => few.push(n) });
+    await pipe.edit(img, 'make it darker', { steps: 20, t: 0.005, spread: true, scheduler: 'ddim', onStep: (_i, n) => few.push(n) });
     expect(few).toHaveLength(5); // 5 training timesteps cannot hold 20 steps
   });
 
@@ -171,7 +171,7 @@ describe('img2img from a noise level', () => {
     const previews: number[] = [];
     const out = await pipe.edit(img, 'make it darker', {
       steps: 5,
-      keepDetail: false,
+      restoreLuma: false,
       onStep: (_i, _n, x0) => previews.push(x0 ? x0.data[0] : NaN),
     });
     expect(previews).toHaveLength(5);
@@ -196,11 +196,11 @@ describe('img2img from a noise level', () => {
 
   it('reuses the condition latents of an unchanged image, and notices an image changed in place', async () => {
     const img = constImage(16, 16, [0.8, 0.8, 0.8]);
-    const a = await pipe.edit(img, 'make it darker', { steps: 3, keepDetail: false });
-    const b = await pipe.edit(img, 'make it darker', { steps: 3, keepDetail: false });
+    const a = await pipe.edit(img, 'make it darker', { steps: 3, restoreLuma: false });
+    const b = await pipe.edit(img, 'make it darker', { steps: 3, restoreLuma: false });
     expect(Array.from(b.data)).toEqual(Array.from(a.data));
     img.data.fill(0.2);
-    const c = await pipe.edit(img, 'make it darker', { steps: 3, keepDetail: false });
+    const c = await pipe.edit(img, 'make it darker', { steps: 3, restoreLuma: false });
     expect(c.data[0]).toBeCloseTo(0.2 * 0.55, 2);
   });
 
@@ -209,21 +209,21 @@ describe('img2img from a noise level', () => {
     const render = constImage(16, 16, [0.1, 0.4, 0.9]);
     const out = await pipe.edit(original, 'make it darker', {
       init: render,
-      strength: 0.9,
+      t: 0.9,
       steps: 20,
       seed: 2,
       scheduler: 'ddim',
-      keepDetail: false,
+      restoreLuma: false,
     });
     for (let c = 0; c < 3; c++) expect(out.data[c]).toBeCloseTo(0.8 * 0.55, 1);
     // a weak noise level keeps more of the render
     const weak = await pipe.edit(original, 'make it darker', {
       init: render,
-      strength: 0.05,
+      t: 0.05,
       steps: 20,
       seed: 2,
       scheduler: 'ddim',
-      keepDetail: false,
+      restoreLuma: false,
     });
     const dist = (im: Image) => Math.abs(im.data[2] - 0.9);
     expect(dist(weak)).toBeLessThan(dist(out));

@@ -1,9 +1,10 @@
 import { Document, WebIO } from '@gltf-transform/core';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/core/errors';
+import { resetLimits, setLimits } from '../src/core/limits';
 import { readGltfMesh, writeGlb } from '../src/io/formats/gltf-mesh';
 import { readObj, writeObj } from '../src/io/formats/obj';
 import { isPlyMesh, readPlyMesh, writePlyMesh } from '../src/io/formats/ply-mesh';
@@ -148,7 +149,9 @@ end_header
     const lying = enc(
       'ply\nformat binary_little_endian 1.0\nelement vertex 4000000000\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n\0\0\0\0',
     );
-    await rejects(() => readPlyMesh(lying, 'lie.ply'), /promises 4000000000 vertex/, 'lie.ply');
+    await rejects(() => readPlyMesh(lying, 'lie.ply'), /count \(4,000,000,000\) is over the limit/, 'lie.ply');
+    const under = enc(new TextDecoder().decode(lying).replace('4000000000', '30000000'));
+    await rejects(() => readPlyMesh(under, 'lie2.ply'), /promises 30000000 vertex/, 'lie2.ply');
     const bad = writePlyMesh({ positions: new Float32Array(9), indices: Uint32Array.from([0, 1, 2]), colors: null }, { format: 'ascii' });
     const text = new TextDecoder().decode(bad).replace('3 0 1 2', '3 0 1 9');
     await rejects(() => readPlyMesh(enc(text), 'miss.ply'), /face 0 names vertex 9, but the file has only 3/, 'miss.ply');
@@ -245,6 +248,24 @@ describe('glTF meshes', () => {
     writeFileSync(join(dir, 'lost.gltf'), JSON.stringify({ ...jd.json, buffers: [{ ...jd.json.buffers![0], uri: 'lost.bin' }] }));
     await rejects(readMeshFile(join(dir, 'lost.gltf'), nodeFiles), /buffer 'lost.bin'.*missing/, join(dir, 'lost.gltf'));
     expect(name).toMatch(/\.bin$/);
+    // URIs name files inside the .gltf's folder: absolute paths, '..' out of it and broken escapes are one line, nothing read
+    writeFileSync(join(dir, 'secret.bin'), bin);
+    const inner = join(dir, 'inner');
+    mkdirSync(inner);
+    for (const [uri, re] of [
+      ['../secret.bin', /buffer or image URI "..\/secret.bin" leaves its folder/],
+      [join(dir, 'secret.bin'), /is absolute/],
+      ['%E0%A4%A', /is not a valid URI/],
+    ] as const) {
+      writeFileSync(join(inner, 'escape.gltf'), JSON.stringify({ ...jd.json, buffers: [{ ...jd.json.buffers![0], uri }] }));
+      await rejects(readMeshFile(join(inner, 'escape.gltf'), nodeFiles), re, join(inner, 'escape.gltf'));
+    }
+    writeFileSync(join(inner, 'image.gltf'), JSON.stringify({ ...json, images: [{ uri: '../../../etc/passwd' }] }));
+    await rejects(
+      readMeshFile(join(inner, 'image.gltf'), nodeFiles),
+      /image 0's URI "..\/..\/..\/etc\/passwd" leaves its folder/,
+      join(inner, 'image.gltf'),
+    );
   });
   it('rejects truncated GLBs, out-of-range indices and NaN positions', async () => {
     const glb = await writeGlb(vase(8, 4));
@@ -296,8 +317,45 @@ describe('glTF meshes', () => {
     };
     expect((await readGltfMesh(rebuild(json), 'same.glb')).indices.length).toBe(vase(8, 4).indices.length);
     const lyingAccessor = structuredClone(json);
-    lyingAccessor.accessors[0].count = 1_000_000_000;
+    lyingAccessor.accessors[0].count = 1_000_000;
     await rejects(readGltfMesh(rebuild(lyingAccessor), 'acc.glb'), /accessor 0 .* runs past the end of buffer view/, 'acc.glb');
+    lyingAccessor.accessors[0].count = 1_000_000_000;
+    await rejects(readGltfMesh(rebuild(lyingAccessor), 'acc.glb'), /accessor 0's count \(1,000,000,000\) is over the limit/, 'acc.glb');
+    // a sparse accessor has no buffer view of its own: its count is checked against the limit, its sections against their views
+    const sparse = structuredClone(json);
+    sparse.accessors.push({
+      componentType: 5126,
+      type: 'VEC3',
+      count: 3,
+      sparse: { count: 100, indices: { bufferView: 0, componentType: 5125 }, values: { bufferView: 0 } },
+    });
+    await rejects(readGltfMesh(rebuild(sparse), 'sparse.glb'), /broken sparse section/, 'sparse.glb');
+    sparse.accessors[sparse.accessors.length - 1] = { componentType: 5126, type: 'VEC3', count: 2 ** 31 };
+    await rejects(readGltfMesh(rebuild(sparse), 'sparse.glb'), /count \(2,147,483,648\) is over the limit/, 'sparse.glb');
+    // a node graph with a cycle, and a node with two parents, would never finish (or repeat) the traversal
+    const cyclic = structuredClone(json);
+    cyclic.nodes.push({ children: [2] }, { children: [1] });
+    await rejects(readGltfMesh(rebuild(cyclic), 'cycle.glb'), /own ancestor/, 'cycle.glb');
+    const twoParents = structuredClone(json);
+    twoParents.nodes.push({ children: [0] }, { children: [0] });
+    await rejects(readGltfMesh(rebuild(twoParents), 'parents.glb'), /two parents/, 'parents.glb');
+    // one small mesh used by many nodes: the copies are counted before any is made
+    const many = structuredClone(json);
+    const uses = Array.from({ length: 300 }, () => ({ mesh: 0 }));
+    many.nodes = [{ children: uses.map((_, i) => i + 1) }, ...uses];
+    many.scenes = [{ nodes: [0] }];
+    setLimits({ elements: 200 * (vase(8, 4).positions.length / 3) });
+    try {
+      await rejects(
+        readGltfMesh(rebuild(many), 'many.glb'),
+        /glTF (vertices|triangles) \(over every use of every mesh\) .* over the limit/,
+        'many.glb',
+      );
+    } finally {
+      resetLimits();
+    }
+    expect((await readGltfMesh(rebuild(many), 'many.glb')).positions.length).toBe(300 * vase(8, 4).positions.length);
+    await rejects(readGltfMesh(rebuild({ ...json, extensionsRequired: 'KHR_x' }), 'ext.glb'), /must be a list/, 'ext.glb');
     const lyingView = structuredClone(json);
     lyingView.bufferViews[0].byteLength = 1 << 30;
     await rejects(readGltfMesh(rebuild(lyingView), 'view.glb'), /buffer view 0 runs past the end of its buffer/, 'view.glb');

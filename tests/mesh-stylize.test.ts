@@ -1,16 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadPrior } from '../src/cli/cmd-edit';
 import { stylizeMesh } from '../src/edit/loops/mesh-stylize';
-import { TargetColorLoss } from '../src/edit/loops/image-losses';
+import { TargetColorLoss } from './helpers/target-color-loss';
 import { boxRegion } from '../src/edit/regions/regions';
 import { orbitCameras } from '../src/io/export/multiview-export';
 import { boundingSphere, type Mesh } from '../src/nerf/mesh/mesh';
-import { CpuMeshRaster } from '../src/nerf/mesh/mesh-backend';
 import { rasterizeMesh } from '../src/nerf/mesh/mesh-raster-cpu';
 import { meshColors } from '../src/nerf/mesh/mesh-scene';
 import { meshOrbitHint } from '../src/nerf/mesh/mesh-views';
 import { torus, uvSphere, vase } from '../src/nerf/mesh/mesh-shapes';
-import { CPU_FIELD } from '../src/nerf/mesh/style-field';
 
 /** Silhouette IoU (coverage ≥ ½) and the surface's mean (r+g)/2 − b, before and after, over an orbit of cameras. */
 function compare(before: Mesh, after: Mesh) {
@@ -49,21 +47,19 @@ describe('mesh stylisation (built-in model)', () => {
     ] as const) {
       const r = await stylizeMesh({
         mesh,
-        guidance: { kind: 'instruction', prior, instruction: 'make it gold', method: 'idu' },
-        field: CPU_FIELD,
-        raster: new CpuMeshRaster(),
-        iters: 60,
+        options: { instruction: 'make it gold', method: 'idu', iters: 60 },
+        guide: { prior },
         views: 4,
         size: 64,
       });
-      const c = compare(mesh, r.mesh);
+      const c = compare(mesh, r.edited!.mesh);
       console.log(
-        `${name}: IoU ${c.iou.toFixed(3)}, (r+g)/2 − b ${c.before.toFixed(3)} → ${c.after.toFixed(3)} (${r.times.totalSeconds.toFixed(1)} s)`,
+        `${name}: IoU ${c.iou.toFixed(3)}, (r+g)/2 − b ${c.before.toFixed(3)} → ${c.after.toFixed(3)} (${((r.state.editorMs + r.state.refitMs + r.state.renderMs) / 1000).toFixed(1)} s)`,
       );
       expect(c.iou).toBeGreaterThanOrEqual(0.9);
       expect(c.after - c.before).toBeGreaterThanOrEqual(0.1);
-      expect(r.mesh.indices).toBe(mesh.indices);
-      expect(r.mesh.positions.length).toBe(mesh.positions.length);
+      expect(r.edited!.mesh.indices).toBe(mesh.indices);
+      expect(r.edited!.mesh.positions.length).toBe(mesh.positions.length);
     }
   }, 300_000);
 
@@ -72,14 +68,12 @@ describe('mesh stylisation (built-in model)', () => {
     const mesh = vase(12, 10);
     const r = await stylizeMesh({
       mesh,
-      guidance: { kind: 'instruction', prior, instruction: 'make it gold', method: 'sds' },
-      field: CPU_FIELD,
-      raster: new CpuMeshRaster(),
-      iters: 80,
+      options: { instruction: 'make it gold', method: 'sds', iters: 80 },
+      guide: { prior },
       views: 6,
       size: 64,
     });
-    const c = compare(mesh, r.mesh);
+    const c = compare(mesh, r.edited!.mesh);
     console.log(`vase (sds): IoU ${c.iou.toFixed(3)}, (r+g)/2 − b ${c.before.toFixed(3)} → ${c.after.toFixed(3)}`);
     expect(c.iou).toBeGreaterThanOrEqual(0.9);
     expect(c.after - c.before).toBeGreaterThanOrEqual(0.1);
@@ -91,11 +85,9 @@ describe('mesh stylisation (built-in model)', () => {
     const region = boxRegion([-1, 0, -1], [1, 1.1, 1]); // the upper half
     const r = await stylizeMesh({
       mesh,
-      guidance: { kind: 'instruction', prior, instruction: 'make it gold', method: 'idu' },
-      field: CPU_FIELD,
-      raster: new CpuMeshRaster(),
+      options: { instruction: 'make it gold', method: 'idu', iters: 40 },
+      guide: { prior },
       region,
-      iters: 40,
       views: 4,
       size: 64,
     });
@@ -105,12 +97,12 @@ describe('mesh stylisation (built-in model)', () => {
       const [x, y, z] = [mesh.positions[3 * i], mesh.positions[3 * i + 1], mesh.positions[3 * i + 2]];
       if (region.inside(x, y, z)) {
         inside++;
-        if (r.mesh.colors![3 * i + 2] < 0.45) changed++;
+        if (r.edited!.mesh.colors![3 * i + 2] < 0.45) changed++;
         continue;
       }
       for (let a = 0; a < 3; a++) {
-        expect(Object.is(r.mesh.positions[3 * i + a], mesh.positions[3 * i + a])).toBe(true);
-        expect(r.mesh.colors![3 * i + a]).toBe(0.5);
+        expect(Object.is(r.edited!.mesh.positions[3 * i + a], mesh.positions[3 * i + a])).toBe(true);
+        expect(r.edited!.mesh.colors![3 * i + a]).toBe(0.5);
       }
     }
     expect(inside).toBeGreaterThan(10);
@@ -121,12 +113,10 @@ describe('mesh stylisation (built-in model)', () => {
     const mesh = torus(0.7, 0.3, 16, 8);
     const r = await stylizeMesh({
       mesh,
-      guidance: { kind: 'image-loss', loss: new TargetColorLoss([0.1, 0.3, 0.9], 48), viewsPerStep: 3 },
-      field: CPU_FIELD,
-      raster: new CpuMeshRaster(),
-      iters: 40,
+      options: { instruction: 'a blue torus', method: 'image-loss', iters: 40, viewsPerStep: 3 },
+      guide: { imageLoss: { loss: new TargetColorLoss([0.1, 0.3, 0.9], 48) } },
     });
-    const c = r.mesh.colors!;
+    const c = r.edited!.mesh.colors!;
     let b = 0;
     for (let i = 0; i < c.length / 3; i++) b += c[3 * i + 2] - c[3 * i];
     expect(b / (c.length / 3)).toBeGreaterThan(0.2); // bluer than red by a margin (started grey)

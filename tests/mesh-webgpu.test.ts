@@ -1,8 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lookAtCamera } from '../src/core/camera';
 import { Rng } from '../src/core/rng';
-import { gpuAvailable } from '../src/gpu/device';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
 import { CpuMeshRaster, createMeshRaster } from '../src/nerf/mesh/mesh-backend';
 import { torus, uvSphere, vase } from '../src/nerf/mesh/mesh-shapes';
 import type { MeshRasterInput } from '../src/nerf/mesh/mesh-raster-cpu';
@@ -10,11 +8,9 @@ import { CpuStyleField, fourierEncode } from '../src/nerf/mesh/style-field-cpu';
 import { webGpuFieldRunner } from '../src/nerf/mesh/style-field-webgpu';
 import { fieldLayout, fourierMatrix, TEXT2MESH_FIELD } from '../src/nerf/mesh/style-field';
 
-installNodeWebGpu();
-let skip = '';
-beforeAll(async () => {
-  if (!(await gpuAvailable())) skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
-});
+import { noGpu } from './helpers/skip';
+
+const noGpuReason = await noGpu();
 
 function colored(m: { positions: Float32Array; indices: Uint32Array }, seed: number): MeshRasterInput {
   const rng = new Rng(seed);
@@ -32,12 +28,8 @@ const rel = (a: Float32Array, b: Float32Array) => {
   return Math.sqrt(d / Math.max(n, 1e-30));
 };
 
-describe('mesh rasteriser: WebGPU kernels vs the CPU twin', () => {
-  it('forward and backward match (images, coverage, faces, colour and position gradients)', async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+describe.skipIf(noGpuReason !== null)('mesh rasteriser: WebGPU kernels vs the CPU twin', () => {
+  it('forward and backward match (images, coverage, faces, colour and position gradients)', async () => {
     const gpu = await createMeshRaster('webgpu');
     const cpu = new CpuMeshRaster();
     try {
@@ -78,11 +70,7 @@ describe('mesh rasteriser: WebGPU kernels vs the CPU twin', () => {
     }
   });
 
-  it("the style field: forward outputs and parameter gradients match the CPU twin (odd sizes and the paper's width)", async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+  it("the style field: forward outputs and parameter gradients match the CPU twin (odd sizes and the paper's width)", async () => {
     for (const [cfg, n] of [
       [{ ...TEXT2MESH_FIELD, width: 24, frequencies: 5, depth: 2 }, 37],
       [TEXT2MESH_FIELD, 48],

@@ -150,7 +150,7 @@ describe('the released IP2P schedule (Euler-ancestral)', () => {
     l.setTimesteps(20);
     const x0 = randn(32, 7),
       n = randn(32, 8);
-    const i = l.startIndexForStrength(0.6);
+    const i = l.startIndexFor(0.6);
     expect(i).toBe(8);
     const t = l.timesteps[i];
     const noised = l.addNoise(x0, n, t);
@@ -221,7 +221,7 @@ describe('DDIM', () => {
     let x: Float32Array = randn(128, 12);
     s.timesteps.forEach((t, i) => (x = s.step(eps(x, t), i, x)));
     closeArrays(x, x0, 1e-4);
-    const start = s.startIndexForStrength(0.5);
+    const start = s.startIndexFor(0.5);
     expect(start).toBe(10);
     x = s.addNoise(x0, randn(128, 13), s.timesteps[start]);
     for (let i = start; i < s.timesteps.length; i++) x = s.step(eps(x, s.timesteps[i]), i, x);
@@ -314,11 +314,11 @@ describe('Euler (non-ancestral)', () => {
 });
 
 describe('img2img start index (diffusers get_timesteps)', () => {
-  it('follows int(n·strength)', () => {
+  it('follows int(n·t) (diffusers: strength)', () => {
     const s: Scheduler = createScheduler(IP2P);
     s.setTimesteps(20);
-    expect([1, 0, 0.5, 0.75, 0.3, 0.01].map((x) => s.startIndexForStrength(x))).toEqual([0, 20, 10, 5, 14, 20]);
-    expect(() => s.startIndexForStrength(1.5)).toThrow(UserError);
+    expect([1, 0, 0.5, 0.75, 0.3, 0.01].map((x) => s.startIndexFor(x))).toEqual([0, 20, 10, 5, 14, 20]);
+    expect(() => s.startIndexFor(1.5)).toThrow(UserError);
   });
 });
 

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { lookAtCamera, type Camera } from '../src/core/camera';
 import { demoGaussians } from '../src/viewer/data/demo-gaussians';
-import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-raster-cpu';
+import { renderGaussiansCpu } from '../src/nerf/gaussian/gaussian-span-cpu';
 import { DEMO_BACKGROUND } from '../src/io/datasets/demo-scene';
 import { demoVoxelGrid } from '../src/viewer/data/demo-voxels';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
-import { chromiumMissing, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
+import { startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { noChromium } from './helpers/skip';
 import { writeGaussianPly } from '../src/io/formats/ply';
 import { encodeVoxelScene } from '../src/io/formats/voxel-format';
 import { demoCameras, demoTransforms } from '../src/io/datasets/demo-scene';
@@ -24,8 +25,7 @@ import { boxRegion, regionMask } from '../src/edit/regions/regions';
 import { SAMPLE_INSTRUCTION, SAMPLE_REGION } from '../src/viewer/state/edit-store';
 
 // The viewer app in a real Chromium (WebGPU on SwiftShader), served by `vite preview` of a fresh build.
-const missing = chromiumMissing();
-if (missing) console.log(`viewer-app tests skipped: ${missing}`);
+const missing = noChromium();
 
 function camJson(c: Camera) {
   return { ...c, c2w: Array.from(c.c2w) };
@@ -134,7 +134,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       );
       const vcam = lookAtCamera([2.3, 1.4, -2.1], [0, 0.2, 0], [0, 1, 0], 48, 36, 40);
       const vpx = await g.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(vcam));
-      const vref = (await new VoxelScene(demoVoxelGrid(32), DEMO_BACKGROUND).render(vcam)).image;
+      const vref = (await new VoxelGridScene(demoVoxelGrid(32), DEMO_BACKGROUND).render(vcam)).image;
       expect(compare(vpx.rgba, vref.data, vcam, 'WebGL2 voxels vs CPU renderer').psnr).toBeGreaterThan(35);
       expect(gerr).toEqual([]);
     } catch (e) {
@@ -182,7 +182,7 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       expect(info.scene).toBe('voxel:demo-voxel');
       const cam = lookAtCamera([2.3, 1.4, -2.1], [0, 0.2, 0], [0, 1, 0], 80, 60, 40);
       const px = await vpage.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(cam));
-      const ref = (await new VoxelScene(demoVoxelGrid(48), DEMO_BACKGROUND).render(cam)).image;
+      const ref = (await new VoxelGridScene(demoVoxelGrid(48), DEMO_BACKGROUND).render(cam)).image;
       const { psnr, covered } = compare(px.rgba, ref.data, cam, 'voxels vs CPU renderer');
       expect(covered).toBeGreaterThan(0.3);
       expect(psnr).toBeGreaterThan(35);
@@ -251,6 +251,74 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       await p.close();
     }
   });
+
+  it('opens .spz, .compressed.ply, a SOG folder and a COLMAP folder, with parsing progress, on the chosen background; too-large files get a message', async () => {
+    const { page: p, errors: perr } = await h.open('?scene=scenes/demo.ply');
+    const tmp = mkdtempSync(join(tmpdir(), 'is-open-fmt-'));
+    try {
+      await waitForScene(p, 2);
+      const { encodeGaussians } = await import('../src/io/formats/gaussian-formats');
+      const g = demoGaussians({ spacing: 0.05 });
+      const open = async (name: string, bytes: Uint8Array) => {
+        await p.getByTestId('file-input').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
+        await p.waitForFunction((n) => window.__instructScene?.info().scene === `gaussians:${n}`, name, { timeout: 60_000 });
+        return p.evaluate(() => window.__instructScene!.info());
+      };
+      // the background setting applies to the current scene and to files opened later
+      await p.getByTestId('background-select').selectOption('white');
+      const spz = await open('demo4.spz', await encodeGaussians(g, 'x.spz', { spzVersion: 4 }));
+      expect(spz.count).toBe(g.count);
+      expect(spz.background).toEqual([1, 1, 1]);
+      expect(spz.busyLog.some((b) => /^parsing demo4\.spz… \d+%$/.test(b))).toBe(true);
+      await h.screenshot(p, 'viewer-open-spz');
+      const cply = await open('demo.compressed.ply', await encodeGaussians(g, 'x.compressed.ply'));
+      expect(cply.count).toBe(g.count);
+      const { splatTransform } = await import('./helpers/splat-transform');
+      if (splatTransform.available) {
+        // a SOG folder written by splat-transform: lossless WebP decoded in the browser (WebAssembly)
+        writeFileSync(join(tmp, 'g.ply'), writeGaussianPly(g));
+        mkdirSync(join(tmp, 'sogdir'));
+        splatTransform.run(['g.ply', 'sogdir/meta.json'], tmp);
+        await p.getByTestId('folder-input').setInputFiles(join(tmp, 'sogdir'));
+        await p.waitForFunction(() => window.__instructScene?.info().scene === 'gaussians:sogdir', undefined, { timeout: 60_000 });
+        expect((await p.evaluate(() => window.__instructScene!.info())).count).toBe(g.count);
+        await h.screenshot(p, 'viewer-open-sog');
+      } else console.log(`SOG folder part skipped: ${splatTransform.reason}`);
+      // a COLMAP capture folder: its cameras as frustums and its points3D as Gaussians
+      const { colmapModel } = await import('./helpers/colmap-writer');
+      const cams = demoCameras(5, 16, 2);
+      const cm = join(tmp, 'colmap-capture');
+      mkdirSync(join(cm, 'sparse/0'), { recursive: true });
+      mkdirSync(join(cm, 'images'));
+      const model = colmapModel(
+        cams,
+        cams.map((_, i) => `${i}.png`),
+        { model: 'PINHOLE', params: [cams[0].fx, cams[0].fy, 8, 8] },
+        { xyz: [0, 0, 0, 0.5, 0.2, 0, -0.5, 0.2, 0.1], rgb: [1, 0, 0, 0, 1, 0, 0, 0, 1] },
+        'bin',
+      );
+      for (const [f, b] of Object.entries(model)) writeFileSync(join(cm, 'sparse/0', f), b);
+      cams.forEach((_, i) => writeFileSync(join(cm, `images/${i}.png`), encodePng(createImage(16, 16, 3))));
+      await p.getByTestId('folder-input').setInputFiles(cm);
+      await p.waitForFunction(() => (window.__instructScene?.info().cameras ?? 0) === 5, undefined, { timeout: 60_000 });
+      expect((await p.evaluate(() => window.__instructScene!.info())).count).toBe(3);
+      // a file holding more Gaussians than the viewer can: a message saying how many it can hold, no crash
+      const big = (await encodeGaussians(g, 'x.spz', { spzVersion: 4 })).slice();
+      new DataView(big.buffer).setUint32(8, 50_000_000, true);
+      await p.getByTestId('file-input').setInputFiles({ name: 'huge.spz', mimeType: 'application/octet-stream', buffer: Buffer.from(big) });
+      await p.getByTestId('error').waitFor({ timeout: 30_000 });
+      const err = (await p.getByTestId('error').textContent()) ?? '';
+      expect(err).toMatch(/huge\.spz: this SPZ file holds 50,000,000 Gaussians .*the viewer can hold about [\d,]+/);
+      expect(err.split('\n')).toHaveLength(1);
+      expect(perr).toEqual([]);
+    } catch (e) {
+      await h.screenshot(p, 'viewer-open-formats').catch(() => {});
+      throw e;
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+      await p.close();
+    }
+  }, 240_000);
 
   it('runs a short built-in-model edit that changes the region; undo restores the scene, redo re-applies; exports load back', async () => {
     const { page: p, errors: perr } = await h.open();

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Page } from 'playwright-core';
 import { lookAtCamera } from '../src/core/camera';
-import { chromiumMissing, ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { ARTIFACTS, ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { noChromium } from './helpers/skip';
 
 // Editing controls in a real Chromium: a model loaded from a URL (downloaded once, kept in the Cache API),
-// guidance changed while the edit runs, pause / resume, cancel.
-const missing = chromiumMissing();
-if (missing) console.log(`viewer edit-controls tests skipped: ${missing}`);
+// guidance changed while the edit runs, pause / resume, cancel; an edit that survives a reload.
+const missing = noChromium();
 
 function filesUnder(dir: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
@@ -109,6 +109,74 @@ describe.skipIf(missing !== null)('viewer edit controls (Chromium)', () => {
       await page.close();
     }
   });
+
+  it('an edit interrupted by a reload resumes from its checkpoint in the browser storage, with the result of an uninterrupted run', async () => {
+    const { page, errors } = await h.open('?demo=voxel&res=32');
+    await page.setViewportSize({ width: 320, height: 240 });
+    const cam = { ...lookAtCamera([1.4, 1.0, 1.6], [0, 0.3, 0], [0, 1, 0], 48, 36, 40) };
+    const camJson = { ...cam, c2w: Array.from(cam.c2w) };
+    const render = async () => Array.from((await page.evaluate((c) => window.__instructScene!.renderPixels(c as never), camJson)).rgba);
+    const keptStep = () =>
+      page.evaluate(async () => {
+        try {
+          const root = await navigator.storage.getDirectory();
+          const dir = await (await root.getDirectoryHandle('instruct-scene')).getDirectoryHandle('interrupted-edit');
+          const job = JSON.parse(await (await (await dir.getFileHandle('job.json')).getFile()).text());
+          return job.step as number;
+        } catch {
+          return -1;
+        }
+      });
+    try {
+      await page.waitForFunction(() => (window.__instructScene?.info().count ?? 0) > 0, undefined, { timeout: 60_000 });
+      const before = await render();
+      await page.getByTestId('views').fill('2');
+      await page.getByTestId('steps').fill('3');
+      await page.getByTestId('iters').fill('600');
+      await page.getByTestId('text-guidance').fill('9');
+      await page.getByTestId('run').click();
+      // the edit keeps a checkpoint every few seconds; reload once one is kept (the worker dies mid-edit)
+      await expect.poll(keptStep, { timeout: 120_000, interval: 100 }).toBeGreaterThanOrEqual(10);
+      const progressAtReload = (await page.getByTestId('edit-step').textContent()) ?? '';
+      await page.reload();
+      await page.waitForFunction(() => (window.__instructScene?.info().count ?? 0) > 0, undefined, { timeout: 60_000 });
+      const offer = page.getByTestId('interrupted-edit');
+      await offer.waitFor({ timeout: 30_000 });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await offer.screenshot({ path: join(ARTIFACTS, 'viewer-edit-interrupted.png') });
+      const kept = Number(/step (\d+)\/600/.exec((await offer.textContent()) ?? '')?.[1]);
+      expect(kept % 10).toBe(0);
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(600);
+      await page.getByTestId('resume-interrupted').click();
+      await page.getByTestId('history-count').filter({ hasText: '1 edit' }).waitFor({ timeout: 150_000 });
+      const resumed = await render();
+      const logs = await page.evaluate(() => window.__instructScene!.editLogs());
+      const log = logs[0] as { settings: { textScale: number; iters: number }; times: { resumed: boolean } };
+      expect(log.settings).toMatchObject({ textScale: 9, iters: 600 }); // the edit's settings, restored with it
+      expect(log.times.resumed).toBe(true);
+      expect(await keptStep()).toBe(-1); // a finished edit is not kept
+      // the same edit without interruption, from the same scene: the same result, bit for bit
+      await page.getByTestId('undo').click();
+      await page.getByTestId('history-count').filter({ hasText: '0 edits' }).waitFor();
+      expect(await render()).toEqual(before);
+      await page.getByTestId('run').click();
+      await page.getByTestId('history-count').filter({ hasText: '1 edit' }).waitFor({ timeout: 150_000 });
+      const uninterrupted = await render();
+      let changed = 0;
+      for (let i = 0; i < before.length; i += 4)
+        if (Math.abs(uninterrupted[i] - before[i]) + Math.abs(uninterrupted[i + 2] - before[i + 2]) > 8) changed++;
+      console.log(`reload at "${progressAtReload}"; the edit changed ${changed} of ${before.length / 4} pixels`);
+      expect(changed).toBeGreaterThan(10);
+      expect(resumed).toEqual(uninterrupted);
+      expect(errors).toEqual([]);
+    } catch (e) {
+      await h.screenshot(page, 'viewer-edit-reload').catch(() => {});
+      throw e;
+    } finally {
+      await page.close();
+    }
+  }, 420_000);
 
   it('runs a short SDS edit on a voxel scene (ray-marched before and after)', async () => {
     const { page, errors } = await h.open('?demo=voxel&res=32');

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'vite';
-import { chromiumMissing, ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { ROOT, startViewer, type ViewerHarness } from './helpers/viewer-browser';
+import { noChromium } from './helpers/skip';
 import { decodeImage } from '../src/io/images/image-codec';
 
 // The library build (vite.lib.config.ts, `npm run build:lib`) used by another R3F app: the host imports
 // 'instruct-scene-viewer' (the built bundle), makes its own Canvas with the library's renderer factory and
 // draws <SplatScene> and <VoxelScene> in a real Chromium.
-const missing = chromiumMissing();
-if (missing) console.log(`viewer library tests skipped: ${missing}`);
+const missing = noChromium();
 
 describe.skipIf(missing !== null)('viewer library in a host R3F app (Chromium)', () => {
   let h: ViewerHarness;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadDataset, loadViews } from '../src/io/datasets/dataset';
 import { nodeFiles } from '../src/io/node/node-files';
 import { fitVoxel, sceneBounds } from '../src/nerf/voxel/fit-voxel';
-import { VoxelScene } from '../src/nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../src/nerf/voxel/voxel-grid-scene';
 import { psnr } from '../src/edit/eval/metrics';
 import { cameraCenter } from '../src/core/camera';
 
@@ -29,7 +29,7 @@ describe.skipIf(missing)('voxel grid on the unbounded bear capture', () => {
     // most cameras lie outside the inner box, in the contracted shell
     const outside = cams.filter((c) => cameraCenter(c).some((v, a) => v < b.box.min[a] || v > b.box.max[a])).length;
     expect(outside).toBeGreaterThan(cams.length / 2);
-    const evalTest = async (scene: VoxelScene) => {
+    const evalTest = async (scene: VoxelGridScene) => {
       let s = 0,
         alpha = 0;
       for (const v of test) {
@@ -51,11 +51,11 @@ describe.skipIf(missing)('voxel grid on the unbounded bear capture', () => {
         seed: 1,
         gridEvery: 1,
         onGrid: async (grid, step, p) => {
-          if (step === 1) start = (await evalTest(new VoxelScene(grid, ds.background, { stepRatio: 0.5, near: p.near }))).psnr;
+          if (step === 1) start = (await evalTest(new VoxelGridScene(grid, ds.background, { stepRatio: 0.5, near: p.near }))).psnr;
         },
       },
     );
-    const end = await evalTest(new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near }));
+    const end = await evalTest(new VoxelGridScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near }));
     console.log(`bear 32²: test PSNR ${start.toFixed(2)} → ${end.psnr.toFixed(2)} dB, mean alpha ${end.alpha.toFixed(3)}`);
     expect(end.alpha).toBeGreaterThan(0.5);
     expect(end.psnr).toBeGreaterThan(start + 4);

@@ -71,7 +71,7 @@ describe('voxel scene format', () => {
           'big.voxel',
         ),
       ),
-    ).toMatch(/^big\.voxel: grid 4096×4096×4096 is larger than supported/);
+    ).toMatch(/^big\.voxel: grid 4096×4096×4096 vertex count .* is over the limit/);
     expect(
       errorOf(() =>
         decodeVoxelScene(

@@ -1,38 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { createVoxelGrid, sampleDensity, softplus, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { sampleDensity, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
+import { softplus } from '../src/core/math';
+import { randomVoxelGrid, raysLookingIn } from './helpers/scenes';
 
 /** Finite-difference checks of the CPU voxel backward pass (density, colour, SH band 1; bounded and contracted). */
 
-function randomGrid(rng: Rng, shDegree: 0 | 1, bgLen: number): VoxelGrid {
-  const g = createVoxelGrid({ res: [5, 4, 6], box: { min: [-1, -0.5, -1], max: [1, 0.7, 1.2] }, bgLen, shDegree });
-  g.densityShift = -1; // a partly opaque field, so every term of the gradient matters
-  for (let i = 0; i < g.density.length; i++) g.density[i] = rng.uniform(-2, 4);
-  for (let i = 0; i < g.color.length; i++) g.color[i] = rng.uniform(-1.5, 1.5);
-  return g;
-}
+// a partly opaque field (shift −1), so every term of the gradient matters
+const randomGrid = (rng: Rng, shDegree: 0 | 1, bgLen: number): VoxelGrid =>
+  randomVoxelGrid(rng, { res: [5, 4, 6], bgLen, shDegree, densityShift: -1, density: [-2, 4], color: 1.5 });
 
-function randomBatch(rng: Rng, n: number, far: number): TrainBatch {
-  const origins = new Float32Array(n * 3),
-    dirs = new Float32Array(n * 3),
-    target = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    const th = rng.uniform(0, 2 * Math.PI),
-      ph = rng.uniform(0.2, 1.2);
-    const o = [far * Math.cos(ph) * Math.cos(th), far * Math.sin(ph), far * Math.cos(ph) * Math.sin(th)];
-    const aim = [rng.uniform(-0.5, 0.5), rng.uniform(-0.3, 0.4), rng.uniform(-0.5, 0.5)];
-    const d = [aim[0] - o[0], aim[1] - o[1], aim[2] - o[2]];
-    const l = Math.hypot(d[0], d[1], d[2]);
-    for (let a = 0; a < 3; a++) {
-      origins[i * 3 + a] = o[a];
-      dirs[i * 3 + a] = d[a] / l;
-      target[i * 3 + a] = rng.next();
-    }
-  }
-  return { origins, dirs, target, count: n };
-}
+const randomBatch = (rng: Rng, n: number, far: number): TrainBatch =>
+  raysLookingIn(rng, n, { far, elevation: [0.2, 1.2], aim: { min: [-0.5, -0.3, -0.5], max: [0.5, 0.4, 0.5] } });
 
 function lossOf(grid: VoxelGrid, batch: TrainBatch, p: ReturnType<typeof defaultMarchParams>): number {
   if (p.distortion) {

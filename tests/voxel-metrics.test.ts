@@ -3,7 +3,7 @@ import { Rng } from '../src/core/rng';
 import { createImage, type Image } from '../src/core/image';
 import { psnr, ssim } from '../src/edit/eval/metrics';
 
-/** PSNR and SSIM (REFERENCE §5) against their definitions. */
+/** PSNR and SSIM (docs/metrics.md) against their definitions. */
 function randomImage(rng: Rng, w: number, h: number): Image {
   const img = createImage(w, h, 3);
   for (let i = 0; i < img.data.length; i++) img.data[i] = rng.next();

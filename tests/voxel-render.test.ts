@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import {
-  createVoxelGrid,
-  sampleDensity,
-  softplus,
-  sigmoid,
-  SH_C1,
-  worldToGrid,
-  colorDims,
-  type VoxelGrid,
-} from '../src/nerf/voxel/voxel-grid';
+import { createVoxelGrid, sampleDensity, worldToGrid, colorDims, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type MarchParams, type RayBatch } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
+import { softplus, sigmoid } from '../src/core/math';
+import { SH_C1 } from '../src/nerf/common/sh';
 
 /**
  * The CPU renderer against a naive, literal implementation of the marching spec in voxel-backend.ts

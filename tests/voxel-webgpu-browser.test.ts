@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { build, type Plugin } from 'esbuild'; // installed with tsx (a dependency)
 import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumMissing } from './helpers/viewer-browser';
+import { CHROMIUM, CHROMIUM_ARGS } from './helpers/viewer-browser';
+import { noChromium, skipReason } from './helpers/skip';
 
 // The WebGPU voxel backend in a real Chromium (navigator.gpu on SwiftShader), against the CPU reference on the
 // same page: the browser half of "same kernels in Node (Dawn) and the browser". Bounds as tests/voxel-webgpu-parity.
-const missing = chromiumMissing();
-if (missing) console.log(`voxel WebGPU browser test skipped: ${missing}`);
+const missing = noChromium();
 
 /** `?raw` imports as Vite resolves them: the file's text. */
 const rawPlugin: Plugin = {
@@ -61,7 +61,7 @@ describe.skipIf(missing !== null)('voxel WebGPU backend in Chromium', () => {
     await page.waitForFunction(() => (window as any).ready === true, undefined, { timeout: 30_000 });
     const hasGpu = await page.evaluate(async () => !!(await (navigator as any).gpu?.requestAdapter()));
     if (!hasGpu) {
-      console.log('skipped: this Chromium offers no WebGPU adapter');
+      skipReason('webgpu-chromium', `browser WebGPU tests skipped: this Chromium (${CHROMIUM}) offers no WebGPU adapter`);
       ctx.skip();
     }
     for (const [seed, bgLen] of [

@@ -1,9 +1,9 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { gpuAvailable } from '../src/gpu/device';
+import { describe, expect, it } from 'vitest';
+import { noGpu } from './helpers/skip';
 import { DEMO_BACKGROUND, DEMO_SCENE_BOX, demoCameras, renderDemoScene } from '../src/io/datasets/demo-scene';
 import { fitVoxel, type FitVoxelOptions, type FitView } from '../src/nerf/voxel/fit-voxel';
 import { createWebGpuVoxelBackend } from '../src/nerf/voxel/voxel-render-webgpu';
+import type { BackendName } from '../src/nerf/common/backend';
 
 /**
  * The same trainer (fitVoxel) on `backend: 'webgpu'` lowers the loss like on the CPU: a short coarse-to-fine
@@ -11,13 +11,9 @@ import { createWebGpuVoxelBackend } from '../src/nerf/voxel/voxel-render-webgpu'
  * whole step on the device (fused: train + TV + sparsity + Adam in WGSL) and with the host Adam. The gradients
  * agree to f32 rounding (voxel-webgpu-parity / -optim tests), so the loss curves must nearly coincide.
  */
-installNodeWebGpu();
-let skip = '';
-beforeAll(async () => {
-  if (!(await gpuAvailable())) skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
-});
+const noGpuReason = await noGpu();
 
-async function curve(views: FitView[], which: 'cpu' | 'webgpu', fused = true) {
+async function curve(views: FitView[], which: BackendName, fused = true) {
   const losses: number[] = [];
   let fusedSteps = 0,
     hostSteps = 0;
@@ -59,10 +55,7 @@ async function curve(views: FitView[], which: 'cpu' | 'webgpu', fused = true) {
 
 describe('fitVoxel on the WebGPU backend', () => {
   it('lowers the loss like the CPU backend (same seed, same schedule)', async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+    if (noGpuReason) ctx.skip();
     const views = demoCameras(6, 16, 5).map((camera) => ({ camera, image: renderDemoScene(camera) }));
     const cpu = await curve(views, 'cpu');
     const gpu = await curve(views, 'webgpu');

@@ -1,13 +1,14 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { gpuAvailable } from '../src/gpu/device';
+import { noGpu } from './helpers/skip';
 import { Adam } from '../src/nerf/common/adam';
-import { cloneGrid, createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { cloneGrid, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type TrainBatch } from '../src/nerf/voxel/voxel-backend';
 import { trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
 import { densitySparsity, gridTotalVariation } from '../src/nerf/voxel/voxel-regularizers';
 import { createWebGpuVoxelBackend, type FusedStepOptions } from '../src/nerf/voxel/voxel-render-webgpu';
+import type { Vec3 } from '../src/core/math';
+import { randomVoxelGrid, raysLookingIn } from './helpers/scenes';
 
 /**
  * The fused, GPU-resident fit step (voxel_render.wgsl `train` + voxel_optim.wgsl `regularize` + `adam`) against
@@ -18,35 +19,13 @@ import { createWebGpuVoxelBackend, type FusedStepOptions } from '../src/nerf/vox
  * values (measured on SwiftShader: all, worst 5e-4·lr), every entry within 3 steps of lr (the largest
  * possible disagreement), and the untouched entries (no gradient) exactly unchanged on both.
  */
-installNodeWebGpu();
-let skip = '';
-beforeAll(async () => {
-  if (!(await gpuAvailable())) skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
-});
+const noGpuReason = await noGpu();
 
 function setup(seed: number, shDegree: 0 | 1): { grid: VoxelGrid; batch: TrainBatch } {
   const rng = new Rng(seed);
-  const g = createVoxelGrid({ res: [11, 8, 10], box: { min: [-1, -0.5, -1], max: [1, 0.7, 1.2] }, shDegree });
-  g.densityShift = -2;
-  for (let i = 0; i < g.density.length; i++) g.density[i] = rng.uniform(-4, 3);
-  for (let i = 0; i < g.color.length; i++) g.color[i] = rng.uniform(-2, 2);
+  const g = randomVoxelGrid(rng, { res: [11, 8, 10], shDegree, densityShift: -2, density: [-4, 3], color: 2 });
   for (let i = 0; i < g.occupancy.length; i++) g.occupancy[i] = rng.next() < 0.75 ? 1 : 0;
-  const n = 300;
-  const batch: TrainBatch = { origins: new Float32Array(n * 3), dirs: new Float32Array(n * 3), target: new Float32Array(n * 3), count: n };
-  for (let i = 0; i < n; i++) {
-    const th = rng.uniform(0, 2 * Math.PI),
-      ph = rng.uniform(-0.5, 1.1),
-      far = 3;
-    const o = [far * Math.cos(ph) * Math.cos(th), far * Math.sin(ph), far * Math.cos(ph) * Math.sin(th)];
-    const aim = [rng.uniform(-0.9, 0.9), rng.uniform(-0.4, 0.6), rng.uniform(-0.9, 1.1)];
-    const d = [aim[0] - o[0], aim[1] - o[1], aim[2] - o[2]],
-      l = Math.hypot(d[0], d[1], d[2]);
-    for (let a = 0; a < 3; a++) {
-      batch.origins[i * 3 + a] = o[a];
-      batch.dirs[i * 3 + a] = d[a] / l;
-      batch.target[i * 3 + a] = rng.next();
-    }
-  }
+  const batch = raysLookingIn(rng, 300, { far: 3, elevation: [-0.5, 1.1], aim: { min: [-0.9, -0.4, -0.9], max: [0.9, 0.6, 1.1] } });
   return { grid: g, batch };
 }
 
@@ -110,17 +89,11 @@ async function check(seed: number, shDegree: 0 | 1) {
 
 describe('fused WebGPU fit step (train + TV + sparsity + Adam on the device)', () => {
   it('matches the host trainer for three steps, RGB', async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+    if (noGpuReason) ctx.skip();
     await check(11, 0);
   });
   it('matches the host trainer for three steps, SH degree 1', async (ctx) => {
-    if (skip) {
-      console.log(`skipped: ${skip}`);
-      ctx.skip();
-    }
+    if (noGpuReason) ctx.skip();
     await check(12, 1);
   });
 });

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Rng } from '../src/core/rng';
-import { installNodeWebGpu } from '../src/io/node/node-webgpu';
-import { gpuAvailable, gpuDescription } from '../src/gpu/device';
-import { createVoxelGrid, type Vec3, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
+import { gpuDescription } from '../src/gpu/device';
+import { noGpu } from './helpers/skip';
+import { createVoxelGrid, type VoxelGrid } from '../src/nerf/voxel/voxel-grid';
 import { defaultMarchParams, type MarchParams, type TrainBatch, type TrainOptions } from '../src/nerf/voxel/voxel-backend';
 import { renderRaysCpu, trainRaysCpu } from '../src/nerf/voxel/voxel-render-cpu';
 import {
@@ -11,6 +11,9 @@ import {
   packOccupancyWithBlocks,
   type WebGpuVoxelBackend,
 } from '../src/nerf/voxel/voxel-render-webgpu';
+import type { Vec3 } from '../src/core/math';
+import { randomVoxelGrid, raysFromInside, raysLookingIn } from './helpers/scenes';
+import { maxAbs } from './helpers/compare';
 
 /**
  * Parity of the WebGPU voxel backend (src/shaders/voxel_render.wgsl) with the CPU reference
@@ -31,15 +34,11 @@ import {
  *   alphaWeight) are held to the same loss and gradient bounds.
  */
 
-installNodeWebGpu();
+const noGpuReason = await noGpu();
 let backend: WebGpuVoxelBackend | undefined;
-let skip = '';
 
 beforeAll(async () => {
-  if (!(await gpuAvailable())) {
-    skip = 'no WebGPU adapter (Dawn / SwiftShader) on this machine';
-    return;
-  }
+  if (noGpuReason) return;
   backend = await createWebGpuVoxelBackend();
   console.log(`voxel WebGPU parity on: ${gpuDescription()}`);
 });
@@ -55,10 +54,7 @@ interface Case {
 }
 
 function randomGrid(rng: Rng, c: Case): VoxelGrid {
-  const g = createVoxelGrid({ res: c.res, box: { min: [-1, -0.5, -1], max: [1, 0.7, 1.2] }, bgLen: c.bgLen, shDegree: c.shDegree });
-  g.densityShift = -2;
-  for (let i = 0; i < g.density.length; i++) g.density[i] = rng.uniform(-4, 3);
-  for (let i = 0; i < g.color.length; i++) g.color[i] = rng.uniform(-2, 2);
+  const g = randomVoxelGrid(rng, { res: c.res, bgLen: c.bgLen, shDegree: c.shDegree, densityShift: -2, density: [-4, 3], color: 2 });
   if (c.sparse) {
     // empty cells: a whole slab (x in the lower third: empty blocks the CPU jumps over) and 30 % at random
     const [nx, ny, nz] = c.res;
@@ -68,38 +64,11 @@ function randomGrid(rng: Rng, c: Case): VoxelGrid {
   return g;
 }
 
-function randomBatch(rng: Rng, n: number, inside: boolean): TrainBatch {
-  const origins = new Float32Array(n * 3),
-    dirs = new Float32Array(n * 3),
-    target = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    let o: number[], d: number[];
-    if (inside) {
-      o = [rng.uniform(-0.8, 0.8), rng.uniform(-0.3, 0.5), rng.uniform(-0.8, 1)];
-      d = [rng.normal(), rng.normal(), rng.normal()];
-    } else {
-      const th = rng.uniform(0, 2 * Math.PI),
-        ph = rng.uniform(-0.6, 1.2),
-        far = rng.uniform(2.5, 4);
-      o = [far * Math.cos(ph) * Math.cos(th), far * Math.sin(ph), far * Math.cos(ph) * Math.sin(th)];
-      const aim = [rng.uniform(-0.9, 0.9), rng.uniform(-0.4, 0.6), rng.uniform(-0.9, 1.1)];
-      d = [aim[0] - o[0], aim[1] - o[1], aim[2] - o[2]];
-    }
-    const l = Math.hypot(d[0], d[1], d[2]);
-    for (let a = 0; a < 3; a++) {
-      origins[i * 3 + a] = o[a];
-      dirs[i * 3 + a] = d[a] / l;
-      target[i * 3 + a] = rng.next();
-    }
-  }
-  return { origins, dirs, target, count: n };
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
+/** Rays from inside the inner box (unbounded captures) or from outside looking in. */
+const randomBatch = (rng: Rng, n: number, inside: boolean): TrainBatch =>
+  inside
+    ? raysFromInside(rng, n, { min: [-0.8, -0.3, -0.8], max: [0.8, 0.5, 1] })
+    : raysLookingIn(rng, n, { far: [2.5, 4], elevation: [-0.6, 1.2], aim: { min: [-0.9, -0.4, -0.9], max: [0.9, 0.6, 1.1] } });
 
 function compareGrads(name: string, cpu: Float32Array, gpu: Float32Array): { rel: number; cos: number } {
   let d = 0,
@@ -122,10 +91,7 @@ function compareGrads(name: string, cpu: Float32Array, gpu: Float32Array): { rel
 }
 
 async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid) => MarchParams) {
-  if (skip) {
-    console.log(`skipped: ${skip}`);
-    ctx.skip();
-  }
+  if (noGpuReason) ctx.skip();
   const rng = new Rng(seed);
   const grid = randomGrid(rng, c);
   const batch = randomBatch(rng, 256, c.inside);
@@ -202,10 +168,7 @@ async function parity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid)
  * prove nothing.
  */
 async function lossParity(ctx: TestContext, c: Case, seed: number, p: (g: VoxelGrid) => MarchParams, opts: TrainOptions, alphaWeight = 0) {
-  if (skip) {
-    console.log(`skipped: ${skip}`);
-    ctx.skip();
-  }
+  if (noGpuReason) ctx.skip();
   const rng = new Rng(seed);
   const grid = randomGrid(rng, c);
   const batch = randomBatch(rng, 256, c.inside);

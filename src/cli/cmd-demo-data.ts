@@ -1,7 +1,9 @@
-import { joinPath } from '../core/paths';
+import { dirLabel } from '../core/paths';
 import { UserError } from '../core/errors';
 import { encodePng } from '../io/images/image-codec';
 import { nodeFiles } from '../io/node/node-files';
+import { openTransaction } from '../io/files/files';
+import { prepareOutput } from '../io/node/output-guard';
 import { DEMO_OBJECTS, demoCameras, demoTransforms, renderDemoScene } from '../io/datasets/demo-scene';
 import { intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
@@ -23,20 +25,28 @@ export async function writeDemoData(
     seed = opts.seed ?? 0;
   const cams = demoCameras(views, size, seed);
   const fileOf = (i: number) => `images/frame_${String(i + 1).padStart(5, '0')}.png`;
-  for (let i = 0; i < cams.length; i++) {
-    await nodeFiles.write(joinPath(out, fileOf(i)), encodePng(renderDemoScene(cams[i])));
-    opts.progress?.update({ phase: 'render', step: i + 1, total: cams.length });
+  // staged: the dataset appears complete or not at all (transforms.json last)
+  const tx = await openTransaction(nodeFiles, out);
+  try {
+    for (let i = 0; i < cams.length; i++) {
+      await tx.write(fileOf(i), encodePng(renderDemoScene(cams[i])));
+      opts.progress?.update({ phase: 'render', step: i + 1, total: cams.length });
+    }
+    opts.progress?.done();
+    await tx.write(
+      'objects.json',
+      JSON.stringify(
+        DEMO_OBJECTS.map((o) => ({ name: o.name, min: o.min, max: o.max })),
+        null,
+        2,
+      ),
+    );
+    await tx.write('transforms.json', JSON.stringify(demoTransforms(cams, fileOf), null, 2));
+    await tx.commit(['objects.json', 'transforms.json']);
+  } catch (e) {
+    await tx.abort();
+    throw e;
   }
-  opts.progress?.done();
-  await nodeFiles.write(joinPath(out, 'transforms.json'), JSON.stringify(demoTransforms(cams, fileOf), null, 2));
-  await nodeFiles.write(
-    joinPath(out, 'objects.json'),
-    JSON.stringify(
-      DEMO_OBJECTS.map((o) => ({ name: o.name, min: o.min, max: o.max })),
-      null,
-      2,
-    ),
-  );
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -60,8 +70,9 @@ export async function run(args: string[]): Promise<number> {
   const views = intFlag(p.values.views, 'views', 64, 8);
   const seed = intFlag(p.values.seed, 'seed', 0, 0);
   if (size > 4096) throw new UserError('--size must be at most 4096');
+  await prepareOutput({ out, kind: 'dir', inputs: [] });
   await writeDemoData(out, { seed, size, views, progress: Progress.for(p.values.json as boolean) });
   if (p.values.json) console.log(JSON.stringify({ out, views, size, seed }));
-  else console.log(`wrote ${views} views (${size}×${size}) to ${out}/ (transforms.json, objects.json)`);
+  else console.log(`wrote ${views} views (${size}×${size}) to ${dirLabel(out)} (transforms.json, objects.json)`);
   return 0;
 }

@@ -1,4 +1,4 @@
-import { joinPath } from '../core/paths';
+import { dirLabel, joinPath } from '../core/paths';
 import { loadDataset, framesOf } from '../io/datasets/dataset';
 import { loadScene } from '../io/scenes/load-scene';
 import { exportMultiview, exportName } from '../io/export/multiview-export';
@@ -8,6 +8,8 @@ import { fitToFolder } from './cmd-fit';
 import { evaluate } from './cmd-eval';
 import { intFlag, parseCommand } from './args';
 import { Progress } from './progress';
+import { UserError } from '../core/errors';
+import { prepareOutput } from '../io/node/output-guard';
 
 const USAGE = `usage: instruct-scene demo [--out DIR] [--size N] [--iters N] [--res N] [--json]
 
@@ -25,6 +27,8 @@ export async function run(args: string[]): Promise<number> {
   if (!p) return 0;
   const out = typeof p.values.out === 'string' ? p.values.out : 'out';
   const size = intFlag(p.values.size, 'size', 128, 16);
+  if (size > 4096) throw new UserError('--size must be at most 4096');
+  await prepareOutput({ out, kind: 'dir', inputs: [] });
   const json = !!p.values.json;
   const progress = Progress.for(json);
   const say = (s: string) => {
@@ -33,9 +37,9 @@ export async function run(args: string[]): Promise<number> {
   const data = joinPath(out, 'data'),
     sceneDir = joinPath(out, 'scene'),
     renders = joinPath(out, 'renders');
-  say(`1/3 writing the demo dataset to ${data}/`);
+  say(`1/3 writing the demo dataset to ${dirLabel(data)}`);
   await writeDemoData(data, { size, progress });
-  say(`2/3 fitting a voxel grid (CPU) → ${sceneDir}/`);
+  say(`2/3 fitting a voxel grid (CPU) → ${dirLabel(sceneDir)}`);
   const fit = await fitToFolder(
     data,
     sceneDir,
@@ -51,7 +55,7 @@ export async function run(args: string[]): Promise<number> {
     progress,
   );
   say(`    ${fit.seconds.toFixed(1)} s, train PSNR ${fit.trainPsnr.toFixed(2)} dB`);
-  say(`3/3 rendering the test views → ${renders}/`);
+  say(`3/3 rendering the test views → ${dirLabel(renders)}`);
   const scene = await loadScene(sceneDir, nodeFiles);
   const ds = await loadDataset(data, nodeFiles);
   const views = framesOf(ds, 'test').map((f) => ({ camera: f.camera, file: exportName(f.file), split: f.split }));
@@ -71,7 +75,7 @@ export async function run(args: string[]): Promise<number> {
   if (json) console.log(JSON.stringify(result));
   else
     console.log(
-      `done: test PSNR ${ev.psnr.toFixed(2)} dB, SSIM ${ev.ssim.toFixed(4)} over ${ev.views.length} views\n  dataset ${data}/\n  scene   ${sceneDir}/\n  renders ${renders}/ (PNGs + transforms.json)`,
+      `done: test PSNR ${ev.psnr.toFixed(2)} dB, SSIM ${ev.ssim.toFixed(4)} over ${ev.views.length} views\n  dataset ${dirLabel(data)}\n  scene   ${dirLabel(sceneDir)}\n  renders ${dirLabel(renders)} (PNGs + transforms.json)`,
     );
   return 0;
 }

@@ -4,18 +4,27 @@ import { loadDataset, framesOf, type Split } from '../io/datasets/dataset';
 import { nodeFiles } from '../io/node/node-files';
 import { loadScene } from '../io/scenes/load-scene';
 import { diffScenes, redness } from '../edit/eval/diff';
+import { clipDirectionMetrics } from '../edit/eval/clip-direction';
+import { ClipModel } from '../edit/clip/clip-model';
+import { isClipFolder } from '../edit/clip/clip-folder';
+import type { Image } from '../core/image';
 import { loadRegion } from '../edit/regions/region-load';
 import { defaultDilation } from '../edit/regions/regions';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
 
 const USAGE = `usage: instruct-scene diff SCENE_A SCENE_B --dataset DATASET [--split train|test|all] [--downscale K]
-                          [--region box:…|sphere:…|hull:MASK_DIR] [--dilate PX] [--json]
+                          [--region box:…|sphere:…|hull:MASK_DIR] [--dilate PX]
+                          [--clip DIR --source-text S --edit-text E [--clip-backend cpu|webgpu]] [--json]
 
 Renders both scenes at the dataset's cameras and compares them: PSNR over the whole image, and with --region
 outside / inside the region's projected masks (dilated by --dilate pixels, default 2% of the image side,
 the same masks the edit loops composite with), plus the mean RGB inside (values in [0, 1]).
---json prints {psnr, outside_psnr, inside_psnr, inside_mean_rgb_a, inside_mean_rgb_b, views}.`;
+With --clip (a Hugging Face CLIP folder), also the CLIP metrics of instruction-editing papers, with A the
+original and B the edited scene: clip_direction_similarity = mean over views of
+cos(E_I(B) − E_I(A), E_T(E) − E_T(S)), and clip_direction_consistency = mean over consecutive views of the
+cosine between their image directions E_I(B) − E_I(A).
+--json prints {psnr, outside_psnr, inside_psnr, inside_mean_rgb_a, inside_mean_rgb_b, views} (+ the CLIP metrics).`;
 
 export const listDir = (d: string) => readdir(d);
 
@@ -29,6 +38,10 @@ export async function run(args: string[]): Promise<number> {
       downscale: { type: 'string' },
       region: { type: 'string' },
       dilate: { type: 'string' },
+      clip: { type: 'string' },
+      'source-text': { type: 'string' },
+      'edit-text': { type: 'string' },
+      'clip-backend': { type: 'string' },
     },
     { positionals: [2, 2] },
   );
@@ -45,6 +58,7 @@ export async function run(args: string[]): Promise<number> {
       ? await loadRegion(p.values.region, { dataset: ds, files: nodeFiles, listDir, bounds: ds.sceneBox })
       : undefined;
   const dilate = p.values.dilate === undefined ? defaultDilation(frames[0].camera) : intFlag(p.values.dilate, 'dilate', 0, 0);
+  const clip = await loadClipMetrics(p.values);
   const [a, b] = [await loadScene(pathA, nodeFiles), await loadScene(pathB, nodeFiles)];
   // with --json stdout is exactly one JSON object (like eval); the bar only shows on a terminal
   const progress = p.values.json ? new Progress('off') : Progress.for(false);
@@ -55,14 +69,20 @@ export async function run(args: string[]): Promise<number> {
     region,
     dilate,
     (i, n) => progress.update({ phase: 'diff', step: i, total: n }),
+    clip?.onRenders,
   );
   progress.done();
+  const clipRes = clip ? await clip.finish() : null;
   if (p.values.json) {
-    console.log(JSON.stringify({ ...res, split, region: region?.text ?? null, dilate }));
+    console.log(JSON.stringify({ ...res, ...(clipRes ?? {}), split, region: region?.text ?? null, dilate }));
     return 0;
   }
   const f = (v: number | null) => (v === null ? '—' : `${v.toFixed(2)} dB`);
   console.log(`${frames.length} ${split} views: PSNR ${f(res.psnr)}`);
+  if (clipRes)
+    console.log(
+      `CLIP direction similarity ${clipRes.clip_direction_similarity.toFixed(4)}   direction consistency ${clipRes.clip_direction_consistency?.toFixed(4) ?? '— (one view)'}`,
+    );
   if (region) {
     console.log(`outside the region: ${f(res.outside_psnr)}   inside: ${f(res.inside_psnr)}`);
     const c = (v: number[] | null) => (v ? v.map((x) => x.toFixed(3)).join(', ') : '—');
@@ -74,4 +94,34 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/** With --clip: the model and text embeddings, a hook collecting each view's image embeddings, and the metrics. */
+async function loadClipMetrics(v: Record<string, string | boolean | undefined>) {
+  if (v.clip === undefined) {
+    for (const k of ['source-text', 'edit-text', 'clip-backend']) if (v[k] !== undefined) throw new UserError(`--${k} needs --clip DIR`);
+    return null;
+  }
+  const dir = requireFlag(v.clip, 'clip');
+  const source = requireFlag(v['source-text'], 'source-text'),
+    edit = requireFlag(v['edit-text'], 'edit-text');
+  const backend = choiceFlag(v['clip-backend'], 'clip-backend', ['cpu', 'webgpu'] as const, 'cpu');
+  if (!(await isClipFolder(dir, nodeFiles)))
+    throw new UserError('not a CLIP model folder (expected config.json, model.safetensors, vocab.json + merges.txt)', dir);
+  if (backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu();
+  const model = await ClipModel.load(dir, nodeFiles, { backend });
+  const [ts, te] = await model.embedTexts([source, edit]);
+  const orig: Float32Array[] = [],
+    edited: Float32Array[] = [];
+  return {
+    onRenders: async (_view: number, a: Image, b: Image) => {
+      const [ea, eb] = await model.embedImages([a, b]);
+      orig.push(ea);
+      edited.push(eb);
+    },
+    finish: async () => {
+      model.dispose();
+      return clipDirectionMetrics(orig, edited, ts, te);
+    },
+  };
 }

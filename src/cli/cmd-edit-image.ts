@@ -2,17 +2,19 @@ import * as path from 'node:path';
 import { UserError } from '../core/errors';
 import { decodeImage, encodeImage } from '../io/images/image-codec';
 import { nodeFiles } from '../io/node/node-files';
-import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './args';
+import { choiceFlag, floatFlag, instructionFlag, intFlag, parseCommand, requireFlag } from './args';
 import { loadPipelineFor } from './model-path';
 import { Progress, warn } from './progress';
+import { prepareOutput } from '../io/node/output-guard';
 
 const USAGE = `usage: instruct-scene edit-image IMAGE --instruction TEXT --out FILE [options]
 
 Edits one image with a plain-language instruction (InstructPix2Pix, dual classifier-free guidance).
 
 options:
-  --model builtin|DIR    model folder in the optimum layout (default: builtin, the small stand-in that makes
-                         colour/tone edits only; see README "Getting the InstructPix2Pix model")
+  --model builtin|DIR|URL  model folder in the optimum layout (default: builtin, the small stand-in that makes
+                         colour/tone edits only; see README "Getting the InstructPix2Pix model"), or a model
+                         server: http://HOST:PORT[/PREFIX] ('instruct-scene serve', Triton, KServe)
   --steps N              denoising steps (default 20)
   --text-scale S         text guidance s_T (default 7.5)
   --image-scale S        image guidance s_I (default 1.5)
@@ -20,7 +22,7 @@ options:
   --strength T           start from the input noised to level T in (0, 1] (img2img); default 1 = from pure noise
   --scheduler NAME       euler-ancestral | ddim (default: the model's scheduler_config.json)
   --size N               working size of the longer side (default: the image's, at most 512 for real models)
-  --keep-detail on|off   add back detail the VAE loses (default: on for builtin, off otherwise)
+  --keep-detail on|off   add back the luminance detail the VAE loses (default: on for builtin, off otherwise)
   --json                 JSON progress lines and a JSON summary`;
 
 export async function run(args: string[]): Promise<number> {
@@ -44,29 +46,30 @@ export async function run(args: string[]): Promise<number> {
   );
   if (!p) return 0;
   const input = p.positionals[0];
-  const instruction = requireFlag(p.values.instruction, 'instruction');
+  const instruction = instructionFlag(p.values.instruction);
   const out = requireFlag(p.values.out, 'out');
   const steps = intFlag(p.values.steps, 'steps', 20, 1);
   if (steps > 1000) throw new UserError('--steps must be at most 1000');
   const textScale = floatFlag(p.values['text-scale'], 'text-scale', 7.5, 0, 100);
   const imageScale = floatFlag(p.values['image-scale'], 'image-scale', 1.5, 0, 100);
   const seed = intFlag(p.values.seed, 'seed', 0, 0);
-  const strength = floatFlag(p.values.strength, 'strength', 1, 0, 1);
-  if (strength === 0) throw new UserError('--strength must be above 0 (0 would return the input unchanged)');
+  // --strength is the noise level t (the name diffusers' img2img gives it)
+  const t = floatFlag(p.values.strength, 'strength', 1, 0, 1);
+  if (t === 0) throw new UserError('--strength must be above 0 (0 would return the input unchanged)');
   const scheduler =
     p.values.scheduler === undefined
       ? undefined
       : choiceFlag(p.values.scheduler, 'scheduler', ['euler-ancestral', 'ddim'] as const, 'euler-ancestral');
   const size = p.values.size === undefined ? undefined : intFlag(p.values.size, 'size', 512, 8);
   if (size !== undefined && size > 4096) throw new UserError('--size must be at most 4096');
-  const kd =
+  const restoreLuma =
     p.values['keep-detail'] === undefined
       ? undefined
       : choiceFlag(p.values['keep-detail'], 'keep-detail', ['on', 'off'] as const, 'on') === 'on';
-  if (path.resolve(out) === path.resolve(input))
-    throw new UserError('--out names the input image; choose another file (inputs are never overwritten)', out);
   const ext = path.extname(out).toLowerCase();
   if (!['.png', '.jpg', '.jpeg'].includes(ext)) throw new UserError('--out must end in .png, .jpg or .jpeg', out);
+  const model = typeof p.values.model === 'string' ? p.values.model : 'builtin';
+  await prepareOutput({ out, kind: 'file', inputs: [input, model === 'builtin' ? undefined : model] });
 
   const json = p.values.json as boolean | undefined;
   const progress = Progress.for(json);
@@ -87,10 +90,10 @@ export async function run(args: string[]): Promise<number> {
       textScale,
       imageScale,
       seed,
-      strength,
+      t,
       scheduler,
       size,
-      keepDetail: kd,
+      restoreLuma,
       onStep: (step, total) => progress.update({ phase: 'denoise', step, total }),
     });
     progress.done();
@@ -108,7 +111,7 @@ export async function run(args: string[]): Promise<number> {
           textScale,
           imageScale,
           seed,
-          strength,
+          strength: t,
           width: edited.width,
           height: edited.height,
           seconds,

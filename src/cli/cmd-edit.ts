@@ -5,34 +5,33 @@ import { basename, joinPath } from '../core/paths';
 import { framesOf, loadDataset, loadViews } from '../io/datasets/dataset';
 import { encodePng } from '../io/images/image-codec';
 import { nodeFiles, isDirectory } from '../io/node/node-files';
-import { decodeCheckpoint, encodeCheckpoint } from '../edit/loops/checkpoint';
-import {
-  autoEditCount,
-  defaultPreserveWeight,
-  EDIT_DEFAULTS,
-  now,
-  prepareViews,
-  type EditConfig,
-  type EditEvent,
-} from '../edit/loops/edit-session';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../edit/loops/checkpoint';
+import { checkCheckpointSettings, checkResumeState } from '../edit/loops/checkpoint-check';
+import { readJson } from '../io/files/files';
+import { datasetRoot, prepareOutput } from '../io/node/output-guard';
+import { editLog } from '../edit/loops/edit-log';
 import { runEdit } from '../edit/loops/edit-run';
-import { GaussianEditable } from '../edit/scenes/gaussian-editable';
+import { buildEditSpec, settingsDifference, specSettings, type EditOptions } from '../edit/loops/edit-spec';
+import { openEdit } from '../edit/loops/open-edit';
+import { now, type EditEvent } from '../edit/loops/run-loop';
+import { sourceBounds } from '../edit/scenes/create-editable';
 import type { DiffusionPrior } from '../edit/diffusion/prior';
 import { loadRegion } from '../edit/regions/region-load';
 import type { Region } from '../edit/regions/regions';
-import { almostEmpty, defaultDilation, regionMask } from '../edit/regions/regions';
-import { choiceFlag, floatFlag, intFlag, parseCommand, requireFlag } from './args';
+import { choiceFlag, floatFlag, instructionFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
-import { loadEditableScene, saveEditedScene } from './edit-scene-io';
-import { resolveModelDir } from './model-path';
-import { cameraExtent } from '../core/camera';
+import { isMeshInput, loadEditSource, saveEditedScene } from './edit-scene-io';
+import { isModelUrl, remoteOptionsFromEnv, resolveModelDir } from './model-path';
+import { RemoteError } from '../edit/diffusion/remote/oip-client';
+import { dirLabel } from '../core/paths';
 
 const USAGE = `usage: instruct-scene edit SCENE --dataset DATASET --instruction TEXT (--out OUT | --resume OUT) [options]
 
-Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', or a .voxel / .ply / .splat file) so its
-renders follow the instruction.
+Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', a .voxel file, or a Gaussian file:
+.ply, .compressed.ply, .spz, .sog, SOG meta.json, .splat) so its renders follow the instruction.
 
-  --model builtin|DIR     InstructPix2Pix ONNX folder, or the built-in model (default builtin)
+  --model builtin|DIR|URL InstructPix2Pix ONNX folder, the built-in model (default), or a model server
+                          (http://HOST:PORT[/PREFIX]: 'instruct-scene serve', Triton, KServe)
   --method idu|sds        iterative dataset update (Instruct-NeRF2NeRF) or score distillation
                           (Instruct 3D-to-3D / Vox-E)   (default idu)
   --region R              edit only inside box:x0,y0,z0,x1,y1,z1 | sphere:cx,cy,cz,r | hull:MASK_DIR
@@ -141,22 +140,60 @@ export interface LoadedPrior {
   dispose(): Promise<void>;
 }
 
-/** Loads `builtin` or an ONNX folder (checked first: a failing folder is one UserError listing its problems). */
+/** Loads `builtin`, an ONNX folder or a model server (checked first: a failing model is one UserError listing its problems). */
 export async function loadPrior(model: string): Promise<LoadedPrior> {
-  const dir = await resolveModelDir(model);
-  if (!(await isDirectory(dir))) throw new UserError('the built-in model is missing from this installation (models/builtin)', dir);
+  const remote = isModelUrl(model);
+  const dir = remote ? model : await resolveModelDir(model);
+  if (!remote && !(await isDirectory(dir)))
+    throw new UserError('the built-in model is missing from this installation (models/builtin)', dir);
   const [{ InstructPix2Pix }, { nodeRuntime }, { ip2pPrior }] = await Promise.all([
     import('../edit/diffusion/pipeline'),
     import('../io/node/node-ort'),
     import('../edit/diffusion/ip2p-prior'),
   ]);
-  const pipe = await InstructPix2Pix.load(dir, nodeFiles, nodeRuntime());
-  const id = model === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name;
+  const pipe = remote
+    ? await (await import('../edit/diffusion/remote/remote-pipeline')).loadRemotePipeline(model, remoteOptionsFromEnv())
+    : await InstructPix2Pix.load(dir, nodeFiles, nodeRuntime());
+  const name = pipe.info.builtin ? `builtin:${pipe.info.name}` : pipe.info.name;
+  const id = remote ? `${name} @ ${model}` : model === 'builtin' ? `builtin:${pipe.info.name}` : pipe.info.name;
   return { prior: ip2pPrior(pipe, id), dir, id, dispose: () => pipe.dispose(), check: (s: string) => pipe.checkInstruction(s) };
 }
 
-function numFlag(v: string | boolean | undefined, name: string, dflt: number, lo: number, hi: number): number {
-  return floatFlag(v, name, dflt, lo, hi);
+type Flag = string | boolean | undefined;
+/** A flag's value, or undefined when it is not given (the spec's default applies then). */
+const intOpt = (v: Flag, name: string, min: number) => (v === undefined ? undefined : intFlag(v, name, 0, min));
+const numOpt = (v: Flag, name: string, lo: number, hi: number) => (v === undefined ? undefined : floatFlag(v, name, 0, lo, hi));
+
+/** The edit options given on the command line (flag ranges checked here; defaults and consistency in buildEditSpec). */
+function editOptions(v: Record<string, Flag>, instruction: string): EditOptions {
+  return {
+    instruction,
+    method: choiceFlag(v.method, 'method', ['idu', 'sds'] as const, 'idu'),
+    seed: intFlag(v.seed, 'seed', 0, 0),
+    iters: intOpt(v.iters, 'iters', 1),
+    raysPerStep: intOpt(v.rays, 'rays', 16),
+    textScale: numOpt(v['text-scale'], 'text-scale', 0, 100),
+    imageScale: numOpt(v['image-scale'], 'image-scale', 0, 100),
+    preserve: numOpt(v.preserve, 'preserve', 0, 1e6),
+    checkpointEvery: intOpt(v['checkpoint-every'], 'checkpoint-every', 1),
+    editEvery: intOpt(v['edit-every'], 'edit-every', 1),
+    editCount: intOpt(v['edit-count'], 'edit-count', 1),
+    iduMode: v['idu-mode'] === undefined ? undefined : choiceFlag(v['idu-mode'], 'idu-mode', ['one', 'all'] as const, 'one'),
+    tMin: numOpt(v['t-min'], 't-min', 0.001, 1),
+    tMax: numOpt(v['t-max'], 't-max', 0.001, 1),
+    steps: intOpt(v.steps, 'steps', 1),
+    sdsLevels: intOpt(v['sds-levels'], 'sds-levels', 0),
+    sdsLambda: numOpt(v['sds-lambda'], 'sds-lambda', 0, 1e6),
+    weighting: v.weighting === undefined ? undefined : choiceFlag(v.weighting, 'weighting', ['sds', 'uniform'] as const, 'sds'),
+    pearson: numOpt(v.pearson, 'pearson', 0, 1e6),
+    lrColor: numOpt(v['lr-color'], 'lr-color', 0, 10),
+    lrDensity: numOpt(v['lr-density'], 'lr-density', 0, 10),
+    densifyEvery: intOpt(v['densify-every'], 'densify-every', 0),
+    densifyUntil: intOpt(v['densify-until'], 'densify-until', 0),
+    densifyGrad: numOpt(v['densify-grad'], 'densify-grad', 0, 1e6),
+    dilate: intOpt(v.dilate, 'dilate', 0),
+    backend: choiceFlag(v.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu'),
+  };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -169,67 +206,23 @@ export async function run(args: string[]): Promise<number> {
   const out = typeof v.resume === 'string' ? v.resume : requireFlag(v.out, 'out');
   const resuming = typeof v.resume === 'string';
   const dsPath = requireFlag(v.dataset, 'dataset');
-  const instruction = requireFlag(v.instruction, 'instruction');
-  if (!instruction.trim()) throw new UserError('--instruction is empty');
-  const method = choiceFlag(v.method, 'method', ['idu', 'sds'] as const, 'idu');
+  const instruction = instructionFlag(v.instruction);
+  const options = editOptions(v, instruction);
   const model = typeof v.model === 'string' ? v.model : 'builtin';
-  const seed = intFlag(v.seed, 'seed', 0, 0);
-  const backend = choiceFlag(v.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu');
-  const cfg: EditConfig = {
-    ...EDIT_DEFAULTS,
-    method,
-    instruction,
-    seed,
-    iters: intFlag(v.iters, 'iters', EDIT_DEFAULTS.iters, 1),
-    raysPerStep: intFlag(v.rays, 'rays', EDIT_DEFAULTS.raysPerStep, 16),
-    textScale: numFlag(v['text-scale'], 'text-scale', EDIT_DEFAULTS.textScale, 0, 100),
-    imageScale: numFlag(v['image-scale'], 'image-scale', EDIT_DEFAULTS.imageScale, 0, 100),
-    preserveWeight: numFlag(v.preserve, 'preserve', EDIT_DEFAULTS.preserveWeight, 0, 1e6),
-    checkpointEvery: intFlag(v['checkpoint-every'], 'checkpoint-every', EDIT_DEFAULTS.checkpointEvery, 1),
-    idu: {
-      editEvery: intFlag(v['edit-every'], 'edit-every', EDIT_DEFAULTS.idu.editEvery, 1),
-      editCount: intFlag(v['edit-count'], 'edit-count', EDIT_DEFAULTS.idu.editCount, 1),
-      mode: choiceFlag(v['idu-mode'], 'idu-mode', ['one', 'all'] as const, 'one'),
-      tMin: numFlag(v['t-min'], 't-min', EDIT_DEFAULTS.idu.tMin, 0.001, 1),
-      tMax: numFlag(v['t-max'], 't-max', EDIT_DEFAULTS.idu.tMax, 0.001, 1),
-      steps: intFlag(v.steps, 'steps', EDIT_DEFAULTS.idu.steps, 1),
-    },
-    sds: {
-      ...EDIT_DEFAULTS.sds,
-      levels: intFlag(v['sds-levels'], 'sds-levels', EDIT_DEFAULTS.sds.levels, 0),
-      lambda: numFlag(v['sds-lambda'], 'sds-lambda', EDIT_DEFAULTS.sds.lambda, 0, 1e6),
-      schedule: { ...EDIT_DEFAULTS.sds.schedule, weighting: choiceFlag(v.weighting, 'weighting', ['sds', 'uniform'] as const, 'sds') },
-    },
-  };
-  if (cfg.idu.mode === 'all') {
-    // Instruct-GS2GS: edit every view, then train on the fixed set; its t range and text scale
-    if (v['t-min'] === undefined) cfg.idu.tMin = 0.7;
-    if (v['text-scale'] === undefined) cfg.textScale = 12.5;
-    if (v['edit-every'] === undefined) cfg.idu.editEvery = Math.max(1, Math.ceil(cfg.iters / 3));
-  }
-  if (cfg.idu.tMin > cfg.idu.tMax) throw new UserError(`--t-min (${cfg.idu.tMin}) must not exceed --t-max (${cfg.idu.tMax})`);
-  if (v['t-min'] !== undefined) cfg.sds.schedule = { ...cfg.sds.schedule, tMin: cfg.idu.tMin };
-  if (v['t-max'] !== undefined) cfg.sds.schedule = { ...cfg.sds.schedule, tMax: cfg.idu.tMax };
-  const pearson = numFlag(v.pearson, 'pearson', 200, 0, 1e6);
-  const lr: { lrColor?: number; lrDensity?: number } = {};
-  if (v['lr-color'] !== undefined) lr.lrColor = numFlag(v['lr-color'], 'lr-color', 0.1, 0, 10);
-  if (v['lr-density'] !== undefined) lr.lrDensity = numFlag(v['lr-density'], 'lr-density', 0.01, 0, 10);
-  if (cfg.sds.levels > 4) throw new UserError('--sds-levels must be at most 4');
-  const densifyEvery = intFlag(v['densify-every'], 'densify-every', 100, 0);
-  const densify = {
-    densify: densifyEvery > 0,
-    densifyEvery: Math.max(1, densifyEvery),
-    densifyUntil: intFlag(v['densify-until'], 'densify-until', Math.floor(cfg.iters / 2), 0),
-    densifyGradThreshold: numFlag(v['densify-grad'], 'densify-grad', 0.0002, 0, 1e6),
-  };
 
   // --- everything is checked before work starts ---
+  await prepareOutput({
+    out,
+    kind: 'dir',
+    inputs: [scenePath, datasetRoot(dsPath), model === 'builtin' || isModelUrl(model) ? undefined : model],
+    flag: resuming ? '--resume' : '--out',
+  });
   const ckptPath = joinPath(out, CKPT);
-  let resume = null;
+  let resume: Checkpoint | null = null;
   if (resuming) {
     if (!(await nodeFiles.exists(ckptPath))) {
       if (await nodeFiles.exists(joinPath(out, LOG))) {
-        const log = JSON.parse(new TextDecoder().decode(await nodeFiles.read(joinPath(out, LOG))));
+        const log = await readJson(nodeFiles, joinPath(out, LOG));
         if (log.status === 'done') {
           if (json) console.log(JSON.stringify({ event: 'done', out, resumed: false, note: 'already complete' }));
           else console.log(`${out}: this edit is already complete; nothing to resume`);
@@ -238,11 +231,13 @@ export async function run(args: string[]): Promise<number> {
       }
       throw new UserError(`no checkpoint to resume from (${CKPT} is missing; start the edit with --out)`, out);
     }
-    resume = decodeCheckpoint(await nodeFiles.read(ckptPath), ckptPath);
+    resume = checkCheckpointSettings(decodeCheckpoint(await nodeFiles.read(ckptPath), ckptPath), ckptPath);
   } else if ((await nodeFiles.exists(joinPath(out, CKPT))) || (await nodeFiles.exists(joinPath(out, 'scene.json')))) {
     throw new UserError(`already holds an edit; continue it with --resume ${out}, or choose a new --out`, out);
   }
   if (await nodeFiles.exists(joinPath(scenePath, CKPT))) throw new UserError('is an unfinished edit (resume it first)', scenePath);
+  if (await isMeshInput(scenePath))
+    throw new UserError("is a mesh; meshes are stylised with 'instruct-scene stylize MESH --instruction TEXT --out OUT'", scenePath);
 
   const ds = await loadDataset(dsPath, nodeFiles, {
     downscale: intFlag(v.downscale, 'downscale', 1, 1),
@@ -250,21 +245,19 @@ export async function run(args: string[]): Promise<number> {
   });
   const frames = framesOf(ds, 'train');
   if (!frames.length) throw new UserError('the dataset has no training frames', ds.sources[0]);
-  const parent = await loadEditableScene(scenePath, ds.background);
-  if (v.preserve === undefined) cfg.preserveWeight = defaultPreserveWeight(parent.kind);
-  const bounds = ds.sceneBox ?? parent.bounds;
+  const parent = await loadEditSource(scenePath, ds.background);
+  if (parent.source.kind === 'mesh')
+    throw new UserError("is a mesh; meshes are stylised with 'instruct-scene stylize MESH --instruction TEXT --out OUT'", scenePath);
   let region: Region | undefined;
-  let activeViews = frames.length;
-  if (typeof v.region === 'string') {
-    region = await loadRegion(v.region, { dataset: ds, files: nodeFiles, listDir: (d) => readdir(d), bounds });
-    const dil = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
-    activeViews = frames.filter((f) => !almostEmpty(regionMask(region!, f.camera, dil(f.camera)))).length;
-    if (!activeViews)
-      throw new UserError(
-        `--region '${region.text}' covers (almost) nothing in every training view (< 0.5% of the pixels); check its coordinates against the scene box`,
-      );
-  }
-  if (v['edit-count'] === undefined && cfg.idu.mode === 'one') cfg.idu.editCount = autoEditCount(cfg.iters, cfg.idu.editEvery, activeViews);
+  if (typeof v.region === 'string')
+    region = await loadRegion(v.region, {
+      dataset: ds,
+      files: nodeFiles,
+      listDir: (d) => readdir(d),
+      bounds: ds.sceneBox ?? sourceBounds(parent.source),
+    });
+  const spec = buildEditSpec(options, { kind: parent.source.kind, cameras: frames.map((f) => f.camera), region });
+  const cfg = spec.config;
   const { prior, dir: modelDir, id: modelId, dispose, check } = await loadPrior(model);
   check(instruction);
 
@@ -277,15 +270,11 @@ export async function run(args: string[]): Promise<number> {
     views: frames.map((f) => f.file),
     model: modelId,
     region: region?.text ?? null,
-    pearson,
-    lr,
-    dilate: v.dilate ?? null,
-    cfg,
-    densify: parent.kind === 'gaussians' ? densify : null,
+    spec: specSettings(spec),
   };
   if (resume) {
     const a = resume.settings as typeof settings;
-    for (const k of ['parentHash', 'model', 'region', 'downscale', 'pearson', 'lr', 'dilate', 'densify'] as const)
+    for (const k of ['parentHash', 'model', 'region', 'downscale'] as const)
       if (JSON.stringify(a[k]) !== JSON.stringify(settings[k]))
         throw new UserError(
           `the checkpoint was made with a different ${k} (${JSON.stringify(a[k])}, now ${JSON.stringify(settings[k])}); resume with the same options`,
@@ -293,13 +282,10 @@ export async function run(args: string[]): Promise<number> {
         );
     if (JSON.stringify(a.views) !== JSON.stringify(settings.views))
       throw new UserError('the checkpoint was made with a different set of training views (--dataset / --max-images)', ckptPath);
-    if (JSON.stringify(a.cfg) !== JSON.stringify(settings.cfg)) {
-      const diff = Object.keys(cfg).find((k) => JSON.stringify((a.cfg as any)[k]) !== JSON.stringify((cfg as any)[k]));
-      throw new UserError(
-        `the checkpoint was made with a different ${diff} (${JSON.stringify((a.cfg as any)[diff!])}, now ${JSON.stringify((cfg as any)[diff!])}); resume with the same options`,
-        ckptPath,
-      );
-    }
+    if (!a.spec)
+      throw new UserError('the checkpoint was made by an older version of instruct-scene; start the edit again with --out', ckptPath);
+    const diff = settingsDifference(a.spec, settings.spec);
+    if (diff) throw new UserError(`the checkpoint was made with a different ${diff}; resume with the same options`, ckptPath);
   }
 
   // --- work ---
@@ -315,56 +301,40 @@ export async function run(args: string[]): Promise<number> {
   const t0 = now();
   const { views: loaded, missing } = await loadViews(ds, 'train', nodeFiles);
   if (missing.length) warn(`${missing.length} training images are missing (first: ${missing[0]}); editing the other ${loaded.length}`);
-  if (backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu();
-  const scene = await parent.editable(
+  if (spec.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu();
+  const { scene, views } = await openEdit(
+    parent.source,
+    spec,
     region,
-    { pearsonWeight: method === 'sds' ? pearson : 0, ...lr },
-    { ...densify, extent: cameraExtent(frames.map((f) => f.camera)).radius, seed },
-    backend,
-  );
-  const dilate = (c: (typeof frames)[0]['camera']) => (v.dilate === undefined ? defaultDilation(c) : intFlag(v.dilate, 'dilate', 0, 0));
-  const views = await prepareViews(
-    scene,
     loaded.map((l) => ({ file: l.frame.file, camera: l.frame.camera, image: l.image })),
-    region,
-    dilate,
     (i, n) => emit({ phase: 'prepare', step: i, total: n }),
   );
+  if (resume)
+    checkResumeState(
+      scene,
+      resume,
+      views.map((x) => x.original),
+      ckptPath,
+    );
   const skipped = views.filter((x) => x.skipped).length;
   if (skipped && !json) warn(`${skipped} of ${views.length} views see (almost) nothing of the region and are not edited`);
   await nodeFiles.mkdir(out);
-  const writeLog = async (status: string, extra: Record<string, unknown> = {}) => {
-    const log = {
-      format: 'instruct-scene-edit-log',
-      version: 1,
-      status,
-      instruction,
-      method,
-      model: { id: modelId, dir: modelDir, files: await modelHashes(modelDir) },
-      parent: { scene: scenePath, sha256: parentHash },
-      dataset: { path: dsPath, downscale: ds.downscale, trainViews: views.length, skippedViews: skipped },
-      region: region ? { text: region.text, ...region.describe() } : null,
-      seed,
-      settings: {
-        ...cfg,
-        pearsonWeight: method === 'sds' ? pearson : 0,
-        learningRates: lr,
-        dilatePx: v.dilate === undefined ? 'auto (2% of the image side)' : Number(v.dilate),
-        ...(parent.kind === 'gaussians' ? { densify } : {}),
-        backend,
-      },
-      started,
-      ...extra,
-    };
-    await nodeFiles.write(joinPath(out, LOG), JSON.stringify(log, null, 2));
+  const logInfo = {
+    model: isModelUrl(modelDir) ? { id: modelId, server: modelDir } : { id: modelId, dir: modelDir, files: await modelHashes(modelDir) },
+    parent: { scene: scenePath, sha256: parentHash },
+    dataset: { path: dsPath, downscale: ds.downscale, trainViews: views.length, skippedViews: skipped },
+    region,
+    started,
   };
-  if (!resume) await writeLog('running');
+  const writeLog = (log: Record<string, unknown>) => nodeFiles.write(joinPath(out, LOG), JSON.stringify(log, null, 2));
+  if (!resume) await writeLog(editLog(spec, { status: 'running', ...logInfo }));
   let stop = false;
   const onSig = () => {
     stop = true;
   };
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
+  let savedStep = resume ? resume.loop.step : -1;
   const res = await runEdit({
     cfg,
     scene,
@@ -372,9 +342,23 @@ export async function run(args: string[]): Promise<number> {
     views,
     settings,
     resume: resume ?? undefined,
-    saveCheckpoint: async (c) => nodeFiles.write(ckptPath, encodeCheckpoint(c)),
+    saveCheckpoint: async (c) => {
+      await nodeFiles.write(ckptPath, encodeCheckpoint(c));
+      savedStep = c.loop.step;
+    },
     onProgress: emit,
     shouldStop: () => stop,
+  }).catch(async (e) => {
+    if (!(e instanceof RemoteError)) throw e;
+    // the model server failed mid-edit: say where the edit can continue from
+    progress.done();
+    scene.dispose();
+    await dispose();
+    throw new UserError(
+      savedStep >= 0
+        ? `${e.message}; the edit stopped (last checkpoint: step ${savedStep}/${cfg.iters}); once the server is back, continue with --resume ${out}`
+        : `${e.message}; the edit stopped before its first checkpoint; once the server is back, start it again with --out ${out}`,
+    );
   });
   process.off('SIGINT', onSig);
   process.off('SIGTERM', onSig);
@@ -384,48 +368,34 @@ export async function run(args: string[]): Promise<number> {
     console.error(
       `interrupted at step ${res.state.step}/${cfg.iters}; continue with: instruct-scene edit ${scenePath} ... --resume ${out}`,
     );
-    scene.dispose?.();
+    scene.dispose();
     await dispose();
     return 130;
   }
   emit({ phase: 'save', step: 0, total: views.length });
-  await saveEditedScene(parent, scene, out, {
+  const edited = scene.export();
+  await saveEditedScene(out, parent, edited, {
     instruction,
-    method,
+    method: cfg.method,
     model: modelId,
     parent: scenePath,
     parentSha256: parentHash,
     region: region?.text ?? null,
-    seed,
+    seed: cfg.seed,
     log: LOG,
   });
   // the edited training images: IDU's final training set, SDS's renders of the edited scene
   for (let i = 0; i < views.length; i++) {
-    const img = method === 'idu' ? (res.state.targets[i] ?? views[i].original) : await scene.render(views[i].camera);
+    const img = cfg.method === 'idu' ? (res.state.targets[i] ?? views[i].original) : await scene.render(views[i].camera);
     await nodeFiles.write(joinPath(out, 'edited', basename(views[i].file).replace(/\.[^.]*$/, '') + '.png'), encodePng(img));
     emit({ phase: 'save', step: i + 1, total: views.length });
   }
   const seconds = (now() - t0) / 1000;
   const st = res.state;
-  await writeLog('done', {
-    finished: new Date().toISOString(),
-    steps: cfg.iters,
-    viewsEdited: st.viewsEdited,
-    ...(scene instanceof GaussianEditable
-      ? { gaussians: { before: scene.orig.count, after: scene.count, densification: scene.densifyLog } }
-      : {}),
-    times: {
-      sessionSeconds: seconds,
-      editorSeconds: st.editorMs / 1000,
-      refitSeconds: st.refitMs / 1000,
-      renderSeconds: (st.renderMs ?? 0) / 1000,
-      stepsPerSecond: cfg.iters / Math.max(1e-9, (st.editorMs + st.refitMs + (st.renderMs ?? 0)) / 1000),
-      resumed: !!resume,
-    },
-  });
+  await writeLog(editLog(spec, { status: 'done', ...logInfo, result: { state: st, scene: edited, seconds, resumed: !!resume } }));
   await rm(ckptPath, { force: true });
   progress.done();
-  scene.dispose?.();
+  scene.dispose();
   await dispose();
   if (json)
     console.log(
@@ -435,13 +405,13 @@ export async function run(args: string[]): Promise<number> {
         steps: cfg.iters,
         viewsEdited: st.viewsEdited,
         editorSeconds: st.editorMs / 1000,
-        renderSeconds: (st.renderMs ?? 0) / 1000,
+        renderSeconds: st.renderMs / 1000,
         refitSeconds: st.refitMs / 1000,
       }),
     );
   else
     console.log(
-      `edited scene written to ${out}/ (${cfg.iters} ${method} steps, ${st.viewsEdited} view edits; editor ${(st.editorMs / 1000).toFixed(1)} s, renders ${((st.renderMs ?? 0) / 1000).toFixed(1)} s, refit ${(st.refitMs / 1000).toFixed(1)} s)`,
+      `edited scene written to ${dirLabel(out)} (${cfg.iters} ${cfg.method} steps, ${st.viewsEdited} view edits; editor ${(st.editorMs / 1000).toFixed(1)} s, renders ${(st.renderMs / 1000).toFixed(1)} s, refit ${(st.refitMs / 1000).toFixed(1)} s)`,
     );
   return 0;
 }

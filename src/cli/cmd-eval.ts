@@ -5,6 +5,7 @@ import { psnr, ssim } from '../edit/eval/metrics';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 import { UserError } from '../core/errors';
+import { displayImage } from '../core/image';
 
 const USAGE = `usage: instruct-scene eval SCENE --dataset DATASET [--split train|val|test|all] [--downscale K] [--json]
 
@@ -42,8 +43,9 @@ export async function evaluate(
       missing++;
       continue;
     }
-    const r = await scene.render(f.camera);
-    views.push({ file: f.file, psnr: Math.min(100, psnr(r.image, img)), ssim: ssim(r.image, img) });
+    // metrics on the render as it is displayed and saved (clamped to [0, 1]); a non-finite render is refused
+    const r = displayImage((await scene.render(f.camera)).image, `${scenePath}: the render of ${f.file}`);
+    views.push({ file: f.file, psnr: Math.min(100, psnr(r, img)), ssim: ssim(r, img) });
     progress?.update({ phase: 'eval', step: i + 1, total: frames.length }, `${views[views.length - 1].psnr.toFixed(2)} dB`);
   }
   progress?.done();

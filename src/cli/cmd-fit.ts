@@ -1,25 +1,31 @@
 import { UserError } from '../core/errors';
+import { dirLabel } from '../core/paths';
 import { loadDataset, loadViews, type Dataset, type LoadedView } from '../io/datasets/dataset';
 import { saveVoxelScene } from '../io/scenes/load-scene';
 import { orbitHintFromCameras } from '../io/export/multiview-export';
 import { nodeFiles } from '../io/node/node-files';
 import { axesFocus, fitVoxel, sceneBounds } from '../nerf/voxel/fit-voxel';
-import { VoxelScene } from '../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
 import { psnr } from '../edit/eval/metrics';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
+import { datasetRoot, prepareOutput } from '../io/node/output-guard';
+import { checkGaussiansFinite } from '../nerf/gaussian/gaussians';
+import { BACKEND_NAMES, type BackendName } from '../nerf/common/backend';
+import type { Scene } from '../nerf/common/scene';
 
 const USAGE = `usage: instruct-scene fit DATASET --repr voxel|gaussians --out SCENE_DIR [options]
 
-Fits a scene to a posed dataset (nerfstudio, Blender or instant-ngp transforms) and writes a scene folder
-(scene.json + scene.voxel or scene.ply) that eval, render, edit and the viewer open.
+Fits a scene to a posed dataset (nerfstudio, Blender or instant-ngp transforms, or a COLMAP capture: sparse/0
+with images/) and writes a scene folder (scene.json + scene.voxel or scene.ply) that eval, render, edit and
+the viewer open. Gaussians are rasterised as pinhole cameras: views with lens distortion are undistorted first.
 
 options:
   --repr voxel|gaussians   representation (default voxel)
   --res N                  voxel grid: vertices along the longest axis (default 128; 160 for unbounded captures)
   --iters N                optimisation steps (voxel: 1000 bounded, 2000 unbounded captures; gaussians: 1000 bounded, 4000 unbounded)
   --backend cpu|webgpu     where to run (default cpu)
-  --downscale K            use images downscaled by K
+  --downscale K            use images downscaled by K (COLMAP captures: images_K/ when present)
   --max-images N           use at most N training images
   --seed S                 random seed (default 0)
   --sh                     voxel: view-dependent colour (SH degree 1)
@@ -31,7 +37,7 @@ export interface FitCliOptions {
   repr: 'voxel' | 'gaussians';
   res?: number;
   iters?: number;
-  backend: 'cpu' | 'webgpu';
+  backend: BackendName;
   downscale: number;
   maxImages?: number;
   seed: number;
@@ -81,16 +87,24 @@ export async function fitVoxelToFolder(
     },
   );
   progress.done();
-  const scene = new VoxelScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
+  for (const [name, a] of [
+    ['density', r.grid.density],
+    ['colour', r.grid.color],
+  ] as const)
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i]))
+        throw new UserError(
+          `the fit diverged: the grid's ${name} became non-finite (${a[i]}); nothing was written — check the dataset's cameras and scene_box`,
+          datasetPath,
+        );
+  if (!Number.isFinite(r.stats.finalPsnr))
+    throw new UserError(
+      `the fit diverged: its training PSNR is ${r.stats.finalPsnr}; nothing was written — check the dataset's images and cameras`,
+      datasetPath,
+    );
+  const scene = new VoxelGridScene(r.grid, ds.background, { stepRatio: 0.5, near: r.params.near });
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
-  let testPsnr: number | undefined;
-  const test = ds.frames.filter((f) => f.split === 'test');
-  if (test.length) {
-    const { views: tv } = await loadViews(ds, 'test', nodeFiles);
-    let s = 0;
-    for (const v of tv) s += psnr((await scene.render(v.frame.camera)).image, v.image);
-    testPsnr = s / tv.length;
-  }
+  const testPsnr = await testSplitPsnr(ds, scene);
   const meta = {
     dataset: datasetPath,
     downscale: ds.downscale,
@@ -116,14 +130,15 @@ async function fitGaussiansToFolder(
   progress: Progress,
   datasetPath: string,
 ): Promise<FitSummary> {
-  // Written by the Gaussian engineer (src/nerf/gaussian/fit-gaussians.ts, src/io/scenes/load-gaussian-scene.ts); imported lazily.
+  // Imported lazily: voxel fits never load the Gaussian code.
   const { fitGaussians } = await import('../nerf/gaussian/fit-gaussians');
   const { saveGaussianScene } = await import('../io/scenes/load-gaussian-scene');
+  const { GaussianScene } = await import('../nerf/gaussian/gaussian-scene');
   const cams = views.map((v) => v.frame.camera);
   const r = await fitGaussians(
     ds,
     views.map((v) => ({ camera: v.frame.camera, image: v.image })),
-    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles },
+    { iters: o.iters, seed: o.seed, backend: o.backend, files: nodeFiles, maxGaussians: o.maxGaussians },
     (p) =>
       progress.update(
         { phase: p.phase ?? 'fit', step: p.step, total: p.total, loss: p.loss, psnr: p.psnr, count: p.count },
@@ -131,11 +146,40 @@ async function fitGaussiansToFolder(
       ),
   );
   progress.done();
+  try {
+    checkGaussiansFinite(r.gaussians);
+  } catch (e) {
+    throw new UserError(
+      `the fit diverged (${(e as Error).message}); nothing was written — check the dataset's cameras and scene_box`,
+      datasetPath,
+    );
+  }
+  if (!Number.isFinite(r.stats.finalPsnr))
+    throw new UserError(`the fit diverged: its training PSNR is ${r.stats.finalPsnr}; nothing was written`, datasetPath);
   const orbit = orbitHintFromCameras(cams, axesFocus(cams));
+  const testPsnr = await testSplitPsnr(ds, new GaussianScene(r.gaussians, ds.background));
   await saveGaussianScene(out, r.gaussians, ds.background, nodeFiles, {
-    meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, orbit },
+    meta: { ...r.stats, seed: o.seed, dataset: datasetPath, downscale: ds.downscale, testPsnr, orbit },
   });
-  return { out, repr: 'gaussians', seconds: r.stats.seconds, trainPsnr: r.stats.finalPsnr, views: views.length, count: r.stats.count };
+  return {
+    out,
+    repr: 'gaussians',
+    seconds: r.stats.seconds,
+    trainPsnr: r.stats.finalPsnr,
+    testPsnr,
+    views: views.length,
+    count: r.stats.count,
+  };
+}
+
+/** Mean PSNR of the scene's renders over the dataset's test split (CPU renderer); undefined without a test split. */
+async function testSplitPsnr(ds: Dataset, scene: Scene): Promise<number | undefined> {
+  if (!ds.frames.some((f) => f.split === 'test')) return undefined;
+  const { views } = await loadViews(ds, 'test', nodeFiles);
+  if (!views.length) return undefined;
+  let s = 0;
+  for (const v of views) s += psnr((await scene.render(v.frame.camera)).image, v.image);
+  return s / views.length;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -164,7 +208,7 @@ export async function run(args: string[]): Promise<number> {
     repr: choiceFlag(p.values.repr, 'repr', ['voxel', 'gaussians'] as const, 'voxel'),
     res: p.values.res === undefined ? undefined : intFlag(p.values.res, 'res', 128, 4),
     iters: p.values.iters === undefined ? undefined : intFlag(p.values.iters, 'iters', 1000, 1),
-    backend: choiceFlag(p.values.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu'),
+    backend: choiceFlag(p.values.backend, 'backend', BACKEND_NAMES, 'cpu'),
     downscale: intFlag(p.values.downscale, 'downscale', 1, 1),
     maxImages: p.values['max-images'] === undefined ? undefined : intFlag(p.values['max-images'], 'max-images', 1, 1),
     seed: intFlag(p.values.seed, 'seed', 0, 0),
@@ -173,6 +217,7 @@ export async function run(args: string[]): Promise<number> {
     maxGaussians: p.values['max-gaussians'] === undefined ? undefined : intFlag(p.values['max-gaussians'], 'max-gaussians', 200000, 1),
   };
   if (o.res !== undefined && o.res > 1024) throw new UserError(`--res ${o.res} is too large (at most 1024)`);
+  await prepareOutput({ out, kind: 'dir', inputs: [datasetRoot(dataset)] });
   const json = !!p.values.json;
   const progress = Progress.for(json);
   const summary = await fitToFolder(dataset, out, o, progress);
@@ -180,7 +225,7 @@ export async function run(args: string[]): Promise<number> {
   else {
     const test = summary.testPsnr !== undefined ? `, test PSNR ${summary.testPsnr.toFixed(2)} dB` : '';
     console.log(
-      `fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${out}/`,
+      `fitted ${summary.repr} scene in ${summary.seconds.toFixed(1)} s (train PSNR ${summary.trainPsnr.toFixed(2)} dB${test}) → ${dirLabel(out)}`,
     );
   }
   return 0;
@@ -188,7 +233,7 @@ export async function run(args: string[]): Promise<number> {
 
 /** Loads a dataset, fits the chosen representation and writes the scene folder. */
 export async function fitToFolder(dataset: string, out: string, o: FitCliOptions, progress: Progress): Promise<FitSummary> {
-  if (o.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice() (voxel-gpu hook)
+  if (o.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu(); // Dawn for getGpuDevice()
   const ds = await loadDataset(dataset, nodeFiles, { downscale: o.downscale, maxImages: o.maxImages });
   const { views, missing } = await loadViews(ds, 'train', nodeFiles, (done, total) =>
     progress.update({ phase: 'load', step: done, total }),

@@ -1,14 +1,16 @@
 import { UserError } from '../core/errors';
+import { dirLabel } from '../core/paths';
 import { loadDataset, framesOf } from '../io/datasets/dataset';
 import { loadScene } from '../io/scenes/load-scene';
-import { exportMultiview, exportName, orbitCameras, type ExportView, type OrbitHint } from '../io/export/multiview-export';
+import { checkOrbitHint, exportMultiview, exportName, orbitCameras, type ExportView, type OrbitHint } from '../io/export/multiview-export';
 import { nodeFiles } from '../io/node/node-files';
 import type { Scene } from '../nerf/common/scene';
-import { VoxelScene } from '../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
 import { MeshScene } from '../nerf/mesh/mesh-scene';
 import { meshOrbitHint } from '../nerf/mesh/mesh-views';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
+import { datasetRoot, prepareOutput } from '../io/node/output-guard';
 
 const USAGE = `usage: instruct-scene render SCENE (--dataset DATASET [--split train|val|test|all] [--downscale K] | --orbit N [--size WxH]) --out DIR [--json]
 
@@ -18,19 +20,17 @@ N views on a circle around the scene centre (default size: the training images',
 SCENE may also be a mesh (.obj, .ply with faces, .glb, .gltf, or a folder from 'stylize'): --orbit then circles
 its bounding sphere.`;
 
-/** Orbit hints: saved by fit in the scene's metadata; otherwise derived from the scene's box. */
-function orbitHint(scene: Scene): OrbitHint {
-  const m = (scene as VoxelScene).meta?.orbit as OrbitHint | undefined;
-  if (m && Array.isArray(m.center) && Array.isArray(m.up) && m.radius > 0) return m;
+/** Orbit hints: saved by fit in the scene's metadata (checked field by field); otherwise derived from the scene's box. */
+function orbitHint(scene: Scene, scenePath: string): OrbitHint {
+  const m = (scene as VoxelGridScene).meta?.orbit;
+  if (m !== undefined) return checkOrbitHint(m, scenePath);
   if (scene instanceof MeshScene) return meshOrbitHint(scene.bounds.center, scene.bounds.radius);
-  if (scene instanceof VoxelScene) {
+  if (scene instanceof VoxelGridScene) {
     const b = scene.grid.box;
     const center = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2) as [number, number, number];
     const diag = Math.hypot(...[0, 1, 2].map((a) => b.max[a] - b.min[a]));
     return { center, up: [0, 1, 0], radius: scene.grid.bgLen > 0 ? diag * 0.25 : diag * 1.2, elevation: 0.45, fovY: (40 * Math.PI) / 180 };
   }
-  const g = (scene as any).meta?.orbit;
-  if (g) return g;
   return { center: [0, 0, 0], up: [0, 1, 0], radius: 4, elevation: 0.45, fovY: (40 * Math.PI) / 180 };
 }
 
@@ -62,6 +62,8 @@ export async function run(args: string[]): Promise<number> {
   const out = requireFlag(p.values.out, 'out');
   if ((p.values.dataset === undefined) === (p.values.orbit === undefined))
     throw new UserError('give exactly one of --dataset DATASET or --orbit N');
+  const dsArg = typeof p.values.dataset === 'string' ? p.values.dataset : undefined;
+  await prepareOutput({ out, kind: 'dir', inputs: [p.positionals[0], datasetRoot(dsArg)] });
   const json = !!p.values.json;
   const progress = Progress.for(json);
   const scene = await loadScene(p.positionals[0], nodeFiles);
@@ -87,7 +89,7 @@ export async function run(args: string[]): Promise<number> {
     if (p.values.split !== undefined || p.values.downscale !== undefined) throw new UserError('--split and --downscale go with --dataset');
     const n = intFlag(p.values.orbit, 'orbit', 60, 1);
     if (n > 10000) throw new UserError('--orbit must be at most 10000 views');
-    const hint = orbitHint(scene);
+    const hint = orbitHint(scene, p.positionals[0]);
     const [w, h] = parseSize(p.values.size) ?? [512, 512];
     views = orbitCameras(hint, n, w, h).map((camera, i) => ({
       camera,
@@ -98,6 +100,6 @@ export async function run(args: string[]): Promise<number> {
   const r = await exportMultiview(scene, views, out, nodeFiles, (done, total) => progress.update({ phase: 'render', step: done, total }));
   progress.done();
   if (json) console.log(JSON.stringify({ out, views: views.length, transforms: r.transforms, seconds: r.seconds }));
-  else console.log(`rendered ${views.length} view(s) in ${r.seconds.toFixed(1)} s → ${out}/ (images/*.png, transforms.json)`);
+  else console.log(`rendered ${views.length} view(s) in ${r.seconds.toFixed(1)} s → ${dirLabel(out)} (images/*.png, transforms.json)`);
   return 0;
 }

@@ -19,8 +19,13 @@ export const commands: Record<string, Command> = {
     summary: 'edit one image with an instruction (InstructPix2Pix or the built-in model)',
     load: () => import('./cmd-edit-image'),
   },
-  models: { summary: 'check an instruction model folder', load: () => import('./cmd-models') },
+  models: {
+    summary: 'check an instruction model (folder or server); write a Triton model repository',
+    load: () => import('./cmd-models'),
+  },
+  serve: { summary: 'serve a model over the Open Inference Protocol (KServe v2 / Triton)', load: () => import('./cmd-serve') },
   edit: { summary: 'edit a scene with an instruction (IDU or SDS)', load: () => import('./cmd-edit') },
   diff: { summary: 'compare two scenes inside / outside a region', load: () => import('./cmd-diff') },
   stylize: { summary: 'stylise a mesh from text (Text2Mesh neural style field)', load: () => import('./cmd-stylize') },
+  clip: { summary: 'CLIP image and text embeddings (Hugging Face CLIP folder)', load: () => import('./cmd-clip') },
 };

@@ -1,9 +1,8 @@
-import { resolve } from 'node:path';
 import { UserError } from '../core/errors';
 import { extname, joinPath } from '../core/paths';
 import { nodeFiles } from '../io/node/node-files';
-import { isPlyMesh } from '../io/formats/ply-mesh';
-import { encodeMeshFile, readMeshFile } from '../io/scenes/load-mesh';
+import { prepareOutput } from '../io/node/output-guard';
+import { encodeMeshFile, plyFileIsMesh, readMeshFile } from '../io/scenes/load-mesh';
 import { faceCount, vertexCount } from '../nerf/mesh/mesh';
 
 /**
@@ -13,8 +12,8 @@ import { faceCount, vertexCount } from '../nerf/mesh/mesh';
 export async function convertMesh(input: string, output: string, json: boolean): Promise<number | null> {
   let path = input.replace(/\/+$/, '') || '.';
   const ext = extname(path);
-  if (ext === '.ply') {
-    if (!(await nodeFiles.exists(path)) || !isPlyMesh(await nodeFiles.read(path), path)) return null;
+  if (ext === '.ply' && !/\.compressed\.ply$/i.test(path)) {
+    if (!(await nodeFiles.exists(path)) || !(await plyFileIsMesh(path, nodeFiles))) return null;
   } else if (ext !== '.obj' && ext !== '.glb' && ext !== '.gltf') {
     const manifest = joinPath(path, 'scene.json');
     if (!(await nodeFiles.exists(manifest))) return null;
@@ -26,8 +25,7 @@ export async function convertMesh(input: string, output: string, json: boolean):
   const oext = extname(output);
   if (oext !== '.obj' && oext !== '.ply' && oext !== '.glb')
     throw new UserError('a mesh converts to .obj, .ply or .glb (give OUT one of these extensions)', output);
-  if (resolve(path) === resolve(output))
-    throw new UserError('output is the input file; choose another name (inputs are never overwritten)', output);
+  await prepareOutput({ out: output, kind: 'file', inputs: [input, path], flag: 'OUT' });
   const t0 = Date.now();
   const mesh = await readMeshFile(path, nodeFiles);
   const bytes = await encodeMeshFile(mesh, output);

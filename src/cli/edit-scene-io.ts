@@ -1,91 +1,80 @@
 import { UserError } from '../core/errors';
-import type { EditableScene } from '../edit/scenes/editable';
-import type { GaussianEditOptions } from '../edit/scenes/gaussian-editable';
-import type { Bounds, Region } from '../edit/regions/regions';
-import { VoxelEditable, type VoxelEditOptions } from '../edit/scenes/voxel-editable';
+import type { EditedScene, SceneSource } from '../edit/scenes/create-editable';
 import { loadScene, saveVoxelScene } from '../io/scenes/load-scene';
-import { nodeFiles } from '../io/node/node-files';
-import type { Gaussians } from '../nerf/gaussian/gaussians';
-import { gaussianBounds } from '../nerf/gaussian/gaussians';
-import type { Vec3 } from '../nerf/voxel/voxel-grid';
-import { VoxelScene } from '../nerf/voxel/voxel-scene';
-import type { BackendName } from '../nerf/voxel/voxel-backend';
-import { createBackend } from '../nerf/voxel/fit-voxel';
-import { createGaussianBackend } from '../nerf/gaussian/gaussian-backend';
+import { isDirectory, nodeFiles } from '../io/node/node-files';
+import type { GaussianScene } from '../nerf/gaussian/gaussian-scene';
+import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
+import { MeshScene } from '../nerf/mesh/mesh-scene';
+import { extname, joinPath } from '../core/paths';
+import { readJson } from '../io/files/files';
+import { isMeshExtension, plyFileIsMesh } from '../io/scenes/load-mesh';
 
-/** A loaded parent scene, ready to be edited (a fresh EditableScene per call) and saved. */
-export interface ParentScene {
-  kind: 'voxel' | 'gaussians';
-  /** Where the scene lies (region validation and visual hulls when the dataset declares no box). */
-  bounds: Bounds;
-  /**
-   * A fresh scene to edit; `opts` for voxel grids, `gaussianOpts` for Gaussians (the other is ignored);
-   * renders and gradients on `backend` (default cpu).
-   */
-  editable(
-    region: Region | undefined,
-    opts: Partial<VoxelEditOptions>,
-    gaussianOpts?: Partial<GaussianEditOptions>,
-    backend?: BackendName,
-  ): Promise<EditableScene>;
-  save(scene: EditableScene, out: string, meta: Record<string, unknown>): Promise<void>;
+/** A scene loaded for `edit`: what to edit, and the metadata its folder carries (fit's orbit, dataset, background). */
+export interface LoadedSource {
+  source: SceneSource;
+  meta: Record<string, unknown>;
 }
 
-/** Loads SCENE for `edit`: voxel folders/files now; Gaussian scenes when their loader provides the Gaussians. */
-export async function loadEditableScene(path: string, datasetBackground: [number, number, number]): Promise<ParentScene> {
+/** Whether SCENE names a mesh (a mesh file, or a scene folder whose manifest says kind mesh), read cheaply. */
+export async function isMeshInput(path: string): Promise<boolean> {
+  try {
+    if (await isDirectory(path)) {
+      const manifest = joinPath(path, 'scene.json');
+      return (await nodeFiles.exists(manifest)) && (await readJson(nodeFiles, manifest)).kind === 'mesh';
+    }
+    if (extname(path) === '.ply') return await plyFileIsMesh(path, nodeFiles);
+    return isMeshExtension(path);
+  } catch {
+    return false; // unreadable: loading the scene says why
+  }
+}
+
+/** Loads SCENE (a voxel, Gaussian or mesh scene folder, or a .voxel, Gaussian or mesh file) for `edit` and `stylize`. */
+export async function loadEditSource(path: string, datasetBackground: [number, number, number]): Promise<LoadedSource> {
   const scene = await loadScene(path, nodeFiles);
-  if (scene instanceof VoxelScene) {
-    const vs = scene;
-    return {
-      kind: 'voxel',
-      bounds: { min: [...vs.grid.box.min] as Vec3, max: [...vs.grid.box.max] as Vec3 },
-      editable: async (region, opts, _g, backend = 'cpu') =>
-        new VoxelEditable(vs.grid, vs.background, region, opts, vs.marchParams(), {
-          work: await createBackend(backend),
-          source: await createBackend(backend),
-        }),
-      async save(ed, out, meta) {
-        const grid = (ed as VoxelEditable).grid;
-        await saveVoxelScene(
-          out,
-          { grid, background: vs.background, render: vs.settings, meta: { ...(vs.meta ?? {}), edit: meta } },
-          nodeFiles,
-          { edit: meta },
-        );
-      },
-    };
+  if (scene instanceof VoxelGridScene)
+    return { source: { kind: 'voxel', grid: scene.grid, background: scene.background, render: scene.settings }, meta: scene.meta ?? {} };
+  if (scene.kind === 'gaussians') {
+    const gs = scene as GaussianScene;
+    return { source: { kind: 'gaussians', gaussians: gs.gaussians, background: gs.background ?? datasetBackground }, meta: gs.meta ?? {} };
   }
-  const gs = (scene as unknown as { gaussians?: Gaussians }).gaussians;
-  if (scene.kind === 'gaussians' && gs) {
-    const [{ GaussianEditable }, { saveGaussianScene }] = await Promise.all([
-      import('../edit/scenes/gaussian-editable'),
-      import('../io/scenes/load-gaussian-scene'),
-    ]);
-    const bg = scene.background ?? datasetBackground;
-    return {
-      kind: 'gaussians',
-      bounds: gaussianBounds(gs),
-      editable: async (region, opts, gaussianOpts = {}, backend = 'cpu') =>
-        new GaussianEditable(
-          gs,
-          bg,
-          region,
-          { ...(opts.lrColor !== undefined ? { lrColor: opts.lrColor } : {}), ...gaussianOpts },
-          await createGaussianBackend(backend),
-        ),
-      async save(ed, out, meta) {
-        await saveGaussianScene(out, (ed as InstanceType<typeof GaussianEditable>).g, bg, nodeFiles, { edit: meta });
-      },
-    };
-  }
+  if (scene instanceof MeshScene)
+    return { source: { kind: 'mesh', mesh: scene.mesh, background: scene.background }, meta: scene.meta ?? {} };
   throw new UserError(`editing ${scene.kind} scenes is not supported by this build`, path);
 }
 
+/**
+ * The metadata of an edited scene: everything its parent carried (fit's orbit, the dataset, the background),
+ * this edit as `edit`, and every edit so far, oldest first, as `edits`.
+ */
+export function editedMeta(parent: Record<string, unknown>, edit: Record<string, unknown>): Record<string, unknown> {
+  const before = Array.isArray(parent.edits) ? parent.edits : parent.edit ? [parent.edit] : [];
+  return { ...parent, edit, edits: [...before, edit] };
+}
+
+/** Writes an edited scene folder (`scene.json` + `scene.voxel` / `scene.ply` / `scene.glb`); its manifest names the edit. */
 export async function saveEditedScene(
-  parent: ParentScene,
-  scene: EditableScene,
   out: string,
-  meta: Record<string, unknown> = {},
+  parent: LoadedSource,
+  edited: EditedScene,
+  edit: Record<string, unknown>,
 ): Promise<void> {
-  await parent.save(scene, out, meta);
+  const meta = editedMeta(parent.meta, edit);
+  switch (edited.kind) {
+    case 'voxel': {
+      const render = (parent.source.kind === 'voxel' && parent.source.render) || { stepRatio: 0.5, near: 0 };
+      await saveVoxelScene(out, { grid: edited.grid, background: edited.background, render, meta }, nodeFiles, { edit });
+      return;
+    }
+    case 'gaussians': {
+      const { saveGaussianScene } = await import('../io/scenes/load-gaussian-scene');
+      await saveGaussianScene(out, edited.gaussians, edited.background, nodeFiles, { meta, edit });
+      return;
+    }
+    case 'mesh': {
+      const { saveMeshScene } = await import('../io/scenes/load-mesh');
+      await saveMeshScene(out, edited.mesh, edited.background, nodeFiles, { meta, edit });
+      return;
+    }
+  }
 }

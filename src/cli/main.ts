@@ -1,5 +1,9 @@
 import { UserError } from '../core/errors';
+import { applyEnvLimits } from '../io/node/node-limits';
 import { commands } from './commands';
+import { oneLine } from './one-line';
+
+export { oneLine };
 
 const USAGE = `instruct-scene — edit 3D scenes with plain-language instructions
 
@@ -25,10 +29,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands[name];
   if (!cmd) {
-    console.error(`instruct-scene: unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
+    console.error(oneLine(`instruct-scene: unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`));
     return 2;
   }
   try {
+    applyEnvLimits();
+    (await import('../io/node/node-webp')).installNodeWebp(); // SOG images decode in Node too
     const mod = await cmd.load();
     const code = await mod.run(rest);
     return typeof code === 'number' ? code : 0;
@@ -38,8 +44,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export function reportError(e: unknown, name: string): number {
+  const say = (line: string) => console.error(oneLine(line));
   if (e instanceof UserError) {
-    console.error(`instruct-scene ${name}: error: ${e.message}`);
+    say(`instruct-scene ${name}: error: ${e.message}`);
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
@@ -49,20 +56,18 @@ export function reportError(e: unknown, name: string): number {
       err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ||
       err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
   ) {
-    console.error(`instruct-scene ${name}: error: ${err.message.split('\n')[0]} (see 'instruct-scene ${name} --help')`);
+    say(`instruct-scene ${name}: error: ${err.message.split('\n')[0]} (see 'instruct-scene ${name} --help')`);
     return 2;
   }
   if (err && err.code === 'ENOSPC') {
-    console.error(`instruct-scene ${name}: error: the disk is full`);
+    say(`instruct-scene ${name}: error: the disk is full`);
     return 1;
   }
   if (err && err instanceof RangeError && /Array buffer allocation failed|Invalid typed array length|out of memory/i.test(err.message)) {
-    console.error(`instruct-scene ${name}: error: out of memory (${err.message}); try a smaller --res, --downscale or --max-images`);
+    say(`instruct-scene ${name}: error: out of memory (${err.message}); try a smaller --res, --downscale or --max-images`);
     return 1;
   }
   if (process.env.DEBUG) console.error(e);
-  console.error(
-    `instruct-scene ${name}: internal error: ${(e as Error)?.message ?? String(e)} (this is a bug; rerun with DEBUG=1 for details)`,
-  );
+  say(`instruct-scene ${name}: internal error: ${(e as Error)?.message ?? String(e)} (this is a bug; rerun with DEBUG=1 for details)`);
   return 70;
 }

@@ -1,3 +1,5 @@
+import { UserError } from './errors';
+
 /**
  * Images in memory: row-major, top row first, interleaved channels, float32 in [0, 1].
  * `channels` is 3 (RGB) or 4 (RGBA, straight alpha) or 1 (grey / mask).
@@ -84,4 +86,20 @@ export function resizeImage(img: Image, w: number, h: number): Image {
 
 export function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/**
+ * The image as it is displayed and saved: every value clamped to [0, 1] (renderers may overshoot 1, as 3DGS
+ * colours are only clamped below). A non-finite value is an error (UserError naming `what`): a scene that
+ * renders NaN is corrupt, and a metric over it would be NaN or −700 dB.
+ */
+export function displayImage(img: Image, what: string): Image {
+  const data = new Float32Array(img.data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = img.data[i];
+    if (!Number.isFinite(v))
+      throw new UserError(`${what} has a non-finite value (${v}) at pixel ${Math.floor(i / img.channels)}; the scene is corrupt`);
+    data[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  return { ...img, data };
 }

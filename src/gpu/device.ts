@@ -1,3 +1,4 @@
+import { GpuUnavailableError } from '../core/errors';
 /**
  * The WebGPU device, shared by every kernel (and by the viewer's three.js renderer when it hands us its device).
  * Platform-neutral: in the browser it uses `navigator.gpu`; in Node a provider is installed first by
@@ -22,15 +23,6 @@ async function gpuObject(): Promise<GPU | undefined> {
   if (provider) return provider();
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   return nav?.gpu;
-}
-
-export class GpuUnavailableError extends Error {
-  constructor(reason: string) {
-    super(
-      `WebGPU is not available: ${reason}. Use --backend cpu, or see the README (WebGPU in Node needs a Vulkan driver; on CPU-only Linux install chromium for SwiftShader).`,
-    );
-    this.name = 'GpuUnavailableError';
-  }
 }
 
 /** The shared device; created once with the adapter's limits raised to what large scenes need. */

@@ -3,7 +3,7 @@ import radixSource from '../shaders/sort_radix.wgsl?raw';
 import { runnerFor, type GpuRunner, type Kernel, type KernelCall } from './runner';
 
 /**
- * GPU prefix scan and radix sort (WGSL: src/shaders/sort_scan.wgsl, gs_radix.wgsl), usable on their own given a
+ * GPU prefix scan and radix sort (WGSL: src/shaders/sort_scan.wgsl, sort_radix.wgsl; CPU counterpart: radix-sort-cpu.ts), usable on their own given a
  * device and buffers — the Gaussian rasteriser sorts (tile, depth) keys with them every frame and the viewer
  * sorts splats by depth.
  *

@@ -58,7 +58,7 @@ fn globalAdd(idx: u32, v: f32) {
 }
 
 @compute @workgroup_size(16, 16)
-fn render_backward(@builtin(local_invocation_id) lidv: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+fn rasterize_backward_tiles(@builtin(local_invocation_id) lidv: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   let tile = wid.y * cam.tilesX + wid.x;
   let px = wid.x * TILE + lidv.x;
   let py = wid.y * TILE + lidv.y;

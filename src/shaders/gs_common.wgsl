@@ -1,7 +1,8 @@
-// Shared declarations of the Gaussian-splatting kernels (prepended to gs_project / gs_render / gs_backward by
-// src/nerf/gaussian-raster-webgpu.ts). Conventions are those of the CPU twin, src/nerf/gaussian-raster-cpu.ts
-// (OpenCV camera frame t = W·(p − C), pixel centres at +0.5, NEAR 0.01, dilation 0.3, 16×16 tiles,
-// α = min(0.99, o·G), skip α < 1/255, stop before T < 1e-4).
+// Shared declarations of the Gaussian-splatting kernels (prepended to gs_project, gs_bin, gs_render, gs_backward and
+// gs_project_backward by src/nerf/gaussian/gaussian-raster-webgpu.ts). Conventions are those of the CPU twins,
+// src/nerf/gaussian/gaussian-*-cpu.ts (listed in gaussian-project-cpu.ts; method in docs/gaussians.md): OpenCV
+// camera frame t = W·(p − C), pixel centres at +0.5, NEAR 0.01, dilation 0.3, 16×16 tiles, α = min(0.99, o·G),
+// skip α < 1/255, stop before T < 1e-4.
 //
 // Buffers
 // - params: f32 × PARAM_STRIDE per Gaussian: mean xyz [0..3), log-scale [3..6), quaternion wxyz [6..10),
@@ -19,20 +20,7 @@ const ALPHA_MAX: f32 = 0.99;
 const ALPHA_MIN: f32 = 0.003921568627450980; // 1/255
 const T_MIN: f32 = 0.0001;
 
-const SH_C0: f32 = 0.28209479177387814;
-const SH_C1: f32 = 0.4886025119029199;
-const SH_C2_0: f32 = 1.0925484305920792;
-const SH_C2_1: f32 = -1.0925484305920792;
-const SH_C2_2: f32 = 0.31539156525252005;
-const SH_C2_3: f32 = -1.0925484305920792;
-const SH_C2_4: f32 = 0.5462742152960396;
-const SH_C3_0: f32 = -0.5900435899266435;
-const SH_C3_1: f32 = 2.890611442640554;
-const SH_C3_2: f32 = -0.4570457994644658;
-const SH_C3_3: f32 = 0.3731763325901154;
-const SH_C3_4: f32 = -0.4570457994644658;
-const SH_C3_5: f32 = 1.445305721320277;
-const SH_C3_6: f32 = -0.5900435899266435;
+// SH_C0, SH_C1, SH_C2_0..4, SH_C3_0..6: prepended by the host from src/nerf/common/sh.ts (shConstantsWgsl).
 
 // Camera and frame constants (host: packCamera in gaussian-raster-webgpu.ts).
 struct Cam {

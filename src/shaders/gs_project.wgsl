@@ -1,7 +1,8 @@
-// Gaussian splatting — projection (preprocess), duplication with (tile, depth) keys, tile ranges.
-// Prepended with gs_common.wgsl. Host: src/nerf/gaussian-raster-webgpu.ts (class GaussianProjector).
+// Gaussian splatting — projection (`project_gaussians`; CPU twin `projectGaussians` in
+// src/nerf/gaussian/gaussian-project-cpu.ts). Prepended with gs_common.wgsl.
+// Host: src/nerf/gaussian/gaussian-raster-webgpu.ts (class WebGpuGaussianProjector).
 //
-// preprocess:  one thread per Gaussian → proj[4i..4i+4) (layout in gs_common.wgsl), touched[i] = number of
+// project_gaussians: one thread per Gaussian → proj[4i..4i+4) (layout in gs_common.wgsl), touched[i] = number of
 //              tiles covered (0 when culled), depthKey[i] = depth bits (positive f32 sort like their bit patterns;
 //              0xffffffff when culled), radii[i] (pixel radius, 0 when culled) and order[i] = i, ready for a stable 32-bit sort of (depthKey, order):
 //              the global front-to-back order of the CPU twin (ties by index). The viewer can stop here.
@@ -21,7 +22,7 @@ override WG: u32 = 256;
 fn pf(i: u32, k: u32) -> f32 { return params[i * PARAM_STRIDE + k]; }
 
 @compute @workgroup_size(WG)
-fn preprocess(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn project_gaussians(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= cam.count) { return; }
   touched[i] = 0u;

@@ -1,6 +1,6 @@
 // Gaussian splatting — backward of the projection: from the per-Gaussian 2D gradients (gs_backward.wgsl) to
 // gradients of every parameter, one thread per Gaussian. Prepended with gs_common.wgsl. The formulas are the CPU
-// twin's `projectBackward` (src/nerf/gaussian-raster-cpu.ts): SH (and the view direction), opacity logit,
+// twin's `projectBackward` (src/nerf/gaussian/gaussian-project-cpu.ts): SH (and the view direction), opacity logit,
 // conic → 2D covariance → 3D covariance (log-scales, quaternion through its normalisation) and the mean
 // (projection, clamped EWA Jacobian, view direction).
 // grads: f32 × PARAM_STRIDE per Gaussian, the params layout (gs_common.wgsl); culled Gaussians get zeros.

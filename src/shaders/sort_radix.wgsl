@@ -2,7 +2,7 @@
 // Keys are one u32 word (keysLo) or two (keysHi:keysLo, compared as a 64-bit number; HAS_HI). Each pass sorts by
 // the digit (word >> shift) & 15 of word `useHi ? hi : lo`:
 //   1. `radix_count`: per-block digit histogram into hist[digit * numBlocks + block] (digit-major, so that one
-//      exclusive scan of `hist` (gs_scan.wgsl) gives every (digit, block) its first output slot);
+//      exclusive scan of `hist` (sort_scan.wgsl) gives every (digit, block) its first output slot);
 //   2. `radix_scatter`: each element goes to hist[digit * numBlocks + block] + its rank among the elements of its
 //      block with the same digit and a lower index (stable); 16 threads, one per digit, walk the block's digits
 //      in workgroup memory to assign the ranks.

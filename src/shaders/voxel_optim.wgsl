@@ -1,7 +1,7 @@
 // GPU-resident optimisation of the voxel grid (the fit never copies the grid or its gradients to the host):
 // `regularize` adds the total-variation and density-sparsity gradients into the ray gradients, then `adam`
-// updates one parameter group in place. GPU twins of src/nerf/voxel-regularizers.ts (totalVariation with
-// onlyOccupied, densitySparsity) and src/nerf/adam.ts (skip-zero-grad Adam with per-entry step counts).
+// updates one parameter group in place. GPU twins of src/nerf/voxel/voxel-regularizers.ts (totalVariation with
+// onlyOccupied, densitySparsity) and src/nerf/common/adam.ts (skip-zero-grad Adam with per-entry step counts).
 //
 // Gradient buffer: [density: nV][colour: nV·K] as f32 (the bits voxel_render.wgsl accumulated atomically).
 // `regularize` is a gather (each thread writes only its own entry, reads only values), so it needs no atomics

@@ -1,8 +1,9 @@
-// Voxel radiance grid: forward ray marching (`render`) and forward + analytic backward (`train`).
-// GPU twin of src/nerf/voxel-render-cpu.ts; the marching rule, activations, contraction, occupancy skipping and
-// compositing are specified in src/nerf/voxel-backend.ts and the memory layout in src/nerf/voxel-grid.ts.
+// Voxel radiance grid: forward ray marching (`render_rays`) and forward + analytic backward (`train_rays`).
+// GPU twin of src/nerf/voxel/voxel-render-cpu.ts (`renderRaysCpu`, `trainRaysCpu`); the marching rule, activations,
+// contraction, occupancy skipping and compositing are specified in src/nerf/voxel/voxel-backend.ts and the memory
+// layout in src/nerf/voxel/voxel-grid.ts (method: docs/voxels.md).
 //
-// One thread per ray. `train` marches its ray twice with the same function: the first pass gives the colour C,
+// One thread per ray. `train_rays` marches its ray twice with the same function: the first pass gives the colour C,
 // the second walks the same samples again and, with Sᵢ = C − Σ_{j≤i} wⱼcⱼ, adds
 //   ∂L/∂xᵢ = ∂L/∂C · (T_{i+1}cᵢ − Sᵢ)      (xᵢ = σᵢ·δ·densityScale, αᵢ = 1 − e^{−xᵢ})
 //   ∂L/∂zᵢ = ∂L/∂C · wᵢ cᵢ(1 − cᵢ)          (z = pre-sigmoid colour)
@@ -40,7 +41,7 @@ struct Params {
 const BLOCK: u32 = 4u;
 
 override WG: u32 = 64;
-const SH_C1: f32 = 0.4886025119029199;
+// SH_C1 (and the other SH constants): prepended by the host from src/nerf/common/sh.ts (shConstantsWgsl).
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> density: array<f32>;
@@ -326,7 +327,7 @@ fn march(q: u32, backward: bool, dLdC: vec3f, C: vec3f, fw: RayOut, gaT: f32) ->
 }
 
 @compute @workgroup_size(WG)
-fn render(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn render_rays(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let q = gid.x + gid.y * nwg.x * WG;
   if (q >= P.count) { return; }
   var none: RayOut;
@@ -344,7 +345,7 @@ fn render(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
 }
 
 @compute @workgroup_size(WG)
-fn train(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn train_rays(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let q = gid.x + gid.y * nwg.x * WG;
   if (q >= P.count) { return; }
   var none: RayOut;

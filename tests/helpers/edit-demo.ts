@@ -2,10 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_GROUND, DEMO_OBJECTS, DEMO_SCENE_BOX, demoCameras, demoTransforms, type DemoObject } from '../../src/io/datasets/demo-scene';
 import { encodePng } from '../../src/io/images/image-codec';
+import { orbitHintFromCameras } from '../../src/io/export/multiview-export';
 import { saveVoxelScene } from '../../src/io/scenes/load-scene';
 import { nodeFiles } from '../../src/io/node/node-files';
-import { createVoxelGrid, resolutionFromMax, updateOccupancy, type Vec3, type VoxelGrid } from '../../src/nerf/voxel/voxel-grid';
-import { VoxelScene } from '../../src/nerf/voxel/voxel-scene';
+import { createVoxelGrid, resolutionFromMax, updateOccupancy, type VoxelGrid } from '../../src/nerf/voxel/voxel-grid';
+import { VoxelGridScene } from '../../src/nerf/voxel/voxel-grid-scene';
+import { logit, sigmoid, type Vec3 } from '../../src/core/math';
 
 function insideObject(o: DemoObject, x: number, y: number, z: number): boolean {
   const c = [(o.min[0] + o.max[0]) / 2, (o.min[1] + o.max[1]) / 2, (o.min[2] + o.max[2]) / 2];
@@ -13,8 +15,6 @@ function insideObject(o: DemoObject, x: number, y: number, z: number): boolean {
   if (o.kind === 'cylinder') return y >= o.min[1] && y <= o.max[1] && (x - c[0]) ** 2 + (z - c[2]) ** 2 <= ((o.max[0] - o.min[0]) / 2) ** 2;
   return x >= o.min[0] && x <= o.max[0] && y >= o.min[1] && y <= o.max[1] && z >= o.min[2] && z <= o.max[2];
 }
-
-const logit = (p: number) => Math.log(p / (1 - p));
 
 /**
  * The demo scene voxelised analytically (objects and ground as opaque voxels with their flat colours): a tiny
@@ -56,7 +56,7 @@ export async function writeTinyDemo(
     { grid, background: [1, 1, 1], render: { stepRatio: 0.5, near: 0 }, meta: { source: 'tests/helpers/edit-demo.ts' } },
     nodeFiles,
   );
-  const vs = new VoxelScene(grid, [1, 1, 1]);
+  const vs = new VoxelGridScene(grid, [1, 1, 1]);
   const cams = demoCameras(views, size, 0);
   const fileOf = (i: number) => `images/frame_${String(i + 1).padStart(5, '0')}.png`;
   mkdirSync(join(data, 'images'), { recursive: true });
@@ -101,14 +101,16 @@ export async function writeTinyGaussianDemo(
             (f, a) => DEMO_SCENE_BOX.min[a] + f * (DEMO_SCENE_BOX.max[a] - DEMO_SCENE_BOX.min[a]),
           ),
         );
-        for (let c = 0; c < 3; c++) rgb.push(1 / (1 + Math.exp(-grid.color[v * 3 + c])));
+        for (let c = 0; c < 3; c++) rgb.push(sigmoid(grid.color[v * 3 + c]));
       }
   const g = gaussiansFromPoints(Float32Array.from(xyz), Float32Array.from(rgb), { opacity: 0.95 });
   const scene = join(root, 'gscene'),
     data = join(root, 'gdata');
-  await saveGaussianScene(scene, g, [1, 1, 1], nodeFiles);
-  const gs = new GaussianScene(g, [1, 1, 1]);
   const cams = demoCameras(views, size, 0);
+  // as `fit` does: the orbit of the training cameras in the scene's metadata (render --orbit uses it)
+  const meta = { source: 'tests/helpers/edit-demo.ts', orbit: orbitHintFromCameras(cams, [0, 0.25, 0]) };
+  await saveGaussianScene(scene, g, [1, 1, 1], nodeFiles, { meta });
+  const gs = new GaussianScene(g, [1, 1, 1]);
   const fileOf = (i: number) => `images/frame_${String(i + 1).padStart(5, '0')}.png`;
   mkdirSync(join(data, 'images'), { recursive: true });
   for (let i = 0; i < cams.length; i++) writeFileSync(join(data, fileOf(i)), encodePng((await gs.render(cams[i])).image));

@@ -2,11 +2,10 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
 import { build, preview, type PreviewServer } from 'vite';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-/** Chromium flags that give WebGPU on SwiftShader (GUIDE.md: without --use-vulkan=swiftshader canvases are black). */
+/** Chromium flags that give WebGPU on SwiftShader (without --use-vulkan=swiftshader its canvases stay black). */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',
@@ -23,10 +22,6 @@ export const CHROMIUM_ARGS = [
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
-
-export function chromiumMissing(): string | null {
-  return existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`;
-}
 
 async function freePort(): Promise<number> {
   return new Promise((res, rej) => {

@@ -5,7 +5,15 @@
  * stand-in's vocabulary that the model knows.
  */
 import type { BuiltinInfo } from './model-contract';
-import type { ClipTokenizer } from './tokenizer/tokenizer';
+import { bytesToUnicode, type ClipTokenizer } from './tokenizer/tokenizer';
+
+let byteOf: Map<string, number> | null = null;
+/** The text of a byte-level BPE word (its characters stand for UTF-8 bytes: 'rÃ©d' is the token of 'réd'). */
+export function tokenText(word: string): string {
+  if (!byteOf) byteOf = new Map(bytesToUnicode().map((c, b) => [c, b]));
+  const bytes = Uint8Array.from(Array.from(word), (c) => byteOf!.get(c) ?? 0x3f);
+  return new TextDecoder().decode(bytes);
+}
 
 export const INSTALL_HINT = `for other edits use the real InstructPix2Pix model: export timbrooks/instruct-pix2pix with optimum-cli (README "Getting the InstructPix2Pix model") and pass --model DIR`;
 
@@ -44,7 +52,7 @@ export function checkBuiltinInstruction(instruction: string, info: BuiltinInfo, 
     cur = '';
     curKnown = true;
   }
-  const uniq = [...new Set(unknown)];
+  const uniq = [...new Set(unknown.map(tokenText))];
   if (edits > 0) return { error: null, ignored: uniq };
   const list = Object.entries(info.edits)
     .map(([group, words]) => `${group}: ${words.join(', ')}`)

@@ -1,11 +1,11 @@
 /**
- * The InstructPix2Pix model folder contract (HF optimum layout, REFERENCE §2) and its checker: files present,
+ * The InstructPix2Pix model folder contract (the Hugging Face Optimum ONNX export layout; docs/instructpix2pix.md) and its checker: files present,
  * each ONNX graph's input/output names, ranks, fixed dims and dtypes, the accepted variants (timestep scalar or
  * [B], float or int; `latent_parameters` or older `latent_sample`; fp32 or fp16), external data files, tokenizer
  * and scheduler config. Reports every problem with the file it is in; used before the first run and by
  * `instruct-scene models check`.
  */
-import { joinPath } from '../../core/paths';
+import { insidePathProblem, joinPath } from '../../core/paths';
 import { UserError } from '../../core/errors';
 import { parseJson, type FileSource } from '../../io/files/files';
 import { ProtoError } from './onnx/proto';
@@ -80,7 +80,11 @@ export interface ComponentFile {
 }
 
 export interface ModelCheck {
+  /** the model folder, or the inference server's URL */
   dir: string;
+  /** where tokenizer/, scheduler/, model_index.json and builtin.json are read from (the folder itself, or a server's pipeline_config bundle) */
+  filesDir: string;
+  source: 'folder' | 'server';
   problems: string[];
   notes: string[];
   components: Partial<Record<Component, ComponentFile>>;
@@ -176,7 +180,6 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
   const problems: string[] = [],
     notes: string[] = [];
   const components: Partial<Record<Component, ComponentFile>> = {};
-  const found: Partial<Record<Component, Record<string, ValueSpec>>> = {};
   let anyFile = false;
   for (const comp of COMPONENTS) {
     const path = joinPath(dir, comp, 'model.onnx');
@@ -212,7 +215,7 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
     const externalData: ComponentFile['externalData'] = [];
     for (const loc of info.externalData) {
       const p = joinPath(dirOf(path), loc);
-      if (loc.includes('..') || loc.startsWith('/')) {
+      if (insidePathProblem(loc)) {
         problems.push(`${path}: external data location '${loc}' leaves the model's folder`);
         continue;
       }
@@ -220,13 +223,36 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
       else externalData.push({ path: loc, data: opts.readExternal ? await files.read(p) : undefined });
     }
     components[comp] = { path, info, bytes, externalData };
-    found[comp] = checkSignature(comp, info, path, problems);
   }
   if (!anyFile && !(await files.exists(joinPath(dir, 'model_index.json'))) && !(await files.exists(joinPath(dir, 'unet')))) {
     throw new UserError(
       `not an InstructPix2Pix model folder (no text_encoder/, unet/, vae_encoder/, vae_decoder/ with model.onnx); see README "Getting the InstructPix2Pix model"`,
       dir,
     );
+  }
+  return checkModelParts({ dir, filesDir: dir, files, components, problems, notes });
+}
+
+/**
+ * The contract checks on the four models' signatures (however they were obtained: ONNX files, or an inference
+ * server's metadata), their consistency, the variant to feed, and the tokenizer / scheduler / model_index.json /
+ * builtin.json read from `files` under `filesDir`. `problems` and `notes` may already hold what the caller found
+ * (missing models); the caller's components have paths that name where each model is.
+ */
+export async function checkModelParts(p: {
+  dir: string;
+  filesDir: string;
+  files: FileSource;
+  components: Partial<Record<Component, ComponentFile>>;
+  problems: string[];
+  notes: string[];
+  source?: 'folder' | 'server';
+}): Promise<ModelCheck> {
+  const { dir, filesDir, files, components, problems, notes } = p;
+  const found: Partial<Record<Component, Record<string, ValueSpec>>> = {};
+  for (const comp of COMPONENTS) {
+    const c = components[comp];
+    if (c) found[comp] = checkSignature(comp, c.info, c.path, problems);
   }
 
   // Cross-component consistency and the variant to feed.
@@ -284,7 +310,7 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
   }
 
   // Tokenizer and scheduler.
-  const tokDir = joinPath(dir, 'tokenizer');
+  const tokDir = joinPath(filesDir, 'tokenizer');
   const hasTok =
     (await files.exists(joinPath(tokDir, 'tokenizer.json'))) ||
     ((await files.exists(joinPath(tokDir, 'vocab.json'))) && (await files.exists(joinPath(tokDir, 'merges.txt'))));
@@ -300,7 +326,7 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
     }
   }
   let schedulerConfig: Record<string, unknown> | null = null;
-  const sp = joinPath(dir, 'scheduler', 'scheduler_config.json');
+  const sp = joinPath(filesDir, 'scheduler', 'scheduler_config.json');
   if (!(await files.exists(sp))) problems.push(`${sp}: missing (the scheduler of the export; copy it from the HF repository)`);
   else {
     try {
@@ -314,7 +340,7 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
     }
   }
   let modelIndex: Record<string, unknown> | null = null;
-  const mi = joinPath(dir, 'model_index.json');
+  const mi = joinPath(filesDir, 'model_index.json');
   if (await files.exists(mi)) {
     try {
       modelIndex = parseJson(await files.read(mi), mi);
@@ -324,7 +350,7 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
     }
   }
   let builtin: BuiltinInfo | null = null;
-  const bp = joinPath(dir, 'builtin.json');
+  const bp = joinPath(filesDir, 'builtin.json');
   if (await files.exists(bp)) {
     try {
       builtin = parseJson(await files.read(bp), bp) as BuiltinInfo;
@@ -335,5 +361,5 @@ export async function checkModelFolder(dir: string, files: FileSource, opts: { r
       else throw e;
     }
   }
-  return { dir, problems, notes, components, variant, builtin, schedulerConfig, modelIndex };
+  return { dir, filesDir, source: p.source ?? 'folder', problems, notes, components, variant, builtin, schedulerConfig, modelIndex };
 }

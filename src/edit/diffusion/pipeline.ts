@@ -1,5 +1,5 @@
 /**
- * The InstructPix2Pix pipeline (REFERENCE §2) over ONNX models, one implementation for both runtimes
+ * The InstructPix2Pix pipeline (Brooks et al. 2023; docs/instructpix2pix.md) over ONNX models, one implementation for both runtimes
  * (onnxruntime-node and onnxruntime-web, passed in as an `OnnxRuntime`). Sessions are created once at load
  * and reused. The folder's signature is validated before any session is created.
  *
@@ -23,16 +23,12 @@ import type { OnnxRuntime, RtSession, RtTensor } from './runtime';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer/tokenizer';
 import { createScheduler, type Scheduler } from './schedulers/schedulers';
 import { checkBuiltinInstruction } from './builtin-words';
+import type { Latents } from './latents';
 
 export const LATENT_SCALE = 0.18215;
 const LUMA = [0.299, 0.587, 0.114];
 
-export interface Latents {
-  channels: number;
-  height: number;
-  width: number;
-  data: Float32Array;
-}
+export type { Latents };
 
 /** Text-encoder states for one instruction and for the empty prompt, [77·hidden] each. */
 export interface TextEmbeddings {
@@ -42,12 +38,13 @@ export interface TextEmbeddings {
   hidden: number;
 }
 
+/** The dual classifier-free guidance scales s_T (instruction) and s_I (image). */
 export interface GuidanceScales {
-  text: number;
-  image: number;
+  textScale: number;
+  imageScale: number;
 }
 
-export const DEFAULT_SCALES: GuidanceScales = { text: 7.5, image: 1.5 };
+export const DEFAULT_SCALES: GuidanceScales = { textScale: 7.5, imageScale: 1.5 };
 
 export interface EditOptions {
   /** denoising steps over the full schedule (img2img runs the tail of it); default 20 */
@@ -60,22 +57,23 @@ export interface EditOptions {
    * the latents of `init` (default: the input image) noised to t, then denoised. IDU: init = the render,
    * image = the original capture.
    */
-  strength?: number;
+  t?: number;
   /** start image for img2img (resized to the input image's size) */
   init?: Image;
   /**
-   * img2img schedule. false (default, diffusers img2img): the last ⌊steps·strength⌋ steps of a `steps`-step
-   * schedule. true (Instruct-NeRF2NeRF): all `steps` spread over training timesteps [0, strength·T), starting at
+   * img2img schedule. false (default, diffusers img2img): the last ⌊steps·t⌋ steps of a `steps`-step
+   * schedule. true (Instruct-NeRF2NeRF): all `steps` spread over training timesteps [0, t·T), starting at
    * the first of them.
    */
   spread?: boolean;
   /** override the folder's scheduler: 'euler-ancestral' or 'ddim' */
   scheduler?: 'euler-ancestral' | 'ddim';
   /**
-   * Add back the detail the VAE loses (luminance of x − D(E(x))) to the edit. Default: on for the built-in model (its VAE is
-   * an 8×8 pooling), off for real models.
+   * Add back the luminance detail the VAE loses from the input (luminance of x − D(E(x))) to the edit
+   * (`restoreLumaDetail`). Default: on for the built-in model (its VAE is an 8×8 pooling), off for real models.
+   * Not the SDS prior's `vaeResidual`.
    */
-  keepDetail?: boolean;
+  restoreLuma?: boolean;
   /** working size of the longer side (multiple of 8/64 applied); default: the image's own size, at most 512 for real models */
   size?: number;
   /**
@@ -83,7 +81,7 @@ export interface EditOptions {
    * (decode it with `decode` for a live preview), when the scheduler provides one.
    */
   onStep?: (step: number, total: number, preview: Latents | null) => void;
-  /** cancels between steps (rejects with the signal's reason) */
+  /** cancels the edit: between steps, and the model call in flight when the runtime can abort it (a server) */
   signal?: AbortSignal;
 }
 
@@ -153,6 +151,7 @@ export class InstructPix2Pix {
     readonly tokenizer: ClipTokenizer,
     private readonly schedulerConfig: Record<string, unknown>,
     readonly builtinInfo: BuiltinInfo | null,
+    private readonly filesDir: string,
   ) {}
 
   /**
@@ -166,8 +165,23 @@ export class InstructPix2Pix {
     opts: { readExternal?: boolean; onProgress?: (msg: string) => void } = {},
   ): Promise<InstructPix2Pix> {
     const check = await checkModelFolder(dir, files, { readExternal: opts.readExternal ?? !runtime.loadsByPath });
+    return InstructPix2Pix.open(check, files, runtime, opts);
+  }
+
+  /**
+   * Creates the sessions of an already checked model — a folder (`load`) or an inference server's models
+   * (`loadRemotePipeline` in ./remote): throws one UserError listing the check's problems, if any. The tokenizer and
+   * scheduler config are read from `files` under `check.filesDir`.
+   */
+  static async open(
+    check: ModelCheck,
+    files: FileSource,
+    runtime: OnnxRuntime,
+    opts: { onProgress?: (msg: string) => void } = {},
+  ): Promise<InstructPix2Pix> {
     if (check.problems.length || !check.variant) throw modelProblems(check);
-    const tokenizer = await loadTokenizer(joinPath(dir, 'tokenizer'), files);
+    const dir = check.dir;
+    const tokenizer = await loadTokenizer(joinPath(check.filesDir, 'tokenizer'), files);
     const sessions = {} as Record<Component, RtSession>;
     for (const comp of ['text_encoder', 'vae_encoder', 'unet', 'vae_decoder'] as const) {
       opts.onProgress?.(`loading ${comp}`);
@@ -180,6 +194,7 @@ export class InstructPix2Pix {
         });
       } catch (e) {
         for (const s of Object.values(sessions)) await s.release();
+        if (e instanceof UserError) throw e;
         throw new UserError(`${runtime.name} cannot load it (${String((e as Error)?.message ?? e).split('\n')[0]})`, f.path);
       }
       // The runtime's view must agree with the file's.
@@ -187,7 +202,10 @@ export class InstructPix2Pix {
       const got = [...sessions[comp].inputNames].sort().join(',');
       if (want !== got) {
         for (const s of Object.values(sessions)) await s.release();
-        throw new UserError(`the runtime reports inputs ${got}, the file declares ${want}`, f.path);
+        throw new UserError(
+          `the runtime reports inputs ${got}, the ${check.source === 'server' ? 'server' : 'file'} declares ${want}`,
+          f.path,
+        );
       }
     }
     // The bytes are in the sessions now; drop our copies.
@@ -203,7 +221,7 @@ export class InstructPix2Pix {
       variant: check.variant,
       notes: check.notes,
     };
-    return new InstructPix2Pix(info, runtime, sessions, tokenizer, check.schedulerConfig!, builtin);
+    return new InstructPix2Pix(info, runtime, sessions, tokenizer, check.schedulerConfig!, builtin, check.filesDir);
   }
 
   /** Releases the sessions. */
@@ -216,7 +234,7 @@ export class InstructPix2Pix {
     const overrides: Record<string, unknown> = {};
     if (kind === 'ddim') overrides._class_name = 'DDIMScheduler';
     else if (kind === 'euler-ancestral') overrides._class_name = 'EulerAncestralDiscreteScheduler';
-    return createScheduler(this.schedulerConfig, joinPath(this.info.dir, 'scheduler', 'scheduler_config.json'), overrides);
+    return createScheduler(this.schedulerConfig, joinPath(this.filesDir, 'scheduler', 'scheduler_config.json'), overrides);
   }
 
   /** ᾱ_t for t = 0..T−1 from the folder's scheduler config. */
@@ -236,7 +254,7 @@ export class InstructPix2Pix {
     return c.ignored;
   }
 
-  private async runText(text: string): Promise<Float32Array> {
+  private async runText(text: string, signal?: AbortSignal): Promise<Float32Array> {
     const ids = this.tokenizer.encodeForModel(text);
     const v = this.info.variant;
     const t =
@@ -247,7 +265,7 @@ export class InstructPix2Pix {
             BigInt64Array.from(ids, (x) => BigInt(x)),
             [1, ids.length],
           );
-    const out = await this.sessions.text_encoder.run({ input_ids: t });
+    const out = await this.sessions.text_encoder.run({ input_ids: t }, { signal });
     const hs = tensorToF32(out.last_hidden_state);
     checkFiniteOut(hs, 'text_encoder');
     if (hs.length !== 77 * v.hiddenSize)
@@ -256,14 +274,14 @@ export class InstructPix2Pix {
   }
 
   /** Text states for an instruction and for the empty prompt (cached). */
-  async encodeText(instruction: string): Promise<TextEmbeddings> {
+  async encodeText(instruction: string, signal?: AbortSignal): Promise<TextEmbeddings> {
     const hit = this.textCache.get(instruction);
     if (hit) return hit;
     this.checkInstruction(instruction);
-    if (!this.uncondCache) this.uncondCache = await this.runText('');
+    if (!this.uncondCache) this.uncondCache = await this.runText('', signal);
     const e: TextEmbeddings = {
       instruction,
-      cond: await this.runText(instruction),
+      cond: await this.runText(instruction, signal),
       uncond: this.uncondCache,
       hidden: this.info.variant.hiddenSize,
     };
@@ -285,11 +303,14 @@ export class InstructPix2Pix {
   }
 
   /** VAE encoder mean of an image (any size is resized to a multiple of 8 first), NOT scaled. */
-  async encodeImage(img: Image, size?: [number, number]): Promise<Latents> {
+  async encodeImage(img: Image, size?: [number, number], signal?: AbortSignal): Promise<Latents> {
     const [W, H] = size ?? this.workingSize(img.width, img.height);
     const x = imageToChw(resizeImage(img, W, H));
     const v = this.info.variant;
-    const out = await this.sessions.vae_encoder.run({ sample: toTensorFloat(this.rt, v.dtypes.vae_encoder.sample, x, [1, 3, H, W]) });
+    const out = await this.sessions.vae_encoder.run(
+      { sample: toTensorFloat(this.rt, v.dtypes.vae_encoder.sample, x, [1, 3, H, W]) },
+      { signal },
+    );
     const t = out[v.vaeOutput];
     const d = tensorToF32(t);
     checkFiniteOut(d, 'vae_encoder');
@@ -305,32 +326,33 @@ export class InstructPix2Pix {
    * The condition image's VAE mean, cached per Image object (IDU edits each original view many times).
    * A cached entry is reused only while the image's pixels are unchanged (compared against a copy).
    */
-  private async conditionLatents(image: Image, W: number, H: number): Promise<Latents> {
+  private async conditionLatents(image: Image, W: number, H: number, signal?: AbortSignal): Promise<Latents> {
     const hit = this.condCache.get(image);
     if (hit && hit.W === W && hit.H === H && hit.data.length === image.data.length && hit.data.every((v, i) => v === image.data[i])) {
       return { ...hit.lat, data: hit.lat.data.slice() };
     }
-    const lat = await this.encodeImage(image, [W, H]);
+    const lat = await this.encodeImage(image, [W, H], signal);
     this.condCache.set(image, { W, H, data: image.data.slice(), lat: { ...lat, data: lat.data.slice() } });
     return lat;
   }
 
   /** z = 0.18215·E(x) (VAE mean): the latents that get noised and denoised (SDS, img2img). */
-  async encode(img: Image, size?: [number, number]): Promise<Latents> {
-    const m = await this.encodeImage(img, size);
+  async encode(img: Image, size?: [number, number], signal?: AbortSignal): Promise<Latents> {
+    const m = await this.encodeImage(img, size, signal);
     for (let i = 0; i < m.data.length; i++) m.data[i] *= LATENT_SCALE;
     return m;
   }
 
   /** x = D(z / 0.18215) as an RGB image in [0,1] at 8× the latent size. */
-  async decode(z: Latents): Promise<Image> {
+  async decode(z: Latents, signal?: AbortSignal): Promise<Image> {
     const { height: h, width: w } = z;
     const data = new Float32Array(4 * h * w);
     for (let i = 0; i < data.length; i++) data[i] = z.data[i] / LATENT_SCALE;
     const v = this.info.variant;
-    const out = await this.sessions.vae_decoder.run({
-      latent_sample: toTensorFloat(this.rt, v.dtypes.vae_decoder.latent_sample, data, [1, 4, h, w]),
-    });
+    const out = await this.sessions.vae_decoder.run(
+      { latent_sample: toTensorFloat(this.rt, v.dtypes.vae_decoder.latent_sample, data, [1, 4, h, w]) },
+      { signal },
+    );
     const s = tensorToF32(out.sample);
     checkFiniteOut(s, 'vae_decoder');
     const [, C, H, W] = out.sample.dims;
@@ -364,7 +386,13 @@ export class InstructPix2Pix {
    * The three raw UNet predictions in batch order [text, image, uncond] for VP-form latents z_t (already
    * scaled by the scheduler's scaleModelInput when sampling), each [4·h·w].
    */
-  async predictBranches(zt: Latents, t: number, image: Latents, text: TextEmbeddings): Promise<[Float32Array, Float32Array, Float32Array]> {
+  async predictBranches(
+    zt: Latents,
+    timestep: number,
+    image: Latents,
+    text: TextEmbeddings,
+    signal?: AbortSignal,
+  ): Promise<[Float32Array, Float32Array, Float32Array]> {
     const { height: h, width: w } = zt;
     if (image.height !== h || image.width !== w)
       throw new Error(`image latents ${image.width}×${image.height} differ from noisy latents ${w}×${h}`);
@@ -380,17 +408,16 @@ export class InstructPix2Pix {
     const tsTensor = (B: number): RtTensor => {
       const dims = v.timestepRank === 0 ? [] : [B];
       const count = v.timestepRank === 0 ? 1 : B;
-      if (tsType === 'int64') return this.rt.tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), dims);
-      if (tsType === 'int32') return this.rt.tensor('int32', new Int32Array(count).fill(Math.round(t)), dims);
-      return toTensorFloat(this.rt, tsType, new Float32Array(count).fill(t), dims);
+      if (tsType === 'int64') return this.rt.tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(timestep))), dims);
+      if (tsType === 'int32') return this.rt.tensor('int32', new Int32Array(count).fill(Math.round(timestep)), dims);
+      return toTensorFloat(this.rt, tsType, new Float32Array(count).fill(timestep), dims);
     };
     const sd = v.dtypes.unet.sample;
     const run = async (B: number, s: Float32Array, e: RtTensor): Promise<Float32Array> => {
-      const out = await this.sessions.unet.run({
-        sample: toTensorFloat(this.rt, sd, s, [B, 8, h, w]),
-        timestep: tsTensor(B),
-        encoder_hidden_states: e,
-      });
+      const out = await this.sessions.unet.run(
+        { sample: toTensorFloat(this.rt, sd, s, [B, 8, h, w]), timestep: tsTensor(B), encoder_hidden_states: e },
+        { signal },
+      );
       const o = out.out_sample;
       const d = tensorToF32(o);
       if (d.length !== B * n) throw new UserError(`unet returned ${o.dims.join('×')}, expected ${B}×4×${h}×${w}`);
@@ -408,33 +435,35 @@ export class InstructPix2Pix {
 
   /**
    * One guided noise prediction ε̃(z_t, t; image, text) — what SDS needs. `zt` is in VP form
-   * (z_t = √ᾱ_t·z + √(1−ᾱ_t)·ε, z scaled by 0.18215), `t` a training timestep in [0, 1000),
+   * (z_t = √ᾱ_t·z + √(1−ᾱ_t)·ε, z scaled by 0.18215), `timestep` a training timestep in [0, 1000),
    * `imageLatents` the unscaled VAE mean of the condition image (`encodeImage`).
    */
   async predictNoise(
     zt: Latents,
-    t: number,
+    timestep: number,
     imageLatents: Latents,
     text: TextEmbeddings,
     scales: GuidanceScales = DEFAULT_SCALES,
+    signal?: AbortSignal,
   ): Promise<Float32Array> {
-    const [et, ei, eu] = await this.predictBranches(zt, t, imageLatents, text);
+    const [et, ei, eu] = await this.predictBranches(zt, timestep, imageLatents, text, signal);
     return guide(et, ei, eu, scales);
   }
 
   /**
-   * Edits an image with an instruction. With `strength` < 1 this is img2img from noise level t = strength,
+   * Edits an image with an instruction. With `t` < 1 this is img2img from noise level t,
    * starting from `init` (default the image itself) and conditioned on `image`.
    */
   async edit(image: Image, instruction: string, opts: EditOptions = {}): Promise<Image> {
     const steps = opts.steps ?? 20;
-    const scales = { text: opts.textScale ?? DEFAULT_SCALES.text, image: opts.imageScale ?? DEFAULT_SCALES.image };
-    const strength = opts.strength ?? 1;
+    const scales = { textScale: opts.textScale ?? DEFAULT_SCALES.textScale, imageScale: opts.imageScale ?? DEFAULT_SCALES.imageScale };
+    const t = opts.t ?? 1;
     if (!(steps >= 1 && Number.isInteger(steps))) throw new UserError(`steps must be a positive integer, got ${steps}`);
-    if (!(strength > 0 && strength <= 1)) throw new UserError(`strength (noise level) must be in (0, 1], got ${strength}`);
-    const text = await this.encodeText(instruction);
+    if (!(t > 0 && t <= 1)) throw new UserError(`the noise level t must be in (0, 1], got ${t}`);
+    const signal = opts.signal;
+    const text = await this.encodeText(instruction, signal);
     const [W, H] = this.workingSize(image.width, image.height, opts.size);
-    const imgLat = await this.conditionLatents(image, W, H);
+    const imgLat = await this.conditionLatents(image, W, H, signal);
     const { height: h, width: w } = imgLat;
     const n = 4 * h * w;
     const sched = this.scheduler(opts.scheduler);
@@ -444,47 +473,47 @@ export class InstructPix2Pix {
     for (let i = 0; i < n; i++) noise[i] = rng.normal();
     let start = 0;
     let lat: Float32Array;
-    if (strength >= 1) {
+    if (t >= 1) {
       lat = new Float32Array(n);
       for (let i = 0; i < n; i++) lat[i] = noise[i] * sched.initNoiseSigma;
     } else {
-      const z0 = opts.init ? (await this.encode(opts.init, [W, H])).data : imgLat.data.map((v) => v * LATENT_SCALE);
+      const z0 = opts.init ? (await this.encode(opts.init, [W, H], signal)).data : imgLat.data.map((v) => v * LATENT_SCALE);
       if (opts.spread) {
-        const span = Math.max(1, Math.min(sched.numTrainTimesteps, Math.round(strength * sched.numTrainTimesteps)));
+        const span = Math.max(1, Math.min(sched.numTrainTimesteps, Math.round(t * sched.numTrainTimesteps)));
         sched.setTimesteps(Math.min(steps, span), span);
         start = 0;
-      } else start = sched.startIndexForStrength(strength);
+      } else start = sched.startIndexFor(t);
       lat = start < sched.timesteps.length ? sched.addNoise(z0, noise, sched.timesteps[start]) : z0;
     }
     const ts = sched.timesteps;
     const total = ts.length - start;
     for (let i = start; i < ts.length; i++) {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('edit cancelled');
+      if (signal?.aborted) throw signal.reason ?? new Error('edit cancelled');
       const inp = sched.scaleModelInput(lat, i);
-      const eps = await this.predictNoise({ channels: 4, height: h, width: w, data: inp }, ts[i], imgLat, text, scales);
+      const eps = await this.predictNoise({ channels: 4, height: h, width: w, data: inp }, ts[i], imgLat, text, scales, signal);
       lat = sched.step(eps, i, lat, rng);
       const x0 = sched.lastPredOriginal;
       opts.onStep?.(i - start + 1, total, x0 ? { channels: 4, height: h, width: w, data: x0 } : null);
     }
-    let out = await this.decode({ channels: 4, height: h, width: w, data: lat });
-    if (opts.keepDetail ?? this.info.builtin) out = await this.restoreDetail(out, image, imgLat);
+    let out = await this.decode({ channels: 4, height: h, width: w, data: lat }, signal);
+    if (opts.restoreLuma ?? this.info.builtin) out = await this.restoreLumaDetail(out, image, imgLat, signal);
     if (out.width !== image.width || out.height !== image.height) out = resizeImage(out, image.width, image.height);
     return out;
   }
   /**
    * Adds back to `edited` the luminance detail the VAE loses from `source` (source − D(E(source))), at
-   * `edited`'s size. What `keepDetail` does; also useful for SDS targets x̂ = D(ẑ0) with the built-in model,
+   * `edited`'s size. What `restoreLuma` does; also useful for SDS targets x̂ = D(ẑ0) with the built-in model,
    * whose 8×8-pooling VAE would otherwise pull renders towards a blurred image.
    * @param sourceLatents the source's VAE mean when already computed (must match edited's size / 8)
    */
-  async restoreDetail(edited: Image, source: Image, sourceLatents?: Latents): Promise<Image> {
+  async restoreLumaDetail(edited: Image, source: Image, sourceLatents?: Latents, signal?: AbortSignal): Promise<Image> {
     const W = edited.width,
       H = edited.height;
     const src = resizeImage(compositeOver(source, [1, 1, 1]), W, H);
-    const lat = sourceLatents ?? (await this.encodeImage(src, [W, H]));
-    const recon = await this.decode({ ...lat, data: lat.data.map((v) => v * LATENT_SCALE) });
+    const lat = sourceLatents ?? (await this.encodeImage(src, [W, H], signal));
+    const recon = await this.decode({ ...lat, data: lat.data.map((v) => v * LATENT_SCALE) }, signal);
     if (recon.width !== W || recon.height !== H)
-      throw new Error(`restoreDetail: latents ${lat.width}×${lat.height} do not match a ${W}×${H} image`);
+      throw new Error(`restoreLumaDetail: latents ${lat.width}×${lat.height} do not match a ${W}×${H} image`);
     const out = createImage(W, H, 3);
     const e = edited.channels === 3 ? edited : compositeOver(edited, [1, 1, 1]);
     // luminance detail only: colour detail would bring the source's colours back at edges
@@ -503,7 +532,7 @@ export class InstructPix2Pix {
 /** Dual classifier-free guidance: ε_u + s_T·(ε_text − ε_image) + s_I·(ε_image − ε_u). */
 export function guide(et: Float32Array, ei: Float32Array, eu: Float32Array, s: GuidanceScales): Float32Array {
   const out = new Float32Array(et.length);
-  for (let i = 0; i < out.length; i++) out[i] = eu[i] + s.text * (et[i] - ei[i]) + s.image * (ei[i] - eu[i]);
+  for (let i = 0; i < out.length; i++) out[i] = eu[i] + s.textScale * (et[i] - ei[i]) + s.imageScale * (ei[i] - eu[i]);
   return out;
 }
 
@@ -514,5 +543,6 @@ export function modelProblems(check: ModelCheck): UserError {
     check.problems.length > shown.length
       ? `; and ${check.problems.length - shown.length} more (run 'instruct-scene models check ${check.dir}')`
       : '';
-  return new UserError(`not a usable InstructPix2Pix model folder: ${shown.join('; ')}${more}`);
+  const what = check.source === 'server' ? 'model server' : 'model folder';
+  return new UserError(`not a usable InstructPix2Pix ${what}: ${shown.join('; ')}${more}`);
 }

@@ -1,18 +1,11 @@
 import type { Image } from '../../core/image';
+import type { Latents } from './latents';
 
 /**
  * What the edit loops need from an instruction-conditioned diffusion model. `ip2p-prior.ts` adapts the
- * InstructPix2Pix pipeline (ONNX, or the built-in model) to this; tests use exact analytic denoisers with the
- * same signatures, so the loops are tested without ONNX.
- *
- * Latents are NCHW for one image: `data[(c * h + y) * w + x]`.
+ * InstructPix2Pix pipeline (ONNX, or the built-in model) to this; the tests' exact denoiser (tests/helpers/priors.ts) has
+ * the same signatures, so the loops are tested without ONNX.
  */
-export interface Latents {
-  channels: number;
-  height: number;
-  width: number;
-  data: Float32Array;
-}
 
 /** Everything that conditions a noise prediction besides the noisy latents and the timestep. */
 export interface PriorCondition {
@@ -27,24 +20,24 @@ export interface DiffusionPrior {
   /** Model id for logs (e.g. `builtin` or the folder's name) and file hashes. */
   id: string;
   /**
-   * SDS targets keep the render's detail the VAE cannot represent: x̂ = x + D(ẑ₀) − D(z) instead of D(ẑ₀)
-   * (the image-space step then only moves what the latents see). On for the built-in model (its VAE is 8×8
-   * pooling, so D(ẑ₀) alone is a blocky image).
+   * SDS targets keep the VAE residual of the render: x̂ = x + D(ẑ₀) − D(z) instead of D(ẑ₀) (the image-space
+   * step then only moves what the latents see). On for the built-in model (its VAE is 8×8 pooling, so D(ẑ₀)
+   * alone is a blocky image). Not the pipeline's `restoreLuma`, which adds luminance detail to img2img output.
    */
-  keepDetail?: boolean;
+  vaeResidual?: boolean;
   /** ᾱ_t for t = 0..T−1 (T = 1000 for IP2P). */
   alphasCumprod: Float32Array;
   /** z = 0.18215·E(x) (VAE mean); identity for analytic priors. */
   encode(img: Image): Promise<Latents>;
   /** x = D(z / 0.18215), RGB in [0, 1]. */
   decode(z: Latents, width: number, height: number): Promise<Image>;
-  /** The guided noise prediction ε̃(z_t; instruction, image, t) (dual classifier-free guidance). */
-  predictNoise(zt: Latents, t: number, cond: PriorCondition): Promise<Float32Array>;
+  /** The guided noise prediction ε̃(z_t; instruction, image) at an integer timestep (dual classifier-free guidance). */
+  predictNoise(zt: Latents, timestep: number, cond: PriorCondition): Promise<Float32Array>;
   /**
-   * img2img: noise `input` to timestep fraction `tFrac` (∈ (0, 1]) and denoise with `steps` DDIM-style steps,
-   * conditioned on `cond`. Deterministic for a seed.
+   * img2img: noise `input` to noise level `t` (a fraction of T, in (0, 1]) and denoise with `steps` DDIM-style
+   * steps, conditioned on `cond`. Deterministic for a seed.
    */
-  img2img(input: Image, cond: PriorCondition, opts: { tFrac: number; steps: number; seed: number }): Promise<Image>;
+  img2img(input: Image, cond: PriorCondition, opts: { t: number; steps: number; seed: number }): Promise<Image>;
 }
 
 /** ᾱ for IP2P's scaled-linear schedule (β from √0.00085 to √0.012, squared, 1000 steps). */

@@ -13,10 +13,19 @@ export interface RtTensor {
   readonly dims: readonly number[];
 }
 
+/** Per-call options of `RtSession.run`. */
+export interface RunOptions {
+  /**
+   * Cancels the call. Remote sessions abort the HTTP request; local ONNX Runtime sessions cannot stop a running
+   * graph and only check it before they start.
+   */
+  signal?: AbortSignal;
+}
+
 export interface RtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, RtTensor>): Promise<Record<string, RtTensor>>;
+  run(feeds: Record<string, RtTensor>, opts?: RunOptions): Promise<Record<string, RtTensor>>;
   release(): Promise<void>;
 }
 
@@ -34,6 +43,8 @@ export interface OnnxRuntime {
   readonly name: string;
   /** true when models with external data are loaded from their path (Node), so the data files need not be read */
   readonly loadsByPath?: boolean;
+  /** true when sessions run on an inference server (src/edit/diffusion/remote): no model bytes are needed */
+  readonly remote?: boolean;
   tensor(type: TensorType, data: TensorData, dims: number[]): RtTensor;
   createSession(model: ModelBytes): Promise<RtSession>;
 }
@@ -78,13 +89,31 @@ export function ortRuntime(ort: OrtModule, opts: OrtAdapterOptions): OnnxRuntime
             s = await ort.InferenceSession.create(model.bytes, so);
           }
           used.push(eps.join('+') || 'default');
-          return s as RtSession;
+          return localSession(s);
         } catch (e) {
           lastErr = e;
         }
       }
       throw lastErr;
     },
+  };
+}
+
+/** An onnxruntime session as an RtSession: run options stay ours (onnxruntime reads a second argument as fetches). */
+function localSession(s: {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  run(feeds: Record<string, RtTensor>): Promise<Record<string, RtTensor>>;
+  release(): Promise<void>;
+}): RtSession {
+  return {
+    inputNames: s.inputNames,
+    outputNames: s.outputNames,
+    run(feeds, opts) {
+      if (opts?.signal?.aborted) return Promise.reject(opts.signal.reason ?? new Error('cancelled'));
+      return s.run(feeds);
+    },
+    release: () => s.release(),
   };
 }
 
@@ -108,6 +137,7 @@ export function timedRuntime(rt: OnnxRuntime): {
     rt: {
       name: rt.name,
       loadsByPath: rt.loadsByPath,
+      remote: rt.remote,
       tensor: rt.tensor.bind(rt),
       async createSession(model) {
         const s = await rt.createSession(model);
@@ -117,9 +147,9 @@ export function timedRuntime(rt: OnnxRuntime): {
           inputNames: s.inputNames,
           outputNames: s.outputNames,
           release: () => s.release(),
-          async run(feeds) {
+          async run(feeds, opts) {
             const t0 = now();
-            const out = await s.run(feeds);
+            const out = await s.run(feeds, opts);
             ms[comp] = (ms[comp] ?? 0) + now() - t0;
             calls[comp] = (calls[comp] ?? 0) + 1;
             return out;

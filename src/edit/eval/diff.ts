@@ -1,3 +1,4 @@
+import { displayImage } from '../../core/image';
 import type { Camera } from '../../core/camera';
 import type { Image } from '../../core/image';
 import type { Scene } from '../../nerf/common/scene';
@@ -91,7 +92,10 @@ export function aggregateDiffs(views: { file: string; d: ViewDiff; pixels: numbe
   };
 }
 
-/** Renders both scenes at each camera and compares them inside / outside the region's projected masks. */
+/**
+ * Renders both scenes at each camera and compares them inside / outside the region's projected masks.
+ * `onRenders` sees each view's two renders (e.g. for CLIP metrics) before the next view is rendered.
+ */
 export async function diffScenes(
   a: Scene,
   b: Scene,
@@ -99,11 +103,16 @@ export async function diffScenes(
   region: Region | undefined,
   dilate: number,
   onView?: (done: number, total: number) => void,
+  onRenders?: (view: number, a: Image, b: Image) => Promise<void> | void,
 ): Promise<DiffResult> {
   const out: { file: string; d: ViewDiff; pixels: number }[] = [];
   for (let i = 0; i < views.length; i++) {
     const { camera, file } = views[i];
-    const [ra, rb] = [await a.render(camera), await b.render(camera)];
+    const [ra, rb] = [await a.render(camera), await b.render(camera)].map((r, k) => ({
+      ...r,
+      image: displayImage(r.image, `the render of scene ${k ? 'B' : 'A'} at ${file}`),
+    }));
+    await onRenders?.(i, ra.image, rb.image);
     const mask = region ? regionMask(region, camera, dilate) : undefined;
     out.push({ file, d: diffImages(ra.image, rb.image, mask), pixels: camera.width * camera.height });
     onView?.(i + 1, views.length);

@@ -1,11 +1,12 @@
 import type { Image } from '../../core/image';
 
 /**
- * Image quality metrics on [0, 1] images (REFERENCE §5).
+ * Image quality metrics on [0, 1] images (docs/metrics.md).
  * - PSNR = 10·log10(1 / MSE) over all channels (and the pixels where `mask` > 0.5 when given).
  *   Identical images give Infinity; a capped value is the caller's choice.
  * - SSIM: 11×11 Gaussian window (σ = 1.5), C1 = 0.01², C2 = 0.03², per channel on the valid region
  *   (no padding), averaged over pixels and channels — the usual scikit-image / pytorch-msssim definition.
+ *   Images smaller than 11 pixels on a side use the largest odd window that fits (σ scaled by k/11).
  */
 
 function sameSize(a: Image, b: Image): void {
@@ -74,9 +75,12 @@ export function ssim(a: Image, b: Image): number {
   sameSize(a, b);
   const W = a.width,
     H = a.height;
-  const win = gaussianWindow();
+  // images smaller than the 11×11 window (e.g. after a large --downscale) use the largest odd window that
+  // fits, with σ scaled alike (as scikit-image asks for with win_size)
+  const side = Math.min(11, W, H);
+  const k = side % 2 ? side : side - 1;
+  const win = gaussianWindow(k, (1.5 * k) / 11);
   const K = win.length;
-  if (W < K || H < K) throw new Error(`ssim: images must be at least ${K}×${K}`);
   const C1 = 0.01 ** 2,
     C2 = 0.03 ** 2;
   const n = W * H,

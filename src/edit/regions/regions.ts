@@ -2,6 +2,7 @@ import type { Camera } from '../../core/camera';
 import { projectPoint } from '../../core/camera';
 import { UserError } from '../../core/errors';
 import type { Image } from '../../core/image';
+import type { Vec3 } from '../../core/math';
 import { createImage } from '../../core/image';
 import { pixelRay, rayBox } from '../../core/rays';
 
@@ -12,7 +13,6 @@ import { pixelRay, rayBox } from '../../core/rays';
  *  - does a camera ray pass through it? (`rayHits`, used to project the region to per-view 2D masks)
  *  - what axis-aligned box bounds it? (`bounds`, used for validation against the scene box)
  */
-export type Vec3 = [number, number, number];
 export interface Bounds {
   min: Vec3;
   max: Vec3;

@@ -4,9 +4,9 @@ import { Adam } from '../../nerf/common/adam';
 import { Rng } from '../../core/rng';
 import { cloneGaussians, createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { applyDensify, planDensify } from '../../nerf/gaussian/gaussian-densify';
-import { createGrads, type GaussianGrads } from '../../nerf/gaussian/gaussian-raster-cpu';
+import { createGrads, type GaussianGrads } from '../../nerf/gaussian/gaussian-project-cpu';
 import { CpuGaussianBackend, type GaussianRasterBackend } from '../../nerf/gaussian/gaussian-backend';
-import type { AlphaTarget, EditableScene, PhotometricLoss, SourceRender, StateBlob } from './editable';
+import type { EditableScene, LossSamples, LossTerm, SourceRender, StateBlob } from './editable';
 import type { Region } from '../regions/regions';
 
 export interface GaussianEditOptions {
@@ -58,14 +58,24 @@ const GROUPS = ['means', 'logScales', 'rotations', 'opacityLogits', 'sh'] as con
 type Group = (typeof GROUPS)[number];
 const WIDTH: Record<Group, number> = { means: 3, logScales: 3, rotations: 4, opacityLogits: 1, sh: SH_STRIDE };
 
+/** What a Gaussian edit exports: the edited Gaussians. */
+export interface EditedGaussians {
+  kind: 'gaussians';
+  gaussians: Gaussians;
+  background: [number, number, number];
+  /** What the scene adds to the edit log (counts before and after, the densification rounds). */
+  log: Record<string, unknown>;
+}
+
 /**
  * Gaussians under edit, rasterised by a GaussianRasterBackend (the CPU reference by default, or WebGPU).
  * GaussianEditor-style gating: with a region, only Gaussians whose
  * mean lies inside it (and the Gaussians densification makes from them) receive updates, so the outside is
  * kept exactly and no merge is needed. Densification follows 3DGS (see GaussianEditOptions.densify).
  */
-export class GaussianEditable implements EditableScene {
+export class GaussianEditable implements EditableScene<EditedGaussians> {
   readonly kind = 'gaussians' as const;
+  readonly sampling = 'view' as const;
   readonly level = 0;
   readonly orig: Gaussians;
   g: Gaussians;
@@ -106,13 +116,9 @@ export class GaussianEditable implements EditableScene {
     this.bind();
   }
 
-  /** (Re)creates gradients, statistics and the optimiser for the current Gaussians (moments from `moments`, else zero). */
-  private bind(moments?: Record<Group, { m: Float32Array; v: Float32Array; t: Uint32Array }>, steps = 0): void {
-    const n = this.g.count;
-    this.grads = createGrads(n);
-    this.tmp = createGrads(n);
-    this.gradAccum = new Float32Array(n);
-    this.denom = new Float32Array(n);
+  /** Creates gradients, densification statistics and the optimiser for the current Gaussians. */
+  private bind(): void {
+    this.newGrads();
     const o = this.o;
     const lr: Record<Group, number> = {
       means: o.lrMeans,
@@ -121,9 +127,23 @@ export class GaussianEditable implements EditableScene {
       opacityLogits: o.lrOpacity,
       sh: o.lrColor,
     };
-    this.adam = new Adam(GROUPS.map((name) => ({ name, params: this.g[name], grads: this.grads[name], lr: lr[name] })));
-    if (moments) for (const name of GROUPS) this.adam.importState(name, moments[name]);
-    this.adam.steps = steps;
+    this.adam = new Adam(GROUPS.map((name) => ({ name, params: this.g[name], grads: this.grads[name], lr: lr[name], width: WIDTH[name] })));
+  }
+
+  private newGrads(): void {
+    const n = this.g.count;
+    this.grads = createGrads(n);
+    this.tmp = createGrads(n);
+    this.gradAccum = new Float32Array(n);
+    this.denom = new Float32Array(n);
+  }
+
+  /** The optimiser's arrays for the current Gaussians and gradients. */
+  private adamArrays(): Record<Group, { params: Float32Array; grads: Float32Array }> {
+    return Object.fromEntries(GROUPS.map((name) => [name, { params: this.g[name], grads: this.grads[name] }])) as Record<
+      Group,
+      { params: Float32Array; grads: Float32Array }
+    >;
   }
 
   get count(): number {
@@ -143,22 +163,21 @@ export class GaussianEditable implements EditableScene {
     return (await this.renderOf(this.g, cam)).image;
   }
 
-  async renderSource(cam: Camera): Promise<Image> {
-    return (await this.renderOf(this.orig, cam)).image;
+  /** A rasteriser renders whole views: nothing is saved by rendering some pixels. */
+  async renderPixels(): Promise<Image | null> {
+    return null;
   }
 
-  async renderSourceWithAlpha(cam: Camera): Promise<SourceRender> {
+  async renderSource(cam: Camera): Promise<SourceRender> {
     return this.renderOf(this.orig, cam);
   }
 
-  async addViewLoss(
-    cam: Camera,
-    target: Image,
-    pixels: ArrayLike<number>,
-    scale: number,
-    photometric: PhotometricLoss = 'mse',
-    alpha?: AlphaTarget,
-  ): Promise<number> {
+  async addLoss(samples: LossSamples, term: LossTerm): Promise<number> {
+    if (samples.kind !== 'view') throw new Error('GaussianEditable takes the pixels of one view per loss (sampling: view)');
+    const { camera: cam, pixels, target } = samples;
+    const scale = term.scale,
+      photometric = term.photometric ?? 'mse';
+    const alpha = term.alphaWeight && samples.targetAlpha ? { target: samples.targetAlpha, weight: term.alphaWeight } : null;
     const n = pixels.length;
     if (!n) return 0;
     // render + backward back to back: the backend keeps what backward needs from the most recent render
@@ -217,14 +236,7 @@ export class GaussianEditable implements EditableScene {
   }
 
   step(): void {
-    if (this.gate) {
-      for (const name of GROUPS) {
-        const w = WIDTH[name],
-          a = this.grads[name];
-        for (let i = 0; i < this.gate.length; i++) if (!this.gate[i]) a.fill(0, i * w, (i + 1) * w);
-      }
-    }
-    this.adam.step();
+    this.adam.step(this.gate);
     const s = this.adam.steps;
     if (this.o.densify && s % this.o.densifyEvery === 0 && s <= this.o.densifyUntil) this.densify(s);
   }
@@ -242,29 +254,15 @@ export class GaussianEditable implements EditableScene {
       rng: this.rng,
       eligible: this.gate,
     });
-    const moments = {} as Record<Group, { m: Float32Array; v: Float32Array; t: Uint32Array }>;
     const nNew = plan.newOnes.count;
-    for (const name of GROUPS) {
-      const w = WIDTH[name],
-        st = this.adam.exportState(name);
-      const pick = <T extends Float32Array | Uint32Array>(a: T, make: (len: number) => T): T => {
-        const out = make((plan.keep.length + nNew) * w);
-        plan.keep.forEach((i, r) => out.set(a.subarray(i * w, (i + 1) * w), r * w));
-        return out;
-      };
-      moments[name] = {
-        m: pick(st.m, (l) => new Float32Array(l)),
-        v: pick(st.v, (l) => new Float32Array(l)),
-        t: pick(st.t, (l) => new Uint32Array(l)),
-      };
-    }
     if (this.gate) {
       const gate = new Uint8Array(plan.keep.length + nNew).fill(1);
       plan.keep.forEach((i, r) => (gate[r] = this.gate![i]));
       this.gate = gate;
     }
     this.g = applyDensify(this.g, plan);
-    this.bind(moments, this.adam.steps);
+    this.newGrads();
+    this.adam.remapRows(plan.keep, nNew, this.adamArrays());
     this.densifyLog.push({ step, cloned: plan.cloned, split: plan.split, pruned: plan.pruned, count: this.g.count });
   }
 
@@ -273,12 +271,7 @@ export class GaussianEditable implements EditableScene {
   saveState(): StateBlob {
     const arrays: StateBlob['arrays'] = {};
     for (const name of GROUPS) arrays[name] = this.g[name];
-    for (const name of GROUPS) {
-      const s = this.adam.exportState(name);
-      arrays[`adam.${name}.m`] = s.m;
-      arrays[`adam.${name}.v`] = s.v;
-      arrays[`adam.${name}.t`] = s.t;
-    }
+    Object.assign(arrays, this.adam.exportState('adam.'));
     arrays.gradAccum = this.gradAccum;
     arrays.denom = this.denom;
     if (this.gate) arrays.gate = this.gate;
@@ -302,19 +295,24 @@ export class GaussianEditable implements EditableScene {
       if (len !== n * WIDTH[name])
         throw new Error(`checkpoint's ${name} holds ${len} values, expected ${n * WIDTH[name]} for ${n} Gaussians`);
     }
+    for (const name of ['gradAccum', 'denom', 'gate'] as const) {
+      const len = s.arrays[name]?.length;
+      if (len !== undefined && len !== n) throw new Error(`checkpoint's ${name} holds ${len} values, expected ${n} for ${n} Gaussians`);
+    }
     if (!!this.gate !== !!s.arrays.gate) throw new Error('checkpoint was made with a different region setting');
     const g = createGaussians(n, (s.meta.shDegree as number | undefined) ?? this.g.shDegree);
     for (const name of GROUPS) g[name].set(s.arrays[name] as Float32Array);
+    const previous = this.g;
     this.g = g;
+    this.bind();
+    try {
+      this.adam.importState(s.arrays, 'adam.', s.meta.adamSteps as number);
+    } catch (e) {
+      this.g = previous;
+      this.bind();
+      throw e;
+    }
     if (this.gate) this.gate = Uint8Array.from(s.arrays.gate as Uint8Array);
-    const moments = {} as Record<Group, { m: Float32Array; v: Float32Array; t: Uint32Array }>;
-    for (const name of GROUPS)
-      moments[name] = {
-        m: s.arrays[`adam.${name}.m`] as Float32Array,
-        v: s.arrays[`adam.${name}.v`] as Float32Array,
-        t: s.arrays[`adam.${name}.t`] as Uint32Array,
-      };
-    this.bind(moments, s.meta.adamSteps as number);
     if (s.arrays.gradAccum) this.gradAccum.set(s.arrays.gradAccum as Float32Array);
     if (s.arrays.denom) this.denom.set(s.arrays.denom as Float32Array);
     if (typeof s.meta.rng === 'number') this.rng.state = s.meta.rng;
@@ -323,6 +321,15 @@ export class GaussianEditable implements EditableScene {
   }
 
   finalize(): void {}
+
+  export(): EditedGaussians {
+    return {
+      kind: 'gaussians',
+      gaussians: this.g,
+      background: this.background,
+      log: { gaussians: { before: this.orig.count, after: this.count, densification: this.densifyLog } },
+    };
+  }
 
   /** Frees the backend's device memory. */
   dispose(): void {

@@ -1,9 +1,11 @@
 import type { Camera } from '../../core/camera';
+import { checkFinite, UserError } from '../../core/errors';
 import { cameraCenter, columnMajorToRowMajor, lookAtCamera } from '../../core/camera';
 import { basename, joinPath } from '../../core/paths';
 import type { Scene } from '../../nerf/common/scene';
 import type { Split } from '../datasets/dataset';
 import type { FileSink } from '../files/files';
+import { openTransaction } from '../files/files';
 import { encodePng } from '../images/image-codec';
 
 /**
@@ -50,7 +52,11 @@ export function transformsFor(views: ExportView[], background: [number, number, 
   return out;
 }
 
-/** Renders every view and writes `DIR/<file>` PNGs and `DIR/transforms.json` (atomically, manifest last). */
+/**
+ * Renders every view and writes `DIR/<file>` PNGs and `DIR/transforms.json`. The files are staged and appear
+ * together at the end (`transforms.json` last); an interrupted export leaves none of them (Node: a hidden
+ * staging folder that the next run removes).
+ */
 export async function exportMultiview(
   scene: Scene,
   views: ExportView[],
@@ -59,18 +65,23 @@ export async function exportMultiview(
   onProgress?: (done: number, total: number) => void,
 ): Promise<ExportResult> {
   const t0 = Date.now();
-  await files.mkdir(dir);
+  const tx = await openTransaction(files, dir);
   const written: string[] = [];
-  for (let i = 0; i < views.length; i++) {
-    const out = await scene.render(views[i].camera);
-    const p = joinPath(dir, views[i].file);
-    await files.write(p, encodePng(out.image));
-    written.push(p);
-    onProgress?.(i + 1, views.length);
+  try {
+    for (let i = 0; i < views.length; i++) {
+      const out = await scene.render(views[i].camera);
+      checkFinite(out.image.data, `the render of view ${i}`);
+      await tx.write(views[i].file, encodePng(out.image));
+      written.push(joinPath(dir, views[i].file));
+      onProgress?.(i + 1, views.length);
+    }
+    await tx.write('transforms.json', JSON.stringify(transformsFor(views, scene.background), null, 2) + '\n');
+    await tx.commit(['transforms.json']);
+  } catch (e) {
+    await tx.abort();
+    throw e;
   }
-  const transforms = joinPath(dir, 'transforms.json');
-  await files.write(transforms, JSON.stringify(transformsFor(views, scene.background), null, 2) + '\n');
-  return { files: written, transforms, seconds: (Date.now() - t0) / 1000 };
+  return { files: written, transforms: joinPath(dir, 'transforms.json'), seconds: (Date.now() - t0) / 1000 };
 }
 
 /** Export file names for dataset frames: images/<name>.png (the frame's base name, extension replaced). */
@@ -86,6 +97,38 @@ export interface OrbitHint {
   /** Elevation above the plane ⟂ up, radians. */
   elevation: number;
   fovY: number;
+}
+
+/**
+ * Checks an orbit hint read from a scene's metadata field by field: centre and up are 3 finite numbers
+ * (|v| ≤ 1e8; up not zero), radius in (0, 1e8], elevation in [−π/2, π/2], fovY in [0.1°, 179°].
+ * Returns the hint with `up` normalised; throws a UserError naming `file` otherwise.
+ */
+export function checkOrbitHint(o: unknown, file: string): OrbitHint {
+  const bad = (what: string) => new UserError(`meta.orbit.${what}; refit the scene or remove meta.orbit to use the default orbit`, file);
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad('must be an object {center, up, radius, elevation, fovY}');
+  const h = o as Record<string, unknown>;
+  const fin = (v: unknown, lim: number) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= lim;
+  const v3 = (k: string) => {
+    const v = h[k];
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => fin(x, 1e8))) throw bad(`${k} must be 3 finite numbers within ±1e8`);
+    return v as [number, number, number];
+  };
+  const center = v3('center');
+  const up = v3('up');
+  const ul = Math.hypot(...up);
+  if (!(ul > 1e-9)) throw bad('up must not be the zero vector');
+  if (!fin(h.radius, 1e8) || !((h.radius as number) > 0)) throw bad('radius must be a number in (0, 1e8]');
+  if (!fin(h.elevation, Math.PI / 2)) throw bad('elevation must be radians in [−π/2, π/2]');
+  const fov = h.fovY as number;
+  if (!fin(fov, Math.PI) || fov < (0.1 * Math.PI) / 180 || fov > (179 * Math.PI) / 180) throw bad('fovY must be radians in [0.1°, 179°]');
+  return {
+    center,
+    up: up.map((x) => x / ul) as [number, number, number],
+    radius: h.radius as number,
+    elevation: h.elevation as number,
+    fovY: fov,
+  };
 }
 
 /** Orbit hints from a set of cameras: centre = point nearest their optical axes, mean up, median distance and elevation. */
@@ -122,8 +165,10 @@ export function orbitCameras(h: OrbitHint, n: number, width: number, height: num
   const fovDeg = (h.fovY * 180) / Math.PI;
   for (let i = 0; i < n; i++) {
     const az = (2 * Math.PI * i) / n;
-    const ce = Math.cos(h.elevation),
-      se = Math.sin(h.elevation);
+    // straight above or below, `up` is parallel to the view direction: keep just off the pole
+    const el = Math.max(-1.55, Math.min(1.55, h.elevation));
+    const ce = Math.cos(el),
+      se = Math.sin(el);
     const eye = [0, 1, 2].map((a) => h.center[a] + h.radius * (ce * (Math.cos(az) * e1[a] + Math.sin(az) * e2[a]) + se * up[a])) as [
       number,
       number,

@@ -1,5 +1,8 @@
 import { Document, Logger, WebIO, type Node, type Primitive } from '@gltf-transform/core';
-import { UserError } from '../../core/errors';
+import { describeValue, UserError } from '../../core/errors';
+import { checkLimit } from '../../core/limits';
+import { insidePathProblem } from '../../core/paths';
+import { parseJson } from '../files/files';
 import { checkMesh, concatMeshes, linearToSrgb, srgbToLinear, vertexCount, vertexNormals, type Mesh } from '../../nerf/mesh/mesh';
 
 /**
@@ -29,8 +32,8 @@ export function isGlb(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === GLB_MAGIC;
 }
 
-/** Checks a GLB's header and chunk table against the bytes present (glTF Transform trusts them). */
-function checkGlb(bytes: Uint8Array, file: string): void {
+/** Checks a GLB's header and chunk table against the bytes present, and returns its JSON chunk and BIN chunk. */
+function splitGlb(bytes: Uint8Array, file: string): { json: Uint8Array; bin: Uint8Array | null } {
   if (bytes.length < 20) throw new UserError(`truncated GLB (${bytes.length} bytes; a GLB has a 12-byte header and a JSON chunk)`, file);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(4, true),
@@ -39,6 +42,8 @@ function checkGlb(bytes: Uint8Array, file: string): void {
   if (length > bytes.length) throw new UserError(`truncated GLB: its header says ${length} bytes, the file holds ${bytes.length}`, file);
   let off = 12,
     chunk = 0;
+  let json: Uint8Array | null = null,
+    bin: Uint8Array | null = null;
   while (off < length) {
     if (off + 8 > length) throw new UserError(`truncated GLB: chunk ${chunk} header runs past the end`, file);
     const clen = dv.getUint32(off, true),
@@ -47,9 +52,13 @@ function checkGlb(bytes: Uint8Array, file: string): void {
       throw new UserError(`truncated GLB: chunk ${chunk} says ${clen} bytes but only ${length - off - 8} follow`, file);
     if (chunk === 0 && type !== CHUNK_JSON) throw new UserError('broken GLB: the first chunk is not JSON', file);
     if (chunk === 1 && type !== CHUNK_BIN && type !== CHUNK_JSON) throw new UserError('broken GLB: unknown second chunk type', file);
+    if (chunk === 0) json = bytes.subarray(off + 8, off + 8 + clen);
+    else if (chunk === 1 && type === CHUNK_BIN) bin = bytes.subarray(off + 8, off + 8 + clen);
     off += 8 + clen;
     chunk++;
   }
+  if (!json) throw new UserError('broken GLB: no JSON chunk', file);
+  return { json, bin };
 }
 
 function describe(e: unknown): string {
@@ -57,75 +66,108 @@ function describe(e: unknown): string {
   return m.split('\n')[0].slice(0, 200);
 }
 
-/** Reads a `.glb` or `.gltf` (bytes of the file; `load` resolves a .gltf's external resources). */
+/** Bytes a base64 data URI decodes to (null when it is not base64). */
+function dataUriBytes(uri: string): number | null {
+  const comma = uri.indexOf(',');
+  if (comma < 0 || !/;base64$/i.test(uri.slice(0, comma))) return null;
+  const n = uri.length - comma - 1;
+  const pad = uri.endsWith('==') ? 2 : uri.endsWith('=') ? 1 : 0;
+  return Math.floor((n * 3) / 4) - pad;
+}
+
+/**
+ * Reads a `.glb` or `.gltf` (bytes of the file; `load` resolves a .gltf's external buffers, and must keep them
+ * inside the file's folder: see resourcesBeside in src/io/scenes/load-mesh.ts). The JSON is checked before glTF
+ * Transform sees it (structure, index ranges, the node graph, accessor ranges, counts within limits.elements),
+ * so a lying or hostile file is one UserError naming it. Images are not read (textures are not sampled); their
+ * URIs must still name files inside the folder.
+ */
 export async function readGltfMesh(bytes: Uint8Array, file: string, load?: ResourceLoader): Promise<Mesh> {
-  let doc: Document;
   let json: any;
   const resources: Record<string, Uint8Array> = {};
   if (isGlb(bytes)) {
-    checkGlb(bytes, file);
-    try {
-      const jd = await io().binaryToJSON(bytes);
-      json = jd.json;
-      Object.assign(resources, jd.resources);
-    } catch (e) {
-      throw new UserError(`broken GLB (${describe(e)})`, file);
-    }
+    const glb = splitGlb(bytes, file);
+    json = parseJson(glb.json, file);
+    if (glb.bin) resources['@glb.bin'] = glb.bin;
   } else {
-    try {
-      json = JSON.parse(new TextDecoder().decode(bytes));
-    } catch (e) {
-      throw new UserError(`not a glTF file (neither GLB nor JSON: ${describe(e)})`, file);
-    }
-    if (typeof json !== 'object' || !json || typeof json.asset !== 'object')
-      throw new UserError('not a glTF file (no "asset" object)', file);
-    for (const b of [...(json.buffers ?? []), ...(json.images ?? [])] as { uri?: string }[]) {
-      const uri = b?.uri;
-      if (typeof uri !== 'string' || uri.startsWith('data:') || uri in resources) continue;
-      const isBuffer = (json.buffers ?? []).includes(b);
-      const data = load ? await load(decodeURIComponent(uri)) : null;
-      if (!data && isBuffer) throw new UserError(`the buffer '${uri}' it names is missing (keep it beside the .gltf)`, file);
-      resources[uri] = data ?? new Uint8Array(0); // textures are not used
-    }
+    if (bytes.length && bytes[0] !== 0x7b && !/^\s*\{/.test(new TextDecoder().decode(bytes.subarray(0, 64))))
+      throw new UserError('not a glTF file (neither GLB nor JSON)', file);
+    json = parseJson(bytes, file);
   }
-  const required: string[] = json?.extensionsRequired ?? [];
-  if (required.length)
-    throw new UserError(
-      `needs the glTF extension(s) ${required.join(', ')} (compressed or extended geometry), which this reader does not decode; export the mesh without them`,
-      file,
-    );
-  if (String(json?.asset?.version ?? '').split('.')[0] !== '2')
-    throw new UserError(`glTF version ${JSON.stringify(json?.asset?.version)} is not supported (only 2.x)`, file);
-  checkAccessorBounds(json, resources, bytes, file);
+  checkGltfJson(json, file);
+  const buffers: any[] = json.buffers ?? [];
+  for (const [i, b] of buffers.entries()) {
+    const uri = b.uri;
+    if (uri === undefined || uri.startsWith('data:') || uri in resources) continue;
+    let rel: string;
+    try {
+      rel = decodeURIComponent(uri);
+    } catch {
+      throw new UserError(`buffer ${i}'s URI ${JSON.stringify(uri.slice(0, 80))} is not a valid URI`, file);
+    }
+    const data = load ? await load(rel) : null;
+    if (!data) throw new UserError(`the buffer '${uri.slice(0, 200)}' it names is missing (keep it beside the .gltf)`, file);
+    resources[uri] = data;
+  }
+  for (const [i, im] of ((json.images ?? []) as any[]).entries()) {
+    const uri = im.uri;
+    if (uri === undefined || uri.startsWith('data:') || uri in resources) continue;
+    let rel: string;
+    try {
+      rel = decodeURIComponent(uri);
+    } catch {
+      throw new UserError(`image ${i}'s URI ${JSON.stringify(uri.slice(0, 80))} is not a valid URI`, file);
+    }
+    const problem = insidePathProblem(rel);
+    if (problem) throw new UserError(`image ${i}'s URI ${JSON.stringify(rel.slice(0, 200))} ${problem}`, file);
+    resources[uri] = new Uint8Array(0); // textures are not sampled: the image is not read
+  }
+  checkAccessorBounds(json, resources, file);
+  let doc: Document;
   try {
     doc = await io().readJSON({ json, resources: resources as Record<string, Uint8Array<ArrayBuffer>> });
   } catch (e) {
     throw new UserError(`broken glTF (${describe(e)})`, file);
   }
+  try {
+    return gltfMesh(doc, file);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`broken glTF (${describe(e)})`, file);
+  }
+}
+
+/** Every triangle primitive of the document as one mesh (see the module comment). */
+function gltfMesh(doc: Document, file: string): Mesh {
   const root = doc.getRoot();
   const parts: { mesh: Mesh; hasColor: boolean }[] = [];
   const seen = new Set<unknown>();
   const scene = root.getDefaultScene() ?? root.listScenes()[0];
+  // a mesh used by many nodes is copied for each: the sum over every use is what must fit
+  let vertices = 0,
+    corners = 0;
+  const take = (prim: Primitive, world: ArrayLike<number> | null) => {
+    const n = prim.getAttribute('POSITION')?.getCount() ?? 0;
+    vertices += n;
+    corners += prim.getIndices()?.getCount() ?? n;
+    checkLimit('elements', vertices, 'glTF vertices (over every use of every mesh)', file);
+    checkLimit('elements', corners / 3, 'glTF triangles (over every use of every mesh)', file);
+    const part = primitiveMesh(prim, world, file);
+    if (part) parts.push(part);
+  };
   const visit = (node: Node) => {
     const m = node.getMesh();
     if (m) {
       seen.add(m);
       const w = node.getWorldMatrix();
+      if (!w.every(Number.isFinite)) throw new UserError(`node '${node.getName()}' has a non-finite transform`, file);
       const world = w.every((v, i) => v === (i % 5 === 0 ? 1 : 0)) ? null : w;
-      for (const prim of m.listPrimitives()) {
-        const part = primitiveMesh(prim, world, file);
-        if (part) parts.push(part);
-      }
+      for (const prim of m.listPrimitives()) take(prim, world);
     }
     for (const c of node.listChildren()) visit(c);
   };
   if (scene) for (const n of scene.listChildren()) visit(n);
-  for (const m of root.listMeshes())
-    if (!seen.has(m))
-      for (const prim of m.listPrimitives()) {
-        const part = primitiveMesh(prim, null, file);
-        if (part) parts.push(part);
-      }
+  for (const m of root.listMeshes()) if (!seen.has(m)) for (const prim of m.listPrimitives()) take(prim, null);
   if (!parts.length) throw new UserError('the glTF holds no triangle meshes', file);
   const anyColor = parts.some((p) => p.hasColor);
   const mesh = concatMeshes(parts.map((p) => ({ ...p.mesh, colors: anyColor ? p.mesh.colors : null })));
@@ -133,16 +175,131 @@ export async function readGltfMesh(bytes: Uint8Array, file: string, load?: Resou
   return mesh;
 }
 
+const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isIndex = (v: unknown, n: number) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < n;
+const isSize = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+
 /**
- * Accessor ranges against their buffer views and buffers, checked on the JSON before glTF Transform builds typed
- * arrays over them (a truncated .bin would otherwise be a RangeError or silently short data).
+ * The glTF JSON's structure, before glTF Transform builds anything from it: the asset version, required
+ * extensions (none is decoded), the top-level arrays, every index into them, buffer URIs, buffer view and
+ * accessor fields, accessor counts within limits.elements, and a node graph that is a forest (no node with two
+ * parents, no cycle: the traversal would never end).
  */
-function checkAccessorBounds(json: any, resources: Record<string, Uint8Array>, glb: Uint8Array, file: string): void {
+function checkGltfJson(json: any, file: string): void {
+  const bad = (what: string) => new UserError(what, file);
+  if (!isObj(json) || !isObj(json.asset)) throw bad('not a glTF file (no "asset" object)');
+  if (String(json.asset.version ?? '').split('.')[0] !== '2')
+    throw bad(`glTF version ${describeValue(json.asset.version, 20)} is not supported (only 2.x)`);
+  const required = json.extensionsRequired ?? [];
+  if (!Array.isArray(required) || !required.every((x: unknown) => typeof x === 'string'))
+    throw bad('"extensionsRequired" must be a list of extension names');
+  if (required.length)
+    throw bad(
+      `needs the glTF extension(s) ${required.slice(0, 5).join(', ').slice(0, 200)} (compressed or extended geometry), which this reader does not decode; export the mesh without them`,
+    );
+  const arr = (k: string): any[] => {
+    const v = json[k] ?? [];
+    if (!Array.isArray(v) || !v.every(isObj)) throw bad(`"${k}" must be a list of objects`);
+    return v;
+  };
+  const buffers = arr('buffers'),
+    views = arr('bufferViews'),
+    accessors = arr('accessors'),
+    meshes = arr('meshes'),
+    nodes = arr('nodes'),
+    scenes = arr('scenes');
+  arr('images');
+  arr('materials');
+  for (const [i, im] of json.images?.entries() ?? [])
+    if (im.uri !== undefined && typeof im.uri !== 'string') throw bad(`image ${i}'s "uri" is not a string`);
+  buffers.forEach((b, i) => {
+    if (!isSize(b.byteLength)) throw bad(`buffer ${i}'s byteLength ${describeValue(b.byteLength, 20)} is not a size`);
+    if (b.uri !== undefined && typeof b.uri !== 'string') throw bad(`buffer ${i}'s "uri" is not a string`);
+  });
+  views.forEach((v, i) => {
+    if (!isIndex(v.buffer, buffers.length)) throw bad(`buffer view ${i} names buffer ${describeValue(v.buffer, 20)}, which does not exist`);
+    if (!isSize(v.byteLength) || (v.byteOffset !== undefined && !isSize(v.byteOffset)))
+      throw bad(`buffer view ${i} has a bad byteLength or byteOffset`);
+    if (v.byteStride !== undefined && !(Number.isInteger(v.byteStride) && v.byteStride >= 4 && v.byteStride <= 252))
+      throw bad(`buffer view ${i} has a bad byteStride ${describeValue(v.byteStride, 20)}`);
+  });
+  accessors.forEach((a, i) => {
+    if (!isSize(a.count)) throw bad(`accessor ${i}'s count ${describeValue(a.count, 20)} is not a count`);
+    checkLimit('elements', a.count, `glTF accessor ${i}'s count`, file);
+    if (!(a.componentType in COMPONENT_BYTES))
+      throw bad(`accessor ${i} has an unknown componentType ${describeValue(a.componentType, 20)}`);
+    if (!(a.type in COMPONENTS)) throw bad(`accessor ${i} has an unknown type ${describeValue(a.type, 20)}`);
+    if (a.bufferView !== undefined && !isIndex(a.bufferView, views.length))
+      throw bad(`accessor ${i} names buffer view ${describeValue(a.bufferView, 20)}, which does not exist`);
+    if (a.byteOffset !== undefined && !isSize(a.byteOffset)) throw bad(`accessor ${i} has a bad byteOffset`);
+    if (a.sparse !== undefined) {
+      const sp = a.sparse;
+      if (!isObj(sp) || !isSize(sp.count) || sp.count > a.count || !isObj(sp.indices) || !isObj(sp.values))
+        throw bad(`accessor ${i} has a broken sparse section`);
+      for (const part of [sp.indices, sp.values])
+        if (!isIndex(part.bufferView, views.length) || (part.byteOffset !== undefined && !isSize(part.byteOffset)))
+          throw bad(`accessor ${i}'s sparse section names a buffer view that does not exist`);
+      if (![5121, 5123, 5125].includes(sp.indices.componentType)) throw bad(`accessor ${i}'s sparse indices have a bad componentType`);
+    }
+  });
+  meshes.forEach((m, i) => {
+    if (!Array.isArray(m.primitives) || !m.primitives.every(isObj)) throw bad(`mesh ${i} has no list of primitives`);
+    for (const p of m.primitives) {
+      if (!isObj(p.attributes)) throw bad(`a primitive of mesh ${i} has no attributes`);
+      for (const [k, a] of Object.entries(p.attributes))
+        if (!isIndex(a, accessors.length))
+          throw bad(`mesh ${i}'s ${k.slice(0, 40)} names accessor ${describeValue(a, 20)}, which does not exist`);
+      if (p.indices !== undefined && !isIndex(p.indices, accessors.length))
+        throw bad(`mesh ${i}'s indices name accessor ${describeValue(p.indices, 20)}, which does not exist`);
+    }
+  });
+  const parent = new Int32Array(nodes.length).fill(-1);
+  nodes.forEach((n, i) => {
+    if (n.mesh !== undefined && !isIndex(n.mesh, meshes.length))
+      throw bad(`node ${i} names mesh ${describeValue(n.mesh, 20)}, which does not exist`);
+    const kids = n.children ?? [];
+    if (!Array.isArray(kids)) throw bad(`node ${i}'s children are not a list`);
+    for (const c of kids) {
+      if (!isIndex(c, nodes.length)) throw bad(`node ${i} names child ${describeValue(c, 20)}, which does not exist`);
+      if (parent[c] >= 0 || c === i) throw bad(`node ${c} has two parents (a glTF node graph must be a tree)`);
+      parent[c] = i;
+    }
+    for (const k of ['matrix', 'translation', 'rotation', 'scale'])
+      if (n[k] !== undefined && !(Array.isArray(n[k]) && n[k].every((x: unknown) => typeof x === 'number' && Number.isFinite(x))))
+        throw bad(`node ${i}'s ${k} is not a list of finite numbers`);
+  });
+  // with one parent each, a cycle is a loop of parents that never reaches a root
+  for (let i = 0; i < nodes.length; i++) {
+    let j = i,
+      steps = 0;
+    while (parent[j] >= 0 && steps <= nodes.length) {
+      j = parent[j];
+      steps++;
+    }
+    if (steps > nodes.length) throw bad(`node ${i} is its own ancestor (a cycle in the node graph)`);
+  }
+  scenes.forEach((sc, i) => {
+    const roots = sc.nodes ?? [];
+    if (!Array.isArray(roots) || !roots.every((n: unknown) => isIndex(n, nodes.length)))
+      throw bad(`scene ${i} names nodes that do not exist`);
+  });
+  if (json.scene !== undefined && !isIndex(json.scene, scenes.length))
+    throw bad(`the default scene ${describeValue(json.scene, 20)} does not exist`);
+}
+
+const COMPONENT_BYTES: Record<number, number> = { 5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4 };
+const COMPONENTS: Record<string, number> = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4, MAT2: 4, MAT3: 9, MAT4: 16 };
+
+/**
+ * Accessor ranges against their buffer views and buffers (the actual bytes: the BIN chunk, an external file, a
+ * data URI's decoded length), checked before glTF Transform builds typed arrays over them (a truncated .bin
+ * would otherwise be a RangeError or silently short data).
+ */
+function checkAccessorBounds(json: any, resources: Record<string, Uint8Array>, file: string): void {
   const bufLen = (i: number): number => {
-    const b = json.buffers?.[i];
-    if (!b) throw new UserError(`a buffer view names buffer ${i}, which does not exist`, file);
-    if (b.uri === undefined) return resources['@glb.bin']?.byteLength ?? glb.length;
-    if (typeof b.uri === 'string' && b.uri.startsWith('data:')) return b.byteLength;
+    const b = json.buffers[i];
+    if (b.uri === undefined) return resources['@glb.bin']?.byteLength ?? 0;
+    if (b.uri.startsWith('data:')) return dataUriBytes(b.uri) ?? 0;
     return resources[b.uri]?.byteLength ?? 0;
   };
   const views: any[] = json.bufferViews ?? [];
@@ -154,17 +311,20 @@ function checkAccessorBounds(json: any, resources: Record<string, Uint8Array>, g
         file,
       );
   });
-  const SIZES: Record<number, number> = { 5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4 };
-  const COMPONENTS: Record<string, number> = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4, MAT2: 4, MAT3: 9, MAT4: 16 };
-  (json.accessors ?? []).forEach((a: any, i: number) => {
-    if (a.bufferView === undefined) return;
-    const v = views[a.bufferView];
-    if (!v) throw new UserError(`accessor ${i} names buffer view ${a.bufferView}, which does not exist`, file);
-    const elem = (SIZES[a.componentType] ?? 4) * (COMPONENTS[a.type] ?? 1);
+  const range = (i: number, view: number, offset: number, count: number, elem: number, what: string) => {
+    const v = views[view];
     const stride = v.byteStride && v.byteStride > elem ? v.byteStride : elem;
-    const need = (a.byteOffset ?? 0) + (a.count > 0 ? (a.count - 1) * stride + elem : 0);
-    if (!Number.isSafeInteger(a.count) || a.count < 0 || need > v.byteLength)
-      throw new UserError(`accessor ${i} (${a.count} × ${a.type}) runs past the end of buffer view ${a.bufferView}`, file);
+    const need = offset + (count > 0 ? (count - 1) * stride + elem : 0);
+    if (need > v.byteLength) throw new UserError(`accessor ${i}${what} (${count} elements) runs past the end of buffer view ${view}`, file);
+  };
+  (json.accessors ?? []).forEach((a: any, i: number) => {
+    const elem = COMPONENT_BYTES[a.componentType] * COMPONENTS[a.type];
+    if (a.bufferView !== undefined) range(i, a.bufferView, a.byteOffset ?? 0, a.count, elem, '');
+    const sp = a.sparse;
+    if (sp) {
+      range(i, sp.indices.bufferView, sp.indices.byteOffset ?? 0, sp.count, COMPONENT_BYTES[sp.indices.componentType], "'s sparse indices");
+      range(i, sp.values.bufferView, sp.values.byteOffset ?? 0, sp.count, elem, "'s sparse values");
+    }
   });
 }
 

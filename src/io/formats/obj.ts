@@ -1,5 +1,9 @@
 import { UserError } from '../../core/errors';
+import { checkLimit } from '../../core/limits';
 import { checkMesh, vertexCount, type Mesh } from '../../nerf/mesh/mesh';
+
+/** Bytes of text decoded at a time (cut at a line end). */
+const OBJ_CHUNK = 1 << 24;
 
 /**
  * Wavefront OBJ meshes.
@@ -13,56 +17,68 @@ import { checkMesh, vertexCount, type Mesh } from '../../nerf/mesh/mesh';
  * Writing: `v x y z [r g b]` (float32 values printed so they read back exactly) and `f a b c`.
  */
 export function readObj(bytes: Uint8Array, file: string): Mesh {
-  const text = new TextDecoder('utf-8').decode(bytes);
   const pos: number[] = [];
   const col: number[] = [];
   const idx: number[] = [];
   let anyColor = false;
   let line = 0;
-  let start = 0;
-  const len = text.length;
   const face: number[] = [];
-  while (start < len) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = len;
-    line++;
-    let s = text.slice(start, end);
-    start = end + 1;
-    const hash = s.indexOf('#');
-    if (hash >= 0) s = s.slice(0, hash);
-    s = s.trim();
-    if (!s) continue;
-    const tok = s.split(/\s+/);
-    const kw = tok[0];
-    if (kw === 'v') {
-      if (tok.length < 4) throw new UserError(`line ${line}: a vertex needs x y z ('${s.slice(0, 40)}')`, file);
-      const vals = tok.slice(1).map(Number);
-      for (let k = 0; k < vals.length; k++)
-        if (!Number.isFinite(vals[k]))
-          throw new UserError(`line ${line}: vertex ${pos.length / 3 + 1} has a non-finite value '${tok[k + 1]}'`, file);
-      pos.push(vals[0], vals[1], vals[2]);
-      if (vals.length >= 6) {
-        // x y z r g b (and x y z w r g b written by a few tools)
-        const o = vals.length >= 7 ? 4 : 3;
-        col.push(vals[o], vals[o + 1], vals[o + 2]);
-        anyColor = true;
-      } else col.push(NaN, NaN, NaN);
-    } else if (kw === 'f') {
-      if (tok.length < 4) throw new UserError(`line ${line}: a face needs at least 3 vertices`, file);
-      face.length = 0;
-      const nv = pos.length / 3;
-      for (let k = 1; k < tok.length; k++) {
-        const ref = tok[k];
-        const slash = ref.indexOf('/');
-        const v = Number(slash < 0 ? ref : ref.slice(0, slash));
-        if (!Number.isInteger(v) || v === 0) throw new UserError(`line ${line}: bad vertex reference '${ref}'`, file);
-        const i = v > 0 ? v - 1 : nv + v;
-        if (i < 0) throw new UserError(`line ${line}: vertex reference ${v} points before the first vertex`, file);
-        face.push(i);
-      }
-      for (let k = 1; k + 1 < face.length; k++) idx.push(face[0], face[k], face[k + 1]);
+  const decoder = new TextDecoder('utf-8');
+  // the text is decoded a chunk of lines at a time: a file of any size never becomes one string
+  for (let from = 0; from < bytes.length;) {
+    let to = Math.min(bytes.length, from + OBJ_CHUNK);
+    if (to < bytes.length) {
+      const nl = bytes.lastIndexOf(0x0a, to - 1);
+      to = nl >= from ? nl + 1 : to;
     }
-    // vt, vn, vp, o, g, s, usemtl, mtllib, l, p, …: not part of the mesh here
+    const text = decoder.decode(bytes.subarray(from, to));
+    from = to;
+    let start = 0;
+    const len = text.length;
+    while (start < len) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = len;
+      line++;
+      let s = text.slice(start, end);
+      start = end + 1;
+      const hash = s.indexOf('#');
+      if (hash >= 0) s = s.slice(0, hash);
+      s = s.trim();
+      if (!s) continue;
+      const tok = s.split(/\s+/);
+      const kw = tok[0];
+      if (kw === 'v') {
+        if (tok.length < 4) throw new UserError(`line ${line}: a vertex needs x y z ('${s.slice(0, 40)}')`, file);
+        const vals = tok.slice(1, 8).map(Number);
+        for (let k = 0; k < vals.length; k++)
+          if (!Number.isFinite(vals[k]))
+            throw new UserError(`line ${line}: vertex ${pos.length / 3 + 1} has a non-finite value '${tok[k + 1].slice(0, 40)}'`, file);
+        pos.push(vals[0], vals[1], vals[2]);
+        checkLimit('elements', pos.length / 3, 'OBJ vertex count', file);
+        if (vals.length >= 6) {
+          // x y z r g b (and x y z w r g b written by a few tools)
+          const o = vals.length >= 7 ? 4 : 3;
+          col.push(vals[o], vals[o + 1], vals[o + 2]);
+          anyColor = true;
+        } else col.push(NaN, NaN, NaN);
+      } else if (kw === 'f') {
+        if (tok.length < 4) throw new UserError(`line ${line}: a face needs at least 3 vertices`, file);
+        face.length = 0;
+        const nv = pos.length / 3;
+        for (let k = 1; k < tok.length; k++) {
+          const ref = tok[k];
+          const slash = ref.indexOf('/');
+          const v = Number(slash < 0 ? ref : ref.slice(0, slash));
+          if (!Number.isInteger(v) || v === 0) throw new UserError(`line ${line}: bad vertex reference '${ref.slice(0, 40)}'`, file);
+          const i = v > 0 ? v - 1 : nv + v;
+          if (i < 0) throw new UserError(`line ${line}: vertex reference ${v} points before the first vertex`, file);
+          face.push(i);
+        }
+        for (let k = 1; k + 1 < face.length; k++) idx.push(face[0], face[k], face[k + 1]);
+        checkLimit('elements', idx.length / 3, 'OBJ triangle count', file);
+      }
+      // vt, vn, vp, o, g, s, usemtl, mtllib, l, p, …: not part of the mesh here
+    }
   }
   const n = pos.length / 3;
   for (let i = 0; i < idx.length; i++)

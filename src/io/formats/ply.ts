@@ -1,12 +1,26 @@
 import { UserError } from '../../core/errors';
-import { createGaussians, knnMeanDistance, logit, SH_C0, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { checkLimit } from '../../core/limits';
+import {
+  checkGaussiansFinite,
+  createGaussians,
+  GAUSSIAN_RANGES,
+  knnMeanDistance,
+  SH_STRIDE,
+  type Gaussians,
+} from '../../nerf/gaussian/gaussians';
+import { logit } from '../../core/math';
+import { SH_C0 } from '../../nerf/common/sh';
 
 /**
  * PLY reading (ASCII, binary little- and big-endian) and 3DGS `.ply` reading/writing.
  *
- * Reading is defensive: the header is parsed strictly (bounded size), the body size the header promises is
- * checked against the bytes present BEFORE anything is allocated, property order comes from the header,
- * unknown properties and elements are skipped, and non-finite values are reported with their vertex index.
+ * Reading is defensive: the header is parsed strictly (bounded size, decimal counts within limits.elements,
+ * no duplicate names, list counts of an integer type), the body size the header promises is checked against
+ * the bytes present BEFORE anything is allocated, and the body must END where the header says: a binary body
+ * longer or shorter than its header, or an ASCII body with values left over, is refused (a header that lost a
+ * property line would otherwise be read misaligned). Property order comes from the header, unknown properties
+ * and elements are skipped, integer properties must hold values their type can hold, and non-finite or
+ * out-of-range values are reported with their vertex index.
  *
  * 3DGS layout (INRIA): vertex properties x y z [nx ny nz] f_dc_0..2 f_rest_0..(3(K−1)−1) opacity scale_0..2
  * rot_0..3, float32. f_rest is channel-major: f_rest_j is coefficient 1 + j mod (K−1) of channel
@@ -56,7 +70,8 @@ export interface PlyHeader {
 const MAX_HEADER = 1 << 20;
 
 /** Parses a PLY header; throws a UserError for anything that is not a well-formed PLY header. */
-export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
+/** `kind` names the format in messages (a compressed PLY is a PLY too). */
+export function parsePlyHeader(bytes: Uint8Array, file: string, kind = 'PLY'): PlyHeader {
   if (bytes.length < 4 || bytes[0] !== 0x70 || bytes[1] !== 0x6c || bytes[2] !== 0x79 || (bytes[3] !== 0x0a && bytes[3] !== 0x0d))
     throw new UserError('not a PLY file (it does not start with "ply")', file);
   // find "end_header" followed by a newline
@@ -71,17 +86,17 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
   if (end < 0)
     throw new UserError(
       bytes.length > MAX_HEADER
-        ? 'PLY header is longer than 1 MB or has no end_header'
-        : 'PLY header has no end_header line (truncated file?)',
+        ? `${kind} header is longer than 1 MB or has no end_header`
+        : `${kind} header has no end_header line (truncated file?)`,
       file,
     );
   let body = end + marker.length;
   if (bytes[body] === 0x0d) body++;
   if (bytes[body] !== 0x0a) {
     if (body >= bytes.length) body = bytes.length;
-    else throw new UserError('PLY header: end_header must end its line', file);
+    else throw new UserError(`${kind} header: end_header must end its line`, file);
   } else body++;
-  const text = new TextDecoder('latin1').decode(bytes.subarray(0, end));
+  const text = new TextDecoder('utf-8').decode(bytes.subarray(0, end));
   const lines = text.split(/\r?\n/);
   let format: PlyHeader['format'] | undefined;
   const elements: PlyElement[] = [];
@@ -90,11 +105,15 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
     const line = lines[li].trim();
     if (!line) continue;
     const tok = line.split(/\s+/);
-    const where = `PLY header line ${li + 1}`;
+    const where = `${kind} header line ${li + 1}`;
+    const quoted = `'${line.length > 80 ? line.slice(0, 80) + '…' : line}'`;
     switch (tok[0]) {
       case 'format':
+        if (format) throw new UserError(`${where}: a second format line`, file);
+        if (elements.length) throw new UserError(`${where}: the format line must come before the elements`, file);
         if (!['ascii', 'binary_little_endian', 'binary_big_endian'].includes(tok[1]))
-          throw new UserError(`${where}: unknown format '${tok[1]}'`, file);
+          throw new UserError(`${where}: unknown format '${tok[1]?.slice(0, 40)}'`, file);
+        if (tok[2] !== '1.0' || tok.length !== 3) throw new UserError(`${where}: expected 'format ${tok[1]} 1.0', got ${quoted}`, file);
         format = tok[1] as PlyHeader['format'];
         break;
       case 'comment':
@@ -102,32 +121,38 @@ export function parsePlyHeader(bytes: Uint8Array, file: string): PlyHeader {
         comments.push(line.slice(tok[0].length).trim());
         break;
       case 'element': {
-        const count = Number(tok[2]);
-        if (tok.length !== 3 || !Number.isSafeInteger(count) || count < 0)
-          throw new UserError(`${where}: bad element line '${line}'`, file);
+        const count = /^\d{1,16}$/.test(tok[2] ?? '') ? Number(tok[2]) : NaN;
+        if (tok.length !== 3 || !Number.isSafeInteger(count))
+          throw new UserError(`${where}: bad element line ${quoted} (expected 'element NAME COUNT', COUNT in decimal digits)`, file);
+        if (elements.some((e) => e.name === tok[1])) throw new UserError(`${where}: a second element '${tok[1]}'`, file);
+        checkLimit('elements', count, `${kind} element '${tok[1]}' count`, file);
         elements.push({ name: tok[1], count, properties: [] });
         break;
       }
       case 'property': {
         const el = elements[elements.length - 1];
         if (!el) throw new UserError(`${where}: property before any element`, file);
+        const name = tok[1] === 'list' ? tok[4] : tok[2];
+        if (name !== undefined && el.properties.some((p) => p.name === name))
+          throw new UserError(`${where}: a second property '${name}' in element '${el.name}'`, file);
         if (tok[1] === 'list') {
           const ct = TYPE_ALIASES[tok[2]],
             it = TYPE_ALIASES[tok[3]];
-          if (!ct || !it || tok.length !== 5) throw new UserError(`${where}: bad list property '${line}'`, file);
+          if (!ct || !it || tok.length !== 5) throw new UserError(`${where}: bad list property ${quoted}`, file);
+          if (ct === 'float32' || ct === 'float64') throw new UserError(`${where}: a list's count must have an integer type`, file);
           el.properties.push({ name: tok[4], type: it, listCount: ct });
         } else {
           const t = TYPE_ALIASES[tok[1]];
-          if (!t || tok.length !== 3) throw new UserError(`${where}: bad property '${line}'`, file);
+          if (!t || tok.length !== 3) throw new UserError(`${where}: bad property ${quoted}`, file);
           el.properties.push({ name: tok[2], type: t });
         }
         break;
       }
       default:
-        throw new UserError(`${where}: unexpected '${tok[0]}'`, file);
+        throw new UserError(`${where}: unexpected '${tok[0].slice(0, 40)}'`, file);
     }
   }
-  if (!format) throw new UserError('PLY header has no format line', file);
+  if (!format) throw new UserError(`${kind} header has no format line`, file);
   return { format, elements, comments, bodyOffset: body };
 }
 
@@ -157,14 +182,17 @@ export function readPlyVertices(bytes: Uint8Array, file: string, want: (name: st
 
   const little = header.format === 'binary_little_endian';
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let off = header.bodyOffset;
-  // skip preceding elements
-  for (let e = 0; e < vi; e++) off = skipBinaryElement(dv, off, header.elements[e], little, file);
+  // walk every element: the vertex data's offset, and the body must end exactly at the end of the file
+  let end = header.bodyOffset;
+  let off = -1;
+  for (let e = 0; e < header.elements.length; e++) {
+    if (e === vi) off = end;
+    end = skipBinaryElement(dv, end, header.elements[e], little, file);
+  }
   const row = vertex.properties.reduce((s, p) => s + TYPE_SIZE[p.type], 0);
-  const need = n * row;
-  if (need > bytes.length - off)
+  if (end < bytes.length)
     throw new UserError(
-      `PLY header promises ${n} vertices (${need} bytes) but the file holds only ${bytes.length - off} bytes of vertex data (truncated file?)`,
+      `the PLY body is ${bytes.length - end} bytes longer than its header declares (${n} vertices of ${row} bytes${header.elements.length > 1 ? ' plus the other elements' : ''}): a property line missing from the header, or a corrupt file`,
       file,
     );
   const columns = new Map<string, Float32Array>();
@@ -216,7 +244,10 @@ function skipBinaryElement(dv: DataView, off: number, el: PlyElement, little: bo
   if (fixed) {
     const row = el.properties.reduce((s, p) => s + TYPE_SIZE[p.type], 0);
     if (el.count * row > dv.byteLength - off)
-      throw new UserError(`PLY element '${el.name}' extends past the end of the file (truncated file?)`, file);
+      throw new UserError(
+        `PLY header promises ${el.count} ${el.name === 'vertex' ? 'vertices' : `'${el.name}' elements`} (${el.count * row} bytes) but the file holds only ${dv.byteLength - off} bytes for them (truncated file?)`,
+        file,
+      );
     return off + el.count * row;
   }
   for (let i = 0; i < el.count; i++)
@@ -225,12 +256,23 @@ function skipBinaryElement(dv: DataView, off: number, el: PlyElement, little: bo
         if (off + TYPE_SIZE[p.listCount] > dv.byteLength)
           throw new UserError(`PLY element '${el.name}' extends past the end of the file (truncated file?)`, file);
         const k = readScalar(dv, off, p.listCount, little);
+        if (k < 0) throw new UserError(`PLY element '${el.name}' ${i}: negative list length ${k}`, file);
         off += TYPE_SIZE[p.listCount] + k * TYPE_SIZE[p.type];
       } else off += TYPE_SIZE[p.type];
       if (off > dv.byteLength) throw new UserError(`PLY element '${el.name}' extends past the end of the file (truncated file?)`, file);
     }
   return off;
 }
+
+const INT_RANGE: Partial<Record<PlyType, [number, number]>> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
+};
+const ASCII_NUMBER = /^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)$/i;
 
 function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boolean[], file: string): PlyColumns {
   const vertex = header.elements[vi];
@@ -250,30 +292,34 @@ function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boo
     if (pos >= len) return null;
     const s = pos;
     while (pos < len && bytes[pos] !== 0x20 && bytes[pos] !== 0x0a && bytes[pos] !== 0x0d && bytes[pos] !== 0x09) pos++;
+    if (pos - s > 64) return '\u0000'; // no number is this long
     let t = '';
     for (let i = s; i < pos; i++) t += String.fromCharCode(bytes[i]);
     return t;
   };
-  const num = (what: string): number => {
+  const num = (type: PlyType, what: string): number => {
     const t = nextToken();
     if (t === null) throw new UserError(`PLY body ends early (${what}; truncated file?)`, file);
-    const v = Number(t);
-    if (t === '' || (Number.isNaN(v) && !/^[-+]?nan$/i.test(t)))
-      throw new UserError(`PLY body: '${t.slice(0, 20)}' is not a number (${what})`, file);
+    if (!ASCII_NUMBER.test(t))
+      throw new UserError(`PLY body: '${t.slice(0, 20).replace(/[^\x20-\x7e]/g, '?')}' is not a number (${what})`, file);
+    const v = /^[-+]?nan$/i.test(t) ? NaN : /inf/i.test(t) ? (t.startsWith('-') ? -Infinity : Infinity) : Number(t);
+    const r = INT_RANGE[type];
+    if (r && !(Number.isInteger(v) && v >= r[0] && v <= r[1]))
+      throw new UserError(`PLY body: ${t.slice(0, 20)} does not fit the property's type ${type} (${what})`, file);
     return v;
   };
-  for (let e = 0; e < vi; e++) {
-    const el = header.elements[e];
-    if (!el.properties.length) continue; // no values, whatever the count
+  const skipElement = (el: PlyElement) => {
+    if (!el.properties.length) return; // no values, whatever the count
     for (let i = 0; i < el.count; i++)
       for (const p of el.properties) {
         if (p.listCount) {
-          const k = num(`${el.name} ${i}`);
-          if (!Number.isInteger(k) || k < 0) throw new UserError(`PLY body: bad list length in element ${el.name}`, file);
-          for (let j = 0; j < k; j++) num(`${el.name} ${i}`);
-        } else num(`${el.name} ${i}`);
+          const k = num(p.listCount, `${el.name} ${i}`);
+          if (k < 0) throw new UserError(`PLY body: bad list length in element ${el.name}`, file);
+          for (let j = 0; j < k; j++) num(p.type, `${el.name} ${i}`);
+        } else num(p.type, `${el.name} ${i}`);
       }
-  }
+  };
+  for (let e = 0; e < vi; e++) skipElement(header.elements[e]);
   const columns = new Map<string, Float32Array>();
   const cols = vertex.properties.map((p, j) => {
     if (!wanted[j]) return null;
@@ -283,11 +329,21 @@ function readAscii(bytes: Uint8Array, header: PlyHeader, vi: number, wanted: boo
   });
   for (let i = 0; i < n; i++)
     for (let j = 0; j < np; j++) {
-      const v = num(`vertex ${i} of ${n}`);
+      const v = num(vertex.properties[j].type, `vertex ${i} of ${n}`);
       const c = cols[j];
       if (c) c[i] = v;
     }
+  for (let e = vi + 1; e < header.elements.length; e++) skipElement(header.elements[e]);
+  if (nextToken() !== null)
+    throw new UserError(
+      'the PLY body holds more values than its header declares: a property line missing from the header, or a corrupt file',
+      file,
+    );
   return { header, count: n, columns };
+}
+
+function clampInfinite(col: Float32Array | undefined, inf: number, to: number): void {
+  if (col) for (let i = 0; i < col.length; i++) if (col[i] === inf) col[i] = to;
 }
 
 function requireFinite(col: Float32Array | undefined, name: string, file: string): void {
@@ -308,7 +364,11 @@ export function readPointCloud(bytes: Uint8Array, file: string): { count: number
   for (const [a, k] of ['x', 'y', 'z'].entries()) {
     const col = c.get(k)!;
     requireFinite(col, k, file);
-    for (let i = 0; i < n; i++) xyz[3 * i + a] = col[i];
+    for (let i = 0; i < n; i++) {
+      if (Math.abs(col[i]) > GAUSSIAN_RANGES.position)
+        throw new UserError(`vertex ${i}: ${k} = ${col[i]} is beyond ±${GAUSSIAN_RANGES.position} (corrupt?)`, file);
+      xyz[3 * i + a] = col[i];
+    }
   }
   let rgb: Float32Array | null = null;
   const names = c.has('red')
@@ -346,6 +406,10 @@ export function readGaussianPly(bytes: Uint8Array, file: string): Gaussians {
   const c = pc.columns,
     n = pc.count;
   for (const k of ['x', 'y', 'z']) if (!c.has(k)) throw new UserError(`PLY vertex element has no '${k}' property`, file);
+  // +∞ opacity (fully opaque) and −∞ log scale (flat) are values splat-transform writes on purpose, e.g. when it
+  // decodes an alpha byte of 255: clamp them to finite extremes; NaN and the other infinities stay errors
+  clampInfinite(c.get('opacity'), Infinity, 30);
+  for (const k of ['scale_0', 'scale_1', 'scale_2']) clampInfinite(c.get(k), -Infinity, -30);
   for (const [name, col] of c) requireFinite(col, name, file);
   // SH bands from the f_rest count
   let rest = 0;
@@ -420,7 +484,32 @@ export function readGaussianPly(bytes: Uint8Array, file: string): Gaussians {
     }
   } else if (c.has('rot_0') || c.has('rot_1') || c.has('rot_2') || c.has('rot_3'))
     throw new UserError('PLY has some but not all of rot_0..3', file);
+  checkGaussiansFinite(g, file);
   return g;
+}
+
+/**
+ * What writers do before encoding: non-finite parameters are an error (never written), and log-scales are
+ * clamped into GAUSSIAN_RANGES.logScale (a scale below e^−30 or above e^20 renders the same) so that every
+ * file we write reads back.
+ */
+export function writableLogScale(g: Gaussians, j: number): number {
+  const v = g.logScales[j];
+  if (!Number.isFinite(v)) throw new UserError(`cannot write Gaussian ${Math.floor(j / 3)}: its log-scale is ${v}`);
+  return Math.min(GAUSSIAN_RANGES.logScale[1], Math.max(GAUSSIAN_RANGES.logScale[0], v));
+}
+
+/** Throws a UserError when a Gaussian about to be written has a non-finite parameter. */
+export function checkWritable(g: Gaussians): void {
+  for (const [name, arr, k] of [
+    ['position', g.means, 3],
+    ['rotation', g.rotations, 4],
+    ['opacity', g.opacityLogits, 1],
+    ['colour', g.sh, SH_STRIDE],
+  ] as const)
+    for (let j = 0; j < g.count * k; j++)
+      if (!Number.isFinite(arr[j]))
+        throw new UserError(`cannot write Gaussian ${Math.floor(j / k)}: its ${name} is ${arr[j]} (the scene is corrupt)`);
 }
 
 export interface WritePlyOptions {
@@ -443,6 +532,7 @@ export function writeGaussianPly(g: Gaussians, opts: WritePlyOptions = {}): Uint
   props.push('opacity', 'scale_0', 'scale_1', 'scale_2', 'rot_0', 'rot_1', 'rot_2', 'rot_3');
   const n = g.count,
     np = props.length;
+  checkWritable(g);
   const ascii = opts.format === 'ascii';
   const header =
     `ply\nformat ${ascii ? 'ascii' : 'binary_little_endian'} 1.0\ncomment written by instruct-scene\nelement vertex ${n}\n` +
@@ -465,9 +555,9 @@ export function writeGaussianPly(g: Gaussians, opts: WritePlyOptions = {}): Uint
     row[o++] = g.sh[so + 2];
     for (let ch = 0; ch < 3; ch++) for (let k = 1; k < K; k++) row[o++] = g.sh[so + 3 * k + ch];
     row[o++] = g.opacityLogits[i];
-    row[o++] = g.logScales[3 * i];
-    row[o++] = g.logScales[3 * i + 1];
-    row[o++] = g.logScales[3 * i + 2];
+    row[o++] = writableLogScale(g, 3 * i);
+    row[o++] = writableLogScale(g, 3 * i + 1);
+    row[o++] = writableLogScale(g, 3 * i + 2);
     for (let a = 0; a < 4; a++) row[o++] = g.rotations[4 * i + a];
   };
   const head = new TextEncoder().encode(header);

@@ -1,5 +1,9 @@
 import { UserError } from '../../core/errors';
-import { createGaussians, logit, SH_C0, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { checkLimit } from '../../core/limits';
+import { checkGaussiansFinite, createGaussians, GAUSSIAN_RANGES, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { logit } from '../../core/math';
+import { SH_C0 } from '../../nerf/common/sh';
+import { checkWritable, writableLogScale } from './ply';
 
 /**
  * `.splat` (antimatter15 / SuperSplat / Spark): no header, 32 bytes per splat, little-endian:
@@ -15,9 +19,10 @@ export const SPLAT_BYTES = 32;
 /** Encodes Gaussians as `.splat` (SH bands above 0 are dropped; colours and alphas are quantised to 8 bits). */
 export function writeSplat(g: Gaussians): Uint8Array {
   const n = g.count;
+  checkWritable(g);
   const key = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const s = g.logScales[3 * i] + g.logScales[3 * i + 1] + g.logScales[3 * i + 2];
+    const s = writableLogScale(g, 3 * i) + writableLogScale(g, 3 * i + 1) + writableLogScale(g, 3 * i + 2);
     key[i] = -Math.exp(s) / (1 + Math.exp(-g.opacityLogits[i]));
   }
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[a] - key[b] || a - b);
@@ -29,7 +34,7 @@ export function writeSplat(g: Gaussians): Uint8Array {
       o = j * SPLAT_BYTES;
     for (let a = 0; a < 3; a++) {
       dv.setFloat32(o + 4 * a, g.means[3 * i + a], true);
-      dv.setFloat32(o + 12 + 4 * a, Math.exp(g.logScales[3 * i + a]), true);
+      dv.setFloat32(o + 12 + 4 * a, Math.exp(writableLogScale(g, 3 * i + a)), true);
     }
     for (let c = 0; c < 3; c++) out[o + 24 + c] = u8((0.5 + SH_C0 * g.sh[i * SH_STRIDE + c]) * 255);
     out[o + 27] = u8(255 / (1 + Math.exp(-g.opacityLogits[i])));
@@ -46,6 +51,8 @@ export function readSplat(bytes: Uint8Array, file: string): Gaussians {
   if (bytes.length % SPLAT_BYTES !== 0)
     throw new UserError(`.splat size ${bytes.length} bytes is not a multiple of 32 (truncated or not a .splat file)`, file);
   const n = bytes.length / SPLAT_BYTES;
+  checkLimit('elements', n, 'splat count', file);
+  const [lo, hi] = GAUSSIAN_RANGES.logScale;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const g = createGaussians(n, 0);
   for (let i = 0; i < n; i++) {
@@ -56,7 +63,10 @@ export function readSplat(bytes: Uint8Array, file: string): Gaussians {
       g.means[3 * i + a] = p;
       const s = dv.getFloat32(o + 12 + 4 * a, true);
       if (!Number.isFinite(s) || s <= 0) throw new UserError(`splat ${i}: scale is ${s} (must be a positive finite number)`, file);
-      g.logScales[3 * i + a] = Math.log(s);
+      const ls = Math.log(s);
+      // float32 rounding of e^±30 / e^20 (what writers clamp to) may land just outside: allow it
+      if (ls < lo - 1e-4 || ls > hi + 1e-4) throw new UserError(`splat ${i}: scale ${s} is outside [e^${lo}, e^${hi}] (corrupt?)`, file);
+      g.logScales[3 * i + a] = Math.min(hi, Math.max(lo, ls));
     }
     for (let c = 0; c < 3; c++) g.sh[i * SH_STRIDE + c] = (bytes[o + 24 + c] / 255 - 0.5) / SH_C0;
     g.opacityLogits[i] = logit(bytes[o + 27] / 255);
@@ -79,5 +89,6 @@ export function readSplat(bytes: Uint8Array, file: string): Gaussians {
     g.rotations[4 * i + 2] = y;
     g.rotations[4 * i + 3] = z;
   }
+  checkGaussiansFinite(g, file);
   return g;
 }

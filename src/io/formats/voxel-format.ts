@@ -1,6 +1,9 @@
-import { UserError } from '../../core/errors';
-import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
-import type { VoxelRenderSettings } from '../../nerf/voxel/voxel-scene';
+import { describeValue, UserError } from '../../core/errors';
+import { jsonDepth, MAX_JSON_DEPTH } from '../files/files';
+import { checkLimit } from '../../core/limits';
+import { cellCount, colorDims, vertexCount, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import { type VoxelRenderSettings } from '../../nerf/voxel/voxel-grid-scene';
+import type { Vec3 } from '../../core/math';
 
 /**
  * The saved voxel scene: one binary file (`scene.voxel`), a JSON header followed by the raw arrays.
@@ -23,8 +26,10 @@ import type { VoxelRenderSettings } from '../../nerf/voxel/voxel-scene';
 
 export const VOXEL_MAGIC = 'ISVOXEL\0';
 export const VOXEL_FORMAT_VERSION = 1;
-/** Refuse grids beyond this many vertices (about 2 GB of float32 for density + RGB). */
-export const MAX_VERTICES = 128 * 1024 * 1024;
+/** Coordinates of the box and distances beyond this are corruption, not scenes. */
+const MAX_COORD = 1e8;
+/** The JSON header is small; refuse a length field that claims more. */
+const MAX_HEADER = 16 * 1024 * 1024;
 
 export interface VoxelArrayInfo {
   name: 'density' | 'color' | 'occupancy';
@@ -119,7 +124,7 @@ function readF32(bytes: Uint8Array, at: number, n: number): Float32Array {
 
 function finiteNumber(v: unknown, what: string, file: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v))
-    throw new UserError(`header: ${what} must be a finite number, got ${JSON.stringify(v)}`, file);
+    throw new UserError(`header: ${what} must be a finite number, got ${describeValue(v)}`, file);
   return v;
 }
 
@@ -133,41 +138,51 @@ export function decodeVoxelScene(bytes: Uint8Array, file: string): VoxelFile {
   if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== VOXEL_MAGIC)
     throw new UserError('not an instruct-scene voxel file (bad magic bytes)', file);
   const H = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
-  if (H > bytes.length - 12)
+  if (H > bytes.length - 12 || H > MAX_HEADER)
     throw new UserError(`truncated or corrupt: header length ${H} exceeds the file size (${bytes.length} bytes)`, file);
   let h: any;
   try {
-    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + H)));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + H));
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new Error(`nested more than ${MAX_JSON_DEPTH} levels deep`);
+    h = JSON.parse(text);
   } catch (e) {
-    throw new UserError(`corrupt header (${(e as Error).message})`, file);
+    throw new UserError(`corrupt header (${(e as Error).message.replace(/,? "[\s\S]*$/, '')})`, file);
   }
   if (typeof h !== 'object' || h === null || h.format !== 'instruct-scene-voxel')
     throw new UserError('header: format must be "instruct-scene-voxel"', file);
   const version = finiteNumber(h.version, 'version', file);
-  if (Math.floor(version) > VOXEL_FORMAT_VERSION)
+  if (!Number.isInteger(version) || version < 1) throw new UserError(`header: version must be a positive integer, got ${version}`, file);
+  if (version > VOXEL_FORMAT_VERSION)
     throw new UserError(
       `format version ${version} is newer than this program reads (${VOXEL_FORMAT_VERSION}); update instruct-scene`,
       file,
     );
   const res = vec3(h.res, 'res', file);
   if (!res.every((r) => Number.isInteger(r) && r >= 2 && r <= 4096))
-    throw new UserError(`header: res must be integers in [2, 4096], got ${JSON.stringify(h.res)}`, file);
+    throw new UserError(`header: res must be integers in [2, 4096], got ${describeValue(h.res)}`, file);
   const box = { min: vec3(h.box?.min, 'box.min', file), max: vec3(h.box?.max, 'box.max', file) };
-  if (!box.min.every((v, a) => box.max[a] > v)) throw new UserError('header: box.max must exceed box.min on every axis', file);
+  if (![...box.min, ...box.max].every((v) => Math.abs(v) <= MAX_COORD))
+    throw new UserError(`header: box coordinates must lie within ±${MAX_COORD}`, file);
+  if (!box.min.every((v, a) => box.max[a] - v > 1e-6 * Math.max(1, Math.abs(v))))
+    throw new UserError('header: box.max must exceed box.min on every axis', file);
   const bgLen = finiteNumber(h.bgLen, 'bgLen', file);
-  if (bgLen < 0) throw new UserError('header: bgLen must be ≥ 0', file);
+  if (bgLen < 0 || bgLen > 100) throw new UserError(`header: bgLen must be in [0, 100], got ${bgLen}`, file);
   const densityShift = finiteNumber(h.densityShift, 'densityShift', file);
   const densityScale = finiteNumber(h.densityScale, 'densityScale', file);
-  if (densityScale <= 0) throw new UserError('header: densityScale must be positive', file);
+  if (Math.abs(densityShift) > 1e4) throw new UserError(`header: densityShift must be within ±1e4, got ${densityShift}`, file);
+  if (densityScale <= 0 || densityScale > 1e6) throw new UserError(`header: densityScale must be in (0, 1e6], got ${densityScale}`, file);
   const shDegree = h.shDegree;
-  if (shDegree !== 0 && shDegree !== 1) throw new UserError(`header: shDegree must be 0 or 1, got ${JSON.stringify(shDegree)}`, file);
+  if (shDegree !== 0 && shDegree !== 1) throw new UserError(`header: shDegree must be 0 or 1, got ${describeValue(shDegree)}`, file);
   const background = vec3(h.background, 'background', file);
+  if (!background.every((v) => v >= 0 && v <= 1))
+    throw new UserError(`header: background must be RGB in [0, 1], got ${describeValue(h.background)}`, file);
   const stepRatio = finiteNumber(h.render?.stepRatio, 'render.stepRatio', file);
   const near = finiteNumber(h.render?.near, 'render.near', file);
   if (stepRatio <= 0.01 || stepRatio > 10) throw new UserError('header: render.stepRatio must be in (0.01, 10]', file);
+  if (near < 0 || near > MAX_COORD) throw new UserError(`header: render.near must be in [0, ${MAX_COORD}], got ${near}`, file);
 
   const n = vertexCount(res);
-  if (n > MAX_VERTICES) throw new UserError(`grid ${res.join('×')} is larger than supported (${MAX_VERTICES} vertices)`, file);
+  checkLimit('voxelVertices', n, `grid ${res.join('×')} vertex count`, file);
   const K = colorDims(shDegree);
   const cells = cellCount(res);
   const P = align4(12 + H);
@@ -179,7 +194,7 @@ export function decodeVoxelScene(bytes: Uint8Array, file: string): VoxelFile {
   if (!Array.isArray(h.arrays) || h.arrays.length !== 3) throw new UserError('header: arrays must list density, color, occupancy', file);
   for (const a of h.arrays) {
     const w = want[a?.name];
-    if (!w) throw new UserError(`header: unknown array ${JSON.stringify(a?.name)}`, file);
+    if (!w) throw new UserError(`header: unknown array ${describeValue(a?.name)}`, file);
     if (a.dtype !== w.dtype || a.length !== w.length || a.offset !== w.offset)
       throw new UserError(
         `header: array ${a.name} is ${a.dtype}×${a.length} at ${a.offset}, but a ${res.join('×')} grid needs ${w.dtype}×${w.length} at ${w.offset}`,

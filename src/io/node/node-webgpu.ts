@@ -1,4 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { GpuUnavailableError } from '../../core/errors';
 import { setGpuProvider } from '../../gpu/device';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -16,6 +19,10 @@ export function installNodeWebGpu(): void {
   if (!process.env.VK_ICD_FILENAMES && !hasSystemVulkanDriver() && existsSync(SWIFTSHADER_ICD))
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   setGpuProvider(async () => {
+    // Without any Vulkan driver Dawn has no adapter on Linux; say so without loading it (it would print its own
+    // Vulkan warnings first)
+    const noDriver = process.platform === 'linux' ? missingVulkanDriver() : null;
+    if (noDriver) throw new GpuUnavailableError(noDriver);
     try {
       const { create, globals } = await import('webgpu');
       Object.assign(globalThis, globals);
@@ -38,4 +45,33 @@ function hasSystemVulkanDriver(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Why the Vulkan loader would find no driver manifest (ICD JSON), or null when it finds one: it reads the files or
+ * folders named by VK_DRIVER_FILES / VK_ICD_FILENAMES when set, else its standard folders (…/vulkan/icd.d under
+ * XDG_CONFIG_DIRS, /etc, XDG_DATA_DIRS, /usr/local/share, /usr/share and ~/.local/share).
+ */
+function missingVulkanDriver(): string | null {
+  const hasJson = (p: string) => {
+    try {
+      if (p.endsWith('.json')) return existsSync(p);
+      return existsSync(p) && readdirSync(p).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  };
+  const key = process.env.VK_DRIVER_FILES ? 'VK_DRIVER_FILES' : 'VK_ICD_FILENAMES';
+  const named = process.env[key];
+  if (named) return named.split(':').some((p) => p && hasJson(p)) ? null : `${key}=${named} names no Vulkan driver file that exists`;
+  const env = (k: string, dflt: string) => (process.env[k] || dflt).split(':').filter(Boolean);
+  const dirs = [
+    ...env('XDG_CONFIG_DIRS', '/etc/xdg'),
+    '/etc',
+    ...env('XDG_DATA_DIRS', '/usr/local/share:/usr/share'),
+    '/usr/local/share',
+    '/usr/share',
+    join(homedir(), '.local/share'),
+  ];
+  return dirs.some((d) => hasJson(join(d, 'vulkan/icd.d'))) ? null : 'no Vulkan driver is installed';
 }

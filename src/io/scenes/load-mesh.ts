@@ -1,10 +1,10 @@
 import { UserError } from '../../core/errors';
-import { dirname, extname, joinPath } from '../../core/paths';
+import { dirname, extname, joinPath, resolveInside } from '../../core/paths';
 import type { Mesh } from '../../nerf/mesh/mesh';
 import { MeshScene } from '../../nerf/mesh/mesh-scene';
 import type { FileSink, FileSource } from '../files/files';
 import { parseJson } from '../files/files';
-import { readGltfMesh, writeGlb } from '../formats/gltf-mesh';
+import { readGltfMesh, writeGlb, type ResourceLoader } from '../formats/gltf-mesh';
 import { readObj, writeObj } from '../formats/obj';
 import { isPlyMesh, readPlyMesh, writePlyMesh } from '../formats/ply-mesh';
 
@@ -14,6 +14,18 @@ export const MESH_FILE = 'scene.glb';
 
 export function isMeshExtension(path: string): boolean {
   return (MESH_EXTENSIONS as readonly string[]).includes(extname(path));
+}
+
+/** The most a PLY header may take (ply.ts reads at most 1 MB of header), plus its line end. */
+const PLY_HEADER_BYTES = (1 << 20) + 2;
+
+/**
+ * Whether the `.ply` at `path` is a mesh (its header declares faces) rather than Gaussians or points, from the
+ * header alone: read by range where the files allow it, so a large Gaussian file is not read twice.
+ */
+export async function plyFileIsMesh(path: string, files: FileSource): Promise<boolean> {
+  const head = files.readRange ? await files.readRange(path, 0, PLY_HEADER_BYTES) : await files.read(path);
+  return isPlyMesh(head, path);
 }
 
 /** Decodes mesh bytes by the file's extension; `load` resolves a .gltf's external buffers. */
@@ -29,13 +41,21 @@ export async function decodeMesh(bytes: Uint8Array, path: string, load?: (uri: s
   throw new UserError('expected a mesh file (.obj, .ply, .glb or .gltf)', path);
 }
 
-/** Reads a mesh file (never modified). Errors are one UserError naming the file and the problem. */
-export async function readMeshFile(path: string, files: FileSource): Promise<Mesh> {
-  const bytes = await files.read(path);
-  return decodeMesh(bytes, path, async (uri) => {
-    const p = joinPath(dirname(path), uri);
+/**
+ * A .gltf's external resources (buffers, images), read from beside the file: a URI must name a file inside the
+ * .gltf's folder (no absolute paths, no '..' out of it: a UserError naming the .gltf otherwise); a missing file
+ * reads as null (the reader says which buffer is missing).
+ */
+export function resourcesBeside(path: string, files: FileSource): ResourceLoader {
+  return async (uri) => {
+    const p = resolveInside(dirname(path), uri, 'a buffer or image URI', path);
     return (await files.exists(p)) ? files.read(p) : null;
-  });
+  };
+}
+
+/** Reads a mesh file (never modified; `bytes` when the caller has read it already). Errors are one UserError naming the file and the problem. */
+export async function readMeshFile(path: string, files: FileSource, bytes?: Uint8Array): Promise<Mesh> {
+  return decodeMesh(bytes ?? (await files.read(path)), path, resourcesBeside(path, files));
 }
 
 /** Encodes a mesh for a path ending in .obj, .ply (binary) or .glb. */
@@ -52,8 +72,8 @@ export async function encodeMeshFile(m: Mesh, path: string): Promise<Uint8Array>
  * A mesh scene from a mesh file or a mesh scene folder's `scene.glb` (a `scene.json` beside the file supplies
  * the background and metadata; bare files render over white).
  */
-export async function loadMeshScene(path: string, files: FileSource): Promise<MeshScene> {
-  const mesh = await readMeshFile(path, files);
+export async function loadMeshScene(path: string, files: FileSource, bytes?: Uint8Array): Promise<MeshScene> {
+  const mesh = await readMeshFile(path, files, bytes);
   let background: [number, number, number] = [1, 1, 1];
   let meta: Record<string, unknown> | undefined;
   const manifest = joinPath(dirname(path), 'scene.json');

@@ -15,7 +15,7 @@ export interface RenderOutput {
   depth: Float32Array;
 }
 
-/** A renderable scene; voxel grids (`voxel-scene.ts`), Gaussians and meshes (`mesh-scene.ts`) implement it. */
+/** A renderable scene; voxel grids (`VoxelGridScene`), Gaussians (`GaussianScene`) and meshes (`MeshScene`) implement it. */
 export interface Scene {
   kind: 'voxel' | 'gaussians' | 'mesh';
   background: [number, number, number];

@@ -1,22 +1,18 @@
 import { cameraExtent, type Camera } from '../../core/camera';
+import { undistortView } from '../../core/undistort';
 import { UserError } from '../../core/errors';
 import type { Image } from '../../core/image';
 import { Rng } from '../../core/rng';
 import type { Dataset } from '../../io/datasets/dataset';
 import type { FileSource } from '../../io/files/files';
 import { readPointCloud } from '../../io/formats/ply';
-import { createGaussianBackend, type GaussianBackendName, type GaussianRasterBackend } from './gaussian-backend';
-import { createGrads, shCount, type GaussianGrads } from './gaussian-raster-cpu';
-import {
-  concatGaussians,
-  createGaussians,
-  gaussiansFromPoints,
-  logit,
-  randomGaussians,
-  selectGaussians,
-  SH_STRIDE,
-  type Gaussians,
-} from './gaussians';
+import { createGaussianBackend, type GaussianRasterBackend } from './gaussian-backend';
+import type { BackendName } from '../common/backend';
+import { shCount } from '../common/sh';
+import { createGrads, type GaussianGrads } from './gaussian-project-cpu';
+import { gaussiansFromPoints, randomGaussians, selectGaussians, SH_STRIDE, type Gaussians } from './gaussians';
+import { logit, sigmoid } from '../../core/math';
+import { Adam } from '../common/adam';
 import { SsimLoss } from '../common/ssim-loss';
 import { applyDensify, planDensify, type DensifyOptions } from './gaussian-densify';
 
@@ -29,7 +25,8 @@ import { applyDensify, planDensify, type DensifyOptions } from './gaussian-densi
  *
  * Defaults are the 3DGS ones with the schedule compressed to a CPU-friendly number of steps (see
  * `defaultSchedule`). Adam is "selective" (as in gsplat's sparse mode): Gaussians that a step's view does
- * not draw keep their parameters and moments; inactive SH bands are not updated.
+ * not draw keep their parameters and moments; inactive SH bands are not updated. Method and defaults:
+ * docs/gaussians.md § Fitting.
  */
 
 export interface GaussianFitView {
@@ -49,7 +46,7 @@ export interface GaussianFitProgress {
 export interface FitGaussiansOptions {
   iters?: number;
   seed?: number;
-  backend?: GaussianBackendName | GaussianRasterBackend;
+  backend?: BackendName | GaussianRasterBackend;
   /**
    * Upper bound on the number of Gaussians (densification stops adding at this count). Default: 4 × the
    * pixels of the largest training image, at least 20 000 (Gaussians much smaller than a pixel add cost,
@@ -126,12 +123,16 @@ export function defaultSchedule(iters: number) {
   };
 }
 
-/** Initial Gaussians for a dataset: its sparse points when present, else random in its box (or around the cameras). */
+/** Initial Gaussians for a dataset: its sparse points (COLMAP points3D, or the ply it names) when present, else random in its box (or around the cameras). */
 export async function initialGaussians(
   dataset: Dataset,
   cams: Camera[],
   opts: { files?: FileSource; randomInit?: number; maxInitPoints?: number; rng: Rng },
 ): Promise<{ g: Gaussians; how: string }> {
+  if (dataset.points && dataset.points.xyz.length > 0) {
+    const g = gaussiansFromPoints(dataset.points.xyz, dataset.points.rgb, { maxPoints: opts.maxInitPoints ?? 100_000, rng: opts.rng });
+    return { g, how: `${g.count} sparse points from ${dataset.sources[dataset.sources.length - 1]}` };
+  }
   if (dataset.plyPath && opts.files && (await opts.files.exists(dataset.plyPath))) {
     const pc = readPointCloud(await opts.files.read(dataset.plyPath), dataset.plyPath);
     if (pc.count > 0) {
@@ -149,19 +150,35 @@ export async function initialGaussians(
   return { g: randomGaussians(n, box, opts.rng), how: `${n} random points in the scene box` };
 }
 
-/** Adam moments with the same layout as the Gaussians. */
-interface Moments {
-  m: Gaussians;
-  v: Gaussians;
+/**
+ * The 3DGS optimiser over the Gaussians' attributes: selective Adam (rows = Gaussians; a step updates the
+ * Gaussians its view drew), β₂ = 0.999, one learning rate per attribute, the SH DC and higher bands apart
+ * (only the bands of the current degree are updated).
+ */
+function gaussianAdam(g: Gaussians, grads: GaussianGrads, lr: typeof LR_DEFAULTS): Adam {
+  return new Adam(
+    [
+      { name: 'means', params: g.means, grads: grads.means, lr: lr.position, width: 3 },
+      { name: 'logScales', params: g.logScales, grads: grads.logScales, lr: lr.scale, width: 3 },
+      { name: 'rotations', params: g.rotations, grads: grads.rotations, lr: lr.rotation, width: 4 },
+      { name: 'opacityLogits', params: g.opacityLogits, grads: grads.opacityLogits, lr: lr.opacity },
+      { name: 'sh0', params: g.sh, grads: grads.sh, lr: lr.sh0, width: SH_STRIDE, first: 0, count: 3 },
+      { name: 'shRest', params: g.sh, grads: grads.sh, lr: lr.shRest, width: SH_STRIDE, first: 3, count: SH_STRIDE - 3 },
+    ],
+    { beta1: 0.9, beta2: 0.999, eps: 1e-15, sparse: 'rows' },
+  );
 }
 
-function zeroMoments(n: number): Moments {
-  const z = () => {
-    const g = createGaussians(n);
-    g.rotations.fill(0);
-    return g;
+/** The optimiser's arrays for Gaussians and their gradients (after densification changed the rows). */
+function adamArrays(g: Gaussians, grads: GaussianGrads): Record<string, { params: Float32Array; grads: Float32Array }> {
+  return {
+    means: { params: g.means, grads: grads.means },
+    logScales: { params: g.logScales, grads: grads.logScales },
+    rotations: { params: g.rotations, grads: grads.rotations },
+    opacityLogits: { params: g.opacityLogits, grads: grads.opacityLogits },
+    sh0: { params: g.sh, grads: grads.sh },
+    shRest: { params: g.sh, grads: grads.sh },
   };
-  return { m: z(), v: z() };
 }
 
 export async function fitGaussians(
@@ -201,6 +218,9 @@ export async function fitGaussians(
       throw new UserError(
         `training image is ${v.image.width}×${v.image.height}×${v.image.channels}, expected RGB ${v.camera.width}×${v.camera.height}`,
       );
+  // the rasteriser is pinhole (as 3DGS): views with lens distortion are undistorted first, as COLMAP's image
+  // undistorter prepares captures for 3DGS (src/core/undistort.ts)
+  views = views.map(undistortView);
 
   let g: Gaussians;
   let how = 'given';
@@ -223,15 +243,12 @@ export async function fitGaussians(
     );
   g.shDegree = opts.init ? Math.min(g.shDegree, maxDeg) : 0;
 
-  let mom = zeroMoments(g.count);
   let grads: GaussianGrads = createGrads(g.count);
+  const adam = gaussianAdam(g, grads, lr);
   let gradAccum = new Float32Array(g.count),
     denom = new Float32Array(g.count),
     maxRadii = new Float32Array(g.count);
   const ssim = new Map<string, SsimLoss>();
-  const b1 = 0.9,
-    b2 = 0.999,
-    eps = 1e-15;
   let order: number[] = [];
   let emaLoss = NaN,
     emaMse = NaN;
@@ -294,36 +311,17 @@ export async function fitGaussians(
       }
     }
 
-    // Adam (visible Gaussians only: the others have zero gradients this step)
-    const tt = step + 1;
-    const c1 = 1 / (1 - Math.pow(b1, tt)),
-      c2 = 1 / (1 - Math.pow(b2, tt));
-    const posLr = extent * lr.position * Math.pow(lr.positionFinal / lr.position, step / Math.max(1, iters - 1));
-    const K = shCount(g.shDegree);
-    const upd = (p: Float32Array, gr: Float32Array, m: Float32Array, v: Float32Array, j: number, rate: number) => {
-      const gj = gr[j];
-      const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);
-      const vj = (v[j] = b2 * v[j] + (1 - b2) * gj * gj);
-      p[j] -= (rate * mj * c1) / (Math.sqrt(vj * c2) + eps);
-    };
-    const { m, v } = mom;
-    for (let i = 0; i < g.count; i++) {
-      if (out.radius[i] === 0) continue;
-      for (let a = 0; a < 3; a++) {
-        upd(g.means, grads.means, m.means, v.means, 3 * i + a, posLr);
-        upd(g.logScales, grads.logScales, m.logScales, v.logScales, 3 * i + a, lr.scale);
-      }
-      for (let a = 0; a < 4; a++) upd(g.rotations, grads.rotations, m.rotations, v.rotations, 4 * i + a, lr.rotation);
-      upd(g.opacityLogits, grads.opacityLogits, m.opacityLogits, v.opacityLogits, i, lr.opacity);
-      const o = i * SH_STRIDE;
-      for (let k = 0; k < 3; k++) upd(g.sh, grads.sh, m.sh, v.sh, o + k, lr.sh0);
-      for (let k = 3; k < 3 * K; k++) upd(g.sh, grads.sh, m.sh, v.sh, o + k, lr.shRest);
-    }
+    // Adam on the Gaussians this view drew (the others have zero gradients this step)
+    const drawn = new Uint8Array(g.count);
+    for (let i = 0; i < g.count; i++) drawn[i] = out.radius[i] === 0 ? 0 : 1;
+    adam.setLr('means', extent * lr.position * Math.pow(lr.positionFinal / lr.position, step / Math.max(1, iters - 1)));
+    adam.setActive('shRest', 3 * shCount(g.shDegree) - 3);
+    adam.step(drawn);
 
     // adaptive density control
     if (step + 1 >= densifyFrom && step + 1 < densifyUntil && (step + 1) % densifyEvery === 0) {
       const sizeThreshold = lastResetStep >= 0 ? 20 : Infinity;
-      const r = densifyAndPrune(g, mom, gradAccum, denom, maxRadii, {
+      const r = densifyAndPrune(g, adam, gradAccum, denom, maxRadii, {
         gradThr,
         percentDense,
         extent,
@@ -334,8 +332,7 @@ export async function fitGaussians(
         rng,
       });
       g = r.g;
-      mom = r.mom;
-      grads = createGrads(g.count);
+      grads = r.grads;
       gradAccum = new Float32Array(g.count);
       denom = new Float32Array(g.count);
       maxRadii = new Float32Array(g.count);
@@ -344,8 +341,7 @@ export async function fitGaussians(
       // opacity reset: clamp every opacity to at most 0.01, restart its moments
       const cap = logit(0.01);
       for (let i = 0; i < g.count; i++) if (g.opacityLogits[i] > cap) g.opacityLogits[i] = cap;
-      mom.m.opacityLogits.fill(0);
-      mom.v.opacityLogits.fill(0);
+      adam.resetMoments('opacityLogits');
       lastResetStep = step;
     }
     if (onProgress && (step % 10 === 0 || step === iters - 1))
@@ -360,7 +356,7 @@ export async function fitGaussians(
   }
   // final prune of fully transparent Gaussians
   const keep: number[] = [];
-  for (let i = 0; i < g.count; i++) if (1 / (1 + Math.exp(-g.opacityLogits[i])) >= minOpacity) keep.push(i);
+  for (let i = 0; i < g.count; i++) if (sigmoid(g.opacityLogits[i]) >= minOpacity) keep.push(i);
   if (keep.length < g.count) {
     const deg = g.shDegree;
     g = selectGaussians(g, keep);
@@ -382,21 +378,21 @@ export async function fitGaussians(
   };
 }
 
-/** `planDensify` + `applyDensify`, with Adam moments carried for kept rows and zero for new ones. */
+/**
+ * `planDensify` + `applyDensify`; with an optimiser, its moments follow the kept rows (zero for new ones) and it
+ * is bound to the new Gaussians and the returned (zero) gradients.
+ */
 export function densifyAndPrune(
   g: Gaussians,
-  mom: Moments,
+  adam: Adam | null,
   gradAccum: Float32Array,
   denom: Float32Array,
   maxRadii: Float32Array,
   o: DensifyOptions,
-): { g: Gaussians; mom: Moments; cloned: number; split: number; pruned: number } {
+): { g: Gaussians; grads: GaussianGrads; cloned: number; split: number; pruned: number } {
   const plan = planDensify(g, gradAccum, denom, maxRadii, o);
-  const mk = (x: Gaussians) => {
-    const a = selectGaussians(x, plan.keep);
-    const z = createGaussians(plan.newOnes.count);
-    z.rotations.fill(0);
-    return concatGaussians(a, z);
-  };
-  return { g: applyDensify(g, plan), mom: { m: mk(mom.m), v: mk(mom.v) }, cloned: plan.cloned, split: plan.split, pruned: plan.pruned };
+  const out = applyDensify(g, plan);
+  const grads = createGrads(out.count);
+  adam?.remapRows(plan.keep, plan.newOnes.count, adamArrays(out, grads));
+  return { g: out, grads, cloned: plan.cloned, split: plan.split, pruned: plan.pruned };
 }

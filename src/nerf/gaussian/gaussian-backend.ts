@@ -1,7 +1,9 @@
 import type { Camera } from '../../core/camera';
-import { UserError } from '../../core/errors';
+import { unknownBackendError, type BackendName } from '../common/backend';
 import type { Gaussians } from './gaussians';
-import { createGrads, rasterizeBackward, rasterizeForward, type ForwardResult, type GaussianGrads } from './gaussian-raster-cpu';
+import type { ForwardResult } from './gaussian-render-cpu';
+import { createGrads, type GaussianGrads } from './gaussian-project-cpu';
+import { rasterizeBackward, rasterizeForward } from './gaussian-span-cpu';
 
 /** Output of one forward rasterisation (arrays per pixel, row-major, top row first). */
 export interface GaussianRenderResult {
@@ -19,10 +21,10 @@ export interface GaussianRenderResult {
 /**
  * A rasteriser backend for fitting: `render` rasterises and keeps what `backward` needs; `backward` returns
  * the gradients for the most recent `render` (same Gaussians, not modified in between).
- * The CPU backend below is the reference; the WebGPU one (gs-gpu) implements the same contract.
+ * The CPU backend below is the reference; the WebGPU one (gaussian-raster-webgpu.ts) implements the same contract.
  */
 export interface GaussianRasterBackend {
-  readonly name: 'cpu' | 'webgpu';
+  readonly name: BackendName;
   render(g: Gaussians, cam: Camera, background: readonly [number, number, number]): Promise<GaussianRenderResult>;
   /** Gradients into `out` (overwritten, sized for g.count). */
   backward(dImage: Float32Array, dAlpha: Float32Array | null, out: GaussianGrads): Promise<void>;
@@ -45,19 +47,15 @@ export class CpuGaussianBackend implements GaussianRasterBackend {
   }
 }
 
-export type GaussianBackendName = 'cpu' | 'webgpu';
-
-/** The backend for a `--backend` value. */
-export async function createGaussianBackend(
-  which: GaussianBackendName | GaussianRasterBackend | undefined,
-): Promise<GaussianRasterBackend> {
+/** The Gaussian backend for a `--backend` value (default 'cpu'); a backend object is returned as is. */
+export async function createGaussianBackend(which: BackendName | GaussianRasterBackend | undefined): Promise<GaussianRasterBackend> {
   if (which && typeof which === 'object') return which;
   if (!which || which === 'cpu') return new CpuGaussianBackend();
   if (which === 'webgpu') {
     const mod = await import('./gaussian-raster-webgpu');
     return mod.createWebGpuGaussianBackend();
   }
-  throw new UserError(`unknown backend '${which}' (use cpu or webgpu)`);
+  throw unknownBackendError(which);
 }
 
 export { createGrads };

@@ -1,10 +1,11 @@
+import { sigmoid } from '../../core/math';
 import type { Rng } from '../../core/rng';
-import { quatToMat } from './gaussian-raster-cpu';
+import { quatToMat } from './gaussian-project-cpu';
 import { concatGaussians, selectGaussians, type Gaussians } from './gaussians';
 
 /**
  * 3DGS adaptive density control, shared by fitting (`fit-gaussians.ts`) and editing
- * (`edit/gaussian-editable.ts`): a plan of which rows stay and which Gaussians are born, then its application.
+ * (`src/edit/scenes/gaussian-editable.ts`): a plan of which rows stay and which Gaussians are born, then its application.
  */
 
 export interface DensifyOptions {
@@ -87,7 +88,7 @@ export function planDensify(
   for (let i = 0; i < n; i++) {
     if (splitSet.has(i)) continue;
     if (!el || el[i]) {
-      const op = 1 / (1 + Math.exp(-g.opacityLogits[i]));
+      const op = sigmoid(g.opacityLogits[i]);
       if (op < o.minOpacity || (maxRadii !== null && maxRadii[i] > o.maxScreen) || maxScale(i) > o.maxWorld) {
         pruned++;
         continue;

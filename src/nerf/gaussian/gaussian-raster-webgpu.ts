@@ -1,36 +1,50 @@
 import type { Camera } from '../../core/camera';
-import { UserError } from '../../core/errors';
+import { GpuMemoryError } from '../../core/errors';
 import { getGpuDevice } from '../../gpu/device';
 import { GpuPrefixScan, GpuRadixSort } from '../../gpu/radix-sort';
 import { runnerFor, type GpuRunner, type Kernel } from '../../gpu/runner';
-import commonSource from '../../shaders/gs_common.wgsl?raw';
+import gsCommonSource from '../../shaders/gs_common.wgsl?raw';
 import projectSource from '../../shaders/gs_project.wgsl?raw';
 import binSource from '../../shaders/gs_bin.wgsl?raw';
 import renderSource from '../../shaders/gs_render.wgsl?raw';
 import backwardSource from '../../shaders/gs_backward.wgsl?raw';
 import projectBackwardSource from '../../shaders/gs_project_backward.wgsl?raw';
 import type { GaussianRasterBackend, GaussianRenderResult } from './gaussian-backend';
-import { DILATION, TILE, viewMatrix, type GaussianGrads } from './gaussian-raster-cpu';
+import { clampLimits, TILE, viewMatrix, type GaussianGrads } from './gaussian-project-cpu';
 import { SH_STRIDE, type Gaussians } from './gaussians';
+import { shConstantsWgsl } from '../common/sh';
+
+/** gs_common.wgsl with the SH constant table in front: the prefix of every Gaussian kernel. */
+const commonSource = shConstantsWgsl() + gsCommonSource;
 
 /**
- * WebGPU twin of the 3DGS tile rasteriser in `gaussian-raster-cpu.ts` (same conventions, documented there and in
- * src/shaders/gs_common.wgsl), forward and backward, for fitting (`--backend webgpu`) and for the viewer.
+ * WebGPU host of the 3DGS tile rasteriser kernels (src/shaders/gs_*.wgsl), forward and backward, for fitting
+ * (`--backend webgpu`) and for the viewer. Each kernel has a CPU twin with the same conventions (listed in
+ * gaussian-project-cpu.ts and src/shaders/gs_common.wgsl; method in docs/gaussians.md):
+ *
+ * | kernel entry point (file)                           | CPU twin                                           |
+ * | --------------------------------------------------- | -------------------------------------------------- |
+ * | `project_gaussians` (gs_project.wgsl)               | `projectGaussians` (gaussian-project-cpu.ts)       |
+ * | `gather_counts`, `duplicate`, `tile_ranges` (gs_bin) | `gatherCounts`, `duplicate`, `tileRanges` (gaussian-bin-cpu.ts) |
+ * | depth and tile sorts (`GpuRadixSort`)               | `depthOrder`, `radixSortU32` (gaussian-bin-cpu.ts, src/gpu/radix-sort-cpu.ts) |
+ * | `rasterize_forward_tiles` (gs_render.wgsl)          | `rasterizeForwardTiles` (gaussian-render-cpu.ts)   |
+ * | `rasterize_backward_tiles` (gs_backward.wgsl)       | `rasterizeBackwardTiles` (gaussian-backward-cpu.ts) |
+ * | `project_backward` (gs_project_backward.wgsl)       | `projectBackward` (gaussian-project-cpu.ts)        |
  *
  * Frame (forward):
- *  1. `preprocess` (gs_project.wgsl): per Gaussian, EWA projection (2D covariance + 0.3 dilation, conic, radius),
+ *  1. `project_gaussians` (gs_project.wgsl): per Gaussian, EWA projection (2D covariance + 0.3 dilation, conic, radius),
  *     tile rectangle, SH → colour, sigmoid opacity → `proj` (4 vec4 per Gaussian) and tile counts.
- *  2. stable radix sort (gs_radix.wgsl) of the Gaussians by depth (32-bit keys); exclusive scan (gs_scan.wgsl) of
+ *  2. stable radix sort (sort_radix.wgsl) of the Gaussians by depth (32-bit keys); exclusive scan (sort_scan.wgsl) of
  *     the tile counts in that order → each Gaussian's first slot; the total is read back (one small readback per
  *     frame, as 3DGS does) to size the key buffers.
  *  3. `duplicate` (gs_bin.wgsl): one (tile id, Gaussian) entry per covered tile, in depth order; stable radix sort
  *     by tile id (⌈log2 tiles⌉ bits) — the same lists as sorting 64-bit (tile, depth) keys, with fewer passes over
  *     the (larger) entry array; `tile_ranges`: [start, end) per tile.
- *  4. `render` (gs_render.wgsl): one 16×16 workgroup per tile, front-to-back compositing, early termination.
- * Backward: `render_backward` (gs_backward.wgsl, per tile; float CAS adds into workgroup then global memory) →
+ *  4. `rasterize_forward_tiles` (gs_render.wgsl): one 16×16 workgroup per tile, front-to-back compositing, early termination.
+ * Backward: `rasterize_backward_tiles` (gs_backward.wgsl, per tile; float CAS adds into workgroup then global memory) →
  * 9 gradients per Gaussian in 2D; `project_backward` (gs_project_backward.wgsl) → every parameter.
  *
- * Standalone use (viewer): `GaussianProjector` runs steps 1–3 on buffers the caller owns; `packGaussians` and
+ * Standalone use (viewer): `WebGpuGaussianProjector` runs steps 1–3 on buffers the caller owns; `packGaussians` and
  * `packCamera` give the buffer layouts. Precision: everything is f32 on the GPU (the CPU twin uses f64 inside).
  */
 
@@ -90,10 +104,7 @@ export function packCamera(
   f[18] = cx;
   f[19] = cy;
   // x/z and y/z clamp of the EWA Jacobian (CPU twin: 0.3 of the image beyond each edge)
-  f[20] = cx / fx + (DILATION * width) / fx;
-  f[21] = (width - cx) / fx + (DILATION * width) / fx;
-  f[22] = cy / fy + (DILATION * height) / fy;
-  f[23] = (height - cy) / fy + (DILATION * height) / fy;
+  f.set(clampLimits(cam), 20);
   f[24] = background[0];
   f[25] = background[1];
   f[26] = background[2];
@@ -107,11 +118,10 @@ export function packCamera(
 }
 
 /** A frame that does not fit the device: the message says what to change (a UserError: the CLI prints one line). */
-export class GpuMemoryError extends UserError {
-  constructor(detail: string) {
-    super(`WebGPU Gaussian rasteriser: ${detail}; use fewer Gaussians (--max-gaussians), a smaller image (--downscale) or --backend cpu`);
-    this.name = 'GpuMemoryError';
-  }
+function memoryError(detail: string): GpuMemoryError {
+  return new GpuMemoryError(
+    `WebGPU Gaussian rasteriser: ${detail}; use fewer Gaussians (--max-gaussians), a smaller image (--downscale) or --backend cpu`,
+  );
 }
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(0);
@@ -128,8 +138,7 @@ class Grow {
     if (this.buf && this.buf.size >= need) return this.buf;
     const size = Math.max(need, Math.ceil(((this.buf?.size ?? 0) * 1.5) / 16) * 16);
     const max = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
-    if (need > max)
-      throw new GpuMemoryError(`${this.label} needs ${mib(need)} MiB, more than this device allows in one buffer (${mib(max)} MiB)`);
+    if (need > max) throw memoryError(`${this.label} needs ${mib(need)} MiB, more than this device allows in one buffer (${mib(max)} MiB)`);
     this.buf?.destroy();
     this.buf = this.device.createBuffer({ size: Math.min(size, max), usage: this.usage, label: this.label });
     return this.buf;
@@ -145,7 +154,7 @@ class Grow {
  * rasteriser below; the viewer, which can stop after `encodeProject` and draw `order` back to front).
  *
  * ```ts
- * const pr = await GaussianProjector.create(device);
+ * const pr = await WebGpuGaussianProjector.create(device);
  * // params: packGaussians layout (STORAGE), cam: packCamera uniform, proj: ≥ count × 64 bytes (STORAGE)
  * let enc = device.createCommandEncoder();
  * const { order, offsets } = pr.encodeProject(enc, { cam, params, proj, count });
@@ -163,7 +172,7 @@ class Grow {
  * pixels (y down), conic (a, b, c) for the Gaussian falloff α = opacity·exp(−½(a·dx² + c·dy²) − b·dx·dy), radius
  * for the quad's half size, rgb; radius 0 means culled (emit a degenerate quad). Culled Gaussians sort last.
  */
-export class GaussianProjector {
+export class WebGpuGaussianProjector {
   private readonly depthSort: GpuRadixSort;
   private readonly tileSort: GpuRadixSort;
   private readonly scan: GpuPrefixScan;
@@ -171,7 +180,7 @@ export class GaussianProjector {
 
   private constructor(
     readonly runner: GpuRunner,
-    private readonly k: { preprocess: Kernel; gather: Kernel; duplicate: Kernel; ranges: Kernel },
+    private readonly k: { project: Kernel; gather: Kernel; duplicate: Kernel; ranges: Kernel },
     scan: GpuPrefixScan,
     depthSort: GpuRadixSort,
     tileSort: GpuRadixSort,
@@ -193,18 +202,18 @@ export class GaussianProjector {
     };
   }
 
-  static async create(device: GPUDevice): Promise<GaussianProjector> {
+  static async create(device: GPUDevice): Promise<WebGpuGaussianProjector> {
     const runner = runnerFor(device);
     const binB = ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage'] as const;
     const bin = (entry: string, workgroupSize: number) =>
       runner.kernel({ code: commonSource + binSource, entry, bindings: [...binB], workgroupSize, label: `gs_bin.${entry}` });
-    const [preprocess, gather, duplicate, ranges, scan, depthSort, tileSort] = await Promise.all([
+    const [project, gather, duplicate, ranges, scan, depthSort, tileSort] = await Promise.all([
       runner.kernel({
         code: commonSource + projectSource,
-        entry: 'preprocess',
+        entry: 'project_gaussians',
         bindings: ['uniform', 'read', 'storage', 'storage', 'storage', 'storage', 'storage'],
         workgroupSize: 64,
-        label: 'gs_project.preprocess',
+        label: 'gs_project.project_gaussians',
       }),
       bin('gather_counts', 256),
       bin('duplicate', 64),
@@ -213,7 +222,7 @@ export class GaussianProjector {
       GpuRadixSort.create(device, { keys64: false }),
       GpuRadixSort.create(device, { keys64: false }),
     ]);
-    return new GaussianProjector(runner, { preprocess, gather, duplicate, ranges }, scan, depthSort, tileSort);
+    return new WebGpuGaussianProjector(runner, { project, gather, duplicate, ranges }, scan, depthSort, tileSort);
   }
 
   /**
@@ -234,7 +243,7 @@ export class GaussianProjector {
       radii = this.b.radii.get(n * 4);
     let pass = enc.beginComputePass({ label: 'gs project' });
     this.runner.encode(pass, [
-      { kernel: this.k.preprocess, buffers: [a.cam, a.params, a.proj, touched, depthKeys, order, radii], threads: n },
+      { kernel: this.k.project, buffers: [a.cam, a.params, a.proj, touched, depthKeys, order, radii], threads: n },
     ]);
     pass.end();
     this.depthSort.encode(enc, { keysLo: depthKeys, values: order, count: n });
@@ -322,7 +331,7 @@ export interface WebGpuProjected {
 }
 
 /** The GPU Gaussian rasteriser: forward then (optionally) backward on the same Gaussians and camera. */
-export class GaussianRasterizerWebGpu {
+export class WebGpuGaussianRasterizer {
   private readonly d: GPUDevice;
   private readonly params: Grow;
   private readonly proj: Grow;
@@ -347,7 +356,7 @@ export class GaussianRasterizerWebGpu {
 
   private constructor(
     readonly runner: GpuRunner,
-    readonly projector: GaussianProjector,
+    readonly projector: WebGpuGaussianProjector,
     private readonly k: { render: Kernel; backward: Kernel; projectBackward: Kernel },
   ) {
     const d = (this.d = runner.device);
@@ -362,32 +371,32 @@ export class GaussianRasterizerWebGpu {
     this.grads = new Grow(d, 'gs grads');
   }
 
-  static async create(device?: GPUDevice): Promise<GaussianRasterizerWebGpu> {
+  static async create(device?: GPUDevice): Promise<WebGpuGaussianRasterizer> {
     const dev = device ?? (await getGpuDevice());
     const runner = runnerFor(dev);
     const [projector, render, backward, projectBackward] = await Promise.all([
-      GaussianProjector.create(dev),
+      WebGpuGaussianProjector.create(dev),
       runner.kernel({
         code: commonSource + renderSource,
-        entry: 'render',
+        entry: 'rasterize_forward_tiles',
         bindings: ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage'],
-        label: 'gs_render.render',
+        label: 'gs_render.rasterize_forward_tiles',
       }),
       runner.kernel({
         code: commonSource + backwardSource,
-        entry: 'render_backward',
+        entry: 'rasterize_backward_tiles',
         bindings: ['uniform', 'read', 'read', 'read', 'read', 'read', 'read', 'storage'],
-        label: 'gs_backward.render_backward',
+        label: 'gs_backward.rasterize_backward_tiles',
       }),
       runner.kernel({
         code: commonSource + projectBackwardSource,
         entry: 'project_backward',
         bindings: ['uniform', 'read', 'read', 'read', 'storage'],
         workgroupSize: 64,
-        label: 'gs_project_backward',
+        label: 'gs_project_backward.project_backward',
       }),
     ]);
-    return new GaussianRasterizerWebGpu(runner, projector, { render, backward, projectBackward });
+    return new WebGpuGaussianRasterizer(runner, projector, { render, backward, projectBackward });
   }
 
   /**
@@ -416,7 +425,7 @@ export class GaussianRasterizerWebGpu {
     const invalid = await this.d.popErrorScope();
     const oom = await this.d.popErrorScope();
     if (thrown) throw thrown;
-    if (oom) throw new GpuMemoryError(`the GPU ran out of memory in the ${what}`);
+    if (oom) throw memoryError(`the GPU ran out of memory in the ${what}`);
     if (invalid) throw new Error(`WebGPU Gaussian rasteriser: ${what}: ${invalid.message}`);
     return result as T;
   }
@@ -615,7 +624,7 @@ export class GaussianRasterizerWebGpu {
 /** `--backend webgpu` for fitting and scenes (the contract in gaussian-backend.ts). */
 export class WebGpuGaussianBackend implements GaussianRasterBackend {
   readonly name = 'webgpu' as const;
-  constructor(readonly raster: GaussianRasterizerWebGpu) {}
+  constructor(readonly raster: WebGpuGaussianRasterizer) {}
 
   async render(g: Gaussians, cam: Camera, background: readonly [number, number, number]): Promise<GaussianRenderResult> {
     const f = await this.raster.forward(g, cam, background, { nContrib: false });
@@ -633,5 +642,5 @@ export class WebGpuGaussianBackend implements GaussianRasterBackend {
 
 /** The WebGPU backend on the shared device (`getGpuDevice`; in Node call `installNodeWebGpu()` first). */
 export async function createWebGpuGaussianBackend(device?: GPUDevice): Promise<WebGpuGaussianBackend> {
-  return new WebGpuGaussianBackend(await GaussianRasterizerWebGpu.create(device));
+  return new WebGpuGaussianBackend(await WebGpuGaussianRasterizer.create(device));
 }

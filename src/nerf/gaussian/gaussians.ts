@@ -1,9 +1,11 @@
+import { logit } from '../../core/math';
+import { SH_C0 } from '../common/sh';
 import { UserError } from '../../core/errors';
 import { Rng } from '../../core/rng';
 
 /**
  * A set of 3D Gaussians (3DGS), stored as struct-of-arrays Float32Arrays. This is THE data layout the
- * CPU rasteriser (`gaussian-raster-cpu.ts`), the WGSL rasteriser and the .ply/.splat writers share.
+ * CPU rasteriser (`gaussian-*-cpu.ts`), the WGSL rasteriser and the .ply/.splat writers share.
  *
  * For Gaussian i (0 ≤ i < count):
  * - `means[3i..3i+2]`          world position (x, y, z)
@@ -32,16 +34,6 @@ export interface Gaussians {
 export const SH_COEFFS = 16;
 /** Floats of SH per Gaussian (16 coefficients × RGB). */
 export const SH_STRIDE = SH_COEFFS * 3;
-/** The degree-0 SH basis constant: colour = 0.5 + SH_C0 · f_dc. */
-export const SH_C0 = 0.28209479177387814;
-
-export function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
-}
-export function logit(p: number): number {
-  const q = Math.min(Math.max(p, 1e-7), 1 - 1e-7);
-  return Math.log(q / (1 - q));
-}
 
 /** Allocates `count` Gaussians (all zeros except identity rotations). */
 export function createGaussians(count: number, shDegree = 0): Gaussians {
@@ -110,7 +102,25 @@ export function setColor(g: Gaussians, i: number, r: number, gr: number, b: numb
   g.sh[i * SH_STRIDE + 2] = (b - 0.5) / SH_C0;
 }
 
-/** Throws a UserError naming the first non-finite parameter. */
+/**
+ * The range a Gaussian's parameters must lie in to be read from a file (docs/limits.md). Values beyond these
+ * are not scenes but corruption, and would poison what follows: a log-scale of ±1e30 becomes a scale of
+ * Infinity or 0 (a .splat the project then rejects), colour coefficients of 1e38 render as −695 dB,
+ * positions of 1e30 lose every digit of precision.
+ */
+export const GAUSSIAN_RANGES = {
+  /** |x|, |y|, |z| */
+  position: 1e8,
+  /** log standard deviation: scales from e^−30 ≈ 1e−13 to e^20 ≈ 5e8 */
+  logScale: [-30, 20] as const,
+  /** |SH coefficient| (DC and higher bands) */
+  sh: 1e4,
+};
+
+/**
+ * Throws a UserError naming the first parameter that is non-finite or outside GAUSSIAN_RANGES, or a zero
+ * rotation quaternion.
+ */
 export function checkGaussiansFinite(g: Gaussians, file?: string): void {
   const fields: [string, Float32Array, number][] = [
     ['position', g.means, 3],
@@ -124,6 +134,21 @@ export function checkGaussiansFinite(g: Gaussians, file?: string): void {
     for (let j = 0; j < n; j++)
       if (!Number.isFinite(arr[j])) throw new UserError(`Gaussian ${Math.floor(j / k)} has a non-finite ${name} (${arr[j]})`, file);
   }
+  const R = GAUSSIAN_RANGES;
+  for (let j = 0; j < g.count * 3; j++)
+    if (Math.abs(g.means[j]) > R.position)
+      throw new UserError(`Gaussian ${Math.floor(j / 3)} has position ${g.means[j]}, beyond ±${R.position} (corrupt?)`, file);
+  for (let j = 0; j < g.count * 3; j++) {
+    const v = g.logScales[j];
+    if (v < R.logScale[0] || v > R.logScale[1])
+      throw new UserError(
+        `Gaussian ${Math.floor(j / 3)} has log-scale ${v} (scale ${Math.exp(v)}), outside [${R.logScale[0]}, ${R.logScale[1]}] (corrupt?)`,
+        file,
+      );
+  }
+  for (let j = 0; j < g.count * SH_STRIDE; j++)
+    if (Math.abs(g.sh[j]) > R.sh)
+      throw new UserError(`Gaussian ${Math.floor(j / SH_STRIDE)} has colour coefficient ${g.sh[j]}, beyond ±${R.sh} (corrupt?)`, file);
   for (let i = 0; i < g.count; i++) {
     const q = g.rotations;
     if (q[4 * i] === 0 && q[4 * i + 1] === 0 && q[4 * i + 2] === 0 && q[4 * i + 3] === 0)

@@ -4,27 +4,19 @@ import type { Image } from '../../core/image';
 import { pixelRay } from '../../core/rays';
 import { Rng } from '../../core/rng';
 import { Adam } from '../common/adam';
-import { CpuVoxelBackend } from './voxel-render-cpu';
 import {
+  createVoxelBackend,
   defaultMarchParams,
-  type BackendName,
   type MarchParams,
   type TrainBatch,
   type TrainResult,
   type VoxelBackend,
 } from './voxel-backend';
 import type { FusedVoxelBackend } from './voxel-render-webgpu';
-import {
-  createVoxelGrid,
-  resolutionFromMax,
-  upsampleGrid,
-  updateOccupancy,
-  voxelSize,
-  type Box3,
-  type Vec3,
-  type VoxelGrid,
-} from './voxel-grid';
+import { createVoxelGrid, resolutionFromMax, upsampleGrid, updateOccupancy, voxelSize, type Box3, type VoxelGrid } from './voxel-grid';
 import { densitySparsity, gridTotalVariation } from './voxel-regularizers';
+import type { Vec3 } from '../../core/math';
+import type { BackendName } from '../common/backend';
 
 /** A training view: a camera and its image (RGB, composited over the background). */
 export interface FitView {
@@ -152,15 +144,6 @@ function solve3(A: number[], b: number[]): Vec3 | null {
   return out as Vec3;
 }
 
-export async function createBackend(which: BackendName | VoxelBackend | undefined): Promise<VoxelBackend> {
-  if (!which || which === 'cpu') return new CpuVoxelBackend();
-  if (typeof which !== 'string') return which;
-  // The WebGPU backend is written by the voxel-gpu engineer; loaded lazily so CPU-only use never touches WebGPU.
-  // A literal specifier, so Vite and other bundlers split it into its own chunk (a variable one is left unresolved).
-  const mod = await import('./voxel-render-webgpu');
-  return mod.createWebGpuVoxelBackend();
-}
-
 /** Marching parameters for a grid while fitting: half of the current voxel size. */
 export function marchParamsFor(grid: VoxelGrid, background: Vec3, near = 0): MarchParams {
   const vs = Math.min(...voxelSize(grid));
@@ -169,7 +152,8 @@ export function marchParamsFor(grid: VoxelGrid, background: Vec3, near = 0): Mar
 
 /**
  * Fits a voxel grid to posed images by minimising the photometric MSE of random ray batches with Adam,
- * coarse to fine, with empty-space skipping and optional total variation. Deterministic for a seed.
+ * coarse to fine, with empty-space skipping and optional total variation (docs/voxels.md § Fitting). Deterministic for a
+ * seed.
  */
 export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<FitVoxelResult> {
   if (!views.length) throw new Error('fitVoxel: no training views');
@@ -197,7 +181,7 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
   const finestVoxel = Math.min(...voxelSize({ res: resAt(nUp), box: o.box, bgLen: o.bgLen }));
   let level = 0;
   let grid = createVoxelGrid({ res: resAt(0), box: o.box, bgLen: o.bgLen, shDegree, densityScale: 1 / finestVoxel, alphaInit });
-  const backend = await createBackend(o.backend);
+  const backend = await createVoxelBackend(o.backend);
   if ((o.distortion ?? 0) > 0 && backend.name !== 'cpu')
     throw new Error(`fitVoxel: the distortion regulariser is implemented on the CPU backend only (got ${backend.name})`);
   await backend.setGrid(grid);
@@ -239,7 +223,7 @@ export async function fitVoxel(views: FitView[], o: FitVoxelOptions): Promise<Fi
       adam.setGroup('density', grid.density, grads.density);
       adam.setGroup('color', grid.color, grads.color);
       params = { ...marchParamsFor(grid, o.background, near), distortion: o.distortion ?? 0 };
-      await backend.setGrid(grid); // the new grid before the next trainStep (fix by voxel-gpu)
+      await backend.setGrid(grid); // the new grid before the next trainStep
     }
     // random batch
     for (let r = 0; r < batchSize; r++) {

@@ -1,4 +1,7 @@
-import type { Vec3, VoxelGrid } from './voxel-grid';
+import type { Vec3 } from '../../core/math';
+import { unknownBackendError, type BackendName } from '../common/backend';
+import { CpuVoxelBackend } from './voxel-render-cpu';
+import type { VoxelGrid } from './voxel-grid';
 
 /**
  * The interface a voxel rendering backend implements: the TypeScript CPU reference
@@ -89,8 +92,6 @@ export interface TrainResult {
   samples: number;
 }
 
-export type BackendName = 'cpu' | 'webgpu';
-
 /** How `trainStep` scores a batch (defaults: MSE, scale 1). */
 export interface TrainOptions {
   /** Multiplies the gradient (not the returned loss): the edit loops weight their terms with it. */
@@ -117,4 +118,18 @@ export interface VoxelBackend {
 export function defaultMarchParams(grid: VoxelGrid, background: Vec3, overrides: Partial<MarchParams> = {}): MarchParams {
   const stepSize = 0.5 / grid.densityScale;
   return { stepSize, near: 0, farNorm: 1e3, background, stopTransmittance: 1e-4, maxSamples: 4096, ...overrides };
+}
+
+/**
+ * The voxel backend for a `--backend` value (default 'cpu'); a backend object is returned as is. The WebGPU one is
+ * loaded lazily, so CPU-only use never touches WebGPU (a literal specifier: bundlers split it into its own chunk).
+ */
+export async function createVoxelBackend(which: BackendName | VoxelBackend | undefined): Promise<VoxelBackend> {
+  if (which && typeof which === 'object') return which;
+  if (!which || which === 'cpu') return new CpuVoxelBackend();
+  if (which === 'webgpu') {
+    const mod = await import('./voxel-render-webgpu');
+    return mod.createWebGpuVoxelBackend();
+  }
+  throw unknownBackendError(which);
 }

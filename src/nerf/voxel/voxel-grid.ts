@@ -1,6 +1,8 @@
+import { softplusInverse, type Vec3 } from '../../core/math';
+
 /**
  * The voxel radiance grid (DVGO / Vox-E style): a dense grid of raw density and raw colour values,
- * sampled by corner-aligned trilinear interpolation.
+ * sampled by corner-aligned trilinear interpolation. The method and its papers: docs/voxels.md.
  *
  * ## Memory layout (the WGSL kernels in src/shaders/voxel_*.wgsl use exactly this)
  * - `res = [nx, ny, nz]` grid **vertices** per axis (each ≥ 2). Vertex (i, j, k) has the flat index
@@ -35,10 +37,8 @@
  *   `densityScale` is fixed when the grid is made (1 / the finest voxel size) and kept by up/downsampling,
  *   so a grid's appearance does not change when its resolution does.
  * - Colour: rgb = sigmoid(Σ_b color[b] · Y_b(d)) with Y_0 = 1 and, for shDegree 1, the real SH band 1 of the
- *   unit ray direction d: Y_1 = −0.4886025·d.y, Y_2 = 0.4886025·d.z, Y_3 = −0.4886025·d.x.
+ *   unit ray direction d: Y_1 = −C1·d.y, Y_2 = C1·d.z, Y_3 = −C1·d.x (C1 = SH_C1, src/nerf/common/sh.ts).
  */
-
-export type Vec3 = [number, number, number];
 
 export interface Box3 {
   min: Vec3;
@@ -58,8 +58,6 @@ export interface VoxelGrid {
   occupancy: Uint8Array;
 }
 
-export const SH_C1 = 0.4886025119029199;
-
 /** Colour features per vertex. */
 export function colorDims(shDegree: 0 | 1): number {
   return shDegree === 0 ? 3 : 12;
@@ -71,18 +69,6 @@ export function vertexCount(res: Vec3): number {
 
 export function cellCount(res: Vec3): number {
   return (res[0] - 1) * (res[1] - 1) * (res[2] - 1);
-}
-
-export function softplus(x: number): number {
-  return x > 20 ? x : Math.log1p(Math.exp(x));
-}
-
-export function softplusInverse(y: number): number {
-  return y > 20 ? y : Math.log(Math.expm1(y));
-}
-
-export function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
 }
 
 export interface CreateGridOptions {

@@ -1,3 +1,4 @@
+import { sigmoid, softplus } from '../../core/math';
 import type {
   ForwardResult,
   MarchParams,
@@ -8,12 +9,28 @@ import type {
   VoxelBackend,
   VoxelGrads,
 } from './voxel-backend';
-import { colorDims, SH_C1, type VoxelGrid } from './voxel-grid';
+import { colorDims, type VoxelGrid } from './voxel-grid';
+import { SH_C1 } from '../common/sh';
 
 /**
- * CPU reference of the voxel renderer: forward ray marching and the analytic backward pass, exactly as
- * specified in `voxel-backend.ts` (marching, compositing, loss) and `voxel-grid.ts` (layout, contraction,
- * activations). The WGSL kernels are checked against this file.
+ * CPU twin of the voxel kernels: forward ray marching and the analytic backward pass, exactly as specified in
+ * `voxel-backend.ts` (marching, compositing, loss) and `voxel-grid.ts` (layout, contraction, activations); the
+ * method (DVGO's grid, the mip-NeRF 360 contraction, Vox-E's editing grid) is described in docs/voxels.md.
+ * The WGSL kernels are checked against this file (tests/voxel-webgpu-parity.test.ts).
+ *
+ * | CPU function                                        | WGSL kernel entry point                                 |
+ * | --------------------------------------------------- | ------------------------------------------------------- |
+ * | `renderRaysCpu` (this file)                         | `render_rays` (src/shaders/voxel_render.wgsl)           |
+ * | `trainRaysCpu` (this file)                          | `train_rays` (src/shaders/voxel_render.wgsl)            |
+ * | `marchRay` (this file; records samples for backward) | `march` (helper; its second pass is the backward)       |
+ * | `totalVariation` (onlyOccupied), `densitySparsity`  | `regularize` (src/shaders/voxel_optim.wgsl)             |
+ * |   (voxel-regularizers.ts)                           |                                                         |
+ * | `Adam.step` (../common/adam.ts)                     | `adam` (src/shaders/voxel_optim.wgsl)                   |
+ *
+ * Conventions: one CPU call loops over the rays where the kernel runs one thread per ray; the CPU computes in
+ * float64 and stores float32, the kernels compute in f32 and add gradients with compare-and-swap (order-dependent
+ * rounding), so results agree to f32 rounding, not bit for bit. Samples evaluated, skipped cells and early
+ * termination are the same on both.
  *
  * Unbounded scenes: the grid's outer shell holds the mip-NeRF 360 / DVGO v2 contraction (∞-norm, shell
  * thickness bgLen) of everything outside the box, so backgrounds are fitted rather than painted flat; steps
@@ -309,7 +326,7 @@ function marchRay(
       w011 * density[v + sy + sz] +
       w111 * density[v + sy + sz + 1];
     const zz = raw + shift;
-    const sigma = zz > 20 ? zz : Math.log1p(Math.exp(zz));
+    const sigma = softplus(zz);
     const x = sigma * xscale;
     const alpha = 1 - Math.exp(-x);
     samples++;
@@ -359,9 +376,9 @@ function marchRay(
           w011 * color[q011 + 2] +
           w111 * color[q111 + 2]);
     }
-    cr = 1 / (1 + Math.exp(-cr));
-    cg = 1 / (1 + Math.exp(-cg));
-    cb = 1 / (1 + Math.exp(-cb));
+    cr = sigmoid(cr);
+    cg = sigmoid(cg);
+    cb = sigmoid(cb);
     const w = T * alpha;
     r += w * cr;
     g += w * cg;
@@ -378,7 +395,7 @@ function marchRay(
       rec.col[nrec * 3] = cr;
       rec.col[nrec * 3 + 1] = cg;
       rec.col[nrec * 3 + 2] = cb;
-      rec.dxdraw[nrec] = (1 / (1 + Math.exp(-zz))) * xscale;
+      rec.dxdraw[nrec] = sigmoid(zz) * xscale;
       rec.kstep[nrec] = kstep;
       nrec++;
     }

@@ -1,7 +1,7 @@
 import { UserError } from '../../core/errors';
-import { getGpuDevice, GpuUnavailableError } from '../../gpu/device';
+import { getGpuDevice } from '../../gpu/device';
 import { runnerFor, params, u32, type GpuRunner, type Kernel, type KernelCall } from '../../gpu/runner';
-import voxelRenderWgsl from '../../shaders/voxel_render.wgsl?raw';
+import voxelRenderSource from '../../shaders/voxel_render.wgsl?raw';
 import voxelOptimWgsl from '../../shaders/voxel_optim.wgsl?raw';
 import type {
   ForwardResult,
@@ -13,7 +13,12 @@ import type {
   VoxelBackend,
   VoxelGrads,
 } from './voxel-backend';
-import { cellCount, colorDims, vertexCount, type Vec3, type VoxelGrid } from './voxel-grid';
+import { cellCount, colorDims, vertexCount, type VoxelGrid } from './voxel-grid';
+import type { Vec3 } from '../../core/math';
+import { shConstantsWgsl } from '../common/sh';
+
+/** voxel_render.wgsl with the SH constant table in front. */
+const voxelRenderWgsl = shConstantsWgsl() + voxelRenderSource;
 
 /**
  * The WebGPU voxel backend: the same interface and results as `CpuVoxelBackend` (voxel-render-cpu.ts), with the
@@ -138,21 +143,13 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   }
 
   static async create(device?: GPUDevice): Promise<WebGpuVoxelBackend> {
-    let dev = device;
-    if (!dev) {
-      try {
-        dev = await getGpuDevice();
-      } catch (e) {
-        if (e instanceof GpuUnavailableError) throw new UserError(e.message);
-        throw e;
-      }
-    }
+    const dev = device ?? (await getGpuDevice()); // GpuUnavailableError is a UserError: one line in the CLI
     const runner = runnerFor(dev);
     const [kRender, kTrain, kReg, kAdam] = await Promise.all([
-      runner.kernel({ code: voxelRenderWgsl, entry: 'render', bindings: [...BINDINGS], label: 'voxel render' }),
-      runner.kernel({ code: voxelRenderWgsl, entry: 'train', bindings: [...BINDINGS], label: 'voxel train' }),
-      runner.kernel({ code: voxelOptimWgsl, entry: 'regularize', bindings: [...REG_BINDINGS], label: 'voxel regularize' }),
-      runner.kernel({ code: voxelOptimWgsl, entry: 'adam', bindings: [...ADAM_BINDINGS], label: 'voxel adam' }),
+      runner.kernel({ code: voxelRenderWgsl, entry: 'render_rays', bindings: [...BINDINGS], label: 'voxel_render.render_rays' }),
+      runner.kernel({ code: voxelRenderWgsl, entry: 'train_rays', bindings: [...BINDINGS], label: 'voxel_render.train_rays' }),
+      runner.kernel({ code: voxelOptimWgsl, entry: 'regularize', bindings: [...REG_BINDINGS], label: 'voxel_optim.regularize' }),
+      runner.kernel({ code: voxelOptimWgsl, entry: 'adam', bindings: [...ADAM_BINDINGS], label: 'voxel_optim.adam' }),
     ]);
     return new WebGpuVoxelBackend(runner, kRender, kTrain, kReg, kAdam);
   }
@@ -429,7 +426,7 @@ export class WebGpuVoxelBackend implements VoxelBackend, FusedVoxelBackend {
   }
 }
 
-/** Factory used by `createBackend('webgpu')` in fit-voxel.ts. */
+/** Factory used by `createVoxelBackend('webgpu')` (voxel-backend.ts). */
 export function createWebGpuVoxelBackend(device?: GPUDevice): Promise<WebGpuVoxelBackend> {
   return WebGpuVoxelBackend.create(device);
 }

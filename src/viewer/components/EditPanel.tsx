@@ -1,6 +1,15 @@
 import { useEffect } from 'react';
 import { useEditStore } from '../state/edit-store';
-import { cancelEdit, pauseEdit, resumeEdit, startEdit, updateLiveSettings } from '../edit/edit-client';
+import {
+  cancelEdit,
+  checkInterruptedEdit,
+  discardInterruptedEdit,
+  pauseEdit,
+  resumeEdit,
+  resumeInterruptedEdit,
+  startEdit,
+  updateLiveSettings,
+} from '../edit/edit-client';
 import { ModelPicker } from './ModelPicker';
 import { EditProgress } from './EditProgress';
 import { HistoryControls } from './HistoryControls';
@@ -13,7 +22,11 @@ export function EditPanel() {
   // live settings: forwarded to the running loop whenever they change
   useEffect(() => {
     updateLiveSettings();
-  }, [s.textGuidance, s.imageGuidance, s.noiseRange, s.steps]);
+  }, [s.textScale, s.imageScale, s.tMin, s.tMax, s.steps]);
+  // an edit interrupted by a reload or a closed tab is offered once the panel shows
+  useEffect(() => {
+    void checkInterruptedEdit();
+  }, []);
   return (
     <div className="is-panel" data-testid="edit-panel">
       <label>
@@ -35,47 +48,47 @@ export function EditPanel() {
         </select>
       </label>
       <label>
-        Text guidance {s.textGuidance.toFixed(1)}
+        Text guidance {s.textScale.toFixed(1)}
         <input
           type="range"
           data-testid="text-guidance"
           min={1}
           max={20}
           step={0.5}
-          value={s.textGuidance}
-          onChange={(e) => s.setTextGuidance(Number(e.target.value))}
+          value={s.textScale}
+          onChange={(e) => s.setTextScale(Number(e.target.value))}
         />
       </label>
       <label>
-        Image guidance {s.imageGuidance.toFixed(2)}
+        Image guidance {s.imageScale.toFixed(2)}
         <input
           type="range"
           data-testid="image-guidance"
           min={1}
           max={5}
           step={0.05}
-          value={s.imageGuidance}
-          onChange={(e) => s.setImageGuidance(Number(e.target.value))}
+          value={s.imageScale}
+          onChange={(e) => s.setImageScale(Number(e.target.value))}
         />
       </label>
       <label>
-        Noise range {s.noiseRange[0].toFixed(2)}–{s.noiseRange[1].toFixed(2)}
+        Noise range {s.tMin.toFixed(2)}–{s.tMax.toFixed(2)}
         <span className="is-row">
           <input
             type="range"
             min={0.02}
             max={0.98}
             step={0.01}
-            value={s.noiseRange[0]}
-            onChange={(e) => s.setNoiseRange([Math.min(Number(e.target.value), s.noiseRange[1]), s.noiseRange[1]])}
+            value={s.tMin}
+            onChange={(e) => s.setNoiseRange(Math.min(Number(e.target.value), s.tMax), s.tMax)}
           />
           <input
             type="range"
             min={0.02}
             max={0.98}
             step={0.01}
-            value={s.noiseRange[1]}
-            onChange={(e) => s.setNoiseRange([s.noiseRange[0], Math.max(Number(e.target.value), s.noiseRange[0])])}
+            value={s.tMax}
+            onChange={(e) => s.setNoiseRange(s.tMin, Math.max(Number(e.target.value), s.tMin))}
           />
         </span>
       </label>
@@ -134,6 +147,18 @@ export function EditPanel() {
           <option value="scale">resize</option>
         </select>
       </label>
+      {s.interrupted && !running && (
+        <div className="is-applied" data-testid="interrupted-edit">
+          An edit was interrupted: “{s.interrupted.instruction}” ({s.interrupted.method.toUpperCase()}, step {s.interrupted.step}/
+          {s.interrupted.iters}).{' '}
+          <button data-testid="resume-interrupted" onClick={resumeInterruptedEdit}>
+            Resume it
+          </button>{' '}
+          <button data-testid="discard-interrupted" onClick={discardInterruptedEdit}>
+            Discard
+          </button>
+        </div>
+      )}
       <div className="is-row">
         {!running && (
           <button data-testid="run" onClick={startEdit}>

@@ -2,14 +2,18 @@ import { useRef, useState } from 'react';
 import { filesFromInput } from '../io/dropped-files';
 import { useEditStore } from '../state/edit-store';
 
-/** The InstructPix2Pix model: the built-in stand-in, a local ONNX folder, or a URL (downloaded once, cached). */
+/**
+ * The InstructPix2Pix model: the built-in stand-in, a local ONNX folder, a URL (downloaded once, cached), or a
+ * model server (Open Inference Protocol: `instruct-scene serve`, Triton, KServe) that runs the models remotely.
+ */
 export function ModelPicker() {
   const model = useEditStore((s) => s.model);
   const set = useEditStore((s) => s.set);
   const busy = useEditStore((s) => s.status !== 'idle');
   const [url, setUrl] = useState(model.source === 'url' ? model.url : '');
+  const [server, setServer] = useState(model.source === 'server' ? model.url : '');
   const folder = useRef<HTMLInputElement | null>(null);
-  const label = model.source === 'builtin' ? 'built-in' : model.source === 'url' ? 'url' : 'folder';
+  const label = model.source === 'builtin' ? 'built-in' : model.source === 'url' ? 'url' : model.source === 'server' ? 'server' : 'folder';
   return (
     <div className="is-model" data-testid="model-picker">
       <label>
@@ -21,12 +25,14 @@ export function ModelPicker() {
             const v = e.target.value;
             if (v === 'built-in') set({ model: { source: 'builtin' } });
             else if (v === 'url') set({ model: { source: 'url', url } });
+            else if (v === 'server') set({ model: { source: 'server', url: server } });
             else folder.current?.click();
           }}
         >
           <option value="built-in">built-in (colour and tone edits)</option>
           <option value="folder">{model.source === 'files' ? `local folder (${model.files.length} files)` : 'local ONNX folder…'}</option>
           <option value="url">URL…</option>
+          <option value="server">server URL…</option>
         </select>
       </label>
       {model.source === 'url' && (
@@ -38,6 +44,20 @@ export function ModelPicker() {
           onChange={(e) => {
             setUrl(e.target.value);
             set({ model: { source: 'url', url: e.target.value } });
+          }}
+        />
+      )}
+      {model.source === 'server' && (
+        <input
+          type="url"
+          data-testid="model-server-url"
+          title="A model server (instruct-scene serve, Triton, KServe): http(s)://HOST:PORT[/PREFIX]. It must allow this page's origin (serve --cors)."
+          placeholder="http://gpu-box:8000"
+          value={server}
+          disabled={busy}
+          onChange={(e) => {
+            setServer(e.target.value);
+            set({ model: { source: 'server', url: e.target.value.trim() } });
           }}
         />
       )}

@@ -29,6 +29,10 @@ export interface InstructSceneHook {
     frames: number;
     error: string | null;
     sorter: string | null;
+    /** The current scene's background colour. */
+    background: number[] | null;
+    /** Every busy message shown since the page loaded (progress lines included). */
+    busyLog: string[];
   };
   /** Renders `cam` (the project's Camera JSON) off-screen and returns its pixels (scene content only, no helpers). */
   renderPixels(cam: Camera): Promise<RenderedPixels>;
@@ -59,6 +63,10 @@ export function TestHook() {
       raf = requestAnimationFrame(tick);
     };
     raf = requestAnimationFrame(tick);
+    const busyLog: string[] = [];
+    const unsubscribe = useViewerStore.subscribe((st, prev) => {
+      if (st.busy && st.busy !== prev.busy) busyLog.push(st.busy);
+    });
     const hook: InstructSceneHook = {
       info() {
         const s = useViewerStore.getState();
@@ -83,6 +91,8 @@ export function TestHook() {
           frames,
           error: s.error,
           sorter,
+          background: s.scene ? Array.from(s.scene.background) : null,
+          busyLog: busyLog.slice(),
         };
       },
       async renderPixels(cam) {
@@ -138,6 +148,7 @@ export function TestHook() {
     window.__instructScene = hook;
     return () => {
       cancelAnimationFrame(raf);
+      unsubscribe();
       if (window.__instructScene === hook) delete window.__instructScene;
     };
   }, [gl, scene, camera, invalidate]);

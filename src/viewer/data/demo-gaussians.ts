@@ -1,7 +1,8 @@
 import { lookAtCamera } from '../../core/camera';
 import { Rng } from '../../core/rng';
-import { createGaussians, logit, setColor, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { createGaussians, setColor, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { DEMO_GROUND, DEMO_OBJECTS, renderDemoScene, type DemoObject } from '../../io/datasets/demo-scene';
+import { logit } from '../../core/math';
 
 /**
  * The built-in demo scene as 3D Gaussians, made without fitting: flat Gaussians ("surfels") sampled on the

@@ -1,3 +1,4 @@
+import { logit } from '../../core/math';
 import { lookAtCamera } from '../../core/camera';
 import { createVoxelGrid, resolutionFromMax, updateOccupancy, voxelSize, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import { DEMO_GROUND, DEMO_OBJECTS, DEMO_SCENE_BOX, renderDemoScene, type DemoObject } from '../../io/datasets/demo-scene';
@@ -42,9 +43,9 @@ function sdScene(p: V3): number {
   return d;
 }
 
-function logit(v: number): number {
-  const q = Math.min(Math.max(v, 1e-3), 1 - 1e-3);
-  return Math.log(q / (1 - q));
+/** The colour logit with the input clamped to [1e-3, 1 − 1e-3] (pure colours stay within reach of the fit). */
+function colorLogit(v: number): number {
+  return logit(Math.min(Math.max(v, 1e-3), 1 - 1e-3));
 }
 
 /** The demo as a voxel grid whose largest axis has `maxRes` vertices (default 96). */
@@ -84,9 +85,9 @@ export function demoVoxelGrid(maxRes = 96): VoxelGrid {
         const eye: V3 = [s[0] + n[0] * 0.05, s[1] + n[1] * 0.05, s[2] + n[2] * 0.05];
         const up: V3 = Math.abs(n[1]) > 0.9 ? [1, 0, 0] : [0, 1, 0];
         const c = renderDemoScene(lookAtCamera(eye, s, up, 1, 1, 0.01)).data;
-        grid.color[v * 3] = logit(c[0]);
-        grid.color[v * 3 + 1] = logit(c[1]);
-        grid.color[v * 3 + 2] = logit(c[2]);
+        grid.color[v * 3] = colorLogit(c[0]);
+        grid.color[v * 3 + 1] = colorLogit(c[1]);
+        grid.color[v * 3 + 2] = colorLogit(c[2]);
       }
   updateOccupancy(grid);
   return grid;

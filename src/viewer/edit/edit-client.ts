@@ -3,6 +3,7 @@ import { useEditStore } from '../state/edit-store';
 import { useHistoryStore } from '../state/history-store';
 import { useViewerStore } from '../state/viewer-store';
 import type { EditReply, EditRequest, EditSettings, EditSource, Thumb } from './edit-protocol';
+import { clearSavedEdit, savedEditSummary } from './saved-edit';
 
 /**
  * The main-thread side of editing: starts the edit worker with the current scene and the panel's settings,
@@ -53,6 +54,29 @@ function onReply(r: EditReply): void {
     case 'resumed':
       es.set({ status: 'running', statusText: null });
       break;
+    case 'restored': {
+      // show the scene the interrupted edit works on, and its settings, as they were
+      const s = r.settings;
+      startedFrom = r.scene;
+      useViewerStore.getState().setScene(r.scene);
+      es.set({
+        interrupted: null,
+        statusText: `resumed at step ${r.step}`,
+        instruction: s.instruction,
+        method: s.method,
+        iters: s.iters,
+        views: s.views,
+        viewSize: s.size,
+        textScale: s.textScale,
+        imageScale: s.imageScale,
+        tMin: s.tMin,
+        tMax: s.tMax,
+        steps: s.steps,
+        regionEnabled: !!s.region,
+        ...(s.region ? { region: s.region } : {}),
+      });
+      break;
+    }
     case 'cancelled':
       es.set({ status: 'idle', statusText: 'edit cancelled; the scene is unchanged', progress: null });
       startedFrom = null;
@@ -68,6 +92,12 @@ function onReply(r: EditReply): void {
       break;
     }
     case 'error':
+      if (es.status === 'cancelling') {
+        // a model server's call in flight was aborted by the cancel: the edit ended as cancelled
+        es.set({ status: 'idle', statusText: 'edit cancelled; the scene is unchanged', progress: null });
+        startedFrom = null;
+        break;
+      }
       es.set({ status: 'idle', error: r.message, statusText: null });
       startedFrom = null;
       break;
@@ -86,7 +116,8 @@ function getWorker(): Worker {
 }
 
 function editSource(scene: SceneData): EditSource {
-  if (scene.kind === 'voxel') return { kind: 'voxel', grid: scene.grid, background: scene.background, stepRatio: scene.stepRatio ?? 0.5 };
+  if (scene.kind === 'voxel')
+    return { kind: 'voxel', grid: scene.grid, background: scene.background, render: { stepRatio: scene.stepRatio ?? 0.5, near: 0 } };
   if (scene.kind === 'mesh') return { kind: 'mesh', mesh: scene.mesh, background: scene.background };
   if (!scene.raw) throw new Error('this scene cannot be edited (its Gaussian parameters are not loaded)');
   return { kind: 'gaussians', gaussians: scene.raw, background: scene.background };
@@ -112,15 +143,16 @@ export function startEdit(): void {
     size: es.viewSize,
     seed: 0,
     raysPerStep: 1024,
-    textScale: es.textGuidance,
-    imageScale: es.imageGuidance,
-    tMin: es.noiseRange[0],
-    tMax: es.noiseRange[1],
+    textScale: es.textScale,
+    imageScale: es.imageScale,
+    tMin: es.tMin,
+    tMax: es.tMax,
     steps: es.steps,
     region: es.regionEnabled ? es.region : null,
   };
   startedFrom = scene;
-  es.set({ status: 'starting', error: null, statusText: 'starting…', progress: null, thumbs: [], applied: null });
+  // a new edit replaces the one kept from an earlier session
+  es.set({ status: 'starting', error: null, statusText: 'starting…', progress: null, thumbs: [], applied: null, interrupted: null });
   // the worker gets a structured copy of the scene; the viewer keeps showing the original meanwhile
   getWorker();
   send({ type: 'start', scene: source, settings, model: es.model, ortWasmPaths: es.ortWasmPaths });
@@ -131,12 +163,34 @@ export function updateLiveSettings(): void {
   if (es.status === 'idle') return;
   send({
     type: 'update',
-    textScale: es.textGuidance,
-    imageScale: es.imageGuidance,
-    tMin: es.noiseRange[0],
-    tMax: es.noiseRange[1],
+    textScale: es.textScale,
+    imageScale: es.imageScale,
+    tMin: es.tMin,
+    tMax: es.tMax,
     steps: es.steps,
   });
+}
+
+/** Looks for an edit kept in the browser's storage (interrupted by a reload or a closed tab) and offers it. */
+export async function checkInterruptedEdit(): Promise<void> {
+  const summary = await savedEditSummary();
+  const es = useEditStore.getState();
+  if (es.status === 'idle') es.set({ interrupted: summary });
+}
+
+/** Continues the interrupted edit: the worker loads it from storage and the viewer shows the scene it edits. */
+export function resumeInterruptedEdit(): void {
+  const es = useEditStore.getState();
+  if (es.status !== 'idle' || !es.interrupted) return;
+  es.set({ status: 'starting', error: null, statusText: 'resuming the interrupted edit…', progress: null, thumbs: [], applied: null });
+  getWorker();
+  send({ type: 'restore', ortWasmPaths: es.ortWasmPaths });
+}
+
+/** Forgets the interrupted edit. */
+export async function discardInterruptedEdit(): Promise<void> {
+  await clearSavedEdit();
+  useEditStore.getState().set({ interrupted: null });
 }
 
 export function pauseEdit(): void {

@@ -1,15 +1,9 @@
-import type { EditEvent } from '../../edit/loops/edit-session';
-import type { Gaussians } from '../../nerf/gaussian/gaussians';
-import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
-import type { Mesh } from '../../nerf/mesh/mesh';
+import type { EditEvent } from '../../edit/loops/run-loop';
+import type { SceneSource } from '../../edit/scenes/create-editable';
 import type { SceneData } from '../workers/scene-worker-protocol';
 
 /** The scene an edit starts from (raw parameters; the worker edits a copy). */
-export type EditSource =
-  | { kind: 'gaussians'; gaussians: Gaussians; background: [number, number, number] }
-  | { kind: 'voxel'; grid: VoxelGrid; background: [number, number, number]; stepRatio: number }
-  /** A mesh: stylised by a neural style field (Text2Mesh) through the same loops. */
-  | { kind: 'mesh'; mesh: Mesh; background: [number, number, number] };
+export type EditSource = SceneSource;
 
 /** Where the InstructPix2Pix model comes from. */
 export type ModelSource =
@@ -17,7 +11,12 @@ export type ModelSource =
   /** An ONNX model folder served over HTTP(S) (downloaded once, kept in the Cache API). */
   | { source: 'url'; url: string }
   /** A local model folder the user picked (relative paths inside it). */
-  | { source: 'files'; files: { path: string; data: Blob }[] };
+  | { source: 'files'; files: { path: string; data: Blob }[] }
+  /**
+   * A model server speaking the Open Inference Protocol (`instruct-scene serve`, Triton, KServe):
+   * http(s)://HOST:PORT[/PREFIX]. It must allow the page's origin (serve --cors ORIGIN, or a CORS proxy).
+   */
+  | { source: 'server'; url: string };
 
 /** Settings that may change while an edit runs (read by the loop at every step). */
 export interface LiveSettings {
@@ -49,7 +48,9 @@ export type EditRequest =
   /** Rejects the current edit of one training view (IDU): it trains on its original image until edited again. */
   | { type: 'reject'; index: number }
   | { type: 'resume' }
-  | { type: 'cancel' };
+  | { type: 'cancel' }
+  /** Continues the edit kept in the browser's storage (one interrupted by closing or reloading the tab). */
+  | { type: 'restore'; ortWasmPaths?: string };
 
 /** A small RGBA picture of one training view after its latest edit. */
 export interface Thumb {
@@ -67,6 +68,8 @@ export type EditReply =
   | { type: 'applied'; step: number; settings: LiveSettings }
   | { type: 'resumed' }
   | { type: 'rejected'; index: number }
+  /** The kept edit was loaded: the scene it edits, its settings (live ones as they were), the step it continues from. */
+  | { type: 'restored'; scene: SceneData; settings: EditSettings; step: number }
   | { type: 'done'; scene: SceneData; log: Record<string, unknown> }
   | { type: 'cancelled' }
   | { type: 'error'; message: string };

@@ -1,54 +1,56 @@
 /// <reference lib="webworker" />
-import { cameraExtent, lookAtCamera, type Camera } from '../../core/camera';
+import { lookAtCamera, type Camera } from '../../core/camera';
 import type { Image } from '../../core/image';
 import { UserError } from '../../core/errors';
-import {
-  defaultPreserveWeight,
-  EDIT_DEFAULTS,
-  initialLoopState,
-  prepareViews,
-  type EditConfig,
-  type EditEvent,
-  type EditView,
-  type LoopState,
-} from '../../edit/loops/edit-session';
+import type { EditConfig } from '../../edit/loops/edit-config';
+import { editLog } from '../../edit/loops/edit-log';
 import { runEdit } from '../../edit/loops/edit-run';
-import type { EditableScene } from '../../edit/scenes/editable';
-import { boxRegion, defaultDilation, type Region } from '../../edit/regions/regions';
-import { GaussianEditable } from '../../edit/scenes/gaussian-editable';
-import { VoxelEditable } from '../../edit/scenes/voxel-editable';
-import { MeshEditable } from '../../edit/scenes/mesh-editable';
-import { prepareMeshEdit } from '../../edit/loops/mesh-stylize';
-import { createMeshRaster } from '../../nerf/mesh/mesh-backend';
-import { CPU_FIELD, TEXT2MESH_FIELD } from '../../nerf/mesh/style-field';
-import { webGpuFieldRunner } from '../../nerf/mesh/style-field-webgpu';
+import { buildEditSpec, settingsDifference, specSettings, viewerEditOptions, type EditSpec } from '../../edit/loops/edit-spec';
+import { openEdit } from '../../edit/loops/open-edit';
+import { initialLoopState, type LoopState } from '../../edit/loops/loop-state';
+import type { EditEvent } from '../../edit/loops/run-loop';
+import { sourceFrames, type EditView } from '../../edit/loops/edit-views';
+import { boxRegion, type Region } from '../../edit/regions/regions';
+import { sourceBounds, type AnyEditable, type EditedScene } from '../../edit/scenes/create-editable';
+import { meshEditCameras } from '../../edit/loops/mesh-stylize';
 import { ip2pPrior } from '../../edit/diffusion/ip2p-prior';
 import { InstructPix2Pix } from '../../edit/diffusion/pipeline';
 import { webRuntime } from '../../edit/diffusion/ort-web';
+import { loadRemotePipeline } from '../../edit/diffusion/remote/remote-pipeline';
+import { RemoteRuntime } from '../../edit/diffusion/remote/remote-runtime';
 import { urlFiles } from '../../io/files/url-files';
 import type { FileSource } from '../../io/files/files';
-import { gaussianBounds } from '../../nerf/gaussian/gaussians';
-import { VoxelScene } from '../../nerf/voxel/voxel-scene';
 import { packSplats, splatTransferables } from '../three/splat-data';
+import type { SceneData } from '../workers/scene-worker-protocol';
 import { MemoryFiles } from '../io/memory-files';
 import { builtinModelFiles } from './builtin-model-files';
 import type { EditReply, EditRequest, EditSettings, EditSource, LiveSettings, ModelSource, Thumb } from './edit-protocol';
+import { clearSavedEdit, readSavedEdit, saveEditCheckpoint, saveEditStart, savableModel } from './saved-edit';
 
 /**
  * Runs an edit (the project's IDU / SDS loops with the InstructPix2Pix pipeline on onnxruntime-web) off the main
- * thread. Live settings are applied to the running loop's config between steps; pause stops the loop at a step
- * boundary and keeps its state in memory, resume continues it bit-exactly (the loops' checkpoint mechanism).
+ * thread, built from the panel's settings by the same edit spec as the CLI's. Live settings are applied to the
+ * running loop's config between steps; pause stops the loop at a step boundary and keeps its live state in
+ * memory, resume continues it. The edit is checkpointed to the browser's storage as it runs (the CLI's
+ * checkpoint code), so `restore` continues it after the tab was closed or reloaded, with the same result.
  */
 const post = (msg: EditReply, transfer: Transferable[] = []) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(msg, transfer);
 
 interface Job {
+  spec: EditSpec;
   cfg: EditConfig;
   settings: EditSettings;
   source: EditSource;
-  scene: EditableScene;
+  region: Region | undefined;
+  scene: AnyEditable;
   views: EditView[];
   prior: Awaited<ReturnType<typeof loadPrior>>;
-  state: LoopState | null;
+  /** The loop's live state (mutated by the loop; thumbnails and rejections read it). */
+  state: LoopState;
+  /** Checkpoints go to the browser's storage (the model can be loaded again after a reload). */
+  kept: boolean;
+  /** Continued from the browser's storage after a reload. */
+  resumed: boolean;
   paused: boolean;
   cancelled: boolean;
   running: boolean;
@@ -59,7 +61,7 @@ let job: Job | null = null;
 let pendingPause = false;
 let pendingCancel = false;
 
-async function modelFiles(m: ModelSource): Promise<{ files: FileSource; id: string }> {
+async function modelFiles(m: Exclude<ModelSource, { source: 'server' }>): Promise<{ files: FileSource; id: string }> {
   if (m.source === 'builtin') return { files: builtinModelFiles, id: 'builtin' };
   if (m.source === 'url') {
     const files = urlFiles(m.url, {
@@ -96,7 +98,31 @@ async function softwareGpu(): Promise<boolean> {
   );
 }
 
+/**
+ * Cancels the model server calls of the edit being loaded or run (a server model's calls can take long; a local
+ * model's run cannot be interrupted). Set while a server model is in use.
+ */
+let cancelRemote: ((reason: Error) => void) | null = null;
+self.addEventListener('message', (ev: MessageEvent<EditRequest>) => {
+  if (ev.data?.type === 'cancel') cancelRemote?.(new Error('edit cancelled'));
+});
+
+async function loadServerPrior(m: Extract<ModelSource, { source: 'server' }>) {
+  const rt = new RemoteRuntime(m.url);
+  const loading = new AbortController();
+  cancelRemote = (reason) => {
+    loading.abort(reason);
+    rt.abortAll(reason);
+  };
+  post({ type: 'status', text: `connecting to ${rt.server.base}…` });
+  const pipe = await loadRemotePipeline(rt, { signal: loading.signal, onProgress: (msg) => post({ type: 'status', text: msg }) });
+  const name = pipe.info.builtin ? `builtin:${pipe.info.name}` : pipe.info.name;
+  return { prior: ip2pPrior(pipe, `${name} @ ${m.url}`), pipe, id: m.url, providers: [`server ${rt.server.base}`] };
+}
+
 async function loadPrior(m: ModelSource, wasmPaths?: string) {
+  cancelRemote = null;
+  if (m.source === 'server') return loadServerPrior(m);
   const { files, id } = await modelFiles(m);
   post({ type: 'status', text: 'loading the model…' });
   const rt = await webRuntime({ wasmOnly: await softwareGpu(), wasmPaths });
@@ -109,8 +135,8 @@ async function loadPrior(m: ModelSource, wasmPaths?: string) {
   };
 }
 
-function orbitCameras(source: Exclude<EditSource, { kind: 'mesh' }>, n: number, size: number): Camera[] {
-  const b = source.kind === 'gaussians' ? gaussianBounds(source.gaussians) : source.grid.box;
+function orbitCameras(source: EditSource, n: number, size: number): Camera[] {
+  const b = sourceBounds(source);
   const c: [number, number, number] = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2) as [number, number, number];
   const r = Math.max(1e-3, Math.hypot(b.max[0] - b.min[0], b.max[1] - b.min[1], b.max[2] - b.min[2]) / 2);
   const dist = (r / Math.sin((40 * Math.PI) / 360)) * 0.9;
@@ -152,32 +178,15 @@ function yieldToMessages(): Promise<void> {
   });
 }
 
-/**
- * The scene as the loop sees it, yielding to the worker's message queue about every 30 ms of work: the loops'
- * awaits on CPU scenes resolve as microtasks, so without this no pause / cancel / settings message would be read
- * until the edit ended.
- */
-function responsive(scene: EditableScene): EditableScene {
+/** Yields to the worker's message queue when the loop has run for more than ~30 ms since the last time. */
+function throttledYield(): () => Promise<void> {
   let last = performance.now();
-  const maybeYield = async () => {
+  return async () => {
     if (performance.now() - last > 30) {
       await yieldToMessages();
       last = performance.now();
     }
   };
-  return new Proxy(scene, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      if (prop === 'addViewLoss' || prop === 'addRayLoss' || prop === 'render') {
-        return async (...args: unknown[]) => {
-          await maybeYield();
-          return (v as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      }
-      return (v as (...a: unknown[]) => unknown).bind(target);
-    },
-  });
 }
 
 function applyLive(cfg: EditConfig, s: Partial<LiveSettings>): void {
@@ -194,142 +203,138 @@ function applyLive(cfg: EditConfig, s: Partial<LiveSettings>): void {
   if (s.steps !== undefined) cfg.idu.steps = s.steps;
 }
 
+/**
+ * The edit's spec, editable scene and views for panel settings (the training views: renders of the scene on an
+ * orbit; a mesh's are placed around it as `stylize` places them). A mesh's style field runs on WebGPU (the
+ * paper's field) when the adapter is a hardware GPU, else on this thread's CPU (the small field).
+ */
+async function prepare(s: EditSettings, src: EditSource) {
+  const region: Region | undefined = s.region ? boxRegion(s.region.min, s.region.max) : undefined;
+  const mesh = src.kind === 'mesh';
+  const cams = mesh ? meshEditCameras(src.mesh, s.method, s.views, s.size, s.seed) : orbitCameras(src, s.views, s.size);
+  const panel = {
+    instruction: s.instruction,
+    method: s.method,
+    iters: s.iters,
+    views: s.views,
+    seed: s.seed,
+    raysPerStep: s.raysPerStep,
+    textScale: s.textScale,
+    imageScale: s.imageScale,
+    tMin: s.tMin,
+    tMax: s.tMax,
+    steps: s.steps,
+  };
+  const options = viewerEditOptions(panel);
+  if (mesh) {
+    options.backend = (await softwareGpu()) ? 'cpu' : 'webgpu';
+    // a mesh's views are few and small: every pixel of a view each step (the edit spec's mesh default)
+    delete options.raysPerStep;
+  }
+  const spec = buildEditSpec(options, { kind: src.kind, cameras: cams, region });
+  post({ type: 'status', text: `rendering the training views${mesh ? ` (${spec.backend === 'webgpu' ? 'WebGPU' : 'CPU'})` : ''}…` });
+  // the "capture" of each view is the render of the scene as it is now
+  const { scene, views } = await openEdit(src, spec, region, (sc) => sourceFrames(sc, cams));
+  return { spec, region, scene, views };
+}
+
+function newJob(
+  s: EditSettings,
+  src: EditSource,
+  prior: Job['prior'],
+  p: Awaited<ReturnType<typeof prepare>>,
+  state: LoopState,
+  kept: boolean,
+  resumed = false,
+): Job {
+  return {
+    ...p,
+    cfg: p.spec.config,
+    settings: s,
+    source: src,
+    prior,
+    state,
+    kept,
+    resumed,
+    paused: pendingPause,
+    cancelled: false,
+    running: false,
+    lastThumbs: p.views.map(() => null),
+  };
+}
+
+/** Runs a job unless a cancel came while it was being prepared. */
+async function launch(j: Job): Promise<void> {
+  job = j;
+  pendingPause = false;
+  if (pendingCancel) {
+    pendingCancel = false;
+    job = null;
+    j.scene.dispose();
+    await j.prior.pipe.dispose();
+    if (j.kept) await clearSavedEdit();
+    post({ type: 'cancelled' });
+    return;
+  }
+  await runJob(j);
+}
+
 async function start(req: Extract<EditRequest, { type: 'start' }>): Promise<void> {
   const s = req.settings;
   if (!s.instruction.trim()) throw new UserError('the instruction is empty');
   const prior = await loadPrior(req.model, req.ortWasmPaths);
   prior.pipe.checkInstruction(s.instruction);
-  const cfg: EditConfig = {
-    ...EDIT_DEFAULTS,
-    method: s.method,
-    instruction: s.instruction,
-    seed: s.seed,
-    iters: s.iters,
-    raysPerStep: s.raysPerStep,
-    textScale: s.textScale,
-    imageScale: s.imageScale,
-    checkpointEvery: Number.MAX_SAFE_INTEGER,
-    idu: { ...EDIT_DEFAULTS.idu, tMin: s.tMin, tMax: s.tMax, steps: s.steps, editEvery: Math.max(1, Math.floor(s.iters / (2 * s.views))) },
-    sds: { ...EDIT_DEFAULTS.sds, levels: 0, schedule: { ...EDIT_DEFAULTS.sds.schedule, tMin: s.tMin, tMax: s.tMax } },
-  };
-  const region: Region | undefined = s.region ? boxRegion(s.region.min, s.region.max) : undefined;
   const src = req.scene;
-  if (src.kind === 'mesh') return startMesh(req, prior, region);
-  cfg.preserveWeight = defaultPreserveWeight(src.kind);
-  const cams = orbitCameras(src, s.views, s.size);
-  const scene: EditableScene =
-    src.kind === 'gaussians'
-      ? new GaussianEditable(src.gaussians, src.background, region, {
-          extent: cameraExtent(cams).radius,
-          densifyUntil: Math.floor(s.iters / 2),
-          seed: s.seed,
-        })
-      : new VoxelEditable(
-          src.grid,
-          src.background,
-          region,
-          { pearsonWeight: s.method === 'sds' ? 200 : 0 },
-          new VoxelScene(src.grid, src.background, { stepRatio: src.stepRatio, near: 0 }).marchParams(),
-        );
-  post({ type: 'status', text: 'rendering the training views…' });
-  // the "capture" of each view is the render of the scene as it is now
-  const frames = [];
-  for (let i = 0; i < cams.length; i++)
-    frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: await scene.renderSource(cams[i]) });
-  const views = await prepareViews(scene, frames, region, (c) => defaultDilation(c));
-  if (views.every((v) => v.skipped)) throw new UserError('the region covers (almost) nothing in every view; move or enlarge the box');
-  job = {
-    cfg,
-    settings: s,
-    source: src,
-    scene,
-    views,
-    prior,
-    state: null,
-    paused: pendingPause,
-    cancelled: false,
-    running: false,
-    lastThumbs: views.map(() => null),
-  };
-  pendingPause = false;
-  if (pendingCancel) {
-    pendingCancel = false;
-    job = null;
-    await prior.pipe.dispose();
-    post({ type: 'cancelled' });
-    return;
-  }
-  await runJob(job);
+  const p = await prepare(s, src);
+  const kept =
+    savableModel(req.model) &&
+    (await saveEditStart({ settings: s, model: req.model, ortWasmPaths: req.ortWasmPaths, startedAt: new Date().toISOString() }, src).catch(
+      () => false,
+    ));
+  if (!kept) await clearSavedEdit().catch(() => {});
+  await launch(newJob(s, src, prior, p, initialLoopState(p.spec.config, p.views), kept));
 }
 
-/**
- * A mesh: Text2Mesh's neural style field fitted through the same loops (mesh-stylize.ts sets up the views and the
- * loop config), on WebGPU with the paper's field when the device is a real GPU, else on this thread's CPU with
- * the small field.
- */
-async function startMesh(
-  req: Extract<EditRequest, { type: 'start' }>,
-  prior: Awaited<ReturnType<typeof loadPrior>>,
-  region: Region | undefined,
-): Promise<void> {
-  const s = req.settings;
-  const src = req.scene as Extract<EditSource, { kind: 'mesh' }>;
-  const gpu = !(await softwareGpu());
-  const raster = await createMeshRaster(gpu ? 'webgpu' : 'cpu');
-  post({ type: 'status', text: `rendering the views (${gpu ? 'WebGPU' : 'CPU'})…` });
-  const setup = await prepareMeshEdit(
-    {
-      mesh: src.mesh,
-      guidance: {
-        kind: 'instruction',
-        prior: prior.prior,
-        instruction: s.instruction,
-        method: s.method,
-        textScale: s.textScale,
-        imageScale: s.imageScale,
-      },
-      field: gpu ? TEXT2MESH_FIELD : CPU_FIELD,
-      runner: gpu ? webGpuFieldRunner : undefined,
-      raster,
-      region,
-      iters: s.iters,
-      views: s.views,
-      seed: s.seed,
-      size: s.size,
-      background: src.background,
-    },
-    { idu: { tMin: s.tMin, tMax: s.tMax, steps: s.steps }, tMin: s.tMin, tMax: s.tMax },
-  );
-  job = {
-    cfg: setup.cfg,
-    settings: s,
-    source: src,
-    scene: setup.scene,
-    views: setup.views,
-    prior,
-    state: null,
-    paused: pendingPause,
-    cancelled: false,
-    running: false,
-    lastThumbs: setup.views.map(() => null),
-  };
-  pendingPause = false;
-  if (pendingCancel) {
-    pendingCancel = false;
-    job = null;
-    setup.scene.dispose();
-    await prior.pipe.dispose();
-    post({ type: 'cancelled' });
-    return;
+/** Continues the edit kept in the browser's storage. */
+async function restore(req: Extract<EditRequest, { type: 'restore' }>): Promise<void> {
+  const saved = await readSavedEdit();
+  if (!saved) throw new UserError('there is no interrupted edit to resume');
+  const { job: kept, source: src, checkpoint } = saved;
+  const s = kept.settings;
+  const prior = await loadPrior(kept.model, req.ortWasmPaths ?? kept.ortWasmPaths);
+  const p = await prepare(s, src);
+  let state = initialLoopState(p.spec.config, p.views);
+  if (checkpoint) {
+    const savedSpec = (checkpoint.settings.spec ?? {}) as ReturnType<typeof specSettings>;
+    // live settings (guidance, noise range, steps) continue as they were at the checkpoint
+    Object.assign(p.spec.config, savedSpec.config);
+    const diff = settingsDifference(savedSpec, specSettings(p.spec));
+    if (diff) throw new UserError(`the interrupted edit cannot be resumed: its ${diff} differs`);
+    p.scene.loadState(checkpoint.scene);
+    if (checkpoint.loop.targets.length !== p.views.length) throw new UserError('the interrupted edit cannot be resumed: its views differ');
+    state = checkpoint.loop;
   }
-  await runJob(job);
+  const c = p.spec.config;
+  post({
+    type: 'restored',
+    scene: sceneData(src, 'interrupted edit'),
+    settings: { ...s, textScale: c.textScale, imageScale: c.imageScale, tMin: c.idu.tMin, tMax: c.idu.tMax, steps: c.idu.steps },
+    step: state.step,
+  });
+  await launch(newJob(s, src, prior, p, state, true, true));
+}
+
+/** A scene as the viewer shows it. */
+function sceneData(x: EditSource | EditedScene, name: string): SceneData {
+  if (x.kind === 'gaussians')
+    return { kind: 'gaussians', name, splats: packSplats(x.gaussians), background: x.background, raw: x.gaussians };
+  if (x.kind === 'mesh') return { kind: 'mesh', name, mesh: x.mesh, background: x.background };
+  const stepRatio = 'render' in x ? x.render?.stepRatio : undefined;
+  return { kind: 'voxel', name, grid: x.grid, background: x.background, stepRatio };
 }
 
 async function runJob(j: Job): Promise<void> {
   j.running = true;
-  // the loop mutates this state object in place: thumbnails read its targets, pause/resume keep it
-  j.state ??= initialLoopState(j.cfg, j.views);
-  const state = j.state;
   let lastPost = 0;
   const onProgress = (ev: EditEvent) => {
     // refit steps can come every few ms: post them at most ~8 times a second (edits, merges and the last step always)
@@ -337,9 +342,8 @@ async function runJob(j: Job): Promise<void> {
     if (ev.phase === 'refit' && ev.step < ev.total && t - lastPost < 120) return;
     lastPost = t;
     const thumbs: Thumb[] = [];
-    const targets = j.state?.targets;
-    if (ev.phase === 'edit' && targets) {
-      targets.forEach((t, i) => {
+    if (ev.phase === 'edit') {
+      j.state.targets.forEach((t, i) => {
         if (t && t !== j.lastThumbs[i]) {
           j.lastThumbs[i] = t;
           thumbs.push(thumbOf(i, t));
@@ -351,29 +355,41 @@ async function runJob(j: Job): Promise<void> {
       thumbs.map((t) => t.rgba.buffer as ArrayBuffer),
     );
   };
+  // checkpoints record the live settings in use at that step; they are written at most every 2 s (and at most a
+  // tenth of the time: large scenes take a while to write), and always on pause
+  let nextKeep = 0;
+  const keep = async (loop: LoopState, always = false) => {
+    const t0 = performance.now();
+    if (!always && t0 < nextKeep) return;
+    await saveEditCheckpoint({ settings: { spec: specSettings(j.spec) }, loop, scene: j.scene.saveState() }).catch(() => {});
+    const t1 = performance.now();
+    nextKeep = t1 + Math.max(2000, 10 * (t1 - t0));
+  };
   const res = await runEdit({
     cfg: j.cfg,
-    scene: responsive(j.scene),
+    scene: j.scene,
     prior: j.prior.prior,
     views: j.views,
-    settings: {},
-    resume: { settings: {}, loop: state, scene: j.scene.saveState() },
+    state: j.state,
+    saveCheckpoint: j.kept ? (c) => keep(c.loop) : undefined,
     onProgress,
     shouldStop: () => j.paused || j.cancelled,
+    yield: throttledYield(),
   }).catch((e) => {
     j.running = false;
     throw e;
   });
-  // runEdit's state object is the one the loop mutates; keep it for thumbnails and resume
-  j.state = res.state;
   j.running = false;
   if (j.cancelled) {
     job = null;
+    j.scene.dispose();
     await j.prior.pipe.dispose();
+    if (j.kept) await clearSavedEdit();
     post({ type: 'cancelled' });
     return;
   }
   if (!res.complete) {
+    if (j.kept) await keep(j.state, true);
     post({ type: 'paused', step: res.state.step });
     return;
   }
@@ -382,42 +398,19 @@ async function runJob(j: Job): Promise<void> {
   if (j.cfg.method === 'sds')
     for (let i = 0; i < j.views.length; i++) finalThumbs.push(thumbOf(i, await j.scene.render(j.views[i].camera)));
   if (finalThumbs.length) post({ type: 'progress', ev: { phase: 'save', step: j.cfg.iters, total: j.cfg.iters }, thumbs: finalThumbs });
-  const log = {
-    format: 'instruct-scene-edit-log',
-    version: 1,
+  const edited = j.scene.export();
+  const log = editLog(j.spec, {
     status: 'done',
-    instruction: j.cfg.instruction,
-    method: j.cfg.method,
     model: { id: j.prior.id, providers: j.prior.providers },
-    region: j.settings.region,
-    seed: j.cfg.seed,
-    settings: { ...j.cfg },
-    views: j.views.length,
-    viewsEdited: res.state.viewsEdited,
-    times: { editorSeconds: res.state.editorMs / 1000, refitSeconds: res.state.refitMs / 1000 },
-    finished: new Date().toISOString(),
-  };
+    region: j.region,
+    result: { state: j.state, scene: edited, resumed: j.resumed },
+  });
   job = null;
   await j.prior.pipe.dispose();
-  if (j.scene instanceof MeshEditable) {
-    const mesh = await j.scene.result();
-    j.scene.dispose();
-    post({ type: 'done', scene: { kind: 'mesh', name: 'edited', mesh, background: j.source.background }, log }, [
-      mesh.positions.buffer as ArrayBuffer,
-      mesh.colors!.buffer as ArrayBuffer,
-    ]);
-  } else if (j.scene instanceof GaussianEditable) {
-    const g = j.scene.g;
-    const splats = packSplats(g);
-    post(
-      { type: 'done', scene: { kind: 'gaussians', name: 'edited', splats, background: j.source.background, raw: g }, log },
-      splatTransferables(splats),
-    );
-  } else {
-    const grid = (j.scene as VoxelEditable).grid;
-    const stepRatio = j.source.kind === 'voxel' ? j.source.stepRatio : 0.5;
-    post({ type: 'done', scene: { kind: 'voxel', name: 'edited', grid, background: j.source.background, stepRatio }, log });
-  }
+  if (j.kept) await clearSavedEdit();
+  const scene = sceneData(edited, 'edited');
+  j.scene.dispose();
+  post({ type: 'done', scene, log }, scene.kind === 'gaussians' ? splatTransferables(scene.splats) : []);
 }
 
 self.onmessage = async (ev: MessageEvent<EditRequest>) => {
@@ -428,18 +421,23 @@ self.onmessage = async (ev: MessageEvent<EditRequest>) => {
       pendingPause = false;
       pendingCancel = false;
       await start(req);
+    } else if (req.type === 'restore') {
+      if (job) throw new UserError('an edit is already running');
+      pendingPause = false;
+      pendingCancel = false;
+      await restore(req);
     } else if (req.type === 'update') {
       if (job) {
         applyLive(job.cfg, req);
         const c = job.cfg;
         post({
           type: 'applied',
-          step: job.state?.step ?? 0,
+          step: job.state.step,
           settings: { textScale: c.textScale, imageScale: c.imageScale, tMin: c.idu.tMin, tMax: c.idu.tMax, steps: c.idu.steps },
         });
       }
     } else if (req.type === 'reject') {
-      if (job?.state && req.index >= 0 && req.index < job.state.targets.length) {
+      if (job && req.index >= 0 && req.index < job.state.targets.length) {
         job.state.targets[req.index] = null;
         job.lastThumbs[req.index] = null;
         post({ type: 'rejected', index: req.index });
@@ -459,13 +457,18 @@ self.onmessage = async (ev: MessageEvent<EditRequest>) => {
         if (!job.running) {
           const j = job;
           job = null;
+          j.scene.dispose();
           await j.prior.pipe.dispose();
+          if (j.kept) await clearSavedEdit();
           post({ type: 'cancelled' });
         }
       } else pendingCancel = true;
     }
   } catch (e) {
+    const kept = job?.kept;
     job = null;
+    // an edit that failed is not offered again after a reload
+    if (kept || req.type === 'restore') await clearSavedEdit().catch(() => {});
     post({ type: 'error', message: (e as Error).message });
   }
 };

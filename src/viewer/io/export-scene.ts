@@ -7,9 +7,9 @@ import { writeGaussianPly } from '../../io/formats/ply';
 import { writeSplat } from '../../io/formats/splat';
 import { encodeVoxelScene } from '../../io/formats/voxel-format';
 import { gaussianBounds } from '../../nerf/gaussian/gaussians';
-import { renderGaussiansCpu } from '../../nerf/gaussian/gaussian-raster-cpu';
+import { renderGaussiansCpu } from '../../nerf/gaussian/gaussian-span-cpu';
 import type { Scene } from '../../nerf/common/scene';
-import { VoxelScene } from '../../nerf/voxel/voxel-scene';
+import { VoxelGridScene } from '../../nerf/voxel/voxel-grid-scene';
 import { MeshScene } from '../../nerf/mesh/mesh-scene';
 import { meshBounds } from '../../nerf/mesh/mesh';
 import { writeGlb } from '../../io/formats/gltf-mesh';
@@ -41,7 +41,7 @@ class MemorySink implements FileSink {
 }
 
 function sceneOf(s: SceneData): Scene {
-  if (s.kind === 'voxel') return new VoxelScene(s.grid, s.background, { stepRatio: s.stepRatio ?? 0.5, near: 0 });
+  if (s.kind === 'voxel') return new VoxelGridScene(s.grid, s.background, { stepRatio: s.stepRatio ?? 0.5, near: 0 });
   if (s.kind === 'mesh') return new MeshScene(s.mesh, s.background);
   const g = s.raw;
   if (!g) throw new UserError('this scene has no Gaussian parameters loaded; nothing to export');

@@ -1,6 +1,7 @@
 import { create } from 'zustand';
-import type { EditEvent } from '../../edit/loops/edit-session';
+import type { EditEvent } from '../../edit/loops/run-loop';
 import type { ModelSource } from '../edit/edit-protocol';
+import type { SavedEditSummary } from '../edit/saved-edit';
 
 export type EditMethod = 'idu' | 'sds';
 export type EditStatus = 'idle' | 'starting' | 'running' | 'paused' | 'cancelling';
@@ -9,9 +10,12 @@ export type EditStatus = 'idle' | 'starting' | 'running' | 'paused' | 'cancellin
 export interface EditState {
   instruction: string;
   method: EditMethod;
-  textGuidance: number;
-  imageGuidance: number;
-  noiseRange: [number, number];
+  /** Guidance scales of the instruction and of the image. */
+  textScale: number;
+  imageScale: number;
+  /** IDU's noise range (fractions of the model's T); also bounds SDS's timesteps. */
+  tMin: number;
+  tMax: number;
   steps: number;
   iters: number;
   views: number;
@@ -32,12 +36,14 @@ export interface EditState {
   error: string | null;
   /** The last live-settings change the running loop confirmed. */
   applied: string | null;
+  /** An edit interrupted by closing or reloading the tab, kept in the browser's storage (offered to resume). */
+  interrupted: SavedEditSummary | null;
   set(p: Partial<Omit<EditState, 'set'>>): void;
   setInstruction(s: string): void;
   setMethod(m: EditMethod): void;
-  setTextGuidance(v: number): void;
-  setImageGuidance(v: number): void;
-  setNoiseRange(r: [number, number]): void;
+  setTextScale(v: number): void;
+  setImageScale(v: number): void;
+  setNoiseRange(tMin: number, tMax: number): void;
   setSteps(n: number): void;
 }
 
@@ -49,9 +55,10 @@ export const SAMPLE_REGION = { min: [-0.3, -0.02, -0.3] as [number, number, numb
 export const useEditStore = create<EditState>((set) => ({
   instruction: SAMPLE_INSTRUCTION,
   method: 'idu',
-  textGuidance: 7.5,
-  imageGuidance: 1.5,
-  noiseRange: [0.7, 0.98],
+  textScale: 7.5,
+  imageScale: 1.5,
+  tMin: 0.7,
+  tMax: 0.98,
   steps: 10,
   iters: 120,
   views: 8,
@@ -66,11 +73,12 @@ export const useEditStore = create<EditState>((set) => ({
   thumbs: [],
   error: null,
   applied: null,
+  interrupted: null,
   set: (p) => set(p),
   setInstruction: (instruction) => set({ instruction }),
   setMethod: (method) => set({ method }),
-  setTextGuidance: (textGuidance) => set({ textGuidance }),
-  setImageGuidance: (imageGuidance) => set({ imageGuidance }),
-  setNoiseRange: (noiseRange) => set({ noiseRange }),
+  setTextScale: (textScale) => set({ textScale }),
+  setImageScale: (imageScale) => set({ imageScale }),
+  setNoiseRange: (tMin, tMax) => set({ tMin, tMax }),
   setSteps: (steps) => set({ steps }),
 }));

@@ -40,19 +40,24 @@ export function loadDemoScene(kind: 'gaussians' | 'voxel' = 'gaussians', res?: n
   return run('generating the demo scene…', () => sceneWorker(kind === 'voxel' ? { type: 'demo-voxel', res } : { type: 'demo' }));
 }
 
+/** Shows parsing progress in the busy line. */
+const parsing = (fraction: number, what: string) => useViewerStore.getState().setBusy(`parsing ${what}… ${Math.round(fraction * 100)}%`);
+
 /** Opens files the user picked or dropped (relative paths for folders), parsed in the worker. */
 export function openUserFiles(files: { path: string; data: Blob | Uint8Array }[]): Promise<boolean> {
   const what = files.length === 1 ? files[0].path : `${files.length} files`;
-  return run(`opening ${what}…`, () => sceneWorker({ type: 'open', files }));
+  const background = useViewerStore.getState().fileBackground;
+  return run(`opening ${what}…`, () => sceneWorker({ type: 'open', files, background }, [], parsing));
 }
 
-/** `?scene=URL`: downloads a scene file (.ply / .splat / .voxel) and opens it. */
+/** `?scene=URL`: downloads a scene file (any Gaussian format, or .voxel) and opens it. */
 export function loadSceneFromUrl(url: string): Promise<boolean> {
   return run(`downloading ${url}…`, async () => {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
     const data = new Uint8Array(await res.arrayBuffer());
     const name = basename(new URL(url, window.location.href).pathname) || 'scene';
-    return sceneWorker({ type: 'open', files: [{ path: name, data }] }, [data.buffer]);
+    const background = useViewerStore.getState().fileBackground;
+    return sceneWorker({ type: 'open', files: [{ path: name, data }], background }, [data.buffer], parsing);
   });
 }

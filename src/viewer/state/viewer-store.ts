@@ -28,6 +28,10 @@ export interface ViewerState {
   sorter: 'auto' | 'radix' | 'counting';
   /** False while a gizmo is dragged. */
   orbitEnabled: boolean;
+  /** Background for scenes opened from bare Gaussian files (which store none); a setting in the Open panel. */
+  fileBackground: [number, number, number];
+  /** Sets the background setting and the current scene's background. */
+  setBackground(bg: [number, number, number]): void;
   setOrbitEnabled(v: boolean): void;
   setBackend(backend: Backend, reason: string | null): void;
   setFrameStats(fps: number, frameMs: number): void;
@@ -56,6 +60,8 @@ export const useViewerStore = create<ViewerState>((set) => ({
   fitRequest: 0,
   orbitEnabled: true,
   sorter: 'auto',
+  fileBackground: [0, 0, 0],
+  setBackground: (bg) => set((s) => ({ fileBackground: bg, scene: s.scene ? { ...s.scene, background: bg } : s.scene })),
   setOrbitEnabled: (orbitEnabled) => set({ orbitEnabled }),
   setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
   setFrameStats: (fps, frameMs) => set({ fps, frameMs }),

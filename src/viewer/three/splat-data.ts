@@ -1,4 +1,6 @@
-import { SH_C0, SH_STRIDE, sigmoid, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { sigmoid } from '../../core/math';
+import { SH_C0 } from '../../nerf/common/sh';
 
 /**
  * Gaussians packed for drawing: everything the vertex stage needs, four floats per record.

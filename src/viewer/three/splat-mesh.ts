@@ -41,11 +41,12 @@ import {
 import { CountingSort } from 'three/examples/jsm/gpgpu/CountingSort.js';
 import type { SplatBuffers } from './splat-data';
 import { GpuRadixSort } from '../../gpu/radix-sort';
+import { SH_C1, SH_C2, SH_C3 } from '../../nerf/common/sh';
 
 /**
  * 3D Gaussian splats as a plain three.js object (WebGPURenderer; also its WebGL2 backend).
  *
- * Rendering follows the 3DGS rasteriser (and the project's CPU twin, src/nerf/gaussian/gaussian-raster-cpu.ts):
+ * Rendering follows the 3DGS rasteriser (and the project's CPU twins, src/nerf/gaussian/gaussian-*-cpu.ts; docs/gaussians.md):
  * EWA projection of the world covariance with the Jacobian of the pinhole projection (view-space x/z, y/z
  * clamped to the image plus 0.3 of its size on each side), a 0.3 px² low-pass added to the 2D covariance,
  * per-pixel α = min(0.99, o·exp(−½ dᵀ Σ⁻¹ d)), fragments with α < 1/255 dropped (the quad is the rectangle
@@ -402,32 +403,32 @@ function softwareAdapter(device: GPUDevice): boolean {
   return !!info && /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }
 
-/** Adds the view-dependent SH bands 1..degree (real SH, the 3DGS constants) to rgb. */
+/** Adds the view-dependent SH bands 1..degree to rgb (the basis and constants of src/nerf/common/sh.ts). */
 function addSphericalHarmonics(rgb: any, sh: any, idx: any, dir: any, degree: number): void {
   const x = dir.x,
     y = dir.y,
     z = dir.z;
-  const basis: any[] = [y.mul(-0.4886025119029199), z.mul(0.4886025119029199), x.mul(-0.4886025119029199)];
+  const basis: any[] = [y.mul(-SH_C1), z.mul(SH_C1), x.mul(-SH_C1)];
   if (degree >= 2) {
     const xx = x.mul(x),
       yy = y.mul(y),
       zz = z.mul(z);
     basis.push(
-      x.mul(y).mul(1.0925484305920792),
-      y.mul(z).mul(-1.0925484305920792),
-      zz.mul(2).sub(xx).sub(yy).mul(0.31539156525252005),
-      x.mul(z).mul(-1.0925484305920792),
-      xx.sub(yy).mul(0.5462742152960396),
+      x.mul(y).mul(SH_C2[0]),
+      y.mul(z).mul(SH_C2[1]),
+      zz.mul(2).sub(xx).sub(yy).mul(SH_C2[2]),
+      x.mul(z).mul(SH_C2[3]),
+      xx.sub(yy).mul(SH_C2[4]),
     );
     if (degree >= 3)
       basis.push(
-        y.mul(xx.mul(3).sub(yy)).mul(-0.5900435899266435),
-        x.mul(y).mul(z).mul(2.890611442640554),
-        y.mul(zz.mul(4).sub(xx).sub(yy)).mul(-0.4570457994644658),
-        z.mul(zz.mul(2).sub(xx.mul(3)).sub(yy.mul(3))).mul(0.3731763325901154),
-        x.mul(zz.mul(4).sub(xx).sub(yy)).mul(-0.4570457994644658),
-        z.mul(xx.sub(yy)).mul(1.445305721320277),
-        x.mul(xx.sub(yy.mul(3))).mul(-0.5900435899266435),
+        y.mul(xx.mul(3).sub(yy)).mul(SH_C3[0]),
+        x.mul(y).mul(z).mul(SH_C3[1]),
+        y.mul(zz.mul(4).sub(xx).sub(yy)).mul(SH_C3[2]),
+        z.mul(zz.mul(2).sub(xx.mul(3)).sub(yy.mul(3))).mul(SH_C3[3]),
+        x.mul(zz.mul(4).sub(xx).sub(yy)).mul(SH_C3[4]),
+        z.mul(xx.sub(yy)).mul(SH_C3[5]),
+        x.mul(xx.sub(yy.mul(3))).mul(SH_C3[6]),
       );
   }
   const base = idx.mul(45).toVar('shBase');

@@ -24,6 +24,7 @@ import {
   vec4,
 } from 'three/tsl';
 import { colorDims, voxelSize, type VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import { SH_C1 } from '../../nerf/common/sh';
 
 /**
  * A voxel radiance grid ray-marched in a fragment shader, as a plain three.js object (WebGPURenderer, either backend).
@@ -93,7 +94,6 @@ export class VoxelMesh extends Mesh {
     const xscale = step * grid.densityScale;
     const radius = size.length() / 2;
     const shift = grid.densityShift;
-    const C1 = 0.4886025119029199;
 
     material.colorNode = Fn(() => {
       const o = cameraPosition;
@@ -192,7 +192,7 @@ export class VoxelMesh extends Mesh {
           const alpha = float(1)
             .sub(exp(sigma.mul(xscale).negate()))
             .toVar('alpha');
-          const basis = grid.shDegree === 1 ? [float(1), d.y.mul(-C1), d.z.mul(C1), d.x.mul(-C1)] : [float(1)];
+          const basis = grid.shDegree === 1 ? [float(1), d.y.mul(-SH_C1), d.z.mul(SH_C1), d.x.mul(-SH_C1)] : [float(1)];
           const col = vec3(0).toVar('col');
           basis.forEach((yb, bi) => {
             for (let q = 0; q < 8; q++) {

@@ -5,7 +5,7 @@ export type Opened = Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 
 
 let worker: Worker | null = null;
 let nextId = 1;
-const pending = new Map<number, { resolve(s: any): void; reject(e: Error): void }>();
+const pending = new Map<number, { resolve(s: any): void; reject(e: Error): void; progress?: (fraction: number, what: string) => void }>();
 
 function getWorker(): Worker {
   if (worker) return worker;
@@ -14,6 +14,10 @@ function getWorker(): Worker {
     const r = ev.data;
     const p = pending.get(r.id);
     if (!p) return;
+    if (r.type === 'progress') {
+      p.progress?.(r.fraction, r.what);
+      return;
+    }
     pending.delete(r.id);
     if (r.type === 'error') p.reject(new Error(r.message));
     else if (r.type === 'exported') p.resolve({ name: r.name, bytes: r.bytes });
@@ -36,11 +40,15 @@ export function exportInWorker(req: Extract<Req, { type: 'export' }>): Promise<{
   });
 }
 
-/** Runs a request in the scene worker (generation and parsing happen off the main thread). */
-export function sceneWorker(req: Exclude<Req, { type: 'export' }>, transfer: Transferable[] = []): Promise<Opened> {
+/** Runs a request in the scene worker (generation and parsing happen off the main thread); `progress` hears parsing. */
+export function sceneWorker(
+  req: Exclude<Req, { type: 'export' }>,
+  transfer: Transferable[] = [],
+  progress?: (fraction: number, what: string) => void,
+): Promise<Opened> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve, reject, progress });
     getWorker().postMessage({ ...req, id }, transfer);
   });
 }

@@ -8,7 +8,7 @@ export type SceneWorkerRequest =
   | { id: number; type: 'demo'; spacing?: number }
   | { id: number; type: 'demo-voxel'; res?: number }
   /** Files the user opened (a folder's files with relative paths, or single files). */
-  | { id: number; type: 'open'; files: { path: string; data: Blob | Uint8Array }[] }
+  | { id: number; type: 'open'; files: { path: string; data: Blob | Uint8Array }[]; background?: [number, number, number] }
   | { id: number; type: 'export'; scene: SceneData; options: import('../io/export-scene').ExportOptions };
 
 /** A scene as it crosses from the worker (splats already packed for drawing). */
@@ -22,4 +22,6 @@ export type SceneData =
 export type SceneWorkerReply =
   | { id: number; type: 'opened'; scene: SceneData | null; dataset: { name: string; cameras: Camera[] } | null }
   | { id: number; type: 'exported'; name: string; bytes: Uint8Array }
+  /** Parsing progress of a request still running (0..1). */
+  | { id: number; type: 'progress'; fraction: number; what: string }
   | { id: number; type: 'error'; message: string };

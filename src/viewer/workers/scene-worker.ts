@@ -38,7 +38,11 @@ async function handle(
     return { scene: { kind: 'voxel', name: 'demo-voxel', grid: demoVoxelGrid(req.res), background: DEMO_BACKGROUND }, dataset: null };
   }
   if (req.type === 'open') {
-    const r = await openFiles(new MemoryFiles(req.files.map((f) => [f.path, f.data])));
+    const id = req.id;
+    const r = await openFiles(new MemoryFiles(req.files.map((f) => [f.path, f.data])), {
+      background: req.background,
+      onProgress: (fraction, what) => post({ id, type: 'progress', fraction, what }),
+    });
     let scene: SceneData | null = null;
     if (r.scene?.gaussians)
       scene = {

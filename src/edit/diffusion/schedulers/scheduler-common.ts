@@ -36,8 +36,8 @@ export interface Scheduler {
   step(modelOutput: Float32Array, i: number, sample: Float32Array, rng?: Rng): Float32Array;
   /** Noises x0 to training timestep t in this scheduler's sample space (DDIM: √ᾱ x0 + √(1−ᾱ) n; Euler: x0 + σ n). */
   addNoise(x0: Float32Array, noise: Float32Array, timestep: number): Float32Array;
-  /** img2img: the schedule index to start at for strength ∈ [0,1] (diffusers' get_timesteps); timesteps.length means no step. */
-  startIndexForStrength(strength: number): number;
+  /** img2img: the schedule index to start at for noise level t ∈ [0,1] (diffusers' get_timesteps, its `strength`); timesteps.length means no step. */
+  startIndexFor(t: number): number;
 }
 
 /** The scheduler settings we read, resolved against the class's diffusers defaults. */
@@ -245,10 +245,10 @@ export function checkSteps(steps: number, span: number, T: number): void {
   if (steps > span) throw new UserError(`cannot take ${steps} steps over ${span} training timesteps`);
 }
 
-/** diffusers img2img get_timesteps: start index for strength s over n steps. */
-export function startIndexForStrength(strength: number, n: number): number {
-  if (!(strength >= 0 && strength <= 1)) throw new UserError(`strength must be in [0, 1], got ${strength}`);
-  const init = Math.min(Math.floor(n * strength), n);
+/** diffusers img2img get_timesteps: start index for noise level t (diffusers' `strength`) over n steps. */
+export function startIndexFor(t: number, n: number): number {
+  if (!(t >= 0 && t <= 1)) throw new UserError(`the noise level t must be in [0, 1], got ${t}`);
+  const init = Math.min(Math.floor(n * t), n);
   return Math.max(n - init, 0);
 }
 

@@ -13,7 +13,7 @@ import {
   makeBetas,
   readCommonConfig,
   spacedTimesteps,
-  startIndexForStrength,
+  startIndexFor,
   type Scheduler,
   type SchedulerConfig,
 } from './scheduler-common';
@@ -120,8 +120,8 @@ export class DdimScheduler implements Scheduler {
     return x0.map((v, k) => a * v + b * noise[k]);
   }
 
-  startIndexForStrength(strength: number): number {
-    return startIndexForStrength(strength, this.timesteps.length);
+  startIndexFor(t: number): number {
+    return startIndexFor(t, this.timesteps.length);
   }
 
   private index(i: number): number {

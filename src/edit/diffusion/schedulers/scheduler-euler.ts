@@ -14,7 +14,7 @@ import {
   makeBetas,
   readCommonConfig,
   spacedTimesteps,
-  startIndexForStrength,
+  startIndexFor,
   type Scheduler,
   type SchedulerConfig,
 } from './scheduler-common';
@@ -129,8 +129,8 @@ export class EulerScheduler implements Scheduler {
     return x0.map((v, k) => v + noise[k] * s);
   }
 
-  startIndexForStrength(strength: number): number {
-    return startIndexForStrength(strength, this.timesteps.length);
+  startIndexFor(t: number): number {
+    return startIndexFor(t, this.timesteps.length);
   }
 
   private index(i: number): number {

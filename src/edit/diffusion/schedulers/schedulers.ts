@@ -1,6 +1,7 @@
 /**
  * Diffusion schedulers built from a diffusers `scheduler_config.json`: Euler-ancestral (the released
- * InstructPix2Pix scheduler), Euler and DDIM, with diffusers' defaults for keys a config leaves out.
+ * InstructPix2Pix scheduler), Euler and DDIM, with diffusers' defaults for keys a config leaves out
+ * (docs/instructpix2pix.md § Schedulers).
  */
 import { UserError } from '../../../core/errors';
 import { parseJson, type FileSource } from '../../../io/files/files';

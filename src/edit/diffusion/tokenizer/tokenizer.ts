@@ -3,7 +3,7 @@
  * (see text-clean.ts), lower-casing, the original regex pre-tokenisation, UTF-8 bytes mapped to printable
  * characters (bytes_to_unicode), BPE with the "</w>" end-of-word marker, BOS/EOS around the text.
  * Loads the original `bpe_simple_vocab_16e6.txt.gz`, HF `vocab.json` + `merges.txt`, or HF `tokenizer.json`.
- * Runs unchanged in the browser and in Node.
+ * Runs unchanged in the browser and in Node. The method: docs/tokenizer.md.
  */
 import { gunzipSync } from 'fflate';
 import { UserError } from '../../../core/errors';

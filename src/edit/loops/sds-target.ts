@@ -1,10 +1,10 @@
 import type { Image } from '../../core/image';
-import { createImage } from '../../core/image';
 import type { Rng } from '../../core/rng';
-import type { DiffusionPrior, Latents, PriorCondition } from '../diffusion/prior';
+import type { Latents } from '../diffusion/latents';
+import type { DiffusionPrior, PriorCondition } from '../diffusion/prior';
 
 /**
- * Score distillation in image space (REFERENCE §3, the HiFA form): for a render x,
+ * Score distillation in image space (the form of HiFA, Zhu et al., ICLR 2024; docs/editing.md): for a render x,
  *   z = 0.18215·E(x), z_t = √ᾱ_t·z + √(1−ᾱ_t)·ε, ε̃ = guided prediction,
  *   ẑ₀ = (z_t − √(1−ᾱ_t)·ε̃)/√ᾱ_t, x̂ = D(ẑ₀/0.18215), loss = λ·w(t)·‖x − sg(x̂)‖².
  * Its gradient w.r.t. x is 2λw(t)(x − x̂): the refit pulls the render towards the one-step denoised target.
@@ -44,7 +44,7 @@ export function annealedTMax(it: number, total: number, s: SdsSchedule): number 
   return Math.max(s.tFloor, Math.max(s.tMin, s.tMax * s.annealFactor ** k));
 }
 
-/** Draws an integer timestep t ∈ [tMin·T, tMax·T) . */
+/** Draws an integer timestep in [tMin·T, tMax·T) (tMin, tMax: noise levels as fractions of T). */
 export function sampleTimestep(rng: Rng, tMin: number, tMax: number, T: number): number {
   const lo = Math.max(1, Math.round(tMin * T)),
     hi = Math.max(lo + 1, Math.min(T, Math.round(tMax * T)));
@@ -65,30 +65,34 @@ export function gaussianLatents(shape: Omit<Latents, 'data'>, rng: Rng): Latents
 export interface SdsTarget {
   /** x̂: the one-step denoised image the render is pulled to. */
   target: Image;
-  t: number;
+  /** The integer timestep (0..T−1). */
+  timestep: number;
   alphaBar: number;
   weight: number;
   /** ‖ε̃ − ε‖² / n (diagnostics). */
   residual: number;
 }
 
-/** One SDS evaluation at timestep t (integer, 0..T−1) for a render x. */
+/**
+ * One SDS evaluation at an integer timestep (0..T−1) for a render x. With a prior that sets `vaeResidual`,
+ * x̂ = x + D(ẑ₀) − D(z): the target keeps the render's detail the VAE cannot represent.
+ */
 export async function sdsTarget(
   prior: DiffusionPrior,
   x: Image,
   cond: PriorCondition,
-  t: number,
+  timestep: number,
   rng: Rng,
   weighting: SdsSchedule['weighting'] = 'sds',
 ): Promise<SdsTarget> {
   const z = await prior.encode(x);
-  const a = prior.alphasCumprod[t];
+  const a = prior.alphasCumprod[timestep];
   const sa = Math.sqrt(a),
     s1 = Math.sqrt(1 - a);
   const eps = gaussianLatents(z, rng);
   const zt: Latents = { ...z, data: new Float32Array(z.data.length) };
   for (let i = 0; i < zt.data.length; i++) zt.data[i] = sa * z.data[i] + s1 * eps.data[i];
-  const epsHat = await prior.predictNoise(zt, t, cond);
+  const epsHat = await prior.predictNoise(zt, timestep, cond);
   const z0: Latents = { ...z, data: new Float32Array(z.data.length) };
   let residual = 0;
   for (let i = 0; i < z0.data.length; i++) {
@@ -96,85 +100,11 @@ export async function sdsTarget(
     residual += (epsHat[i] - eps.data[i]) ** 2;
   }
   const target = await prior.decode(z0, x.width, x.height);
-  if (prior.keepDetail) {
+  if (prior.vaeResidual) {
     const recon = await prior.decode(z, x.width, x.height);
     for (let i = 0, n = x.width * x.height; i < n; i++)
       for (let c = 0; c < 3; c++) target.data[i * 3 + c] += x.data[i * x.channels + c] - recon.data[i * 3 + c];
   }
   for (let i = 0; i < target.data.length; i++) target.data[i] = Math.min(1, Math.max(0, target.data[i]));
-  return { target, t, alphaBar: a, weight: sdsWeight(a, weighting), residual: residual / z0.data.length };
-}
-
-/**
- * An analytic prior that is exact for one target image per camera key: identity VAE, ε̂ = (z_t − √ᾱ·y)/√(1−ᾱ).
- * REFERENCE §3's sanity check: SDS with it must pull renders to y. `targetFor` picks y from the condition image
- * (the loops pass the source render of the camera being optimised, so tests can key targets on it).
- */
-export function exactDenoiserPrior(
-  targetFor: (cond: PriorCondition, w: number, h: number) => Image,
-  alphasCumprod: Float32Array,
-): DiffusionPrior {
-  const toLatents = (img: Image): Latents => {
-    const { width: w, height: h } = img;
-    const data = new Float32Array(3 * w * h);
-    for (let c = 0; c < 3; c++) for (let i = 0; i < w * h; i++) data[c * w * h + i] = img.data[i * img.channels + c];
-    return { channels: 3, height: h, width: w, data };
-  };
-  const fromLatents = (z: Latents): Image => {
-    const img = createImage(z.width, z.height, 3);
-    const n = z.width * z.height;
-    for (let c = 0; c < 3; c++) for (let i = 0; i < n; i++) img.data[i * 3 + c] = z.data[c * n + i];
-    return img;
-  };
-  return {
-    id: 'exact-denoiser',
-    alphasCumprod,
-    encode: async (img) => toLatents(img),
-    decode: async (z) => fromLatents(z),
-    async predictNoise(zt, t, cond) {
-      const y = toLatents(targetFor(cond, zt.width, zt.height));
-      const a = alphasCumprod[t];
-      const out = new Float32Array(zt.data.length);
-      for (let i = 0; i < out.length; i++) out[i] = (zt.data[i] - Math.sqrt(a) * y.data[i]) / Math.sqrt(1 - a);
-      return out;
-    },
-    async img2img(input, cond) {
-      return targetFor(cond, input.width, input.height);
-    },
-  };
-}
-
-/**
- * Vox-E's volumetric regulariser: L = 1 − Pearson(σ_orig, σ_edit) over voxels. Adds weight·∂L/∂σ_edit into
- * `grad` (when given) and returns L.
- */
-export function pearsonLoss(orig: ArrayLike<number>, edit: ArrayLike<number>, weight = 1, grad?: Float32Array): number {
-  const n = orig.length;
-  let ma = 0,
-    mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += orig[i];
-    mb += edit[i];
-  }
-  ma /= n;
-  mb /= n;
-  let cov = 0,
-    va = 0,
-    vb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = orig[i] - ma,
-      db = edit[i] - mb;
-    cov += da * db;
-    va += da * da;
-    vb += db * db;
-  }
-  if (va <= 1e-20 || vb <= 1e-20) return 0;
-  const sa = Math.sqrt(va),
-    sb = Math.sqrt(vb);
-  const r = cov / (sa * sb);
-  if (grad) {
-    // dr/db_j = (a_j − ma)/(sa·sb) − r·(b_j − mb)/vb   (the mean terms cancel)
-    for (let i = 0; i < n; i++) grad[i] -= weight * ((orig[i] - ma) / (sa * sb) - (r * (edit[i] - mb)) / vb);
-  }
-  return 1 - r;
+  return { target, timestep, alphaBar: a, weight: sdsWeight(a, weighting), residual: residual / z0.data.length };
 }

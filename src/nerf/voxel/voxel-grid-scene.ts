@@ -3,9 +3,10 @@ import { createImage } from '../../core/image';
 import { cameraRays } from '../../core/rays';
 import type { RenderOutput, Scene } from '../common/scene';
 import type { MarchParams, VoxelBackend } from './voxel-backend';
-import { voxelSize, type Vec3, type VoxelGrid } from './voxel-grid';
+import { voxelSize, type VoxelGrid } from './voxel-grid';
 import { renderRaysCpu } from './voxel-render-cpu';
 import { defaultMarchParams } from './voxel-backend';
+import type { Vec3 } from '../../core/math';
 
 /** Rendering options a voxel scene keeps (saved in the scene file). */
 export interface VoxelRenderSettings {
@@ -16,7 +17,7 @@ export interface VoxelRenderSettings {
 }
 
 /** A voxel grid as a `Scene`: renders whole cameras on the CPU reference (or a given backend). */
-export class VoxelScene implements Scene {
+export class VoxelGridScene implements Scene {
   readonly kind = 'voxel' as const;
   /** Free-form metadata saved with the scene (how it was fitted, orbit hints). */
   meta?: Record<string, unknown>;
