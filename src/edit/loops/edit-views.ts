@@ -31,6 +31,17 @@ export interface EditFrame {
   image: Image;
 }
 
+/**
+ * Training frames whose "capture" is the render of the scene as it is (the viewer's edits, meshes): each camera
+ * with the editable's source render.
+ */
+export async function sourceFrames(scene: EditableScene, cams: Camera[]): Promise<EditFrame[]> {
+  const frames: EditFrame[] = [];
+  for (let i = 0; i < cams.length; i++)
+    frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: (await scene.renderSource(cams[i])).image });
+  return frames;
+}
+
 /** Builds the views of an edit: frozen source renders, projected region masks dilated by `dilate(camera)` pixels, skip flags. */
 export async function prepareViews(
   scene: EditableScene,

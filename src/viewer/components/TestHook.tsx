@@ -70,7 +70,14 @@ export function TestHook() {
     const hook: InstructSceneHook = {
       info() {
         const s = useViewerStore.getState();
-        const count = s.scene?.kind === 'gaussians' ? s.scene.splats.count : s.scene ? s.scene.grid.density.length : 0;
+        const sc = s.scene;
+        const count = !sc
+          ? 0
+          : sc.kind === 'gaussians'
+            ? sc.splats.count
+            : sc.kind === 'mesh'
+              ? sc.mesh.positions.length / 3
+              : sc.grid.density.length;
         let sorter: string | null = null;
         scene.traverse((o) => {
           if ((o as { isSplatMesh?: boolean }).isSplatMesh) sorter = (o as unknown as { lastSorter: string }).lastSorter;

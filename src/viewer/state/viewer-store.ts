@@ -3,7 +3,7 @@ import type { Camera } from '../../core/camera';
 import type { SceneData } from '../workers/scene-worker-protocol';
 import type { Backend } from '../three/renderer';
 
-/** A scene the viewer shows: splats (drawn sorted every frame) or a voxel grid (ray-marched). */
+/** A scene the viewer shows: splats (drawn sorted every frame), a voxel grid (ray-marched) or a triangle mesh. */
 export type ViewerScene = SceneData;
 
 export type RenderMode = 'color' | 'depth' | 'region';
@@ -79,5 +79,7 @@ export const useViewerStore = create<ViewerState>((set) => ({
 export function sceneSize(scene: ViewerScene | null): string {
   if (!scene) return 'no scene';
   if (scene.kind === 'gaussians') return `${scene.splats.count.toLocaleString('en-US')} splats`;
+  if (scene.kind === 'mesh')
+    return `${(scene.mesh.positions.length / 3).toLocaleString('en-US')} vertices, ${(scene.mesh.indices.length / 3).toLocaleString('en-US')} triangles`;
   return `${scene.grid.res.join('×')} voxels`;
 }

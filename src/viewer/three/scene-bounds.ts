@@ -1,6 +1,7 @@
 import { Box3, Vector3 } from 'three';
 import type { Camera } from '../../core/camera';
 import type { ViewerScene } from '../state/viewer-store';
+import { meshBounds } from '../../nerf/mesh/mesh';
 
 /** World bounds of what is shown (scene content, else the dataset cameras), or null when empty. */
 export function sceneBounds(scene: ViewerScene | null, cams: Camera[] = []): Box3 | null {
@@ -20,6 +21,9 @@ export function sceneBounds(scene: ViewerScene | null, cams: Camera[] = []): Box
       hi.setComponent(a, v[Math.ceil(0.98 * (v.length - 1))]);
     });
     box.set(lo, hi);
+  } else if (scene?.kind === 'mesh') {
+    const { min, max } = meshBounds(scene.mesh);
+    box.set(new Vector3(...min), new Vector3(...max));
   } else if (scene?.kind === 'voxel') {
     box.set(new Vector3(...scene.grid.box.min), new Vector3(...scene.grid.box.max));
   }

@@ -22,6 +22,13 @@ import { loadTokenizer } from '../../../src/edit/diffusion/tokenizer/tokenizer';
 import { checkModelFolder } from '../../../src/edit/diffusion/model-contract';
 import { modelProblems } from '../../../src/edit/diffusion/pipeline';
 import { createScheduler } from '../../../src/edit/diffusion/schedulers/schedulers';
+import { Document, WebIO } from '@gltf-transform/core';
+import { checkMesh, type Mesh } from '../../../src/nerf/mesh/mesh';
+import { MeshScene } from '../../../src/nerf/mesh/mesh-scene';
+import { torus, vase } from '../../../src/nerf/mesh/mesh-shapes';
+import { readObj, writeObj } from '../../../src/io/formats/obj';
+import { readPlyMesh, writePlyMesh } from '../../../src/io/formats/ply-mesh';
+import { readGltfMesh, writeGlb } from '../../../src/io/formats/gltf-mesh';
 import type { SeedKind } from './mutate';
 
 /**
@@ -102,6 +109,74 @@ function asciiPointCloud(): Uint8Array {
   for (let i = 0; i < 6; i++)
     t += `${(i * 0.1).toFixed(2)} ${(-i * 0.05).toFixed(2)} ${(0.2 + i * 0.01).toFixed(2)} ${i * 40} 128 ${255 - i * 30}\n`;
   return enc(t + '3 0 1 2\n');
+}
+
+/** An accepted mesh must be whole and finite, survive every mesh writer, and render finite pixels. */
+async function meshCheck(scene: MeshScene): Promise<string | null> {
+  const m = scene.mesh;
+  try {
+    checkMesh(m, 'accepted mesh');
+    readObj(writeObj(m), 'round-trip.obj');
+    readPlyMesh(writePlyMesh(m), 'round-trip.ply');
+    await readGltfMesh(await writeGlb(m), 'round-trip.glb');
+  } catch (e) {
+    return `accepted, but ${(e as Error).message}`;
+  }
+  if (m.colors && !m.colors.every((c) => c >= 0 && c <= 1)) return 'colours outside [0, 1]';
+  return renderCheck(scene);
+}
+
+/** A scene loadScene accepted: Gaussians or (a PLY with faces) a mesh. */
+async function sceneCheck(v: unknown): Promise<string | null> {
+  if (v instanceof MeshScene) return meshCheck(v);
+  const s = v as GaussianScene;
+  return gaussianCheck(s.gaussians, s);
+}
+
+/** A small OBJ with what real files hold besides vertices and triangles: vt, vn, groups, a quad, negative indices, comments. */
+function objWithExtras(): Uint8Array {
+  return enc(
+    [
+      '# exported by a modeller',
+      'mtllib box.mtl',
+      'o box',
+      'v -0.5 -0.5 0.5 1 0 0',
+      'v 0.5 -0.5 0.5 0 1 0',
+      'v 0.5 0.5 0.5 0 0 1',
+      'v -0.5 0.5 0.5 1 1 0',
+      'v 0 0 -0.5 0.5 0.5 0.5',
+      'vt 0 0',
+      'vt 1 0',
+      'vn 0 0 1',
+      'g front',
+      'usemtl red',
+      's off',
+      'f 1/1/1 2/2/1 3/1/1 4/2/1',
+      'f -1//1 -4//1 -5//1',
+      'f 5 3 2',
+      'l 1 2',
+    ].join('\n') + '\n',
+  );
+}
+
+/** A .gltf with its buffer in a .bin beside it (two nodes, one transformed, one mesh with COLOR_0). */
+async function gltfSeed(): Promise<Record<string, Uint8Array>> {
+  const doc = new Document();
+  const buffer = doc.createBuffer();
+  const m = torus(0.6, 0.25, 8, 5, [0.8, 0.5, 0.2]);
+  const prim = doc
+    .createPrimitive()
+    .setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(m.positions).setBuffer(buffer))
+    .setAttribute('COLOR_0', doc.createAccessor().setType('VEC3').setArray(m.colors!).setBuffer(buffer))
+    .setIndices(doc.createAccessor().setType('SCALAR').setArray(Uint16Array.from(m.indices)).setBuffer(buffer));
+  const mesh = doc.createMesh('torus').addPrimitive(prim);
+  const child = doc.createNode('moved').setMesh(mesh).setTranslation([0.2, 0, 0]).setScale([0.5, 0.5, 0.5]);
+  const root = doc.createNode('root').setMesh(mesh).addChild(child);
+  doc.createScene('scene').addChild(root);
+  const { json: j, resources } = await new WebIO().writeJSON(doc, { basename: 'mesh' });
+  const files: Record<string, Uint8Array> = { 'mesh.gltf': json(j) };
+  for (const [k, v] of Object.entries(resources)) files[k] = v;
+  return files;
 }
 
 const TRANSFORMS_IMAGES = 3;
@@ -193,10 +268,63 @@ export const READERS: FuzzReader[] = [
       const name = readdirSync(dir).find((f) => f.endsWith('.ply'))!;
       return loadScene(join(dir, name), nodeFiles);
     },
-    async check(v) {
-      const s = v as GaussianScene;
-      return gaussianCheck(s.gaussians, s);
+    check: sceneCheck,
+  },
+  {
+    // mesh files as loadScene opens them for render, convert and stylize
+    name: 'obj',
+    async seeds(): Promise<FuzzSeed[]> {
+      return [
+        { files: { 'mesh.obj': writeObj(vase(8, 4)) }, target: 'mesh.obj', kind: 'text' },
+        { files: { 'mesh.obj': objWithExtras() }, target: 'mesh.obj', kind: 'text' },
+      ];
     },
+    async read(dir) {
+      return loadScene(join(dir, 'mesh.obj'), nodeFiles);
+    },
+    check: sceneCheck,
+  },
+  {
+    name: 'mesh-ply',
+    async seeds(): Promise<FuzzSeed[]> {
+      const coloured: Mesh = torus(0.7, 0.3, 7, 5, [0.2, 0.6, 0.9]);
+      return [
+        { files: { 'mesh.ply': writePlyMesh(coloured) }, target: 'mesh.ply', kind: 'binary' },
+        { files: { 'mesh.ply': writePlyMesh(vase(6, 3), { format: 'ascii' }) }, target: 'mesh.ply', kind: 'text' },
+      ];
+    },
+    async read(dir) {
+      return loadScene(join(dir, 'mesh.ply'), nodeFiles);
+    },
+    check: sceneCheck,
+  },
+  {
+    name: 'glb',
+    async seeds(): Promise<FuzzSeed[]> {
+      return [
+        { files: { 'mesh.glb': await writeGlb(vase(8, 4)) }, target: 'mesh.glb', kind: 'binary' },
+        { files: { 'mesh.glb': await writeGlb(torus(0.7, 0.3, 7, 5, [0.9, 0.3, 0.1])) }, target: 'mesh.glb', kind: 'binary' },
+      ];
+    },
+    async read(dir) {
+      return loadScene(join(dir, 'mesh.glb'), nodeFiles);
+    },
+    check: sceneCheck,
+  },
+  {
+    // a .gltf and its external buffer: the JSON (URIs, accessors, the node graph) and the buffer's bytes
+    name: 'gltf',
+    async seeds(): Promise<FuzzSeed[]> {
+      const files = await gltfSeed();
+      return [
+        { files, target: 'mesh.gltf', kind: 'json' },
+        { files, target: 'mesh.bin', kind: 'binary' },
+      ];
+    },
+    async read(dir) {
+      return loadScene(join(dir, 'mesh.gltf'), nodeFiles);
+    },
+    check: sceneCheck,
   },
   {
     name: 'splat',
