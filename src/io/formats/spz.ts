@@ -1,6 +1,7 @@
 import { decompress as zstdDecompress } from 'fzstd';
 import { gzipSync } from 'fflate';
 import { UserError } from '../../core/errors';
+import { checkLimit } from '../../core/limits';
 import { createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { logit } from '../../core/math';
 import { gunzipBounded } from './bounded-inflate';
@@ -29,6 +30,8 @@ const MAGIC = 0x5053474e; // "NGSP" little-endian
 const COLOR_SCALE = 0.15;
 const SH_COUNTS = [0, 3, 8, 15, 24]; // coefficients per channel above DC, by degree
 const MAX_V4_STREAMS = 16;
+/** Largest expansion of a ZSTD frame: a 3-byte RLE block header + 1 byte gives up to 128 KiB. */
+const ZSTD_MAX_RATIO = 32_768;
 
 export interface SpzInfo {
   version: number;
@@ -55,6 +58,7 @@ function parseHeader(dv: DataView, file: string, v4Allowed: boolean): Header {
   if (version < 4 && shDegree > 3) throw new UserError(`SPZ version ${version} with SH degree ${shDegree} (at most 3)`, file);
   if (shDegree > 4) throw new UserError(`SPZ SH degree ${shDegree} is not valid (0 to 4)`, file);
   if (fractionalBits > 23) throw new UserError(`SPZ fractional bits ${fractionalBits} is not valid (at most 23)`, file);
+  checkLimit('elements', count, 'SPZ point count', file);
   return { version, count, shDegree, fractionalBits, flags, antialiased: (flags & 1) !== 0 };
 }
 
@@ -149,6 +153,12 @@ function readV4Streams(bytes: Uint8Array, dv: DataView, h: Header, file: string)
       if (usize !== BigInt(sizes[s]))
         throw new UserError(
           `SPZ stream ${s} (${names[s]}) says ${usize} bytes uncompressed; ${h.count} points need ${sizes[s]} (corrupt file?)`,
+          file,
+        );
+      // a ZSTD frame expands its input at most ~32,768× (RLE blocks): more is a lie, refused before allocating
+      if (sizes[s] > c * ZSTD_MAX_RATIO + 1024)
+        throw new UserError(
+          `SPZ stream ${s} (${names[s]}) claims ${sizes[s]} bytes from ${c} compressed, more than ZSTD can expand (corrupt file?)`,
           file,
         );
       const target = new Uint8Array(sizes[s]);
