@@ -1,0 +1,157 @@
+import projectSource from '../../shaders/splat_project.wgsl?raw';
+import sortSource from '../../shaders/splat_sort.wgsl?raw';
+import { GpuPrefixScan } from '../../gpu/radix-sort';
+import { runnerFor, type GpuRunner, type Kernel } from '../../gpu/runner';
+import type { SplatBuffers } from './splat-data';
+import { DEPTH_BINS, RECORD_WORDS, STATE_WORDS, writeSplatParams, type SplatParams } from './splat-project';
+
+const WG = 256;
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Where a frame's results go: buffers the draw reads (three.js owns them; see splat-mesh.ts). */
+export interface SplatFrameTargets {
+  /** RECORD_WORDS u32 per record (capacity records) */
+  records: GPUBuffer;
+  /** u32 per record: the records, far to near */
+  order: GPUBuffer;
+  /** drawIndirect arguments (vertex count, instance count, first vertex, first instance) */
+  draw: GPUBuffer;
+}
+
+/**
+ * The viewer's per-frame splat work on the GPU, in one compute pass: (level-of-detail cut), projection + culling
+ * into draw records with depth keys (splat_project.wgsl), then a counting sort of the records by key: the depth
+ * histogram made during the projection, its prefix scan (sort_scan.wgsl), and a scatter sized on the GPU by an
+ * indirect dispatch (splat_sort.wgsl), which also writes the indirect draw. Nothing is read back.
+ */
+export class SplatGpu {
+  private readonly data: GPUBuffer;
+  private readonly sh: GPUBuffer;
+  private readonly lod: GPUBuffer;
+  readonly state: GPUBuffer;
+  readonly keys: GPUBuffer;
+  private readonly hist: GPUBuffer;
+  private readonly dispatch: GPUBuffer;
+  private readonly params: GPUBuffer;
+  private readonly sortParams: GPUBuffer;
+  /** stands in for the dispatch arguments in the scatter's bindings (a buffer read as indirect arguments may not also be bound writable) */
+  private readonly dummy: GPUBuffer;
+  private readonly paramBytes = new ArrayBuffer(224);
+
+  private constructor(
+    readonly runner: GpuRunner,
+    readonly splats: SplatBuffers,
+    readonly capacity: number,
+    private readonly k: { lodCount: Kernel; lodSelect: Kernel; project: Kernel; args: Kernel; scatter: Kernel },
+    private readonly scan: GpuPrefixScan,
+  ) {
+    const d = runner.device;
+    const upload = (src: Uint32Array | null, label: string) => {
+      const bytes = Math.max(16, src?.byteLength ?? 0);
+      const b = d.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: STORAGE(), label, mappedAtCreation: true });
+      if (src) new Uint32Array(b.getMappedRange()).set(src);
+      b.unmap();
+      return b;
+    };
+    const s = splats;
+    this.data = upload(s.data.subarray(0, s.nodes * 8), 'splat data');
+    this.sh = upload(s.sh, 'splat sh');
+    this.lod = upload(s.lod, 'splat lod');
+    this.state = d.createBuffer({ size: STATE_WORDS * 4, usage: STORAGE(), label: 'splat state' });
+    this.keys = d.createBuffer({ size: Math.max(16, capacity * 4), usage: STORAGE(), label: 'splat keys' });
+    this.hist = d.createBuffer({ size: DEPTH_BINS * 4, usage: STORAGE(), label: 'splat depth histogram' });
+    this.dispatch = d.createBuffer({ size: 16, usage: STORAGE() | GPUBufferUsage.INDIRECT, label: 'splat scatter dispatch' });
+    this.params = d.createBuffer({ size: 224, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'splat params' });
+    this.sortParams = runner.uniform(new Uint32Array([capacity, runner.maxPerDim, 0, 0]), 'splat sort params');
+    this.dummy = d.createBuffer({ size: 16, usage: STORAGE(), label: 'splat dummy' });
+  }
+
+  /** Compiles the kernels (asynchronously) and uploads the splats. */
+  static async create(device: GPUDevice, splats: SplatBuffers, capacity: number): Promise<SplatGpu> {
+    const runner = runnerFor(device);
+    const limit = device.limits.maxStorageBufferBindingSize;
+    const bytes = splats.nodes * 32;
+    if (bytes > limit)
+      throw new Error(
+        `${splats.nodes} splats need ${Math.ceil(bytes / 2 ** 20)} MiB in one storage buffer; this WebGPU device allows ${Math.floor(limit / 2 ** 20)} MiB`,
+      );
+    const proj = (entry: string, workgroupSize = WG) =>
+      runner.kernel({
+        code: projectSource,
+        entry,
+        bindings: ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage'],
+        workgroupSize,
+        label: `splat_project.${entry}`,
+      });
+    const sort = (entry: string) =>
+      runner.kernel({
+        code: sortSource,
+        entry,
+        bindings: ['uniform', 'storage', 'storage', 'storage', 'storage', 'storage', 'storage'],
+        workgroupSize: WG,
+        label: `splat_sort.${entry}`,
+      });
+    const [lodCount, lodSelect, project, args, scatter, scan] = await Promise.all([
+      proj('splat_lod_count'),
+      proj('splat_lod_select'),
+      proj('splat_project'),
+      sort('splat_args'),
+      sort('splat_scatter'),
+      GpuPrefixScan.create(device),
+    ]);
+    return new SplatGpu(runner, splats, capacity, { lodCount, lodSelect, project, args, scatter }, scan);
+  }
+
+  /** GPU memory of this object's buffers (bytes), besides the draw targets. */
+  get gpuBytes(): number {
+    return [this.data, this.sh, this.lod, this.state, this.keys, this.hist, this.dispatch].reduce((s, b) => s + b.size, 0);
+  }
+
+  /** Encodes one frame (queue writes for the parameters happen now). */
+  encode(enc: GPUCommandEncoder, p: SplatParams, out: SplatFrameTargets): void {
+    const r = this.runner;
+    r.device.queue.writeBuffer(this.params, 0, writeSplatParams(p, this.paramBytes));
+    enc.clearBuffer(this.state);
+    enc.clearBuffer(this.hist);
+    const pb = [this.params, this.data, this.sh, this.lod, this.state, out.records, this.keys, this.hist];
+    const sb = [this.sortParams, this.state, this.keys, this.hist, out.order, this.dispatch, out.draw];
+    const pass = enc.beginComputePass({ label: 'splat projection + sort' });
+    if (p.lod) {
+      r.encode(pass, [
+        { kernel: this.k.lodCount, buffers: pb, threads: p.nodes },
+        { kernel: this.k.lodSelect, buffers: pb, threads: [1, 1, 1] },
+      ]);
+    }
+    r.encode(pass, [
+      { kernel: this.k.project, buffers: pb, threads: p.nodes },
+      { kernel: this.k.args, buffers: sb, threads: [1, 1, 1] },
+    ]);
+    this.scan.encode(pass, this.hist, DEPTH_BINS);
+    r.encodeIndirect(pass, { kernel: this.k.scatter, buffers: [...sb.slice(0, 5), this.dummy, out.draw] }, this.dispatch, 0);
+    pass.end();
+  }
+
+  /** The state words (counters, level-of-detail histograms) after the submitted work (tests, stats). */
+  async readState(): Promise<Uint32Array> {
+    return this.runner.readU32(this.state, 0, STATE_WORDS);
+  }
+
+  destroy(): void {
+    for (const b of [
+      this.data,
+      this.sh,
+      this.lod,
+      this.state,
+      this.keys,
+      this.hist,
+      this.dispatch,
+      this.params,
+      this.sortParams,
+      this.dummy,
+    ])
+      b.destroy();
+    this.scan.destroy();
+  }
+}
+
+export { RECORD_WORDS };
