@@ -152,7 +152,12 @@ describe.skipIf(missing !== null)('viewer app (Chromium, WebGPU)', () => {
       const ref = renderGaussiansCpu(demoGaussians(), cam, DEMO_BACKGROUND).image;
       // default on WebGPU: projection, culling and counting sort in compute passes (once the kernels are compiled)
       await page.waitForFunction(() => window.__instructScene?.info().sorter === 'gpu', undefined, { timeout: 90_000 });
+      // a still view draws the last records again; moving the camera recomputes them before that frame's draw
+      const before = (await page.evaluate(() => window.__instructScene!.info())).splatFrames!;
+      await page.waitForFunction((n) => window.__instructScene!.info().splatFrames!.reused > n + 2, before.reused, { timeout: 30_000 });
+      expect((await page.evaluate(() => window.__instructScene!.info())).splatFrames!.computed).toBe(before.computed);
       const px = await page.evaluate((c) => window.__instructScene!.renderPixels(c as unknown as Camera), camJson(cam));
+      expect((await page.evaluate(() => window.__instructScene!.info())).splatFrames!.computed).toBeGreaterThan(before.computed);
       const { psnr, covered } = compare(px.rgba, ref.data, cam, 'splats (GPU projection + sort) vs CPU rasteriser');
       expect(covered).toBeGreaterThan(0.3);
       expect(psnr).toBeGreaterThan(35);

@@ -270,25 +270,28 @@ describe.skipIf(!hasGpu)('WGSL kernels (splat_project.wgsl, splat_sort.wgsl) vs 
     device = await getGpuDevice();
   });
 
-  async function runGpu(s: SplatBuffers, p: SplatParams) {
+  async function runGpu(s: SplatBuffers, p: SplatParams, before: SplatParams[] = []) {
     const r = runnerFor(device);
     const gpu = await SplatGpu.create(device, s, p.capacity);
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const records = device.createBuffer({ size: p.capacity * RECORD_WORDS * 4, usage });
     const order = device.createBuffer({ size: p.capacity * 4, usage });
-    const draw = device.createBuffer({ size: 16, usage: usage | GPUBufferUsage.INDIRECT });
-    const enc = device.createCommandEncoder();
-    gpu.encode(enc, p, { records, order, draw });
-    device.queue.submit([enc.finish()]);
+    const count = device.createBuffer({ size: 16, usage });
+    // earlier frames first (each in its own submit, as the viewer runs them): what they leave behind must not leak
+    for (const q of [...before, p]) {
+      const enc = device.createCommandEncoder();
+      gpu.encode(enc, q, { records, order, count });
+      device.queue.submit([enc.finish()]);
+    }
     const out = {
       state: await gpu.readState(),
       records: await r.readU32(records),
       order: await r.readU32(order),
       keys: await r.readU32(gpu.keys),
-      draw: await r.readU32(draw),
+      count: await r.readU32(count),
     };
     gpu.destroy();
-    for (const b of [records, order, draw]) b.destroy();
+    for (const b of [records, order, count]) b.destroy();
     return out;
   }
 
@@ -296,8 +299,9 @@ describe.skipIf(!hasGpu)('WGSL kernels (splat_project.wgsl, splat_sort.wgsl) vs 
     const f = createCpuFrame(p.capacity);
     const n = projectAndSortCpu(p, s, f);
     expect(gpu.state[3]).toBe(n);
-    expect(gpu.draw[0]).toBe(6 * n);
-    expect(gpu.draw[1]).toBe(1);
+    expect(gpu.count[0]).toBe(n);
+    // the counters the next frame starts from are clear
+    expect(gpu.state[0]).toBe(0);
     // the same records (slots differ: the GPU appends with atomics); match them by centre (grid of 1 px cells)
     const cell = (u: number, v: number) => `${Math.floor(u)},${Math.floor(v)}`;
     const cpu = new Map<string, ReturnType<typeof record>[]>();
@@ -359,9 +363,19 @@ describe.skipIf(!hasGpu)('WGSL kernels (splat_project.wgsl, splat_sort.wgsl) vs 
       const f = compare(s, p, gpu);
       expect(gpu.state[1]).toBe(f.state[1]);
       expect(gpu.state[2]).toBe(f.state[2]);
-      for (let i = 0; i < LOD_BINS; i++) expect(gpu.state[4 + i]).toBe(f.state[4 + i]);
+      for (let i = 0; i < 2 * LOD_BINS; i++) expect(gpu.state[4 + i]).toBe(0);
       expect(gpu.state[3]).toBeLessThanOrEqual(budget);
     }
+  });
+
+  it('starts every frame clean: after other views (and level-of-detail frames) the records are those of a first frame', async () => {
+    const g = scene(9, 20000, 0, 1.5);
+    const s = packSplats(g, { lodAbove: 1000 });
+    const a = lookAtCamera([3, 2, 3], [0, 0, 0], [0, 1, 0], 160, 120, 60);
+    const b = lookAtCamera([-2, 1, 3], [0, 0, 0], [0, 1, 0], 160, 120, 60);
+    const cap = s.nodes;
+    const p = paramsFor(s, a, { capacity: cap });
+    compare(s, p, await runGpu(s, p, [paramsFor(s, b, { capacity: cap }), paramsFor(s, a, { lod: true, budget: 2000, capacity: cap })]));
   });
 
   it('handles an empty view (everything behind the camera): no records, an empty draw', async () => {
@@ -370,6 +384,6 @@ describe.skipIf(!hasGpu)('WGSL kernels (splat_project.wgsl, splat_sort.wgsl) vs 
     const p = paramsFor(s, cam);
     const gpu = await runGpu(s, p);
     expect(gpu.state[3]).toBe(0);
-    expect(gpu.draw[0]).toBe(0);
+    expect(gpu.count[0]).toBe(0);
   });
 });

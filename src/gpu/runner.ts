@@ -221,21 +221,6 @@ export class GpuRunner {
     }
   }
 
-  /**
-   * Encodes one dispatch whose workgroup counts (x, y, z: three u32) are read from `indirect` at byte `offset` when
-   * it runs, so an earlier kernel of the same pass can size it (`indirect` needs GPUBufferUsage.INDIRECT).
-   */
-  encodeIndirect(
-    pass: GPUComputePassEncoder,
-    call: { kernel: Kernel; buffers: (GPUBuffer | GPUBufferBinding)[] },
-    indirect: GPUBuffer,
-    offset = 0,
-  ): void {
-    pass.setPipeline(call.kernel.pipeline);
-    pass.setBindGroup(0, this.bindGroup({ ...call, threads: 0 }));
-    pass.dispatchWorkgroupsIndirect(indirect, offset);
-  }
-
   /** Runs the calls in order (one compute pass, one submit). Each dispatch sees the previous ones' writes. */
   run(calls: KernelCall[], label?: string): void {
     const enc = this.device.createCommandEncoder({ label });

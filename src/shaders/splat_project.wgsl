@@ -33,8 +33,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> data: array<u32>;
 @group(0) @binding(2) var<storage, read> sh: array<u32>;
 @group(0) @binding(3) var<storage, read> lod: array<u32>;
-// state[0] records appended, [1] chosen size bin, [2] nodes its cut draws, [3] records kept (splat_args),
-// [4 .. 4+LOD_BINS) nodes per size bin, [4+LOD_BINS .. 4+2·LOD_BINS) parents per size bin
+// state[0] records appended, [1] chosen size bin, [2] nodes its cut draws, [3] records kept (splat_offsets),
+// [4 .. 4+LOD_BINS) nodes per size bin, [4+LOD_BINS .. 4+2·LOD_BINS) parents per size bin. The kernels that read
+// the counters clear them for the next frame (splat_lod_select, splat_offsets).
 @group(0) @binding(4) var<storage, read_write> state: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> records: array<u32>;
 @group(0) @binding(6) var<storage, read_write> keys: array<u32>;
@@ -119,6 +120,9 @@ var<workgroup> best: atomic<u32>;
 fn splat_lod_select(@builtin(local_invocation_index) i: u32) {
   if (i == 0u) { atomicStore(&best, LOD_BINS - 1u); }
   scan[i] = i32(atomicLoad(&state[4u + i])) - i32(atomicLoad(&state[4u + LOD_BINS + i]));
+  // cleared for the next frame (no separate clear pass)
+  atomicStore(&state[4u + i], 0u);
+  atomicStore(&state[4u + LOD_BINS + i], 0u);
   workgroupBarrier();
   for (var s = 1u; s < LOD_BINS; s = s << 1u) {
     var v = scan[i];
@@ -240,13 +244,17 @@ fn splat_project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   // as a rectangle along the eigenvectors of the 2D covariance (faint splats get small quads)
   let k2 = 2.0 * log(opacity * 255.0);
   let k = sqrt(k2);
+  // eigen decomposition written to avoid cancellation in f32 (nearly round and very thin splats alike):
+  // disc = √(((a−c)/2)² + b²) rather than √(mid² − det), λ₂ = det/λ₁, and of the two eigenvector formulas
+  // (λ₁ − c, b) and (b, λ₁ − a) the one without a difference of near-equal numbers
   let mid = 0.5 * (a + cc);
-  let disc = sqrt(max(mid * mid - det, 0.0));
+  let hd = 0.5 * (a - cc);
+  let disc = sqrt(hd * hd + b * b);
   let l1 = mid + disc;
-  let l2 = max(det / l1, 1e-6); // (not mid − disc: that cancels for thin splats)
+  let l2 = max(det / l1, 1e-6);
   var e1 = vec2f(1.0, 0.0);
-  let v = vec2f(b, l1 - a);
-  if (dot(v, v) > 1e-12) { e1 = normalize(v); }
+  let v = select(vec2f(b, disc - hd), vec2f(hd + disc, b), hd >= 0.0);
+  if (dot(v, v) > 1e-24) { e1 = normalize(v); }
   let a1 = e1 * (k * sqrt(l1));
   let a2len = k * sqrt(l2);
   let u = fx * t.x / t.z + P.intr.z;

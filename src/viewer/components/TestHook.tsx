@@ -29,6 +29,8 @@ export interface InstructSceneHook {
     frames: number;
     error: string | null;
     sorter: string | null;
+    /** Splat frames whose records were recomputed (view changed) and frames that drew the previous ones again. */
+    splatFrames: { computed: number; reused: number } | null;
   };
   /** Renders `cam` (the project's Camera JSON) off-screen and returns its pixels (scene content only, no helpers). */
   renderPixels(cam: Camera): Promise<RenderedPixels>;
@@ -64,8 +66,13 @@ export function TestHook() {
         const s = useViewerStore.getState();
         const count = s.scene?.kind === 'gaussians' ? s.scene.splats.count : s.scene ? s.scene.grid.density.length : 0;
         let sorter: string | null = null;
+        let splatFrames: { computed: number; reused: number } | null = null;
         scene.traverse((o) => {
-          if ((o as { isSplatMesh?: boolean }).isSplatMesh) sorter = (o as unknown as { lastSorter: string }).lastSorter;
+          if ((o as { isSplatMesh?: boolean }).isSplatMesh) {
+            const m = o as unknown as { lastSorter: string; sortCount: number; reuseCount: number };
+            sorter = m.lastSorter;
+            splatFrames = { computed: m.sortCount, reused: m.reuseCount };
+          }
         });
         return {
           backend: s.backend,
@@ -76,6 +83,7 @@ export function TestHook() {
           frames,
           error: s.error,
           sorter,
+          splatFrames,
         };
       },
       async renderPixels(cam) {

@@ -1,6 +1,5 @@
 import projectSource from '../../shaders/splat_project.wgsl?raw';
 import sortSource from '../../shaders/splat_sort.wgsl?raw';
-import { GpuPrefixScan } from '../../gpu/radix-sort';
 import { runnerFor, type GpuRunner, type Kernel } from '../../gpu/runner';
 import type { SplatBuffers } from './splat-data';
 import { DEPTH_BINS, RECORD_WORDS, STATE_WORDS, writeSplatParams, type SplatParams } from './splat-project';
@@ -14,15 +13,16 @@ export interface SplatFrameTargets {
   records: GPUBuffer;
   /** u32 per record: the records, far to near */
   order: GPUBuffer;
-  /** drawIndirect arguments (vertex count, instance count, first vertex, first instance) */
-  draw: GPUBuffer;
+  /** u32: how many records to draw */
+  count: GPUBuffer;
 }
 
 /**
- * The viewer's per-frame splat work on the GPU, in one compute pass: (level-of-detail cut), projection + culling
- * into draw records with depth keys (splat_project.wgsl), then a counting sort of the records by key: the depth
- * histogram made during the projection, its prefix scan (sort_scan.wgsl), and a scatter sized on the GPU by an
- * indirect dispatch (splat_sort.wgsl), which also writes the indirect draw. Nothing is read back.
+ * The viewer's per-frame splat work on the GPU, in one compute pass of three dispatches (five with a level-of-detail
+ * tree): (the size histogram of the tree's nodes and the cut that fits the budget), projection + culling into draw
+ * records with depth keys and their histogram (splat_project.wgsl), the histogram's prefix sums, and the scatter
+ * of a counting sort (splat_sort.wgsl). Nothing is read back, nothing is indirect, and the kernels clear the
+ * counters they read, so no clear passes either.
  */
 export class SplatGpu {
   private readonly data: GPUBuffer;
@@ -31,19 +31,16 @@ export class SplatGpu {
   readonly state: GPUBuffer;
   readonly keys: GPUBuffer;
   private readonly hist: GPUBuffer;
-  private readonly dispatch: GPUBuffer;
+  private readonly offsets: GPUBuffer;
   private readonly params: GPUBuffer;
   private readonly sortParams: GPUBuffer;
-  /** stands in for the dispatch arguments in the scatter's bindings (a buffer read as indirect arguments may not also be bound writable) */
-  private readonly dummy: GPUBuffer;
   private readonly paramBytes = new ArrayBuffer(224);
 
   private constructor(
     readonly runner: GpuRunner,
     readonly splats: SplatBuffers,
     readonly capacity: number,
-    private readonly k: { lodCount: Kernel; lodSelect: Kernel; project: Kernel; args: Kernel; scatter: Kernel },
-    private readonly scan: GpuPrefixScan,
+    private readonly k: { lodCount: Kernel; lodSelect: Kernel; project: Kernel; offsets: Kernel; scatter: Kernel },
   ) {
     const d = runner.device;
     const upload = (src: Uint32Array | null, label: string) => {
@@ -60,10 +57,9 @@ export class SplatGpu {
     this.state = d.createBuffer({ size: STATE_WORDS * 4, usage: STORAGE(), label: 'splat state' });
     this.keys = d.createBuffer({ size: Math.max(16, capacity * 4), usage: STORAGE(), label: 'splat keys' });
     this.hist = d.createBuffer({ size: DEPTH_BINS * 4, usage: STORAGE(), label: 'splat depth histogram' });
-    this.dispatch = d.createBuffer({ size: 16, usage: STORAGE() | GPUBufferUsage.INDIRECT, label: 'splat scatter dispatch' });
+    this.offsets = d.createBuffer({ size: DEPTH_BINS * 4, usage: STORAGE(), label: 'splat depth offsets' });
     this.params = d.createBuffer({ size: 224, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'splat params' });
-    this.sortParams = runner.uniform(new Uint32Array([capacity, runner.maxPerDim, 0, 0]), 'splat sort params');
-    this.dummy = d.createBuffer({ size: 16, usage: STORAGE(), label: 'splat dummy' });
+    this.sortParams = runner.uniform(new Uint32Array([capacity, 0, 0, 0]), 'splat sort params');
   }
 
   /** Compiles the kernels (asynchronously) and uploads the splats. */
@@ -91,43 +87,39 @@ export class SplatGpu {
         workgroupSize: WG,
         label: `splat_sort.${entry}`,
       });
-    const [lodCount, lodSelect, project, args, scatter, scan] = await Promise.all([
+    const [lodCount, lodSelect, project, offsets, scatter] = await Promise.all([
       proj('splat_lod_count'),
       proj('splat_lod_select'),
       proj('splat_project'),
-      sort('splat_args'),
+      sort('splat_offsets'),
       sort('splat_scatter'),
-      GpuPrefixScan.create(device),
     ]);
-    return new SplatGpu(runner, splats, capacity, { lodCount, lodSelect, project, args, scatter }, scan);
+    return new SplatGpu(runner, splats, capacity, { lodCount, lodSelect, project, offsets, scatter });
   }
 
   /** GPU memory of this object's buffers (bytes), besides the draw targets. */
   get gpuBytes(): number {
-    return [this.data, this.sh, this.lod, this.state, this.keys, this.hist, this.dispatch].reduce((s, b) => s + b.size, 0);
+    return [this.data, this.sh, this.lod, this.state, this.keys, this.hist, this.offsets].reduce((s, b) => s + b.size, 0);
   }
 
   /** Encodes one frame (queue writes for the parameters happen now). */
   encode(enc: GPUCommandEncoder, p: SplatParams, out: SplatFrameTargets): void {
     const r = this.runner;
     r.device.queue.writeBuffer(this.params, 0, writeSplatParams(p, this.paramBytes));
-    enc.clearBuffer(this.state);
-    enc.clearBuffer(this.hist);
     const pb = [this.params, this.data, this.sh, this.lod, this.state, out.records, this.keys, this.hist];
-    const sb = [this.sortParams, this.state, this.keys, this.hist, out.order, this.dispatch, out.draw];
+    const sb = [this.sortParams, this.state, this.keys, this.hist, this.offsets, out.order, out.count];
     const pass = enc.beginComputePass({ label: 'splat projection + sort' });
-    if (p.lod) {
+    if (p.lod)
       r.encode(pass, [
         { kernel: this.k.lodCount, buffers: pb, threads: p.nodes },
         { kernel: this.k.lodSelect, buffers: pb, threads: [1, 1, 1] },
       ]);
-    }
     r.encode(pass, [
       { kernel: this.k.project, buffers: pb, threads: p.nodes },
-      { kernel: this.k.args, buffers: sb, threads: [1, 1, 1] },
+      { kernel: this.k.offsets, buffers: sb, threads: [1, 1, 1] },
+      // every slot that can hold a record; those past the count return at once
+      { kernel: this.k.scatter, buffers: sb, threads: this.capacity },
     ]);
-    this.scan.encode(pass, this.hist, DEPTH_BINS);
-    r.encodeIndirect(pass, { kernel: this.k.scatter, buffers: [...sb.slice(0, 5), this.dummy, out.draw] }, this.dispatch, 0);
     pass.end();
   }
 
@@ -137,20 +129,8 @@ export class SplatGpu {
   }
 
   destroy(): void {
-    for (const b of [
-      this.data,
-      this.sh,
-      this.lod,
-      this.state,
-      this.keys,
-      this.hist,
-      this.dispatch,
-      this.params,
-      this.sortParams,
-      this.dummy,
-    ])
+    for (const b of [this.data, this.sh, this.lod, this.state, this.keys, this.hist, this.offsets, this.params, this.sortParams])
       b.destroy();
-    this.scan.destroy();
   }
 }
 

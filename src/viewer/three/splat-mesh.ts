@@ -2,7 +2,6 @@ import {
   Box3,
   BufferGeometry,
   DoubleSide,
-  IndirectStorageBufferAttribute,
   Matrix4,
   Mesh,
   NodeMaterial,
@@ -103,7 +102,7 @@ export class SplatMesh extends Mesh {
   private readonly capacity: number;
   private readonly recordsAttr: StorageBufferAttribute;
   private readonly orderAttr: StorageBufferAttribute;
-  private readonly drawAttr: IndirectStorageBufferAttribute;
+  private readonly countAttr: StorageBufferAttribute;
   private readonly touchNode: any;
   /** the draw's storage reads (switched to textures on the WebGL2 backend) */
   private readonly reads: any[];
@@ -134,19 +133,20 @@ export class SplatMesh extends Mesh {
     const cap = this.capacity;
     this.recordsAttr = new StorageBufferAttribute(new Uint32Array(cap * RECORD_WORDS), 4);
     this.orderAttr = new StorageBufferAttribute(new Uint32Array(cap), 1);
-    this.drawAttr = new IndirectStorageBufferAttribute(new Uint32Array([0, 1, 0, 0]), 1);
+    this.countAttr = new StorageBufferAttribute(new Uint32Array(4), 1);
     // TSL nodes are typed loosely here: three's TSL typings do not model storage element types well
     const recordsRead: any = storage(this.recordsAttr, 'uvec4', cap * 2).toReadOnly();
     const orderRead: any = storage(this.orderAttr, 'uint', cap).toReadOnly();
-    this.reads = [recordsRead, orderRead];
+    const countRead: any = storage(this.countAttr, 'uint', 4).toReadOnly();
+    this.reads = [recordsRead, orderRead, countRead];
     // creates three's GPU buffers for the attributes the compute passes write (see prepare)
     const recordsW: any = storage(this.recordsAttr, 'uvec4', cap * 2);
     const orderW: any = storage(this.orderAttr, 'uint', cap);
-    const drawW: any = storage(this.drawAttr, 'uint', 4);
+    const countW: any = storage(this.countAttr, 'uint', 4);
     this.touchNode = Fn(() => {
       recordsW.element(0).assign(recordsW.element(0));
       orderW.element(0).assign(orderW.element(0));
-      drawW.element(1).assign(uint(1));
+      countW.element(0).assign(countW.element(0));
     })().compute(1);
 
     // varyings: the offset in units of σ along the quad's axes (so Mahalanobis² = |d|²), and the packed
@@ -160,21 +160,26 @@ export class SplatMesh extends Mesh {
     material.vertexNode = Fn(() => {
       const i = vertexIndex.div(6).toVar('i');
       const corner = vertexIndex.mod(6).toVar('corner');
-      const j = orderRead.element(i).toVar('j');
-      const r0 = recordsRead.element(j.mul(2)).toVar('r0');
-      const r1 = recordsRead.element(j.mul(2).add(1)).toVar('r1');
-      // corners of the two triangles (−1,−1) (1,−1) (1,1) (−1,−1) (1,1) (−1,1) as bit masks over the corner index
-      const ux = float(uint(22).shiftRight(corner).bitAnd(1)).mul(2).sub(1).toVar('ux');
-      const uy = float(uint(52).shiftRight(corner).bitAnd(1)).mul(2).sub(1).toVar('uy');
-      const a1 = vec2(f32(r0.w), f32(r1.x)).toVar('a1');
-      const h = half2(r1.y).toVar('h');
-      const e1 = a1.div(max(length(a1), 1e-20)).toVar('e1');
-      const a2 = vec2(e1.y.negate(), e1.x).mul(h.x);
-      const p = vec2(f32(r0.x), f32(r0.y)).add(a1.mul(ux)).add(a2.mul(uy)).toVar('p');
-      // the quad spans k standard deviations along each axis (k² = h.y)
-      vD.assign(vec2(ux, uy).mul(sqrt(h.y)));
-      vColor.assign(r1.zw);
-      return vec4(p.x.mul(2).div(viewport.x).sub(1), float(1).sub(p.y.mul(2).div(viewport.y)), f32(r0.z), 1);
+      // the draw covers every slot (no indirect draw); slots past this frame's records fall outside the clip volume
+      const clip = vec4(2, 2, 2, 1).toVar('clip');
+      If(i.lessThan(countRead.element(0)), () => {
+        const j = orderRead.element(i).toVar('j');
+        const r0 = recordsRead.element(j.mul(2)).toVar('r0');
+        const r1 = recordsRead.element(j.mul(2).add(1)).toVar('r1');
+        // corners of the two triangles (−1,−1) (1,−1) (1,1) (−1,−1) (1,1) (−1,1) as bit masks over the corner index
+        const ux = float(uint(22).shiftRight(corner).bitAnd(1)).mul(2).sub(1).toVar('ux');
+        const uy = float(uint(52).shiftRight(corner).bitAnd(1)).mul(2).sub(1).toVar('uy');
+        const a1 = vec2(f32(r0.w), f32(r1.x)).toVar('a1');
+        const h = half2(r1.y).toVar('h');
+        const e1 = a1.div(max(length(a1), 1e-20)).toVar('e1');
+        const a2 = vec2(e1.y.negate(), e1.x).mul(h.x);
+        const p = vec2(f32(r0.x), f32(r0.y)).add(a1.mul(ux)).add(a2.mul(uy)).toVar('p');
+        // the quad spans k standard deviations along each axis (k² = h.y)
+        vD.assign(vec2(ux, uy).mul(sqrt(h.y)));
+        vColor.assign(r1.zw);
+        clip.assign(vec4(p.x.mul(2).div(viewport.x).sub(1), float(1).sub(p.y.mul(2).div(viewport.y)), f32(r0.z), 1));
+      });
+      return clip;
     })();
     material.colorNode = Fn(() => {
       // α = min(0.99, o·exp(−½ dᵀΣ⁻¹d)); below 1/255 (outside the ellipse the quad is cut around) nothing is drawn
@@ -258,8 +263,6 @@ export class SplatMesh extends Mesh {
       for (const s of this.reads) (s as { setPBO(v: boolean): void }).setPBO(true);
       this.geometry.setDrawRange(0, 0);
     } else {
-      this.geometry.setIndirect(this.drawAttr);
-      // (ignored by the indirect draw, but three skips draws whose range is unbounded)
       this.geometry.setDrawRange(0, 6 * this.capacity);
     }
   }
@@ -269,11 +272,14 @@ export class SplatMesh extends Mesh {
     if (!this.buffersReady) {
       (renderer as unknown as { compute(n: unknown): void }).compute(this.touchNode);
       this.buffersReady = true;
+      // the GPU buffers exist now and only the GPU writes them (three re-uploads an attribute only when its version
+      // changes, never here): the zero-filled arrays that sized them can go (36 bytes a splat of JS memory)
+      for (const a of [this.recordsAttr, this.orderAttr]) if (backend.get(a).buffer) a.array = new Uint32Array(a.itemSize);
     }
     const records = backend.get(this.recordsAttr).buffer,
       order = backend.get(this.orderAttr).buffer,
-      draw = backend.get(this.drawAttr).buffer;
-    return records && order && draw ? { records, order, draw } : null;
+      count = backend.get(this.countAttr).buffer;
+    return records && order && count ? { records, order, count } : null;
   }
 
   /** The frame on the GPU; false while the kernels compile (or when they failed). */
@@ -316,7 +322,8 @@ export class SplatMesh extends Mesh {
       // into the attributes' arrays (three swaps in padded copies when it makes their textures)
       (this.recordsAttr.array as Uint32Array).set(f.records.subarray(0, n * RECORD_WORDS));
       (this.orderAttr.array as Uint32Array).set(f.order.subarray(0, n));
-      for (const a of [this.recordsAttr, this.orderAttr]) {
+      (this.countAttr.array as Uint32Array)[0] = n;
+      for (const a of [this.recordsAttr, this.orderAttr, this.countAttr]) {
         a.needsUpdate = true;
         const pbo = (a as unknown as { pbo?: { needsUpdate: boolean } }).pbo;
         if (pbo) pbo.needsUpdate = true;
@@ -329,7 +336,7 @@ export class SplatMesh extends Mesh {
     if (!t || !device) return;
     device.queue.writeBuffer(t.records, 0, f.records, 0, Math.max(1, n) * RECORD_WORDS);
     device.queue.writeBuffer(t.order, 0, f.order, 0, Math.max(1, n));
-    device.queue.writeBuffer(t.draw, 0, f.draw);
+    device.queue.writeBuffer(t.count, 0, f.count);
   }
 
   /** Everything the records depend on, to skip frames where none of it changed. */

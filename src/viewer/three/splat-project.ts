@@ -217,7 +217,7 @@ export function splatLodCount(p: SplatParams, s: SplatBuffers, state: Uint32Arra
   }
 }
 
-/** `splat_lod_select`: the finest size bin whose cut draws at most `budget` nodes (state[1]), and that count (state[2]). */
+/** `splat_lod_select`: the finest size bin whose cut draws at most `budget` nodes (state[1]), and that count (state[2]); clears the histograms. */
 export function splatLodSelect(p: SplatParams, state: Uint32Array): void {
   let best = LOD_BINS - 1;
   const drawn = new Int32Array(LOD_BINS);
@@ -225,6 +225,9 @@ export function splatLodSelect(p: SplatParams, state: Uint32Array): void {
   for (let i = 0; i < LOD_BINS; i++) {
     sum += state[4 + i] - state[4 + LOD_BINS + i];
     drawn[i] = sum;
+    // cleared for the next frame
+    state[4 + i] = 0;
+    state[4 + LOD_BINS + i] = 0;
   }
   for (let i = LOD_BINS - 1; i >= 0; i--) if (drawn[i] <= p.budget) best = Math.min(best, i);
   const b = Math.max(best, p.minBin);
@@ -332,16 +335,17 @@ export function splatProject(
     if (!(det > 0)) continue;
     const k2 = 2 * Math.log(opacity * 255);
     const k = Math.sqrt(k2);
-    const mid = 0.5 * (a + cc);
-    const disc = Math.sqrt(Math.max(mid * mid - det, 0));
+    const mid = 0.5 * (a + cc),
+      hd = 0.5 * (a - cc);
+    const disc = Math.sqrt(hd * hd + bb * bb);
     const l1 = mid + disc,
       l2 = Math.max(det / l1, 1e-6);
     let e1x = 1,
       e1y = 0;
-    const vx = bb,
-      vy = l1 - a;
+    const vx = hd >= 0 ? hd + disc : bb,
+      vy = hd >= 0 ? bb : disc - hd;
     const vl = vx * vx + vy * vy;
-    if (vl > 1e-12) {
+    if (vl > 1e-24) {
       const il = 1 / Math.sqrt(vl);
       e1x = vx * il;
       e1y = vy * il;
@@ -423,30 +427,27 @@ function shHalf(sh: Uint32Array, base: number, h: number): number {
   return unpackHalf(sh[base + (h >> 1)], (h & 1) as 0 | 1);
 }
 
-/** `splat_args`: the number of records kept (state[3]) and the draw's vertex count (6 per record). */
-export function splatArgs(p: SplatParams, state: Uint32Array, draw: Uint32Array): void {
-  const count = Math.min(state[0], p.capacity);
-  state[3] = count;
-  draw[0] = 6 * count;
-  draw[1] = 1;
-  draw[2] = 0;
-  draw[3] = 0;
-}
-
-/** Exclusive prefix sum in place (what sort_scan.wgsl does to the depth histogram). */
-export function exclusiveScan(a: Uint32Array): void {
+/**
+ * `splat_offsets`: the records kept (≤ capacity) → state[3] and `count[0]`; exclusive prefix sums of the depth
+ * histogram → `offsets`; clears the histogram and the record counter for the next frame.
+ */
+export function splatOffsets(p: SplatParams, state: Uint32Array, hist: Uint32Array, offsets: Uint32Array, count: Uint32Array): void {
   let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i];
-    a[i] = sum;
-    sum += v;
+  for (let i = 0; i < DEPTH_BINS; i++) {
+    offsets[i] = sum;
+    sum += hist[i];
+    hist[i] = 0;
   }
+  const kept = Math.min(state[0], p.capacity);
+  state[3] = kept;
+  state[0] = 0;
+  count[0] = kept;
 }
 
-/** `splat_scatter`: order[offset[key]++] = record (the CPU version keeps records with equal keys in record order). */
+/** `splat_scatter`: order[offsets[key]++] = record (the CPU version keeps records with equal keys in record order). */
 export function splatScatter(state: Uint32Array, keys: Uint32Array, offsets: Uint32Array, order: Uint32Array): void {
-  const count = state[3];
-  for (let j = 0; j < count; j++) order[offsets[keys[j]]++] = j;
+  const n = state[3];
+  for (let j = 0; j < n; j++) order[offsets[keys[j]]++] = j;
 }
 
 /** Scratch buffers of one CPU projection + sort. */
@@ -455,8 +456,9 @@ export interface SplatCpuFrame {
   records: Uint32Array<ArrayBuffer>;
   keys: Uint32Array<ArrayBuffer>;
   hist: Uint32Array<ArrayBuffer>;
+  offsets: Uint32Array<ArrayBuffer>;
   order: Uint32Array<ArrayBuffer>;
-  draw: Uint32Array<ArrayBuffer>;
+  count: Uint32Array<ArrayBuffer>;
 }
 
 export function createCpuFrame(capacity: number): SplatCpuFrame {
@@ -465,22 +467,20 @@ export function createCpuFrame(capacity: number): SplatCpuFrame {
     records: new Uint32Array(Math.max(1, capacity) * RECORD_WORDS),
     keys: new Uint32Array(Math.max(1, capacity)),
     hist: new Uint32Array(DEPTH_BINS),
+    offsets: new Uint32Array(DEPTH_BINS),
     order: new Uint32Array(Math.max(1, capacity)),
-    draw: new Uint32Array(4),
+    count: new Uint32Array(4),
   };
 }
 
-/** The whole frame on the CPU: (level-of-detail cut), projection, counting sort. Returns the records drawn. */
+/** The whole frame on the CPU, as the GPU runs it: (level-of-detail cut), projection, counting sort. Returns the records drawn. */
 export function projectAndSortCpu(p: SplatParams, s: SplatBuffers, f: SplatCpuFrame): number {
-  f.state.fill(0);
-  f.hist.fill(0);
   if (p.lod) {
     splatLodCount(p, s, f.state);
     splatLodSelect(p, f.state);
   }
   splatProject(p, s, f.state, f.records, f.keys, f.hist);
-  splatArgs(p, f.state, f.draw);
-  exclusiveScan(f.hist);
-  splatScatter(f.state, f.keys, f.hist, f.order);
+  splatOffsets(p, f.state, f.hist, f.offsets, f.count);
+  splatScatter(f.state, f.keys, f.offsets, f.order);
   return f.state[3];
 }
