@@ -4,7 +4,8 @@
 // every round runs each of them once on every row, in a rotating order, so background load hits all of them alike.
 //
 // Usage: node bin/run-ts.mjs bench/viewer.ts [--counts 100000,1000000,3000000] [--scene DIR|FILE.ply|FILE.splat]
-//        [--rounds 2] [--renderers ours,three,spark] [--lod-counts 10000000] [--width 640 --height 480]
+//        [--rounds 2] [--big-rounds 1] [--renderers ours,three,spark] [--lod-counts 10000000] [--budget 1000000]
+//        [--width 640 --height 480]
 //        [--out bench/results/viewer.json] [--shots DIR]
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -23,6 +24,8 @@ const counts = arg('counts', '100000,1000000,3000000').split(',').filter(Boolean
 const lodCounts = arg('lod-counts', '').split(',').filter(Boolean).map(Number);
 const scenePath = arg('scene', '');
 const rounds = Number(arg('rounds', '2'));
+// rows of 3M splats and more are slow on software adapters (three.js and Spark take minutes a frame there)
+const bigRounds = Number(arg('big-rounds', '1'));
 const renderers = arg('renderers', 'ours,three,spark').split(',') as BenchArgs['which'][];
 const width = Number(arg('width', '640')),
   height = Number(arg('height', '480'));
@@ -142,7 +145,8 @@ try {
   for (const row of rows) {
     const cam = cameraPath(row.bytes, row.frames);
     const runs: Record<string, Omit<BenchOut, 'dispose'>[]> = {};
-    for (let round = 0; round < rounds; round++) {
+    const rowRounds = row.count >= 3_000_000 ? bigRounds : rounds;
+    for (let round = 0; round < rowRounds; round++) {
       // rotate the order each round so no renderer always runs first (or right after the heaviest one)
       const order = row.renderers.map((_, i) => row.renderers[(i + round) % row.renderers.length]);
       for (const which of order) {
@@ -157,7 +161,7 @@ try {
           width,
           height,
           ...cam,
-          stillFrames: 2,
+          stillFrames: row.count >= 1_000_000 ? 1 : 2,
           ...(row.lod ? { budget, lodAbove: 2_000_000 } : {}),
         };
         try {
@@ -175,7 +179,7 @@ try {
         await page.close();
       }
     }
-    const out: Record<string, unknown> = { name: row.name, count: row.count, frames: row.frames, rounds };
+    const out: Record<string, unknown> = { name: row.name, count: row.count, frames: row.frames, rounds: rowRounds };
     const med: Record<string, number> = {};
     for (const [which, list] of Object.entries(runs)) {
       const ok = list.filter((r) => Array.isArray(r.frameMs));

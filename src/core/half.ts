@@ -33,14 +33,24 @@ export function toHalf(v: number): number {
   return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
 }
 
-/** The number a binary16 bit pattern stands for. */
-export function fromHalf(h: number): number {
+function decodeHalf(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
   const mant = h & 0x3ff;
   if (exp === 0) return sign * mant * 2 ** -24;
   if (exp === 0x1f) return mant ? NaN : sign * Infinity;
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+let table: Float32Array | null = null;
+
+/** The number a binary16 bit pattern stands for (every half is exactly a float32: one table lookup). */
+export function fromHalf(h: number): number {
+  if (!table) {
+    table = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) table[i] = decodeHalf(i);
+  }
+  return table[h & 0xffff];
 }
 
 /** `pack2x16float(vec2(a, b))`: a in the low half, b in the high half. */
@@ -55,8 +65,11 @@ export function unpackHalf(w: number, k: 0 | 1): number {
 
 /** `pack2x16snorm(vec2(a, b))`: round(clamp(v, −1, 1)·32767) as int16, a low. */
 export function packSnorm2(a: number, b: number): number {
-  const s = (v: number) => Math.round(Math.max(-1, Math.min(1, v)) * 32767) & 0xffff;
-  return (s(a) | (s(b) << 16)) >>> 0;
+  return (snorm16(a) | (snorm16(b) << 16)) >>> 0;
+}
+
+function snorm16(v: number): number {
+  return Math.round(Math.max(-1, Math.min(1, v)) * 32767) & 0xffff;
 }
 
 /** `unpack2x16snorm(w)` component `k`. */

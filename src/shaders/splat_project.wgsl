@@ -2,7 +2,8 @@
 // once per frame what the draw needs, instead of every vertex of every quad doing it.
 // CPU twin: src/viewer/three/splat-project.ts (same function names in camelCase); record layout: splat-record.ts.
 //
-//   splat_lod_count   histogram of the screen-space sizes of the visible tree nodes and of their parents
+//   splat_lod_count   size bins of every tree node and of its parent (kept in `lodbins` for splat_project), and
+//                     the histogram of both over the visible nodes
 //   splat_lod_select  picks the finest size bin whose cut through the tree draws at most `budget` nodes
 //   splat_project     culls (frustum, level-of-detail cut, α < 1/255 everywhere), projects with the EWA
 //                     Jacobian of the 3DGS rasteriser, evaluates SH, and appends one 32-byte draw record,
@@ -40,6 +41,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> records: array<u32>;
 @group(0) @binding(6) var<storage, read_write> keys: array<u32>;
 @group(0) @binding(7) var<storage, read_write> hist: array<atomic<u32>>;
+// per node: size bin | parent's size bin << 9 | visible << 18 (level-of-detail frames)
+@group(0) @binding(8) var<storage, read_write> lodbins: array<u32>;
 
 override WG: u32 = 256;
 const WORDS: u32 = 8u;
@@ -105,9 +108,12 @@ fn parent_bin(n: u32) -> u32 {
 fn splat_lod_count(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let n = gid.x + gid.y * nwg.x * WG;
   if (n >= P.counts.x) { return; }
-  if (!sphere_visible(center_of(n), bitcast<f32>(lod[2u * n + 1u]))) { return; }
-  atomicAdd(&state[4u + node_bin(n)], 1u);
+  let visible = sphere_visible(center_of(n), bitcast<f32>(lod[2u * n + 1u]));
+  let bn = node_bin(n);
   let bp = parent_bin(n);
+  lodbins[n] = bn | (bp << 9u) | (select(0u, 1u, visible) << 18u);
+  if (!visible) { return; }
+  atomicAdd(&state[4u + bn], 1u);
   if (bp < LOD_BINS) { atomicAdd(&state[4u + LOD_BINS + bp], 1u); }
 }
 
@@ -195,8 +201,8 @@ fn splat_project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   if (P.counts.w == 1u) {
     // level of detail: only the nodes on the chosen cut (node bin ≤ b < parent bin), and not those outside the view
     let b = atomicLoad(&state[1]);
-    if (node_bin(n) > b || parent_bin(n) <= b) { return; }
-    if (!sphere_visible(c, bitcast<f32>(lod[2u * n + 1u]))) { return; }
+    let bits = lodbins[n];
+    if ((bits >> 18u) == 0u || (bits & 511u) > b || ((bits >> 9u) & 511u) <= b) { return; }
   }
   let w7 = data[o + 7u];
   let opacity = unpack2x16unorm(w7).y;

@@ -71,11 +71,14 @@ export class SplatPacker {
   /** Splat i from its centre, world covariance (xx, xy, xz, yy, yz, zz), degree-0 colour and opacity. */
   set(i: number, x: number, y: number, z: number, cov: ArrayLike<number>, r: number, g: number, b: number, opacity: number): void {
     writeSplatRecord(this.data, this.f32, i, x, y, z, cov, r, g, b, opacity);
-    const p = [x, y, z];
-    for (let a = 0; a < 3; a++) {
-      if (p[a] < this.min[a]) this.min[a] = p[a];
-      if (p[a] > this.max[a]) this.max[a] = p[a];
-    }
+    const lo = this.min,
+      hi = this.max;
+    if (x < lo[0]) lo[0] = x;
+    if (x > hi[0]) hi[0] = x;
+    if (y < lo[1]) lo[1] = y;
+    if (y > hi[1]) hi[1] = y;
+    if (z < lo[2]) lo[2] = z;
+    if (z > hi[2]) hi[2] = z;
   }
 
   /** SH coefficients 1.. of splat i (`rest[3k + c]` for coefficient k+1, channel c). */
@@ -165,11 +168,10 @@ export function packSplatFile(bytes: Uint8Array, file: string, opts: PackOptions
     if (!Number.isFinite(x + y + z)) throw new UserError(`splat ${i}: position is not finite`, file);
     if (!(s0 > 0 && s1 > 0 && s2 > 0) || !Number.isFinite(s0 + s1 + s2))
       throw new UserError(`splat ${i}: scale must be positive and finite`, file);
-    const q = (k: number) => (bytes[o + 28 + k] - 128) / 128;
-    const qw = q(0),
-      qx = q(1),
-      qy = q(2),
-      qz = q(3);
+    const qw = (bytes[o + 28] - 128) / 128,
+      qx = (bytes[o + 29] - 128) / 128,
+      qy = (bytes[o + 30] - 128) / 128,
+      qz = (bytes[o + 31] - 128) / 128;
     const zero = qw === 0 && qx === 0 && qy === 0 && qz === 0;
     covarianceOf(zero ? 1 : qw, qx, qy, qz, s0, s1, s2, cov);
     p.set(i, x, y, z, cov, bytes[o + 24] / 255, bytes[o + 25] / 255, bytes[o + 26] / 255, bytes[o + 27] / 255);

@@ -32,6 +32,7 @@ export class SplatGpu {
   readonly keys: GPUBuffer;
   private readonly hist: GPUBuffer;
   private readonly offsets: GPUBuffer;
+  private readonly lodbins: GPUBuffer;
   private readonly params: GPUBuffer;
   private readonly sortParams: GPUBuffer;
   private readonly paramBytes = new ArrayBuffer(224);
@@ -58,6 +59,7 @@ export class SplatGpu {
     this.keys = d.createBuffer({ size: Math.max(16, capacity * 4), usage: STORAGE(), label: 'splat keys' });
     this.hist = d.createBuffer({ size: DEPTH_BINS * 4, usage: STORAGE(), label: 'splat depth histogram' });
     this.offsets = d.createBuffer({ size: DEPTH_BINS * 4, usage: STORAGE(), label: 'splat depth offsets' });
+    this.lodbins = d.createBuffer({ size: s.lod ? s.nodes * 4 : 16, usage: STORAGE(), label: 'splat node size bins' });
     this.params = d.createBuffer({ size: 224, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'splat params' });
     this.sortParams = runner.uniform(new Uint32Array([capacity, 0, 0, 0]), 'splat sort params');
   }
@@ -75,7 +77,7 @@ export class SplatGpu {
       runner.kernel({
         code: projectSource,
         entry,
-        bindings: ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage'],
+        bindings: ['uniform', 'read', 'read', 'read', 'storage', 'storage', 'storage', 'storage', 'storage'],
         workgroupSize,
         label: `splat_project.${entry}`,
       });
@@ -99,14 +101,14 @@ export class SplatGpu {
 
   /** GPU memory of this object's buffers (bytes), besides the draw targets. */
   get gpuBytes(): number {
-    return [this.data, this.sh, this.lod, this.state, this.keys, this.hist, this.offsets].reduce((s, b) => s + b.size, 0);
+    return [this.data, this.sh, this.lod, this.state, this.keys, this.hist, this.offsets, this.lodbins].reduce((s, b) => s + b.size, 0);
   }
 
   /** Encodes one frame (queue writes for the parameters happen now). */
   encode(enc: GPUCommandEncoder, p: SplatParams, out: SplatFrameTargets): void {
     const r = this.runner;
     r.device.queue.writeBuffer(this.params, 0, writeSplatParams(p, this.paramBytes));
-    const pb = [this.params, this.data, this.sh, this.lod, this.state, out.records, this.keys, this.hist];
+    const pb = [this.params, this.data, this.sh, this.lod, this.state, out.records, this.keys, this.hist, this.lodbins];
     const sb = [this.sortParams, this.state, this.keys, this.hist, this.offsets, out.order, out.count];
     const pass = enc.beginComputePass({ label: 'splat projection + sort' });
     if (p.lod)

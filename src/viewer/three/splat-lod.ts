@@ -34,74 +34,67 @@ export function buildSplatLod(base: SplatBuffers): SplatBuffers {
     }
     return { ...base, lod };
   }
-  // ---- Morton order of the centres (48-bit codes as hi:lo 24-bit halves)
+  // ---- Morton order of the centres (48-bit codes as hi:lo, 8 bits of each axis per half)
   const { min, max } = base.bounds;
   const hi = new Uint32Array(n),
     lo = new Uint32Array(n);
-  const scale = [0, 1, 2].map((a) => 65535 / Math.max(max[a] - min[a], 1e-30));
+  const f = new Float32Array(base.data.buffer, base.data.byteOffset, n * SPLAT_WORDS);
+  const sx = 65535 / Math.max(max[0] - min[0], 1e-30),
+    sy = 65535 / Math.max(max[1] - min[1], 1e-30),
+    sz = 65535 / Math.max(max[2] - min[2], 1e-30);
+  const quant = (v: number) => Math.max(0, Math.min(65535, Math.floor(v)));
   for (let i = 0; i < n; i++) {
     const o = i * SPLAT_WORDS;
-    const q = [0, 1, 2].map((a) => Math.max(0, Math.min(65535, Math.floor((bitsToF32(base.data[o + a]) - min[a]) * scale[a]))));
-    let h = 0,
-      l = 0;
-    // interleave bits: bit b of axis a goes to code bit 3b + a; bits 0..23 in lo, 24..47 in hi
-    for (let b = 0; b < 16; b++)
-      for (let a = 0; a < 3; a++) {
-        const bit = (q[a] >>> b) & 1;
-        const pos = 3 * b + a;
-        if (pos < 24) l |= bit << pos;
-        else h |= bit << (pos - 24);
-      }
-    hi[i] = h >>> 0;
-    lo[i] = l >>> 0;
+    const qx = quant((f[o] - min[0]) * sx),
+      qy = quant((f[o + 1] - min[1]) * sy),
+      qz = quant((f[o + 2] - min[2]) * sz);
+    lo[i] = (SPREAD[qx & 255] | (SPREAD[qy & 255] << 1) | (SPREAD[qz & 255] << 2)) >>> 0;
+    hi[i] = (SPREAD[qx >>> 8] | (SPREAD[qy >>> 8] << 1) | (SPREAD[qz >>> 8] << 2)) >>> 0;
   }
-  const order = radixSortByCode(
-    new Uint32Array(n).map((_, i) => i),
-    hi,
-    lo,
-  );
+  const idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  const order = radixSortByCode(idx, hi, lo);
 
   // ---- levels: runs of equal code prefixes get a parent (≤ 8 children)
   const childStart = new Uint32Array(n),
     childCount = new Uint8Array(n);
   const children = new Uint32Array(2 * n);
+  // first leaf of each internal node (its code stands for the node's)
+  const firstLeaf = new Uint32Array(n);
   let nChildren = 0;
   let internal = 0;
-  // first leaf of each node (for its code): leaves are themselves; internal nodes take their first child's
-  const firstLeaf: number[] = [];
-  const leafOf = (id: number) => (id < n ? id : firstLeaf[id - n]);
-  let list = Array.from(order);
-  const samePrefix = (a: number, b: number, shift: number) => {
-    if (shift >= 48) return true;
-    if (shift >= 24) return hi[a] >>> (shift - 24) === hi[b] >>> (shift - 24);
-    return hi[a] === hi[b] && lo[a] >>> shift === lo[b] >>> shift;
-  };
+  let list: Uint32Array = order;
+  let next: Uint32Array = new Uint32Array(n);
   for (let level = 1; list.length > 1; level++) {
-    const shift = Math.min(48, 3 * level);
-    const next: number[] = [];
-    for (let s = 0; s < list.length;) {
-      let e = s + 1;
-      const ls = leafOf(list[s]);
-      while (e < list.length && samePrefix(ls, leafOf(list[e]), shift)) e++;
-      if (e - s === 1) next.push(list[s]);
-      else
-        for (let c = s; c < e; c += 8) {
-          const m = Math.min(8, e - c);
-          if (m === 1) {
-            next.push(list[c]);
-            continue;
-          }
-          childStart[internal] = nChildren;
-          childCount[internal] = m;
-          for (let k = 0; k < m; k++) children[nChildren++] = list[c + k];
-          firstLeaf.push(leafOf(list[c]));
-          next.push(n + internal);
-          internal++;
-        }
-      s = e;
-    }
-    list = next;
     if (level > 200) throw new Error('splat level of detail: tree did not converge');
+    const shift = Math.min(48, 3 * level);
+    let m = 0;
+    for (let s0 = 0; s0 < list.length;) {
+      const ls = list[s0] < n ? list[s0] : firstLeaf[list[s0] - n];
+      let e = s0 + 1;
+      while (e < list.length) {
+        const le = list[e] < n ? list[e] : firstLeaf[list[e] - n];
+        if (!samePrefix(hi, lo, ls, le, shift)) break;
+        e++;
+      }
+      for (let c = s0; c < e; c += 8) {
+        const k = Math.min(8, e - c);
+        if (k === 1) {
+          next[m++] = list[c];
+          continue;
+        }
+        childStart[internal] = nChildren;
+        childCount[internal] = k;
+        for (let q = 0; q < k; q++) children[nChildren++] = list[c + q];
+        firstLeaf[internal] = list[c] < n ? list[c] : firstLeaf[list[c] - n];
+        next[m++] = n + internal;
+        internal++;
+      }
+      s0 = e;
+    }
+    const done = list;
+    list = next.subarray(0, m);
+    next = done === order ? new Uint32Array(n) : done;
   }
 
   // ---- merged nodes, children before parents (creation order)
@@ -220,23 +213,38 @@ function areaOf(c: ArrayLike<number>): number {
   return Math.sqrt(Math.max(0.5 * (tr * tr - fro), 0) / 3);
 }
 
+/** Bits of an 8-bit value spread 3 apart (bit k → bit 3k), for Morton codes. */
+const SPREAD = new Uint32Array(256).map((_, v) => {
+  let r = 0;
+  for (let k = 0; k < 8; k++) r |= ((v >>> k) & 1) << (3 * k);
+  return r;
+});
+
+/** Whether the 48-bit codes of leaves a and b agree above bit `shift`. */
+function samePrefix(hi: Uint32Array, lo: Uint32Array, a: number, b: number, shift: number): boolean {
+  if (shift >= 48) return true;
+  if (shift >= 24) return hi[a] >>> (shift - 24) === hi[b] >>> (shift - 24);
+  return hi[a] === hi[b] && lo[a] >>> shift === lo[b] >>> shift;
+}
+
 /** Stable LSD radix sort of `idx` by the 48-bit keys hi:lo (three 16-bit digits). */
 function radixSortByCode(idx: Uint32Array, hi: Uint32Array, lo: Uint32Array): Uint32Array {
   const n = idx.length;
   let src: Uint32Array = idx,
     dst: Uint32Array = new Uint32Array(n);
   const count = new Uint32Array(65536);
-  const digit = [(i: number) => lo[i] & 0xffff, (i: number) => (lo[i] >>> 16) | ((hi[i] & 0xff) << 8), (i: number) => hi[i] >>> 8];
-  for (const dg of digit) {
+  const digit = new Uint32Array(n);
+  for (let pass = 0; pass < 3; pass++) {
+    for (let i = 0; i < n; i++) digit[i] = pass === 0 ? lo[i] & 0xffff : pass === 1 ? (lo[i] >>> 16) | ((hi[i] & 0xff) << 8) : hi[i] >>> 8;
     count.fill(0);
-    for (let k = 0; k < n; k++) count[dg(src[k])]++;
+    for (let k = 0; k < n; k++) count[digit[src[k]]]++;
     let sum = 0;
     for (let b = 0; b < 65536; b++) {
       const c = count[b];
       count[b] = sum;
       sum += c;
     }
-    for (let k = 0; k < n; k++) dst[count[dg(src[k])]++] = src[k];
+    for (let k = 0; k < n; k++) dst[count[digit[src[k]]]++] = src[k];
     const t = src;
     src = dst;
     dst = t;

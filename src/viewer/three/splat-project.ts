@@ -205,14 +205,20 @@ export function parentBin(p: SplatParams, s: SplatBuffers, n: number): number {
   return sizeBin(sphereSize(p, c[0], c[1], c[2], radius(s, q)));
 }
 
-/** `splat_lod_count`: size histograms of the visible nodes (state[4..]) and of their parents (state[4+LOD_BINS..]). */
-export function splatLodCount(p: SplatParams, s: SplatBuffers, state: Uint32Array): void {
+/**
+ * `splat_lod_count`: each node's size bin, its parent's and whether it is in view → `lodbins`; size histograms of
+ * the visible nodes (state[4..]) and of their parents (state[4+LOD_BINS..]).
+ */
+export function splatLodCount(p: SplatParams, s: SplatBuffers, state: Uint32Array, lodbins: Uint32Array): void {
   const c = new Float64Array(3);
   for (let n = 0; n < p.nodes; n++) {
     centre(s, n, c);
-    if (!sphereVisible(p, c[0], c[1], c[2], radius(s, n))) continue;
-    state[4 + nodeBin(p, s, n)]++;
-    const bp = parentBin(p, s, n);
+    const visible = sphereVisible(p, c[0], c[1], c[2], radius(s, n));
+    const bn = nodeBin(p, s, n),
+      bp = parentBin(p, s, n);
+    lodbins[n] = bn | (bp << 9) | ((visible ? 1 : 0) << 18);
+    if (!visible) continue;
+    state[4 + bn]++;
     if (bp < LOD_BINS) state[4 + LOD_BINS + bp]++;
   }
 }
@@ -272,6 +278,7 @@ export function splatProject(
   records: Uint32Array,
   keys: Uint32Array,
   hist: Uint32Array,
+  lodbins: Uint32Array,
 ): void {
   const d = s.data;
   const c = new Float64Array(3),
@@ -288,8 +295,8 @@ export function splatProject(
     const o = n * SPLAT_WORDS;
     centre(s, n, c);
     if (p.lod) {
-      if (nodeBin(p, s, n) > b || parentBin(p, s, n) <= b) continue;
-      if (!sphereVisible(p, c[0], c[1], c[2], radius(s, n))) continue;
+      const bits = lodbins[n];
+      if (bits >>> 18 === 0 || (bits & 511) > b || ((bits >>> 9) & 511) <= b) continue;
     }
     const w7 = d[o + 7];
     const opacity = (w7 >>> 16) / 65535;
@@ -459,9 +466,11 @@ export interface SplatCpuFrame {
   offsets: Uint32Array<ArrayBuffer>;
   order: Uint32Array<ArrayBuffer>;
   count: Uint32Array<ArrayBuffer>;
+  lodbins: Uint32Array<ArrayBuffer>;
 }
 
-export function createCpuFrame(capacity: number): SplatCpuFrame {
+/** Scratch for `capacity` records (and `nodes` tree nodes in level-of-detail frames). */
+export function createCpuFrame(capacity: number, nodes = 0): SplatCpuFrame {
   return {
     state: new Uint32Array(STATE_WORDS),
     records: new Uint32Array(Math.max(1, capacity) * RECORD_WORDS),
@@ -470,16 +479,18 @@ export function createCpuFrame(capacity: number): SplatCpuFrame {
     offsets: new Uint32Array(DEPTH_BINS),
     order: new Uint32Array(Math.max(1, capacity)),
     count: new Uint32Array(4),
+    lodbins: new Uint32Array(Math.max(1, nodes)),
   };
 }
 
 /** The whole frame on the CPU, as the GPU runs it: (level-of-detail cut), projection, counting sort. Returns the records drawn. */
 export function projectAndSortCpu(p: SplatParams, s: SplatBuffers, f: SplatCpuFrame): number {
   if (p.lod) {
-    splatLodCount(p, s, f.state);
+    if (f.lodbins.length < p.nodes) f.lodbins = new Uint32Array(p.nodes);
+    splatLodCount(p, s, f.state, f.lodbins);
     splatLodSelect(p, f.state);
   }
-  splatProject(p, s, f.state, f.records, f.keys, f.hist);
+  splatProject(p, s, f.state, f.records, f.keys, f.hist, f.lodbins);
   splatOffsets(p, f.state, f.hist, f.offsets, f.count);
   splatScatter(f.state, f.keys, f.offsets, f.order);
   return f.state[3];

@@ -39,12 +39,16 @@ export function writeSplatRecord(
   const sx = Math.sqrt(Math.max(cov[0], 0)),
     sy = Math.sqrt(Math.max(cov[3], 0)),
     sz = Math.sqrt(Math.max(cov[5], 0));
-  const rho = (c: number, a: number, b2: number) => (a > 0 && b2 > 0 ? c / (a * b2) : 0);
   data[o + 3] = packHalf2(sx, sy);
   data[o + 4] = packHalf2(sz, r);
   data[o + 5] = packHalf2(g, b);
   data[o + 6] = packSnorm2(rho(cov[1], sx, sy), rho(cov[2], sx, sz));
   data[o + 7] = ((packSnorm2(rho(cov[4], sy, sz), 0) & 0xffff) | (Math.round(Math.max(0, Math.min(1, opacity)) * 65535) << 16)) >>> 0;
+}
+
+/** Correlation Σab/(σa·σb) (0 for a degenerate axis). */
+function rho(c: number, sa: number, sb: number): number {
+  return sa > 0 && sb > 0 ? c / (sa * sb) : 0;
 }
 
 /** The decoded values of node i (what the shader sees). `cov` = (xx, xy, xz, yy, yz, zz). */
