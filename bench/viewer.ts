@@ -227,7 +227,7 @@ const report = {
   resolution: [width, height],
   note:
     'Frame = one render of a new camera position of a quarter-turn orbit, timed to GPU completion (WebGPU: render + queue.onSubmittedWorkDone; WebGL2: render + a one-pixel readPixels, since gl.finish() does not wait in Chromium), median over the orbit frames of all rounds (the first view is a warm-up). Still frame = the last view drawn again (nothing moved). ' +
-    'ours = SplatMesh (WebGPU): per-splat projection, culling and 16-bit depth keys in one compute pass, GPU counting sort of the visible splats, one non-instanced indirect draw; nothing recomputed when the view is unchanged. ' +
+    "ours = SplatMesh (WebGPU): per-splat projection, culling and 16-bit depth keys in one compute pass, GPU counting sort of the visible splats (3 dispatches), one non-instanced draw; quads cut where the splat's own α reaches 1/255 (as the CPU rasteriser); nothing recomputed when the view is unchanged. Rows named *-lod: ours with its level-of-detail tree and a budget of drawn splats (drawn = nodes on the cut). " +
     'three = three.js r187 GaussianSplat addon (WebGPU): per-vertex projection of instanced quads, GPU counting sort (4096 bins) when the view direction turned, quads cut at 2σ. ' +
     'spark = Spark 2 SparkRenderer + SplatMesh (WebGL2): a GPU pass that regenerates the splats when the view changed, instanced quads cut at √8σ, depth readback + WASM sort in a worker whose order lands after the frame (sortLatency = how long after); its frame time therefore excludes the sort. ' +
     'ratioXOverOurs > 1 means ours is faster. Renderers run interleaved round by round in fresh pages of one browser. SwiftShader emulates the GPU on the CPU (shared with other work): relative numbers only.',

@@ -8,7 +8,7 @@ import { fromHalf, packHalf2, toHalf, unpackHalf } from '../src/core/half';
 import { createGaussians, setColor, SH_STRIDE, type Gaussians } from '../src/nerf/gaussian/gaussians';
 import { projectGaussians } from '../src/nerf/gaussian/gaussian-raster-cpu';
 import { decodeSplat, packSplatFile, packSplats, type SplatBuffers } from '../src/viewer/three/splat-data';
-import { LOD_NONE } from '../src/viewer/three/splat-lod';
+import { LOD_NONE, lodParent } from '../src/viewer/three/splat-lod';
 import {
   LOD_BINS,
   RECORD_WORDS,
@@ -224,8 +224,11 @@ describe('level-of-detail tree (splat-lod.ts)', () => {
     const lod = s.lod!;
     let roots = 0;
     const centre = (n: number) => [0, 1, 2].map((a) => bitsToF32(s.data[n * 8 + a]));
+    let leafKids = 0;
     for (let n = 0; n < s.nodes; n++) {
-      const p = lod[2 * n];
+      const p = lodParent(lod, n);
+      if (n < s.count) expect(lod[2 * n] >>> 28).toBe(0);
+      else leafKids += lod[2 * n] >>> 28;
       if (p === LOD_NONE) {
         roots++;
         continue;
@@ -236,6 +239,8 @@ describe('level-of-detail tree (splat-lod.ts)', () => {
       expect(Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]) + bitsToF32(lod[2 * n + 1])).toBeLessThanOrEqual(bitsToF32(lod[2 * p + 1]));
     }
     expect(roots).toBe(1);
+    // merged nodes count their leaf children (the histograms count leaves through them)
+    expect(leafKids).toBe(s.count);
     // merged nodes keep the cluster's colour and its centre of mass stays inside the children's bounds
     const d = decodeSplat(s.data, s.nodes - 1);
     expect(d.r).toBeGreaterThan(0);
@@ -256,7 +261,7 @@ describe('level-of-detail tree (splat-lod.ts)', () => {
       // along every leaf's path to the root exactly one node is on the cut (bin ≤ b < parent bin)
       for (let leaf = 0; leaf < s.count; leaf += 97) {
         let on = 0;
-        for (let m = leaf; m !== LOD_NONE; m = s.lod![2 * m]) if (nodeBin(p, s, m) <= b && b < parentBin(p, s, m)) on++;
+        for (let m = leaf; m !== LOD_NONE; m = lodParent(s.lod!, m)) if (nodeBin(p, s, m) <= b && b < parentBin(p, s, m)) on++;
         expect(on).toBe(1);
       }
       if (budget < 20000) expect(b).toBeGreaterThan(0);

@@ -2,8 +2,8 @@
 // once per frame what the draw needs, instead of every vertex of every quad doing it.
 // CPU twin: src/viewer/three/splat-project.ts (same function names in camelCase); record layout: splat-record.ts.
 //
-//   splat_lod_count   size bins of every tree node and of its parent (kept in `lodbins` for splat_project), and
-//                     the histogram of both over the visible nodes
+//   splat_lod_bins    each merged tree node's screen-space size bin and whether its sphere is in view (`lodbins`),
+//                     and the histograms of the size bins of the visible nodes and of their parents
 //   splat_lod_select  picks the finest size bin whose cut through the tree draws at most `budget` nodes
 //   splat_project     culls (frustum, level-of-detail cut, α < 1/255 everywhere), projects with the EWA
 //                     Jacobian of the 3DGS rasteriser, evaluates SH, and appends one 32-byte draw record,
@@ -28,6 +28,7 @@ struct Params {
   region_max: vec4f,
   counts: vec4u,     // nodes, leaves, capacity (records), lod (1 = a tree is used)
   opts: vec4u,       // budget, smallest size bin, render mode (0 colour, 1 depth, 2 region), SH degree
+  planes: vec4f,     // lengths of the frustum side planes' normals (fx, 0, cx) (fx, 0, w − cx) (0, fy, cy) (0, fy, h − cy)
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -41,12 +42,14 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> records: array<u32>;
 @group(0) @binding(6) var<storage, read_write> keys: array<u32>;
 @group(0) @binding(7) var<storage, read_write> hist: array<atomic<u32>>;
-// per node: size bin | parent's size bin << 9 | visible << 18 (level-of-detail frames)
+// per merged node (level-of-detail frames): its size bin | (its sphere is in view) << 9
 @group(0) @binding(8) var<storage, read_write> lodbins: array<u32>;
 
 override WG: u32 = 256;
 const WORDS: u32 = 8u;
-const NONE: u32 = 0xffffffffu;
+// lod[2n]: parent (low 28 bits; NONE at the root) | leaf children << 28; lod[2n+1]: sphere radius (f32 bits)
+const NONE: u32 = 0x0fffffffu;
+const PARENT: u32 = 0x0fffffffu;
 const LOD_BINS: u32 = 256u;
 const DEPTH_BINS: u32 = 65536u;
 const DILATION: f32 = 0.3;
@@ -71,12 +74,10 @@ fn sphere_visible(c: vec3f, r: f32) -> bool {
   let fy = P.intr.y;
   let cx = P.intr.z;
   let cy = P.intr.w;
-  let w = P.screen.x;
-  let h = P.screen.y;
-  if ((fx * t.x + cx * t.z) < -r * sqrt(fx * fx + cx * cx)) { return false; }
-  if (((w - cx) * t.z - fx * t.x) < -r * sqrt(fx * fx + (w - cx) * (w - cx))) { return false; }
-  if ((fy * t.y + cy * t.z) < -r * sqrt(fy * fy + cy * cy)) { return false; }
-  if (((h - cy) * t.z - fy * t.y) < -r * sqrt(fy * fy + (h - cy) * (h - cy))) { return false; }
+  if ((fx * t.x + cx * t.z) < -r * P.planes.x) { return false; }
+  if (((P.screen.x - cx) * t.z - fx * t.x) < -r * P.planes.y) { return false; }
+  if ((fy * t.y + cy * t.z) < -r * P.planes.z) { return false; }
+  if (((P.screen.y - cy) * t.z - fy * t.y) < -r * P.planes.w) { return false; }
   return true;
 }
 
@@ -93,28 +94,52 @@ fn size_bin(s: f32) -> u32 {
   return u32(clamp(floor((log2(s) + 8.0) * 8.0), 0.0, f32(LOD_BINS - 1u)));
 }
 
-fn node_bin(n: u32) -> u32 {
-  if (n < P.counts.y) { return 0u; }
-  return size_bin(sphere_size(center_of(n), bitcast<f32>(lod[2u * n + 1u])));
+fn radius_of(n: u32) -> f32 {
+  return bitcast<f32>(lod[2u * n + 1u]);
 }
 
-fn parent_bin(n: u32) -> u32 {
-  let p = lod[2u * n];
-  if (p == NONE) { return LOD_BINS; }
-  return size_bin(sphere_size(center_of(p), bitcast<f32>(lod[2u * p + 1u])));
-}
-
+// One thread per merged node (leaves are nodes 0..leaves−1; they have no size, they are the finest level).
+// Histograms: the node counts once in its own size bin and once in its parent's; its leaf children count in bin 0
+// and, as children, in its bin — a leaf is in view when its parent's sphere is (its quad is culled exactly later),
+// which spares a thread, a frustum test and a contended atomic per splat.
 @compute @workgroup_size(WG)
-fn splat_lod_count(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let n = gid.x + gid.y * nwg.x * WG;
+fn splat_lod_bins(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n = P.counts.y + gid.x + gid.y * nwg.x * WG;
   if (n >= P.counts.x) { return; }
-  let visible = sphere_visible(center_of(n), bitcast<f32>(lod[2u * n + 1u]));
-  let bn = node_bin(n);
-  let bp = parent_bin(n);
-  lodbins[n] = bn | (bp << 9u) | (select(0u, 1u, visible) << 18u);
+  let c = center_of(n);
+  let r = radius_of(n);
+  let bn = size_bin(sphere_size(c, r));
+  let visible = sphere_visible(c, r);
+  lodbins[n] = bn | (select(0u, 1u, visible) << 9u);
   if (!visible) { return; }
+  let w = lod[2u * n];
+  let p = w & PARENT;
   atomicAdd(&state[4u + bn], 1u);
-  if (bp < LOD_BINS) { atomicAdd(&state[4u + LOD_BINS + bp], 1u); }
+  if (p != NONE) { atomicAdd(&state[4u + LOD_BINS + size_bin(sphere_size(center_of(p), radius_of(p)))], 1u); }
+  let kids = w >> 28u;
+  if (kids > 0u) {
+    atomicAdd(&state[4u], kids);
+    atomicAdd(&state[4u + LOD_BINS + bn], kids);
+  }
+}
+
+// (size bin, parent's size bin, in view) of node n, after splat_lod_bins
+fn node_lod(n: u32) -> vec3u {
+  let p = lod[2u * n] & PARENT;
+  var bn = 0u;
+  var vis = 0u;
+  var bp = LOD_BINS;
+  if (n >= P.counts.y) {
+    let b = lodbins[n];
+    bn = b & 511u;
+    vis = b >> 9u;
+  }
+  if (p != NONE) {
+    let b = lodbins[p];
+    bp = b & 511u;
+    if (n < P.counts.y) { vis = b >> 9u; }
+  }
+  return vec3u(bn, bp, vis);
 }
 
 var<workgroup> scan: array<i32, 256>;
@@ -192,24 +217,22 @@ fn sh_color(n: u32, rgb0: vec3f, d: vec3f) -> vec3f {
   return rgb;
 }
 
-@compute @workgroup_size(WG)
-fn splat_project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let n = gid.x + gid.y * nwg.x * WG;
-  if (n >= P.counts.x) { return; }
+// the draw record and depth key of node n; false when it draws nothing
+fn project_node(n: u32, rec: ptr<function, array<u32, 8>>, key: ptr<function, u32>) -> bool {
   let o = n * WORDS;
   let c = center_of(n);
   if (P.counts.w == 1u) {
     // level of detail: only the nodes on the chosen cut (node bin ≤ b < parent bin), and not those outside the view
     let b = atomicLoad(&state[1]);
-    let bits = lodbins[n];
-    if ((bits >> 18u) == 0u || (bits & 511u) > b || ((bits >> 9u) & 511u) <= b) { return; }
+    let l = node_lod(n);
+    if (l.z == 0u || l.x > b || l.y <= b) { return false; }
   }
   let w7 = data[o + 7u];
   let opacity = unpack2x16unorm(w7).y;
   // α = min(0.99, o·G) ≥ 1/255 needs o > 1/255
-  if (opacity * 255.0 <= 1.0) { return; }
+  if (opacity * 255.0 <= 1.0) { return false; }
   let t = to_camera(c);
-  if (!(t.z > P.cam.w)) { return; }
+  if (!(t.z > P.cam.w)) { return false; }
   let s01 = unpack2x16float(data[o + 3u]);
   let s2r = unpack2x16float(data[o + 4u]);
   let gb = unpack2x16float(data[o + 5u]);
@@ -245,7 +268,7 @@ fn splat_project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let b = dot(T0, ST1);
   let cc = dot(T1, ST1) + DILATION;
   let det = a * cc - b * b;
-  if (!(det > 0.0)) { return; }
+  if (!(det > 0.0)) { return false; }
   // the quad: the ellipse where α = o·exp(−½ dᵀΣ⁻¹d) can reach 1/255, Mahalanobis radius k = √(2 ln(255·o)),
   // as a rectangle along the eigenvectors of the 2D covariance (faint splats get small quads)
   let k2 = 2.0 * log(opacity * 255.0);
@@ -268,10 +291,10 @@ fn splat_project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   // outside the image: no pixel of the quad is drawn
   let ex = abs(a1.x) + a2len * abs(e1.y);
   let ey = abs(a1.y) + a2len * abs(e1.x);
-  if (u + ex < 0.0 || u - ex > P.screen.x || vv + ey < 0.0 || vv - ey > P.screen.y) { return; }
+  if (u + ex < 0.0 || u - ex > P.screen.x || vv + ey < 0.0 || vv - ey > P.screen.y) { return false; }
   let view4 = vec4f(dot(P.view0, vec4f(c, 1.0)), dot(P.view1, vec4f(c, 1.0)), dot(P.view2, vec4f(c, 1.0)), 1.0);
   let zn = dot(P.proj_z, view4) / dot(P.proj_w, view4);
-  if (zn > P.screen.w) { return; }
+  if (zn > P.screen.w) { return false; }
   let ndc_z = max(zn, P.screen.z);
   // colour: SH, then the render mode
   let dir = normalize(c - P.cam.xyz);
@@ -282,18 +305,30 @@ fn splat_project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     let inside = all(c >= P.region_min.xyz) && all(c <= P.region_max.xyz);
     shown = select(shown * 0.35, shown * 0.5 + vec3f(0.5, 0.4, 0.0), inside);
   }
+
+  (*rec)[0] = bitcast<u32>(u);
+  (*rec)[1] = bitcast<u32>(vv);
+  (*rec)[2] = bitcast<u32>(ndc_z);
+  (*rec)[3] = bitcast<u32>(a1.x);
+  (*rec)[4] = bitcast<u32>(a1.y);
+  (*rec)[5] = pack2x16float(vec2f(a2len, k2));
+  (*rec)[6] = pack2x16float(shown.xy);
+  (*rec)[7] = pack2x16float(vec2f(shown.z, opacity));
+  *key = (DEPTH_BINS - 1u) - u32(dn * f32(DEPTH_BINS - 1u));
+  return true;
+}
+
+@compute @workgroup_size(WG)
+fn splat_project(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n = gid.x + gid.y * nwg.x * WG;
+  if (n >= P.counts.x) { return; }
+  var rec: array<u32, 8>;
+  var key = 0u;
+  if (!project_node(n, &rec, &key)) { return; }
+  // (one global atomic per record: workgroup aggregation needs barriers, which software adapters run slowly)
   let slot = atomicAdd(&state[0], 1u);
   if (slot >= P.counts.z) { return; }
-  let r = slot * WORDS;
-  records[r] = bitcast<u32>(u);
-  records[r + 1u] = bitcast<u32>(vv);
-  records[r + 2u] = bitcast<u32>(ndc_z);
-  records[r + 3u] = bitcast<u32>(a1.x);
-  records[r + 4u] = bitcast<u32>(a1.y);
-  records[r + 5u] = pack2x16float(vec2f(a2len, k2));
-  records[r + 6u] = pack2x16float(shown.xy);
-  records[r + 7u] = pack2x16float(vec2f(shown.z, opacity));
-  let key = (DEPTH_BINS - 1u) - u32(dn * f32(DEPTH_BINS - 1u));
+  for (var k = 0u; k < WORDS; k = k + 1u) { records[slot * WORDS + k] = rec[k]; }
   keys[slot] = key;
   atomicAdd(&hist[key], 1u);
 }

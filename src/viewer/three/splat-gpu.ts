@@ -2,7 +2,7 @@ import projectSource from '../../shaders/splat_project.wgsl?raw';
 import sortSource from '../../shaders/splat_sort.wgsl?raw';
 import { runnerFor, type GpuRunner, type Kernel } from '../../gpu/runner';
 import type { SplatBuffers } from './splat-data';
-import { DEPTH_BINS, RECORD_WORDS, STATE_WORDS, writeSplatParams, type SplatParams } from './splat-project';
+import { DEPTH_BINS, PARAMS_BYTES, RECORD_WORDS, STATE_WORDS, writeSplatParams, type SplatParams } from './splat-project';
 
 const WG = 256;
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -35,13 +35,13 @@ export class SplatGpu {
   private readonly lodbins: GPUBuffer;
   private readonly params: GPUBuffer;
   private readonly sortParams: GPUBuffer;
-  private readonly paramBytes = new ArrayBuffer(224);
+  private readonly paramBytes = new ArrayBuffer(PARAMS_BYTES);
 
   private constructor(
     readonly runner: GpuRunner,
     readonly splats: SplatBuffers,
     readonly capacity: number,
-    private readonly k: { lodCount: Kernel; lodSelect: Kernel; project: Kernel; offsets: Kernel; scatter: Kernel },
+    private readonly k: { lodBins: Kernel; lodSelect: Kernel; project: Kernel; offsets: Kernel; scatter: Kernel },
   ) {
     const d = runner.device;
     const upload = (src: Uint32Array | null, label: string) => {
@@ -60,7 +60,7 @@ export class SplatGpu {
     this.hist = d.createBuffer({ size: DEPTH_BINS * 4, usage: STORAGE(), label: 'splat depth histogram' });
     this.offsets = d.createBuffer({ size: DEPTH_BINS * 4, usage: STORAGE(), label: 'splat depth offsets' });
     this.lodbins = d.createBuffer({ size: s.lod ? s.nodes * 4 : 16, usage: STORAGE(), label: 'splat node size bins' });
-    this.params = d.createBuffer({ size: 224, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'splat params' });
+    this.params = d.createBuffer({ size: PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'splat params' });
     this.sortParams = runner.uniform(new Uint32Array([capacity, 0, 0, 0]), 'splat sort params');
   }
 
@@ -89,14 +89,14 @@ export class SplatGpu {
         workgroupSize: WG,
         label: `splat_sort.${entry}`,
       });
-    const [lodCount, lodSelect, project, offsets, scatter] = await Promise.all([
-      proj('splat_lod_count'),
+    const [lodBins, lodSelect, project, offsets, scatter] = await Promise.all([
+      proj('splat_lod_bins'),
       proj('splat_lod_select'),
       proj('splat_project'),
       sort('splat_offsets'),
       sort('splat_scatter'),
     ]);
-    return new SplatGpu(runner, splats, capacity, { lodCount, lodSelect, project, offsets, scatter });
+    return new SplatGpu(runner, splats, capacity, { lodBins, lodSelect, project, offsets, scatter });
   }
 
   /** GPU memory of this object's buffers (bytes), besides the draw targets. */
@@ -113,7 +113,7 @@ export class SplatGpu {
     const pass = enc.beginComputePass({ label: 'splat projection + sort' });
     if (p.lod)
       r.encode(pass, [
-        { kernel: this.k.lodCount, buffers: pb, threads: p.nodes },
+        { kernel: this.k.lodBins, buffers: pb, threads: p.nodes - p.leaves },
         { kernel: this.k.lodSelect, buffers: pb, threads: [1, 1, 1] },
       ]);
     r.encode(pass, [

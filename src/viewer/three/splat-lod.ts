@@ -20,7 +20,17 @@ import { SPLAT_WORDS, bitsToF32, decodeSplat, f32ToBits, shRestCoeffs, writeSpla
  *
  * Leaves keep their indices 0..count−1 (the scene's splat order is unchanged); merged nodes follow.
  */
-export const LOD_NONE = 0xffffffff;
+/**
+ * `lod[2n]` holds node n's parent in its low 28 bits (LOD_NONE at the root) and, for merged nodes, how many of
+ * its children are leaves in its top 4 bits; `lod[2n+1]` the f32 bits of its sphere's radius.
+ */
+export const LOD_NONE = 0x0fffffff;
+export const LOD_PARENT_MASK = 0x0fffffff;
+
+/** Parent of node n (LOD_NONE at the root). */
+export function lodParent(lod: Uint32Array, n: number): number {
+  return lod[2 * n] & LOD_PARENT_MASK;
+}
 /** Sphere radius of a splat, in units of √(tr Σ) (≥ its largest σ): the largest cutoff k = √(2 ln 255) ≈ 3.33. */
 export const LOD_EXTENT = 3.33;
 
@@ -99,6 +109,7 @@ export function buildSplatLod(base: SplatBuffers): SplatBuffers {
 
   // ---- merged nodes, children before parents (creation order)
   const nodes = n + internal;
+  if (nodes > LOD_PARENT_MASK) throw new Error(`splat level of detail: ${nodes} nodes do not fit 28-bit parent links`);
   const data = new Uint32Array(nodes * SPLAT_WORDS);
   data.set(base.data.subarray(0, n * SPLAT_WORDS));
   const f32 = new Float32Array(data.buffer);
@@ -107,6 +118,7 @@ export function buildSplatLod(base: SplatBuffers): SplatBuffers {
   if (sh && base.sh) sh.set(base.sh.subarray(0, n * shWords));
   const lod = new Uint32Array(2 * nodes);
   const radius = new Float64Array(nodes);
+  const kids = new Uint8Array(internal);
   const dec: DecodedSplat[] = Array.from({ length: 8 }, () => ({
     x: 0,
     y: 0,
@@ -167,6 +179,7 @@ export function buildSplatLod(base: SplatBuffers): SplatBuffers {
     const opacity = Math.min(1, cover / Math.max(areaOf(cov), 1e-30));
     writeSplatRecord(data, f32, id, x, y, z, cov, r, g, b, opacity);
     let R = LOD_EXTENT * Math.sqrt(Math.max(cov[0] + cov[3] + cov[5], 0));
+    let leafKids = 0;
     for (let k = 0; k < m; k++) {
       const c = children[cs + k],
         d = dec[k];
@@ -179,9 +192,11 @@ export function buildSplatLod(base: SplatBuffers): SplatBuffers {
         ) + radius[c],
       );
       lod[2 * c] = id;
+      if (c < n) leafKids++;
     }
     // a little slack so the containment survives f32 rounding on the GPU
     radius[id] = R * (1 + 1e-5) + 1e-7;
+    kids[p] = leafKids;
     if (sh && base.sh) {
       shAcc.fill(0);
       for (let k = 0; k < m; k++) {
@@ -194,6 +209,7 @@ export function buildSplatLod(base: SplatBuffers): SplatBuffers {
     }
   }
   lod[2 * list[0]] = LOD_NONE;
+  for (let p = 0; p < internal; p++) lod[2 * (n + p)] = (lod[2 * (n + p)] | (kids[p] << 28)) >>> 0;
   for (let i = 0; i < nodes; i++) {
     let bits = f32ToBits(radius[i]);
     if (bitsToF32(bits) < radius[i]) bits++;

@@ -1,7 +1,7 @@
 import { unpackHalf, unpackSnorm, packHalf2 } from '../../core/half';
 import type { SplatBuffers } from './splat-data';
 import { SPLAT_WORDS, bitsToF32, f32ToBits } from './splat-record';
-import { LOD_NONE } from './splat-lod';
+import { LOD_NONE, lodParent } from './splat-lod';
 
 /**
  * CPU twin of src/shaders/splat_project.wgsl and splat_sort.wgsl (same steps, same names in camelCase), and the
@@ -51,10 +51,15 @@ export interface SplatParams {
   minBin: number;
   mode: number;
   shDegree: number;
+  /** lengths of the frustum side planes' normals (fx, 0, cx), (fx, 0, w − cx), (0, fy, cy), (0, fy, h − cy) */
+  planes: [number, number, number, number];
 }
 
-/** Packs `p` as the WGSL struct (14 × 16 bytes). */
-export function writeSplatParams(p: SplatParams, out = new ArrayBuffer(224)): ArrayBuffer {
+/** Bytes of the WGSL `Params` struct. */
+export const PARAMS_BYTES = 240;
+
+/** Packs `p` as the WGSL struct (15 × 16 bytes). */
+export function writeSplatParams(p: SplatParams, out = new ArrayBuffer(PARAMS_BYTES)): ArrayBuffer {
   const f = new Float32Array(out),
     u = new Uint32Array(out);
   f.set(p.view.subarray(0, 12), 0);
@@ -69,6 +74,7 @@ export function writeSplatParams(p: SplatParams, out = new ArrayBuffer(224)): Ar
   f.set([...p.regionMax, 0], 44);
   u.set([p.nodes, p.leaves, p.capacity, p.lod ? 1 : 0], 48);
   u.set([p.budget, p.minBin, p.mode, p.shDegree], 52);
+  f.set(p.planes, 56);
   return out;
 }
 
@@ -144,6 +150,7 @@ export function splatParams(f: SplatFrameInput): SplatParams {
     minBin: f.lodMinPixels > 0 ? sizeBin(f.lodMinPixels) : 0,
     mode: f.mode,
     shDegree: f.splats.sh ? f.splats.shDegree : 0,
+    planes: [Math.hypot(fx, cx), Math.hypot(fx, W - cx), Math.hypot(fy, cy), Math.hypot(fy, H - cy)],
   };
 }
 
@@ -160,11 +167,11 @@ const _t = new Float64Array(3);
 export function sphereVisible(p: SplatParams, x: number, y: number, z: number, r: number): boolean {
   const t = toCamera(p, x, y, z, _t);
   if (t[2] + r <= p.cam[3]) return false;
-  const { fx, fy, cx, cy, width: w, height: h } = p;
-  if (fx * t[0] + cx * t[2] < -r * Math.sqrt(fx * fx + cx * cx)) return false;
-  if ((w - cx) * t[2] - fx * t[0] < -r * Math.sqrt(fx * fx + (w - cx) * (w - cx))) return false;
-  if (fy * t[1] + cy * t[2] < -r * Math.sqrt(fy * fy + cy * cy)) return false;
-  if ((h - cy) * t[2] - fy * t[1] < -r * Math.sqrt(fy * fy + (h - cy) * (h - cy))) return false;
+  const { fx, fy, cx, cy, width: w, height: h, planes: q } = p;
+  if (fx * t[0] + cx * t[2] < -r * q[0]) return false;
+  if ((w - cx) * t[2] - fx * t[0] < -r * q[1]) return false;
+  if (fy * t[1] + cy * t[2] < -r * q[2]) return false;
+  if ((h - cy) * t[2] - fy * t[1] < -r * q[3]) return false;
   return true;
 }
 
@@ -199,28 +206,50 @@ export function nodeBin(p: SplatParams, s: SplatBuffers, n: number): number {
 }
 
 export function parentBin(p: SplatParams, s: SplatBuffers, n: number): number {
-  const q = s.lod![2 * n];
+  const q = lodParent(s.lod!, n);
   if (q === LOD_NONE) return LOD_BINS;
   const c = centre(s, q, _c);
   return sizeBin(sphereSize(p, c[0], c[1], c[2], radius(s, q)));
 }
 
 /**
- * `splat_lod_count`: each node's size bin, its parent's and whether it is in view → `lodbins`; size histograms of
- * the visible nodes (state[4..]) and of their parents (state[4+LOD_BINS..]).
+ * `splat_lod_bins`: each merged node's size bin | (its sphere is in view) << 9 → `lodbins`, and the size histograms
+ * of the visible nodes (state[4..]) and of their parents (state[4+LOD_BINS..]); leaves count through their parent
+ * (bin 0, and its bin as theirs' parent), being in view when it is.
  */
-export function splatLodCount(p: SplatParams, s: SplatBuffers, state: Uint32Array, lodbins: Uint32Array): void {
+export function splatLodBins(p: SplatParams, s: SplatBuffers, state: Uint32Array, lodbins: Uint32Array): void {
   const c = new Float64Array(3);
-  for (let n = 0; n < p.nodes; n++) {
+  for (let n = p.leaves; n < p.nodes; n++) {
     centre(s, n, c);
-    const visible = sphereVisible(p, c[0], c[1], c[2], radius(s, n));
-    const bn = nodeBin(p, s, n),
-      bp = parentBin(p, s, n);
-    lodbins[n] = bn | (bp << 9) | ((visible ? 1 : 0) << 18);
+    const r = radius(s, n);
+    const bn = sizeBin(sphereSize(p, c[0], c[1], c[2], r));
+    const visible = sphereVisible(p, c[0], c[1], c[2], r);
+    lodbins[n] = bn | ((visible ? 1 : 0) << 9);
     if (!visible) continue;
     state[4 + bn]++;
+    const bp = parentBin(p, s, n);
     if (bp < LOD_BINS) state[4 + LOD_BINS + bp]++;
+    const kids = s.lod![2 * n] >>> 28;
+    state[4] += kids;
+    state[4 + LOD_BINS + bn] += kids;
   }
+}
+
+/** (size bin, parent's size bin, in view) of node n after `splatLodBins`. */
+export function nodeLod(p: SplatParams, s: SplatBuffers, lodbins: Uint32Array, n: number): [number, number, number] {
+  const q = lodParent(s.lod!, n);
+  let bn = 0,
+    vis = 0,
+    bp = LOD_BINS;
+  if (n >= p.leaves) {
+    bn = lodbins[n] & 511;
+    vis = lodbins[n] >>> 9;
+  }
+  if (q !== LOD_NONE) {
+    bp = lodbins[q] & 511;
+    if (n < p.leaves) vis = lodbins[q] >>> 9;
+  }
+  return [bn, bp, vis];
 }
 
 /** `splat_lod_select`: the finest size bin whose cut draws at most `budget` nodes (state[1]), and that count (state[2]); clears the histograms. */
@@ -295,8 +324,8 @@ export function splatProject(
     const o = n * SPLAT_WORDS;
     centre(s, n, c);
     if (p.lod) {
-      const bits = lodbins[n];
-      if (bits >>> 18 === 0 || (bits & 511) > b || ((bits >>> 9) & 511) <= b) continue;
+      const [bn, bp, vis] = nodeLod(p, s, lodbins, n);
+      if (!vis || bn > b || bp <= b) continue;
     }
     const w7 = d[o + 7];
     const opacity = (w7 >>> 16) / 65535;
@@ -487,7 +516,7 @@ export function createCpuFrame(capacity: number, nodes = 0): SplatCpuFrame {
 export function projectAndSortCpu(p: SplatParams, s: SplatBuffers, f: SplatCpuFrame): number {
   if (p.lod) {
     if (f.lodbins.length < p.nodes) f.lodbins = new Uint32Array(p.nodes);
-    splatLodCount(p, s, f.state, f.lodbins);
+    splatLodBins(p, s, f.state, f.lodbins);
     splatLodSelect(p, f.state);
   }
   splatProject(p, s, f.state, f.records, f.keys, f.hist, f.lodbins);
