@@ -2,20 +2,13 @@ import { UserError } from '../../core/errors';
 import { packHalf2 } from '../../core/half';
 import { SH_C0, SH_STRIDE, sigmoid, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { buildSplatLod } from './splat-lod';
-import { SPLAT_WORDS, bitsToF32, covarianceOf, shRestCoeffs, writeSplatRecord } from './splat-record';
+import { SPLAT_WORDS, covarianceOf, shRestCoeffs, writeSplatRecord } from './splat-record';
 
 export { SPLAT_WORDS, decodeSplat, shRestCoeffs, type DecodedSplat } from './splat-record';
 
 /**
- * Gaussians packed for drawing: 32 bytes per splat (8 u32 words), the layout the projection kernel
- * (src/shaders/splat_project.wgsl) and its CPU twin (splat-project.ts) read.
- *
- *   w0..w2  centre x, y, z                         f32
- *   w3      σx | σy                                 2 × f16 (pack2x16float)
- *   w4      σz | r                                  2 × f16
- *   w5      g | b                                   2 × f16
- *   w6      ρxy | ρxz                               2 × snorm16 (pack2x16snorm)
- *   w7      ρyz (snorm16) | opacity (unorm16)
+ * Gaussians packed for drawing: 32 bytes per splat (8 u32 words, laid out in splat-record.ts), what the
+ * projection kernel (src/shaders/splat_project.wgsl) and its CPU twin (splat-project.ts) read.
  *
  * The world covariance R S Sᵀ Rᵀ is kept as standard deviations σ and correlations ρ (Σxy = ρxy·σx·σy, …), so
  * half floats lose only relative precision (2⁻¹¹) whatever the splat's size. rgb = 0.5 + SH_C0·f_dc (the degree-0
@@ -23,8 +16,8 @@ export { SPLAT_WORDS, decodeSplat, shRestCoeffs, type DecodedSplat } from './spl
  * half floats in `sh`: `shWords` u32 per splat, coefficient k's channel c at half index 3k + c.
  *
  * Level of detail (scenes above `lodAbove` splats): `nodes` > `count`. Nodes count..nodes−1 are merged splats of a
- * tree over the originals (splat-lod.ts); `lod[2n]` is node n's parent (0xffffffff at the root) and `lod[2n+1]` the
- * f32 bits of the radius of a sphere around its centre that holds everything below it.
+ * tree over the originals (splat-lod.ts); `lod[2n]` holds node n's parent (and how many of its children are leaves),
+ * `lod[2n+1]` the f32 bits of the radius of a sphere around its centre that holds everything below it.
  * Pure data: made in workers, transferred to the main thread.
  */
 export interface SplatBuffers {
@@ -179,25 +172,10 @@ export function packSplatFile(bytes: Uint8Array, file: string, opts: PackOptions
   return p.finish(opts);
 }
 
-/** Centre of node i. */
-export function splatCenter(s: SplatBuffers, i: number, out: number[] = [0, 0, 0]): number[] {
-  const o = i * SPLAT_WORDS;
-  out[0] = bitsToF32(s.data[o]);
-  out[1] = bitsToF32(s.data[o + 1]);
-  out[2] = bitsToF32(s.data[o + 2]);
-  return out;
-}
-
 /** The transferable buffers of a SplatBuffers (for postMessage). */
 export function splatTransferables(s: SplatBuffers): ArrayBuffer[] {
   const list = [s.data.buffer] as ArrayBuffer[];
   if (s.sh) list.push(s.sh.buffer as ArrayBuffer);
   if (s.lod) list.push(s.lod.buffer as ArrayBuffer);
   return list;
-}
-
-/** Bytes per splat of the packed layout: data + SH + level-of-detail links, over the scene's splats. */
-export function splatBytesPerSplat(s: SplatBuffers): number {
-  const bytes = s.data.byteLength + (s.sh?.byteLength ?? 0) + (s.lod?.byteLength ?? 0);
-  return s.count ? bytes / s.count : 0;
 }
