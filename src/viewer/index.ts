@@ -5,7 +5,8 @@
  * React (R3F) — put these inside your own `<Canvas>` whose renderer is three's WebGPURenderer:
  *   <SplatScene splats={...} />  <VoxelScene grid={...} />  <MeshView mesh={...} />  <CameraFrustums cameras={...} />
  * or use the whole viewer: <SceneViewer /> (canvas, controls, the store's scene) and <App /> (with panels).
- * Plain three.js — SplatMesh (Gaussians, GPU-sorted every frame), VoxelMesh (ray-marched grid), TriangleMesh,
+ * Plain three.js — SplatMesh (Gaussians: culled, projected and sorted on the GPU; level of detail for big scenes),
+ * VoxelMesh (ray-marched grid), TriangleMesh,
  * createCameraFrustums, createViewerRenderer (WebGPU with the WebGL2 fallback).
  */
 export { App } from './app/App';
@@ -22,7 +23,7 @@ export { DropZone } from './components/DropZone';
 export { SplatMesh, type SplatMeshOptions } from './three/splat-mesh';
 export { VoxelMesh, type VoxelMeshOptions } from './three/voxel-mesh';
 export { TriangleMesh } from './three/triangle-mesh';
-export { packSplats, type SplatBuffers } from './three/splat-data';
+export { packSplats, packSplatFile, type SplatBuffers } from './three/splat-data';
 export { createCameraFrustums } from './three/camera-frustums';
 export { createViewerRenderer, webGpuProblem, type Backend, type RendererInfo } from './three/renderer';
 export { threeCameraFrom, cameraFromThree } from './three/camera-convert';

@@ -45,7 +45,7 @@ interface Header extends SpzInfo {
   flags: number;
 }
 
-function parseHeader(dv: DataView, file: string, v4Allowed: boolean): Header {
+function parseHeader(dv: DataView, file: string, v4Allowed: boolean, opts?: GaussianReadOptions): Header {
   if (dv.byteLength < 16) throw new UserError('SPZ file ends inside its header (truncated file?)', file);
   if (dv.getUint32(0, true) !== MAGIC) throw new UserError('not an SPZ file (no "NGSP" magic)', file);
   const version = dv.getUint32(4, true);
@@ -58,6 +58,7 @@ function parseHeader(dv: DataView, file: string, v4Allowed: boolean): Header {
   if (version < 4 && shDegree > 3) throw new UserError(`SPZ version ${version} with SH degree ${shDegree} (at most 3)`, file);
   if (shDegree > 4) throw new UserError(`SPZ SH degree ${shDegree} is not valid (0 to 4)`, file);
   if (fractionalBits > 23) throw new UserError(`SPZ fractional bits ${fractionalBits} is not valid (at most 23)`, file);
+  checkCount(count, file, 'this SPZ file', opts); // the caller's own bound (the viewer's) says more than the limit
   checkLimit('elements', count, 'SPZ point count', file);
   return { version, count, shDegree, fractionalBits, flags, antialiased: (flags & 1) !== 0 };
 }
@@ -86,8 +87,7 @@ export function readSpz(bytes: Uint8Array, file: string, opts?: GaussianReadOpti
     // versions 1–3: the whole file is one gzip stream; the header fixes the size before anything is allocated
     let hh: Header | null = null;
     const raw = gunzipBounded(bytes, file, 'SPZ', 16, (head) => {
-      hh = parseHeader(new DataView(head.buffer, head.byteOffset, 16), file, false);
-      checkCount(hh.count, file, 'this SPZ file', opts);
+      hh = parseHeader(new DataView(head.buffer, head.byteOffset, 16), file, false, opts);
       // deflate expands at most ~1032×: a count the compressed size cannot hold is a lie
       const total = 16 + arraySizes(hh).reduce((a, b) => a + b, 0);
       if (total > bytes.length * 1100 + 1024)
@@ -101,8 +101,7 @@ export function readSpz(bytes: Uint8Array, file: string, opts?: GaussianReadOpti
     arrays = splitArrays(raw, 16, arraySizes(h));
   } else {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    h = parseHeader(dv, file, true);
-    checkCount(h.count, file, 'this SPZ file', opts);
+    h = parseHeader(dv, file, true, opts);
     if (h.version < 4) {
       // an uncompressed v1–3 stream (some tools write these)
       const sizes = arraySizes(h);

@@ -24,8 +24,10 @@ export interface ViewerState {
   error: string | null;
   /** Bumped to ask the camera to frame the scene. */
   fitRequest: number;
-  /** How splats are sorted (`?sorter=radix|counting`; default auto). */
-  sorter: 'auto' | 'radix' | 'counting';
+  /** Where splats are projected and sorted (`?sorter=gpu|cpu`; default auto = gpu on WebGPU). */
+  sorter: 'auto' | 'gpu' | 'cpu';
+  /** Most splats drawn per frame in scenes with a level-of-detail tree (`?budget=N`; default 2,000,000). */
+  splatBudget: number;
   /** False while a gizmo is dragged. */
   orbitEnabled: boolean;
   /** Background for scenes opened from bare Gaussian files (which store none); a setting in the Open panel. */
@@ -62,6 +64,7 @@ export const useViewerStore = create<ViewerState>((set) => ({
   sorter: 'auto',
   fileBackground: [0, 0, 0],
   setBackground: (bg) => set((s) => ({ fileBackground: bg, scene: s.scene ? { ...s.scene, background: bg } : s.scene })),
+  splatBudget: 2_000_000,
   setOrbitEnabled: (orbitEnabled) => set({ orbitEnabled }),
   setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
   setFrameStats: (fps, frameMs) => set({ fps, frameMs }),
