@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { UserError } from '../core/errors';
@@ -114,7 +115,10 @@ export async function hashPath(p: string): Promise<string> {
       return out;
     };
     for (const f of await list(p, '')) h.update(`${f}:${await hashPath(joinPath(p, f))}\n`);
-  } else h.update(await nodeFiles.read(p));
+  } else {
+    // streamed: a model's weights can be gigabytes
+    for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
+  }
   return h.digest('hex');
 }
 
