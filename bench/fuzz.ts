@@ -63,6 +63,7 @@ async function worker(): Promise<void> {
     process.send!({ type: 'result', result: { ...r, message: r.message?.slice(0, 300), peakMb: peakMb() } } satisfies Msg);
   }
   rmSync(dir, { recursive: true, force: true });
+  await reader.dispose?.();
   process.disconnect?.();
 }
 

@@ -215,11 +215,12 @@ describe('malformed new-format files get one line and no huge allocation', () =>
       new DataView(c.buffer).setUint32(at, v, true);
       return c;
     };
-    expect(await userError(() => rd(lie(files.spz4, 8, 0xfffffff0), 'x.spz'))).toMatch(/SPZ stream 0 .*says \d+ bytes uncompressed/);
-    // a v3 stream whose header claims 4 billion points: checked against what the compressed size can hold
+    // (counts over the elements limit are refused first: tests/hostile-formats.test.ts)
+    expect(await userError(() => rd(lie(files.spz4, 8, 0x01000000), 'x.spz'))).toMatch(/SPZ stream 0 .*says \d+ bytes uncompressed/);
+    // a v3 stream whose header claims 16 million points: checked against what the compressed size can hold
     const { gzipSync, gunzipSync } = await import('fflate');
     const raw = gunzipSync(files.spz3);
-    new DataView(raw.buffer).setUint32(8, 0xfffffff0, true);
+    new DataView(raw.buffer).setUint32(8, 0x01000000, true);
     expect(await userError(() => rd(gzipSync(raw), 'x.spz'))).toMatch(/more than \d+ compressed bytes can hold/);
     const text = new TextDecoder('latin1').decode(files.cply.subarray(0, 2000));
     const lying = new TextEncoder().encode(text.replace('element vertex 300', 'element vertex 999999999'));
@@ -276,12 +277,12 @@ describe('malformed new-format files get one line and no huge allocation', () =>
     expect(await userError(() => rd(zipSync(without), 's.sog'))).toMatch(/no image 'quats\.webp'/);
     const big = { ...entries, 'meta.json': new TextEncoder().encode(JSON.stringify({ ...meta, count: 5_000_000 })) };
     expect(await userError(() => rd(zipSync(big), 's.sog'))).toMatch(/too small for 5000000 Gaussians/);
-    // an image whose header claims 16384 × 16384 pixels is refused before libwebp allocates 1 GB
+    // an image whose header claims 8000 × 8000 pixels (within the pixel limit) is refused before libwebp allocates 256 MB
     const huge = entries['means_l.webp'].slice();
     expect(String.fromCharCode(...huge.subarray(12, 16))).toBe('VP8L');
-    new DataView(huge.buffer).setUint32(21, (huge[24] & 0xf0) * 2 ** 24 + (16383 << 14) + 16383, true);
+    new DataView(huge.buffer).setUint32(21, (huge[24] & 0xf0) * 2 ** 24 + (7999 << 14) + 7999, true);
     expect(await userError(() => rd(zipSync({ ...entries, 'means_l.webp': huge }), 's.sog'))).toMatch(
-      /means_l\.webp\): SOG means \(low bytes\) image is 16384×16384: far larger than 100 Gaussians need/,
+      /means_l\.webp\): SOG means \(low bytes\) image is 8000×8000: far larger than 100 Gaussians need/,
     );
     const badImg = { ...entries, 'sh0.webp': entries['sh0.webp'].slice(0, 40) };
     expect(await userError(() => rd(zipSync(badImg), 's.sog'))).toMatch(/sh0\.webp.*could not be decoded/);

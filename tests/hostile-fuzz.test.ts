@@ -22,7 +22,11 @@ describe(`fuzz: ${CASES} mutated inputs per reader (seed ${SEED})`, () => {
       async () => {
         const seeds = await reader.seeds();
         const results: CaseResult[] = [];
-        for (let i = 0; i < CASES; i++) results.push(await runCase(reader, seeds, SEED, i, join(dir, reader.name)));
+        try {
+          for (let i = 0; i < CASES; i++) results.push(await runCase(reader, seeds, SEED, i, join(dir, reader.name)));
+        } finally {
+          await reader.dispose?.();
+        }
         const bad = results.filter((r) => r.outcome === 'internal' || r.outcome === 'garbage' || r.modified || r.multiline);
         expect(bad.map((r) => `case ${r.index} ${r.outcome}${r.modified ? ' (input modified)' : ''}: ${r.mutation}: ${r.message}`)).toEqual(
           [],

@@ -68,6 +68,13 @@ describe('serve: model queue and batching', () => {
     expect(ok.map((r) => r.batchRows)).toEqual([3, 6, 6]); // at most 6 rows in a run
   });
 
+  it('keeps batches within the work budget: requests costing 0.4 of a run go two by two', async () => {
+    const q = new ModelQueue('unet', worker, true, 16, 32);
+    const rs = await Promise.all([0, 1, 2, 3, 4].map(() => q.submit({ ...unetJob(1), cost: 0.4 })));
+    // the first runs alone; the four that waited fill runs of at most 0.8 (three would be 1.2)
+    expect(rs.map((r) => r.batchRequests)).toEqual([1, 2, 2, 2, 2]);
+  });
+
   it('a model that cannot batch runs requests one by one', async () => {
     const q = new ModelQueue('unet', worker, false, 16, 8);
     const rs = await Promise.all([unetJob(3), unetJob(3), unetJob(3)].map((j) => q.submit(j)));

@@ -138,8 +138,8 @@ describe('voxel scene format', () => {
     writeFileSync(join(dir, 'scene', 'scene.json'), '{"format": "instruct-scene", "version": 1,');
     await expect(loadScene(join(dir, 'scene'), nodeFiles)).rejects.toThrow(/scene\.json: broken JSON/);
     mkdirSync(join(dir, 'k'));
-    writeFileSync(join(dir, 'k', 'scene.json'), JSON.stringify({ format: 'instruct-scene', version: 1, kind: 'mesh', file: 'x' }));
-    await expect(loadScene(join(dir, 'k'), nodeFiles)).rejects.toThrow(/kind must be "voxel" or "gaussians"/);
+    writeFileSync(join(dir, 'k', 'scene.json'), JSON.stringify({ format: 'instruct-scene', version: 1, kind: 'nurbs', file: 'x' }));
+    await expect(loadScene(join(dir, 'k'), nodeFiles)).rejects.toThrow(/kind must be "voxel", "gaussians" or "mesh", got "nurbs"/);
     await expect(loadScene(join(dir, 'nope'), nodeFiles)).rejects.toThrow(/no such scene/);
     expect(readFileSync(join(dir, 'scene', 'scene.voxel')).length).toBeGreaterThan(100);
   });

@@ -4,6 +4,7 @@ import { formatFromName, isGaussianFileName } from '../io/formats/gaussian-forma
 import { nodeFiles } from '../io/node/node-files';
 import { choiceFlag, parseCommand } from './args';
 import { prepareOutput } from '../io/node/output-guard';
+import { convertMesh } from './convert-mesh';
 
 const USAGE = `usage: instruct-scene convert IN OUT [--spz-version 3|4] [--json]
 
@@ -15,7 +16,10 @@ Converts Gaussian scenes between formats. IN: a 3DGS .ply, a PlayCanvas .compres
   .spz             Niantic SPZ, version 3 (gzip; every SPZ reader) or --spz-version 4 (ZSTD streams)
   .splat           32 bytes per splat, sorted for web viewers (SH bands above 0 are dropped)
 Positions are written unchanged in every format, as splat-transform does (see docs/formats.md).
-OUT is written atomically and must differ from IN.`;
+OUT is written atomically and must differ from IN.
+
+Meshes (.obj, .ply with faces, .glb, .gltf, or a folder from 'stylize') convert to .obj, .ply or .glb,
+keeping vertices, faces and vertex colours (PLY stores colours as 8 bits).`;
 
 export async function run(args: string[]): Promise<number> {
   const p = parseCommand(args, USAGE, { 'spz-version': { type: 'string' } }, { positionals: [2, 2] });
@@ -25,6 +29,8 @@ export async function run(args: string[]): Promise<number> {
   const spzVersion = Number(choiceFlag(p.values['spz-version'], 'spz-version', ['3', '4'] as const, '3')) as 3 | 4;
   if (p.values['spz-version'] !== undefined && formatFromName(output) !== 'spz')
     throw new UserError('--spz-version goes with an .spz output');
+  const asMesh = await convertMesh(input, output, !!p.values.json);
+  if (asMesh !== null) return asMesh;
   if (!isGaussianFileName(input) && (await nodeFiles.exists(`${input.replace(/\/+$/, '')}/scene.json`))) {
     // a scene folder
     const { readManifest } = await import('../io/scenes/load-scene');

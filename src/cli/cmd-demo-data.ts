@@ -10,11 +10,14 @@ import { intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
 
 const USAGE = `usage: instruct-scene demo-data --out DIR [--seed S] [--size N] [--views N] [--json]
+       instruct-scene demo-data --meshes --out DIR
 
 Writes the built-in synthetic multiview dataset: RGB PNGs, a nerfstudio transforms.json and objects.json
 (each object's axis-aligned box in world coordinates; the world is Y-up, ground at y = 0) and instances/
 (one 8-bit PNG per frame, same name: the label of the surface each pixel's centre ray hits — 0 background,
-1 ground, 2 + k object k of objects.json; the ground truth of \`diff --target\`).`;
+1 ground, 2 + k object k of objects.json; the ground truth of \`diff --target\`).
+With --meshes, writes the project's demo meshes instead (for 'stylize'): vase.obj (low-poly, 209 vertices),
+torus.glb, sphere.ply and sphere-15k.obj (15k vertices, the size the speed target is set for).`;
 
 export async function writeDemoData(
   out: string,
@@ -58,9 +61,17 @@ export async function run(args: string[]): Promise<number> {
     seed: { type: 'string' },
     size: { type: 'string' },
     views: { type: 'string' },
+    meshes: { type: 'boolean' },
   });
   if (!p) return 0;
   const out = requireFlag(p.values.out, 'out');
+  if (p.values.meshes) {
+    const { writeDemoMeshes } = await import('./demo-meshes');
+    const files = await writeDemoMeshes(out);
+    if (p.values.json) console.log(JSON.stringify({ out, files }));
+    else console.log(`wrote ${files.join(', ')} to ${out}/`);
+    return 0;
+  }
   const size = intFlag(p.values.size, 'size', 128, 16);
   const views = intFlag(p.values.views, 'views', 64, 8);
   const seed = intFlag(p.values.seed, 'seed', 0, 0);

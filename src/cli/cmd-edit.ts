@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { UserError } from '../core/errors';
@@ -20,7 +21,7 @@ import { loadRegion } from '../edit/regions/region-load';
 import type { Region } from '../edit/regions/regions';
 import { choiceFlag, floatFlag, instructionFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
-import { loadEditSource, saveEditedScene } from './edit-scene-io';
+import { isMeshInput, loadEditSource, saveEditedScene } from './edit-scene-io';
 import { isModelUrl, remoteOptionsFromEnv, resolveModelDir } from './model-path';
 import { RemoteError } from '../edit/diffusion/remote/oip-client';
 import { dirLabel } from '../core/paths';
@@ -121,11 +122,14 @@ export async function hashPath(p: string): Promise<string> {
       return out;
     };
     for (const f of await list(p, '')) h.update(`${f}:${await hashPath(joinPath(p, f))}\n`);
-  } else h.update(await nodeFiles.read(p));
+  } else {
+    // streamed: a model's weights can be gigabytes
+    for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
+  }
   return h.digest('hex');
 }
 
-async function modelHashes(dir: string): Promise<Record<string, string>> {
+export async function modelHashes(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const walk = async (d: string, pre: string) => {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -245,6 +249,8 @@ export async function run(args: string[]): Promise<number> {
     throw new UserError(`already holds an edit; continue it with --resume ${out}, or choose a new --out`, out);
   }
   if (await nodeFiles.exists(joinPath(scenePath, CKPT))) throw new UserError('is an unfinished edit (resume it first)', scenePath);
+  if (await isMeshInput(scenePath))
+    throw new UserError("is a mesh; meshes are stylised with 'instruct-scene stylize MESH --instruction TEXT --out OUT'", scenePath);
 
   const ds = await loadDataset(dsPath, nodeFiles, {
     downscale: intFlag(v.downscale, 'downscale', 1, 1),
@@ -253,6 +259,8 @@ export async function run(args: string[]): Promise<number> {
   const frames = framesOf(ds, 'train');
   if (!frames.length) throw new UserError('the dataset has no training frames', ds.sources[0]);
   const parent = await loadEditSource(scenePath, ds.background);
+  if (parent.source.kind === 'mesh')
+    throw new UserError("is a mesh; meshes are stylised with 'instruct-scene stylize MESH --instruction TEXT --out OUT'", scenePath);
   let region: Region | undefined;
   if (typeof v.region === 'string')
     region = await loadRegion(v.region, {

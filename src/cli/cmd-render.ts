@@ -6,6 +6,8 @@ import { checkOrbitHint, exportMultiview, exportName, orbitCameras, type ExportV
 import { nodeFiles } from '../io/node/node-files';
 import type { Scene } from '../nerf/common/scene';
 import { VoxelGridScene } from '../nerf/voxel/voxel-grid-scene';
+import { MeshScene } from '../nerf/mesh/mesh-scene';
+import { meshOrbitHint } from '../nerf/mesh/mesh-views';
 import { choiceFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress } from './progress';
 import { datasetRoot, prepareOutput } from '../io/node/output-guard';
@@ -14,12 +16,15 @@ const USAGE = `usage: instruct-scene render SCENE (--dataset DATASET [--split tr
 
 Renders the scene and writes PNGs plus a nerfstudio transforms.json that loads back as a dataset
 (the multiview export). --dataset renders at that dataset's cameras (default split: all); --orbit N renders
-N views on a circle around the scene centre (default size: the training images', else 512x512).`;
+N views on a circle around the scene centre (default size: the training images', else 512x512).
+SCENE may also be a mesh (.obj, .ply with faces, .glb, .gltf, or a folder from 'stylize'): --orbit then circles
+its bounding sphere.`;
 
 /** Orbit hints: saved by fit in the scene's metadata (checked field by field); otherwise derived from the scene's box. */
 function orbitHint(scene: Scene, scenePath: string): OrbitHint {
   const m = (scene as VoxelGridScene).meta?.orbit;
   if (m !== undefined) return checkOrbitHint(m, scenePath);
+  if (scene instanceof MeshScene) return meshOrbitHint(scene.bounds.center, scene.bounds.radius);
   if (scene instanceof VoxelGridScene) {
     const b = scene.grid.box;
     const center = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2) as [number, number, number];
@@ -70,6 +75,7 @@ export async function run(args: string[]): Promise<number> {
       downscale: intFlag(p.values.downscale, 'downscale', 1, 1),
     });
     const split = choiceFlag(p.values.split, 'split', ['train', 'val', 'test', 'all'] as const, 'all');
+    if (scene instanceof MeshScene) scene.background = ds.background;
     const frames = framesOf(ds, split);
     if (!frames.length) throw new UserError(`the dataset has no ${split} frames`, ds.sources[0]);
     const names = new Set<string>();

@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors';
-import { startOipServer, type LogEntry } from '../io/node/oip-server';
+import { MAX_PIXELS, startOipServer, type LogEntry } from '../io/node/oip-server';
 import { choiceFlag, intFlag, parseCommand } from './args';
 import { resolveModelDir } from './model-path';
 import { warn } from './progress';
@@ -22,6 +22,9 @@ on onnxruntime-node. Clients use it with --model http://HOST:PORT (edit, edit-im
   --max-batch N           most rows (first-axis entries) in one batched run (default 16; 1 = no batching)
   --queue N               requests waiting per model before new ones get 503 (default 32)
   --max-request-mb N      largest request body in MiB (default 64)
+  --max-pixels N          largest image area one run works on, summed over a batch (default 4194304 =
+                          2048×2048; latents count 64 pixels each): bounds the memory a request can take
+  --request-timeout S     seconds a client has to send a whole request (default 300); slower ones get 408
   --quiet                 no log line per request
   --json                  log JSON lines
 
@@ -58,6 +61,8 @@ export async function run(args: string[]): Promise<number> {
       'max-batch': { type: 'string' },
       queue: { type: 'string' },
       'max-request-mb': { type: 'string' },
+      'max-pixels': { type: 'string' },
+      'request-timeout': { type: 'string' },
       quiet: { type: 'boolean' },
     },
     { positionals: [0, 0] },
@@ -84,6 +89,8 @@ export async function run(args: string[]): Promise<number> {
   const queue = intFlag(v.queue as string | undefined, 'queue', 32, 1);
   const maxMb = intFlag(v['max-request-mb'] as string | undefined, 'max-request-mb', 64, 1);
   if (maxMb > 2047) throw new UserError('--max-request-mb must be below 2048');
+  const maxPixels = intFlag(v['max-pixels'] as string | undefined, 'max-pixels', MAX_PIXELS, 1, 2 ** 31);
+  const requestTimeout = intFlag(v['request-timeout'] as string | undefined, 'request-timeout', 300, 1, 86_400);
   const dir = await resolveModelDir(model);
 
   const say = (text: string, obj: Record<string, unknown>) => console.log(json ? JSON.stringify(obj) : text);
@@ -98,6 +105,8 @@ export async function run(args: string[]): Promise<number> {
     maxBatch,
     queue,
     maxRequestBytes: maxMb * MB,
+    maxPixels,
+    requestTimeoutMs: requestTimeout * 1000,
     log: v.quiet ? undefined : (e) => console.log(json ? JSON.stringify({ event: 'request', ...e }) : textLine(e)),
     onProgress: (msg) => (json ? undefined : console.log(msg)),
   });

@@ -49,7 +49,8 @@ export function checkFinite(values: ArrayLike<number>, what: string, file?: stri
 export function describeValue(v: unknown, max = 60): string {
   let t: string;
   try {
-    t = JSON.stringify(v) ?? String(v);
+    // numbers as themselves (JSON would show NaN and ∞ as null)
+    t = typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v));
   } catch {
     t = Array.isArray(v) ? '[…]' : typeof v === 'object' ? '{…}' : String(v);
   }

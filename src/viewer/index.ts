@@ -3,15 +3,17 @@
  * plain three.js objects underneath them, the stores, and the editing API.
  *
  * React (R3F) — put these inside your own `<Canvas>` whose renderer is three's WebGPURenderer:
- *   <SplatScene splats={...} />  <VoxelScene grid={...} />  <CameraFrustums cameras={...} />
+ *   <SplatScene splats={...} />  <VoxelScene grid={...} />  <MeshView mesh={...} />  <CameraFrustums cameras={...} />
  * or use the whole viewer: <SceneViewer /> (canvas, controls, the store's scene) and <App /> (with panels).
- * Plain three.js — SplatMesh (Gaussians, GPU-sorted every frame), VoxelMesh (ray-marched grid),
+ * Plain three.js — SplatMesh (Gaussians: culled, projected and sorted on the GPU; level of detail for big scenes),
+ * VoxelMesh (ray-marched grid), TriangleMesh,
  * createCameraFrustums, createViewerRenderer (WebGPU with the WebGL2 fallback).
  */
 export { App } from './app/App';
 export { SceneViewer, type SceneViewerProps } from './components/SceneViewer';
 export { SplatScene, type SplatSceneProps } from './components/SplatScene';
 export { VoxelScene, type VoxelSceneProps } from './components/VoxelScene';
+export { MeshView, type MeshViewProps } from './components/MeshView';
 export { CameraFrustums } from './components/CameraFrustums';
 export { StatsOverlay } from './components/StatsOverlay';
 export { EditPanel } from './components/EditPanel';
@@ -20,7 +22,8 @@ export { DropZone } from './components/DropZone';
 
 export { SplatMesh, type SplatMeshOptions } from './three/splat-mesh';
 export { VoxelMesh, type VoxelMeshOptions } from './three/voxel-mesh';
-export { packSplats, type SplatBuffers } from './three/splat-data';
+export { TriangleMesh } from './three/triangle-mesh';
+export { packSplats, packSplatFile, type SplatBuffers } from './three/splat-data';
 export { createCameraFrustums } from './three/camera-frustums';
 export { createViewerRenderer, webGpuProblem, type Backend, type RendererInfo } from './three/renderer';
 export { threeCameraFrom, cameraFromThree } from './three/camera-convert';
@@ -58,6 +61,12 @@ export { boxRegion, sphereRegion, type Region } from '../edit/regions/regions';
 export { readGaussianPly, writeGaussianPly } from '../io/formats/ply';
 export { readSplat, writeSplat } from '../io/formats/splat';
 export { decodeVoxelScene, encodeVoxelScene } from '../io/formats/voxel-format';
+export { readObj, writeObj } from '../io/formats/obj';
+export { readPlyMesh, writePlyMesh } from '../io/formats/ply-mesh';
+export { readGltfMesh, writeGlb } from '../io/formats/gltf-mesh';
+export { stylizeMesh, meshEditCameras, meshLossCameras, type StylizeOptions, type StylizeResult } from '../edit/loops/mesh-stylize';
+export { MeshEditable, type EditedMesh } from '../edit/scenes/mesh-editable';
+export type { Mesh } from '../nerf/mesh/mesh';
 export type { Gaussians } from '../nerf/gaussian/gaussians';
 export type { VoxelGrid } from '../nerf/voxel/voxel-grid';
 export type { Camera } from '../core/camera';

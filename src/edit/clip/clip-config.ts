@@ -3,7 +3,7 @@
  * `projection_dim`), with the library's defaults for absent keys (the OpenAI ViT-B/32 sizes) and the legacy
  * `text_config_dict` / `vision_config_dict` overrides applied on top, as transformers does. See docs/clip.md.
  */
-import { UserError } from '../../core/errors';
+import { describeValue, UserError } from '../../core/errors';
 
 /** Activations CLIP checkpoints use; `quick_gelu` x·σ(1.702x) is OpenAI's, `gelu` the exact erf form. */
 export const ACTIVATIONS = ['quick_gelu', 'gelu', 'gelu_new', 'gelu_pytorch_tanh'] as const;
@@ -64,20 +64,37 @@ const VISION_DEFAULTS = {
   layer_norm_eps: 1e-5,
 };
 
+/**
+ * Upper bounds on sizes, far above any published CLIP (ViT-bigG: width 1664, 48 layers, 8192 MLP): a config
+ * that names more is damaged, and its tensor list alone would take minutes and gigabytes to build.
+ */
+const MAX_SIZE: Record<string, number> = {
+  hidden_size: 65_536,
+  intermediate_size: 262_144,
+  num_attention_heads: 1024,
+  num_hidden_layers: 1024,
+  vocab_size: 4_194_304,
+  max_position_embeddings: 65_536,
+  image_size: 16_384,
+  patch_size: 16_384,
+  num_channels: 16,
+};
+
 function intKey(o: Record<string, unknown>, key: string, where: string, file: string, min = 1): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-    throw new UserError(`${where}.${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`, file);
+  const max = MAX_SIZE[key] ?? Number.MAX_SAFE_INTEGER;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new UserError(`${where}.${key} must be an integer in [${min}, ${max}], got ${describeValue(v, 40)}`, file);
   return v;
 }
 
 function tower(raw: Record<string, unknown>, where: string, file: string): TowerConfig {
   const act = raw.hidden_act;
   if (typeof act !== 'string' || !(ACTIVATIONS as readonly string[]).includes(act))
-    throw new UserError(`${where}.hidden_act ${JSON.stringify(act)} is not supported (expected one of ${ACTIVATIONS.join(', ')})`, file);
+    throw new UserError(`${where}.hidden_act ${describeValue(act, 40)} is not supported (expected one of ${ACTIVATIONS.join(', ')})`, file);
   const eps = raw.layer_norm_eps;
   if (typeof eps !== 'number' || !(eps > 0) || eps > 1)
-    throw new UserError(`${where}.layer_norm_eps must be a small positive number, got ${JSON.stringify(eps)}`, file);
+    throw new UserError(`${where}.layer_norm_eps must be a small positive number, got ${describeValue(eps, 40)}`, file);
   const hiddenSize = intKey(raw, 'hidden_size', where, file);
   const numHeads = intKey(raw, 'num_attention_heads', where, file);
   if (hiddenSize % numHeads)
@@ -130,10 +147,13 @@ export function parseClipConfig(json: unknown, file = 'config.json'): ClipConfig
   if (vision.patchSize > vision.imageSize)
     throw new UserError(`vision_config.patch_size ${vision.patchSize} is larger than image_size ${vision.imageSize}`, file);
   const projectionDim = j.projection_dim ?? 512;
-  if (!Number.isInteger(projectionDim) || projectionDim < 1)
-    throw new UserError(`projection_dim must be a positive integer, got ${JSON.stringify(projectionDim)}`, file);
+  if (!Number.isInteger(projectionDim) || projectionDim < 1 || projectionDim > MAX_SIZE.hidden_size)
+    throw new UserError(`projection_dim must be an integer in [1, ${MAX_SIZE.hidden_size}], got ${describeValue(projectionDim, 40)}`, file);
   const ls = j.logit_scale_init_value ?? 2.6592;
-  return { text, vision, projectionDim, logitScaleInit: typeof ls === 'number' ? ls : 2.6592 };
+  // logits are scaled by e^logit_scale: beyond ±100 (JSON's 1e400 is ∞) the scale is not a number
+  if (typeof ls !== 'number' || !(Math.abs(ls) <= 100))
+    throw new UserError(`logit_scale_init_value must be a number within ±100, got ${describeValue(ls, 40)}`, file);
+  return { text, vision, projectionDim, logitScaleInit: ls };
 }
 
 /** Tokens of the vision tower: one per patch plus the class token. */

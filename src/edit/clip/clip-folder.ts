@@ -6,7 +6,7 @@
  * tensors of the towers it needs.
  */
 import { UserError } from '../../core/errors';
-import { joinPath } from '../../core/paths';
+import { joinPath, resolveInside } from '../../core/paths';
 import { parseJson, type FileSource } from '../../io/files/files';
 import { ClipTokenizer, loadTokenizer } from '../diffusion/tokenizer/tokenizer';
 import { parseClipConfig, type ClipConfig } from './clip-config';
@@ -52,9 +52,9 @@ async function weightFiles(dir: string, files: FileSource): Promise<string[]> {
     const map = j?.weight_map;
     if (!map || typeof map !== 'object') throw new UserError('no "weight_map" object', index);
     const shards = [...new Set(Object.values(map as Record<string, unknown>))];
-    if (!shards.every((s) => typeof s === 'string' && s && !s.includes('..')))
-      throw new UserError('weight_map names a shard that is not a plain file name', index);
-    return (shards as string[]).map((s) => joinPath(dir, s));
+    if (!shards.length) throw new UserError('"weight_map" names no shard', index);
+    // shard names stay inside the model folder (docs/limits.md)
+    return shards.map((s) => resolveInside(dir, s, 'weight_map shard', index));
   }
   const bin = joinPath(dir, 'pytorch_model.bin');
   if (await files.exists(bin))

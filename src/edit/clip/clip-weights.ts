@@ -213,7 +213,10 @@ export async function loadClipWeights(
     }
     return out;
   };
-  const out: ClipWeights = { logitScale: entries.has('logit_scale') ? (await read('logit_scale'))[0] : c.logitScaleInit };
+  const logitScale = entries.has('logit_scale') ? (await read('logit_scale'))[0] : c.logitScaleInit;
+  // logits are scaled by e^logit_scale (4.6 = ln 100 in trained models): far beyond, the scale is not a number
+  if (!(Math.abs(logitScale) <= 100)) throw new UserError(`tensor 'logit_scale' is ${logitScale}, not a log scale (within ±100)`, file);
+  const out: ClipWeights = { logitScale };
   if (towers.includes('vision'))
     out.vision = {
       patch: await read('vision_model.embeddings.patch_embedding.weight'),

@@ -4,8 +4,9 @@
  * relative to the end of the header. Every size the header claims is checked against the file's size before
  * anything is allocated, so a lying header gets one clear error instead of a huge allocation.
  */
-import { UserError } from '../../core/errors';
+import { describeValue, UserError } from '../../core/errors';
 import { toF16Bits } from '../diffusion/onnx/half';
+import { parseJson } from '../../io/files/files';
 
 export type SafetensorsDtype =
   'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'U16' | 'U32' | 'U64' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
@@ -77,9 +78,11 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
   if (bytes.byteLength < 8 + n) throw new UserError(`truncated safetensors header (${bytes.byteLength} of ${8 + n} bytes)`, file);
   let json: any;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    // UTF-8, nested at most MAX_JSON_DEPTH deep, one short line for a syntax error
+    json = parseJson(bytes.subarray(8, 8 + n), file);
   } catch (e) {
-    throw new UserError(`safetensors header is not valid JSON (${(e as Error).message})`, file);
+    const msg = (e as Error).message.replace(`${file}: `, '').replace(/^broken JSON/, 'not valid JSON');
+    throw new UserError(`safetensors header is ${msg}`, file);
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new UserError('safetensors header is not a JSON object', file);
   const dataStart = 8 + n;
@@ -95,13 +98,13 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
     if (!v || typeof v !== 'object') throw new UserError(`${where}: header entry is not an object`, file);
     const dtype = v.dtype as SafetensorsDtype;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES))
-      throw new UserError(`${where}: unknown dtype ${JSON.stringify(v.dtype)}`, file);
+      throw new UserError(`${where}: unknown dtype ${describeValue(v.dtype, 40)}`, file);
     const shape = v.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      throw new UserError(`${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`, file);
+      throw new UserError(`${where}: shape ${describeValue(shape)} is not a list of non-negative integers`, file);
     const offs = v.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1])
-      throw new UserError(`${where}: data_offsets ${JSON.stringify(offs)} must be [begin, end] with 0 ≤ begin ≤ end`, file);
+      throw new UserError(`${where}: data_offsets ${describeValue(offs)} must be [begin, end] with 0 ≤ begin ≤ end`, file);
     if (offs[1] > dataBytes)
       throw new UserError(`${where}: data_offsets end at byte ${offs[1]} but the file holds only ${dataBytes} bytes of tensor data`, file);
     const count = shape.reduce((a: number, b: number) => a * b, 1);
@@ -128,18 +131,24 @@ export function readSafetensors(bytes: Uint8Array, file: string): SafetensorsFil
 export function tensorAsF32(st: SafetensorsFile, e: SafetensorsEntry): Float32Array {
   const count = (e.end - e.begin) / DTYPE_BYTES[e.dtype];
   const abs = st.bytes.byteOffset + e.begin;
+  let out: Float32Array;
   switch (e.dtype) {
     case 'F32':
-      if (abs % 4 === 0) return new Float32Array(st.bytes.buffer, abs, count);
-      return new Float32Array(st.bytes.slice(e.begin, e.end).buffer);
+      out = abs % 4 === 0 ? new Float32Array(st.bytes.buffer, abs, count) : new Float32Array(st.bytes.slice(e.begin, e.end).buffer);
+      break;
     case 'F16':
     case 'BF16': {
       const src = abs % 2 === 0 ? new Uint16Array(st.bytes.buffer, abs, count) : new Uint16Array(st.bytes.slice(e.begin, e.end).buffer);
-      return e.dtype === 'F16' ? f16ToF32(src) : bf16ToF32(src);
+      out = e.dtype === 'F16' ? f16ToF32(src) : bf16ToF32(src);
+      break;
     }
     default:
       throw new UserError(`tensor '${e.name}': dtype ${e.dtype} is not supported (expected ${FLOAT_DTYPES.join(', ')})`, st.file);
   }
+  // weights are finite in any real checkpoint: a NaN or ∞ (a damaged file) would make every embedding NaN
+  for (let i = 0; i < out.length; i++)
+    if (!Number.isFinite(out[i])) throw new UserError(`tensor '${e.name}' holds ${out[i]} at index ${i} (a damaged file?)`, st.file);
+  return out;
 }
 
 const HALF_TABLE = (() => {

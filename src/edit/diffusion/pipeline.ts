@@ -356,7 +356,8 @@ export class InstructPix2Pix {
     const s = tensorToF32(out.sample);
     checkFiniteOut(s, 'vae_decoder');
     const [, C, H, W] = out.sample.dims;
-    if (C !== 3) throw new UserError(`vae_decoder returned ${out.sample.dims.join('×')}, expected 1×3×H×W`);
+    if (out.sample.dims.length !== 4 || C !== 3 || H !== 8 * h || W !== 8 * w || s.length < 3 * H * W)
+      throw new UserError(`vae_decoder returned ${out.sample.dims.join('×')} for ${h}×${w} latents, expected 1×3×${8 * h}×${8 * w}`);
     return chwToImage(s, W, H);
   }
 

@@ -1,6 +1,13 @@
 import type { SdsSchedule } from './sds-target';
 
-export type EditMethod = 'idu' | 'sds';
+/**
+ * How an edit is guided: the instruction editor through Iterative Dataset Update ('idu') or score distillation
+ * ('sds'), or a differentiable loss on renders ('image-loss': Text2Mesh's CLIP loss).
+ */
+export type EditMethod = 'idu' | 'sds' | 'image-loss';
+
+/** The methods guided by the instruction editor (a DiffusionPrior). */
+export type EditorMethod = Exclude<EditMethod, 'image-loss'>;
 
 /**
  * Everything the loops read: the method, the instruction and guidance, the schedule of the loop, and each
@@ -34,4 +41,9 @@ export interface EditConfig {
   idu: { editEvery: number; editCount: number; tMin: number; tMax: number; steps: number; mode: 'one' | 'all' };
   /** Score distillation: the noise schedule, λ, and dynamic scaling (`levels` coarser for the first `levelUntil` of the run). */
   sds: { schedule: SdsSchedule; lambda: number; levels: number; levelUntil: number };
+  /**
+   * Image-loss guidance (Text2Mesh): views rendered per step (their embeddings averaged by the loss), and
+   * whether the grey geometry renders of as many fresh views add their term. Set for 'image-loss' edits only.
+   */
+  imageLoss?: { viewsPerStep: number; geometry: boolean };
 }

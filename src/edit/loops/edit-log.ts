@@ -31,7 +31,7 @@ export function editLog(spec: EditSpec, info: EditLogInfo): Record<string, unkno
     format: 'instruct-scene-edit-log',
     version: 1,
     status: info.status,
-    instruction: cfg.instruction,
+    ...(cfg.method === 'image-loss' ? { prompt: cfg.instruction } : { instruction: cfg.instruction }),
     method: cfg.method,
     model: info.model,
     ...(info.parent ? { parent: info.parent } : {}),

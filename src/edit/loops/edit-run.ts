@@ -1,20 +1,39 @@
 import type { DiffusionPrior } from '../diffusion/prior';
 import type { EditableScene } from '../scenes/editable';
 import type { Checkpoint } from './checkpoint';
-import type { EditConfig, EditMethod } from './edit-config';
+import type { EditConfig, EditorMethod } from './edit-config';
 import type { EditView } from './edit-views';
 import { iduStep } from './idu';
+import type { ImageLoss } from './image-loss';
+import { imageLossStep, type CameraSampler } from './image-loss-step';
 import { initialLoopState, type LoopState } from './loop-state';
 import { runLoop, type EditEvent, type LoopStep } from './run-loop';
 import { sdsStep } from './sds';
 
-/** Each method's step, made for a prior. */
-export const METHODS: Record<EditMethod, (prior: DiffusionPrior) => LoopStep> = { idu: iduStep, sds: sdsStep };
+/** Each editor method's step, made for a prior. */
+export const METHODS: Record<EditorMethod, (prior: DiffusionPrior) => LoopStep> = { idu: iduStep, sds: sdsStep };
 
-export interface EditRunOptions {
+/** What guides an edit: the instruction editor (IDU, SDS) or an image loss ('image-loss'). */
+export interface EditGuide {
+  /** The instruction editor of 'idu' and 'sds' edits. */
+  prior?: DiffusionPrior;
+  /** The loss of 'image-loss' edits, and how each step draws its cameras (default: among the edit's views). */
+  imageLoss?: { loss: ImageLoss; cameras?: CameraSampler };
+}
+
+/** The step of the configured method with its guide (an Error when the guide it needs is missing). */
+export function loopStepFor(cfg: EditConfig, guide: EditGuide): LoopStep {
+  if (cfg.method === 'image-loss') {
+    if (!guide.imageLoss) throw new Error('an image-loss edit needs an image loss');
+    return imageLossStep(guide.imageLoss.loss, guide.imageLoss.cameras);
+  }
+  if (!guide.prior) throw new Error(`a ${cfg.method} edit needs the instruction editor (a diffusion prior)`);
+  return METHODS[cfg.method](guide.prior);
+}
+
+export interface EditRunOptions extends EditGuide {
   cfg: EditConfig;
   scene: EditableScene;
-  prior: DiffusionPrior;
   views: EditView[];
   /** Settings stored in checkpoints (the caller compares them on resume). */
   settings?: Record<string, unknown>;
@@ -38,7 +57,7 @@ export interface EditRunResult {
 }
 
 /**
- * Runs an edit (IDU or SDS) from the start, from a live state or from a checkpoint, checkpointing as it goes,
+ * Runs an edit (IDU, SDS or an image loss) from the start, from a live state or from a checkpoint, checkpointing as it goes,
  * and finalises the scene (the voxel merge with the original outside the region) when it reaches the end.
  */
 export async function runEdit(o: EditRunOptions): Promise<EditRunResult> {
@@ -62,10 +81,10 @@ export async function runEdit(o: EditRunOptions): Promise<EditRunResult> {
       yield: o.yield,
       onCheckpoint: o.saveCheckpoint ? (loop, scene) => o.saveCheckpoint!({ settings, loop, scene }) : undefined,
     },
-    METHODS[o.cfg.method](o.prior),
+    loopStepFor(o.cfg, o),
   );
   if (state.step < o.cfg.iters) return { state, complete: false };
   o.onProgress?.({ phase: 'merge', step: o.cfg.iters, total: o.cfg.iters, viewsEdited: state.viewsEdited });
-  o.scene.finalize();
+  await o.scene.finalize();
   return { state, complete: true };
 }

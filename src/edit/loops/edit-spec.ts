@@ -7,7 +7,9 @@ import { defaultSelectMode, type SelectMode } from '../regions/select-object';
 import type { EditableOptions, SceneKind } from '../scenes/create-editable';
 import type { EditConfig, EditMethod } from './edit-config';
 import { countActiveViews } from './edit-views';
+import { IMAGE_LOSS_DEFAULTS } from './image-loss-step';
 import { VOXE_SCHEDULE } from './sds-target';
+import { CPU_FIELD, TEXT2MESH_FIELD } from '../../nerf/mesh/style-field';
 
 /**
  * One edit, from what a user asks for (`EditOptions`: the CLI's flags, the viewer's panel) to everything the
@@ -18,7 +20,10 @@ import { VOXE_SCHEDULE } from './sds-target';
 /** What a user may set; everything left out takes the default below. */
 export interface EditOptions {
   instruction: string;
-  /** 'idu' (Instruct-NeRF2NeRF / Instruct-GS2GS) or 'sds' (Instruct 3D-to-3D / Vox-E). Default idu. */
+  /**
+   * 'idu' (Instruct-NeRF2NeRF / Instruct-GS2GS), 'sds' (Instruct 3D-to-3D / Vox-E), or 'image-loss' (Text2Mesh's
+   * CLIP loss; meshes; `instruction` is then the prompt). Default idu.
+   */
   method?: EditMethod;
   seed?: number;
   /** Refit / distillation steps. */
@@ -57,6 +62,11 @@ export interface EditOptions {
   /** Gaussians: GaussianEditor's anchor weight (positions, scales, rotations, opacities; 0: off). */
   anchor?: number;
   backend?: 'cpu' | 'webgpu';
+  /** Meshes: the style field, 'small' (the CPU default) or 'paper' (Text2Mesh's; the WebGPU default). */
+  field?: 'small' | 'paper';
+  /** Image-loss edits: views per step, and the geometry term. */
+  viewsPerStep?: number;
+  geometry?: boolean;
 }
 
 /** Everything an edit runs with. */
@@ -102,6 +112,19 @@ export const PEARSON_DEFAULT = 200;
  */
 export const ANCHOR_DEFAULT = 50;
 
+/**
+ * Mesh stylisation (Text2Mesh's neural style field; docs/mesh-stylisation.md): 200 steps (a "make it gold" edit
+ * of the built-in model settles in ~100 with the CPU field); each step's loss takes every pixel of its view (a
+ * rasterised view costs the same whatever the pixels kept); no dynamic scaling and no preservation term (a region
+ * keeps the vertices outside it exactly). The field is the narrow CPU one on the CPU and the paper's on WebGPU.
+ */
+export const MESH_DEFAULTS = { iters: 200 } as const;
+
+/** The style field of a preset name (default: the backend's). */
+export function meshField(name: 'small' | 'paper' | undefined, backend: 'cpu' | 'webgpu') {
+  return (name ?? (backend === 'webgpu' ? 'paper' : 'small')) === 'paper' ? TEXT2MESH_FIELD : CPU_FIELD;
+}
+
 /** 3DGS densification during Gaussian edits: every 100 steps until half the run, gradient threshold 0.0002. */
 export const DENSIFY_DEFAULTS = { every: 100, untilFraction: 0.5, gradThreshold: 0.0002 } as const;
 
@@ -143,10 +166,16 @@ export function viewerEditOptions(
  * region that covers nothing are UserErrors, before any work.
  */
 export function buildEditSpec(o: EditOptions, ctx: { kind: SceneKind; cameras: Camera[]; region?: Region }): EditSpec {
-  if (!o.instruction.trim()) throw new UserError('the instruction is empty');
+  if (!o.instruction.trim()) throw new UserError(o.method === 'image-loss' ? 'the prompt is empty' : 'the instruction is empty');
   const method = o.method ?? 'idu';
+  const mesh = ctx.kind === 'mesh';
+  if (method === 'image-loss' && !mesh) throw new UserError(`image-loss (CLIP) guidance stylises meshes, not ${ctx.kind} scenes`);
+  if (mesh && o.preserve)
+    throw new UserError(
+      'meshes take no preservation term (a region keeps the vertices outside it exactly); leave the preservation weight out',
+    );
   const d = EDIT_DEFAULTS;
-  const iters = o.iters ?? d.iters;
+  const iters = o.iters ?? (mesh ? MESH_DEFAULTS.iters : d.iters);
   const mode = o.iduMode ?? d.idu.mode;
   const gs2gs = mode === 'all';
   const config: EditConfig = {
@@ -155,7 +184,7 @@ export function buildEditSpec(o: EditOptions, ctx: { kind: SceneKind; cameras: C
     instruction: o.instruction,
     seed: o.seed ?? d.seed,
     iters,
-    raysPerStep: o.raysPerStep ?? d.raysPerStep,
+    raysPerStep: o.raysPerStep ?? (mesh ? Math.max(1, ...ctx.cameras.map((c) => c.width * c.height)) : d.raysPerStep),
     textScale: o.textScale ?? (gs2gs ? GS2GS_DEFAULTS.textScale : d.textScale),
     imageScale: o.imageScale ?? d.imageScale,
     preserveWeight: o.preserve ?? defaultPreserveWeight(ctx.kind),
@@ -170,7 +199,7 @@ export function buildEditSpec(o: EditOptions, ctx: { kind: SceneKind; cameras: C
     },
     sds: {
       ...d.sds,
-      levels: o.sdsLevels ?? d.sds.levels,
+      levels: o.sdsLevels ?? (mesh ? 0 : d.sds.levels),
       lambda: o.sdsLambda ?? d.sds.lambda,
       schedule: {
         ...d.sds.schedule,
@@ -180,6 +209,11 @@ export function buildEditSpec(o: EditOptions, ctx: { kind: SceneKind; cameras: C
       },
     },
   };
+  if (method === 'image-loss')
+    config.imageLoss = {
+      viewsPerStep: o.viewsPerStep ?? IMAGE_LOSS_DEFAULTS.viewsPerStep,
+      geometry: o.geometry ?? IMAGE_LOSS_DEFAULTS.geometry,
+    };
   if (config.idu.tMin > config.idu.tMax)
     throw new UserError(`the noise range is empty: t-min (${config.idu.tMin}) must not exceed t-max (${config.idu.tMax})`);
   if (config.sds.levels > 4) throw new UserError('sds-levels must be at most 4');
@@ -207,8 +241,9 @@ export function buildEditSpec(o: EditOptions, ctx: { kind: SceneKind; cameras: C
       seed: config.seed,
       ...anchorWeights(o.anchor ?? ANCHOR_DEFAULT),
     },
+    mesh: { field: meshField(o.field, o.backend ?? 'cpu'), seed: config.seed },
   };
-  const select = o.select ?? defaultSelectMode(ctx.region);
+  const select = o.select ?? defaultSelectMode(ctx.region, ctx.kind);
   return { config, editable, dilate, dilatePx, backend: o.backend ?? 'cpu', kind: ctx.kind, activeViews, select };
 }
 

@@ -41,6 +41,17 @@ export interface EditFrame {
 }
 
 /**
+ * Training frames whose "capture" is the render of the scene as it is (the viewer's edits, meshes): each camera
+ * with the editable's source render.
+ */
+export async function sourceFrames(scene: EditableScene, cams: Camera[]): Promise<EditFrame[]> {
+  const frames: EditFrame[] = [];
+  for (let i = 0; i < cams.length; i++)
+    frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: (await scene.renderSource(cams[i])).image });
+  return frames;
+}
+
+/**
  * Builds the views of an edit: frozen source renders, depth-aware edit masks dilated by `dilate(camera)` pixels,
  * skip flags. `limit` is the edit's selection (an object in a region, or the region itself: a bare region is
  * taken as `regionSelection(region)`), or undefined for an edit of the whole scene.

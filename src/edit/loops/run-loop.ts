@@ -125,7 +125,7 @@ export async function runLoop(
     const loss = await ctx.timed('refit', async () => {
       let l = r.loss + (await preservationLoss(scene, views, cfg, rng));
       l += scene.regularize();
-      scene.step();
+      await scene.step();
       return l;
     });
     state.lastLoss = loss;

@@ -17,14 +17,15 @@ export interface EditSelection {
   gate?: Uint8Array;
 }
 
-/** The default mode for a region: object selection inside boxes and spheres, the region itself for hulls. */
-export function defaultSelectMode(region: Region | undefined): SelectMode {
-  return region && region.kind !== 'hull' ? 'object' : 'region';
+/** The default mode for a region: object selection inside boxes and spheres, the region itself for hulls and meshes. */
+export function defaultSelectMode(region: Region | undefined, kind?: SceneSource['kind']): SelectMode {
+  return region && region.kind !== 'hull' && kind !== 'mesh' ? 'object' : 'region';
 }
 
 /** Selects what an edit of `source` in `region` may change; refuses empty and whole-scene selections (UserError). */
 export function selectForEdit(source: SceneSource, region: Region, mode: SelectMode): EditSelection {
-  if (mode === 'region') return { selection: regionSelection(region) };
+  // a mesh's edit is held to the vertices in the region (mesh-editable.ts): the region is its selection
+  if (mode === 'region' || source.kind === 'mesh') return { selection: regionSelection(region) };
   switch (source.kind) {
     case 'voxel': {
       const s = selectVoxelObject(source.grid, region);

@@ -5,9 +5,14 @@ import type { BackendName } from '../../nerf/common/backend';
 import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import { createVoxelBackend } from '../../nerf/voxel/voxel-backend';
 import { VoxelGridScene, type VoxelRenderSettings } from '../../nerf/voxel/voxel-grid-scene';
+import type { Mesh } from '../../nerf/mesh/mesh';
+import { meshBounds } from '../../nerf/mesh/mesh';
+import { createMeshRaster } from '../../nerf/mesh/mesh-backend';
+import type { StyleFieldRunnerFactory } from '../../nerf/mesh/style-field';
 import type { Bounds, Region } from '../regions/regions';
 import type { EditableScene } from './editable';
 import { GaussianEditable, type EditedGaussians, type GaussianEditOptions } from './gaussian-editable';
+import { MeshEditable, type EditedMesh, type MeshEditOptions } from './mesh-editable';
 import { VoxelEditable, type EditedVoxels, type VoxelEditOptions } from './voxel-editable';
 
 /**
@@ -18,12 +23,22 @@ import { VoxelEditable, type EditedVoxels, type VoxelEditOptions } from './voxel
 /** A scene to edit: the representation's parameters and how it renders. */
 export type SceneSource =
   | { kind: 'voxel'; grid: VoxelGrid; background: [number, number, number]; render?: VoxelRenderSettings }
-  | { kind: 'gaussians'; gaussians: Gaussians; background: [number, number, number] };
+  | { kind: 'gaussians'; gaussians: Gaussians; background: [number, number, number] }
+  | {
+      kind: 'mesh';
+      mesh: Mesh;
+      background: [number, number, number];
+      /**
+       * Runs the style field on the CPU (default: this thread; the CLI passes its worker-thread pool). The WebGPU
+       * backend runs it on the GPU.
+       */
+      fieldRunner?: StyleFieldRunnerFactory;
+    };
 
 export type SceneKind = SceneSource['kind'];
 
 /** An edited scene, tagged with its kind. */
-export type EditedScene = EditedVoxels | EditedGaussians;
+export type EditedScene = EditedVoxels | EditedGaussians | EditedMesh;
 
 /** Any editable scene the factory makes. */
 export type AnyEditable = EditableScene<EditedScene>;
@@ -32,6 +47,7 @@ export type AnyEditable = EditableScene<EditedScene>;
 export interface EditableOptions {
   voxel: Partial<VoxelEditOptions>;
   gaussians: Partial<GaussianEditOptions>;
+  mesh: MeshEditOptions;
 }
 
 /**
@@ -61,11 +77,16 @@ export async function createEditable(
         await createGaussianBackend(backend),
         gate,
       );
+    case 'mesh': {
+      const runner = backend === 'webgpu' ? (await import('../../nerf/mesh/style-field-webgpu')).webGpuFieldRunner : source.fieldRunner;
+      return MeshEditable.create(source.mesh, source.background, region, options.mesh, await createMeshRaster(backend), runner);
+    }
   }
 }
 
 /** Where a scene lies (region checks; visual hulls when a dataset declares no box). */
 export function sourceBounds(source: SceneSource): Bounds {
   if (source.kind === 'gaussians') return gaussianBounds(source.gaussians);
+  if (source.kind === 'mesh') return meshBounds(source.mesh);
   return { min: [...source.grid.box.min], max: [...source.grid.box.max] };
 }

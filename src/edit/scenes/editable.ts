@@ -62,9 +62,9 @@ export interface StateBlob {
 }
 
 /**
- * A scene being edited, as the loops (IDU, SDS) see it, whatever its representation: voxel grids
- * (`voxel-editable.ts`), Gaussians (`gaussian-editable.ts`); `create-editable.ts` makes the right one for a
- * scene. `Exported` is what `export()` returns: the representation's edited scene, tagged with its kind.
+ * A scene being edited, as the loops (IDU, SDS, image losses) see it, whatever its representation: voxel grids
+ * (`voxel-editable.ts`), Gaussians (`gaussian-editable.ts`), meshes under a neural style field
+ * (`mesh-editable.ts`); `create-editable.ts` makes the right one for a scene. `Exported` is what `export()` returns: the representation's edited scene, tagged with its kind.
  */
 export interface EditableScene<Exported extends { kind: string } = { kind: string }> {
   readonly kind: Exported['kind'];
@@ -90,8 +90,11 @@ export interface EditableScene<Exported extends { kind: string } = { kind: strin
   addLoss(samples: LossSamples, term: LossTerm): Promise<number>;
   /** Adds the representation's regularisers (voxels: colour TV in the region, Vox-E's Pearson term); returns their value. */
   regularize(): number;
-  /** One optimiser step from the accumulated gradient (gated to the region when there is one). */
-  step(): void;
+  /**
+   * One optimiser step from the accumulated gradient (gated to the region when there is one). The loop awaits
+   * it: a step may run elsewhere (a mesh's style field runs its backward pass on worker threads or the GPU).
+   */
+  step(): void | Promise<void>;
   /** SDS dynamic scaling: work at a resolution reduced by 2^level (0 = full). No-op where meaningless. */
   setLevel(level: number): void;
   readonly level: number;
@@ -99,10 +102,34 @@ export interface EditableScene<Exported extends { kind: string } = { kind: strin
   saveState(): StateBlob;
   /** Restores `saveState`'s blob; throws naming the first array or value that does not fit this scene. */
   loadState(s: StateBlob): void;
-  /** Final result (voxels: merge G = M·G_edit + (1−M)·G_orig); called once at the end. */
-  finalize(): void;
+  /**
+   * Final result (voxels: merge G = M·G_edit + (1−M)·G_orig; meshes: the field's last evaluation); called once
+   * at the end, and awaited.
+   */
+  finalize(): void | Promise<void>;
   /** The edited scene (after `finalize`). */
   export(): Exported;
   /** Frees device memory (GPU backends); the scene can still be exported. */
   dispose(): void;
+}
+
+/** What a render shows for an image loss: the scene's colours, or its surface with every colour grey (Text2Mesh's geometry term). */
+export type Shading = 'color' | 'geometry';
+
+/**
+ * What image-loss guidance (`imageLossStep` in src/edit/loops/image-loss-step.ts: a differentiable loss on
+ * whole renders, such as Text2Mesh's CLIP loss) needs of a scene besides EditableScene: renders in a shading,
+ * and the loss's gradient with respect to every pixel of a render. Meshes implement it: their renderer takes
+ * an image gradient as it is (no per-pixel targets in between).
+ */
+export interface ImageGradientTarget {
+  renderShaded(cam: Camera, shading: Shading): Promise<Image>;
+  /** Renders the view in `shading` and adds ∂L/∂image (`dImage`, the render's layout) to the accumulated gradient. */
+  addImageGradient(cam: Camera, shading: Shading, dImage: Float32Array): Promise<void>;
+}
+
+/** True for scenes that take image-loss gradients. */
+export function takesImageGradients<S extends EditableScene>(s: S): s is S & ImageGradientTarget {
+  const t = s as Partial<ImageGradientTarget>;
+  return typeof t.renderShaded === 'function' && typeof t.addImageGradient === 'function';
 }

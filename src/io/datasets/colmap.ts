@@ -1,6 +1,7 @@
 import type { Camera, Distortion } from '../../core/camera';
-import { UserError } from '../../core/errors';
-import { joinPath } from '../../core/paths';
+import { describeValue, UserError } from '../../core/errors';
+import { checkLimit, limitHint, limits } from '../../core/limits';
+import { insidePathProblem, joinPath } from '../../core/paths';
 import type { FileSource } from '../files/files';
 
 /**
@@ -122,10 +123,47 @@ function checkModel(model: number, id: number, file: string): void {
     );
 }
 
-function checkSize(c: ColmapCamera, file: string): void {
-  if (!(c.width >= 1 && c.height >= 1 && c.width <= 65536 && c.height <= 65536))
-    throw new UserError(`camera ${c.id} is ${c.width}×${c.height} (not a sane image size)`, file);
-  if (!(c.params[0] > 0)) throw new UserError(`camera ${c.id} has focal length ${c.params[0]}`, file);
+/** Coordinates beyond this are corruption, not scenes (as for transforms.json; docs/limits.md). */
+const MAX_COORD = 1e8;
+
+/**
+ * The ranges transforms.json cameras are held to (docs/limits.md): integer sizes within the pixel limit, focal
+ * lengths positive and at most 10⁴ image sides, the principal point within 100 sides, distortion within ±1000.
+ */
+function checkCamera(c: ColmapCamera, file: string): void {
+  const where = `camera ${c.id}`;
+  if (!(Number.isInteger(c.width) && Number.isInteger(c.height) && c.width >= 1 && c.height >= 1 && c.width <= 65536 && c.height <= 65536))
+    throw new UserError(`${where} is ${c.width}×${c.height} (not a sane image size)`, file);
+  if (c.width * c.height > limits.imagePixels)
+    throw new UserError(`${where}: ${c.width}×${c.height} images are over the image size limit (${limitHint('imagePixels')})`, file);
+  const k = colmapIntrinsics(c);
+  const side = Math.max(c.width, c.height);
+  for (const [n, f] of [
+    ['focal length', k.fx],
+    ['focal length (y)', k.fy],
+  ] as const)
+    if (!(f > 0 && f <= 1e4 * side))
+      throw new UserError(`${where} has ${n} ${f}, not a sane value for a ${c.width}×${c.height} image`, file);
+  if (!(Math.abs(k.cx) <= 100 * c.width && Math.abs(k.cy) <= 100 * c.height))
+    throw new UserError(`${where} has principal point (${k.cx}, ${k.cy}), far outside its ${c.width}×${c.height} image`, file);
+  if (k.distortion)
+    for (const [n, v] of Object.entries(k.distortion))
+      if (!(Math.abs(v) <= 1000)) throw new UserError(`${where} has distortion ${n} = ${v} (must be within ±1000)`, file);
+}
+
+function checkPose(im: ColmapImage, file: string): void {
+  const where = `image ${im.id} (${describeValue(im.name, 80)})`;
+  if (!(Math.hypot(...im.q) > 1e-9)) throw new UserError(`${where} has a zero rotation quaternion`, file);
+  if (!im.t.every((v) => Math.abs(v) <= MAX_COORD))
+    throw new UserError(`${where} has translation ${describeValue(im.t)}, beyond ±${MAX_COORD} (corrupt?)`, file);
+  const problem = insidePathProblem(im.name);
+  if (problem) throw new UserError(`${where}: the image name ${problem}`, file);
+}
+
+function checkPoint(xyz: Float32Array, i: number, file: string): void {
+  for (let a = 0; a < 3; a++)
+    if (!(Math.abs(xyz[3 * i + a]) <= MAX_COORD))
+      throw new UserError(`point ${i} has coordinate ${xyz[3 * i + a]}, beyond ±${MAX_COORD} (corrupt?)`, file);
 }
 
 function camerasBin(b: Uint8Array, file: string): Map<number, ColmapCamera> {
@@ -140,7 +178,8 @@ function camerasBin(b: Uint8Array, file: string): Map<number, ColmapCamera> {
       height = r.u64('a camera height');
     const params = Array.from({ length: PARAMS[model] }, () => r.f64(`camera ${id}'s parameters`));
     const c = { id, model, width, height, params };
-    checkSize(c, file);
+    checkCamera(c, file);
+    if (out.has(id)) throw new UserError(`camera ${id} is listed twice`, file);
     out.set(id, c);
   }
   return out;
@@ -163,7 +202,9 @@ function imagesBin(b: Uint8Array, file: string): ColmapImage[] {
         file,
       );
     r.o += n2d * 24;
-    out.push({ id, q, t, cameraId, name });
+    const im = { id, q, t, cameraId, name };
+    checkPose(im, file);
+    out.push(im);
   }
   return out;
 }
@@ -171,11 +212,13 @@ function imagesBin(b: Uint8Array, file: string): ColmapImage[] {
 function pointsBin(b: Uint8Array, file: string): { xyz: Float32Array; rgb: Float32Array } {
   const r = new Reader(b, file);
   const n = r.count('points', 8 + 24 + 3 + 8 + 8);
+  checkLimit('elements', n, 'COLMAP point count', file);
   const xyz = new Float32Array(n * 3),
     rgb = new Float32Array(n * 3);
   for (let i = 0; i < n; i++) {
     r.u64('a point id');
     for (let a = 0; a < 3; a++) xyz[3 * i + a] = r.f64('a point position');
+    checkPoint(xyz, i, file);
     for (let a = 0; a < 3; a++) rgb[3 * i + a] = r.u8() / 255;
     r.need(8, 'a point error');
     r.o += 8;
@@ -210,15 +253,18 @@ function camerasTxt(b: Uint8Array, file: string): Map<number, ColmapCamera> {
   const out = new Map<number, ColmapCamera>();
   for (const line of textLines(b)) {
     const tok = line.trim().split(/\s+/);
-    const [id, width, height] = numbers([tok[0], tok[2], tok[3]], `camera line '${line.slice(0, 40)}'`, file);
+    const what = `camera line '${line.slice(0, 40)}'`;
+    if (tok.length < 5) throw new UserError(`COLMAP ${what} needs an id, a model, width, height and parameters`, file);
+    const [id, width, height] = numbers([tok[0], tok[2], tok[3]], what, file);
     const model = COLMAP_MODELS.indexOf(tok[1] as (typeof COLMAP_MODELS)[number]);
-    if (model < 0) throw new UserError(`camera ${id} has unknown COLMAP model '${tok[1]}'`, file);
+    if (model < 0) throw new UserError(`camera ${id} has unknown COLMAP model '${tok[1].slice(0, 40)}'`, file);
     checkModel(model, id, file);
     const params = numbers(tok.slice(4), `camera ${id}`, file);
     if (params.length !== PARAMS[model])
       throw new UserError(`camera ${id} (${tok[1]}) has ${params.length} parameters, expected ${PARAMS[model]}`, file);
     const c = { id, model, width, height, params };
-    checkSize(c, file);
+    checkCamera(c, file);
+    if (out.has(id)) throw new UserError(`camera ${id} is listed twice`, file);
     out.set(id, c);
   }
   return out;
@@ -236,13 +282,16 @@ function imagesTxt(b: Uint8Array, file: string): ColmapImage[] {
     const tok = lines[i].trim().split(/\s+/);
     if (tok.length < 10) throw new UserError(`COLMAP image line '${lines[i].slice(0, 40)}' needs 10 fields`, file);
     const v = numbers(tok.slice(0, 9), `image line '${lines[i].slice(0, 40)}'`, file);
-    out.push({ id: v[0], q: [v[1], v[2], v[3], v[4]], t: [v[5], v[6], v[7]], cameraId: v[8], name: tok.slice(9).join(' ') });
+    const im: ColmapImage = { id: v[0], q: [v[1], v[2], v[3], v[4]], t: [v[5], v[6], v[7]], cameraId: v[8], name: tok.slice(9).join(' ') };
+    checkPose(im, file);
+    out.push(im);
   }
   return out;
 }
 
 function pointsTxt(b: Uint8Array, file: string): { xyz: Float32Array; rgb: Float32Array } {
   const lines = textLines(b);
+  checkLimit('elements', lines.length, 'COLMAP point count', file);
   const xyz = new Float32Array(lines.length * 3),
     rgb = new Float32Array(lines.length * 3);
   lines.forEach((line, i) => {
@@ -252,6 +301,7 @@ function pointsTxt(b: Uint8Array, file: string): { xyz: Float32Array; rgb: Float
       xyz[3 * i + a] = v[1 + a];
       rgb[3 * i + a] = Math.min(1, Math.max(0, v[4 + a] / 255));
     }
+    checkPoint(xyz, i, file);
   });
   return { xyz, rgb };
 }

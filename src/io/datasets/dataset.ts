@@ -409,7 +409,8 @@ async function colmapDataset(root: string, files: FileSource, downscale: number)
   const frames: DatasetFrame[] = model.images.map((im) => ({
     index: 0,
     file: im.name,
-    path: joinPath(root, sub, im.name),
+    // names in images.bin/.txt stay inside the image folder (docs/limits.md)
+    path: resolveInside(joinPath(root, sub), im.name, `image ${im.id} name`, model.sources[1]),
     camera: { ...colmapIntrinsics(model.cameras.get(im.cameraId)!), c2w: colmapCameraToWorld(im.q, im.t, model.sources[1]) },
     split: 'train' as Split,
   }));

@@ -1,11 +1,11 @@
 import { UserError } from '../../core/errors';
-import { basename, dirname, extname, joinPath } from '../../core/paths';
+import { basename, dirname, extname, resolveInside } from '../../core/paths';
 import type { Gaussians } from '../../nerf/gaussian/gaussians';
 import type { FileSource } from '../files/files';
 import { isCompressedPlyHeader, readCompressedPly, writeCompressedPly } from './compressed-ply';
 import { checkCount, firstBytes, type GaussianReadOptions } from './gaussian-limits';
 import { parsePlyHeader, readGaussianPly, writeGaussianPly } from './ply';
-import { isZip, readSog, readSogBundle } from './sog';
+import { isZip, parseSogMeta, readSog, readSogBundle } from './sog';
 import { isSpz, loadZstdCompressor, readSpz, writeSpz } from './spz';
 import { readSplat, writeSplat } from './splat';
 
@@ -104,18 +104,12 @@ export async function readGaussians(
         g = await readSogBundle(bytes, path, opts);
         break;
       case 'sog-meta': {
-        if (bytes.length > 16 << 20) throw new UserError('SOG meta.json larger than 16 MB', path);
-        let meta: unknown;
-        try {
-          meta = JSON.parse(new TextDecoder().decode(bytes));
-        } catch (e) {
-          throw new UserError(`SOG meta.json is broken JSON (${(e as Error).message})`, path);
-        }
+        const meta = parseSogMeta(bytes, path);
         const dir = dirname(path);
         g = await readSog(
           meta,
           async (name) => {
-            const p = joinPath(dir, name);
+            const p = resolveInside(dir, name, 'SOG image', path);
             if (!files || !(await files.exists(p))) throw new UserError(`SOG image '${name}' (named in meta.json) is missing`, path);
             return files.read(p);
           },
@@ -131,6 +125,8 @@ export async function readGaussians(
         opts?.onProgress?.(1);
         break;
     }
+    // an empty scene renders nothing and cannot be written as .splat (an empty .splat is no file at all)
+    if (g.count === 0) throw new UserError(`this ${FORMAT_NAMES[format]} file holds no Gaussians (nothing to render or edit)`, path);
     return { gaussians: g, format };
   } catch (e) {
     if (e instanceof UserError && named && named !== format && !(format === 'compressed-ply' && named === 'ply'))

@@ -27,7 +27,7 @@ import { SH_C0 } from '../../nerf/common/sh';
  * floor(j / (K−1)); K = (degree+1)² ∈ {1, 4, 9, 16}. Quaternions are (w, x, y, z) and normalised on load.
  */
 
-type PlyType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
+export type PlyType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
 const TYPE_ALIASES: Record<string, PlyType> = {
   char: 'int8',
   int8: 'int8',
@@ -46,7 +46,7 @@ const TYPE_ALIASES: Record<string, PlyType> = {
   double: 'float64',
   float64: 'float64',
 };
-const TYPE_SIZE: Record<PlyType, number> = { int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8 };
+export const TYPE_SIZE: Record<PlyType, number> = { int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8 };
 
 export interface PlyProperty {
   name: string;
@@ -218,7 +218,7 @@ export function readPlyVertices(bytes: Uint8Array, file: string, want: (name: st
   return { header, count: n, columns };
 }
 
-function readScalar(dv: DataView, o: number, t: PlyType, little: boolean): number {
+export function readScalar(dv: DataView, o: number, t: PlyType, little: boolean): number {
   switch (t) {
     case 'float32':
       return dv.getFloat32(o, little);

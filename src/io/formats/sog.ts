@@ -1,9 +1,12 @@
-import { unzipSync } from 'fflate';
-import { UserError } from '../../core/errors';
+import { describeValue, UserError } from '../../core/errors';
+import { checkLimit, limits } from '../../core/limits';
+import { insidePathProblem } from '../../core/paths';
+import { parseJson } from '../files/files';
 import { createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { logit } from '../../core/math';
 import { checkCount, normaliseQuat, type GaussianReadOptions } from './gaussian-limits';
-import { decodeWebp, webpSize, type RgbaImage } from './webp';
+import { readWebpImage, type RgbaImage } from './webp';
+import { readZip } from './zip';
 
 /**
  * PlayCanvas SOG: a `meta.json` naming lossless WebP images, loose in a folder or zipped into one `.sog`.
@@ -36,9 +39,11 @@ function fileList(m: Meta, key: string, n: number, file: string): string[] {
   const f = m?.[key]?.files;
   if (!Array.isArray(f) || f.length < n || !f.slice(0, n).every((s) => typeof s === 'string' && s.length > 0))
     throw new UserError(`SOG meta.json: ${key}.files must list ${n} image file name(s)`, file);
-  for (const s of f.slice(0, n) as string[])
-    if (s.startsWith('/') || s.split(/[\\/]/).includes('..'))
-      throw new UserError(`SOG meta.json: ${key} file '${s}' must lie beside meta.json`, file);
+  for (const s of f.slice(0, n) as string[]) {
+    // names inside the file stay beside it (docs/limits.md): no absolute paths, no '..', no control characters
+    const problem = insidePathProblem(s) ?? (s.includes('\\') ? 'contains a backslash' : null);
+    if (problem) throw new UserError(`SOG meta.json: ${key} file ${describeValue(s, 80)} ${problem}`, file);
+  }
   return f.slice(0, n) as string[];
 }
 
@@ -58,6 +63,13 @@ function range(m: Meta, key: string, n: number, file: string): { mins: number[];
   return n === 1 ? { mins: [mins], maxs: [maxs] } : { mins, maxs };
 }
 
+/** Parses meta.json bytes (at most 16 MB, UTF-8, nested a few levels): one line naming `file` for anything else. */
+export function parseSogMeta(bytes: Uint8Array | undefined, file: string): unknown {
+  if (!bytes) throw new UserError('SOG meta.json is missing', file);
+  if (bytes.length > MAX_META_BYTES) throw new UserError(`SOG meta.json of ${bytes.length} bytes is larger than 16 MB`, file);
+  return parseJson(bytes, file);
+}
+
 /** Version and count of a parsed meta.json (a UserError for anything that is not SOG metadata). */
 export function sogMetaInfo(m: unknown, file: string): SogMetaInfo {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new UserError('SOG meta.json must be a JSON object', file);
@@ -72,7 +84,7 @@ export function sogMetaInfo(m: unknown, file: string): SogMetaInfo {
   }
   if (meta.version !== 2)
     throw new UserError(
-      `SOG version ${JSON.stringify(meta.version)} is not supported (this reads versions 1 and 2; re-export with splat-transform 3.10 or older settings)`,
+      `SOG version ${describeValue(meta.version, 40)} is not supported (this reads versions 1 and 2; re-export with splat-transform 3.10 or older settings)`,
       file,
     );
   if (!Number.isSafeInteger(meta.count) || meta.count < 0) throw new UserError('SOG meta.json: count must be a non-negative integer', file);
@@ -90,6 +102,7 @@ export async function readSog(
   opts?: GaussianReadOptions,
 ): Promise<Gaussians> {
   const { version, count: n } = sogMetaInfo(meta, file);
+  checkLimit('elements', n, 'SOG Gaussian count', file);
   checkCount(n, file, 'this SOG scene', opts);
   const m = meta as Meta;
   const v2 = version === 2;
@@ -111,7 +124,8 @@ export async function readSog(
     shFiles = fileList(m, 'shN', 2, file);
     if (v2) {
       bands = m.shN.bands;
-      if (![1, 2, 3].includes(bands)) throw new UserError(`SOG meta.json: shN.bands must be 1, 2 or 3, got ${JSON.stringify(bands)}`, file);
+      if (![1, 2, 3].includes(bands))
+        throw new UserError(`SOG meta.json: shN.bands must be 1, 2 or 3, got ${describeValue(bands, 40)}`, file);
       paletteCount = m.shN.count;
       if (!Number.isSafeInteger(paletteCount) || paletteCount < 1 || paletteCount > 65536)
         throw new UserError('SOG meta.json: shN.count must be 1 to 65536', file);
@@ -124,12 +138,10 @@ export async function readSog(
   const load = async (name: string, what: string, check: (w: number, h: number) => string | null): Promise<RgbaImage> => {
     const bytes = await getImage(name);
     const where = `${file} (${name})`;
-    const { width, height } = webpSize(bytes, where);
-    const bad = check(width, height);
-    if (bad) throw new UserError(`SOG ${what} image is ${width}×${height}: ${bad}`, where);
-    const img = await decodeWebp(bytes, where);
-    if (img.width !== width || img.height !== height)
-      throw new UserError(`SOG ${what} image decodes to a different size than its header`, where);
+    const img = await readWebpImage(bytes, where, (w, h) => {
+      const bad = check(w, h);
+      return bad && `SOG ${what} image is ${w}×${h}: ${bad}`;
+    });
     opts?.onProgress?.(++done / steps);
     return img;
   };
@@ -226,35 +238,24 @@ function findMeta(names: string[], file: string): string {
 
 /** Reads a bundled `.sog` (zip of meta.json + images). Entry sizes are checked before anything is inflated. */
 export async function readSogBundle(bytes: Uint8Array, file: string, opts?: GaussianReadOptions): Promise<Gaussians> {
-  const limitOk = (f: { size: number; originalSize: number }) => f.originalSize <= f.size * 1100 + (1 << 20);
+  // entry sizes are checked before anything is inflated (src/io/formats/zip.ts)
   let names: string[] = [];
-  const unzip = (want: (name: string) => boolean) => {
-    try {
-      return unzipSync(bytes, {
-        filter: (f) => {
-          names.push(f.name);
-          if (!want(f.name)) return false;
-          if (!limitOk(f))
-            throw new UserError(`SOG bundle entry ${f.name} claims ${f.originalSize} bytes from ${f.size} compressed (corrupt zip?)`, file);
-          return true;
-        },
-      });
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-      throw new UserError(`SOG bundle is not a readable zip (${(e as Error).message}; truncated file?)`, file);
-    }
-  };
-  unzip(() => false);
+  const unzip = (want: (name: string) => boolean, max: number) =>
+    readZip(
+      bytes,
+      file,
+      'SOG bundle',
+      (f) => {
+        names.push(f.name);
+        return want(f.name);
+      },
+      max,
+    );
+  unzip(() => false, 0);
   const metaName = findMeta(names, file);
   const dir = metaName.includes('/') ? metaName.slice(0, metaName.lastIndexOf('/') + 1) : '';
-  const metaBytes = unzip((n) => n === metaName)[metaName];
-  if (!metaBytes || metaBytes.length > MAX_META_BYTES) throw new UserError('SOG bundle meta.json is missing or larger than 16 MB', file);
-  let meta: unknown;
-  try {
-    meta = JSON.parse(new TextDecoder().decode(metaBytes));
-  } catch (e) {
-    throw new UserError(`SOG bundle meta.json is broken JSON (${(e as Error).message})`, file);
-  }
+  const metaBytes = unzip((n) => n === metaName, MAX_META_BYTES)[metaName];
+  const meta = parseSogMeta(metaBytes, `${file} (${metaName})`);
   sogMetaInfo(meta, `${file} (meta.json)`);
   names = [];
   const images = new Set<string>();
@@ -262,7 +263,7 @@ export async function readSogBundle(bytes: Uint8Array, file: string, opts?: Gaus
     const f = (meta as Meta)[k]?.files;
     if (Array.isArray(f)) for (const s of f) if (typeof s === 'string') images.add(dir + s);
   }
-  const entries = unzip((n) => images.has(n));
+  const entries = unzip((n) => images.has(n), limits.fileBytes);
   return readSog(
     meta,
     async (name) => {

@@ -1,6 +1,7 @@
 import { decompress as zstdDecompress } from 'fzstd';
 import { gzipSync } from 'fflate';
 import { UserError } from '../../core/errors';
+import { checkLimit } from '../../core/limits';
 import { createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { logit } from '../../core/math';
 import { gunzipBounded } from './bounded-inflate';
@@ -29,6 +30,8 @@ const MAGIC = 0x5053474e; // "NGSP" little-endian
 const COLOR_SCALE = 0.15;
 const SH_COUNTS = [0, 3, 8, 15, 24]; // coefficients per channel above DC, by degree
 const MAX_V4_STREAMS = 16;
+/** Largest expansion of a ZSTD frame: a 3-byte RLE block header + 1 byte gives up to 128 KiB. */
+const ZSTD_MAX_RATIO = 32_768;
 
 export interface SpzInfo {
   version: number;
@@ -42,7 +45,7 @@ interface Header extends SpzInfo {
   flags: number;
 }
 
-function parseHeader(dv: DataView, file: string, v4Allowed: boolean): Header {
+function parseHeader(dv: DataView, file: string, v4Allowed: boolean, opts?: GaussianReadOptions): Header {
   if (dv.byteLength < 16) throw new UserError('SPZ file ends inside its header (truncated file?)', file);
   if (dv.getUint32(0, true) !== MAGIC) throw new UserError('not an SPZ file (no "NGSP" magic)', file);
   const version = dv.getUint32(4, true);
@@ -55,6 +58,8 @@ function parseHeader(dv: DataView, file: string, v4Allowed: boolean): Header {
   if (version < 4 && shDegree > 3) throw new UserError(`SPZ version ${version} with SH degree ${shDegree} (at most 3)`, file);
   if (shDegree > 4) throw new UserError(`SPZ SH degree ${shDegree} is not valid (0 to 4)`, file);
   if (fractionalBits > 23) throw new UserError(`SPZ fractional bits ${fractionalBits} is not valid (at most 23)`, file);
+  checkCount(count, file, 'this SPZ file', opts); // the caller's own bound (the viewer's) says more than the limit
+  checkLimit('elements', count, 'SPZ point count', file);
   return { version, count, shDegree, fractionalBits, flags, antialiased: (flags & 1) !== 0 };
 }
 
@@ -82,8 +87,7 @@ export function readSpz(bytes: Uint8Array, file: string, opts?: GaussianReadOpti
     // versions 1–3: the whole file is one gzip stream; the header fixes the size before anything is allocated
     let hh: Header | null = null;
     const raw = gunzipBounded(bytes, file, 'SPZ', 16, (head) => {
-      hh = parseHeader(new DataView(head.buffer, head.byteOffset, 16), file, false);
-      checkCount(hh.count, file, 'this SPZ file', opts);
+      hh = parseHeader(new DataView(head.buffer, head.byteOffset, 16), file, false, opts);
       // deflate expands at most ~1032×: a count the compressed size cannot hold is a lie
       const total = 16 + arraySizes(hh).reduce((a, b) => a + b, 0);
       if (total > bytes.length * 1100 + 1024)
@@ -97,8 +101,7 @@ export function readSpz(bytes: Uint8Array, file: string, opts?: GaussianReadOpti
     arrays = splitArrays(raw, 16, arraySizes(h));
   } else {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    h = parseHeader(dv, file, true);
-    checkCount(h.count, file, 'this SPZ file', opts);
+    h = parseHeader(dv, file, true, opts);
     if (h.version < 4) {
       // an uncompressed v1–3 stream (some tools write these)
       const sizes = arraySizes(h);
@@ -149,6 +152,12 @@ function readV4Streams(bytes: Uint8Array, dv: DataView, h: Header, file: string)
       if (usize !== BigInt(sizes[s]))
         throw new UserError(
           `SPZ stream ${s} (${names[s]}) says ${usize} bytes uncompressed; ${h.count} points need ${sizes[s]} (corrupt file?)`,
+          file,
+        );
+      // a ZSTD frame expands its input at most ~32,768× (RLE blocks): more is a lie, refused before allocating
+      if (sizes[s] > c * ZSTD_MAX_RATIO + 1024)
+        throw new UserError(
+          `SPZ stream ${s} (${names[s]}) claims ${sizes[s]} bytes from ${c} compressed, more than ZSTD can expand (corrupt file?)`,
           file,
         );
       const target = new Uint8Array(sizes[s]);

@@ -1,4 +1,5 @@
 import { UserError } from '../../core/errors';
+import { limits, limitHint } from '../../core/limits';
 
 /**
  * Lossless WebP decoding for SOG images, with libwebp compiled to WebAssembly (@jsquash/webp) so that Node
@@ -68,4 +69,21 @@ export async function decodeWebp(bytes: Uint8Array, file: string): Promise<RgbaI
     throw new UserError(`WebP image could not be decoded (${(e as Error).message}; corrupt or truncated?)`, file);
   }
   return { width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength) };
+}
+
+/**
+ * Reads a WebP image: the header's size is checked (against the pixel limit, then `check`, which returns a
+ * problem or null) before libwebp allocates anything, and the decoded image must have the header's size.
+ */
+export async function readWebpImage(bytes: Uint8Array, file: string, check?: (w: number, h: number) => string | null): Promise<RgbaImage> {
+  const { width, height } = webpSize(bytes, file);
+  if (width < 1 || height < 1) throw new UserError(`WebP image is ${width}×${height}`, file);
+  if (width * height > limits.imagePixels)
+    throw new UserError(`WebP image of ${width}×${height} is over the image size limit (${limitHint('imagePixels')})`, file);
+  const bad = check?.(width, height);
+  if (bad) throw new UserError(bad, file);
+  const img = await decodeWebp(bytes, file);
+  if (img.width !== width || img.height !== height || img.data.length !== width * height * 4)
+    throw new UserError(`WebP image decodes to ${img.width}×${img.height}, not the ${width}×${height} its header says`, file);
+  return img;
 }

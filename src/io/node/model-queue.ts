@@ -14,6 +14,8 @@ export interface QueueJob {
   inputs: WireTensor[];
   /** the request's batch size when it can be batched (all inputs share their first size), else null */
   rows: number | null;
+  /** the share of one run's work budget (image pixels, tokens) the request takes, ≤ 1; a batch sums to at most 1 */
+  cost?: number;
   /** true when the client is gone: the job is dropped */
   abandoned(): boolean;
 }
@@ -89,6 +91,7 @@ export class ModelQueue {
     const batch = [head];
     if (this.batchable && head.job.rows !== null) {
       let rows = head.job.rows;
+      let cost = head.job.cost ?? 0;
       for (let i = 0; i < this.waiting.length && rows < this.maxBatchRows;) {
         const w = this.waiting[i];
         if (w.job.abandoned()) {
@@ -96,9 +99,10 @@ export class ModelQueue {
           w.reject(new Error('client gone'));
           continue;
         }
-        if (this.compatible(head.job, w.job) && rows + w.job.rows! <= this.maxBatchRows) {
+        if (this.compatible(head.job, w.job) && rows + w.job.rows! <= this.maxBatchRows && cost + (w.job.cost ?? 0) <= 1) {
           batch.push(w);
           rows += w.job.rows!;
+          cost += w.job.cost ?? 0;
           this.waiting.splice(i, 1);
         } else i++;
       }

@@ -123,10 +123,14 @@ export const nodeFiles: FileSource & FileSink = {
     }
   },
   async readRange(p: string, offset: number, length: number): Promise<Uint8Array> {
+    // as readRegularFile: regular files only (a FIFO would block the open), opened non-blocking, the same file
+    const st = await statRegularFile(p);
     let fh: fs.FileHandle | undefined;
     try {
-      fh = await fs.open(p, 'r');
-      const size = (await fh.stat()).size;
+      fh = await fs.open(p, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+      const st2 = await fh.stat();
+      if (!st2.isFile() || st2.ino !== st.ino || st2.dev !== st.dev) throw new UserError('changed while it was being opened; try again', p);
+      const size = st2.size;
       const n = Math.max(0, Math.min(length, size - offset));
       const buf = new Uint8Array(n);
       let got = 0;
@@ -137,8 +141,8 @@ export const nodeFiles: FileSource & FileSink = {
       }
       return buf.subarray(0, got);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError('no such file', p);
-      throw new UserError(`cannot read (${(e as Error).message})`, p);
+      if (e instanceof UserError) throw e;
+      throw fsError(e, p);
     } finally {
       await fh?.close();
     }

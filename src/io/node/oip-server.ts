@@ -11,7 +11,7 @@
  * the origins given; requests from other origins are refused. See docs/remote-inference.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import * as os from 'node:os';
 import { checkModelFolder, COMPONENTS } from '../../edit/diffusion/model-contract';
 import { readModelInfo, type ModelInfo, type ValueSpec } from '../../edit/diffusion/onnx/signature';
@@ -34,8 +34,10 @@ import {
   type WireTensor,
 } from '../../edit/diffusion/remote/oip-tensors';
 import { PIPELINE_CONFIG, pipelineBundle, pipelineConfigModel } from '../../edit/diffusion/remote/pipeline-config';
-import { UserError } from '../../core/errors';
+import { describeValue, escapeControls, UserError } from '../../core/errors';
 import { nodeFiles } from './node-files';
+import { joinPath } from '../../core/paths';
+import { loadTokenizer } from '../../edit/diffusion/tokenizer/tokenizer';
 import { ModelQueue, ModelRunError, QueueFullError, type JobResult } from './model-queue';
 import { ModelWorker, providersFor, type Device } from './model-worker';
 
@@ -58,6 +60,14 @@ export interface ServeOptions {
   queue?: number;
   /** largest request body in bytes (default 64 MiB) */
   maxRequestBytes?: number;
+  /**
+   * largest image area one run may work on, in pixels at image resolution, summed over a batch (default
+   * 2048 × 2048): latents count 64 pixels each (an 8× VAE), so a 16 MB request cannot make the VAE decoder
+   * allocate gigabytes (MAX_PIXELS)
+   */
+  maxPixels?: number;
+  /** time a client has to send a whole request, headers and body, in ms (default 300 000, Node's) */
+  requestTimeoutMs?: number;
   log?: (e: LogEntry) => void;
   onProgress?: (msg: string) => void;
 }
@@ -81,6 +91,8 @@ export interface LogEntry {
 
 export interface ServedModel {
   name: string;
+  /** the pipeline component it is (null: pipeline_config) */
+  component: (typeof COMPONENTS)[number] | null;
   file: string;
   info: ModelInfo;
   inputs: TensorMetadata[];
@@ -102,14 +114,47 @@ export interface OipServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** An answer with an error status: `{"error": message}`, the message one line (control characters escaped). */
 class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(escapeControls(message));
   }
+}
+
+/** Default of ServeOptions.maxPixels: a 2048 × 2048 image. */
+export const MAX_PIXELS = 2048 * 2048;
+/** Most token ids one text_encoder run takes: 64 prompts of 77 tokens. */
+export const MAX_TOKENS = 64 * 77;
+
+/**
+ * What a request makes a pipeline model work on — the image area (pixels at image resolution: NCHW images as
+ * they are, latents × 64 for an 8× VAE) and the token ids — which bounds the memory of the run far better than
+ * the request's bytes: a 16 MB latent makes a 8192 × 8192 image.
+ */
+export function requestCost(component: ServedModel['component'], inputs: WireTensor[]): { pixels: number; tokens: number } {
+  let pixels = 0,
+    tokens = 0;
+  const latent = component === 'unet' || component === 'vae_decoder';
+  for (const t of inputs) {
+    if (t.shape.length === 4) pixels = Math.max(pixels, t.shape[0] * t.shape[2] * t.shape[3] * (latent ? 64 : 1));
+    if (component === 'text_encoder' && t.shape.length === 2) tokens = Math.max(tokens, t.shape[0] * t.shape[1]);
+  }
+  return { pixels, tokens };
+}
+
+/** True when every value of a float tensor is finite (FP16: exponent bits not all ones). */
+function allFinite(t: WireTensor): boolean {
+  const d = t.data;
+  if (t.datatype === 'FP16') {
+    for (let i = 0; i < d.length; i++) if (((d[i] as number) & 0x7c00) === 0x7c00) return false;
+  } else if (t.datatype === 'FP32' || t.datatype === 'FP64') {
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i] as number)) return false;
+  }
+  return true;
 }
 
 function tensorMeta(spec: ValueSpec): TensorMetadata {
@@ -131,6 +176,7 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
   const prefix = o.prefix ?? '';
   const cors = o.cors ?? [];
   const maxRequest = o.maxRequestBytes ?? 64 << 20;
+  const maxPixels = o.maxPixels ?? MAX_PIXELS;
   const budget = 4 * maxRequest;
   const maxBatch = Math.max(1, o.maxBatch ?? 16);
   const queueLimit = Math.max(1, o.queue ?? 32);
@@ -139,15 +185,21 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
 
   // --- models ---
   const check = await checkModelFolder(o.dir, nodeFiles);
-  const sources: { name: string; file: string; source: string | Uint8Array; info: ModelInfo }[] = [];
+  const sources: { name: string; component: ServedModel['component']; file: string; source: string | Uint8Array; info: ModelInfo }[] = [];
   for (const comp of COMPONENTS) {
     const c = check.components[comp];
-    if (c) sources.push({ name: serverModelName(prefix, comp), file: c.path, source: c.path, info: c.info });
+    if (c) sources.push({ name: serverModelName(prefix, comp), component: comp, file: c.path, source: c.path, info: c.info });
   }
+  // token ids past the vocabulary would make the text encoder's lookup fail inside onnxruntime: refused up front
+  const vocabSize = await loadTokenizer(joinPath(o.dir, 'tokenizer'), nodeFiles).then(
+    (t) => t.vocabSize,
+    () => null,
+  );
   if (!sources.length) throw new UserError('no model to serve (none of text_encoder, unet, vae_encoder, vae_decoder loads)', o.dir);
   const pc = pipelineConfigModel(await pipelineBundle(o.dir, nodeFiles));
   sources.push({
     name: serverModelName(prefix, PIPELINE_CONFIG),
+    component: null,
     file: `${o.dir} (${PIPELINE_CONFIG})`,
     source: pc,
     info: readModelInfo(pc),
@@ -164,6 +216,7 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
     const worker = (started[i] as PromiseFulfilledResult<ModelWorker>).value;
     return {
       name: s.name,
+      component: s.component,
       file: s.file,
       info: s.info,
       inputs: s.info.inputs.map(tensorMeta),
@@ -262,7 +315,9 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
       if (!spec) throw new OipFormatError(`unknown ${what}; model '${m.name}' takes ${m.inputs.map((s) => s.name).join(', ')}`);
       if (got.has(inp.name)) throw new OipFormatError(`${what} is given twice`);
       if (!isOipDatatype(inp.datatype))
-        throw new OipFormatError(`${what}: unknown datatype ${JSON.stringify(inp.datatype)} (one of ${Object.keys(OIP_TYPES).join(', ')})`);
+        throw new OipFormatError(
+          `${what}: unknown datatype ${describeValue(inp.datatype, 40)} (one of ${Object.keys(OIP_TYPES).join(', ')})`,
+        );
       if (inp.datatype !== spec.datatype) throw new OipFormatError(`${what} is ${inp.datatype}; model '${m.name}' takes ${spec.datatype}`);
       const count = elementCount(inp.shape, what); // allocations follow the checked binary size or JSON length, never the shape alone
       const shape = inp.shape as number[];
@@ -275,6 +330,8 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
         if (inp.data !== undefined) throw new OipFormatError(`${what} has both 'data' and parameters.binary_data_size`);
         data = tensorFromBinary(inp.datatype, count, binarySlice(binary, offset, size, what), what);
         offset += size;
+        if (!allFinite({ name: inp.name, datatype: inp.datatype, shape: [], data }))
+          throw new OipFormatError(`${what} holds a value that is not finite (NaN or ∞)`);
       } else if (inp.data !== undefined) data = tensorFromJson(inp.datatype, count, inp.data, what);
       else throw new OipFormatError(`${what} has neither 'data' nor parameters.binary_data_size`);
       got.set(inp.name, { name: inp.name, datatype: inp.datatype, shape, data });
@@ -301,7 +358,26 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
     const inputs = m.inputs.map((s) => got.get(s.name)!);
     const lead = inputs.map((t) => (t.shape.length ? t.shape[0] : -1));
     const rows = lead.every((n) => n >= 1 && n === lead[0]) ? lead[0] : null;
-    return { id: r.id as string | undefined, inputs, rows, wanted };
+    if (m.component === 'text_encoder' && vocabSize !== null)
+      for (const t of inputs)
+        for (let i = 0; i < t.data.length; i++) {
+          const id = Number(t.data[i]);
+          if (!(Number.isInteger(id) && id >= 0 && id < vocabSize))
+            throw new OipFormatError(`input '${t.name}' holds token id ${id}, outside the model's vocabulary of ${vocabSize} tokens`);
+        }
+    const { pixels, tokens } = requestCost(m.component, inputs);
+    if (pixels > maxPixels)
+      throw new HttpError(
+        413,
+        `this request makes model '${m.name}' work on ${pixels.toLocaleString('en-US')} image pixels, more than the server's limit of ${maxPixels.toLocaleString('en-US')} (serve --max-pixels)`,
+      );
+    if (tokens > MAX_TOKENS)
+      throw new HttpError(
+        413,
+        `this request holds ${tokens} token ids, more than the ${MAX_TOKENS} one run takes (64 prompts of 77 tokens)`,
+      );
+    const cost = Math.max(pixels / maxPixels, tokens / MAX_TOKENS);
+    return { id: r.id as string | undefined, inputs, rows, wanted, cost };
   }
 
   function inferResponse(m: ServedModel, id: string | undefined, wanted: { name: string; binary: boolean }[], res: JobResult) {
@@ -398,7 +474,7 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
       }
       let result: JobResult;
       try {
-        result = await m.queue.submit({ inputs: parsed.inputs, rows: parsed.rows, abandoned: () => client.gone });
+        result = await m.queue.submit({ inputs: parsed.inputs, rows: parsed.rows, cost: parsed.cost, abandoned: () => client.gone });
       } catch (err) {
         if (err instanceof QueueFullError) throw new HttpError(503, `${err.message}; try again later`, { 'Retry-After': '1' });
         if (err instanceof ModelRunError) throw new HttpError(500, `model '${m.name}' failed on this request: ${err.message}`);
@@ -504,13 +580,30 @@ export async function startOipServer(o: ServeOptions): Promise<OipServer> {
     }
   }
 
-  const server: Server = createServer((req, res) => void handle(req, res));
-  server.on('clientError', (err, socket) => {
-    if (socket.writable)
+  const requestTimeout = o.requestTimeoutMs ?? 300_000;
+  const server: Server = createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(60_000, requestTimeout),
+      // how often Node looks for requests past their time (its default, 30 s, would let a short limit run long)
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, requestTimeout / 4)),
+    },
+    (req, res) => void handle(req, res),
+  );
+  // what Node's parser refuses, and clients too slow to send their request (headers or body): one JSON answer
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const [status, reason, msg] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', `the request did not arrive within ${requestTimeout / 1000} s (serve --request-timeout)`]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+          : [400, 'Bad Request', 'malformed HTTP request'];
+    if (socket.writable && (socket as Socket).bytesWritten === 0) {
+      const body = JSON.stringify({ error: msg });
       socket.end(
-        'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"error":"malformed HTTP request"}',
+        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
-    else socket.destroy();
+    } else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {

@@ -110,7 +110,7 @@ export async function prepareOutput(spec: OutputSpec): Promise<void> {
 
 /**
  * Removes this program's temporary files from an earlier, killed run (see prepareOutput): in the output folder
- * and the sub-folders this program writes (`images/`, `edited/`), files named `NAME.<12 hex>.tmp`, and the
+ * and the sub-folders this program writes (`images/`, `edited/`, `views/`), files named `NAME.<12 hex>.tmp`, and the
  * output's own staging folders `.OUT.partial-<12 hex>`; for a file output, `OUT.<12 hex>.tmp` beside it.
  * Nothing else is touched, so pointing --out at a folder with other things in it is safe.
  */
@@ -137,7 +137,7 @@ export async function removeLeftovers(spec: Pick<OutputSpec, 'out' | 'kind'>): P
   if (spec.kind === 'dir') {
     const out = path.resolve(spec.out);
     await sweep(out, () => true, `.${path.basename(out)}.partial-`);
-    for (const sub of ['images', 'edited']) await sweep(path.join(out, sub), () => true);
+    for (const sub of ['images', 'edited', 'views']) await sweep(path.join(out, sub), () => true);
   } else {
     const base = path.basename(spec.out);
     await sweep(path.dirname(path.resolve(spec.out)), (n) => n.startsWith(base + '.') && n.length === base.length + 17);

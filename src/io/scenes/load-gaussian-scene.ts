@@ -13,9 +13,15 @@ import type { GaussianReadOptions } from '../formats/gaussian-limits';
  * `.spz` (v1–4), SOG (`.sog` bundle or `meta.json` with its images beside it) or `.splat`; the kind is
  * detected from the content (see src/io/formats/gaussian-formats.ts).
  */
-export async function readGaussianFile(path: string, files: FileSource, opts?: GaussianReadOptions): Promise<Gaussians> {
-  if (!(await files.exists(path))) throw new UserError('no such file', path);
-  const bytes = await files.read(path);
+export async function readGaussianFile(
+  path: string,
+  files: FileSource,
+  opts?: GaussianReadOptions,
+  /** The file's bytes when the caller has read them already (loadScene tells mesh PLYs from Gaussian PLYs). */
+  read?: Uint8Array,
+): Promise<Gaussians> {
+  if (!read && !(await files.exists(path))) throw new UserError('no such file', path);
+  const bytes = read ?? (await files.read(path));
   const { gaussians: g } = await readGaussians(bytes, path, files, opts);
   checkGaussiansFinite(g, path);
   return g;
@@ -30,8 +36,8 @@ export function encodeGaussianFile(g: Gaussians, path: string, opts?: EncodeOpti
  * A Gaussian scene from a Gaussian file (any format `readGaussianFile` takes) (the scene folder's `scene.json`, when next to the file,
  * supplies the background; bare files render over white, the datasets' default background).
  */
-export async function loadGaussianScene(path: string, files: FileSource): Promise<GaussianScene> {
-  const g = await readGaussianFile(path, files);
+export async function loadGaussianScene(path: string, files: FileSource, bytes?: Uint8Array): Promise<GaussianScene> {
+  const g = await readGaussianFile(path, files, undefined, bytes);
   let background: [number, number, number] = [1, 1, 1];
   let meta: Record<string, unknown> | undefined;
   const manifest = joinPath(dirname(path), 'scene.json');

@@ -11,21 +11,23 @@ import { isGaussianFileName } from '../formats/gaussian-formats';
  * Scene folders and files.
  *
  * A scene folder holds a manifest `scene.json`:
- *   `{"format": "instruct-scene", "version": 1, "kind": "voxel" | "gaussians", "file": "scene.voxel" | "scene.ply", ...}`
+ *   `{"format": "instruct-scene", "version": 1, "kind": "voxel" | "gaussians" | "mesh", "file": "scene.voxel" | "scene.ply" | "scene.glb", ...}`
  * plus the file it names. `fit --repr voxel` writes `scene.voxel` (see voxel-format.ts); `fit --repr gaussians`
- * writes `scene.ply`. `loadScene` also takes a bare `.voxel` file or a Gaussian file (`.ply`, `.compressed.ply`,
- * `.spz`, `.sog`, a SOG `meta.json`, `.splat`; see src/io/formats/gaussian-formats.ts).
+ * writes `scene.ply`; `stylize` writes `scene.glb` (load-mesh.ts). `loadScene` also takes a bare `.voxel` file, a
+ * Gaussian file (`.ply`, `.compressed.ply`, `.spz`, `.sog`, a SOG `meta.json`, `.splat`; see
+ * src/io/formats/gaussian-formats.ts) or a mesh file (`.obj`, a `.ply` with faces, `.glb`, `.gltf`).
  */
 export interface SceneManifest {
   format: 'instruct-scene';
   version: number;
-  kind: 'voxel' | 'gaussians';
+  kind: 'voxel' | 'gaussians' | 'mesh';
   file: string;
   [key: string]: unknown;
 }
 
 export const MANIFEST = 'scene.json';
 const GAUSSIAN_FILES = '.ply, .compressed.ply, .spz, .sog, SOG meta.json or .splat';
+const MESH_FILES = 'a mesh (.obj, .ply with faces, .glb, .gltf)';
 export const VOXEL_FILE = 'scene.voxel';
 
 /**
@@ -37,8 +39,8 @@ export function checkManifest(m: any, p: string): SceneManifest {
     throw new UserError('not an instruct-scene manifest (format must be "instruct-scene")', p);
   if (m.version !== 1)
     throw new UserError(`manifest version ${describeValue(m.version, 40)} is not supported (this program reads version 1)`, p);
-  if (m.kind !== 'voxel' && m.kind !== 'gaussians')
-    throw new UserError(`kind must be "voxel" or "gaussians", got ${describeValue(m.kind, 40)}`, p);
+  if (m.kind !== 'voxel' && m.kind !== 'gaussians' && m.kind !== 'mesh')
+    throw new UserError(`kind must be "voxel", "gaussians" or "mesh", got ${describeValue(m.kind, 40)}`, p);
   const problem = insidePathProblem(m.file);
   if (problem) throw new UserError(`"file" must name a file inside the scene folder: it ${problem}`, p);
   if (m.background !== undefined && !isRgb(m.background))
@@ -74,26 +76,48 @@ export async function loadScene(path: string, files: FileSource): Promise<Scene>
   const p = path.replace(/\/+$/, '') || '.';
   const ext = extname(p);
   if (ext === '.voxel') return loadVoxelScene(p, files);
+  if (ext === '.obj' || ext === '.glb' || ext === '.gltf') return loadMesh(p, files);
+  if (ext === '.ply' && !/\.compressed\.ply$/i.test(p)) return loadPly(p, files);
   if (isGaussianFileName(p)) return loadGaussianScene(p, files);
   if (!(await files.exists(joinPath(p, MANIFEST)))) {
-    if (!(await files.exists(p))) throw new UserError(`no such scene (expected a scene folder, .voxel or ${GAUSSIAN_FILES})`, p);
+    if (!(await files.exists(p)))
+      throw new UserError(`no such scene (expected a scene folder, .voxel, ${GAUSSIAN_FILES}, or ${MESH_FILES})`, p);
     throw new UserError(
-      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit'; files must be .voxel or ${GAUSSIAN_FILES})`,
+      `not a scene: no ${MANIFEST} here (scene folders come from 'instruct-scene fit' or 'stylize'; files must be .voxel, ${GAUSSIAN_FILES}, or ${MESH_FILES})`,
       p,
     );
   }
   const m = await readManifest(p, files);
   const file = joinPath(p, m.file);
   if (m.kind === 'voxel') return loadVoxelScene(file, files);
+  if (m.kind === 'mesh') return loadMesh(file, files);
   return loadGaussianScene(file, files);
+}
+
+/**
+ * A `.ply` is a mesh when its header declares faces, else Gaussians (or a point cloud): the file is read once and
+ * its bytes go to the reader its header calls for.
+ */
+async function loadPly(path: string, files: FileSource): Promise<Scene> {
+  if (!(await files.exists(path))) throw new UserError('no such file', path);
+  const bytes = await files.read(path);
+  const { isPlyMesh } = await import('../formats/ply-mesh');
+  if (isPlyMesh(bytes, path)) return loadMesh(path, files, bytes);
+  return loadGaussianScene(path, files, bytes);
 }
 
 // ── Gaussian branch ──────────────────────────────────────────────────────────────────────────────────────────
 // Gaussian files and folders whose manifest kind is 'gaussians' come here. The module is imported
 // lazily so voxel-only use never loads the Gaussian code.
-async function loadGaussianScene(path: string, files: FileSource): Promise<Scene> {
+async function loadGaussianScene(path: string, files: FileSource, bytes?: Uint8Array): Promise<Scene> {
   const mod = await import('./load-gaussian-scene');
-  return mod.loadGaussianScene(path, files);
+  return mod.loadGaussianScene(path, files, bytes);
+}
+
+// ── Mesh branch: .obj / .glb / .gltf files, PLYs with faces, folders whose manifest kind is 'mesh' (loaded lazily).
+async function loadMesh(path: string, files: FileSource, bytes?: Uint8Array): Promise<Scene> {
+  const mod = await import('./load-mesh');
+  return mod.loadMeshScene(path, files, bytes);
 }
 
 /** Writes a voxel scene folder: `scene.voxel` + `scene.json` (each written atomically; the manifest last). */

@@ -15,9 +15,9 @@ export interface RenderOutput {
   depth: Float32Array;
 }
 
-/** A renderable scene; voxel grids (`VoxelGridScene`) and Gaussians (`GaussianScene`) implement it. */
+/** A renderable scene; voxel grids (`VoxelGridScene`), Gaussians (`GaussianScene`) and meshes (`MeshScene`) implement it. */
 export interface Scene {
-  kind: 'voxel' | 'gaussians';
+  kind: 'voxel' | 'gaussians' | 'mesh';
   background: [number, number, number];
   render(cam: Camera): Promise<RenderOutput>;
 }

@@ -14,7 +14,9 @@ export function App() {
   useEffect(() => {
     const params = new URLSearchParams(window.location.search);
     const sorter = params.get('sorter');
-    if (sorter === 'radix' || sorter === 'counting') useViewerStore.setState({ sorter });
+    if (sorter === 'gpu' || sorter === 'cpu') useViewerStore.setState({ sorter });
+    const budget = Number(params.get('budget'));
+    if (Number.isInteger(budget) && budget > 0) useViewerStore.setState({ splatBudget: budget });
     const url = params.get('scene');
     if (url) void loadSceneFromUrl(url);
     else if (!useViewerStore.getState().scene)

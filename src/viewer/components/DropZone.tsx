@@ -32,8 +32,8 @@ export function DropZone() {
   }, []);
   return over ? (
     <div className="is-drop">
-      Drop a .ply, .compressed.ply, .spz, .sog, .splat or .voxel file, a scene or SOG folder, or a dataset folder (transforms.json or
-      COLMAP)
+      Drop a .ply, .compressed.ply, .spz, .sog, .splat or .voxel file, a mesh (.obj, .glb, .gltf), a scene or SOG folder, or a dataset
+      folder (transforms.json or COLMAP)
     </div>
   ) : null;
 }

@@ -22,7 +22,11 @@ export function OpenPanel() {
   };
   return (
     <div className="is-open-panel is-row" data-testid="open-panel">
-      <button disabled={!!busy} onClick={() => fileInput.current?.click()} title=".ply, .compressed.ply, .spz, .sog, .splat or .voxel">
+      <button
+        disabled={!!busy}
+        onClick={() => fileInput.current?.click()}
+        title=".ply, .compressed.ply, .spz, .sog, .splat, .voxel, or a mesh: .obj, .ply, .glb, .gltf"
+      >
         Open file…
       </button>
       <button
@@ -59,7 +63,7 @@ export function OpenPanel() {
         data-testid="file-input"
         type="file"
         multiple
-        accept=".ply,.spz,.sog,.splat,.voxel,.json"
+        accept=".ply,.spz,.sog,.splat,.voxel,.obj,.glb,.gltf,.bin,.json"
         hidden
         onChange={(e) => {
           onPick(e.target.files);

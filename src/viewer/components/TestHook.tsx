@@ -33,6 +33,8 @@ export interface InstructSceneHook {
     background: number[] | null;
     /** Every busy message shown since the page loaded (progress lines included). */
     busyLog: string[];
+    /** Splat frames whose records were recomputed (view changed) and frames that drew the previous ones again. */
+    splatFrames: { computed: number; reused: number } | null;
   };
   /** Renders `cam` (the project's Camera JSON) off-screen and returns its pixels (scene content only, no helpers). */
   renderPixels(cam: Camera): Promise<RenderedPixels>;
@@ -70,10 +72,22 @@ export function TestHook() {
     const hook: InstructSceneHook = {
       info() {
         const s = useViewerStore.getState();
-        const count = s.scene?.kind === 'gaussians' ? s.scene.splats.count : s.scene ? s.scene.grid.density.length : 0;
+        const sc = s.scene;
+        const count = !sc
+          ? 0
+          : sc.kind === 'gaussians'
+            ? sc.splats.count
+            : sc.kind === 'mesh'
+              ? sc.mesh.positions.length / 3
+              : sc.grid.density.length;
         let sorter: string | null = null;
+        let splatFrames: { computed: number; reused: number } | null = null;
         scene.traverse((o) => {
-          if ((o as { isSplatMesh?: boolean }).isSplatMesh) sorter = (o as unknown as { lastSorter: string }).lastSorter;
+          if ((o as { isSplatMesh?: boolean }).isSplatMesh) {
+            const m = o as unknown as { lastSorter: string; sortCount: number; reuseCount: number };
+            sorter = m.lastSorter;
+            splatFrames = { computed: m.sortCount, reused: m.reuseCount };
+          }
         });
         return {
           backend: s.backend,
@@ -86,6 +100,7 @@ export function TestHook() {
           sorter,
           background: s.scene ? Array.from(s.scene.background) : null,
           busyLog: busyLog.slice(),
+          splatFrames,
         };
       },
       async renderPixels(cam) {

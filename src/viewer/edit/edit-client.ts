@@ -118,6 +118,7 @@ function getWorker(): Worker {
 function editSource(scene: SceneData): EditSource {
   if (scene.kind === 'voxel')
     return { kind: 'voxel', grid: scene.grid, background: scene.background, render: { stepRatio: scene.stepRatio ?? 0.5, near: 0 } };
+  if (scene.kind === 'mesh') return { kind: 'mesh', mesh: scene.mesh, background: scene.background };
   if (!scene.raw) throw new Error('this scene cannot be edited (its Gaussian parameters are not loaded)');
   return { kind: 'gaussians', gaussians: scene.raw, background: scene.background };
 }

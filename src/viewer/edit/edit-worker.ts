@@ -9,10 +9,11 @@ import { buildEditSpec, settingsDifference, specSettings, viewerEditOptions, typ
 import { openEdit } from '../../edit/loops/open-edit';
 import { initialLoopState, type LoopState } from '../../edit/loops/loop-state';
 import type { EditEvent } from '../../edit/loops/run-loop';
-import type { EditView } from '../../edit/loops/edit-views';
+import { sourceFrames, type EditView } from '../../edit/loops/edit-views';
 import { boxRegion, type Region } from '../../edit/regions/regions';
 import type { Selection } from '../../edit/regions/selection';
 import { sourceBounds, type AnyEditable, type EditedScene } from '../../edit/scenes/create-editable';
+import { meshEditCameras } from '../../edit/loops/mesh-stylize';
 import { ip2pPrior } from '../../edit/diffusion/ip2p-prior';
 import { InstructPix2Pix } from '../../edit/diffusion/pipeline';
 import { webRuntime } from '../../edit/diffusion/ort-web';
@@ -205,10 +206,15 @@ function applyLive(cfg: EditConfig, s: Partial<LiveSettings>): void {
   if (s.steps !== undefined) cfg.idu.steps = s.steps;
 }
 
-/** The edit's spec, editable scene and views for panel settings (the training views: renders of the scene on an orbit). */
+/**
+ * The edit's spec, editable scene and views for panel settings (the training views: renders of the scene on an
+ * orbit; a mesh's are placed around it as `stylize` places them). A mesh's style field runs on WebGPU (the
+ * paper's field) when the adapter is a hardware GPU, else on this thread's CPU (the small field).
+ */
 async function prepare(s: EditSettings, src: EditSource) {
   const region: Region | undefined = s.region ? boxRegion(s.region.min, s.region.max) : undefined;
-  const cams = orbitCameras(src, s.views, s.size);
+  const mesh = src.kind === 'mesh';
+  const cams = mesh ? meshEditCameras(src.mesh, s.method, s.views, s.size, s.seed) : orbitCameras(src, s.views, s.size);
   const panel = {
     instruction: s.instruction,
     method: s.method,
@@ -222,15 +228,16 @@ async function prepare(s: EditSettings, src: EditSource) {
     tMax: s.tMax,
     steps: s.steps,
   };
-  const spec = buildEditSpec(viewerEditOptions(panel), { kind: src.kind, cameras: cams, region });
-  post({ type: 'status', text: 'rendering the training views…' });
-  const { scene, views, selection } = await openEdit(src, spec, region, async (sc) => {
-    // the "capture" of each view is the render of the scene as it is now
-    const frames = [];
-    for (let i = 0; i < cams.length; i++)
-      frames.push({ file: `view_${String(i).padStart(3, '0')}.png`, camera: cams[i], image: (await sc.renderSource(cams[i])).image });
-    return frames;
-  });
+  const options = viewerEditOptions(panel);
+  if (mesh) {
+    options.backend = (await softwareGpu()) ? 'cpu' : 'webgpu';
+    // a mesh's views are few and small: every pixel of a view each step (the edit spec's mesh default)
+    delete options.raysPerStep;
+  }
+  const spec = buildEditSpec(options, { kind: src.kind, cameras: cams, region });
+  post({ type: 'status', text: `rendering the training views${mesh ? ` (${spec.backend === 'webgpu' ? 'WebGPU' : 'CPU'})` : ''}…` });
+  // the "capture" of each view is the render of the scene as it is now
+  const { scene, views, selection } = await openEdit(src, spec, region, (sc) => sourceFrames(sc, cams));
   return { spec, region, selection, scene, views };
 }
 
@@ -266,6 +273,7 @@ async function launch(j: Job): Promise<void> {
   if (pendingCancel) {
     pendingCancel = false;
     job = null;
+    j.scene.dispose();
     await j.prior.pipe.dispose();
     if (j.kept) await clearSavedEdit();
     post({ type: 'cancelled' });
@@ -323,6 +331,7 @@ async function restore(req: Extract<EditRequest, { type: 'restore' }>): Promise<
 function sceneData(x: EditSource | EditedScene, name: string): SceneData {
   if (x.kind === 'gaussians')
     return { kind: 'gaussians', name, splats: packSplats(x.gaussians), background: x.background, raw: x.gaussians };
+  if (x.kind === 'mesh') return { kind: 'mesh', name, mesh: x.mesh, background: x.background };
   const stepRatio = 'render' in x ? x.render?.stepRatio : undefined;
   return { kind: 'voxel', name, grid: x.grid, background: x.background, stepRatio };
 }
@@ -376,6 +385,7 @@ async function runJob(j: Job): Promise<void> {
   j.running = false;
   if (j.cancelled) {
     job = null;
+    j.scene.dispose();
     await j.prior.pipe.dispose();
     if (j.kept) await clearSavedEdit();
     post({ type: 'cancelled' });
@@ -403,6 +413,7 @@ async function runJob(j: Job): Promise<void> {
   await j.prior.pipe.dispose();
   if (j.kept) await clearSavedEdit();
   const scene = sceneData(edited, 'edited');
+  j.scene.dispose();
   post({ type: 'done', scene, log }, scene.kind === 'gaussians' ? splatTransferables(scene.splats) : []);
 }
 
@@ -450,6 +461,7 @@ self.onmessage = async (ev: MessageEvent<EditRequest>) => {
         if (!job.running) {
           const j = job;
           job = null;
+          j.scene.dispose();
           await j.prior.pipe.dispose();
           if (j.kept) await clearSavedEdit();
           post({ type: 'cancelled' });

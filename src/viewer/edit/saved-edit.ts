@@ -75,6 +75,13 @@ function encodeSource(s: SceneSource): Uint8Array {
       arrays: { means: g.means, logScales: g.logScales, rotations: g.rotations, opacityLogits: g.opacityLogits, sh: g.sh },
     });
   }
+  if (s.kind === 'mesh') {
+    const m = s.mesh;
+    return encodeBundle({
+      header: { kind: 'mesh', background: s.background, colored: !!m.colors },
+      arrays: { positions: m.positions, indices: m.indices, ...(m.colors ? { colors: m.colors } : {}) },
+    });
+  }
   const { density, color, occupancy, ...grid } = s.grid;
   return encodeBundle({
     header: { kind: 'voxel', background: s.background, render: s.render, grid },
@@ -89,6 +96,10 @@ function decodeSource(bytes: Uint8Array): SceneSource {
     const g: Gaussians = createGaussians(h.count as number, h.shDegree as Gaussians['shDegree']);
     for (const k of ['means', 'logScales', 'rotations', 'opacityLogits', 'sh'] as const) g[k].set(a[k] as Float32Array);
     return { kind: 'gaussians', gaussians: g, background };
+  }
+  if (h.kind === 'mesh') {
+    const colors = h.colored ? (a.colors as Float32Array) : null;
+    return { kind: 'mesh', mesh: { positions: a.positions as Float32Array, indices: a.indices as Uint32Array, colors }, background };
   }
   const grid = {
     ...(h.grid as Omit<VoxelGrid, 'density' | 'color' | 'occupancy'>),

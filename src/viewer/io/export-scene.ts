@@ -10,9 +10,12 @@ import { gaussianBounds } from '../../nerf/gaussian/gaussians';
 import { renderGaussiansCpu } from '../../nerf/gaussian/gaussian-span-cpu';
 import type { Scene } from '../../nerf/common/scene';
 import { VoxelGridScene } from '../../nerf/voxel/voxel-grid-scene';
+import { MeshScene } from '../../nerf/mesh/mesh-scene';
+import { meshBounds } from '../../nerf/mesh/mesh';
+import { writeGlb } from '../../io/formats/gltf-mesh';
 import type { SceneData } from '../workers/scene-worker-protocol';
 
-export type ExportFormat = 'ply' | 'splat' | 'voxel' | 'multiview';
+export type ExportFormat = 'ply' | 'splat' | 'voxel' | 'glb' | 'multiview';
 
 export interface ExportOptions {
   format: ExportFormat;
@@ -39,13 +42,14 @@ class MemorySink implements FileSink {
 
 function sceneOf(s: SceneData): Scene {
   if (s.kind === 'voxel') return new VoxelGridScene(s.grid, s.background, { stepRatio: s.stepRatio ?? 0.5, near: 0 });
+  if (s.kind === 'mesh') return new MeshScene(s.mesh, s.background);
   const g = s.raw;
   if (!g) throw new UserError('this scene has no Gaussian parameters loaded; nothing to export');
   return { kind: 'gaussians', background: s.background, render: async (cam) => renderGaussiansCpu(g, cam, s.background) };
 }
 
 function orbit(s: SceneData, n: number, size: number): Camera[] {
-  const b = s.kind === 'voxel' ? s.grid.box : gaussianBounds(s.raw!);
+  const b = s.kind === 'voxel' ? s.grid.box : s.kind === 'mesh' ? meshBounds(s.mesh) : gaussianBounds(s.raw!);
   const c = [0, 1, 2].map((a) => (b.min[a] + b.max[a]) / 2) as [number, number, number];
   const r = Math.max(1e-3, Math.hypot(b.max[0] - b.min[0], b.max[1] - b.min[1], b.max[2] - b.min[2]) / 2);
   const dist = (r / Math.sin((40 * Math.PI) / 360)) * 0.9;
@@ -67,7 +71,8 @@ const stem = (name: string) => name.replace(/\.[^.]*$/, '') || 'scene';
 
 /**
  * Exports the scene: a Gaussian .ply / .splat or a .voxel file, each inside a zip with `scene.json` (the
- * manifest loadScene reads) and `edit-log.json`; or a multiview set (PNGs + transforms.json + edit-log.json,
+ * manifest loadScene reads) and `edit-log.json`; a mesh as one .glb (vertex colours as COLOR_0, the edit history in
+ * the glTF's extras); or a multiview set (PNGs + transforms.json + edit-log.json,
  * zipped) rendered with the CPU reference renderers, which loads back as a dataset.
  */
 export async function exportScene(s: SceneData, o: ExportOptions): Promise<ExportedFile> {
@@ -85,6 +90,14 @@ export async function exportScene(s: SceneData, o: ExportOptions): Promise<Expor
     sink.files.set('edit-log.json', strToU8(log));
     return { name: `${base}-multiview.zip`, bytes: zipSync(Object.fromEntries(sink.files), { level: 0 }) };
   }
+  if (o.format === 'glb') {
+    if (s.kind !== 'mesh') throw new UserError(`a ${s.kind} scene cannot be saved as .glb`);
+    // one .glb file; the edit history rides in the glTF's extras
+    const bytes = await writeGlb(s.mesh, {
+      extras: { instructScene: { format: 'instruct-scene-edit-history', version: 1, edits: o.editLogs } },
+    });
+    return { name: `${base}.glb`, bytes };
+  }
   let file: string, data: Uint8Array, kind: 'gaussians' | 'voxel';
   if (o.format === 'voxel') {
     if (s.kind !== 'voxel') throw new UserError('a Gaussian scene cannot be saved as .voxel; export .ply or .splat');
@@ -97,6 +110,7 @@ export async function exportScene(s: SceneData, o: ExportOptions): Promise<Expor
     });
     kind = 'voxel';
   } else {
+    if (s.kind === 'mesh') throw new UserError(`a mesh is exported as .glb, not .${o.format}`);
     if (s.kind !== 'gaussians' || !s.raw) throw new UserError(`a voxel scene cannot be saved as .${o.format}; export .voxel`);
     file = `scene.${o.format}`;
     data = o.format === 'ply' ? writeGaussianPly(s.raw) : writeSplat(s.raw);

@@ -9,6 +9,9 @@ import { formatFromName, readGaussians } from '../../io/formats/gaussian-formats
 import { BYTES_PER_GAUSSIAN } from '../../io/formats/gaussian-limits';
 import { checkGaussiansFinite, gaussiansFromPoints, type Gaussians } from '../../nerf/gaussian/gaussians';
 import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
+import type { Mesh } from '../../nerf/mesh/mesh';
+import { isPlyMesh } from '../../io/formats/ply-mesh';
+import { decodeMesh, resourcesBeside } from '../../io/scenes/load-mesh';
 import { MemoryFiles } from './memory-files';
 
 /** What opening files yields: a scene to show and/or a dataset's cameras. Pure data (posted from the worker). */
@@ -16,6 +19,7 @@ export interface OpenedScene {
   name: string;
   gaussians?: Gaussians;
   voxel?: { grid: VoxelGrid; background: [number, number, number]; stepRatio: number };
+  mesh?: Mesh;
   background: [number, number, number];
 }
 export interface OpenResult {
@@ -25,6 +29,8 @@ export interface OpenResult {
 
 /** Background for Gaussian files, which do not store one (3DGS renders over black); the UI can change it. */
 export const SPLAT_BACKGROUND: [number, number, number] = [0, 0, 0];
+/** Background for mesh files (stylisation renders over white, as Text2Mesh's demos). */
+export const MESH_BACKGROUND: [number, number, number] = [1, 1, 1];
 /** At most this many sparse points of a dataset are shown. */
 const MAX_SPARSE_POINTS = 300_000;
 /** The largest file a browser tab reads into one ArrayBuffer. */
@@ -70,6 +76,15 @@ async function openSceneFile(
       background: f.background,
     };
   }
+  if (
+    ext === '.obj' ||
+    ext === '.glb' ||
+    ext === '.gltf' ||
+    (ext === '.ply' && !/\.compressed\.ply$/i.test(path) && isPlyMesh(bytes, path))
+  ) {
+    const mesh = await decodeMesh(bytes, path, resourcesBeside(path, files));
+    return { name: basename(path), mesh, background: background ?? MESH_BACKGROUND };
+  }
   if (formatFromName(path)) {
     const { gaussians } = await readGaussians(bytes, path, files, {
       maxCount: MAX_VIEWER_GAUSSIANS,
@@ -84,12 +99,13 @@ async function openSceneFile(
 }
 
 const OPENABLE =
-  '.ply, .compressed.ply, .spz, .sog, .splat, .voxel, a SOG folder (meta.json), a scene folder (scene.json), or a dataset folder (transforms.json or COLMAP sparse/)';
+  '.ply, .compressed.ply, .spz, .sog, .splat, .voxel, a mesh (.obj, .ply with faces, .glb, .gltf), a SOG folder (meta.json), a scene folder (scene.json), or a dataset folder (transforms.json or COLMAP sparse/)';
 
 /**
  * Opens what the user dropped or picked: a scene folder (scene.json), a dataset folder (transforms.json or a
  * COLMAP model; its cameras, plus its sparse points as Gaussians), a SOG folder (meta.json + images), or a
- * single Gaussian file (.ply, .compressed.ply, .spz, .sog, .splat; the kind is read from the content) or .voxel.
+ * single Gaussian file (.ply, .compressed.ply, .spz, .sog, .splat; the kind is read from the content), .voxel, or
+ * mesh (.obj, a .ply with faces, .glb, .gltf with its buffers and images beside it).
  * Errors are UserErrors naming the file.
  */
 export async function openFiles(files: MemoryFiles, opts: OpenOptions = {}): Promise<OpenResult> {
@@ -122,7 +138,7 @@ export async function openFiles(files: MemoryFiles, opts: OpenOptions = {}): Pro
     }
     return { scene, dataset: { name, cameras: ds.frames.map((f) => f.camera) } };
   }
-  const sceneFiles = paths.filter((p) => extname(p).toLowerCase() === '.voxel' || formatFromName(p));
+  const sceneFiles = paths.filter((p) => ['.voxel', '.obj', '.glb', '.gltf'].includes(extname(p).toLowerCase()) || formatFromName(p));
   if (sceneFiles.length === 0) throw new UserError(`nothing to open: expected ${OPENABLE}`, paths[0]);
   return { scene: await openSceneFile(sceneFiles[0], files, undefined, opts), dataset: null };
 }

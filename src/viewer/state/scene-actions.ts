@@ -2,6 +2,8 @@ import { useViewerStore } from './viewer-store';
 import { useHistoryStore } from './history-store';
 import { sceneWorker, type Opened } from '../workers/scene-client';
 import { basename } from '../../core/paths';
+import { meshBounds } from '../../nerf/mesh/mesh';
+import { useEditStore } from './edit-store';
 
 function show(r: Opened): void {
   const st = useViewerStore.getState();
@@ -10,6 +12,11 @@ function show(r: Opened): void {
   if (r.scene) {
     useHistoryStore.getState().clear();
     st.setScene(r.scene);
+    // a mesh: the region box starts around it, switched off (stylise the whole mesh unless asked)
+    if (r.scene.kind === 'mesh') {
+      const { min, max } = meshBounds(r.scene.mesh);
+      useEditStore.getState().set({ regionEnabled: false, region: { min, max } });
+    }
   }
   st.setBusy(null);
 }

@@ -3,7 +3,7 @@ import type { Camera } from '../../core/camera';
 import type { SceneData } from '../workers/scene-worker-protocol';
 import type { Backend } from '../three/renderer';
 
-/** A scene the viewer shows: splats (drawn sorted every frame) or a voxel grid (ray-marched). */
+/** A scene the viewer shows: splats (drawn sorted every frame), a voxel grid (ray-marched) or a triangle mesh. */
 export type ViewerScene = SceneData;
 
 export type RenderMode = 'color' | 'depth' | 'region';
@@ -24,8 +24,10 @@ export interface ViewerState {
   error: string | null;
   /** Bumped to ask the camera to frame the scene. */
   fitRequest: number;
-  /** How splats are sorted (`?sorter=radix|counting`; default auto). */
-  sorter: 'auto' | 'radix' | 'counting';
+  /** Where splats are projected and sorted (`?sorter=gpu|cpu`; default auto = gpu on WebGPU). */
+  sorter: 'auto' | 'gpu' | 'cpu';
+  /** Most splats drawn per frame in scenes with a level-of-detail tree (`?budget=N`; default 2,000,000). */
+  splatBudget: number;
   /** False while a gizmo is dragged. */
   orbitEnabled: boolean;
   /** Background for scenes opened from bare Gaussian files (which store none); a setting in the Open panel. */
@@ -62,6 +64,7 @@ export const useViewerStore = create<ViewerState>((set) => ({
   sorter: 'auto',
   fileBackground: [0, 0, 0],
   setBackground: (bg) => set((s) => ({ fileBackground: bg, scene: s.scene ? { ...s.scene, background: bg } : s.scene })),
+  splatBudget: 2_000_000,
   setOrbitEnabled: (orbitEnabled) => set({ orbitEnabled }),
   setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
   setFrameStats: (fps, frameMs) => set({ fps, frameMs }),
@@ -79,5 +82,7 @@ export const useViewerStore = create<ViewerState>((set) => ({
 export function sceneSize(scene: ViewerScene | null): string {
   if (!scene) return 'no scene';
   if (scene.kind === 'gaussians') return `${scene.splats.count.toLocaleString('en-US')} splats`;
+  if (scene.kind === 'mesh')
+    return `${(scene.mesh.positions.length / 3).toLocaleString('en-US')} vertices, ${(scene.mesh.indices.length / 3).toLocaleString('en-US')} triangles`;
   return `${scene.grid.res.join('×')} voxels`;
 }

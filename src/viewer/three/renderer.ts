@@ -11,15 +11,19 @@ export interface RendererInfo {
 
 /** Why WebGPU cannot be used here, or null when an adapter is available. */
 export async function webGpuProblem(): Promise<string | null> {
+  return (await probeWebGpu()).problem;
+}
+
+async function probeWebGpu(): Promise<{ problem: string | null; limits?: GPUSupportedLimits }> {
   const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
-  if (!gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
+  if (!gpu) return { problem: 'this browser has no WebGPU (navigator.gpu is missing)' };
   try {
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) return 'no WebGPU adapter was found';
+    if (!adapter) return { problem: 'no WebGPU adapter was found' };
+    return { problem: null, limits: adapter.limits };
   } catch (e) {
-    return `requesting a WebGPU adapter failed: ${(e as Error).message}`;
+    return { problem: `requesting a WebGPU adapter failed: ${(e as Error).message}` };
   }
-  return null;
 }
 
 /**
@@ -33,13 +37,17 @@ export async function createViewerRenderer(
   canvas: HTMLCanvasElement | OffscreenCanvas,
   opts: { forceWebGL?: boolean } = {},
 ): Promise<{ renderer: WebGPURenderer; info: RendererInfo }> {
-  const problem = opts.forceWebGL ? 'WebGL2 was requested (?backend=webgl2)' : await webGpuProblem();
+  const probe = opts.forceWebGL ? { problem: 'WebGL2 was requested (?backend=webgl2)' } : await probeWebGpu();
+  const problem = probe.problem;
+  const L = probe.limits;
   const renderer = new WebGPURenderer({
     canvas: canvas as HTMLCanvasElement,
     antialias: false,
     alpha: false,
     forceWebGL: problem !== null,
     powerPreference: 'high-performance',
+    // the adapter's largest buffers, so scenes of many millions of splats fit (the defaults stop at 128 MiB a binding)
+    ...(L ? { requiredLimits: { maxStorageBufferBindingSize: L.maxStorageBufferBindingSize, maxBufferSize: L.maxBufferSize } } : {}),
   });
   await renderer.init();
   renderer.outputColorSpace = LinearSRGBColorSpace;

@@ -1,304 +1,200 @@
 import {
-  BufferAttribute,
+  Box3,
+  BufferGeometry,
   DoubleSide,
-  InstancedBufferGeometry,
   Matrix4,
   Mesh,
   NodeMaterial,
   Sphere,
-  Box3,
   StorageBufferAttribute,
   Vector2,
   Vector3,
+  WebGPUCoordinateSystem,
   type Camera,
-  type Renderer,
   type Object3D,
+  type Renderer,
 } from 'three/webgpu';
 import {
   Discard,
   Fn,
   If,
-  cameraProjectionMatrix,
   dot,
   exp,
   float,
-  highpModelViewMatrix,
-  instanceIndex,
-  log,
+  length,
   max,
   min,
-  normalize,
-  positionGeometry,
   sqrt,
   storage,
   uint,
+  uintBitsToFloat,
   uniform,
+  unpackHalf2x16,
   varyingProperty,
   vec2,
-  vec3,
   vec4,
+  vertexIndex,
 } from 'three/tsl';
-import { CountingSort } from 'three/examples/jsm/gpgpu/CountingSort.js';
 import type { SplatBuffers } from './splat-data';
-import { GpuRadixSort } from '../../gpu/radix-sort';
-import { SH_C1, SH_C2, SH_C3 } from '../../nerf/common/sh';
+import { SplatGpu } from './splat-gpu';
+import { RECORD_WORDS, createCpuFrame, projectAndSortCpu, splatParams, type SplatCpuFrame, type SplatParams } from './splat-project';
 
 /**
- * 3D Gaussian splats as a plain three.js object (WebGPURenderer; also its WebGL2 backend).
+ * 3D Gaussian splats as a plain three.js object (WebGPURenderer, and its WebGL2 backend). Method and measurements:
+ * docs/viewer.md.
  *
- * Rendering follows the 3DGS rasteriser (and the project's CPU twins, src/nerf/gaussian/gaussian-*-cpu.ts; docs/gaussians.md):
- * EWA projection of the world covariance with the Jacobian of the pinhole projection (view-space x/z, y/z
- * clamped to the image plus 0.3 of its size on each side), a 0.3 px² low-pass added to the 2D covariance,
- * per-pixel α = min(0.99, o·exp(−½ dᵀ Σ⁻¹ d)), fragments with α < 1/255 dropped (the quad is the rectangle
- * around the ellipse where α can reach 1/255, so no pixel the CPU blends is missed), blended back to front ("over"), which equals the front-to-back compositing of the tile rasteriser.
+ * Per frame, once per splat (not per vertex): a compute pass culls (view frustum, α that never reaches 1/255,
+ * level-of-detail cut), projects each splat like the 3DGS rasteriser (the project's CPU twin is
+ * src/nerf/gaussian/gaussian-project-cpu.ts and gaussian-render-cpu.ts: EWA Jacobian, 0.3 px² low-pass, α = min(0.99, o·exp(−½ dᵀΣ⁻¹d)),
+ * α < 1/255 dropped) into a 32-byte draw record and a 16-bit depth key; a counting sort orders the visible records
+ * back to front; one non-instanced indirect draw of 6 vertices per record renders the quads (the rectangle around
+ * the ellipse where the splat's own α reaches 1/255, so faint splats cost few fragments and no pixel the CPU blends
+ * is missed), blended "over". When nothing that changes the records changed (camera, viewport, object transform,
+ * render mode, region, budget), the previous records and order are drawn again; any change recomputes them before
+ * the draw, so the order is never a frame late.
  *
- * Order: every frame the splats are sorted by view depth on the GPU before they are drawn, so the order is never
- * a frame late: the project's stable radix sort (src/gpu/radix-sort.ts, 16-bit depth keys) on three's own buffers,
- * or three's `CountingSort` while the radix kernels compile; on the WebGL2 backend a counting sort on the CPU.
+ * Kernels: src/shaders/splat_project.wgsl and splat_sort.wgsl (splat-gpu.ts); their CPU twin (splat-project.ts) runs
+ * on the WebGL2 backend, and on WebGPU while the kernels compile.
+ *
+ * Big scenes: with a level-of-detail tree (splat-lod.ts, built by `packSplats` above LOD_ABOVE splats) at most
+ * `budget` nodes are drawn per frame, the finest cut through the tree that fits.
  */
-const WORKGROUP = 256;
-
 export interface SplatMeshOptions {
-  /** Depth bins of the counting sort (more = finer order, longer prefix pass). Default 8192. */
-  bins?: number;
   /**
-   * 'radix': the project's stable GPU radix sort (src/gpu/radix-sort.ts) on 16-bit depth keys, on three's own
-   * buffers (same device, no copies); 'counting': three's CountingSort; 'auto' (default): radix on hardware GPUs,
-   * counting on software adapters (SwiftShader, where the radix passes cost more than the draw). The counting sort
-   * also serves while the radix kernels compile and on the WebGL2 backend (there on the CPU).
+   * 'gpu': compute passes (default on WebGPU); 'cpu': the CPU twin every frame (always on the WebGL2 backend).
+   * 'auto' (default) = 'gpu' where compute shaders exist.
    */
-  sorter?: 'auto' | 'radix' | 'counting';
+  sorter?: 'auto' | 'gpu' | 'cpu';
+  /** Most splats drawn per frame for scenes with a level-of-detail tree (default 2,000,000). */
+  budget?: number;
+  /** Level of detail: never draw tree nodes finer than this many pixels, even under the budget (default 0: exact). */
+  lodMinPixels?: number;
 }
+
+export const DEFAULT_BUDGET = 2_000_000;
 
 const _mv = new Matrix4();
 const _inv = new Matrix4();
 const _v = new Vector3();
 const _size = new Vector2();
 
+type Backend = { isWebGLBackend?: boolean; device?: GPUDevice; get(o: object): { buffer?: GPUBuffer } };
+
 export class SplatMesh extends Mesh {
   readonly isSplatMesh = true;
   readonly splats: SplatBuffers;
   readonly boundingSphere = new Sphere();
   readonly boundingBox = new Box3();
-  /** Sorts every frame when true (default); when false the last order is kept (benchmarks of draw cost alone). */
-  sortEveryFrame = true;
-  /** Frames sorted so far (tests check the order is refreshed every frame). */
-  sortCount = 0;
-  private sort: CountingSort;
-  private bins: number;
-  private sortMatrix = uniform(new Matrix4());
-  private depthRange = uniform(new Vector2(0, 1));
-  private viewport = uniform(new Vector2(1, 1));
-  private localCamera = uniform(new Vector3());
   /** 0 colour, 1 depth (grey, near = dark), 2 region (splats whose centre is inside `regionMin..regionMax` tinted). */
-  readonly renderMode = uniform(0);
-  readonly regionMin = uniform(new Vector3(0, 0, 0));
-  readonly regionMax = uniform(new Vector3(-1, -1, -1));
-  // TSL nodes are typed loosely here: three's TSL typings do not model matrix columns or storage element types well.
-  private reads: any[] = [];
-  private keysNode: any = null;
-  private keysAttr: StorageBufferAttribute | null = null;
-  private radix: GpuRadixSort | null = null;
-  private radixState: 'off' | 'loading' | 'ready' | 'failed' = 'off';
-  private radixPromise: Promise<void> | null = null;
-  private autoSorter = false;
-  /** Which sort ordered the last frame ('radix', 'counting' or 'cpu'). */
+  readonly renderMode = { value: 0 };
+  readonly regionMin = { value: new Vector3(0, 0, 0) };
+  readonly regionMax = { value: new Vector3(-1, -1, -1) };
+  /** Most splats drawn per frame (with a level-of-detail tree). */
+  budget: number;
+  lodMinPixels: number;
+  /** Frames whose records were recomputed (projection + sort). */
+  sortCount = 0;
+  /** Frames drawn with the previous records (nothing had changed). */
+  reuseCount = 0;
+  /** What made the last records: 'gpu', 'cpu' or 'none'. */
   lastSorter = 'none';
-  private webglReady = false;
+  private readonly sorter: 'auto' | 'gpu' | 'cpu';
+  private readonly capacity: number;
+  private readonly recordsAttr: StorageBufferAttribute;
+  private readonly orderAttr: StorageBufferAttribute;
+  private readonly countAttr: StorageBufferAttribute;
+  private readonly touchNode: any;
+  /** the draw's storage reads (switched to textures on the WebGL2 backend) */
+  private readonly reads: any[];
+  private readonly viewport = uniform(new Vector2(1, 1));
+  private gpu: SplatGpu | null = null;
+  private gpuState: 'off' | 'loading' | 'ready' | 'failed' = 'off';
+  private cpu: SplatCpuFrame | null = null;
+  private cpuCount = 0;
+  private backendKind: 'webgpu' | 'webgl' | null = null;
+  private buffersReady = false;
+  private lastKey: number[] = [];
 
   constructor(splats: SplatBuffers, opts: SplatMeshOptions = {}) {
-    const count = Math.max(1, splats.count);
-    const geometry = new InstancedBufferGeometry();
-    geometry.setAttribute('position', new BufferAttribute(new Float32Array([-1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 1, 0]), 3));
-    geometry.setIndex([0, 1, 2, 0, 2, 3]);
-    geometry.instanceCount = splats.count;
+    const geometry = new BufferGeometry();
     const material = new NodeMaterial();
     super(geometry, material);
     this.splats = splats;
     this.frustumCulled = false;
-    this.bins = opts.bins ?? 8192;
-
-    const pad = (a: Float32Array) => (a.length ? a : new Float32Array(4));
-    const centerRead = storage(new StorageBufferAttribute(pad(splats.center), 4), 'vec4', count).toReadOnly();
-    const covARead = storage(new StorageBufferAttribute(pad(splats.covA), 4), 'vec4', count).toReadOnly();
-    const covBRead = storage(new StorageBufferAttribute(pad(splats.covB), 4), 'vec4', count).toReadOnly();
-    const colorRead = storage(new StorageBufferAttribute(pad(splats.color), 4), 'vec4', count).toReadOnly();
-    this.reads.push(centerRead, covARead, covBRead, colorRead);
-    let shRead: any = null;
-    if (splats.shDegree > 0 && splats.sh) {
-      shRead = storage(new StorageBufferAttribute(splats.sh, 1), 'float', count * 45).toReadOnly();
-      this.reads.push(shRead);
-    }
-
+    this.sorter = opts.sorter ?? 'auto';
+    this.budget = opts.budget ?? DEFAULT_BUDGET;
+    this.lodMinPixels = opts.lodMinPixels ?? 0;
+    // records are made for the splats drawn: all of them, or with a tree at most the budget of nodes
+    this.capacity = Math.max(1, splats.lod ? Math.min(splats.nodes, Math.max(this.budget, 1)) : splats.count);
     const { min: bmin, max: bmax } = splats.bounds;
     this.boundingBox.set(new Vector3(...bmin), new Vector3(...bmax));
     this.boundingBox.getBoundingSphere(this.boundingSphere);
 
-    // ---- sort: bin = far-to-near quantised view depth of the centre
-    const bins = this.bins;
-    this.sort = new CountingSort(count, { binCount: bins, workgroupSize: WORKGROUP });
-    const sortMatrix = this.sortMatrix,
-      depthRange = this.depthRange;
-    this.sort.setBinNode(() => {
-      const c = centerRead.element(instanceIndex).xyz;
-      const depth = sortMatrix.mul(vec4(c, 1)).z.negate();
-      const t = depth
-        .sub(depthRange.x)
-        .div(max(depthRange.y.sub(depthRange.x), 1e-6))
-        .clamp(0, 1);
-      return uint(bins - 1).sub(uint(t.mul(bins - 1)));
-    });
+    const cap = this.capacity;
+    this.recordsAttr = new StorageBufferAttribute(new Uint32Array(cap * RECORD_WORDS), 4);
+    this.orderAttr = new StorageBufferAttribute(new Uint32Array(cap), 1);
+    this.countAttr = new StorageBufferAttribute(new Uint32Array(4), 1);
+    // TSL nodes are typed loosely here: three's TSL typings do not model storage element types well
+    const recordsRead: any = storage(this.recordsAttr, 'uvec4', cap * 2).toReadOnly();
+    const orderRead: any = storage(this.orderAttr, 'uint', cap).toReadOnly();
+    const countRead: any = storage(this.countAttr, 'uint', 4).toReadOnly();
+    this.reads = [recordsRead, orderRead, countRead];
+    // creates three's GPU buffers for the attributes the compute passes write (see prepare)
+    const recordsW: any = storage(this.recordsAttr, 'uvec4', cap * 2);
+    const orderW: any = storage(this.orderAttr, 'uint', cap);
+    const countW: any = storage(this.countAttr, 'uint', 4);
+    this.touchNode = Fn(() => {
+      recordsW.element(0).assign(recordsW.element(0));
+      orderW.element(0).assign(orderW.element(0));
+      countW.element(0).assign(countW.element(0));
+    })().compute(1);
 
-    // ---- the radix path: 16-bit far-to-near depth keys + identity order, sorted in place by GpuRadixSort
-    if ((opts.sorter ?? 'auto') !== 'counting') {
-      this.autoSorter = (opts.sorter ?? 'auto') === 'auto';
-      this.keysAttr = new StorageBufferAttribute(new Uint32Array(count), 1);
-      const keysWrite: any = storage(this.keysAttr, 'uint', count);
-      const orderWrite: any = storage(this.sort.orderAttribute, 'uint', count);
-      this.keysNode = Fn(() => {
-        const c = centerRead.element(instanceIndex).xyz;
-        const depth = sortMatrix.mul(vec4(c, 1)).z.negate();
-        const t = depth
-          .sub(depthRange.x)
-          .div(max(depthRange.y.sub(depthRange.x), 1e-6))
-          .clamp(0, 1);
-        keysWrite.element(instanceIndex).assign(uint(65535).sub(uint(t.mul(65535))));
-        orderWrite.element(instanceIndex).assign(instanceIndex);
-      })().compute(count, [WORKGROUP]);
-      this.radixState = 'loading';
-    }
-
-    // ---- vertex stage
-    const vOffset = varyingProperty('vec2', 'vSplatOffset');
-    const vConic = varyingProperty('vec3', 'vSplatConic');
-    const vColor = varyingProperty('vec4', 'vSplatColor');
-    const viewport = this.viewport,
-      localCamera = this.localCamera;
-    const order = this.sort.orderRead;
-
+    // varyings: the offset in units of σ along the quad's axes (so Mahalanobis² = |d|²), and the packed
+    // colour + opacity halves as integers, which are not interpolated (flat) on either backend
+    const vD = varyingProperty('vec2', 'vSplatD');
+    const vColor = varyingProperty('uvec2', 'vSplatColor');
+    const viewport = this.viewport;
+    // (typed loosely: three's TSL typings do not cover bitcasts and half-float unpacking well)
+    const f32 = (x: any): any => uintBitsToFloat(x);
+    const half2 = (x: any): any => unpackHalf2x16(x);
     material.vertexNode = Fn(() => {
-      const idx = order.element(instanceIndex).toVar('idx');
-      const c4 = centerRead.element(idx).toVar('c4');
-      const covA = covARead.element(idx).toVar('covA');
-      const covB = covBRead.element(idx).toVar('covB');
-      const rgb = colorRead.element(idx).xyz.toVar('rgb');
-      if (shRead) addSphericalHarmonics(rgb, shRead, idx, normalize(c4.xyz.sub(localCamera)), splats.shDegree);
-
-      const view = highpModelViewMatrix.mul(vec4(c4.xyz, 1)).toVar('view');
-      const clipC = cameraProjectionMatrix.mul(view).toVar('clipC');
-      const P: any = cameraProjectionMatrix;
-      const fx = P[0].x.mul(viewport.x).mul(0.5).toVar('fx');
-      const fy = P[1].y.mul(viewport.y).mul(0.5).toVar('fy');
-      const tz = view.z.negate().toVar('tz');
-      // x/z clamped to the image plus 0.3 of its size on each side (the CPU twin's limits, off-centre principal points included)
-      const tx = view.x.div(tz).clamp(float(1.6).sub(P[2].x).div(P[0].x).negate(), float(1.6).add(P[2].x).div(P[0].x)).mul(tz).toVar('tx');
-      const ty = view.y.div(tz).clamp(float(1.6).sub(P[2].y).div(P[1].y).negate(), float(1.6).add(P[2].y).div(P[1].y)).mul(tz).toVar('ty');
-      // rows of the view rotation W
-      const m: any = highpModelViewMatrix;
-      const r0 = vec3(m[0].x, m[1].x, m[2].x).toVar('r0');
-      const r1 = vec3(m[0].y, m[1].y, m[2].y).toVar('r1');
-      const r2 = vec3(m[0].z, m[1].z, m[2].z).toVar('r2');
-      const s0 = vec3(covA.x, covA.y, covA.z),
-        s1 = vec3(covA.y, covA.w, covB.x),
-        s2 = vec3(covA.z, covB.x, covB.y);
-      // V = W Σ Wᵀ
-      const w0 = vec3(dot(r0, s0), dot(r0, s1), dot(r0, s2)).toVar('w0');
-      const w1 = vec3(dot(r1, s0), dot(r1, s1), dot(r1, s2)).toVar('w1');
-      const w2 = vec3(dot(r2, s0), dot(r2, s1), dot(r2, s2)).toVar('w2');
-      const v00 = dot(w0, r0),
-        v01 = dot(w0, r1),
-        v02 = dot(w0, r2),
-        v11 = dot(w1, r1),
-        v12 = dot(w1, r2),
-        v22 = dot(w2, r2);
-      // Jacobian of (u right, v down) pixel coordinates w.r.t. view coordinates
-      const itz = float(1).div(tz).toVar('itz');
-      const j00 = fx.mul(itz).toVar('j00');
-      const j02 = fx.mul(tx).mul(itz).mul(itz).toVar('j02');
-      const j11 = fy.mul(itz).negate().toVar('j11');
-      const j12 = fy.mul(ty).mul(itz).mul(itz).negate().toVar('j12');
-      const a = j00.mul(j00).mul(v00).add(j00.mul(j02).mul(v02).mul(2)).add(j02.mul(j02).mul(v22)).add(0.3).toVar('a');
-      const b = j00.mul(j11).mul(v01).add(j00.mul(j12).mul(v02)).add(j02.mul(j11).mul(v12)).add(j02.mul(j12).mul(v22)).toVar('b');
-      const cc = j11.mul(j11).mul(v11).add(j11.mul(j12).mul(v12).mul(2)).add(j12.mul(j12).mul(v22)).add(0.3).toVar('cc');
-      const det = a.mul(cc).sub(b.mul(b)).toVar('det');
-      const mid = a.add(cc).mul(0.5).toVar('mid');
-      const invDet = float(1).div(max(det, 1e-12));
-      vConic.assign(vec3(cc.mul(invDet), b.negate().mul(invDet), a.mul(invDet)));
-      const shown = max(rgb, vec3(0)).toVar('shown');
-      If(this.renderMode.equal(1), () => {
-        const dn = tz
-          .sub(depthRange.x)
-          .div(max(depthRange.y.sub(depthRange.x), 1e-6))
-          .clamp(0, 1);
-        shown.assign(vec3(dn));
-      });
-      If(this.renderMode.equal(2), () => {
-        const p = c4.xyz;
-        const inside = p.x
-          .greaterThanEqual(this.regionMin.x)
-          .and(p.y.greaterThanEqual(this.regionMin.y))
-          .and(p.z.greaterThanEqual(this.regionMin.z))
-          .and(p.x.lessThanEqual(this.regionMax.x))
-          .and(p.y.lessThanEqual(this.regionMax.y))
-          .and(p.z.lessThanEqual(this.regionMax.z));
-        shown.assign(shown.mul(0.35));
-        If(inside, () => {
-          shown.assign(
-            shown
-              .mul(1 / 0.35)
-              .mul(0.5)
-              .add(vec3(0.5, 0.4, 0)),
-          );
-        });
-      });
-      vColor.assign(vec4(shown, c4.w));
-      // The quad: the ellipse where α = o·exp(−½ dᵀΣ⁻¹d) can reach 1/255, i.e. Mahalanobis distance
-      // k = √(2 ln(255·o)) (≤ 3.33), as a rectangle along the eigenvectors of the 2D covariance. Every pixel the
-      // CPU rasteriser blends lies inside it, and thin or faint splats cost far fewer fragments than a 3σ square.
-      const k = sqrt(max(log(c4.w.mul(255)).mul(2), 0)).toVar('k');
-      const disc = sqrt(max(mid.mul(mid).sub(det), 0)).toVar('disc');
-      const l1 = mid.add(disc).toVar('l1');
-      const l2 = max(mid.sub(disc), 1e-6).toVar('l2');
-      const v = vec2(b, l1.sub(a)).toVar('v');
-      const axis1 = vec2(1, 0).toVar('axis1');
-      If(dot(v, v).greaterThan(1e-12), () => {
-        axis1.assign(normalize(v));
-      });
-      const axis2 = vec2(axis1.y.negate(), axis1.x);
-      const off = axis1
-        .mul(positionGeometry.x.mul(k.mul(sqrt(l1))))
-        .add(axis2.mul(positionGeometry.y.mul(k.mul(sqrt(l2)))))
-        .toVar('off');
-      vOffset.assign(off);
-      const clip = clipC
-        .add(vec4(off.x.mul(2).div(viewport.x).mul(clipC.w), off.y.mul(-2).div(viewport.y).mul(clipC.w), 0, 0))
-        .toVar('clip');
-      If(c4.w.mul(255).lessThanEqual(1), () => {
-        clip.assign(vec4(2, 2, 2, 1));
-      });
-      If(tz.lessThanEqual(0.01).or(det.lessThanEqual(0)).or(clipC.z.greaterThan(clipC.w)), () => {
-        clip.assign(vec4(2, 2, 2, 1));
+      const i = vertexIndex.div(6).toVar('i');
+      const corner = vertexIndex.mod(6).toVar('corner');
+      // the draw covers every slot (no indirect draw); slots past this frame's records fall outside the clip volume
+      const clip = vec4(2, 2, 2, 1).toVar('clip');
+      If(i.lessThan(countRead.element(0)), () => {
+        const j = orderRead.element(i).toVar('j');
+        const r0 = recordsRead.element(j.mul(2)).toVar('r0');
+        const r1 = recordsRead.element(j.mul(2).add(1)).toVar('r1');
+        // corners of the two triangles (−1,−1) (1,−1) (1,1) (−1,−1) (1,1) (−1,1) as bit masks over the corner index
+        const ux = float(uint(22).shiftRight(corner).bitAnd(1)).mul(2).sub(1).toVar('ux');
+        const uy = float(uint(52).shiftRight(corner).bitAnd(1)).mul(2).sub(1).toVar('uy');
+        const a1 = vec2(f32(r0.w), f32(r1.x)).toVar('a1');
+        const h = half2(r1.y).toVar('h');
+        const e1 = a1.div(max(length(a1), 1e-20)).toVar('e1');
+        const a2 = vec2(e1.y.negate(), e1.x).mul(h.x);
+        const p = vec2(f32(r0.x), f32(r0.y)).add(a1.mul(ux)).add(a2.mul(uy)).toVar('p');
+        // the quad spans k standard deviations along each axis (k² = h.y)
+        vD.assign(vec2(ux, uy).mul(sqrt(h.y)));
+        vColor.assign(r1.zw);
+        clip.assign(vec4(p.x.mul(2).div(viewport.x).sub(1), float(1).sub(p.y.mul(2).div(viewport.y)), f32(r0.z), 1));
       });
       return clip;
     })();
-
     material.colorNode = Fn(() => {
-      const d = vOffset;
-      const power = vConic.x.mul(d.x).mul(d.x).add(vConic.z.mul(d.y).mul(d.y)).mul(-0.5).sub(vConic.y.mul(d.x).mul(d.y)).toVar('power');
-      If(power.greaterThan(0), () => {
-        Discard();
-      });
-      const alpha = min(float(0.99), vColor.w.mul(exp(power))).toVar('alpha');
+      // α = min(0.99, o·exp(−½ dᵀΣ⁻¹d)); below 1/255 (outside the ellipse the quad is cut around) nothing is drawn
+      const o = half2(vColor.y).y;
+      const alpha = min(float(0.99), o.mul(exp(dot(vD, vD).mul(-0.5)))).toVar('alpha');
       If(alpha.lessThan(1 / 255), () => {
         Discard();
       });
-      return vec4(vColor.xyz, alpha);
+      return vec4(half2(vColor.x), half2(vColor.y).x, alpha);
     })();
     material.transparent = true;
     material.depthWrite = false;
     material.depthTest = true;
     material.forceSinglePass = true;
-    // the quad's y is flipped into pixel (down) coordinates, which reverses its winding
+    // pixel coordinates have y down, which reverses the quads' winding
     material.side = DoubleSide;
     material.fog = false;
 
@@ -306,134 +202,187 @@ export class SplatMesh extends Mesh {
       this.prepare(renderer, camera)) as unknown as Mesh['onBeforeRender'];
   }
 
+  /** Sets the most splats drawn per frame (scenes with a level-of-detail tree; clamped to what was allocated). */
+  setBudget(n: number): void {
+    this.budget = Math.max(1, Math.floor(n));
+  }
+
   get splatCount(): number {
     return this.splats.count;
   }
 
-  private prepare(renderer: Renderer, camera: Camera): void {
-    const target = renderer.getRenderTarget();
-    if (target) this.viewport.value.set(target.width, target.height);
-    else {
-      renderer.getDrawingBufferSize(_size);
-      this.viewport.value.copy(_size);
-    }
-    this.updateWorldMatrix(true, false);
-    _inv.copy(this.matrixWorld).invert();
-    this.localCamera.value.setFromMatrixPosition(camera.matrixWorld).applyMatrix4(_inv);
-    if (this.sortEveryFrame || this.sortCount === 0) this.sortFor(renderer, camera);
+  /** Whether this scene draws through its level-of-detail tree (a tree exists and the budget is below the count). */
+  get usesLod(): boolean {
+    return !!this.splats.lod && this.budget < this.splats.count;
   }
 
-  /** Sorts the splats back to front for `camera` (GPU on WebGPU, CPU on the WebGL2 backend). */
-  sortFor(renderer: Renderer, camera: Camera): void {
-    if (this.splats.count === 0) return;
-    _mv.multiplyMatrices(camera.matrixWorldInverse, this.matrixWorld);
-    this.sortMatrix.value.copy(_mv);
-    _v.copy(this.boundingSphere.center).applyMatrix4(_mv);
-    const r = this.boundingSphere.radius + 1e-3;
-    const near = Math.max(0, -_v.z - r),
-      far = -_v.z + r;
-    this.depthRange.value.set(near, far);
-    const isWebGL = (renderer as unknown as { backend?: { isWebGLBackend?: boolean } }).backend?.isWebGLBackend === true;
-    if (isWebGL) {
-      if (!this.webglReady) {
-        for (const s of this.reads) (s as unknown as { setPBO(v: boolean): void }).setPBO(true);
-        this.sort.enableWebGLBuffers();
-        this.webglReady = true;
-      }
-      const e = _mv.elements,
-        c = this.splats.center,
-        bins = this.bins,
-        scale = (bins - 1) / Math.max(far - near, 1e-6);
+  /** GPU memory of the splat data, sort buffers and draw records (bytes; 0 before the first WebGPU frame). */
+  get gpuBytes(): number {
+    return this.gpu ? this.gpu.gpuBytes + this.capacity * (RECORD_WORDS + 1) * 4 + 16 : 0;
+  }
+
+  /** Records drawn in the last recomputed frame (reads the GPU counter back). */
+  async drawnCount(renderer: Renderer): Promise<number> {
+    if (this.lastSorter === 'gpu' && this.gpu) {
+      const device = (renderer as unknown as { backend: Backend }).backend.device;
+      if (device) await device.queue.onSubmittedWorkDone();
+      return (await this.gpu.readState())[3];
+    }
+    return this.cpuCount;
+  }
+
+  private prepare(renderer: Renderer, camera: Camera): void {
+    const target = renderer.getRenderTarget();
+    if (target) _size.set(target.width, target.height);
+    else renderer.getDrawingBufferSize(_size);
+    this.viewport.value.copy(_size);
+    this.updateWorldMatrix(true, false);
+    const backend = (renderer as unknown as { backend: Backend }).backend;
+    if (this.backendKind === null) this.setupBackend(backend.isWebGLBackend === true ? 'webgl' : 'webgpu');
+    // nothing that changes the records changed: draw the last ones again
+    const key = this.frameKey(camera, renderer);
+    if (this.sortCount > 0 && sameKey(key, this.lastKey)) {
+      this.reuseCount++;
+      return;
+    }
+    this.lastKey = key;
+    const p = this.params(camera, renderer);
+    if (this.backendKind === 'webgpu' && this.sorter !== 'cpu' && backend.device && this.gpuFrame(renderer, backend, p)) {
+      this.lastSorter = 'gpu';
+    } else {
+      this.cpuFrame(renderer, backend, p);
       this.lastSorter = 'cpu';
-      this.sort.computeCPU((i: number) => {
-        const depth = -(e[2] * c[4 * i] + e[6] * c[4 * i + 1] + e[10] * c[4 * i + 2] + e[14]);
-        const t = Math.min(bins - 1, Math.max(0, Math.floor((depth - near) * scale)));
-        return bins - 1 - t;
-      });
-    } else if (!this.radixSort(renderer)) {
-      this.sort.compute(renderer);
-      this.lastSorter = 'counting';
     }
     this.sortCount++;
   }
 
-  /** Sorts with the project's radix sort when it is ready; false when the counting sort must do it this frame. */
-  private radixSort(renderer: Renderer): boolean {
-    if (this.radixState === 'off' || this.radixState === 'failed') return false;
-    const backend = (renderer as unknown as { backend: { device?: GPUDevice; get(o: object): { buffer?: GPUBuffer } } }).backend;
-    const device = backend.device;
-    if (!device) return false;
-    if (this.radixState === 'loading') {
-      if (this.autoSorter && softwareAdapter(device)) {
-        this.radixState = 'off';
-        return false;
-      }
-      this.radixPromise ??= GpuRadixSort.create(device, { keys64: false }).then(
-        (r) => {
-          this.radix = r;
-          this.radixState = 'ready';
+  private setupBackend(kind: 'webgpu' | 'webgl'): void {
+    this.backendKind = kind;
+    if (kind === 'webgl') {
+      // no compute shaders: the CPU twin's records are uploaded, the draw range set per frame
+      for (const s of this.reads) (s as { setPBO(v: boolean): void }).setPBO(true);
+      this.geometry.setDrawRange(0, 0);
+    } else {
+      this.geometry.setDrawRange(0, 6 * this.capacity);
+    }
+  }
+
+  /** Three's GPU buffers of the attributes the frame writes (created on first use). */
+  private targets(renderer: Renderer, backend: Backend) {
+    if (!this.buffersReady) {
+      (renderer as unknown as { compute(n: unknown): void }).compute(this.touchNode);
+      this.buffersReady = true;
+      // the GPU buffers exist now and only the GPU writes them (three re-uploads an attribute only when its version
+      // changes, never here): the zero-filled arrays that sized them can go (36 bytes a splat of JS memory)
+      for (const a of [this.recordsAttr, this.orderAttr]) if (backend.get(a).buffer) a.array = new Uint32Array(a.itemSize);
+    }
+    const records = backend.get(this.recordsAttr).buffer,
+      order = backend.get(this.orderAttr).buffer,
+      count = backend.get(this.countAttr).buffer;
+    return records && order && count ? { records, order, count } : null;
+  }
+
+  /** The frame on the GPU; false while the kernels compile (or when they failed). */
+  private gpuFrame(renderer: Renderer, backend: Backend, p: SplatParams): boolean {
+    const device = backend.device!;
+    if (this.gpuState === 'off') {
+      this.gpuState = 'loading';
+      SplatGpu.create(device, this.splats, this.capacity).then(
+        (g) => {
+          this.gpu = g;
+          this.gpuState = 'ready';
+          this.lastKey = [];
         },
         (e) => {
-          console.warn(`splat radix sort unavailable, using the counting sort: ${(e as Error).message}`);
-          this.radixState = 'failed';
+          console.warn(`splat compute passes unavailable, projecting on the CPU: ${(e as Error).message}`);
+          this.gpuState = 'failed';
         },
       );
+    }
+    if (this.gpuState !== 'ready') {
+      // redo the frame on the GPU as soon as the kernels are ready
+      this.lastKey = [];
       return false;
     }
-    renderer.compute(this.keysNode);
-    const keys = backend.get(this.keysAttr!).buffer,
-      order = backend.get(this.sort.orderAttribute).buffer;
-    if (!keys || !order) return false;
-    const enc = device.createCommandEncoder({ label: 'splat depth sort' });
-    this.radix!.encode(enc, { keysLo: keys, values: order, count: this.splats.count, loBits: 16 });
+    const t = this.targets(renderer, backend);
+    if (!t) return false;
+    const enc = device.createCommandEncoder({ label: 'splat frame' });
+    this.gpu!.encode(enc, p, t);
     device.queue.submit([enc.finish()]);
-    this.lastSorter = 'radix';
     return true;
+  }
+
+  /** The frame on the CPU (WebGL2 backend; WebGPU while the kernels compile). */
+  private cpuFrame(renderer: Renderer, backend: Backend, p: SplatParams): void {
+    this.cpu ??= createCpuFrame(this.capacity);
+    const f = this.cpu;
+    const n = projectAndSortCpu(p, this.splats, f);
+    this.cpuCount = n;
+    if (this.backendKind === 'webgl') {
+      // into the attributes' arrays (three swaps in padded copies when it makes their textures)
+      (this.recordsAttr.array as Uint32Array).set(f.records.subarray(0, n * RECORD_WORDS));
+      (this.orderAttr.array as Uint32Array).set(f.order.subarray(0, n));
+      (this.countAttr.array as Uint32Array)[0] = n;
+      for (const a of [this.recordsAttr, this.orderAttr, this.countAttr]) {
+        a.needsUpdate = true;
+        const pbo = (a as unknown as { pbo?: { needsUpdate: boolean } }).pbo;
+        if (pbo) pbo.needsUpdate = true;
+      }
+      this.geometry.setDrawRange(0, 6 * n);
+      return;
+    }
+    const t = this.targets(renderer, backend);
+    const device = backend.device;
+    if (!t || !device) return;
+    device.queue.writeBuffer(t.records, 0, f.records, 0, Math.max(1, n) * RECORD_WORDS);
+    device.queue.writeBuffer(t.order, 0, f.order, 0, Math.max(1, n));
+    device.queue.writeBuffer(t.count, 0, f.count);
+  }
+
+  /** Everything the records depend on, to skip frames where none of it changed. */
+  private frameKey(camera: Camera, renderer: Renderer): number[] {
+    const k: number[] = [];
+    k.push(...camera.matrixWorld.elements, ...camera.projectionMatrix.elements, ...this.matrixWorld.elements);
+    k.push(_size.x, _size.y, renderer.coordinateSystem, this.renderMode.value, this.budget, this.lodMinPixels);
+    k.push(...this.regionMin.value.toArray(), ...this.regionMax.value.toArray());
+    return k;
+  }
+
+  /** The projection parameters for `camera` (see SplatParams). */
+  private params(camera: Camera, renderer: Renderer): SplatParams {
+    _mv.multiplyMatrices(camera.matrixWorldInverse, this.matrixWorld);
+    _inv.copy(this.matrixWorld).invert();
+    _v.setFromMatrixPosition(camera.matrixWorld).applyMatrix4(_inv);
+    const c = this.boundingSphere.center;
+    return splatParams({
+      modelView: _mv.elements,
+      projection: camera.projectionMatrix.elements,
+      cameraInObject: [_v.x, _v.y, _v.z],
+      width: _size.x,
+      height: _size.y,
+      webgpu: renderer.coordinateSystem === WebGPUCoordinateSystem,
+      sphere: { center: [c.x, c.y, c.z], radius: this.boundingSphere.radius },
+      splats: this.splats,
+      capacity: this.capacity,
+      lod: this.usesLod,
+      budget: this.budget,
+      lodMinPixels: this.lodMinPixels,
+      mode: this.renderMode.value,
+      regionMin: this.regionMin.value.toArray() as [number, number, number],
+      regionMax: this.regionMax.value.toArray() as [number, number, number],
+    });
   }
 
   dispose(): void {
     this.geometry.dispose();
     (this.material as NodeMaterial).dispose();
+    this.gpu?.destroy();
+    this.gpu = null;
   }
 }
 
-/** True for software WebGPU adapters (SwiftShader, llvmpipe), from the device's adapter info. */
-function softwareAdapter(device: GPUDevice): boolean {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  return !!info && /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
-}
-
-/** Adds the view-dependent SH bands 1..degree to rgb (the basis and constants of src/nerf/common/sh.ts). */
-function addSphericalHarmonics(rgb: any, sh: any, idx: any, dir: any, degree: number): void {
-  const x = dir.x,
-    y = dir.y,
-    z = dir.z;
-  const basis: any[] = [y.mul(-SH_C1), z.mul(SH_C1), x.mul(-SH_C1)];
-  if (degree >= 2) {
-    const xx = x.mul(x),
-      yy = y.mul(y),
-      zz = z.mul(z);
-    basis.push(
-      x.mul(y).mul(SH_C2[0]),
-      y.mul(z).mul(SH_C2[1]),
-      zz.mul(2).sub(xx).sub(yy).mul(SH_C2[2]),
-      x.mul(z).mul(SH_C2[3]),
-      xx.sub(yy).mul(SH_C2[4]),
-    );
-    if (degree >= 3)
-      basis.push(
-        y.mul(xx.mul(3).sub(yy)).mul(SH_C3[0]),
-        x.mul(y).mul(z).mul(SH_C3[1]),
-        y.mul(zz.mul(4).sub(xx).sub(yy)).mul(SH_C3[2]),
-        z.mul(zz.mul(2).sub(xx.mul(3)).sub(yy.mul(3))).mul(SH_C3[3]),
-        x.mul(zz.mul(4).sub(xx).sub(yy)).mul(SH_C3[4]),
-        z.mul(xx.sub(yy)).mul(SH_C3[5]),
-        x.mul(xx.sub(yy.mul(3))).mul(SH_C3[6]),
-      );
-  }
-  const base = idx.mul(45).toVar('shBase');
-  basis.forEach((w, k) => {
-    const coeff = vec3(sh.element(base.add(3 * k)), sh.element(base.add(3 * k + 1)), sh.element(base.add(3 * k + 2)));
-    rgb.addAssign(coeff.mul(w));
-  });
+function sameKey(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -2,6 +2,7 @@ import type { Camera } from '../../core/camera';
 import type { SplatBuffers } from '../three/splat-data';
 import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import type { Gaussians } from '../../nerf/gaussian/gaussians';
+import type { Mesh } from '../../nerf/mesh/mesh';
 
 export type SceneWorkerRequest =
   | { id: number; type: 'demo'; spacing?: number }
@@ -14,7 +15,9 @@ export type SceneWorkerRequest =
 export type SceneData =
   /** `raw`: the Gaussians themselves (edits and exports need them; `splats` is the drawing layout). */
   | { kind: 'gaussians'; name: string; splats: SplatBuffers; background: [number, number, number]; raw?: Gaussians }
-  | { kind: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number]; stepRatio?: number };
+  | { kind: 'voxel'; name: string; grid: VoxelGrid; background: [number, number, number]; stepRatio?: number }
+  /** A triangle mesh with optional per-vertex colours. */
+  | { kind: 'mesh'; name: string; mesh: Mesh; background: [number, number, number] };
 
 export type SceneWorkerReply =
   | { id: number; type: 'opened'; scene: SceneData | null; dataset: { name: string; cameras: Camera[] } | null }

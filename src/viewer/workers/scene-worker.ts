@@ -20,6 +20,10 @@ function transferables(scene: SceneData | null): Transferable[] {
     if (g) list.push(...([g.means.buffer, g.logScales.buffer, g.rotations.buffer, g.opacityLogits.buffer, g.sh.buffer] as ArrayBuffer[]));
     return list;
   }
+  if (scene.kind === 'mesh') {
+    const m = scene.mesh;
+    return [m.positions.buffer, m.indices.buffer, ...(m.colors ? [m.colors.buffer] : [])] as ArrayBuffer[];
+  }
   return [scene.grid.density.buffer, scene.grid.color.buffer, scene.grid.occupancy.buffer] as ArrayBuffer[];
 }
 
@@ -48,6 +52,7 @@ async function handle(
         background: r.scene.background,
         raw: r.scene.gaussians,
       };
+    else if (r.scene?.mesh) scene = { kind: 'mesh', name: r.scene.name, mesh: r.scene.mesh, background: r.scene.background };
     else if (r.scene?.voxel)
       scene = {
         kind: 'voxel',

@@ -1,20 +1,17 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { lookAtCamera, type Camera } from '../../../src/core/camera';
+import type { Camera } from '../../../src/core/camera';
 import { createImage, type Image } from '../../../src/core/image';
 import { Rng } from '../../../src/core/rng';
 import type { Scene } from '../../../src/nerf/common/scene';
-import { checkGaussiansFinite, createGaussians, type Gaussians } from '../../../src/nerf/gaussian/gaussians';
 import { GaussianScene } from '../../../src/nerf/gaussian/gaussian-scene';
 import { createVoxelGrid } from '../../../src/nerf/voxel/voxel-grid';
 import { encodeVoxelScene } from '../../../src/io/formats/voxel-format';
-import { readGaussianPly, writeGaussianPly } from '../../../src/io/formats/ply';
-import { readSplat, writeSplat } from '../../../src/io/formats/splat';
+import { writeGaussianPly } from '../../../src/io/formats/ply';
+import { writeSplat } from '../../../src/io/formats/splat';
 import { decodeImage, encodeJpeg, encodePng } from '../../../src/io/images/image-codec';
 import { encode as encodePngRaw } from 'fast-png';
 import { loadScene } from '../../../src/io/scenes/load-scene';
-import { loadDataset, loadViews } from '../../../src/io/datasets/dataset';
 import { nodeFiles } from '../../../src/io/node/node-files';
 import { checkOrbitHint, orbitCameras } from '../../../src/io/export/multiview-export';
 import { decodeCheckpoint, encodeCheckpoint } from '../../../src/edit/loops/checkpoint';
@@ -22,14 +19,37 @@ import { loadTokenizer } from '../../../src/edit/diffusion/tokenizer/tokenizer';
 import { checkModelFolder } from '../../../src/edit/diffusion/model-contract';
 import { modelProblems } from '../../../src/edit/diffusion/pipeline';
 import { createScheduler } from '../../../src/edit/diffusion/schedulers/schedulers';
+import { Document, WebIO } from '@gltf-transform/core';
+import { checkMesh, type Mesh } from '../../../src/nerf/mesh/mesh';
+import { MeshScene } from '../../../src/nerf/mesh/mesh-scene';
+import { torus, vase } from '../../../src/nerf/mesh/mesh-shapes';
+import { readObj, writeObj } from '../../../src/io/formats/obj';
+import { readPlyMesh, writePlyMesh } from '../../../src/io/formats/ply-mesh';
+import { readGltfMesh, writeGlb } from '../../../src/io/formats/gltf-mesh';
 import type { SeedKind } from './mutate';
+import { FORMAT_READERS } from './readers-formats';
+import { CAPTURE_MODEL_READERS } from './readers-colmap-clip';
+import { REMOTE_READERS } from './readers-remote';
+import {
+  asciiPointCloud,
+  datasetCheck,
+  datasetSeed,
+  enc,
+  finiteIn01,
+  gaussianCheck,
+  json,
+  modelSeed,
+  readDataset,
+  renderCheck,
+  sampleGaussians,
+} from './checks';
 
 /**
  * The readers the fuzz campaign attacks, each with valid seed inputs (built here, in-process, so the
  * campaign needs no data files) and a check that an ACCEPTED input gave a sane result — an input that is
  * accepted and then renders NaN, or cannot be written back, is "silent garbage".
  *
- * To add a reader (a new format), append an entry to READERS: a name, `seeds()` returning small valid inputs
+ * To add a reader (a new format), append an entry to READERS (or to one of the readers-*.ts lists): a name, `seeds()` returning small valid inputs
  * as a folder of files plus the file to mutate, `read(dir)` calling the reader the way the CLI does, and
  * `check(value)` returning a problem string for garbage (or null).
  */
@@ -48,138 +68,79 @@ export interface FuzzReader {
   read(dir: string): Promise<unknown>;
   /** A problem with an accepted result (NaN, sizes that disagree, output that cannot be read back), or null. */
   check(value: unknown): Promise<string | null>;
+  /** Stops what the reader started (servers, workers) so that the process can exit. */
+  dispose?(): Promise<void>;
 }
 
-const enc = (s: string) => new TextEncoder().encode(s);
-const json = (v: unknown) => enc(JSON.stringify(v, null, 1));
-const CAM: Camera = lookAtCamera([0.3, 0.4, 3], [0, 0, 0], [0, 1, 0], 8, 6, 50);
-
-function finiteIn01(img: Image, what: string): string | null {
-  if (img.width < 1 || img.height < 1) return `${what}: empty image`;
-  if (img.data.length !== img.width * img.height * img.channels) return `${what}: data length disagrees with its size`;
-  for (let i = 0; i < img.data.length; i++) if (!(img.data[i] >= 0 && img.data[i] <= 1)) return `${what}: value ${img.data[i]} at ${i}`;
-  return null;
-}
-
-/** Renders a small view and requires finite pixels: a scene that is accepted must render. */
-async function renderCheck(scene: Scene): Promise<string | null> {
-  const r = await scene.render(CAM);
-  for (let i = 0; i < r.image.data.length; i++) if (!Number.isFinite(r.image.data[i])) return `render has ${r.image.data[i]} at ${i}`;
-  return null;
-}
-
-/** Accepted Gaussians must be in range, render, and survive both writers (convert must never write what we refuse). */
-async function gaussianCheck(g: Gaussians, scene: Scene): Promise<string | null> {
+/** An accepted mesh must be whole and finite, survive every mesh writer, and render finite pixels. */
+async function meshCheck(scene: MeshScene): Promise<string | null> {
+  const m = scene.mesh;
   try {
-    checkGaussiansFinite(g);
-    readSplat(writeSplat(g), 'round-trip.splat');
-    readGaussianPly(writeGaussianPly(g), 'round-trip.ply');
+    checkMesh(m, 'accepted mesh');
+    readObj(writeObj(m), 'round-trip.obj');
+    readPlyMesh(writePlyMesh(m), 'round-trip.ply');
+    await readGltfMesh(await writeGlb(m), 'round-trip.glb');
   } catch (e) {
     return `accepted, but ${(e as Error).message}`;
   }
+  if (m.colors && !m.colors.every((c) => c >= 0 && c <= 1)) return 'colours outside [0, 1]';
   return renderCheck(scene);
 }
 
-function sampleGaussians(n: number, deg: number, seed: number): Gaussians {
-  const rng = new Rng(seed);
-  const g = createGaussians(n, deg);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < 3; a++) {
-      g.means[3 * i + a] = rng.uniform(-0.5, 0.5);
-      g.logScales[3 * i + a] = rng.uniform(-3, -1.5);
-    }
-    for (let a = 0; a < 4; a++) g.rotations[4 * i + a] = rng.uniform(-1, 1);
-    g.opacityLogits[i] = rng.uniform(-1, 3);
-    for (let k = 0; k < 48; k++) g.sh[48 * i + k] = rng.uniform(-1, 1) * (k < 3 ? 1 : 0.2);
-  }
-  return g;
+/** A scene loadScene accepted: Gaussians or (a PLY with faces) a mesh. */
+async function sceneCheck(v: unknown): Promise<string | null> {
+  if (v instanceof MeshScene) return meshCheck(v);
+  const s = v as GaussianScene;
+  return gaussianCheck(s.gaussians, s);
 }
 
-function asciiPointCloud(): Uint8Array {
-  let t = 'ply\nformat ascii 1.0\ncomment sparse points\nelement vertex 6\nproperty float x\nproperty float y\nproperty float z\n';
-  t +=
-    'property uchar red\nproperty uchar green\nproperty uchar blue\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n';
-  for (let i = 0; i < 6; i++)
-    t += `${(i * 0.1).toFixed(2)} ${(-i * 0.05).toFixed(2)} ${(0.2 + i * 0.01).toFixed(2)} ${i * 40} 128 ${255 - i * 30}\n`;
-  return enc(t + '3 0 1 2\n');
+/** A small OBJ with what real files hold besides vertices and triangles: vt, vn, groups, a quad, negative indices, comments. */
+function objWithExtras(): Uint8Array {
+  return enc(
+    [
+      '# exported by a modeller',
+      'mtllib box.mtl',
+      'o box',
+      'v -0.5 -0.5 0.5 1 0 0',
+      'v 0.5 -0.5 0.5 0 1 0',
+      'v 0.5 0.5 0.5 0 0 1',
+      'v -0.5 0.5 0.5 1 1 0',
+      'v 0 0 -0.5 0.5 0.5 0.5',
+      'vt 0 0',
+      'vt 1 0',
+      'vn 0 0 1',
+      'g front',
+      'usemtl red',
+      's off',
+      'f 1/1/1 2/2/1 3/1/1 4/2/1',
+      'f -1//1 -4//1 -5//1',
+      'f 5 3 2',
+      'l 1 2',
+    ].join('\n') + '\n',
+  );
 }
 
-const TRANSFORMS_IMAGES = 3;
-function datasetSeed(): Record<string, Uint8Array> {
-  const files: Record<string, Uint8Array> = {};
-  const frames = [];
-  for (let i = 0; i < TRANSFORMS_IMAGES; i++) {
-    const img = createImage(8, 6, 3);
-    for (let k = 0; k < img.data.length; k++) img.data[k] = ((k * 7 + i * 13) % 256) / 255;
-    files[`images/f${i}.png`] = encodePng(img);
-    const x = i - 1;
-    frames.push({
-      file_path: `images/f${i}.png`,
-      transform_matrix: [
-        [1, 0, 0, x],
-        [0, 1, 0, 0.2],
-        [0, 0, 1, 3],
-        [0, 0, 0, 1],
-      ],
-    });
-  }
-  files['transforms.json'] = json({
-    camera_model: 'OPENCV',
-    w: 8,
-    h: 6,
-    fl_x: 7,
-    fl_y: 7.5,
-    cx: 4,
-    cy: 3,
-    k1: 0.01,
-    background: [1, 1, 1],
-    scene_box: { min: [-1, -1, -1], max: [1, 1, 1] },
-    frames,
-    test_filenames: ['images/f1.png'],
-  });
+/** A .gltf with its buffer in a .bin beside it (two nodes, one transformed, one mesh with COLOR_0). */
+async function gltfSeed(): Promise<Record<string, Uint8Array>> {
+  const doc = new Document();
+  const buffer = doc.createBuffer();
+  const m = torus(0.6, 0.25, 8, 5, [0.8, 0.5, 0.2]);
+  const prim = doc
+    .createPrimitive()
+    .setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(m.positions).setBuffer(buffer))
+    .setAttribute('COLOR_0', doc.createAccessor().setType('VEC3').setArray(m.colors!).setBuffer(buffer))
+    .setIndices(doc.createAccessor().setType('SCALAR').setArray(Uint16Array.from(m.indices)).setBuffer(buffer));
+  const mesh = doc.createMesh('torus').addPrimitive(prim);
+  const child = doc.createNode('moved').setMesh(mesh).setTranslation([0.2, 0, 0]).setScale([0.5, 0.5, 0.5]);
+  const root = doc.createNode('root').setMesh(mesh).addChild(child);
+  doc.createScene('scene').addChild(root);
+  const { json: j, resources } = await new WebIO().writeJSON(doc, { basename: 'mesh' });
+  const files: Record<string, Uint8Array> = { 'mesh.gltf': json(j) };
+  for (const [k, v] of Object.entries(resources)) files[k] = v;
   return files;
 }
 
-async function datasetCheck(v: unknown): Promise<string | null> {
-  const { ds, views } = v as Awaited<ReturnType<typeof readDataset>>;
-  for (const f of ds.frames) {
-    const c = f.camera;
-    if (!(c.width >= 1 && c.height >= 1 && c.fx > 0 && c.fy > 0 && Number.isFinite(c.cx) && Number.isFinite(c.cy)))
-      return `frame ${f.file}: bad intrinsics`;
-    if (!Array.from(c.c2w).every(Number.isFinite)) return `frame ${f.file}: non-finite pose`;
-  }
-  for (const { frame, image } of views) {
-    if (image.width !== frame.camera.width || image.height !== frame.camera.height)
-      return `${frame.file}: image size disagrees with its camera`;
-    const p = finiteIn01(image, frame.file);
-    if (p) return p;
-  }
-  if (ds.sceneBox && !ds.sceneBox.min.every((m, a) => ds.sceneBox!.max[a] > m)) return 'empty scene box';
-  if (!ds.background.every((b) => b >= 0 && b <= 1)) return 'background out of [0, 1]';
-  return null;
-}
-
-async function readDataset(dir: string) {
-  const ds = await loadDataset(dir, nodeFiles);
-  const { views } = await loadViews(ds, 'all', nodeFiles);
-  return { ds, views };
-}
-
-const MODEL_DIR = fileURLToPath(new URL('../../../models/builtin', import.meta.url));
-function modelSeed(): Record<string, Uint8Array> {
-  const files: Record<string, Uint8Array> = {};
-  const walk = (d: string, pre: string) => {
-    for (const e of readdirSync(d)) {
-      const p = join(d, e);
-      if (statSync(p).isDirectory()) walk(p, `${pre}${e}/`);
-      else files[`${pre}${e}`] = new Uint8Array(readFileSync(p));
-    }
-  };
-  walk(MODEL_DIR, '');
-  return files;
-}
-
-export const READERS: FuzzReader[] = [
+const BASE_READERS: FuzzReader[] = [
   {
     name: 'ply',
     async seeds(): Promise<FuzzSeed[]> {
@@ -193,10 +154,63 @@ export const READERS: FuzzReader[] = [
       const name = readdirSync(dir).find((f) => f.endsWith('.ply'))!;
       return loadScene(join(dir, name), nodeFiles);
     },
-    async check(v) {
-      const s = v as GaussianScene;
-      return gaussianCheck(s.gaussians, s);
+    check: sceneCheck,
+  },
+  {
+    // mesh files as loadScene opens them for render, convert and stylize
+    name: 'obj',
+    async seeds(): Promise<FuzzSeed[]> {
+      return [
+        { files: { 'mesh.obj': writeObj(vase(8, 4)) }, target: 'mesh.obj', kind: 'text' },
+        { files: { 'mesh.obj': objWithExtras() }, target: 'mesh.obj', kind: 'text' },
+      ];
     },
+    async read(dir) {
+      return loadScene(join(dir, 'mesh.obj'), nodeFiles);
+    },
+    check: sceneCheck,
+  },
+  {
+    name: 'mesh-ply',
+    async seeds(): Promise<FuzzSeed[]> {
+      const coloured: Mesh = torus(0.7, 0.3, 7, 5, [0.2, 0.6, 0.9]);
+      return [
+        { files: { 'mesh.ply': writePlyMesh(coloured) }, target: 'mesh.ply', kind: 'binary' },
+        { files: { 'mesh.ply': writePlyMesh(vase(6, 3), { format: 'ascii' }) }, target: 'mesh.ply', kind: 'text' },
+      ];
+    },
+    async read(dir) {
+      return loadScene(join(dir, 'mesh.ply'), nodeFiles);
+    },
+    check: sceneCheck,
+  },
+  {
+    name: 'glb',
+    async seeds(): Promise<FuzzSeed[]> {
+      return [
+        { files: { 'mesh.glb': await writeGlb(vase(8, 4)) }, target: 'mesh.glb', kind: 'binary' },
+        { files: { 'mesh.glb': await writeGlb(torus(0.7, 0.3, 7, 5, [0.9, 0.3, 0.1])) }, target: 'mesh.glb', kind: 'binary' },
+      ];
+    },
+    async read(dir) {
+      return loadScene(join(dir, 'mesh.glb'), nodeFiles);
+    },
+    check: sceneCheck,
+  },
+  {
+    // a .gltf and its external buffer: the JSON (URIs, accessors, the node graph) and the buffer's bytes
+    name: 'gltf',
+    async seeds(): Promise<FuzzSeed[]> {
+      const files = await gltfSeed();
+      return [
+        { files, target: 'mesh.gltf', kind: 'json' },
+        { files, target: 'mesh.bin', kind: 'binary' },
+      ];
+    },
+    async read(dir) {
+      return loadScene(join(dir, 'mesh.gltf'), nodeFiles);
+    },
+    check: sceneCheck,
   },
   {
     name: 'splat',
@@ -432,6 +446,9 @@ export const READERS: FuzzReader[] = [
     },
   },
 ];
+
+/** Every reader: the formats above, then those of issues 13–15 (Gaussian formats, COLMAP, CLIP, remote inference). */
+export const READERS: FuzzReader[] = [...BASE_READERS, ...FORMAT_READERS, ...CAPTURE_MODEL_READERS, ...REMOTE_READERS];
 
 export function readerNamed(name: string): FuzzReader {
   const r = READERS.find((x) => x.name === name);

@@ -6,7 +6,7 @@
  * try has a time limit; a caller's AbortSignal aborts the request in flight. Failures are `RemoteError`s, one line
  * each, naming the URL.
  */
-import { UserError } from '../../../core/errors';
+import { describeValue, UserError } from '../../../core/errors';
 import {
   OipFormatError,
   binarySlice,
@@ -47,7 +47,12 @@ export interface OipClientOptions {
   timeoutHint?: string;
   /** extra request headers (e.g. an Authorization header a proxy in front of the server wants) */
   headers?: Record<string, string>;
+  /** largest inference response read, in bytes (default 512 MiB): a server that sends more is refused */
+  maxResponseBytes?: number;
 }
+
+/** Largest answer to a GET (server and model metadata): real ones are a few kB. */
+const MAX_METADATA_BYTES = 16 << 20;
 
 export interface TensorMetadata {
   name: string;
@@ -108,6 +113,49 @@ function networkCause(e: unknown): string {
     : m;
 }
 
+/**
+ * A response body, at most `max` bytes: a declared Content-Length over it is refused before reading, and the
+ * stream is cancelled as soon as it passes it, so a hostile or broken server cannot make us hold without bound.
+ */
+async function readBody(res: Response, max: number, url: string): Promise<Uint8Array> {
+  const tooLarge = (n: string) =>
+    new RemoteError(
+      `${url}: the answer is ${n} bytes, more than the ${max.toLocaleString('en-US')} this client reads (a broken or hostile server?)`,
+      'protocol',
+    );
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge(declared.toLocaleString('en-US'));
+  }
+  if (!res.body) {
+    const b = new Uint8Array(await res.arrayBuffer());
+    if (b.byteLength > max) throw tooLarge(b.byteLength.toLocaleString('en-US'));
+    return b;
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(`over ${max.toLocaleString('en-US')}`);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.byteLength;
+  }
+  return out;
+}
+
 function errorText(r: Reply): string {
   const text = dec.decode(r.body.subarray(0, 4096));
   try {
@@ -124,6 +172,7 @@ export class OipClient {
   readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
+  readonly maxResponseBytes: number;
 
   /** @param base the server's URL without `/v2` (e.g. `http://gpu-box:8000`, or a proxy's `https://host/triton`) */
   constructor(
@@ -135,6 +184,7 @@ export class OipClient {
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.retries = opts.retries ?? 4;
     this.backoffMs = opts.backoffMs ?? 250;
+    this.maxResponseBytes = opts.maxResponseBytes ?? 512 << 20;
   }
 
   url(path: string): string {
@@ -145,8 +195,9 @@ export class OipClient {
   private async request(
     method: 'GET' | 'POST',
     path: string,
-    o: { body?: Uint8Array; headers?: Record<string, string>; signal?: AbortSignal } = {},
+    o: { body?: Uint8Array; headers?: Record<string, string>; signal?: AbortSignal; maxBytes?: number } = {},
   ): Promise<Reply> {
+    const maxBytes = o.maxBytes ?? MAX_METADATA_BYTES;
     const url = this.url(path);
     const t0 = Date.now();
     let lastCause = '';
@@ -169,8 +220,9 @@ export class OipClient {
           body: o.body as BodyInit | undefined,
           signal: ctrl.signal,
         });
-        reply = { status: res.status, headers: res.headers, body: new Uint8Array(await res.arrayBuffer()) };
+        reply = { status: res.status, headers: res.headers, body: await readBody(res, maxBytes, url) };
       } catch (e) {
+        if (e instanceof RemoteError) throw e;
         if (o.signal?.aborted) throw o.signal.reason;
         if (timedOut)
           throw new RemoteError(
@@ -241,9 +293,9 @@ export class OipClient {
     if (!m || typeof m !== 'object' || !Array.isArray(m.inputs) || !Array.isArray(m.outputs)) throw bad('no inputs/outputs lists');
     for (const t of [...m.inputs, ...m.outputs]) {
       if (!t || typeof t.name !== 'string' || typeof t.datatype !== 'string' || !Array.isArray(t.shape))
-        throw bad(`a tensor without name, datatype and shape: ${JSON.stringify(t)?.slice(0, 100)}`);
+        throw bad(`a tensor without name, datatype and shape: ${describeValue(t, 100)}`);
       if (!t.shape.every((d: unknown) => typeof d === 'number' && Number.isInteger(d) && d >= -1))
-        throw bad(`'${t.name}' has shape ${JSON.stringify(t.shape)}`);
+        throw bad(`'${t.name}' has shape ${describeValue(t.shape)}`);
     }
     return m as ModelMetadata;
   }
@@ -275,7 +327,7 @@ export class OipClient {
     );
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
     if (headerLength !== null) headers['Inference-Header-Content-Length'] = String(headerLength);
-    const r = await this.request('POST', path, { body, headers, signal: o.signal });
+    const r = await this.request('POST', path, { body, headers, signal: o.signal, maxBytes: this.maxResponseBytes });
     if (r.status >= 400) throw new RemoteError(`${this.url(path)}: HTTP ${r.status}: ${errorText(r)}`, 'http', r.status);
     try {
       return decodeOutputs(r.body, r.headers.get('inference-header-content-length'));
@@ -296,7 +348,7 @@ export function decodeOutputs(body: Uint8Array, headerLength: string | null): Re
   for (const o of outs) {
     const what = `output '${o?.name}'`;
     if (!o || typeof o.name !== 'string') throw new OipFormatError('an output without a name');
-    if (!isOipDatatype(o.datatype)) throw new OipFormatError(`${what}: unknown datatype ${JSON.stringify(o.datatype)}`);
+    if (!isOipDatatype(o.datatype)) throw new OipFormatError(`${what}: unknown datatype ${describeValue(o.datatype, 40)}`);
     const count = elementCount(o.shape, what);
     const size = o.parameters?.binary_data_size;
     let data;

@@ -9,6 +9,9 @@
  * byte order, which is little-endian on every platform the project runs on (x86-64, arm64, wasm).
  */
 
+import { describeValue, UserError } from '../../../core/errors';
+import { parseJson } from '../../../io/files/files';
+
 export type OipDatatype =
   'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'FP32' | 'FP64' | 'BYTES';
 
@@ -88,9 +91,9 @@ export function elementCount(shape: unknown, what: string, max = Number.MAX_SAFE
   let n = 1;
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
-      throw new OipFormatError(`${what}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+      throw new OipFormatError(`${what}: 'shape' must be an array of non-negative integers, got ${describeValue(shape)}`);
     n *= d;
-    if (n > max) throw new OipFormatError(`${what}: shape ${JSON.stringify(shape)} has more elements than the request can hold`);
+    if (n > max) throw new OipFormatError(`${what}: shape ${describeValue(shape)} has more elements than the request can hold`);
   }
   return n;
 }
@@ -130,7 +133,7 @@ export function tensorFromJson(dt: OipDatatype, count: number, data: unknown, wh
   if (flat.length !== count) throw new OipFormatError(`${what}: 'data' has ${flat.length} elements, the shape needs ${count}`);
   const out = new t.array(count);
   const bad = (i: number, v: unknown, want: string) =>
-    new OipFormatError(`${what}: element ${i} of 'data' is ${JSON.stringify(v) ?? String(v)}, expected ${want}`);
+    new OipFormatError(`${what}: element ${i} of 'data' is ${describeValue(v, 40)}, expected ${want}`);
   if (dt === 'BOOL') {
     for (let i = 0; i < count; i++) {
       const v = flat[i];
@@ -188,7 +191,6 @@ export function tensorToJson(dt: OipDatatype, a: OipArray, what: string): (numbe
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 /** The body of a request or response: the JSON header followed by the binary chunks. */
 export function encodeBody(header: unknown, chunks: Uint8Array[]): { body: Uint8Array; headerLength: number | null } {
@@ -221,15 +223,17 @@ export function splitBody(body: Uint8Array, headerLength: string | number | null
       (typeof headerLength === 'string' && !/^\d+$/.test(headerLength.trim()))
     )
       throw new OipFormatError(
-        `Inference-Header-Content-Length is ${JSON.stringify(headerLength)}; it must be an integer between 0 and the body's length (${body.byteLength})`,
+        `Inference-Header-Content-Length is ${describeValue(headerLength, 40)}; it must be an integer between 0 and the body's length (${body.byteLength})`,
       );
     n = v;
   }
   let json: unknown;
   try {
-    json = JSON.parse(dec.decode(body.subarray(0, n)));
+    // UTF-8, nested at most MAX_JSON_DEPTH deep, the parser's message without the quoted source
+    json = parseJson(body.subarray(0, n), 'the JSON header');
   } catch (e) {
-    throw new OipFormatError(`the JSON header is not valid JSON (${(e as Error).message})`);
+    const msg = e instanceof UserError ? e.message.replace('the JSON header: ', '').replace(/^broken JSON/, 'not valid JSON') : String(e);
+    throw new OipFormatError(`the JSON header is ${msg}`);
   }
   return { json, binary: body.subarray(n) };
 }
@@ -237,7 +241,7 @@ export function splitBody(body: Uint8Array, headerLength: string | number | null
 /** Reads `size` bytes at `offset` of the binary part. */
 export function binarySlice(binary: Uint8Array, offset: number, size: unknown, what: string): Uint8Array {
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
-    throw new OipFormatError(`${what}: 'binary_data_size' must be a non-negative integer, got ${JSON.stringify(size)}`);
+    throw new OipFormatError(`${what}: 'binary_data_size' must be a non-negative integer, got ${describeValue(size, 40)}`);
   if (offset + size > binary.byteLength)
     throw new OipFormatError(
       `${what}: 'binary_data_size' ${size} runs past the end of the body (${binary.byteLength - offset} bytes left)`,

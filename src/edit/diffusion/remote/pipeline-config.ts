@@ -6,11 +6,12 @@
  * reads it with an ordinary inference call. Input `version` (INT32 [1]) is the bundle format the client reads; the
  * graph ignores it, so later formats can add models without breaking older clients.
  */
-import { unzipSync, zipSync } from 'fflate';
+import { zipSync } from 'fflate';
 import { UserError } from '../../../core/errors';
 import { joinPath } from '../../../core/paths';
 import type { FileSource } from '../../../io/files/files';
 import { GraphBuilder } from '../onnx/builder';
+import { readZip } from '../../../io/formats/zip';
 
 export const PIPELINE_CONFIG = 'pipeline_config';
 export const PIPELINE_CONFIG_INPUT = 'version';
@@ -55,12 +56,8 @@ export function pipelineConfigModel(bundle: Uint8Array): Uint8Array {
 
 /** The files of a bundle as a FileSource rooted at `root` (paths `root/tokenizer/vocab.json`, …). */
 export function bundleFiles(zip: Uint8Array, root: string, what: string): FileSource {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(zip, { filter: (f) => PIPELINE_FILES.includes(f.name) && f.originalSize <= MAX_FILE });
-  } catch (e) {
-    throw new UserError(`the pipeline files are not a readable zip (${(e as Error).message})`, what);
-  }
+  // entry counts and sizes checked before anything is inflated (src/io/formats/zip.ts)
+  const entries = readZip(zip, what, `${PIPELINE_CONFIG} (the pipeline files)`, (f) => PIPELINE_FILES.includes(f.name), MAX_FILE);
   const byPath = new Map(Object.entries(entries).map(([k, v]) => [joinPath(root, k), v]));
   const dirs = new Set<string>();
   for (const k of byPath.keys())

@@ -8,7 +8,7 @@
  * model; a feed whose rank is one less than the server's shape with a trailing 1 is sent with that 1 added.
  */
 import type { ModelBytes, OnnxRuntime, RtSession, RtTensor, RunOptions, TensorData, TensorType } from '../runtime';
-import { OipClient, type ModelMetadata, type OipClientOptions } from './oip-client';
+import { OipClient, RemoteError, type ModelMetadata, type OipClientOptions } from './oip-client';
 import { oipDatatypeOf, ortTypeOf, type OipArray, type WireTensor } from './oip-tensors';
 import { parseModelUrl, type ModelServerUrl } from './model-server-url';
 
@@ -102,8 +102,18 @@ function remoteSession(rt: RemoteRuntime, reg: Registered): RtSession {
         inputs.push({ name: spec.name, datatype, shape, data: t.data as OipArray });
       }
       const out = await rt.infer(model, inputs, outputNames, opts?.signal);
+      // the answer must hold what the server's own metadata promised: every output, its datatype and fixed sizes
       const res: Record<string, RtTensor> = {};
-      for (const [name, w] of Object.entries(out)) res[name] = { type: ortTypeOf(w.datatype), data: w.data, dims: w.shape };
+      for (const spec of meta.outputs) {
+        const w = out[spec.name];
+        const bad = (what: string) =>
+          new RemoteError(`${rt.modelUrl(model)}: malformed inference response: output '${spec.name}' ${what}`, 'protocol');
+        if (!w) throw bad('is missing');
+        if (w.datatype !== spec.datatype) throw bad(`is ${w.datatype}, its metadata says ${spec.datatype}`);
+        if (w.shape.length !== spec.shape.length || spec.shape.some((d, i) => d >= 0 && d !== w.shape[i]))
+          throw bad(`has shape [${w.shape.join(',')}], its metadata says [${spec.shape.join(',')}]`);
+        res[spec.name] = { type: ortTypeOf(w.datatype), data: w.data, dims: w.shape };
+      }
       return res;
     },
     async release() {},
