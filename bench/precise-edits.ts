@@ -6,9 +6,10 @@
  *   off_target_psnr A vs B on all non-vase pixels,
  *   target_psnr_vs_ideal  B vs the built-in model's own 2D edit of each test image (edit-image), on vase pixels,
  * and the CPU seconds of each edit (user + system of the `edit` process). Also writes a before/after montage
- * of test view 0 (docs/images/precise-edits.png with --montage).
+ * of test views 0 and 5 at twice their size (docs/images/precise-edits.png with --montage; --montage-only redraws it
+ * from the edits in DIR without running them).
  *
- * Run: node bin/run-ts.mjs bench/precise-edits.ts [--work DIR] [--only voxel-idu,gaussian-sds] [--montage]
+ * Run: node bin/run-ts.mjs bench/precise-edits.ts [--work DIR] [--only voxel-idu,gaussian-sds] [--montage | --montage-only]
  *      [-- extra edit flags…]
  *   DIR (default out/bench-precise) keeps the demo dataset, the fitted scenes and the ideal edits between runs.
  * → bench/results/precise-edits.json
@@ -35,7 +36,8 @@ const opt = (name: string) => {
   return i >= 0 ? own[i + 1] : undefined;
 };
 const work = opt('work') ?? join(ROOT, 'out/bench-precise');
-const only = opt('only')?.split(',');
+const montageOnly = own.includes('--montage-only');
+const only = montageOnly ? [] : opt('only')?.split(',');
 const INSTRUCTION = 'make the vase red';
 
 /** Runs the CLI; returns stdout and the child's CPU seconds (bash's `time`). */
@@ -117,31 +119,41 @@ for (const [repr, method] of combos) {
   console.log(JSON.stringify(row));
 }
 
-if (own.includes('--montage')) {
-  // test view 0: the original and each edit, side by side
-  const f = test[0];
-  const tiles: Image[] = [decodeImage(readFileSync(f.path), f.path)];
+if (own.includes('--montage') || montageOnly) {
+  // test views 0 and 5, a row each: the original, each edit, the 2D edit; pixels doubled
+  const Z = 2;
+  const rowsOf: Image[][] = [];
   const labels = ['original'];
-  for (const [repr, method] of combos) {
-    const name = `${repr === 'voxel' ? 'voxel' : 'gaussian'}-${method}`;
-    const dir = join(work, `edit-${name}`);
-    if (!existsSync(join(dir, 'scene.json'))) continue;
-    tiles.push((await (await loadScene(dir, nodeFiles)).render(f.camera)).image);
-    labels.push(name);
+  for (const v of [0, 5]) {
+    const f = test[v];
+    const tiles: Image[] = [decodeImage(readFileSync(f.path), f.path)];
+    for (const [repr, method] of combos) {
+      const name = `${repr === 'voxel' ? 'voxel' : 'gaussian'}-${method}`;
+      const dir = join(work, `edit-${name}`);
+      if (!existsSync(join(dir, 'scene.json'))) continue;
+      tiles.push((await (await loadScene(dir, nodeFiles)).render(f.camera)).image);
+      if (v === 0) labels.push(name);
+    }
+    tiles.push(decodeImage(readFileSync(join(ideal, f.file.split('/').pop()!)), 'ideal'));
+    rowsOf.push(tiles);
   }
-  tiles.push(decodeImage(readFileSync(join(ideal, f.file.split('/').pop()!)), 'ideal'));
   labels.push('2D edit (ideal)');
-  const w = tiles[0].width,
-    h = tiles[0].height;
-  const m = createImage(w * tiles.length, h, 3);
-  tiles.forEach((t, k) => {
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let c = 0; c < 3; c++) m.data[(y * w * tiles.length + k * w + x) * 3 + c] = t.data[(y * w + x) * t.channels + c];
-  });
+  const w = rowsOf[0][0].width,
+    h = rowsOf[0][0].height,
+    n = rowsOf[0].length;
+  const m = createImage(w * n * Z, h * rowsOf.length * Z, 3);
+  rowsOf.forEach((tiles, r) =>
+    tiles.forEach((t, k) => {
+      for (let y = 0; y < h * Z; y++)
+        for (let x = 0; x < w * Z; x++)
+          for (let c = 0; c < 3; c++)
+            m.data[((r * h * Z + y) * w * n * Z + k * w * Z + x) * 3 + c] =
+              t.data[(Math.floor(y / Z) * w + Math.floor(x / Z)) * t.channels + c];
+    }),
+  );
   mkdirSync(join(ROOT, 'docs/images'), { recursive: true });
   writeFileSync(join(ROOT, 'docs/images/precise-edits.png'), encodePng(m));
-  console.log(`montage (left to right: ${labels.join(', ')}) → docs/images/precise-edits.png`);
+  console.log(`montage (left to right: ${labels.join(', ')}; test views 0 and 5) → docs/images/precise-edits.png`);
 }
 
 const result = {
@@ -153,6 +165,8 @@ const result = {
   fitCpuSeconds: fitCpu,
   rows,
 };
-mkdirSync(join(HERE, 'results'), { recursive: true });
-writeFileSync(join(HERE, 'results/precise-edits.json'), JSON.stringify(result, null, 2) + '\n');
-console.log('→ bench/results/precise-edits.json');
+if (!montageOnly) {
+  mkdirSync(join(HERE, 'results'), { recursive: true });
+  writeFileSync(join(HERE, 'results/precise-edits.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log('→ bench/results/precise-edits.json');
+}
