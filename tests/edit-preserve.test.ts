@@ -110,12 +110,13 @@ describe('NeRF-Insert preservation term', () => {
     const off = await run(0),
       on = await run(10);
     console.log(
-      `outside PSNR without preservation ${off.outside.toFixed(2)} dB, with ${on.outside.toFixed(2)} dB; inside vs target ${off.inside.toFixed(2)} / ${on.inside.toFixed(2)} dB`,
+      `outside PSNR without preservation ${off.outside.toFixed(2)} dB, with ${on.outside.toFixed(2)} dB; inside vs target ${off.inside.toFixed(2)} / ${on.inside.toFixed(2)} dB (start ${on.start.toFixed(2)})`,
     );
     // the spill is real: without preservation the outside moves
     expect(off.outside).toBeLessThan(40);
     expect(on.outside).toBeGreaterThan(off.outside + 3);
-    // and the edit still lands inside (less closely: the spilling Gaussians cannot be red inside and unchanged outside)
-    expect(on.inside).toBeGreaterThan(on.start + 6);
+    // and the edit still lands inside (less closely: the spilling Gaussians cannot be red inside and unchanged
+    // outside, and with depth-aware masks the pixels that see past the region are held to the original too)
+    expect(on.inside).toBeGreaterThan(on.start + 4);
   });
 });

@@ -1,9 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import { UserError } from '../core/errors';
-import { loadDataset, framesOf, type Split } from '../io/datasets/dataset';
+import { loadDataset, framesOf, type Dataset, type DatasetFrame, type Split } from '../io/datasets/dataset';
 import { nodeFiles } from '../io/node/node-files';
 import { loadScene } from '../io/scenes/load-scene';
 import { diffScenes, redness } from '../edit/eval/diff';
+import { aggregateTargetMetrics, targetViewMetrics, type TargetMetrics, type TargetViewMetrics } from '../edit/eval/target-metrics';
+import { loadDatasetObjects, loadInstanceLabels } from '../io/datasets/instances';
+import { decodeImage } from '../io/images/image-codec';
+import { basename, joinPath } from '../core/paths';
 import { clipDirectionMetrics } from '../edit/eval/clip-direction';
 import { ClipModel } from '../edit/clip/clip-model';
 import { isClipFolder } from '../edit/clip/clip-folder';
@@ -15,11 +19,17 @@ import { Progress } from './progress';
 
 const USAGE = `usage: instruct-scene diff SCENE_A SCENE_B --dataset DATASET [--split train|test|all] [--downscale K]
                           [--region box:…|sphere:…|hull:MASK_DIR] [--dilate PX]
+                          [--target NAME [--ideal DIR]]
                           [--clip DIR --source-text S --edit-text E [--clip-backend cpu|webgpu]] [--json]
 
 Renders both scenes at the dataset's cameras and compares them: PSNR over the whole image, and with --region
 outside / inside the region's projected masks (dilated by --dilate pixels, default 2% of the image side,
 the same masks the edit loops composite with), plus the mean RGB inside (values in [0, 1]).
+--target NAME measures an object edit against the dataset's ground truth (objects.json and instances/, as
+demo-data writes them): near_psnr (A vs B on non-target pixels whose ray passes through the target's box grown
+by 10 %), off_target_psnr (A vs B on every non-target pixel) and, with --ideal DIR (the same views edited one by
+one in 2D, e.g. by edit-image, named like the dataset's images), target_psnr_vs_ideal (B vs the 2D edit on the
+target's pixels). Pixels on a label boundary count in neither set.
 With --clip (a Hugging Face CLIP folder), also the CLIP metrics of instruction-editing papers, with A the
 original and B the edited scene: clip_direction_similarity = mean over views of
 cos(E_I(B) − E_I(A), E_T(E) − E_T(S)), and clip_direction_consistency = mean over consecutive views of the
@@ -38,6 +48,8 @@ export async function run(args: string[]): Promise<number> {
       downscale: { type: 'string' },
       region: { type: 'string' },
       dilate: { type: 'string' },
+      target: { type: 'string' },
+      ideal: { type: 'string' },
       clip: { type: 'string' },
       'source-text': { type: 'string' },
       'edit-text': { type: 'string' },
@@ -59,6 +71,7 @@ export async function run(args: string[]): Promise<number> {
       : undefined;
   const dilate = p.values.dilate === undefined ? defaultDilation(frames[0].camera) : intFlag(p.values.dilate, 'dilate', 0, 0);
   const clip = await loadClipMetrics(p.values);
+  const target = await loadTargetMetrics(ds, frames, p.values);
   const [a, b] = [await loadScene(pathA, nodeFiles), await loadScene(pathB, nodeFiles)];
   // with --json stdout is exactly one JSON object (like eval); the bar only shows on a terminal
   const progress = p.values.json ? new Progress('off') : Progress.for(false);
@@ -69,16 +82,35 @@ export async function run(args: string[]): Promise<number> {
     region,
     dilate,
     (i, n) => progress.update({ phase: 'diff', step: i, total: n }),
-    clip?.onRenders,
+    clip || target
+      ? async (i, ra, rb) => {
+          await clip?.onRenders(i, ra, rb);
+          await target?.onRenders(i, ra, rb);
+        }
+      : undefined,
   );
   progress.done();
   const clipRes = clip ? await clip.finish() : null;
+  const targetRes = target?.finish() ?? null;
   if (p.values.json) {
-    console.log(JSON.stringify({ ...res, ...(clipRes ?? {}), split, region: region?.text ?? null, dilate }));
+    const t = targetRes
+      ? {
+          target: targetRes.target,
+          near_psnr: targetRes.near_psnr,
+          off_target_psnr: targetRes.off_target_psnr,
+          target_psnr_vs_ideal: targetRes.target_psnr_vs_ideal,
+          target_views: targetRes.views,
+        }
+      : {};
+    console.log(JSON.stringify({ ...res, ...t, ...(clipRes ?? {}), split, region: region?.text ?? null, dilate }));
     return 0;
   }
   const f = (v: number | null) => (v === null ? '—' : `${v.toFixed(2)} dB`);
   console.log(`${frames.length} ${split} views: PSNR ${f(res.psnr)}`);
+  if (targetRes)
+    console.log(
+      `target '${targetRes.target}': near ${f(targetRes.near_psnr)}   off-target ${f(targetRes.off_target_psnr)}   target vs ideal ${f(targetRes.target_psnr_vs_ideal)}`,
+    );
   if (clipRes)
     console.log(
       `CLIP direction similarity ${clipRes.clip_direction_similarity.toFixed(4)}   direction consistency ${clipRes.clip_direction_consistency?.toFixed(4) ?? '— (one view)'}`,
@@ -94,6 +126,42 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/**
+ * With --target: the object's box and label, each view's instance labels (and its 2D edit with --ideal), read
+ * before any render; a hook measuring each view's renders; the aggregate.
+ */
+async function loadTargetMetrics(ds: Dataset, frames: DatasetFrame[], v: Record<string, string | boolean | undefined>) {
+  if (typeof v.target !== 'string') {
+    if (v.ideal !== undefined) throw new UserError('--ideal needs --target NAME');
+    return null;
+  }
+  const objects = await loadDatasetObjects(ds, nodeFiles);
+  const obj = objects.find((o) => o.name === v.target);
+  if (!obj) throw new UserError(`no object named '${v.target}' (objects.json has ${objects.map((o) => o.name).join(', ')})`, ds.root);
+  const ideal = typeof v.ideal === 'string' ? v.ideal : null;
+  const labels: Uint8Array[] = [],
+    ideals: (Image | undefined)[] = [];
+  for (const f of frames) {
+    labels.push(await loadInstanceLabels(ds, f, nodeFiles));
+    if (!ideal) {
+      ideals.push(undefined);
+      continue;
+    }
+    const file = joinPath(ideal, basename(f.file).replace(/\.[^.]*$/, '') + '.png');
+    const img = decodeImage(await nodeFiles.read(file), file);
+    if (img.width !== f.camera.width || img.height !== f.camera.height)
+      throw new UserError(`is ${img.width}×${img.height}; the view is ${f.camera.width}×${f.camera.height}`, file);
+    ideals.push(img);
+  }
+  const views: { file: string; m: TargetViewMetrics }[] = [];
+  return {
+    onRenders: async (i: number, a: Image, b: Image) => {
+      views.push({ file: frames[i].file, m: targetViewMetrics(a, b, labels[i], obj.label, frames[i].camera, obj.box, ideals[i]) });
+    },
+    finish: (): TargetMetrics & { target: string } => ({ target: obj.name, ...aggregateTargetMetrics(views) }),
+  };
 }
 
 /** With --clip: the model and text embeddings, a hook collecting each view's image embeddings, and the metrics. */

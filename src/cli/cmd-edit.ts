@@ -36,6 +36,9 @@ Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', a .voxel file
   --method idu|sds        iterative dataset update (Instruct-NeRF2NeRF) or score distillation
                           (Instruct 3D-to-3D / Vox-E)   (default idu)
   --region R              edit only inside box:x0,y0,z0,x1,y1,z1 | sphere:cx,cy,cz,r | hull:MASK_DIR
+  --select object|region  with a box or sphere: edit the object inside it, found by a graph cut (default), or
+                          everything in it; hull regions are the object already. Masks are depth-aware: a pixel
+                          is edited when the surface it shows belongs to the selection
   --seed S                (default 0)          --iters N   refit / distillation steps (default idu 300, sds 300)
   --downscale K           --max-images N       dataset options as for 'fit'
   --rays N                rays per step (default 2048)
@@ -50,7 +53,9 @@ Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', a .voxel file
                           W·(100·MSE(opacity) + 10·MSE(rgb)), as NeRF-Insert. Default: Gaussians 10 (region
                           Gaussians spill past the region's edge), voxels 0 (the edit is gated to the region
                           and merged back into the original, which keeps the outside)
-  Gaussians: --densify-every N (100; 0 = off)  --densify-until N (default iters/2)  --densify-grad X (0.0002)
+  Gaussians: --anchor W (50; 0 = off) GaussianEditor's anchor loss: the edited Gaussians keep their positions,
+                          scales, rotations and opacities near the original (colours are free)
+             --densify-every N (100; 0 = off)  --densify-until N (default iters/2)  --densify-grad X (0.0002)
                           3DGS clone/split/prune during the edit, on the region's Gaussians only
   --lr-color X            Adam learning rate of the colour (voxels 0.1, Gaussians 0.025)
   --lr-density X          voxels: of the density (default 0.01: edits mostly recolour; raise it, e.g. 0.1, for
@@ -95,6 +100,8 @@ const FLAGS = {
   'lr-color': { type: 'string' },
   'lr-density': { type: 'string' },
   dilate: { type: 'string' },
+  select: { type: 'string' },
+  anchor: { type: 'string' },
   'checkpoint-every': { type: 'string' },
 } as const;
 
@@ -196,6 +203,8 @@ function editOptions(v: Record<string, Flag>, instruction: string): EditOptions 
     densifyUntil: intOpt(v['densify-until'], 'densify-until', 0),
     densifyGrad: numOpt(v['densify-grad'], 'densify-grad', 0, 1e6),
     dilate: intOpt(v.dilate, 'dilate', 0),
+    select: v.select === undefined ? undefined : choiceFlag(v.select, 'select', ['object', 'region'] as const, 'object'),
+    anchor: numOpt(v.anchor, 'anchor', 0, 1e6),
     backend: choiceFlag(v.backend, 'backend', ['cpu', 'webgpu'] as const, 'cpu'),
   };
 }
@@ -306,7 +315,7 @@ export async function run(args: string[]): Promise<number> {
   const { views: loaded, missing } = await loadViews(ds, 'train', nodeFiles);
   if (missing.length) warn(`${missing.length} training images are missing (first: ${missing[0]}); editing the other ${loaded.length}`);
   if (spec.backend === 'webgpu') (await import('../io/node/node-webgpu')).installNodeWebGpu();
-  const { scene, views } = await openEdit(
+  const { scene, views, selection } = await openEdit(
     parent.source,
     spec,
     region,
@@ -328,6 +337,7 @@ export async function run(args: string[]): Promise<number> {
     parent: { scene: scenePath, sha256: parentHash },
     dataset: { path: dsPath, downscale: ds.downscale, trainViews: views.length, skippedViews: skipped },
     region,
+    selection,
     started,
   };
   const writeLog = (log: Record<string, unknown>) => nodeFiles.write(joinPath(out, LOG), JSON.stringify(log, null, 2));

@@ -1,4 +1,5 @@
 import type { Region } from '../regions/regions';
+import type { Selection } from '../regions/selection';
 import type { EditedScene } from '../scenes/create-editable';
 import type { EditSpec } from './edit-spec';
 import type { LoopState } from './loop-state';
@@ -9,6 +10,8 @@ export interface EditLogInfo {
   /** The model: its id, and where it came from (folder and file hashes, or URL and runtime providers). */
   model: Record<string, unknown>;
   region: Region | undefined;
+  /** What the edit could change (the object selected in the region, or the region). */
+  selection?: Selection;
   /** The scene edited (path and hash) and the dataset, when they are files. */
   parent?: Record<string, unknown>;
   dataset?: Record<string, unknown>;
@@ -34,6 +37,7 @@ export function editLog(spec: EditSpec, info: EditLogInfo): Record<string, unkno
     ...(info.parent ? { parent: info.parent } : {}),
     ...(info.dataset ? { dataset: info.dataset } : {}),
     region: info.region ? { text: info.region.text, ...info.region.describe() } : null,
+    ...(info.selection ? { selection: info.selection.describe() } : {}),
     seed: cfg.seed,
     settings: {
       ...cfg,

@@ -3,6 +3,7 @@ import { cameraExtent } from '../../core/camera';
 import { UserError } from '../../core/errors';
 import type { Region } from '../regions/regions';
 import { defaultDilation } from '../regions/regions';
+import { defaultSelectMode, type SelectMode } from '../regions/select-object';
 import type { EditableOptions, SceneKind } from '../scenes/create-editable';
 import type { EditConfig, EditMethod } from './edit-config';
 import { countActiveViews } from './edit-views';
@@ -56,6 +57,10 @@ export interface EditOptions {
   checkpointEvery?: number;
   /** Region mask dilation in pixels (default: 2 % of the image side). */
   dilate?: number;
+  /** What a region limits the edit to: the object in it, or all of it (default: object for boxes and spheres). */
+  select?: SelectMode;
+  /** Gaussians: GaussianEditor's anchor weight (positions, scales, rotations, opacities; 0: off). */
+  anchor?: number;
   backend?: 'cpu' | 'webgpu';
   /** Meshes: the style field, 'small' (the CPU default) or 'paper' (Text2Mesh's; the WebGPU default). */
   field?: 'small' | 'paper';
@@ -77,6 +82,8 @@ export interface EditSpec {
   kind: SceneKind;
   /** Training views the region covers enough of (all without a region). */
   activeViews: number;
+  /** The object in the region, or the region (docs/editing.md, object selection). */
+  select: SelectMode;
 }
 
 /** The loop configuration's defaults (the CLI's; sized for a 2-core CPU). */
@@ -98,6 +105,12 @@ export const GS2GS_DEFAULTS = { tMin: 0.7, textScale: 12.5, roundsPerRun: 3 } as
 
 /** Vox-E's Pearson density weight for voxel SDS edits. */
 export const PEARSON_DEFAULT = 200;
+
+/**
+ * GaussianEditor's anchor loss on Gaussian edits: one weight for positions, log-scales, rotations and opacity
+ * logits (GaussianEditor's own configurations weigh the three geometry terms alike and leave colour free).
+ */
+export const ANCHOR_DEFAULT = 50;
 
 /**
  * Mesh stylisation (Text2Mesh's neural style field; docs/mesh-stylisation.md): 200 steps (a "make it gold" edit
@@ -226,10 +239,12 @@ export function buildEditSpec(o: EditOptions, ctx: { kind: SceneKind; cameras: C
       densifyGradThreshold: o.densifyGrad ?? DENSIFY_DEFAULTS.gradThreshold,
       extent: cameraExtent(ctx.cameras).radius,
       seed: config.seed,
+      ...anchorWeights(o.anchor ?? ANCHOR_DEFAULT),
     },
     mesh: { field: meshField(o.field, o.backend ?? 'cpu'), seed: config.seed },
   };
-  return { config, editable, dilate, dilatePx, backend: o.backend ?? 'cpu', kind: ctx.kind, activeViews };
+  const select = o.select ?? defaultSelectMode(ctx.region, ctx.kind);
+  return { config, editable, dilate, dilatePx, backend: o.backend ?? 'cpu', kind: ctx.kind, activeViews, select };
 }
 
 /**
@@ -237,7 +252,11 @@ export function buildEditSpec(o: EditOptions, ctx: { kind: SceneKind; cameras: C
  * editable's options and the dilation (the backend may differ: both give the same edit).
  */
 export function specSettings(spec: EditSpec): Record<string, unknown> {
-  return { config: spec.config, editable: spec.editable[spec.kind], dilatePx: spec.dilatePx };
+  return { config: spec.config, editable: spec.editable[spec.kind], dilatePx: spec.dilatePx, select: spec.select };
+}
+
+function anchorWeights(w: number) {
+  return { anchorMeans: w, anchorScales: w, anchorRotations: w, anchorOpacity: w };
 }
 
 /** The first setting in which two `specSettings` differ, as "name (old, now new)", or null when they agree. */

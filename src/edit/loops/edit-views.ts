@@ -3,6 +3,7 @@ import type { Image } from '../../core/image';
 import type { EditableScene } from '../scenes/editable';
 import type { Region } from '../regions/regions';
 import { almostEmpty, regionMask } from '../regions/regions';
+import { gatedMask, regionSelection, surfaceMask, type Selection } from '../regions/selection';
 
 /** One training view of an edit: its capture, the frozen source render, and the region's dilated mask. */
 export interface EditView {
@@ -14,12 +15,20 @@ export interface EditView {
   source: Image;
   /** Its opacity per pixel (the preservation term's opacity target). */
   sourceAlpha: Float32Array;
-  /** Dilated projected region mask, or null without a region. */
+  /**
+   * The view's edit mask (depth-aware: the pixels whose surface is in the selection, dilated but never onto a
+   * surface outside it; docs/editing.md), or null without a region.
+   */
   mask: Image | null;
   /** Pixel indices samples are drawn from: inside the mask (or all pixels without a region). */
   pixels: Uint32Array;
   /** Pixel indices outside the mask (preservation samples). */
   outside: Uint32Array;
+  /**
+   * Pixel indices whose rays pass through anything the edit may change (a superset of `pixels`): the editor's
+   * renders take only these from the scene and the rest from the source render, which is exact for gated edits.
+   */
+  reach: Uint32Array;
   /** Mask almost empty (< 0.5 %): not edited, not sampled. */
   skipped: boolean;
 }
@@ -42,23 +51,38 @@ export async function sourceFrames(scene: EditableScene, cams: Camera[]): Promis
   return frames;
 }
 
-/** Builds the views of an edit: frozen source renders, projected region masks dilated by `dilate(camera)` pixels, skip flags. */
+/**
+ * Builds the views of an edit: frozen source renders, depth-aware edit masks dilated by `dilate(camera)` pixels,
+ * skip flags. `limit` is the edit's selection (an object in a region, or the region itself: a bare region is
+ * taken as `regionSelection(region)`), or undefined for an edit of the whole scene.
+ */
 export async function prepareViews(
   scene: EditableScene,
   frames: EditFrame[],
-  region: Region | undefined,
+  limit: Selection | Region | undefined,
   dilate: (cam: Camera) => number,
   onView?: (i: number, n: number) => void,
 ): Promise<EditView[]> {
+  const selection = limit && 'classify' in limit ? limit : limit ? regionSelection(limit) : undefined;
   const views: EditView[] = [];
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i];
-    const { image: source, alpha: sourceAlpha } = await scene.renderSource(f.camera);
-    const mask = region ? regionMask(region, f.camera, dilate(f.camera)) : null;
+    const { image: source, alpha: sourceAlpha, depth, gated } = await scene.renderSource(f.camera);
+    const mask = !selection
+      ? null
+      : gated
+        ? gatedMask(f.camera, sourceAlpha, gated, dilate(f.camera))
+        : surfaceMask(f.camera, depth, sourceAlpha, selection, dilate(f.camera));
     const n = f.camera.width * f.camera.height;
     const inside: number[] = [],
-      outside: number[] = [];
-    for (let p = 0; p < n; p++) (!mask || mask.data[p] >= 0.5 ? inside : outside).push(p);
+      outside: number[] = [],
+      reach: number[] = [];
+    const reachMask = selection?.reach(f.camera, dilate(f.camera));
+    for (let p = 0; p < n; p++) {
+      const m = !mask || mask.data[p] >= 0.5;
+      (m ? inside : outside).push(p);
+      if (m || !reachMask || reachMask.data[p] >= 0.5) reach.push(p);
+    }
     views.push({
       file: f.file,
       camera: f.camera,
@@ -68,6 +92,7 @@ export async function prepareViews(
       mask,
       pixels: Uint32Array.from(inside),
       outside: Uint32Array.from(outside),
+      reach: Uint32Array.from(reach),
       skipped: mask ? almostEmpty(mask) : false,
     });
     onView?.(i + 1, frames.length);
@@ -84,7 +109,7 @@ export function countActiveViews(cameras: Camera[], region: Region | undefined, 
 /** The current render of a view for the editor: only its masked pixels when the scene can do that exactly. */
 export async function renderView(scene: EditableScene, v: EditView): Promise<Image> {
   if (v.mask) {
-    const img = await scene.renderPixels(v.camera, v.pixels, v.source);
+    const img = await scene.renderPixels(v.camera, v.reach, v.source);
     if (img) return img;
   }
   return scene.render(v.camera);

@@ -11,7 +11,9 @@ import { drawSamples } from './samples';
  * the editor's output for input = the current render, noised to t ~ U[tMin, tMax], condition = the ORIGINAL
  * image of that view. `mode: 'all'` (Instruct-GS2GS, Vachha & Haque 2024): every `editEvery` steps all views
  * are edited, then the refit continues on that fixed set. With a region, edits are composited into the
- * original image only inside the view's dilated mask, and samples are drawn inside the masks.
+ * original image only inside the view's mask (depth-aware: the pixels showing the selection), and samples are
+ * drawn from the pixels whose rays reach what the edit may change — those outside the mask (seeing through
+ * the region to the ground behind it) keep their original colour as the target.
  *
  * The step's loss: L1 of the rendered samples against the current training images, as Instruct-NeRF2NeRF
  * (its optional LPIPS term needs a perceptual model and is not used).
@@ -45,7 +47,7 @@ export function iduStep(prior: DiffusionPrior): LoopStep {
       const targetOf = (v: EditView) => state.targets[ctx.indexOf(v)] ?? v.original;
       const loss = await ctx.timed('refit', () =>
         scene.addLoss(
-          drawSamples(scene, ctx.active, ctx.editSamples, rng, (v) => v.pixels, targetOf),
+          drawSamples(scene, ctx.active, ctx.editSamples, rng, (v) => v.reach, targetOf),
           { scale: 1, photometric: 'l1' },
         ),
       );

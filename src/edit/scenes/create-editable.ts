@@ -50,23 +50,33 @@ export interface EditableOptions {
   mesh: MeshEditOptions;
 }
 
-/** A fresh editable for `source`, limited to `region`, rendering and computing gradients on `backend`. */
+/**
+ * A fresh editable for `source`, limited to `region`, rendering and computing gradients on `backend`. `gate`,
+ * when given, says which elements may change instead of the region (an object selection: vertices of a voxel
+ * grid, rows of Gaussians; `src/edit/regions/select-object.ts`).
+ */
 export async function createEditable(
   source: SceneSource,
   region: Region | undefined,
   options: EditableOptions,
   backend: BackendName = 'cpu',
+  gate?: Uint8Array,
 ): Promise<AnyEditable> {
   switch (source.kind) {
     case 'voxel': {
       const march = new VoxelGridScene(source.grid, source.background, source.render).marchParams();
-      return new VoxelEditable(source.grid, source.background, region, options.voxel, march, {
-        work: await createVoxelBackend(backend),
-        source: await createVoxelBackend(backend),
-      });
+      const backends = { work: await createVoxelBackend(backend), source: await createVoxelBackend(backend) };
+      return new VoxelEditable(source.grid, source.background, region, options.voxel, march, backends, gate);
     }
     case 'gaussians':
-      return new GaussianEditable(source.gaussians, source.background, region, options.gaussians, await createGaussianBackend(backend));
+      return new GaussianEditable(
+        source.gaussians,
+        source.background,
+        region,
+        options.gaussians,
+        await createGaussianBackend(backend),
+        gate,
+      );
     case 'mesh': {
       const runner = backend === 'webgpu' ? (await import('../../nerf/mesh/style-field-webgpu')).webGpuFieldRunner : source.fieldRunner;
       return MeshEditable.create(source.mesh, source.background, region, options.mesh, await createMeshRaster(backend), runner);

@@ -5,10 +5,21 @@ import type { RaySamples } from '../../core/ray-samples';
 /** The refit's photometric loss: IDU refits with L1 (Instruct-NeRF2NeRF); SDS and preservation use MSE. */
 export type PhotometricLoss = 'mse' | 'l1';
 
-/** A render with its per-pixel opacity α = 1 − T_final (NeRF-Insert preserves both outside the region). */
+/**
+ * A render with its per-pixel opacity α = 1 − T_final (NeRF-Insert preserves both outside the region) and
+ * depth: the expected distance along the unit ray of the opaque part (Σ wᵢ tᵢ / α; 0 where nothing was hit),
+ * which places the surface a pixel shows (depth-aware edit masks, docs/editing.md).
+ */
 export interface SourceRender {
   image: Image;
   alpha: Float32Array;
+  depth: Float32Array;
+  /**
+   * For a gated scene (a region or an object selection): the opacity each pixel owes to the elements the edit
+   * may change, Σ wᵢ over them (the render of the gate as a colour over black). `gated / alpha` is the share of
+   * the surface a pixel shows that the edit may change — what its depth-aware mask is made of.
+   */
+  gated?: Float32Array;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Camera } from '../../core/camera';
 import type { Image } from '../../core/image';
 import { Adam } from '../../nerf/common/adam';
 import { Rng } from '../../core/rng';
-import { cloneGaussians, createGaussians, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
+import { cloneGaussians, createGaussians, setColor, SH_STRIDE, type Gaussians } from '../../nerf/gaussian/gaussians';
 import { applyDensify, planDensify } from '../../nerf/gaussian/gaussian-densify';
 import { createGrads, type GaussianGrads } from '../../nerf/gaussian/gaussian-project-cpu';
 import { CpuGaussianBackend, type GaussianRasterBackend } from '../../nerf/gaussian/gaussian-backend';
@@ -35,6 +35,17 @@ export interface GaussianEditOptions {
   maxGaussians: number;
   /** Seed of the split samples. */
   seed: number;
+  /**
+   * GaussianEditor's anchor loss (Chen et al., CVPR 2024): the Gaussians that may change are pulled back to
+   * their original geometry, weight · mean over them of ‖θ − θ*‖² per attribute — positions (world units),
+   * log-scales, rotations (quaternion components) and opacity logits; colours are free. 0 turns an attribute
+   * off. Densified children inherit their parent's anchors (moved with the densification: a split child's
+   * anchor keeps its offset from the parent and its smaller scale).
+   */
+  anchorMeans: number;
+  anchorScales: number;
+  anchorRotations: number;
+  anchorOpacity: number;
 }
 
 export const GAUSSIAN_EDIT_DEFAULTS: GaussianEditOptions = {
@@ -52,7 +63,19 @@ export const GAUSSIAN_EDIT_DEFAULTS: GaussianEditOptions = {
   minOpacity: 0.005,
   maxGaussians: 0,
   seed: 0,
+  anchorMeans: 0,
+  anchorScales: 0,
+  anchorRotations: 0,
+  anchorOpacity: 0,
 };
+
+/** The anchored attributes and the option holding each one's weight. */
+const ANCHORED = [
+  ['means', 'anchorMeans'],
+  ['logScales', 'anchorScales'],
+  ['rotations', 'anchorRotations'],
+  ['opacityLogits', 'anchorOpacity'],
+] as const;
 
 const GROUPS = ['means', 'logScales', 'rotations', 'opacityLogits', 'sh'] as const;
 type Group = (typeof GROUPS)[number];
@@ -94,23 +117,37 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
   private readonly maxCount: number;
 
   private readonly raster: GaussianRasterBackend;
+  /** The anchors (original values, per Gaussian of the current set) of the anchored attributes. */
+  private anchors: Record<(typeof ANCHORED)[number][0], Float32Array>;
 
+  /**
+   * `gate`, when given, says which Gaussians may change (an object selection, docs/editing.md); default: those
+   * whose mean is inside the region.
+   */
   constructor(
     g: Gaussians,
     readonly background: [number, number, number],
     readonly region: Region | undefined,
     opts: Partial<GaussianEditOptions> = {},
     backend?: GaussianRasterBackend,
+    gate?: Uint8Array,
   ) {
     this.o = { ...GAUSSIAN_EDIT_DEFAULTS, ...opts };
     this.raster = backend ?? new CpuGaussianBackend();
     this.orig = cloneGaussians(g);
     this.g = cloneGaussians(g);
     const n = this.g.count;
-    this.gate = region ? new Uint8Array(n) : null;
-    if (this.gate)
+    if (gate && gate.length !== n) throw new Error(`the gate has ${gate.length} rows, the scene ${n} Gaussians`);
+    this.gate = gate ? gate.slice() : region ? new Uint8Array(n) : null;
+    if (this.gate && !gate)
       for (let i = 0; i < n; i++)
         this.gate[i] = region!.inside(this.g.means[3 * i], this.g.means[3 * i + 1], this.g.means[3 * i + 2]) ? 1 : 0;
+    this.anchors = {
+      means: this.g.means.slice(0, 3 * n),
+      logScales: this.g.logScales.slice(0, 3 * n),
+      rotations: this.g.rotations.slice(0, 4 * n),
+      opacityLogits: this.g.opacityLogits.slice(0, n),
+    };
     this.maxCount = this.o.maxGaussians > 0 ? this.o.maxGaussians : Math.max(2 * n, n + 20_000);
     this.rng = new Rng(this.o.seed);
     this.bind();
@@ -156,7 +193,16 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
 
   private async renderOf(g: Gaussians, cam: Camera): Promise<SourceRender> {
     const r = await this.raster.render(g, cam, this.background);
-    return { image: { width: r.width, height: r.height, channels: 3, data: r.image }, alpha: r.alpha };
+    // the rasteriser's depth is camera-space z: distance along the unit ray is z·√(1 + x² + y²)
+    const depth = new Float32Array(r.depth.length);
+    for (let y = 0; y < cam.height; y++) {
+      const ny = (y + 0.5 - cam.cy) / cam.fy;
+      for (let x = 0; x < cam.width; x++) {
+        const nx = (x + 0.5 - cam.cx) / cam.fx;
+        depth[y * cam.width + x] = r.depth[y * cam.width + x] * Math.sqrt(1 + nx * nx + ny * ny);
+      }
+    }
+    return { image: { width: r.width, height: r.height, channels: 3, data: r.image }, alpha: r.alpha, depth };
   }
 
   async render(cam: Camera): Promise<Image> {
@@ -169,8 +215,16 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
   }
 
   async renderSource(cam: Camera): Promise<SourceRender> {
-    return this.renderOf(this.orig, cam);
+    const r = await this.renderOf(this.orig, cam);
+    if (this.gate) {
+      // the gate as a colour (1 or 0, no view dependence), rendered over black
+      this.gateGaussians ??= gateColourGaussians(this.orig, this.gate);
+      const f = await this.raster.render(this.gateGaussians, cam, [0, 0, 0]);
+      r.gated = f.image.filter((_, i) => i % 3 === 0);
+    }
+    return r;
   }
+  private gateGaussians: Gaussians | null = null;
 
   async addLoss(samples: LossSamples, term: LossTerm): Promise<number> {
     if (samples.kind !== 'view') throw new Error('GaussianEditable takes the pixels of one view per loss (sampling: view)');
@@ -231,8 +285,33 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
     return loss;
   }
 
+  /** The anchor loss (see GaussianEditOptions.anchorMeans) on the Gaussians that may change; returns its value. */
   regularize(): number {
-    return 0;
+    const n = this.g.count,
+      gate = this.gate;
+    let active = 0;
+    for (let i = 0; i < n; i++) if (!gate || gate[i]) active++;
+    if (!active) return 0;
+    let loss = 0;
+    for (const [name, opt] of ANCHORED) {
+      const w = this.o[opt];
+      if (!(w > 0)) continue;
+      const p = this.g[name],
+        a = this.anchors[name],
+        grad = this.grads[name],
+        k = WIDTH[name];
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        if (gate && !gate[i]) continue;
+        for (let c = i * k; c < i * k + k; c++) {
+          const d = p[c] - a[c];
+          sum += d * d;
+          grad[c] += ((2 * w) / active) * d;
+        }
+      }
+      loss += (w * sum) / active;
+    }
+    return loss;
   }
 
   step(): void {
@@ -260,6 +339,7 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
       plan.keep.forEach((i, r) => (gate[r] = this.gate![i]));
       this.gate = gate;
     }
+    this.anchors = densifyAnchors(this.anchors, this.g, plan);
     this.g = applyDensify(this.g, plan);
     this.newGrads();
     this.adam.remapRows(plan.keep, nNew, this.adamArrays());
@@ -275,6 +355,7 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
     arrays.gradAccum = this.gradAccum;
     arrays.denom = this.denom;
     if (this.gate) arrays.gate = this.gate;
+    for (const [name] of ANCHORED) arrays[`anchor.${name}`] = this.anchors[name];
     return {
       meta: {
         count: this.g.count,
@@ -295,6 +376,11 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
       if (len !== n * WIDTH[name])
         throw new Error(`checkpoint's ${name} holds ${len} values, expected ${n * WIDTH[name]} for ${n} Gaussians`);
     }
+    for (const [name] of ANCHORED) {
+      const len = (s.arrays[`anchor.${name}`] as Float32Array | undefined)?.length;
+      if (len !== undefined && len !== n * WIDTH[name])
+        throw new Error(`checkpoint's anchor.${name} holds ${len} values, expected ${n * WIDTH[name]} for ${n} Gaussians`);
+    }
     for (const name of ['gradAccum', 'denom', 'gate'] as const) {
       const len = s.arrays[name]?.length;
       if (len !== undefined && len !== n) throw new Error(`checkpoint's ${name} holds ${len} values, expected ${n} for ${n} Gaussians`);
@@ -313,6 +399,11 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
       throw e;
     }
     if (this.gate) this.gate = Uint8Array.from(s.arrays.gate as Uint8Array);
+    for (const [name] of ANCHORED) {
+      const a = s.arrays[`anchor.${name}`] as Float32Array | undefined;
+      // checkpoints without anchors: the current values (nothing had moved them if the loss was off)
+      this.anchors[name] = a ? a.slice() : g[name].slice(0, n * WIDTH[name]);
+    }
     if (s.arrays.gradAccum) this.gradAccum.set(s.arrays.gradAccum as Float32Array);
     if (s.arrays.denom) this.denom.set(s.arrays.denom as Float32Array);
     if (typeof s.meta.rng === 'number') this.rng.state = s.meta.rng;
@@ -335,4 +426,40 @@ export class GaussianEditable implements EditableScene<EditedGaussians> {
   dispose(): void {
     this.raster.dispose?.();
   }
+}
+
+/**
+ * The anchors after a densification round: kept rows keep theirs; a new Gaussian inherits its parent's, moved
+ * the way densification moved it (its offset from the parent's mean, the log-scale change of a split).
+ */
+function densifyAnchors(
+  anchors: Record<(typeof ANCHORED)[number][0], Float32Array>,
+  g: Gaussians,
+  plan: ReturnType<typeof planDensify>,
+): Record<(typeof ANCHORED)[number][0], Float32Array> {
+  const out = {} as Record<(typeof ANCHORED)[number][0], Float32Array>;
+  const nk = plan.keep.length,
+    nn = plan.newOnes.count;
+  for (const [name] of ANCHORED) {
+    const k = WIDTH[name],
+      a = anchors[name],
+      b = new Float32Array((nk + nn) * k);
+    plan.keep.forEach((i, r) => b.set(a.subarray(i * k, i * k + k), r * k));
+    plan.parents.forEach((par, j) => {
+      for (let c = 0; c < k; c++) {
+        const shift = name === 'means' || name === 'logScales' ? plan.newOnes[name][j * k + c] - g[name][par * k + c] : 0;
+        b[(nk + j) * k + c] = a[par * k + c] + shift;
+      }
+    });
+    out[name] = b;
+  }
+  return out;
+}
+
+/** The Gaussians with their colour set to their gate value (1 or 0) and no higher SH bands. */
+function gateColourGaussians(g: Gaussians, gate: Uint8Array): Gaussians {
+  const out = cloneGaussians(g);
+  out.sh.fill(0);
+  for (let i = 0; i < out.count; i++) setColor(out, i, gate[i], gate[i], gate[i]);
+  return out;
 }

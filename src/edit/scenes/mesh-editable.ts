@@ -1,3 +1,4 @@
+import { pixelRay } from '../../core/rays';
 import type { Camera } from '../../core/camera';
 import { UserError } from '../../core/errors';
 import type { Image } from '../../core/image';
@@ -111,7 +112,35 @@ export class MeshEditable implements EditableScene<EditedMesh>, ImageGradientTar
   async renderSource(cam: Camera): Promise<SourceRender> {
     const r = await this.model.render(cam, this.background, 'source');
     if (!this.coverageOf.has(cam)) this.coverageOf.set(cam, coverage(r.alpha, cam));
-    return { image: this.toImage(r), alpha: r.alpha };
+    return { image: this.toImage(r), alpha: r.alpha, ...this.surfaceOf(r, cam) };
+  }
+
+  /**
+   * Depth of the surface each pixel shows (its centre ray against the plane of the face the rasteriser found) and,
+   * for a gated edit, the share of that face's corners the edit may change, times the pixel's coverage: the
+   * depth-aware mask of a mesh (docs/editing.md, "Precise edits").
+   */
+  private surfaceOf(r: MeshRender, cam: Camera): { depth: Float32Array; gated?: Float32Array } {
+    const { positions: P, indices: F } = this.model.base.mesh;
+    const n = r.width * r.height;
+    const depth = new Float32Array(n);
+    const gated = this.gate ? new Float32Array(n) : undefined;
+    const o = new Float32Array(3),
+      d = new Float32Array(3);
+    for (let p = 0; p < n; p++) {
+      const f = r.faceId[p];
+      if (f < 0) continue;
+      const [a, b, c] = [F[3 * f], F[3 * f + 1], F[3 * f + 2]];
+      pixelRay(cam, p % r.width, Math.floor(p / r.width), o, d, 0);
+      const e1 = [0, 1, 2].map((k) => P[3 * b + k] - P[3 * a + k]),
+        e2 = [0, 1, 2].map((k) => P[3 * c + k] - P[3 * a + k]);
+      const nrm = [e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]];
+      const den = nrm[0] * d[0] + nrm[1] * d[1] + nrm[2] * d[2];
+      const t = den !== 0 ? (nrm[0] * (P[3 * a] - o[0]) + nrm[1] * (P[3 * a + 1] - o[1]) + nrm[2] * (P[3 * a + 2] - o[2])) / den : 0;
+      depth[p] = t > 0 && Number.isFinite(t) ? t : 0;
+      if (gated) gated[p] = (r.alpha[p] * (this.gate![a] + this.gate![b] + this.gate![c])) / 3;
+    }
+    return { depth, gated };
   }
 
   /** The input mesh's coverage in a view (cached per camera object). */

@@ -8,9 +8,16 @@ import type { MarchParams, RayBatch, VoxelBackend, VoxelGrads } from '../../nerf
 import { defaultMarchParams } from '../../nerf/voxel/voxel-backend';
 import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import { cloneGrid, colorDims, downsampleGrid, resampleGrid } from '../../nerf/voxel/voxel-grid';
-import { coarseOccupancy, markRegionCells, mergeGrids, vertexRegionMask } from '../../nerf/voxel/voxel-grid-ops';
+import {
+  coarseOccupancy,
+  markRegionCells,
+  maskInsideTest,
+  mergeGrids,
+  vertexRegionMask,
+  type InsideTest,
+} from '../../nerf/voxel/voxel-grid-ops';
 import { PearsonDensityTerm, totalVariation } from '../../nerf/voxel/voxel-regularizers';
-import { CpuVoxelBackend } from '../../nerf/voxel/voxel-render-cpu';
+import { CpuVoxelBackend, renderRaysCpu } from '../../nerf/voxel/voxel-render-cpu';
 import type { EditableScene, LossSamples, LossTerm, SourceRender, StateBlob } from './editable';
 import type { Region } from '../regions/regions';
 import type { Vec3 } from '../../core/math';
@@ -61,8 +68,10 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
   grid: VoxelGrid;
   level = 0;
   private origAtLevel: VoxelGrid;
-  /** The region's vertices at full resolution (null without a region). */
+  /** The vertices the edit may change at full resolution (null without a region): the region's, or an object selection's. */
   private readonly mask: Uint8Array | null;
+  /** What `mask` covers, as a test on world points (coarser levels of dynamic scaling resample it). */
+  private readonly maskTest: InsideTest | null;
   private grads!: VoxelGrads;
   private adam!: Adam;
   private params: MarchParams;
@@ -78,6 +87,8 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
   /**
    * `params`: the scene's march parameters (default: half-voxel steps); kept at every level (world units).
    * `backends`: where renders and gradients run (default: the CPU reference for both).
+   * `gate`: the vertices the edit may change (an object selection, docs/editing.md); default: the region's,
+   * dilated by one vertex.
    */
   constructor(
     orig: VoxelGrid,
@@ -86,6 +97,7 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
     opts: Partial<VoxelEditOptions> = {},
     params?: MarchParams,
     backends?: VoxelEditBackends,
+    gate?: Uint8Array,
   ) {
     this.opts = { ...VOXEL_EDIT_DEFAULTS, ...opts };
     this.backends = backends ?? { work: new CpuVoxelBackend(), source: new CpuVoxelBackend() };
@@ -94,7 +106,10 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
     this.paramsAtLevel = this.params;
     this.origAtLevel = this.orig;
     this.grid = cloneGrid(orig);
-    this.mask = region ? vertexRegionMask(this.grid, region) : null;
+    if (gate && gate.length !== this.grid.density.length)
+      throw new Error(`the gate has ${gate.length} vertices, the grid ${this.grid.density.length}`);
+    this.mask = gate ? gate.slice() : region ? vertexRegionMask(this.grid, region) : null;
+    this.maskTest = gate ? maskInsideTest(this.orig, this.mask!) : (region ?? null);
     if (this.mask) markRegionCells(this.grid, this.mask);
     this.resetOptimizer();
   }
@@ -137,7 +152,7 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
     const f = await this.renderRays(cameraRays(cam), source);
     const img = createImage(cam.width, cam.height, 3);
     img.data.set(f.rgb);
-    return { image: img, alpha: f.alpha };
+    return { image: img, alpha: f.alpha, depth: f.depth };
   }
 
   async render(cam: Camera): Promise<Image> {
@@ -153,8 +168,15 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
   }
 
   async renderSource(cam: Camera): Promise<SourceRender> {
-    return this.renderView(cam, true);
+    const r = await this.renderView(cam, true);
+    if (this.mask) {
+      // the gate as a colour (±20 in logit: 0 or 1 after the sigmoid), rendered over black with the original's density
+      this.gateGrid ??= gateColourGrid(this.orig, this.mask);
+      r.gated = renderRaysCpu(this.gateGrid, cameraRays(cam), { ...this.params, background: [0, 0, 0] }).rgb.filter((_, i) => i % 3 === 0);
+    }
+    return r;
   }
+  private gateGrid: VoxelGrid | null = null;
 
   async addLoss(samples: LossSamples, term: LossTerm): Promise<number> {
     let rays;
@@ -201,7 +223,7 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
   private levelMask(): Uint8Array {
     if (this.level === 0) return this.mask!;
     if (this.levelMaskCache?.level !== this.level)
-      this.levelMaskCache = { level: this.level, mask: vertexRegionMask(this.grid, this.region!, 1) };
+      this.levelMaskCache = { level: this.level, mask: vertexRegionMask(this.grid, this.maskTest!, 1) };
     return this.levelMaskCache.mask;
   }
 
@@ -290,4 +312,13 @@ export class VoxelEditable implements EditableScene<EditedVoxels> {
     this.dirty = true;
     this.sourceBound = false;
   }
+}
+
+/** The grid with every vertex's colour set to its gate value (1 or 0, as ±20 in logit; first SH band only). */
+function gateColourGrid(g: VoxelGrid, mask: Uint8Array): VoxelGrid {
+  const out = cloneGrid(g);
+  const K = colorDims(g.shDegree);
+  out.color.fill(0);
+  for (let v = 0; v < mask.length; v++) for (let c = 0; c < 3; c++) out.color[v * K + c] = mask[v] ? 20 : -20;
+  return out;
 }

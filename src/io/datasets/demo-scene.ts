@@ -117,6 +117,37 @@ function groundColor(x: number, z: number): [number, number, number] {
   return [g[0] + s, g[1] + s * 0.5, g[2] - s * 0.5];
 }
 
+/** The nearest surface along a ray: its hit and label (1 = ground, 2 + k = object k; null when the ray escapes). */
+function firstHit(
+  ox: number,
+  oy: number,
+  oz: number,
+  dx: number,
+  dy: number,
+  dz: number,
+  objects: DemoObject[],
+): { hit: Hit; label: number } | null {
+  let best: Hit | null = null,
+    label = 0;
+  objects.forEach((o, k) => {
+    const h = hitObject(o, ox, oy, oz, dx, dy, dz);
+    if (h && (!best || h.t < best.t)) {
+      best = h;
+      label = 2 + k;
+    }
+  });
+  if (Math.abs(dy) > 1e-12) {
+    const t = -oy / dy;
+    const x = ox + t * dx,
+      z = oz + t * dz;
+    if (t > 1e-4 && Math.abs(x) <= DEMO_GROUND.half && Math.abs(z) <= DEMO_GROUND.half && (!best || t < (best as Hit).t)) {
+      best = { t, n: [0, 1, 0], color: groundColor(x, z) };
+      label = 1;
+    }
+  }
+  return best ? { hit: best, label } : null;
+}
+
 function trace(
   ox: number,
   oy: number,
@@ -126,19 +157,9 @@ function trace(
   dz: number,
   objects: DemoObject[],
 ): [number, number, number] | null {
-  let best: Hit | null = null;
-  for (const o of objects) {
-    const h = hitObject(o, ox, oy, oz, dx, dy, dz);
-    if (h && (!best || h.t < best.t)) best = h;
-  }
-  if (Math.abs(dy) > 1e-12) {
-    const t = -oy / dy;
-    const x = ox + t * dx,
-      z = oz + t * dz;
-    if (t > 1e-4 && Math.abs(x) <= DEMO_GROUND.half && Math.abs(z) <= DEMO_GROUND.half && (!best || t < best.t))
-      best = { t, n: [0, 1, 0], color: groundColor(x, z) };
-  }
-  if (!best) return null;
+  const first = firstHit(ox, oy, oz, dx, dy, dz, objects);
+  if (!first) return null;
+  const best = first.hit;
   const hx = ox + best.t * dx,
     hy = oy + best.t * dy,
     hz = oz + best.t * dz;
@@ -153,6 +174,25 @@ function trace(
   }
   const shade = 0.45 + 0.55 * lambert;
   return [best.color[0] * shade, best.color[1] * shade, best.color[2] * shade];
+}
+
+/** Instance labels of the demo's pixels (ground truth for edit metrics) from the centre ray of each pixel. */
+export const INSTANCE_BACKGROUND = 0,
+  INSTANCE_GROUND = 1;
+/** The label of object k of `objects`: 2 + k. */
+export const instanceLabel = (k: number) => 2 + k;
+
+/** Per-pixel instance labels (row-major): 0 background, 1 ground, 2 + k for object k, from each pixel's centre ray. */
+export function renderDemoInstances(cam: Camera, objects: DemoObject[] = DEMO_OBJECTS): Uint8Array {
+  const out = new Uint8Array(cam.width * cam.height);
+  const o = new Float32Array(3),
+    d = new Float32Array(3);
+  for (let y = 0; y < cam.height; y++)
+    for (let x = 0; x < cam.width; x++) {
+      pixelRay(cam, x, y, o, d, 0);
+      out[y * cam.width + x] = firstHit(o[0], o[1], o[2], d[0], d[1], d[2], objects)?.label ?? INSTANCE_BACKGROUND;
+    }
+  return out;
 }
 
 /** Renders the demo scene from a camera with 2×2 supersampling. */

@@ -1,4 +1,4 @@
-import { cloneGrid, colorDims, type VoxelGrid } from './voxel-grid';
+import { cloneGrid, colorDims, worldToGrid, type VoxelGrid } from './voxel-grid';
 
 /**
  * Operations on a grid's vertices through a vertex mask (1 = selected): where a vertex lies in the world, the
@@ -115,4 +115,20 @@ export function coarseOccupancy(fine: VoxelGrid, coarse: Pick<VoxelGrid, 'res'>)
         occ[ci + (nx - 1) * (cj + (ny - 1) * ck)] = 1;
       }
   return occ;
+}
+
+/**
+ * A vertex mask of `grid` as an inside test on world points: a point is inside when its nearest vertex is
+ * masked. Masks made at one resolution (an object selection) are resampled to another this way (vertexRegionMask
+ * at a coarser level of dynamic scaling).
+ */
+export function maskInsideTest(grid: VoxelGrid, mask: Uint8Array): InsideTest {
+  const g = new Float64Array(3);
+  const [nx, ny] = grid.res;
+  return {
+    inside(x: number, y: number, z: number) {
+      if (!worldToGrid(grid, x, y, z, g)) return false;
+      return mask[Math.round(g[0]) + nx * (Math.round(g[1]) + ny * Math.round(g[2]))] === 1;
+    },
+  };
 }

@@ -11,6 +11,7 @@ import { initialLoopState, type LoopState } from '../../edit/loops/loop-state';
 import type { EditEvent } from '../../edit/loops/run-loop';
 import { sourceFrames, type EditView } from '../../edit/loops/edit-views';
 import { boxRegion, type Region } from '../../edit/regions/regions';
+import type { Selection } from '../../edit/regions/selection';
 import { sourceBounds, type AnyEditable, type EditedScene } from '../../edit/scenes/create-editable';
 import { meshEditCameras } from '../../edit/loops/mesh-stylize';
 import { ip2pPrior } from '../../edit/diffusion/ip2p-prior';
@@ -42,6 +43,8 @@ interface Job {
   settings: EditSettings;
   source: EditSource;
   region: Region | undefined;
+  /** What the edit may change (the object in the region box, by default). */
+  selection: Selection | undefined;
   scene: AnyEditable;
   views: EditView[];
   prior: Awaited<ReturnType<typeof loadPrior>>;
@@ -234,8 +237,8 @@ async function prepare(s: EditSettings, src: EditSource) {
   const spec = buildEditSpec(options, { kind: src.kind, cameras: cams, region });
   post({ type: 'status', text: `rendering the training views${mesh ? ` (${spec.backend === 'webgpu' ? 'WebGPU' : 'CPU'})` : ''}…` });
   // the "capture" of each view is the render of the scene as it is now
-  const { scene, views } = await openEdit(src, spec, region, (sc) => sourceFrames(sc, cams));
-  return { spec, region, scene, views };
+  const { scene, views, selection } = await openEdit(src, spec, region, (sc) => sourceFrames(sc, cams));
+  return { spec, region, selection, scene, views };
 }
 
 function newJob(
@@ -403,6 +406,7 @@ async function runJob(j: Job): Promise<void> {
     status: 'done',
     model: { id: j.prior.id, providers: j.prior.providers },
     region: j.region,
+    selection: j.selection,
     result: { state: j.state, scene: edited, resumed: j.resumed },
   });
   job = null;
