@@ -117,4 +117,56 @@ describe.skipIf(missing !== null)('viewer: a precise edit with the panel default
     expect(m.target_psnr_vs_ideal!).toBeGreaterThanOrEqual(24);
     expect(errors).toEqual([]);
   }, 1_200_000);
+  it('the region render mode shows the object the edit would change, not the ground in the box', async () => {
+    const { page: p, errors } = await h.open();
+    await p.waitForFunction(() => (window.__instructScene?.info().count ?? 0) > 0, undefined, { timeout: 120_000 });
+    await p.getByTestId('render-mode').selectOption('region');
+    const info = p.getByTestId('selection-info').filter({ hasText: /^selection: [\d,]+ of [\d,]+ Gaussians in the box$/ });
+    await info.waitFor({ timeout: 60_000 });
+    const [, selected, candidates] = /selection: ([\d,]+) of ([\d,]+)/
+      .exec((await info.textContent())!)!
+      .map((x) => Number(x?.replace(/,/g, '')));
+    expect(selected).toBeGreaterThan(0);
+    expect(selected).toBeLessThan(candidates);
+    // the surfels of the vase, and the others whose centre is in the panel's sample box (the ground under the vase)
+    const g = cloneGaussians(demoGaussians());
+    const o = DEMO_OBJECTS[DEMO_OBJECTS.findIndex((x) => x.name === 'vase')];
+    const box = { min: [-0.3, -0.02, -0.3], max: [0.3, 0.62, 0.3] }; // SAMPLE_REGION (src/viewer/state/edit-store.ts)
+    const r = (o.max[0] - o.min[0]) / 2 + 0.01;
+    for (let i = 0; i < g.count; i++) {
+      const c = [g.means[3 * i], g.means[3 * i + 1], g.means[3 * i + 2]];
+      const isVase = c[1] >= o.min[1] + 0.005 && c[0] ** 2 + c[2] ** 2 <= r * r;
+      const inBox = [0, 1, 2].every((a) => c[a] >= box.min[a] && c[a] <= box.max[a]);
+      g.sh.fill(0, i * SH_STRIDE, (i + 1) * SH_STRIDE);
+      setColor(g, i, isVase ? 1 : 0, !isVase && inBox ? 1 : 0, 0);
+    }
+    const cam = demoCameras(64, 128, 0)[0];
+    const lab = (await new GaussianScene(g, [0, 0, 0]).render(cam)).image;
+    await p.waitForTimeout(500); // the preview's first frame
+    const px = toImage(await p.evaluate((cj) => window.__instructScene!.renderPixels(cj as unknown as Camera), camJson(cam)));
+    await h.screenshot(p, 'viewer-region-selection');
+    const mean = (ch: number) => {
+      const s = [0, 0, 0];
+      let n = 0;
+      for (let q = 0; q < 128 * 128; q++)
+        if (lab.data[q * 3 + ch] >= 0.9) {
+          n++;
+          for (let c = 0; c < 3; c++) s[c] += px.data[q * 3 + c];
+        }
+      return { rgb: s.map((x) => x / n), n };
+    };
+    const vase = mean(0),
+      ground = mean(1);
+    console.log(
+      `region mode, ${selected} of ${candidates} Gaussians selected: vase pixels ${vase.rgb.map((x) => x.toFixed(2))} (${vase.n}), ` +
+        `ground in the box ${ground.rgb.map((x) => x.toFixed(2))} (${ground.n})`,
+    );
+    expect(vase.n).toBeGreaterThan(100);
+    expect(ground.n).toBeGreaterThan(40);
+    // tinted (c·0.5 + (0.5, 0.4, 0)): the blue vase turns orange; dimmed (c·0.35): the ground stays grey and dark
+    expect(vase.rgb[0] - vase.rgb[2]).toBeGreaterThan(0.3);
+    expect(ground.rgb[0] - ground.rgb[2]).toBeLessThan(0.1);
+    expect(Math.max(...ground.rgb)).toBeLessThan(0.4);
+    expect(errors).toEqual([]);
+  }, 300_000);
 });

@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { useEditStore } from '../state/edit-store';
+import { useSelectionStore } from '../state/selection-store';
 import {
   cancelEdit,
   checkInterruptedEdit,
@@ -18,6 +19,7 @@ import { ExportControls } from './ExportControls';
 /** The edit panel: instruction, model, method, live guidance settings, region, run/pause/cancel, progress, history, export. */
 export function EditPanel() {
   const s = useEditStore();
+  const selectionInfo = useSelectionStore((st) => st.info);
   const running = s.status !== 'idle';
   // live settings: forwarded to the running loop whenever they change
   useEffect(() => {
@@ -147,6 +149,11 @@ export function EditPanel() {
           <option value="scale">resize</option>
         </select>
       </label>
+      {selectionInfo && (
+        <div className="is-row" data-testid="selection-info" title="the region render mode shows what an edit in the box would change">
+          {selectionInfo}
+        </div>
+      )}
       {s.interrupted && !running && (
         <div className="is-applied" data-testid="interrupted-edit">
           An edit was interrupted: “{s.interrupted.instruction}” ({s.interrupted.method.toUpperCase()}, step {s.interrupted.step}/

@@ -53,7 +53,12 @@ export function OpenPanel() {
         <option value="white">white bg</option>
         <option value="grey">grey bg</option>
       </select>
-      <select value={renderMode} onChange={(e) => setRenderMode(e.target.value as RenderMode)} title="render mode">
+      <select
+        data-testid="render-mode"
+        value={renderMode}
+        onChange={(e) => setRenderMode(e.target.value as RenderMode)}
+        title="render mode (region: what an edit in the box would change)"
+      >
         <option value="color">colour</option>
         <option value="depth">depth</option>
         <option value="region">region</option>

@@ -21,6 +21,7 @@ function getWorker(): Worker {
     pending.delete(r.id);
     if (r.type === 'error') p.reject(new Error(r.message));
     else if (r.type === 'exported') p.resolve({ name: r.name, bytes: r.bytes });
+    else if (r.type === 'selected') p.resolve({ preview: r.preview, selected: r.selected, candidates: r.candidates });
     else p.resolve({ scene: r.scene, dataset: r.dataset });
   };
   worker.onerror = (ev) => {
@@ -40,9 +41,20 @@ export function exportInWorker(req: Extract<Req, { type: 'export' }>): Promise<{
   });
 }
 
+/** The object an edit in the box would change, as a recoloured copy of the scene (computed in the worker). */
+export function selectInWorker(
+  req: Extract<Req, { type: 'select' }>,
+): Promise<{ preview: import('./scene-worker-protocol').SceneData; selected: number; candidates: number }> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    getWorker().postMessage({ ...req, id });
+  });
+}
+
 /** Runs a request in the scene worker (generation and parsing happen off the main thread); `progress` hears parsing. */
 export function sceneWorker(
-  req: Exclude<Req, { type: 'export' }>,
+  req: Exclude<Req, { type: 'export' } | { type: 'select' }>,
   transfer: Transferable[] = [],
   progress?: (fraction: number, what: string) => void,
 ): Promise<Opened> {

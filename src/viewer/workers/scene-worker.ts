@@ -6,6 +6,7 @@ import { DEMO_BACKGROUND } from '../../io/datasets/demo-scene';
 import { MemoryFiles } from '../io/memory-files';
 import { openFiles } from '../io/open-files';
 import { exportScene } from '../io/export-scene';
+import { selectionPreview } from '../data/selection-preview';
 import type { SceneData, SceneWorkerRequest, SceneWorkerReply } from './scene-worker-protocol';
 
 /** Scene generation and file parsing, off the main thread. */
@@ -28,7 +29,7 @@ function transferables(scene: SceneData | null): Transferable[] {
 }
 
 async function handle(
-  req: Exclude<SceneWorkerRequest, { type: 'export' }>,
+  req: Exclude<SceneWorkerRequest, { type: 'export' } | { type: 'select' }>,
 ): Promise<Omit<Extract<SceneWorkerReply, { type: 'opened' }>, 'id' | 'type'>> {
   if (req.type === 'demo') {
     const g = demoGaussians({ spacing: req.spacing });
@@ -72,6 +73,15 @@ self.onmessage = async (ev: MessageEvent<SceneWorkerRequest>) => {
     if (req.type === 'export') {
       const f = await exportScene(req.scene, req.options);
       post({ id: req.id, type: 'exported', name: f.name, bytes: f.bytes }, [f.bytes.buffer as ArrayBuffer]);
+      return;
+    }
+    if (req.type === 'select') {
+      const p = selectionPreview(req.source, req.min, req.max);
+      const preview: SceneData =
+        p.source.kind === 'gaussians'
+          ? { kind: 'gaussians', name: 'selection', splats: packSplats(p.source.gaussians), background: [0, 0, 0] }
+          : { kind: 'voxel', name: 'selection', grid: p.source.grid, background: [0, 0, 0] };
+      post({ id: req.id, type: 'selected', preview, selected: p.selected, candidates: p.candidates }, transferables(preview));
       return;
     }
     const r = await handle(req);
