@@ -6,13 +6,12 @@ import { basename, joinPath } from '../core/paths';
 import { framesOf, loadDataset, loadViews } from '../io/datasets/dataset';
 import { encodePng } from '../io/images/image-codec';
 import { nodeFiles, isDirectory } from '../io/node/node-files';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../edit/loops/checkpoint';
-import { checkCheckpointSettings, checkResumeState } from '../edit/loops/checkpoint-check';
-import { readJson } from '../io/files/files';
+import { encodeCheckpoint } from '../edit/loops/checkpoint';
+import { checkResumeState } from '../edit/loops/checkpoint-check';
 import { datasetRoot, prepareOutput } from '../io/node/output-guard';
 import { editLog } from '../edit/loops/edit-log';
 import { runEdit } from '../edit/loops/edit-run';
-import { buildEditSpec, settingsDifference, specSettings, type EditOptions } from '../edit/loops/edit-spec';
+import { buildEditSpec, specSettings, type EditOptions } from '../edit/loops/edit-spec';
 import { openEdit } from '../edit/loops/open-edit';
 import { now, type EditEvent } from '../edit/loops/run-loop';
 import { sourceBounds } from '../edit/scenes/create-editable';
@@ -22,6 +21,7 @@ import type { Region } from '../edit/regions/regions';
 import { choiceFlag, floatFlag, instructionFlag, intFlag, parseCommand, requireFlag } from './args';
 import { Progress, warn } from './progress';
 import { isMeshInput, loadEditSource, saveEditedScene } from './edit-scene-io';
+import { CKPT, LOG, checkResumeSettings, openEditOutput } from './edit-output';
 import { isModelUrl, remoteOptionsFromEnv, resolveModelDir } from './model-path';
 import { RemoteError } from '../edit/diffusion/remote/oip-client';
 import { dirLabel } from '../core/paths';
@@ -104,9 +104,6 @@ const FLAGS = {
   anchor: { type: 'string' },
   'checkpoint-every': { type: 'string' },
 } as const;
-
-const CKPT = 'edit.ckpt';
-const LOG = 'edit-log.json';
 
 /** sha256 of a file, or of every file of a folder (sorted names, recursively) as name:hash lines. */
 export async function hashPath(p: string): Promise<string> {
@@ -230,25 +227,9 @@ export async function run(args: string[]): Promise<number> {
     inputs: [scenePath, datasetRoot(dsPath), model === 'builtin' || isModelUrl(model) ? undefined : model],
     flag: resuming ? '--resume' : '--out',
   });
-  const ckptPath = joinPath(out, CKPT);
-  let resume: Checkpoint | null = null;
-  if (resuming) {
-    if (!(await nodeFiles.exists(ckptPath))) {
-      if (await nodeFiles.exists(joinPath(out, LOG))) {
-        const log = await readJson(nodeFiles, joinPath(out, LOG));
-        if (log.status === 'done') {
-          if (json) console.log(JSON.stringify({ event: 'done', out, resumed: false, note: 'already complete' }));
-          else console.log(`${out}: this edit is already complete; nothing to resume`);
-          return 0;
-        }
-      }
-      throw new UserError(`no checkpoint to resume from (${CKPT} is missing; start the edit with --out)`, out);
-    }
-    resume = checkCheckpointSettings(decodeCheckpoint(await nodeFiles.read(ckptPath), ckptPath), ckptPath);
-  } else if ((await nodeFiles.exists(joinPath(out, CKPT))) || (await nodeFiles.exists(joinPath(out, 'scene.json')))) {
-    throw new UserError(`already holds an edit; continue it with --resume ${out}, or choose a new --out`, out);
-  }
-  if (await nodeFiles.exists(joinPath(scenePath, CKPT))) throw new UserError('is an unfinished edit (resume it first)', scenePath);
+  const opened = await openEditOutput({ out, input: scenePath, resuming, json, what: 'edit' });
+  if (opened === 'done') return 0;
+  const { ckptPath, resume } = opened;
   if (await isMeshInput(scenePath))
     throw new UserError("is a mesh; meshes are stylised with 'instruct-scene stylize MESH --instruction TEXT --out OUT'", scenePath);
 
@@ -287,18 +268,15 @@ export async function run(args: string[]): Promise<number> {
   };
   if (resume) {
     const a = resume.settings as typeof settings;
-    for (const k of ['parentHash', 'model', 'region', 'downscale'] as const)
-      if (JSON.stringify(a[k]) !== JSON.stringify(settings[k]))
-        throw new UserError(
-          `the checkpoint was made with a different ${k} (${JSON.stringify(a[k])}, now ${JSON.stringify(settings[k])}); resume with the same options`,
-          ckptPath,
-        );
     if (JSON.stringify(a.views) !== JSON.stringify(settings.views))
       throw new UserError('the checkpoint was made with a different set of training views (--dataset / --max-images)', ckptPath);
-    if (!a.spec)
-      throw new UserError('the checkpoint was made by an older version of instruct-scene; start the edit again with --out', ckptPath);
-    const diff = settingsDifference(a.spec, settings.spec);
-    if (diff) throw new UserError(`the checkpoint was made with a different ${diff}; resume with the same options`, ckptPath);
+    checkResumeSettings(
+      a,
+      settings,
+      ['parentHash', 'model', 'region', 'downscale'],
+      ckptPath,
+      'the checkpoint was made by an older version of instruct-scene; start the edit again with --out',
+    );
   }
 
   // --- work ---

@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { UserError } from '../core/errors';
 import { basename, dirLabel, joinPath } from '../core/paths';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../edit/loops/checkpoint';
-import { checkCheckpointSettings, checkResumeState } from '../edit/loops/checkpoint-check';
+import { encodeCheckpoint, type Checkpoint } from '../edit/loops/checkpoint';
+import { checkResumeState } from '../edit/loops/checkpoint-check';
 import { editLog } from '../edit/loops/edit-log';
 import { runEdit, type EditGuide, type EditRunResult } from '../edit/loops/edit-run';
-import { buildEditSpec, MESH_DEFAULTS, settingsDifference, specSettings, type EditOptions } from '../edit/loops/edit-spec';
+import { buildEditSpec, MESH_DEFAULTS, specSettings, type EditOptions } from '../edit/loops/edit-spec';
 import { MESH_VIEW_DEFAULTS, meshEditCameras, meshLossCameras } from '../edit/loops/mesh-stylize';
 import { sourceFrames } from '../edit/loops/edit-views';
 import { openEdit } from '../edit/loops/open-edit';
@@ -16,7 +16,6 @@ import type { EditedMesh } from '../edit/scenes/mesh-editable';
 import type { SceneSource } from '../edit/scenes/create-editable';
 import type { EditMethod } from '../edit/loops/edit-config';
 import type { Mesh } from '../nerf/mesh/mesh';
-import { readJson } from '../io/files/files';
 import { encodePng } from '../io/images/image-codec';
 import { isDirectory, nodeFiles } from '../io/node/node-files';
 import { prepareOutput } from '../io/node/output-guard';
@@ -26,6 +25,7 @@ import { fieldLayout, macsPerVertex, TEXT2MESH_FIELD } from '../nerf/mesh/style-
 import { choiceFlag, floatFlag, instructionFlag, intFlag, parseCommand, requireFlag } from './args';
 import { hashPath, loadPrior, modelHashes, type LoadedPrior } from './cmd-edit';
 import { loadEditSource, saveEditedScene, type LoadedSource } from './edit-scene-io';
+import { LOG, checkResumeSettings, openEditOutput } from './edit-output';
 import { isModelUrl } from './model-path';
 import { Progress, warn } from './progress';
 
@@ -82,9 +82,6 @@ const FLAGS = {
   out: { type: 'string' },
   resume: { type: 'string' },
 } as const;
-
-const CKPT = 'edit.ckpt';
-const LOG = 'edit-log.json';
 
 /** --region for a mesh: a box or a sphere in the mesh's own coordinates. */
 function meshRegion(text: string): Region {
@@ -147,21 +144,9 @@ export async function run(args: string[]): Promise<number> {
   // --- everything is checked before work starts ---
   const modelInput = byInstruction && model !== 'builtin' && !isModelUrl(model) ? model : clipDir;
   await prepareOutput({ out, kind: 'dir', inputs: [input, modelInput], flag: resuming ? '--resume' : '--out' });
-  const ckptPath = joinPath(out, CKPT);
-  let resume: Checkpoint | null = null;
-  if (resuming) {
-    if (!(await nodeFiles.exists(ckptPath))) {
-      if ((await nodeFiles.exists(joinPath(out, LOG))) && (await readJson(nodeFiles, joinPath(out, LOG))).status === 'done') {
-        if (json) console.log(JSON.stringify({ event: 'done', out, resumed: false, note: 'already complete' }));
-        else console.log(`${out}: this stylisation is already complete; nothing to resume`);
-        return 0;
-      }
-      throw new UserError(`no checkpoint to resume from (${CKPT} is missing; start the stylisation with --out)`, out);
-    }
-    resume = checkCheckpointSettings(decodeCheckpoint(await nodeFiles.read(ckptPath), ckptPath), ckptPath);
-  } else if ((await nodeFiles.exists(ckptPath)) || (await nodeFiles.exists(joinPath(out, 'scene.json'))))
-    throw new UserError(`already holds a stylisation; continue it with --resume ${out}, or choose a new --out`, out);
-  if (await nodeFiles.exists(joinPath(input, CKPT))) throw new UserError('is an unfinished stylisation (resume it first)', input);
+  const opened = await openEditOutput({ out, input, resuming, json, what: 'stylisation' });
+  if (opened === 'done') return 0;
+  const { ckptPath, resume } = opened;
 
   const parent = await loadEditSource(input, MESH_VIEW_DEFAULTS.background);
   if (parent.source.kind !== 'mesh')
@@ -269,18 +254,14 @@ async function stylize(j: Job): Promise<number> {
   };
   if (resume) {
     const a = resume.settings as typeof settings;
-    for (const k of ['parentHash', 'model', 'region', 'size'] as const)
-      if (JSON.stringify(a[k]) !== JSON.stringify(settings[k]))
-        throw new UserError(
-          `the checkpoint was made with a different ${k} (${JSON.stringify(a[k])}, now ${JSON.stringify(settings[k])}); resume with the same options`,
-          ckptPath,
-        );
-    if (!a.spec) throw new UserError('the checkpoint was not made by stylize; start again with --out', ckptPath);
-    const diff =
-      a.views.length !== settings.views.length
-        ? `views (${a.views.length}, now ${settings.views.length})`
-        : settingsDifference(a.spec, settings.spec);
-    if (diff) throw new UserError(`the checkpoint was made with a different ${diff}; resume with the same options`, ckptPath);
+    checkResumeSettings(
+      a,
+      settings,
+      ['parentHash', 'model', 'region', 'size'],
+      ckptPath,
+      'the checkpoint was not made by stylize; start again with --out',
+      a.spec && a.views.length !== settings.views.length ? `views (${a.views.length}, now ${settings.views.length})` : null,
+    );
   }
 
   // --- work ---
