@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync, zipSync } from 'fflate';
 import { UserError } from '../src/core/errors';
 import { resetLimits, setLimits } from '../src/core/limits';
+import { applyEnvLimits } from '../src/io/node/node-limits';
 import { lookAtCamera } from '../src/core/camera';
 import { createImage } from '../src/core/image';
 import { createGaussians } from '../src/nerf/gaussian/gaussians';
@@ -88,6 +89,7 @@ describe('SOG', () => {
   it('a count over limits.elements is refused before any image is read; meta.json nested 10,000 deep is one line', async () => {
     const files = await writeSog(sampleGaussians(20, 0, 2));
     const meta = JSON.parse(new TextDecoder().decode(files['meta.json']));
+    applyEnvLimits({}); // as the CLI does: over-limit messages name the environment variable
     setLimits({ elements: 10 });
     await refuses(
       readGaussians(bundle(files), join(dir, 'a.sog'), null),

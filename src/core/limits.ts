@@ -56,9 +56,21 @@ export function resetLimits(): void {
   Object.assign(limits, DEFAULT_LIMITS);
 }
 
-/** "the limit is N (raise it with ENV=…)": the tail of every over-limit message. */
+/**
+ * How to raise a limit where the code runs, or null where there is no knob (a browser): the Node adapter installs
+ * one that names the environment variable (src/io/node/node-limits.ts).
+ */
+let raiseHint: ((k: keyof Limits) => string) | null = null;
+
+/** Sets (or, with null, removes) the "raise it with …" part of over-limit messages. */
+export function setLimitRaiseHint(f: ((k: keyof Limits) => string) | null): void {
+  raiseHint = f;
+}
+
+/** "the limit is N; raise it with ENV=N" (Node) or "the limit is N": the tail of every over-limit message. */
 export function limitHint(k: keyof Limits): string {
-  return `the limit is ${limits[k].toLocaleString('en-US')}; raise it with ${LIMIT_ENV[k]}=N`;
+  const base = `the limit is ${limits[k].toLocaleString('en-US')}`;
+  return raiseHint ? `${base}; ${raiseHint(k)}` : base;
 }
 
 /** Throws a UserError when `value` exceeds limit `k`. */
