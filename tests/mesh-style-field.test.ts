@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng';
 import { composeBackward, composeStyled, normalizedPositions, styleBase } from '../src/nerf/mesh/style-compose';
-import { adamStep, CpuStyleField, fourierEncode } from '../src/nerf/mesh/style-field-cpu';
+import { CpuStyleField, fourierEncode } from '../src/nerf/mesh/style-field-cpu';
+import { Adam } from '../src/nerf/common/adam';
 import {
   CPU_FIELD,
+  FIELD_ADAM,
   fieldLayout,
   fieldLearningRate,
   fourierMatrix,
@@ -101,11 +103,10 @@ describe('neural style field (CPU)', () => {
   });
 
   it('Adam follows PyTorch (bias-corrected) and the learning rate decays 0.9 every 100 steps', () => {
+    // the field's optimiser: the project's Adam, dense ('rows' with no mask), with Text2Mesh's β and ε
     const p = Float32Array.from([1, -2]),
-      g = Float32Array.from([0.5, -0.25]),
-      m = new Float32Array(2),
-      v = new Float32Array(2);
-    adamStep(p, g, m, v, 1, 0.1);
+      g = Float32Array.from([0.5, -0.25]);
+    new Adam([{ name: 'field', params: p, grads: g, lr: 0.1 }], { ...FIELD_ADAM, sparse: 'rows' }).step();
     // step 1: m̂ = g, v̂ = g² → p −= lr·sign(g)
     expect(p[0]).toBeCloseTo(0.9, 6);
     expect(p[1]).toBeCloseTo(-1.9, 6);

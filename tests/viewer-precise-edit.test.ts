@@ -31,19 +31,26 @@ const toImage = (px: { width: number; height: number; rgba: number[] }): Image =
   return img;
 };
 
-/** Labels of the viewer's demo surfels as seen from each camera: 0 nothing, 1 anything else, instanceLabel(vase) the vase, UNKNOWN_LABEL its fringe. */
-async function surfelLabels(cams: Camera[], vase: number): Promise<Uint8Array[]> {
+const VASE = DEMO_OBJECTS.findIndex((o) => o.name === 'vase');
+
+/** The viewer's demo surfels painted by `paint` (their SH cleared), over black: what each camera sees of which. */
+function paintedSurfels(paint: (p: number[], isVase: boolean) => [number, number, number]): GaussianScene {
   const g = cloneGaussians(demoGaussians());
-  const o = DEMO_OBJECTS[vase];
+  const o = DEMO_OBJECTS[VASE];
   const c = [(o.min[0] + o.max[0]) / 2, (o.min[2] + o.max[2]) / 2],
     r = (o.max[0] - o.min[0]) / 2 + 0.01;
   for (let i = 0; i < g.count; i++) {
-    const [x, y, z] = [g.means[3 * i], g.means[3 * i + 1], g.means[3 * i + 2]];
-    const isVase = y >= o.min[1] + 0.005 && y <= o.max[1] + 0.01 && (x - c[0]) ** 2 + (z - c[1]) ** 2 <= r * r;
+    const p = [g.means[3 * i], g.means[3 * i + 1], g.means[3 * i + 2]];
+    const isVase = p[1] >= o.min[1] + 0.005 && p[1] <= o.max[1] + 0.01 && (p[0] - c[0]) ** 2 + (p[2] - c[1]) ** 2 <= r * r;
     g.sh.fill(0, i * SH_STRIDE, (i + 1) * SH_STRIDE);
-    setColor(g, i, isVase ? 1 : 0, 0, 0);
+    setColor(g, i, ...paint(p, isVase));
   }
-  const scene = new GaussianScene(g, [0, 0, 0]);
+  return new GaussianScene(g, [0, 0, 0]);
+}
+
+/** Labels of the viewer's demo surfels as seen from each camera: 0 nothing, 1 anything else, instanceLabel(vase) the vase, UNKNOWN_LABEL its fringe. */
+async function surfelLabels(cams: Camera[], vase: number): Promise<Uint8Array[]> {
+  const scene = paintedSurfels((_, isVase) => [isVase ? 1 : 0, 0, 0]);
   const out: Uint8Array[] = [];
   for (const cam of cams) {
     const { image, alpha } = await scene.render(cam);
@@ -102,7 +109,7 @@ describe.skipIf(missing !== null)('viewer: a precise edit with the panel default
     });
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'viewer-precise-edit-views.png'), encodePng(strip));
-    const vase = DEMO_OBJECTS.findIndex((o) => o.name === 'vase');
+    const vase = VASE;
     const labels = await surfelLabels(cams, vase);
     const views = cams.map((c, i) => ({
       file: `view ${i}`,
@@ -129,19 +136,14 @@ describe.skipIf(missing !== null)('viewer: a precise edit with the panel default
     expect(selected).toBeGreaterThan(0);
     expect(selected).toBeLessThan(candidates);
     // the surfels of the vase, and the others whose centre is in the panel's sample box (the ground under the vase)
-    const g = cloneGaussians(demoGaussians());
-    const o = DEMO_OBJECTS[DEMO_OBJECTS.findIndex((x) => x.name === 'vase')];
     const box = { min: [-0.3, -0.02, -0.3], max: [0.3, 0.62, 0.3] }; // SAMPLE_REGION (src/viewer/state/edit-store.ts)
-    const r = (o.max[0] - o.min[0]) / 2 + 0.01;
-    for (let i = 0; i < g.count; i++) {
-      const c = [g.means[3 * i], g.means[3 * i + 1], g.means[3 * i + 2]];
-      const isVase = c[1] >= o.min[1] + 0.005 && c[0] ** 2 + c[2] ** 2 <= r * r;
-      const inBox = [0, 1, 2].every((a) => c[a] >= box.min[a] && c[a] <= box.max[a]);
-      g.sh.fill(0, i * SH_STRIDE, (i + 1) * SH_STRIDE);
-      setColor(g, i, isVase ? 1 : 0, !isVase && inBox ? 1 : 0, 0);
-    }
+    const painted = paintedSurfels((p, isVase) => [
+      isVase ? 1 : 0,
+      !isVase && [0, 1, 2].every((a) => p[a] >= box.min[a] && p[a] <= box.max[a]) ? 1 : 0,
+      0,
+    ]);
     const cam = demoCameras(64, 128, 0)[0];
-    const lab = (await new GaussianScene(g, [0, 0, 0]).render(cam)).image;
+    const lab = (await painted.render(cam)).image;
     await p.waitForTimeout(500); // the preview's first frame
     const px = toImage(await p.evaluate((cj) => window.__instructScene!.renderPixels(cj as unknown as Camera), camJson(cam)));
     await h.screenshot(p, 'viewer-region-selection');

@@ -240,8 +240,6 @@ export async function run(args: string[]): Promise<number> {
   const frames = framesOf(ds, 'train');
   if (!frames.length) throw new UserError('the dataset has no training frames', ds.sources[0]);
   const parent = await loadEditSource(scenePath, ds.background);
-  if (parent.source.kind === 'mesh')
-    throw new UserError("is a mesh; meshes are stylised with 'instruct-scene stylize MESH --instruction TEXT --out OUT'", scenePath);
   let region: Region | undefined;
   if (typeof v.region === 'string')
     region = await loadRegion(v.region, {

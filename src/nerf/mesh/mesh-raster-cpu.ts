@@ -189,9 +189,19 @@ function faceBounds(screen: Float32Array, i0: number, i1: number, i2: number, W:
 
 /**
  * Barycentrics of pixel centre (x, y) in a face: screen-space λ (edge functions / area) and perspective-correct
- * b = λ·w / Σλw. Returns false when the centre is outside.
+ * b = λ·w / Σλw. Returns false when the centre is outside, unless `unchecked` (pixels the resolve pass assigned
+ * are inside up to rounding).
  */
-function baryAt(screen: Float32Array, i0: number, i1: number, i2: number, x: number, y: number, out: Float64Array): boolean {
+function baryAt(
+  screen: Float32Array,
+  i0: number,
+  i1: number,
+  i2: number,
+  x: number,
+  y: number,
+  out: Float64Array,
+  unchecked = false,
+): boolean {
   const u0 = screen[4 * i0],
     v0 = screen[4 * i0 + 1],
     u1 = screen[4 * i1],
@@ -202,7 +212,7 @@ function baryAt(screen: Float32Array, i0: number, i1: number, i2: number, x: num
   const l0 = edge(u1, v1, u2, v2, x, y) / area,
     l1 = edge(u2, v2, u0, v0, x, y) / area,
     l2 = edge(u0, v0, u1, v1, x, y) / area;
-  if (l0 < 0 || l1 < 0 || l2 < 0) return false;
+  if (!unchecked && (l0 < 0 || l1 < 0 || l2 < 0)) return false;
   const w0 = screen[4 * i0 + 3],
     w1 = screen[4 * i1 + 3],
     w2 = screen[4 * i2 + 3];
@@ -299,38 +309,12 @@ export function rasterShade(
       i2 = indices[3 * f + 2];
     const x = p % W,
       y = (p - x) / W;
-    baryAtUnchecked(screen, i0, i1, i2, x + 0.5, y + 0.5, bc);
+    baryAt(screen, i0, i1, i2, x + 0.5, y + 0.5, bc, true);
     const s = faceShade[f];
     for (let c = 0; c < 3; c++) pre[4 * p + c] = s * (bc[3] * colors[3 * i0 + c] + bc[4] * colors[3 * i1 + c] + bc[5] * colors[3 * i2 + c]);
     pre[4 * p + 3] = 1;
   }
   return pre;
-}
-
-/** baryAt without the inside test (pixels the resolve pass assigned are inside up to rounding). */
-function baryAtUnchecked(screen: Float32Array, i0: number, i1: number, i2: number, x: number, y: number, out: Float64Array): void {
-  const u0 = screen[4 * i0],
-    v0 = screen[4 * i0 + 1],
-    u1 = screen[4 * i1],
-    v1 = screen[4 * i1 + 1],
-    u2 = screen[4 * i2],
-    v2 = screen[4 * i2 + 1];
-  const area = edge(u0, v0, u1, v1, u2, v2);
-  const l0 = edge(u1, v1, u2, v2, x, y) / area,
-    l1 = edge(u2, v2, u0, v0, x, y) / area,
-    l2 = edge(u0, v0, u1, v1, x, y) / area;
-  const w0 = screen[4 * i0 + 3],
-    w1 = screen[4 * i1 + 3],
-    w2 = screen[4 * i2 + 3];
-  const S = l0 * w0 + l1 * w1 + l2 * w2;
-  out[0] = l0;
-  out[1] = l1;
-  out[2] = l2;
-  out[3] = (l0 * w0) / S;
-  out[4] = (l1 * w1) / S;
-  out[5] = (l2 * w2) / S;
-  out[6] = 1 / S;
-  out[7] = area;
 }
 
 /** One antialiasing pair's decision (see the module comment). */
@@ -594,7 +578,7 @@ export function rasterBackward(
     const vi = [indices[3 * f], indices[3 * f + 1], indices[3 * f + 2]];
     const x = (p % W) + 0.5,
       y = Math.floor(p / W) + 0.5;
-    baryAtUnchecked(screen, vi[0], vi[1], vi[2], x, y, bc);
+    baryAt(screen, vi[0], vi[1], vi[2], x, y, bc, true);
     const s = faceShade[f];
     const lam = [bc[0], bc[1], bc[2]],
       b = [bc[3], bc[4], bc[5]];

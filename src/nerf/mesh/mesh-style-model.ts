@@ -5,8 +5,9 @@ import type { MeshRasterBackend, MeshRender } from './mesh-backend';
 import { MESH_GREY } from './mesh-scene';
 import { composeBackward, composeStyled, normalizedPositions, styleBase, type StyleBase } from './style-compose';
 import type { FieldLayout, StyleFieldConfig, StyleFieldRunner, StyleFieldRunnerFactory } from './style-field';
-import { fieldLayout, fieldLearningRate, fourierMatrix, initFieldParams } from './style-field';
-import { adamStep, CpuStyleField, fourierEncode } from './style-field-cpu';
+import { FIELD_ADAM, fieldLayout, fieldLearningRate, fourierMatrix, initFieldParams } from './style-field';
+import { CpuStyleField, fourierEncode } from './style-field-cpu';
+import { Adam } from '../common/adam';
 
 /** What a render shows: the stylised mesh, its geometry in grey (Text2Mesh's geometry term), or the input mesh. */
 export type MeshRenderMode = 'color' | 'geometry' | 'source';
@@ -40,10 +41,11 @@ export const cpuFieldRunner: StyleFieldRunnerFactory = async (layout, encoded, c
 export class MeshStyleModel {
   readonly base: StyleBase;
   readonly layout: FieldLayout;
-  params: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
+  readonly params: Float32Array;
   step = 0;
+  /** The project's Adam (PyTorch's dense form: `'rows'` with no mask) over the field's parameters. */
+  private readonly adam: Adam;
+  private readonly grads: Float32Array;
   private raw: Float32Array | null = null;
   private readonly positions: Float32Array;
   private readonly colors: Float32Array;
@@ -65,8 +67,8 @@ export class MeshStyleModel {
     this.base = styleBase(mesh, gate);
     this.layout = fieldLayout(config);
     this.params = initFieldParams(this.layout, seed);
-    this.m = new Float32Array(this.params.length);
-    this.v = new Float32Array(this.params.length);
+    this.grads = new Float32Array(this.params.length);
+    this.adam = new Adam([{ name: 'field', params: this.params, grads: this.grads, lr: 0 }], { ...FIELD_ADAM, sparse: 'rows' });
     const n3 = mesh.positions.length;
     this.positions = mesh.positions.slice();
     this.colors = this.base.baseColors.slice();
@@ -161,7 +163,10 @@ export class MeshStyleModel {
         this.rows.forEach((v, r) => d.set(dRaw.subarray(4 * v, 4 * v + 4), 4 * r));
       }
       const grads = await this.runner.backward(d);
-      adamStep(this.params, grads, this.m, this.v, this.step + 1, fieldLearningRate(this.config, this.step));
+      this.grads.set(grads);
+      this.adam.setLr('field', fieldLearningRate(this.config, this.step));
+      this.adam.steps = this.step; // the bias correction counts the loop's steps (t = step + 1)
+      this.adam.step();
       this.dColors.fill(0);
       this.dPositions.fill(0);
       this.pending = false;
@@ -171,7 +176,8 @@ export class MeshStyleModel {
   }
 
   saveState(): MeshStyleState {
-    return { params: this.params.slice(), m: this.m.slice(), v: this.v.slice(), step: this.step };
+    const { m, v } = this.adam.moments('field');
+    return { params: this.params.slice(), m: m.slice(), v: v.slice(), step: this.step };
   }
 
   loadState(s: MeshStyleState): void {
@@ -179,8 +185,9 @@ export class MeshStyleModel {
       if (s[k].length !== this.params.length)
         throw new Error(`style field state holds ${s[k].length} ${k} values, expected ${this.params.length} (another field size?)`);
     this.params.set(s.params);
-    this.m.set(s.m);
-    this.v.set(s.v);
+    const { m, v } = this.adam.moments('field');
+    m.set(s.m);
+    v.set(s.v);
     this.step = s.step;
     this.raw = null;
   }

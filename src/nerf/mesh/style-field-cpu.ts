@@ -1,5 +1,5 @@
+import { matmulABt } from '../../core/matmul';
 import type { FieldLayout, StyleFieldRunner } from './style-field';
-import { FIELD_ADAM } from './style-field';
 
 /**
  * The neural style field on the CPU: the readable twin of mesh_field.wgsl.
@@ -9,8 +9,8 @@ import { FIELD_ADAM } from './style-field';
  *   linearBackwardInput   ↔  linear_backward_input
  *   linearBackwardWeights ↔  linear_backward_weights, bias_backward
  *
- * `fourierEncode` runs once per mesh on the CPU for every backend, and `adamStep` on the CPU (the WebGPU runner
- * returns the gradient).
+ * `fourierEncode` runs once per mesh on the CPU for every backend, and the optimiser (the project's Adam,
+ * src/nerf/common/adam.ts, in mesh-style-model.ts) on the CPU (the WebGPU runner returns the gradient).
  *
  * Matrices are row-major: activations [rows][features], weights [in][out].
  */
@@ -42,8 +42,8 @@ export function fourierEncode(
 }
 
 /**
- * Y = X·W + b (optionally ReLU) for `n` rows. Computed in 4 × 4 tiles of (rows × outputs) whose sums stay in
- * local variables (f64), over the transposed weights `Wt` (scratch, I·O): about twice as fast as row-by-row updates.
+ * Y = X·W + b (optionally ReLU) for `n` rows, as X·Wtᵀ over the transposed weights `Wt` (scratch, I·O) in the
+ * register-tiled kernel of src/core/matmul.ts: about twice as fast as row-by-row updates.
  */
 export function linearForward(
   X: Float32Array,
@@ -58,103 +58,12 @@ export function linearForward(
   Wt: Float32Array = new Float32Array(I * O),
 ): void {
   for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) Wt[o * I + i] = params[w + i * O + o];
-  let r = 0;
-  for (; r + 4 <= n; r += 4) {
-    const x0 = r * I,
-      x1 = x0 + I,
-      x2 = x1 + I,
-      x3 = x2 + I;
-    let o = 0;
-    for (; o + 4 <= O; o += 4) {
-      const w0 = o * I,
-        w1 = w0 + I,
-        w2 = w1 + I,
-        w3 = w2 + I;
-      let s00 = 0,
-        s01 = 0,
-        s02 = 0,
-        s03 = 0,
-        s10 = 0,
-        s11 = 0,
-        s12 = 0,
-        s13 = 0,
-        s20 = 0,
-        s21 = 0,
-        s22 = 0,
-        s23 = 0,
-        s30 = 0,
-        s31 = 0,
-        s32 = 0,
-        s33 = 0;
-      for (let i = 0; i < I; i++) {
-        const a0 = X[x0 + i],
-          a1 = X[x1 + i],
-          a2 = X[x2 + i],
-          a3 = X[x3 + i];
-        const c0 = Wt[w0 + i],
-          c1 = Wt[w1 + i],
-          c2 = Wt[w2 + i],
-          c3 = Wt[w3 + i];
-        s00 += a0 * c0;
-        s01 += a0 * c1;
-        s02 += a0 * c2;
-        s03 += a0 * c3;
-        s10 += a1 * c0;
-        s11 += a1 * c1;
-        s12 += a1 * c2;
-        s13 += a1 * c3;
-        s20 += a2 * c0;
-        s21 += a2 * c1;
-        s22 += a2 * c2;
-        s23 += a2 * c3;
-        s30 += a3 * c0;
-        s31 += a3 * c1;
-        s32 += a3 * c2;
-        s33 += a3 * c3;
-      }
-      const b0 = params[b + o],
-        b1 = params[b + o + 1],
-        b2 = params[b + o + 2],
-        b3 = params[b + o + 3];
-      const y0 = r * O + o,
-        y1 = y0 + O,
-        y2 = y1 + O,
-        y3 = y2 + O;
-      Y[y0] = s00 + b0;
-      Y[y0 + 1] = s01 + b1;
-      Y[y0 + 2] = s02 + b2;
-      Y[y0 + 3] = s03 + b3;
-      Y[y1] = s10 + b0;
-      Y[y1 + 1] = s11 + b1;
-      Y[y1 + 2] = s12 + b2;
-      Y[y1 + 3] = s13 + b3;
-      Y[y2] = s20 + b0;
-      Y[y2 + 1] = s21 + b1;
-      Y[y2 + 2] = s22 + b2;
-      Y[y2 + 3] = s23 + b3;
-      Y[y3] = s30 + b0;
-      Y[y3 + 1] = s31 + b1;
-      Y[y3 + 2] = s32 + b2;
-      Y[y3 + 3] = s33 + b3;
+  matmulABt(Y, X, Wt, n, O, I);
+  for (let r = 0, k = 0; r < n; r++)
+    for (let o = 0; o < O; o++, k++) {
+      const y = Y[k] + params[b + o];
+      Y[k] = relu && y < 0 ? 0 : y;
     }
-    for (; o < O; o++)
-      for (let k = 0; k < 4; k++) {
-        let s = params[b + o];
-        const xo = (r + k) * I,
-          wo = o * I;
-        for (let i = 0; i < I; i++) s += X[xo + i] * Wt[wo + i];
-        Y[(r + k) * O + o] = s;
-      }
-  }
-  for (; r < n; r++)
-    for (let o = 0; o < O; o++) {
-      let s = params[b + o];
-      const xo = r * I,
-        wo = o * I;
-      for (let i = 0; i < I; i++) s += X[xo + i] * Wt[wo + i];
-      Y[r * O + o] = s;
-    }
-  if (relu) for (let k = 0; k < n * O; k++) if (Y[k] < 0) Y[k] = 0;
 }
 
 /**
@@ -315,22 +224,6 @@ function weightColumn(
     let s = 0;
     for (let k = 0; k < rows.length; k++) s += X[rows[k] * I + i] * dY[rows[k] * O + o];
     grads[w + i * O + o] += s;
-  }
-}
-
-/**
- * One Adam step (PyTorch's form, bias-corrected; `t` is the 1-based step): m ← β1·m + (1−β1)·g,
- * v ← β2·v + (1−β2)·g², p ← p − lr·m̂/(√v̂ + ε).
- */
-export function adamStep(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, t: number, lr: number): void {
-  const { beta1: b1, beta2: b2, eps } = FIELD_ADAM;
-  const c1 = 1 / (1 - b1 ** t),
-    c2 = 1 / (1 - b2 ** t);
-  for (let i = 0; i < params.length; i++) {
-    const g = grads[i];
-    const mi = (m[i] = b1 * m[i] + (1 - b1) * g);
-    const vi = (v[i] = b2 * v[i] + (1 - b2) * g * g);
-    params[i] -= (lr * mi * c1) / (Math.sqrt(vi * c2) + eps);
   }
 }
 
