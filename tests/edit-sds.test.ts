@@ -7,7 +7,7 @@ import { prepareViews } from '../src/edit/loops/edit-views';
 import { initialLoopState } from '../src/edit/loops/loop-state';
 import { runLoop } from '../src/edit/loops/run-loop';
 import { exactDenoiserPrior } from './helpers/priors';
-import { annealedTMax, sdsTarget, VOXE_SCHEDULE } from '../src/edit/loops/sds-target';
+import { annealedTMax, gaussianLatents, sdsTarget, targetTimesteps, VOXE_SCHEDULE } from '../src/edit/loops/sds-target';
 import { sdsStep } from '../src/edit/loops/sds';
 import { pearsonLoss } from '../src/nerf/voxel/voxel-regularizers';
 import { vertexRegionMask } from '../src/nerf/voxel/voxel-grid-ops';
@@ -34,6 +34,52 @@ describe('SDS building blocks', () => {
       for (let i = 0; i < 36; i++) expect(r.target.data[i]).toBeCloseTo(y.data[i], 4);
       expect(r.weight).toBeCloseTo(1 - AC[t], 6);
     }
+  });
+  it('a multi-step target follows the DDIM flow of the data, the one-step target its posterior mean', async () => {
+    // data x0 ~ N(μ, s²) per pixel: the exact ε̂(z_t) = √(1−ᾱ)(z_t − √ᾱμ)/(ᾱs² + 1 − ᾱ); the probability-flow ODE
+    // that DDIM integrates maps z_t to μ + s(z_t − √ᾱμ)/√(ᾱs² + 1 − ᾱ), Tweedie's one step to μ + √ᾱs²(z_t − √ᾱμ)/(ᾱs² + 1 − ᾱ)
+    const mu = 0.5,
+      s = 0.15;
+    const prior = {
+      ...exactDenoiserPrior(() => x, AC),
+      async predictNoise(zt: { data: Float32Array }, t: number) {
+        const a = AC[t];
+        return zt.data.map((v) => (Math.sqrt(1 - a) * (v - Math.sqrt(a) * mu)) / (a * s * s + 1 - a));
+      },
+    };
+    const x: Image = { width: 4, height: 3, channels: 3, data: Float32Array.from({ length: 36 }, (_, i) => 0.3 + 0.4 * ((i * 0.37) % 1)) };
+    const cond = { image: x, instruction: '', textScale: 7.5, imageScale: 1.5 };
+    for (const t of [300, 700]) {
+      const a = AC[t];
+      const eps = gaussianLatents({ channels: 3, height: 3, width: 4 }, new Rng(t)).data;
+      const zt = (i: number) => Math.sqrt(a) * x.data[(i % 12) * 3 + Math.floor(i / 12)] + Math.sqrt(1 - a) * eps[i];
+      const at = (img: Image, i: number) => img.data[(i % 12) * 3 + Math.floor(i / 12)];
+      const one = await sdsTarget(prior, x, cond, t, new Rng(t), 'sds', 1);
+      const many = await sdsTarget(prior, x, cond, t, new Rng(t), 'sds', 1000);
+      const few = await sdsTarget(prior, x, cond, t, new Rng(t), 'sds', 20);
+      let errMany = 0,
+        errFew = 0,
+        gap = 0;
+      for (let i = 0; i < 36; i++) {
+        const d = zt(i) - Math.sqrt(a) * mu;
+        expect(at(one.target, i)).toBeCloseTo(mu + (Math.sqrt(a) * s * s * d) / (a * s * s + 1 - a), 5);
+        const flow = mu + (s * d) / Math.sqrt(a * s * s + 1 - a);
+        errMany = Math.max(errMany, Math.abs(at(many.target, i) - flow));
+        errFew = Math.max(errFew, Math.abs(at(few.target, i) - flow));
+        gap = Math.max(gap, Math.abs(at(one.target, i) - flow));
+      }
+      // one DDIM step per training timestep lands within the last step's own error (σ_1 ≪ s); fewer steps lie between
+      expect(errMany).toBeLessThan(gap / 10);
+      expect(errFew).toBeGreaterThan(errMany);
+      expect(errFew).toBeLessThan(gap);
+      expect(one.residual).toBe(many.residual);
+    }
+  });
+  it('the target timesteps: ⌈K·t⌉ evenly spaced from t, at least one', () => {
+    expect(targetTimesteps(700, 1, 1000)).toEqual([700]);
+    expect(targetTimesteps(700, 20, 1000)).toEqual([700, 650, 600, 550, 500, 450, 400, 350, 300, 250, 200, 150, 100, 50]);
+    expect(targetTimesteps(20, 20, 1000)).toEqual([20]);
+    expect(targetTimesteps(3, 2000, 1000)).toEqual([3, 2, 1]);
   });
   it('the Vox-E t_max anneal', () => {
     expect(annealedTMax(0, 8000, VOXE_SCHEDULE)).toBe(0.98);

@@ -18,8 +18,16 @@ describe('edit spec', () => {
     expect(idu.config.idu.editCount).toBe(1); // 3 views over 30 rounds: one view per round edits each about twice
     expect(idu.editable.voxel.pearsonWeight).toBe(0);
     const sds = buildEditSpec({ instruction: 'make it red', method: 'sds', tMax: 0.8 }, { kind: 'voxel', cameras: cams });
-    expect(sds.editable.voxel.pearsonWeight).toBe(200);
-    expect(sds.config.sds.schedule).toMatchObject({ tMin: 0.02, tMax: 0.8 });
+    expect(sds.editable.voxel.pearsonWeight).toBe(0); // Vox-E's term is for shape edits: --pearson 200
+    expect(sds.config.sds.schedule).toMatchObject({ tMin: 0.02, tMax: 0.8, weighting: 'uniform' });
+    expect(sds.config.sds).toMatchObject({ lambda: 6, steps: 1, levels: 1 });
+    const voxe = buildEditSpec(
+      { instruction: 'make it red', method: 'sds', pearson: 200, weighting: 'sds', sdsSteps: 8 },
+      { kind: 'voxel', cameras: cams },
+    );
+    expect(voxe.editable.voxel.pearsonWeight).toBe(200);
+    expect(voxe.config.sds.schedule.weighting).toBe('sds');
+    expect(voxe.config.sds.steps).toBe(8);
     const gs = buildEditSpec({ instruction: 'x', iters: 100 }, { kind: 'gaussians', cameras: cams });
     expect(gs.config.preserveWeight).toBe(10);
     expect(gs.editable.gaussians).toMatchObject({ densify: true, densifyEvery: 100, densifyUntil: 50, densifyGradThreshold: 0.0002 });
@@ -68,7 +76,10 @@ describe('edit spec', () => {
   });
 
   it('the edit log names the instruction, model, every setting and region; a finished run adds times and the scene', () => {
-    const spec = buildEditSpec({ instruction: 'make it red', method: 'sds', seed: 4 }, { kind: 'voxel', cameras: cams, region });
+    const spec = buildEditSpec(
+      { instruction: 'make it red', method: 'sds', seed: 4, pearson: 200 },
+      { kind: 'voxel', cameras: cams, region },
+    );
     const running = editLog(spec, { status: 'running', model: { id: 'builtin' }, region });
     expect(running).toMatchObject({
       status: 'running',

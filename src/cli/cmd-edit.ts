@@ -48,7 +48,10 @@ Edits a fitted scene (a voxel or Gaussian scene folder from 'fit', a .voxel file
        --t-min 0.02 --t-max 0.98  --steps 20 (DDIM)
        --idu-mode all       Instruct-GS2GS: every --edit-every steps (default iters/3) edit ALL views, then
                             refit on that fixed set (defaults then t ∈ [0.70, 0.98], text scale 12.5)
-  SDS: --sds-levels L (1: start at N/2)  --sds-lambda X (1)  --pearson W (200)  --weighting sds|uniform
+  SDS: --sds-levels L (1: start at N/2)  --sds-lambda X (6)  --weighting uniform|sds (uniform; sds: w(t) = 1 − ᾱ_t)
+       --pearson W (0)      Vox-E's density term (Vox-E: 200), for edits that change the shape
+       --sds-steps K (1)    the target's DDIM steps over the full schedule: 1 = SDS's one-step estimate;
+                            K > 1 = ⌈K·t⌉ steps from t (DreamGaussian's multi-step target)
   --preserve W            NeRF-Insert preservation outside the region against the original:
                           W·(100·MSE(opacity) + 10·MSE(rgb)), as NeRF-Insert. Default: Gaussians 10 (region
                           Gaussians spill past the region's edge), voxels 0 (the edit is gated to the region
@@ -90,6 +93,7 @@ const FLAGS = {
   steps: { type: 'string' },
   'sds-levels': { type: 'string' },
   'sds-lambda': { type: 'string' },
+  'sds-steps': { type: 'string' },
   pearson: { type: 'string' },
   weighting: { type: 'string' },
   backend: { type: 'string' },
@@ -192,6 +196,7 @@ function editOptions(v: Record<string, Flag>, instruction: string): EditOptions 
     steps: intOpt(v.steps, 'steps', 1),
     sdsLevels: intOpt(v['sds-levels'], 'sds-levels', 0),
     sdsLambda: numOpt(v['sds-lambda'], 'sds-lambda', 0, 1e6),
+    sdsSteps: intOpt(v['sds-steps'], 'sds-steps', 1),
     weighting: v.weighting === undefined ? undefined : choiceFlag(v.weighting, 'weighting', ['sds', 'uniform'] as const, 'sds'),
     pearson: numOpt(v.pearson, 'pearson', 0, 1e6),
     lrColor: numOpt(v['lr-color'], 'lr-color', 0, 10),

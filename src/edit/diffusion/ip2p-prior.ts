@@ -14,7 +14,7 @@ export function ip2pPrior(pipe: InstructPix2Pix, id = pipe.info.name): Diffusion
   const sizeFor = (img: Image) => pipe.workingSize(img.width, img.height);
   return {
     id,
-    vaeResidual: pipe.info.builtin,
+    ...(pipe.info.builtin ? { restoreDetail: (decoded: Image, condition: Image) => pipe.restoreLumaDetail(decoded, condition) } : {}),
     alphasCumprod: pipe.alphasCumprod,
     encode: (img) => pipe.encode(img, sizeFor(img)),
     async decode(z, w, h) {

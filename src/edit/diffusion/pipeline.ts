@@ -71,7 +71,7 @@ export interface EditOptions {
   /**
    * Add back the luminance detail the VAE loses from the input (luminance of x − D(E(x))) to the edit
    * (`restoreLumaDetail`). Default: on for the built-in model (its VAE is an 8×8 pooling), off for real models.
-   * Not the SDS prior's `vaeResidual`.
+   * The SDS prior's `restoreDetail` does the same to its targets.
    */
   restoreLuma?: boolean;
   /** working size of the longer side (multiple of 8/64 applied); default: the image's own size, at most 512 for real models */

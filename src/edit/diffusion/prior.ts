@@ -20,11 +20,11 @@ export interface DiffusionPrior {
   /** Model id for logs (e.g. `builtin` or the folder's name) and file hashes. */
   id: string;
   /**
-   * SDS targets keep the VAE residual of the render: x̂ = x + D(ẑ₀) − D(z) instead of D(ẑ₀) (the image-space
-   * step then only moves what the latents see). On for the built-in model (its VAE is 8×8 pooling, so D(ẑ₀)
-   * alone is a blocky image). Not the pipeline's `restoreLuma`, which adds luminance detail to img2img output.
+   * Adds to a decoded SDS target the detail the VAE loses from the condition image, as the model's own edits
+   * do (the pipeline's `restoreLuma`). Set for the built-in model only: its VAE is an 8×8 pooling, so D(ẑ₀)
+   * alone is a blocky image.
    */
-  vaeResidual?: boolean;
+  restoreDetail?(decoded: Image, condition: Image): Promise<Image>;
   /** ᾱ_t for t = 0..T−1 (T = 1000 for IP2P). */
   alphasCumprod: Float32Array;
   /** z = 0.18215·E(x) (VAE mean); identity for analytic priors. */

@@ -39,8 +39,12 @@ export interface EditConfig {
    * noise level t ~ U[tMin, tMax] with `steps` denoising steps; `mode: 'all'` edits every view (Instruct-GS2GS).
    */
   idu: { editEvery: number; editCount: number; tMin: number; tMax: number; steps: number; mode: 'one' | 'all' };
-  /** Score distillation: the noise schedule, λ, and dynamic scaling (`levels` coarser for the first `levelUntil` of the run). */
-  sds: { schedule: SdsSchedule; lambda: number; levels: number; levelUntil: number };
+  /**
+   * Score distillation: the noise schedule, λ, dynamic scaling (`levels` coarser for the first `levelUntil` of
+   * the run), and the target's DDIM steps over the full schedule (`steps`: 1 = the one-step x̂ of classic SDS;
+   * more: ⌈steps·t⌉ steps from t, `sdsTarget`).
+   */
+  sds: { schedule: SdsSchedule; lambda: number; levels: number; levelUntil: number; steps: number };
   /**
    * Image-loss guidance (Text2Mesh): views rendered per step (their embeddings averaged by the loss), and
    * whether the grey geometry renders of as many fresh views add their term. Set for 'image-loss' edits only.

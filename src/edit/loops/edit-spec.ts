@@ -42,6 +42,8 @@ export interface EditOptions {
   iduMode?: 'one' | 'all';
   /** SDS: dynamic-scaling levels, λ, timestep weighting w(t). */
   sdsLevels?: number;
+  /** SDS: the target's DDIM steps over the full schedule (1: the one-step x̂). */
+  sdsSteps?: number;
   sdsLambda?: number;
   weighting?: 'sds' | 'uniform';
   /** Voxels, SDS: Vox-E's Pearson density weight. */
@@ -86,6 +88,14 @@ export interface EditSpec {
   select: SelectMode;
 }
 
+/**
+ * SDS's λ with uniform w(t), chosen by measurement (bench/precise-edits.ts, "make the vase red" in the vase's box,
+ * docs/editing.md): image-space targets already sit farther from the render the higher t, so DreamFusion's
+ * w(t) = 1 − ᾱ_t is left to `--weighting sds`; λ sets the pull against the Gaussians' preservation and anchor
+ * terms (vase vs the 2D edit: λ 1 → 24.0 dB, 4 → 25.8, 6 → 26.4; above 6 red fuzz spills past the rim).
+ */
+export const SDS_LAMBDA = 6;
+
 /** The loop configuration's defaults (the CLI's; sized for a 2-core CPU). */
 export const EDIT_DEFAULTS: Omit<EditConfig, 'method' | 'instruction'> = {
   textScale: 7.5,
@@ -97,14 +107,18 @@ export const EDIT_DEFAULTS: Omit<EditConfig, 'method' | 'instruction'> = {
   preserveFraction: 0.25,
   checkpointEvery: 50,
   idu: { editEvery: 10, editCount: 1, tMin: 0.02, tMax: 0.98, steps: 20, mode: 'one' },
-  sds: { schedule: VOXE_SCHEDULE, lambda: 1, levels: 1, levelUntil: 0.4 },
+  sds: { schedule: { ...VOXE_SCHEDULE, weighting: 'uniform' }, lambda: SDS_LAMBDA, levels: 1, levelUntil: 0.4, steps: 1 },
 };
 
 /** Instruct-GS2GS's settings for `iduMode: 'all'` where the user gives none: t ∈ [0.70, 0.98], text scale 12.5, a round every third of the run. */
 export const GS2GS_DEFAULTS = { tMin: 0.7, textScale: 12.5, roundsPerRun: 3 } as const;
 
-/** Vox-E's Pearson density weight for voxel SDS edits. */
-export const PEARSON_DEFAULT = 200;
+/**
+ * The Pearson density weight of voxel SDS edits: 0 by default, Vox-E's 200 with `--pearson 200` for edits that
+ * change shape. The term only constrains density up to scale, so on colour edits it lets haze grow: on the demo's
+ * vase it cost 1.8 dB near the vase and 1.1 dB against the 2D edit (bench/precise-edits.ts).
+ */
+export const PEARSON_DEFAULT = 0;
 
 /**
  * GaussianEditor's anchor loss on Gaussian edits: one weight for positions, log-scales, rotations and opacity
@@ -201,6 +215,7 @@ export function buildEditSpec(o: EditOptions, ctx: { kind: SceneKind; cameras: C
       ...d.sds,
       levels: o.sdsLevels ?? (mesh ? 0 : d.sds.levels),
       lambda: o.sdsLambda ?? d.sds.lambda,
+      steps: o.sdsSteps ?? d.sds.steps,
       schedule: {
         ...d.sds.schedule,
         weighting: o.weighting ?? d.sds.schedule.weighting,

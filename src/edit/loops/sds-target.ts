@@ -74,8 +74,24 @@ export interface SdsTarget {
 }
 
 /**
- * One SDS evaluation at an integer timestep (0..T−1) for a render x. With a prior that sets `vaeResidual`,
- * x̂ = x + D(ẑ₀) − D(z): the target keeps the render's detail the VAE cannot represent.
+ * The DDIM (η = 0) timesteps of a target from integer timestep `timestep` with `steps` steps over the full
+ * schedule of T: ⌈steps·t/T⌉ of them (at least one), evenly spaced from `timestep` down, largest first.
+ */
+export function targetTimesteps(timestep: number, steps: number, T: number): number[] {
+  const n = Math.max(1, Math.min(timestep, Math.ceil((steps * timestep) / T)));
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(Math.round((timestep * (n - i)) / n));
+  return out;
+}
+
+/**
+ * One SDS evaluation at an integer timestep (0..T−1) for a render x. `steps` = 1 (classic SDS): x̂ is the
+ * one-step estimate D(ẑ₀). `steps` > 1: x̂ is denoised from z_t by ⌈steps·t/T⌉ deterministic DDIM steps
+ * (Song et al., ICLR 2021), the multi-step target of DreamGaussian's refinement stage (Tang et al., ICLR 2024;
+ * docs/editing.md): the target is then an image the model would produce rather than its one-step estimate. A
+ * prior with `restoreDetail` (the built-in model) adds back the detail its VAE loses from the condition image, as
+ * its own edits do; the earlier x̂ = x + D(ẑ₀) − D(z) kept the render's own detail instead, which let errors finer
+ * than a latent pixel stay and made the object's pixels overshoot where a latent pixel straddles its edge.
  */
 export async function sdsTarget(
   prior: DiffusionPrior,
@@ -84,27 +100,35 @@ export async function sdsTarget(
   timestep: number,
   rng: Rng,
   weighting: SdsSchedule['weighting'] = 'sds',
+  steps = 1,
 ): Promise<SdsTarget> {
   const z = await prior.encode(x);
   const a = prior.alphasCumprod[timestep];
   const sa = Math.sqrt(a),
     s1 = Math.sqrt(1 - a);
   const eps = gaussianLatents(z, rng);
-  const zt: Latents = { ...z, data: new Float32Array(z.data.length) };
-  for (let i = 0; i < zt.data.length; i++) zt.data[i] = sa * z.data[i] + s1 * eps.data[i];
-  const epsHat = await prior.predictNoise(zt, timestep, cond);
-  const z0: Latents = { ...z, data: new Float32Array(z.data.length) };
+  const n = z.data.length;
+  const zt: Latents = { ...z, data: new Float32Array(n) };
+  for (let i = 0; i < n; i++) zt.data[i] = sa * z.data[i] + s1 * eps.data[i];
+  const ts = targetTimesteps(timestep, steps, prior.alphasCumprod.length);
+  const z0: Latents = { ...z, data: new Float32Array(n) };
   let residual = 0;
-  for (let i = 0; i < z0.data.length; i++) {
-    z0.data[i] = (zt.data[i] - s1 * epsHat[i]) / sa;
-    residual += (epsHat[i] - eps.data[i]) ** 2;
+  for (let k = 0; k < ts.length; k++) {
+    const ak = prior.alphasCumprod[ts[k]];
+    const sak = Math.sqrt(ak),
+      s1k = Math.sqrt(1 - ak);
+    const epsHat = await prior.predictNoise(zt, ts[k], cond);
+    for (let i = 0; i < n; i++) z0.data[i] = (zt.data[i] - s1k * epsHat[i]) / sak;
+    if (k === 0) for (let i = 0; i < n; i++) residual += (epsHat[i] - eps.data[i]) ** 2;
+    if (k + 1 < ts.length) {
+      const an = prior.alphasCumprod[ts[k + 1]];
+      const san = Math.sqrt(an),
+        s1n = Math.sqrt(1 - an);
+      for (let i = 0; i < n; i++) zt.data[i] = san * z0.data[i] + s1n * epsHat[i];
+    }
   }
-  const target = await prior.decode(z0, x.width, x.height);
-  if (prior.vaeResidual) {
-    const recon = await prior.decode(z, x.width, x.height);
-    for (let i = 0, n = x.width * x.height; i < n; i++)
-      for (let c = 0; c < 3; c++) target.data[i * 3 + c] += x.data[i * x.channels + c] - recon.data[i * 3 + c];
-  }
+  let target = await prior.decode(z0, x.width, x.height);
+  if (prior.restoreDetail) target = await prior.restoreDetail(target, cond.image);
   for (let i = 0; i < target.data.length; i++) target.data[i] = Math.min(1, Math.max(0, target.data[i]));
-  return { target, timestep, alphaBar: a, weight: sdsWeight(a, weighting), residual: residual / z0.data.length };
+  return { target, timestep, alphaBar: a, weight: sdsWeight(a, weighting), residual: residual / n };
 }
