@@ -6,8 +6,8 @@ import type { DiffusionPrior, PriorCondition } from '../diffusion/prior';
 /**
  * Score distillation in image space (the form of HiFA, Zhu et al., ICLR 2024; docs/editing.md): for a render x,
  *   z = 0.18215·E(x), z_t = √ᾱ_t·z + √(1−ᾱ_t)·ε, ε̃ = guided prediction,
- *   ẑ₀ = (z_t − √(1−ᾱ_t)·ε̃)/√ᾱ_t, x̂ = D(ẑ₀/0.18215), loss = λ·w(t)·‖x − sg(x̂)‖².
- * Its gradient w.r.t. x is 2λw(t)(x − x̂): the refit pulls the render towards the one-step denoised target.
+ *   ẑ₀ = (z_t − √(1−ᾱ_t)·ε̃)/√ᾱ_t (or DDIM steps from z_t, `sdsTarget`), x̂ = D(ẑ₀/0.18215), loss = λ·w(t)·‖x − sg(x̂)‖².
+ * Its gradient w.r.t. x is 2λw(t)(x − x̂): the refit pulls the render towards the denoised target.
  */
 
 export interface SdsSchedule {

@@ -27,7 +27,7 @@ export function sdsStep(prior: DiffusionPrior): LoopStep {
       const v = ctx.active[rng.int(ctx.active.length)];
       const x = await ctx.timed('render', () => renderView(scene, v));
       const cond = { image: v.source, instruction: cfg.instruction, textScale: cfg.textScale, imageScale: cfg.imageScale };
-      const res = await ctx.timed('editor', () => sdsTarget(prior, x, cond, timestep, rng, sds.schedule.weighting, sds.steps ?? 1));
+      const res = await ctx.timed('editor', () => sdsTarget(prior, x, cond, timestep, rng, sds.schedule.weighting, sds.steps));
       const loss = await ctx.timed('refit', () =>
         scene.addLoss(
           {

@@ -1,5 +1,6 @@
 import { MaxFlowGraph } from './max-flow';
 import type { Region } from './regions';
+import { boundsReach, type PointClass, type Selection } from './selection';
 
 /**
  * The graph cut shared by object selection over voxels (select-voxels.ts) and Gaussians
@@ -160,4 +161,38 @@ export function cutObject(inp: CutInput, t: SelectTuning): CutResult {
       count++;
     }
   return { selected, count, foregroundSeeds: fg, backgroundSeeds: bg };
+}
+
+/**
+ * The `Selection` of a cut (what the masks, the log and the viewer see): `classify` from the scene kind, the reach
+ * of the region and its inner shell, and the log's description, whose counts are named by the kind (`counts`:
+ * the key of the selected elements, then of the candidates in the region), followed by `extra` and the tuning.
+ */
+export function objectSelection(
+  region: Region,
+  tuning: SelectTuning,
+  classify: (x: number, y: number, z: number) => PointClass,
+  cut: CutResult,
+  candidates: number,
+  counts: [string, string],
+  extra: Record<string, unknown> = {},
+): Selection {
+  return {
+    kind: 'object',
+    region,
+    classify,
+    reach: boundsReach(grownBounds(region, tuning.shellInner)),
+    selected: cut.count,
+    candidates,
+    describe: () => ({
+      mode: 'object',
+      region: region.text,
+      [counts[0]]: cut.count,
+      [counts[1]]: candidates,
+      foregroundSeeds: cut.foregroundSeeds,
+      backgroundSeeds: cut.backgroundSeeds,
+      ...extra,
+      ...tuning,
+    }),
+  };
 }

@@ -3,10 +3,19 @@ import type { Gaussians } from '../../nerf/gaussian/gaussians';
 import { SH_STRIDE } from '../../nerf/gaussian/gaussians';
 import { SH_C0 } from '../../nerf/common/sh';
 import { sigmoid } from '../../core/math';
-import { centreDistance, colourAffinity, cutObject, grownBounds, SELECT_TUNING, zoneOf, type SelectTuning } from './graph-select';
+import {
+  centreDistance,
+  colourAffinity,
+  cutObject,
+  grownBounds,
+  objectSelection,
+  SELECT_TUNING,
+  zoneOf,
+  type SelectTuning,
+} from './graph-select';
 import { PointGrid } from './point-grid';
 import type { Region } from './regions';
-import { boundsReach, POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';
+import { POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';
 
 /**
  * Object selection among Gaussians (docs/editing.md): the graph cut of graph-select.ts over the visible
@@ -110,23 +119,6 @@ export function selectGaussianObject(g: Gaussians, region: Region, opts: Partial
   return {
     gate,
     scale,
-    selection: {
-      kind: 'object',
-      region,
-      classify,
-      reach: boundsReach(grownBounds(region, o.shellInner)),
-      selected: cut.count,
-      candidates: inRegion,
-      describe: () => ({
-        mode: 'object',
-        region: region.text,
-        selectedGaussians: cut.count,
-        visibleGaussiansInRegion: inRegion,
-        foregroundSeeds: cut.foregroundSeeds,
-        backgroundSeeds: cut.backgroundSeeds,
-        scale,
-        ...o,
-      }),
-    },
+    selection: objectSelection(region, o, classify, cut, inRegion, ['selectedGaussians', 'visibleGaussiansInRegion'], { scale }),
   };
 }

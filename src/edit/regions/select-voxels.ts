@@ -3,9 +3,18 @@ import type { VoxelGrid } from '../../nerf/voxel/voxel-grid';
 import { colorDims, worldToGrid } from '../../nerf/voxel/voxel-grid';
 import { sigmoid } from '../../core/math';
 import { vertexWorld } from '../../nerf/voxel/voxel-grid-ops';
-import { centreDistance, colourAffinity, cutObject, grownBounds, SELECT_TUNING, zoneOf, type SelectTuning } from './graph-select';
+import {
+  centreDistance,
+  colourAffinity,
+  cutObject,
+  grownBounds,
+  objectSelection,
+  SELECT_TUNING,
+  zoneOf,
+  type SelectTuning,
+} from './graph-select';
 import type { Region } from './regions';
-import { boundsReach, POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';
+import { POINT_IN, POINT_NONE, POINT_OUT, type PointClass, type Selection } from './selection';
 
 /**
  * Object selection in a voxel grid (docs/editing.md): the graph cut of graph-select.ts over the occupied
@@ -139,23 +148,7 @@ export function selectVoxelObject(grid: VoxelGrid, region: Region, opts: Partial
     }
     return out || !region.inside(x, y, z) ? POINT_OUT : POINT_NONE;
   };
-  const selection: Selection = {
-    kind: 'object',
-    region,
-    classify,
-    reach: boundsReach(grownBounds(region, o.shellInner)),
-    selected: cut.count,
-    candidates: inRegion,
-    describe: () => ({
-      mode: 'object',
-      region: region.text,
-      selectedVertices: cut.count,
-      occupiedVerticesInRegion: inRegion,
-      foregroundSeeds: cut.foregroundSeeds,
-      backgroundSeeds: cut.backgroundSeeds,
-      ...o,
-    }),
-  };
+  const selection = objectSelection(region, o, classify, cut, inRegion, ['selectedVertices', 'occupiedVerticesInRegion']);
   return { selection, selected, gate };
 }
 

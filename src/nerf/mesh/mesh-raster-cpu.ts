@@ -1,5 +1,5 @@
 import type { Camera } from '../../core/camera';
-import { faceAdjacency } from './mesh';
+import { faceAdjacency, faceNormal } from './mesh';
 
 /**
  * Differentiable triangle rasteriser, CPU twin of the WGSL kernels (docs/mesh-stylisation.md):
@@ -134,19 +134,15 @@ export function shadeFaces(
   const o = cameraFrame(cam).o;
   const l = worldLight(cam);
   const p = positions;
+  const fn = new Float64Array(3);
   for (let f = 0; f < indices.length / 3; f++) {
     const a = 3 * indices[3 * f],
       b = 3 * indices[3 * f + 1],
       c = 3 * indices[3 * f + 2];
-    const e1x = p[b] - p[a],
-      e1y = p[b + 1] - p[a + 1],
-      e1z = p[b + 2] - p[a + 2];
-    const e2x = p[c] - p[a],
-      e2y = p[c + 1] - p[a + 1],
-      e2z = p[c + 2] - p[a + 2];
-    const mx = e1y * e2z - e1z * e2y,
-      my = e1z * e2x - e1x * e2z,
-      mz = e1x * e2y - e1y * e2x;
+    faceNormal(p, a, b, c, fn);
+    const mx = fn[0],
+      my = fn[1],
+      mz = fn[2];
     const len = Math.hypot(mx, my, mz);
     if (!(len > 0)) {
       shade[f] = AMBIENT;

@@ -74,29 +74,39 @@ export function boundingSphere(m: Mesh): { center: Vec3; radius: number } {
 }
 
 /**
+ * The unnormalised normal of the triangle (a, b, c) (offsets of its vertices in `positions`, i.e. 3 × index):
+ * (p_b − p_a) × (p_c − p_a), twice its area along its normal, into `out`.
+ */
+export function faceNormal(positions: Float32Array, a: number, b: number, c: number, out: Float64Array): Float64Array {
+  const p = positions;
+  const e1x = p[b] - p[a],
+    e1y = p[b + 1] - p[a + 1],
+    e1z = p[b + 2] - p[a + 2];
+  const e2x = p[c] - p[a],
+    e2y = p[c + 1] - p[a + 1],
+    e2z = p[c + 2] - p[a + 2];
+  out[0] = e1y * e2z - e1z * e2y;
+  out[1] = e1z * e2x - e1x * e2z;
+  out[2] = e1x * e2y - e1y * e2x;
+  return out;
+}
+
+/**
  * Area-weighted vertex normals (the sum of the unnormalised face normals around each vertex, normalised).
  * Vertices on no face, or whose faces cancel, get (0, 0, 0).
  */
 export function vertexNormals(positions: Float32Array, indices: Uint32Array): Float32Array {
   const n = new Float32Array(positions.length);
-  const p = positions;
+  const fn = new Float64Array(3);
   for (let f = 0; f < indices.length; f += 3) {
     const a = indices[f] * 3,
       b = indices[f + 1] * 3,
       c = indices[f + 2] * 3;
-    const e1x = p[b] - p[a],
-      e1y = p[b + 1] - p[a + 1],
-      e1z = p[b + 2] - p[a + 2];
-    const e2x = p[c] - p[a],
-      e2y = p[c + 1] - p[a + 1],
-      e2z = p[c + 2] - p[a + 2];
-    const nx = e1y * e2z - e1z * e2y,
-      ny = e1z * e2x - e1x * e2z,
-      nz = e1x * e2y - e1y * e2x;
+    faceNormal(positions, a, b, c, fn);
     for (const v of [a, b, c]) {
-      n[v] += nx;
-      n[v + 1] += ny;
-      n[v + 2] += nz;
+      n[v] += fn[0];
+      n[v + 1] += fn[1];
+      n[v + 2] += fn[2];
     }
   }
   for (let i = 0; i < n.length; i += 3) {
